@@ -1,0 +1,286 @@
+// Package client runs one connected client: its signaling messages, its
+// place in a room, and its publish and subscribe peer connections. One
+// goroutine per client owns all of that; everything else posts work to it.
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/meetd/meetd/internal/room"
+	"github.com/meetd/meetd/internal/sfu"
+	"github.com/meetd/meetd/internal/signal"
+)
+
+// DefaultRoom is the broadcast that / and /viewer, and clients that never
+// send join, use.
+const DefaultRoom = "default"
+
+// plainJoinDelay is how long a silent connection waits before it is taken
+// for an original viewer and joins the default broadcast's audience.
+const plainJoinDelay = 250 * time.Millisecond
+
+// Env is what every client of a server shares.
+type Env struct {
+	API        *sfu.API
+	Rooms      *room.Directory
+	ICEServers []webrtc.ICEServer
+	Log        *slog.Logger
+}
+
+// Client is one connected client. Its fields after queue are owned by Run's
+// goroutine.
+type Client struct {
+	id    string
+	env   *Env
+	conn  *signal.Conn
+	log   *slog.Logger
+	queue *queue
+	// notified coalesces room change notifications into one reconcile.
+	notified atomic.Bool
+
+	room  *room.Room
+	role  room.Role
+	name  string
+	plain bool // an original streamer/viewer client: never sent join
+	// explicit is set once the client has sent join.
+	explicit bool
+	// early holds candidates that came before the first offer.
+	early []webrtc.ICECandidateInit
+	pub   *publisher
+	sub   *subscriber
+	// lastState is the state message last sent, to send only changes.
+	lastState *signal.Message
+}
+
+// New makes a client for conn.
+func New(env *Env, conn *signal.Conn) *Client {
+	id := newID()
+	return &Client{
+		id:    id,
+		env:   env,
+		conn:  conn,
+		log:   env.Log.With("participant", id),
+		queue: newQueue(),
+	}
+}
+
+func newID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// ID implements room.Member.
+func (c *Client) ID() string { return c.id }
+
+// Notify implements room.Member.
+func (c *Client) Notify() {
+	if c.notified.CompareAndSwap(false, true) {
+		c.queue.post(func() {
+			c.notified.Store(false)
+			c.reconcile()
+		})
+	}
+}
+
+// post runs f on the client's goroutine.
+func (c *Client) post(f func()) { c.queue.post(f) }
+
+// Run serves the client until its connection closes or ctx is done, then
+// leaves its room and closes its peer connections.
+func (c *Client) Run(ctx context.Context) {
+	c.log.Info("client connected")
+	defer c.log.Info("client gone")
+	defer c.leaveRoom()
+	plainTimer := time.NewTimer(plainJoinDelay)
+	defer plainTimer.Stop()
+	heard := false
+	for {
+		select {
+		case <-ctx.Done():
+			c.conn.Close(nil)
+			return
+		case in, ok := <-c.conn.Incoming():
+			if !ok {
+				return
+			}
+			heard = true
+			c.handle(in)
+		case <-plainTimer.C:
+			if !heard && c.room == nil {
+				c.plain = true
+				c.joinRoom(DefaultRoom, room.Audience, "")
+			}
+		case <-c.queue.ready:
+			for _, f := range c.queue.take() {
+				f()
+			}
+		}
+	}
+}
+
+func (c *Client) fail(err error) {
+	e := signal.AsError(err)
+	c.log.Info("refused client message", "code", e.Code, "reason", e.Message)
+	c.conn.SendError(e)
+}
+
+func (c *Client) handle(in signal.Incoming) {
+	if in.Err != nil {
+		c.fail(in.Err)
+		return
+	}
+	m := in.Msg
+	switch m.Type {
+	case signal.TypeJoin:
+		c.explicit = true
+		c.plain = false
+		role := room.Audience
+		if m.Role == signal.RoleStage {
+			role = room.Stage
+		}
+		c.leaveRoom()
+		c.joinRoom(m.Room, role, m.Name)
+	case signal.TypeLeave:
+		c.leaveRoom()
+	case signal.TypeOffer:
+		c.handleOffer(m.SDP)
+	case signal.TypeAnswer:
+		c.handleAnswer(m.SDP)
+	case signal.TypeCandidate:
+		c.handleCandidate(m.Target, *m.Candidate)
+	default:
+		c.fail(signal.Errorf(signal.CodeUnknownType, "Unknown message type %q.", m.Type))
+	}
+}
+
+func (c *Client) joinRoom(name string, role room.Role, displayName string) bool {
+	r, err := c.env.Rooms.Join(name, c, role, displayName)
+	if errors.Is(err, room.ErrAlreadyLive) {
+		c.fail(signal.Errorf(signal.CodeAlreadyLive, "The broadcast %q is already live from another streamer.", name))
+		return false
+	}
+	if err != nil {
+		c.fail(signal.Errorf(signal.CodeInternal, "Could not join %q: %v.", name, err))
+		return false
+	}
+	c.room, c.role, c.name = r, role, displayName
+	c.log = c.env.Log.With("participant", c.id, "room", name)
+	if !c.plain {
+		c.conn.Send(signal.Message{
+			Type: signal.TypeJoined, Room: name, Role: role.String(), ID: c.id, ICEServers: c.env.ICEServers,
+		})
+	}
+	c.reconcile()
+	return true
+}
+
+// leaveRoom stops publishing and watching and leaves the room.
+func (c *Client) leaveRoom() {
+	c.stopPublishing()
+	c.closeSubscriber()
+	c.early = nil
+	if c.room != nil {
+		c.env.Rooms.Leave(c.room, c)
+		c.room = nil
+	}
+	c.lastState = nil
+}
+
+// reconcile brings the client in line with its room: the state it was last
+// told, and the tracks its subscribe connection carries.
+func (c *Client) reconcile() {
+	if c.room == nil {
+		return
+	}
+	snap := c.room.Snapshot()
+	if !c.plain {
+		live, viewers := snap.Live, snap.Viewers
+		if c.lastState == nil || *c.lastState.Live != live || *c.lastState.Viewers != viewers {
+			st := signal.Message{Type: signal.TypeState, Room: snap.Name, Live: &live, Viewers: &viewers}
+			c.lastState = &st
+			c.conn.Send(st)
+		}
+	}
+	var want []*sfu.Track
+	for _, p := range snap.Tracks {
+		if p.Publisher != c.id {
+			want = append(want, p.Track)
+		}
+	}
+	c.updateSubscriber(want)
+}
+
+// targetFor picks the peer connection a candidate without a target is for.
+func (c *Client) targetFor(target string) string {
+	if target != "" {
+		return target
+	}
+	switch {
+	case c.sub != nil && c.pub == nil:
+		return signal.TargetSubscribe
+	case c.pub != nil && c.sub == nil:
+		return signal.TargetPublish
+	case c.pub == nil && c.sub == nil:
+		// Only a streamer sends candidates before it has a connection.
+		return signal.TargetPublish
+	}
+	return ""
+}
+
+func (c *Client) handleCandidate(target string, cand webrtc.ICECandidateInit) {
+	if cand.Candidate == "" {
+		return // end of candidates
+	}
+	switch c.targetFor(target) {
+	case signal.TargetPublish:
+		if c.pub == nil {
+			c.logCandidateError(holdCandidate(&c.early, cand))
+			return
+		}
+		c.logCandidateError(c.pub.addCandidate(cand))
+	case signal.TargetSubscribe:
+		if c.sub == nil {
+			c.log.Debug("candidate for a closed subscribe connection")
+			return
+		}
+		c.logCandidateError(c.sub.addCandidate(cand))
+	default:
+		c.fail(signal.Errorf(signal.CodeBadMessage, "This candidate needs a target: %q or %q.",
+			signal.TargetPublish, signal.TargetSubscribe))
+	}
+}
+
+// maxPendingCandidates bounds the candidates held for a connection that
+// cannot take them yet.
+const maxPendingCandidates = 64
+
+var errTooManyCandidates = errors.New("too many candidates before the description they belong to")
+
+// holdCandidate keeps a candidate until its connection can take it.
+func holdCandidate(held *[]webrtc.ICECandidateInit, cand webrtc.ICECandidateInit) error {
+	if len(*held) >= maxPendingCandidates {
+		return errTooManyCandidates
+	}
+	*held = append(*held, cand)
+	return nil
+}
+
+func (c *Client) logCandidateError(err error) {
+	if err == nil {
+		return
+	}
+	if errors.Is(err, errTooManyCandidates) {
+		c.fail(signal.Errorf(signal.CodeWrongState, "Too many candidates before an offer or answer."))
+		return
+	}
+	c.log.Info("candidate refused", "err", err)
+}

@@ -1,0 +1,227 @@
+package client
+
+import (
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/meetd/meetd/internal/room"
+	"github.com/meetd/meetd/internal/sfu"
+	"github.com/meetd/meetd/internal/signal"
+)
+
+// publishWait is how long meetd waits for all the tracks a publisher
+// announced before it puts on stage the ones that arrived.
+const publishWait = 2 * time.Second
+
+// publisher is a client's publish connection: the client offers, meetd
+// answers, and every track the client sends goes on the room's stage.
+type publisher struct {
+	pc *webrtc.PeerConnection
+	// expected is how many tracks the client's last offer announced.
+	expected int
+	tracks   []*sfu.Track
+	timer    *time.Timer
+	pending  []webrtc.ICECandidateInit
+}
+
+func (c *Client) handleOffer(offerSDP string) {
+	if c.room == nil {
+		if c.explicit {
+			c.fail(signal.Errorf(signal.CodeNotJoined, "Join a room before publishing."))
+			return
+		}
+		// An original streamer: it publishes into the default broadcast.
+		c.plain = true
+		if !c.joinRoom(DefaultRoom, room.Audience, "") {
+			return
+		}
+	}
+	if c.role != room.Stage {
+		if !c.plain {
+			c.fail(signal.Errorf(signal.CodeNotAllowed, "Only the stage can publish; you joined as audience."))
+			return
+		}
+		if err := c.room.SetRole(c, room.Stage); err != nil {
+			if errors.Is(err, room.ErrAlreadyLive) {
+				c.fail(signal.Errorf(signal.CodeAlreadyLive, "The broadcast %q is already live from another streamer.",
+					c.room.Name()))
+			} else {
+				c.fail(err)
+			}
+			return
+		}
+		c.role = room.Stage
+		c.closeSubscriber()
+	}
+	expected, err := countSentTracks(offerSDP)
+	if err != nil {
+		c.fail(signal.Errorf(signal.CodeBadSDP, "The offer could not be parsed: %v.", err))
+		return
+	}
+	if c.pub == nil {
+		if err := c.newPublisher(); err != nil {
+			c.fail(signal.Errorf(signal.CodeInternal, "Could not create a peer connection: %v.", err))
+			return
+		}
+	}
+	p := c.pub
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offerSDP}); err != nil {
+		c.fail(signal.Errorf(signal.CodeBadSDP, "The offer was refused: %v.", err))
+		c.stopPublishing()
+		return
+	}
+	answer, err := p.pc.CreateAnswer(nil)
+	if err == nil {
+		err = p.pc.SetLocalDescription(answer)
+	}
+	if err != nil {
+		c.fail(signal.Errorf(signal.CodeBadSDP, "Could not answer the offer: %v.", err))
+		c.stopPublishing()
+		return
+	}
+	// Candidates gathered from here on are posted to this goroutine, so they
+	// are sent after this answer.
+	c.conn.Send(signal.Message{Type: signal.TypeAnswer, SDP: answer.SDP})
+	for _, cand := range append(c.early, p.pending...) {
+		c.logCandidateError(p.addCandidate(cand))
+	}
+	c.early, p.pending = nil, nil
+
+	p.expected = expected
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	p.timer = time.AfterFunc(publishWait, func() {
+		c.post(func() {
+			if c.pub == p {
+				c.publish()
+			}
+		})
+	})
+	c.log.Info("publish offer answered", "tracks", expected)
+}
+
+func (c *Client) newPublisher() error {
+	pc, err := c.env.API.NewPeerConnection(c.env.ICEServers)
+	if err != nil {
+		return err
+	}
+	p := &publisher{pc: pc}
+	c.pub = p
+	log := c.log.With("pc", "publish")
+	streamPrefix := c.id + "-"
+	pc.OnTrack(func(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
+		t := sfu.NewTrack(pc, remote, receiver, streamPrefix+remote.StreamID(), log)
+		go t.Run()
+		c.post(func() {
+			if c.pub != p {
+				return
+			}
+			p.tracks = append(p.tracks, t)
+			log.Info("track received", "track", t.ID(), "codec", t.Codec().MimeType)
+			if len(p.tracks) >= p.expected {
+				c.publish()
+			}
+		})
+		go func() {
+			<-t.Done()
+			c.post(func() {
+				if c.pub != p {
+					return
+				}
+				if i := slices.Index(p.tracks, t); i >= 0 {
+					p.tracks = slices.Delete(p.tracks, i, i+1)
+					log.Info("track ended", "track", t.ID())
+					c.publish()
+				}
+			})
+		}()
+	})
+	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
+		if cand == nil {
+			return
+		}
+		init := cand.ToJSON()
+		c.post(func() {
+			if c.pub == p {
+				c.conn.Send(signal.Message{Type: signal.TypeCandidate, Candidate: &init, Target: signal.TargetPublish})
+			}
+		})
+	})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		log.Info("connection state", "state", s.String())
+		if s == webrtc.PeerConnectionStateFailed {
+			c.post(func() {
+				if c.pub == p {
+					c.stopPublishing()
+				}
+			})
+		}
+	})
+	return nil
+}
+
+// publish puts the publisher's tracks on the room's stage.
+func (c *Client) publish() {
+	if c.room == nil || c.pub == nil {
+		return
+	}
+	if err := c.room.Publish(c, c.pub.tracks); err != nil {
+		c.log.Warn("publish refused", "err", err)
+	}
+}
+
+// stopPublishing closes the publish connection and takes its tracks off stage.
+func (c *Client) stopPublishing() {
+	p := c.pub
+	if p == nil {
+		return
+	}
+	c.pub = nil
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	if c.room != nil {
+		if err := c.room.Publish(c, nil); err != nil {
+			c.log.Debug("unpublish", "err", err)
+		}
+	}
+	if err := p.pc.Close(); err != nil {
+		c.log.Debug("close publish connection", "err", err)
+	}
+}
+
+func (p *publisher) addCandidate(cand webrtc.ICECandidateInit) error {
+	if p.pc.RemoteDescription() == nil {
+		return holdCandidate(&p.pending, cand)
+	}
+	return p.pc.AddICECandidate(cand)
+}
+
+// countSentTracks counts the audio and video sections of an offer in which
+// the client sends media.
+func countSentTracks(offer string) (int, error) {
+	var d sdp.SessionDescription
+	if err := d.UnmarshalString(offer); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, m := range d.MediaDescriptions {
+		if m.MediaName.Media != "audio" && m.MediaName.Media != "video" {
+			continue
+		}
+		if m.MediaName.Port.Value == 0 {
+			continue
+		}
+		_, recvonly := m.Attribute("recvonly")
+		_, inactive := m.Attribute("inactive")
+		if !recvonly && !inactive {
+			n++
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,177 @@
+package client
+
+import (
+	"slices"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/meetd/meetd/internal/sfu"
+	"github.com/meetd/meetd/internal/signal"
+)
+
+// subscriber is a client's subscribe connection: meetd offers the room's
+// tracks, the client answers.
+type subscriber struct {
+	pc    *webrtc.PeerConnection
+	downs map[*sfu.Track]*subTrack
+	// negotiating is set from sending an offer until its answer.
+	negotiating bool
+	// again is set when the tracks changed during a negotiation.
+	again   bool
+	pending []webrtc.ICECandidateInit
+}
+
+type subTrack struct {
+	down   *sfu.DownTrack
+	sender *webrtc.RTPSender
+}
+
+// updateSubscriber makes the subscribe connection carry want.
+func (c *Client) updateSubscriber(want []*sfu.Track) {
+	if len(want) == 0 {
+		c.closeSubscriber()
+		return
+	}
+	s := c.sub
+	if s != nil && s.carries(want) {
+		return
+	}
+	if s != nil && c.plain {
+		// An original viewer makes a new peer connection for every offer.
+		c.closeSubscriber()
+		s = nil
+	}
+	if s == nil {
+		var err error
+		if s, err = c.newSubscriber(); err != nil {
+			c.fail(signal.Errorf(signal.CodeInternal, "Could not create a peer connection: %v.", err))
+			return
+		}
+	}
+	if s.negotiating {
+		s.again = true
+		return
+	}
+	for t, st := range s.downs {
+		if !slices.Contains(want, t) {
+			t.Unsubscribe(st.down)
+			if err := s.pc.RemoveTrack(st.sender); err != nil {
+				c.log.Debug("remove track", "err", err)
+			}
+			delete(s.downs, t)
+		}
+	}
+	for _, t := range want {
+		if _, ok := s.downs[t]; ok {
+			continue
+		}
+		down := t.Subscribe()
+		sender, err := s.pc.AddTrack(down)
+		if err != nil {
+			t.Unsubscribe(down)
+			c.log.Warn("add track to subscriber", "track", t.ID(), "err", err)
+			continue
+		}
+		go down.ReadRTCP(sender)
+		s.downs[t] = &subTrack{down: down, sender: sender}
+	}
+	c.offer(s)
+}
+
+func (s *subscriber) carries(want []*sfu.Track) bool {
+	if len(want) != len(s.downs) {
+		return false
+	}
+	for _, t := range want {
+		if _, ok := s.downs[t]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Client) offer(s *subscriber) {
+	offer, err := s.pc.CreateOffer(nil)
+	if err == nil {
+		err = s.pc.SetLocalDescription(offer)
+	}
+	if err != nil {
+		c.log.Error("subscribe offer", "err", err)
+		c.fail(signal.Errorf(signal.CodeInternal, "Could not make an offer: %v.", err))
+		c.closeSubscriber()
+		return
+	}
+	s.negotiating = true
+	// Candidates are posted to this goroutine, so they follow this offer.
+	c.conn.Send(signal.Message{Type: signal.TypeOffer, SDP: offer.SDP})
+	c.log.Info("subscribe offer sent", "tracks", len(s.downs))
+}
+
+func (c *Client) handleAnswer(answerSDP string) {
+	s := c.sub
+	if s == nil || !s.negotiating {
+		c.fail(signal.Errorf(signal.CodeWrongState, "There is no offer waiting for an answer."))
+		return
+	}
+	if err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answerSDP}); err != nil {
+		c.fail(signal.Errorf(signal.CodeBadSDP, "The answer was refused: %v.", err))
+		c.closeSubscriber()
+		c.reconcile()
+		return
+	}
+	s.negotiating = false
+	for _, cand := range s.pending {
+		c.logCandidateError(s.pc.AddICECandidate(cand))
+	}
+	s.pending = nil
+	if s.again {
+		s.again = false
+		c.reconcile()
+	}
+}
+
+func (c *Client) newSubscriber() (*subscriber, error) {
+	pc, err := c.env.API.NewPeerConnection(c.env.ICEServers)
+	if err != nil {
+		return nil, err
+	}
+	s := &subscriber{pc: pc, downs: map[*sfu.Track]*subTrack{}}
+	c.sub = s
+	log := c.log.With("pc", "subscribe")
+	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
+		if cand == nil {
+			return
+		}
+		init := cand.ToJSON()
+		c.post(func() {
+			if c.sub == s {
+				c.conn.Send(signal.Message{Type: signal.TypeCandidate, Candidate: &init, Target: signal.TargetSubscribe})
+			}
+		})
+	})
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		log.Info("connection state", "state", st.String())
+	})
+	return s, nil
+}
+
+func (c *Client) closeSubscriber() {
+	s := c.sub
+	if s == nil {
+		return
+	}
+	c.sub = nil
+	for t, st := range s.downs {
+		t.Unsubscribe(st.down)
+	}
+	if err := s.pc.Close(); err != nil {
+		c.log.Debug("close subscribe connection", "err", err)
+	}
+}
+
+func (s *subscriber) addCandidate(cand webrtc.ICECandidateInit) error {
+	if s.pc.RemoteDescription() == nil {
+		return holdCandidate(&s.pending, cand)
+	}
+	return s.pc.AddICECandidate(cand)
+}

@@ -1,0 +1,137 @@
+// Package httpd serves meetd over HTTP: the embedded web app with its page
+// routes, the /ws signaling WebSocket with its origin check, and health.
+package httpd
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/meetd/meetd/internal/client"
+	"github.com/meetd/meetd/internal/signal"
+)
+
+// Config is what the HTTP side needs.
+type Config struct {
+	// AllowedOrigins lists origin host patterns (path.Match syntax, such as
+	// "example.com" or "*.example.com") allowed to open /ws besides the
+	// page's own origin.
+	AllowedOrigins []string
+	// App is the built web app (index.html and assets).
+	App fs.FS
+}
+
+// Server routes meetd's HTTP requests.
+type Server struct {
+	cfg   Config
+	env   *client.Env
+	log   *slog.Logger
+	mux   *http.ServeMux
+	index []byte
+
+	// ctx ends every client's session when the server closes.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// clients counts running client sessions.
+	clients sync.WaitGroup
+}
+
+// New builds the routes.
+func New(cfg Config, env *client.Env) *Server {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{cfg: cfg, env: env, log: env.Log, mux: http.NewServeMux(), ctx: ctx, cancel: cancel}
+	if b, err := fs.ReadFile(cfg.App, "index.html"); err == nil {
+		s.index = b
+	} else {
+		s.log.Warn("web app is not built: pages will say so", "err", err)
+		s.index = []byte("<!doctype html><title>meetd</title><p>The meetd web app was not built into this binary. Build it with <code>make build</code>.</p>")
+	}
+	s.mux.HandleFunc("GET /ws", s.serveWS)
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	s.mux.Handle("GET /assets/", cacheForever(http.FileServerFS(cfg.App)))
+	s.mux.HandleFunc("GET /{$}", s.servePage)
+	s.mux.HandleFunc("GET /viewer", s.servePage)
+	s.mux.HandleFunc("GET /b/{room}", s.servePage)
+	s.mux.HandleFunc("GET /b/{room}/viewer", s.servePage)
+	s.mux.HandleFunc("GET /", s.serveOther)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Close ends every client session and waits for them to finish.
+func (s *Server) Close() {
+	s.cancel()
+	s.clients.Wait()
+}
+
+func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
+	if name := r.PathValue("room"); name != "" && !signal.ValidRoomName(name) {
+		s.writeIndex(w, r, http.StatusNotFound)
+		return
+	}
+	s.writeIndex(w, r, http.StatusOK)
+}
+
+// serveOther serves a file of the app if there is one, and otherwise the
+// app's not-found page.
+func (s *Server) serveOther(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
+	if st, err := fs.Stat(s.cfg.App, name); err == nil && !st.IsDir() && name != "index.html" {
+		http.ServeFileFS(w, r, s.cfg.App, name)
+		return
+	}
+	s.writeIndex(w, r, http.StatusNotFound)
+}
+
+func (s *Server) writeIndex(w http.ResponseWriter, r *http.Request, status int) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(s.index)
+	}
+}
+
+func cacheForever(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Vite names assets by content hash.
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	if s.ctx.Err() != nil {
+		http.Error(w, "meetd is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins})
+	if err != nil {
+		// Accept has answered the request (403 for a foreign origin).
+		s.log.Info("websocket refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
+		return
+	}
+	s.clients.Add(1)
+	defer s.clients.Done()
+	conn := signal.NewConn(s.ctx, ws, s.log.With("remote", r.RemoteAddr))
+	c := client.New(s.env, conn)
+	c.Run(s.ctx)
+	conn.Close(nil)
+	// Let the write loop flush and close the socket.
+	select {
+	case <-conn.Closed():
+	case <-time.After(2 * time.Second):
+	}
+}

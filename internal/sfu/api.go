@@ -1,0 +1,139 @@
+// Package sfu forwards media: the pion API meetd builds its peer connections
+// with, the tracks publishers send, and the per-subscriber down tracks they
+// fan out to. Media is forwarded as RTP, never decoded.
+package sfu
+
+import (
+	"fmt"
+	"net"
+	"slices"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+)
+
+// Config is how peer connections gather candidates.
+type Config struct {
+	// Loopback makes meetd offer 127.0.0.1 candidates, so that clients on the
+	// same machine connect even when loopback is its only network.
+	Loopback bool
+	// Interfaces, when not empty, lists the network interfaces to gather
+	// candidates on; others are ignored.
+	Interfaces []string
+	// UDPPortMin and UDPPortMax bound the ephemeral UDP ports used for media
+	// (both zero: any port).
+	UDPPortMin, UDPPortMax uint16
+	// PublicIPs are announced as host candidates in place of the local
+	// addresses (for a server behind a 1:1 NAT).
+	PublicIPs []string
+}
+
+// API creates peer connections that share one media and interceptor setup.
+type API struct {
+	api *webrtc.API
+}
+
+// Codecs meetd negotiates. Browsers all speak VP8, H.264 and Opus; keeping
+// the list short means every publisher's codec can be forwarded to every
+// subscriber as it is.
+var (
+	videoFeedback = []webrtc.RTCPFeedback{
+		{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"},
+		{Type: "nack"}, {Type: "nack", Parameter: "pli"},
+	}
+	codecs = []struct {
+		kind   webrtc.RTPCodecType
+		params webrtc.RTPCodecParameters
+	}{
+		{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{
+				MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
+				SDPFmtpLine: "minptime=10;useinbandfec=1",
+			},
+			PayloadType: 111,
+		}},
+		{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{
+				MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFeedback,
+			},
+			PayloadType: 96,
+		}},
+		{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{
+				MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: "apt=96",
+			},
+			PayloadType: 97,
+		}},
+		{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{
+				MimeType: webrtc.MimeTypeH264, ClockRate: 90000, RTCPFeedback: videoFeedback,
+				SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+			},
+			PayloadType: 102,
+		}},
+		{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{
+				MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: "apt=102",
+			},
+			PayloadType: 103,
+		}},
+	}
+)
+
+// AudioLevelURI is the RTP header extension carrying a packet's audio level (RFC 6464).
+const AudioLevelURI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+
+// NewAPI builds the pion API for cfg.
+func NewAPI(cfg Config) (*API, error) {
+	m := &webrtc.MediaEngine{}
+	for _, c := range codecs {
+		if err := m.RegisterCodec(c.params, c.kind); err != nil {
+			return nil, fmt.Errorf("register codec %s: %w", c.params.MimeType, err)
+		}
+	}
+	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: AudioLevelURI},
+		webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverDirectionRecvonly); err != nil {
+		return nil, fmt.Errorf("register audio level: %w", err)
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		return nil, fmt.Errorf("register interceptors: %w", err)
+	}
+
+	s := webrtc.SettingEngine{}
+	s.SetIncludeLoopbackCandidate(cfg.Loopback)
+	if len(cfg.Interfaces) > 0 {
+		names := slices.Clone(cfg.Interfaces)
+		s.SetInterfaceFilter(func(name string) bool { return slices.Contains(names, name) })
+	}
+	if cfg.UDPPortMin != 0 || cfg.UDPPortMax != 0 {
+		if err := s.SetEphemeralUDPPortRange(cfg.UDPPortMin, cfg.UDPPortMax); err != nil {
+			return nil, fmt.Errorf("udp port range: %w", err)
+		}
+	}
+	if len(cfg.PublicIPs) > 0 {
+		for _, ip := range cfg.PublicIPs {
+			if net.ParseIP(ip) == nil {
+				return nil, fmt.Errorf("public IP %q is not an IP address", ip)
+			}
+		}
+		s.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
+	}
+	// Only UDP over IPv4 and IPv6; ICE-TCP needs a listener of its own.
+	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+
+	return &API{api: webrtc.NewAPI(
+		webrtc.WithMediaEngine(m),
+		webrtc.WithInterceptorRegistry(ir),
+		webrtc.WithSettingEngine(s),
+	)}, nil
+}
+
+// NewPeerConnection creates a peer connection with the given ICE servers.
+func (a *API) NewPeerConnection(iceServers []webrtc.ICEServer) (*webrtc.PeerConnection, error) {
+	return a.api.NewPeerConnection(webrtc.Configuration{
+		ICEServers:   iceServers,
+		BundlePolicy: webrtc.BundlePolicyMaxBundle,
+		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
+	})
+}

@@ -1,0 +1,174 @@
+// Package signal holds meetd's wire protocol: the JSON messages exchanged over
+// the /ws WebSocket (see docs/protocol.md), their decoding and validation, and
+// the read and write loops of one WebSocket connection.
+package signal
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// MaxMessageSize is the largest message meetd accepts from a client.
+const MaxMessageSize = 64 << 10
+
+// Message types. The first three are those of the original streamer/viewer
+// clients and keep their exact shape.
+const (
+	TypeOffer     = "offer"
+	TypeAnswer    = "answer"
+	TypeCandidate = "candidate"
+	TypeJoin      = "join"
+	TypeLeave     = "leave"
+	TypeJoined    = "joined"
+	TypeState     = "state"
+	TypeError     = "error"
+)
+
+// Roles a client can ask for in a join.
+const (
+	RoleStage    = "stage"
+	RoleAudience = "audience"
+)
+
+// Candidate targets: which of a client's peer connections a candidate is for.
+const (
+	TargetPublish   = "publish"
+	TargetSubscribe = "subscribe"
+)
+
+// Error codes sent in error messages.
+const (
+	CodeBadMessage  = "bad_message"
+	CodeUnknownType = "unknown_type"
+	CodeTooLarge    = "too_large"
+	CodeBadRoom     = "bad_room"
+	CodeBadRole     = "bad_role"
+	CodeNotJoined   = "not_joined"
+	CodeWrongState  = "wrong_state"
+	CodeBadSDP      = "bad_sdp"
+	CodeAlreadyLive = "already_live"
+	CodeNotAllowed  = "not_allowed"
+	CodeInternal    = "internal"
+)
+
+// Message is the one envelope for every message in both directions. Which
+// fields are set depends on Type; Decode checks that the ones a client
+// message needs are there.
+type Message struct {
+	Type string `json:"type"`
+
+	// join, joined, state
+	Room string `json:"room,omitempty"`
+	// join, joined
+	Role string `json:"role,omitempty"`
+	// join
+	Name string `json:"name,omitempty"`
+	// joined
+	ID         string             `json:"id,omitempty"`
+	ICEServers []webrtc.ICEServer `json:"iceServers,omitempty"`
+
+	// offer, answer
+	SDP string `json:"sdp,omitempty"`
+
+	// candidate
+	Candidate *webrtc.ICECandidateInit `json:"candidate,omitempty"`
+	Target    string                   `json:"target,omitempty"`
+
+	// state
+	Live    *bool `json:"live,omitempty"`
+	Viewers *int  `json:"viewers,omitempty"`
+
+	// error
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// Error is a refusal to send back to the client: a code from the list above
+// and words a person can read.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Errorf makes an *Error with a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// AsError returns err as an *Error, wrapping anything else as internal.
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: CodeInternal, Message: err.Error()}
+}
+
+// ErrorMessage is the wire form of err.
+func ErrorMessage(err error) Message {
+	e := AsError(err)
+	return Message{Type: TypeError, Code: e.Code, Message: e.Message}
+}
+
+var roomName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidRoomName reports whether name may name a room.
+func ValidRoomName(name string) bool { return roomName.MatchString(name) }
+
+// maxSDP bounds a session description; real ones are a few kilobytes.
+const maxSDP = 48 << 10
+
+// Decode parses and validates one message from a client. The error is
+// always an *Error that can be sent back as it is.
+func Decode(data []byte) (Message, error) {
+	var m Message
+	if len(data) > MaxMessageSize {
+		return m, Errorf(CodeTooLarge, "The message is %d bytes; the limit is %d.", len(data), MaxMessageSize)
+	}
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || data[0] != '{' {
+		return m, Errorf(CodeBadMessage, "A message must be a JSON object.")
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return Message{}, Errorf(CodeBadMessage, "The message is not valid JSON of the expected shape: %v.", err)
+	}
+	switch m.Type {
+	case "":
+		return m, Errorf(CodeBadMessage, "The message has no type.")
+	case TypeJoin:
+		if !ValidRoomName(m.Room) {
+			return m, Errorf(CodeBadRoom, "Room names are 1 to 64 characters of A-Z, a-z, 0-9, _ and -.")
+		}
+		if m.Role != RoleStage && m.Role != RoleAudience {
+			return m, Errorf(CodeBadRole, "The role must be %q or %q.", RoleStage, RoleAudience)
+		}
+		if len(m.Name) > 64 {
+			return m, Errorf(CodeBadMessage, "A display name is at most 64 characters.")
+		}
+	case TypeOffer, TypeAnswer:
+		if m.SDP == "" {
+			return m, Errorf(CodeBadMessage, "An %s needs an sdp.", m.Type)
+		}
+		if len(m.SDP) > maxSDP {
+			return m, Errorf(CodeTooLarge, "The sdp is over %d bytes.", maxSDP)
+		}
+	case TypeCandidate:
+		if m.Candidate == nil {
+			return m, Errorf(CodeBadMessage, "A candidate message needs a candidate object.")
+		}
+		if m.Target != "" && m.Target != TargetPublish && m.Target != TargetSubscribe {
+			return m, Errorf(CodeBadMessage, "The target must be %q or %q.", TargetPublish, TargetSubscribe)
+		}
+	case TypeLeave:
+	default:
+		return m, Errorf(CodeUnknownType, "Unknown message type %q.", m.Type)
+	}
+	return m, nil
+}
