@@ -132,8 +132,8 @@ func NewAPI(cfg Config) (*API, error) {
 // NewPeerConnection creates a peer connection with the given ICE servers.
 func (a *API) NewPeerConnection(iceServers []webrtc.ICEServer) (*webrtc.PeerConnection, error) {
 	return a.api.NewPeerConnection(webrtc.Configuration{
-		ICEServers:   iceServers,
-		BundlePolicy: webrtc.BundlePolicyMaxBundle,
+		ICEServers:    iceServers,
+		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
 		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
 	})
 }
