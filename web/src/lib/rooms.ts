@@ -1,0 +1,92 @@
+// Routes of the app and broadcast (room) names.
+//
+//   /              streamer page of the broadcast "default"
+//   /viewer        viewer page of "default"
+//   /b/NAME        streamer page of broadcast NAME
+//   /b/NAME/viewer viewer page of NAME
+
+export const DEFAULT_ROOM = 'default';
+export const MAX_ROOM_LENGTH = 64;
+
+const ROOM_CHARS = /^[A-Za-z0-9_-]+$/;
+
+/** Returns null if name is a valid room name, else words that say why not. */
+export function roomNameProblem(name: string): string | null {
+  if (name.length === 0) {
+    return 'The broadcast name is empty.';
+  }
+  if (name.length > MAX_ROOM_LENGTH) {
+    return `The broadcast name is too long (${name.length} characters; at most ${MAX_ROOM_LENGTH}).`;
+  }
+  if (!ROOM_CHARS.test(name)) {
+    return `The broadcast name “${name}” may only contain letters A–Z and a–z, digits 0–9, “_” and “-”.`;
+  }
+  return null;
+}
+
+export function isValidRoomName(name: string): boolean {
+  return roomNameProblem(name) === null;
+}
+
+export type Page = 'streamer' | 'viewer';
+
+export type Route =
+  | { kind: 'page'; page: Page; room: string }
+  | { kind: 'bad-room'; page: Page; name: string; problem: string }
+  | { kind: 'not-found'; path: string };
+
+/** Maps a location.pathname to what the app shows. */
+export function parseRoute(pathname: string): Route {
+  // A trailing slash means the same page: /viewer/ is /viewer.
+  const path = pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname;
+
+  if (path === '/' || path === '' || path === '/index.html') {
+    return { kind: 'page', page: 'streamer', room: DEFAULT_ROOM };
+  }
+  if (path === '/viewer') {
+    return { kind: 'page', page: 'viewer', room: DEFAULT_ROOM };
+  }
+
+  const parts = path.split('/'); // ['', 'b', NAME] or ['', 'b', NAME, 'viewer']
+  if (parts[0] !== '' || parts[1] !== 'b') {
+    return { kind: 'not-found', path: pathname };
+  }
+  let page: Page;
+  if (parts.length === 3) {
+    page = 'streamer';
+  } else if (parts.length === 4 && parts[3] === 'viewer') {
+    page = 'viewer';
+  } else {
+    return { kind: 'not-found', path: pathname };
+  }
+
+  const name = decodeSegment(parts[2]);
+  const problem = roomNameProblem(name);
+  if (problem !== null) {
+    return { kind: 'bad-room', page, name, problem };
+  }
+  return { kind: 'page', page, room: name };
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment; // malformed %-escape: keep as is; it fails validation anyway
+  }
+}
+
+/** The path of a broadcast's streamer page. */
+export function streamerPath(room: string): string {
+  return room === DEFAULT_ROOM ? '/' : `/b/${room}`;
+}
+
+/** The path of a broadcast's viewer page. */
+export function viewerPath(room: string): string {
+  return room === DEFAULT_ROOM ? '/viewer' : `/b/${room}/viewer`;
+}
+
+/** The full viewer URL, for sharing: origin is location.origin. */
+export function viewerUrl(origin: string, room: string): string {
+  return origin.replace(/\/+$/, '') + viewerPath(room);
+}
