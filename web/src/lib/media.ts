@@ -1,0 +1,167 @@
+// Opening the camera and microphone, and saying in words what went wrong.
+
+export interface MediaProblem {
+  /** Short words for the status line, after "Error: ". */
+  summary: string;
+  /** What happened and what the person can do about it. */
+  help: string;
+  /** Whether trying again (after fixing the cause) may work. */
+  retry: boolean;
+}
+
+export interface OpenedMedia {
+  stream: MediaStream;
+  /** Set when we fell back to less than camera + microphone. */
+  notice: string | null;
+}
+
+export interface DeviceChoice {
+  videoDeviceId?: string;
+  audioDeviceId?: string;
+}
+
+/** A problem opening media; carries the words to show. */
+export class MediaError extends Error {
+  constructor(readonly problem: MediaProblem) {
+    super(problem.summary);
+    this.name = 'MediaError';
+  }
+}
+
+function constraint(deviceId: string | undefined): MediaTrackConstraints | boolean {
+  return deviceId ? { deviceId: { exact: deviceId } } : true;
+}
+
+function errorName(err: unknown): string {
+  return typeof err === 'object' && err !== null && 'name' in err ? String(err.name) : '';
+}
+
+/** Turns a getUserMedia failure into words. */
+export function describeMediaError(err: unknown): MediaProblem {
+  switch (errorName(err)) {
+    case 'NotAllowedError':
+    case 'PermissionDeniedError':
+    case 'SecurityError':
+      return {
+        summary: 'Camera and microphone permission denied.',
+        help:
+          'This page is not allowed to use your camera and microphone. Click the camera icon or the ' +
+          'site settings icon next to the address bar, choose Allow for Camera and Microphone, then ' +
+          'reload the page. On a phone, also check that the browser may use the camera in the ' +
+          'system settings.',
+        retry: true,
+      };
+    case 'NotFoundError':
+    case 'DevicesNotFoundError':
+    case 'OverconstrainedError':
+      return {
+        summary: 'No camera or microphone found.',
+        help:
+          'Your device has no camera or microphone that the browser can use. Connect one (or enable it ' +
+          'in the system settings) and try again.',
+        retry: true,
+      };
+    case 'NotReadableError':
+    case 'TrackStartError':
+    case 'AbortError':
+      return {
+        summary: 'The camera or microphone is in use.',
+        help:
+          'Another application or browser tab is using the camera or microphone, or the system blocked ' +
+          'it. Close the other application (video calls, camera apps) and try again.',
+        retry: true,
+      };
+    default: {
+      const why = err instanceof Error && err.message ? err.message : String(err);
+      return {
+        summary: 'Could not start the camera.',
+        help: `The browser could not open the camera and microphone: ${why}`,
+        retry: true,
+      };
+    }
+  }
+}
+
+/** The problem when the browser offers no getUserMedia here, or null if it does. */
+export function mediaUnavailable(): MediaProblem | null {
+  // On insecure origins browsers leave navigator.mediaDevices undefined, whatever the types say.
+  const md = typeof navigator !== 'undefined' ? (navigator.mediaDevices as MediaDevices | undefined) : undefined;
+  if (typeof md?.getUserMedia === 'function') return null;
+  if (typeof window !== 'undefined' && !window.isSecureContext) {
+    return {
+      summary: 'Camera access needs a secure page (https).',
+      help:
+        `Browsers only allow camera access on https:// pages or on localhost. This page was opened ` +
+        `as ${window.location.origin}. Open meetd over https (for example behind a reverse proxy ` +
+        `with a certificate), or at http://localhost on the machine running it.`,
+      retry: false,
+    };
+  }
+  return {
+    summary: 'This browser cannot use a camera.',
+    help: 'This browser has no camera support (getUserMedia). Try a current Chrome, Firefox or Safari.',
+    retry: false,
+  };
+}
+
+/**
+ * Opens camera and microphone. If there is no camera it falls back to audio
+ * only, and if there is no microphone to video only. Throws MediaError.
+ */
+export async function openMedia(choice: DeviceChoice = {}): Promise<OpenedMedia> {
+  const unavailable = mediaUnavailable();
+  if (unavailable) throw new MediaError(unavailable);
+  const md = navigator.mediaDevices;
+  const video = constraint(choice.videoDeviceId);
+  const audio = constraint(choice.audioDeviceId);
+  try {
+    return { stream: await md.getUserMedia({ video, audio }), notice: null };
+  } catch (err) {
+    const name = errorName(err);
+    if (name !== 'NotFoundError' && name !== 'OverconstrainedError' && name !== 'DevicesNotFoundError') {
+      throw new MediaError(describeMediaError(err));
+    }
+  }
+  // Something is missing; find out what, with the default devices.
+  try {
+    const stream = await md.getUserMedia({ audio: true });
+    return { stream, notice: 'No camera was found, so you will stream audio only.' };
+  } catch {
+    // no microphone either, or not usable
+  }
+  try {
+    const stream = await md.getUserMedia({ video: true });
+    return { stream, notice: 'No microphone was found, so you will stream video without sound.' };
+  } catch (err) {
+    throw new MediaError(describeMediaError(err));
+  }
+}
+
+/** Opens one track of the given kind from a specific device. Throws MediaError. */
+export async function openTrack(kind: 'audio' | 'video', deviceId: string): Promise<MediaStreamTrack> {
+  const unavailable = mediaUnavailable();
+  if (unavailable) throw new MediaError(unavailable);
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ [kind]: constraint(deviceId) });
+    const track = stream.getTracks().find((t) => t.kind === kind);
+    if (!track) throw new Error(`no ${kind} track`);
+    return track;
+  } catch (err) {
+    throw new MediaError(describeMediaError(err));
+  }
+}
+
+export interface DeviceList {
+  cameras: MediaDeviceInfo[];
+  microphones: MediaDeviceInfo[];
+}
+
+/** Lists cameras and microphones (labels appear only after permission is granted). */
+export async function listDevices(): Promise<DeviceList> {
+  if (!navigator.mediaDevices?.enumerateDevices) return { cameras: [], microphones: [] };
+  const all = await navigator.mediaDevices.enumerateDevices();
+  return {
+    cameras: all.filter((d) => d.kind === 'videoinput' && d.deviceId !== ''),
+    microphones: all.filter((d) => d.kind === 'audioinput' && d.deviceId !== ''),
+  };
+}

@@ -1,0 +1,317 @@
+// Publisher streams local camera and microphone into a meetd broadcast: it
+// joins the room on stage, offers a sendonly peer connection (the publish
+// connection), trickles ICE, and reconnects with backoff when the connection
+// drops. It knows nothing about React; the page listens to onChange.
+
+import type { IceCandidate, IceServer, ServerMessage } from './protocol';
+import { Reconnector, SignalingClient, unreachableMessage, type SocketFactory } from './signaling';
+
+export type PublisherStatus = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'error';
+
+export interface PublisherState {
+  status: PublisherStatus;
+  /** Why status is 'error', in words. */
+  error: string | null;
+  /** Something to tell the person that did not stop the stream, or why we are reconnecting. */
+  notice: string | null;
+  /** Viewer count from the latest `state`, while connected. */
+  viewers: number | null;
+}
+
+export interface PublisherOptions {
+  room: string;
+  signalingUrl: string;
+  /** The server's host, for error messages. */
+  host: string;
+  /** The media to send; read on every (re)connect so device changes carry over. */
+  getStream: () => MediaStream;
+  onChange: (state: PublisherState) => void;
+  createSocket?: SocketFactory;
+  createPeerConnection?: (config: RTCConfiguration) => RTCPeerConnection;
+  /** How long `disconnected` may last before we reconnect. */
+  disconnectGraceMs?: number;
+  /** How long one attempt may take to become live before we retry. */
+  connectTimeoutMs?: number;
+}
+
+type Kind = 'audio' | 'video';
+
+export class Publisher {
+  private state: PublisherState = { status: 'idle', error: null, notice: null, viewers: null };
+  private started = false;
+  /** Bumped by every attempt and teardown; callbacks of older attempts compare and give up. */
+  private session = 0;
+  private sig: SignalingClient | null = null;
+  private pc: RTCPeerConnection | null = null;
+  private senders: Partial<Record<Kind, RTCRtpSender>> = {};
+  /** Signaling work for the current attempt runs one step at a time. */
+  private ops: Promise<void> = Promise.resolve();
+  /** meetd's candidates that arrived before its answer. */
+  private remoteCandidates: IceCandidate[] = [];
+  /** Our candidates found before the offer went out; null once it has. */
+  private localCandidates: IceCandidate[] | null = [];
+  private graceTimer: ReturnType<typeof setTimeout> | null = null;
+  private connectTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly reconnector = new Reconnector(() => this.attempt());
+  private readonly createPc: (config: RTCConfiguration) => RTCPeerConnection;
+
+  constructor(private readonly opts: PublisherOptions) {
+    this.createPc = opts.createPeerConnection ?? ((c) => new RTCPeerConnection(c));
+  }
+
+  get current(): PublisherState {
+    return this.state;
+  }
+
+  /** Goes live. Does nothing if already started. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.reconnector.reset();
+    this.set({ status: 'connecting', error: null, notice: null, viewers: null });
+    this.attempt();
+  }
+
+  /** Stops streaming: says leave, closes everything, and goes back to idle. */
+  stop(): void {
+    this.started = false;
+    this.reconnector.cancel();
+    this.teardown();
+    this.set({ status: 'idle', error: null, notice: null, viewers: null });
+  }
+
+  /**
+   * Sends a different camera or microphone track without renegotiating.
+   * If this connection was set up without that kind of track, it reconnects
+   * so that the new track is offered.
+   */
+  async replaceTrack(kind: Kind, track: MediaStreamTrack | null): Promise<void> {
+    const sender = this.senders[kind];
+    if (sender) {
+      await sender.replaceTrack(track);
+    } else if (track && this.started && this.pc) {
+      this.teardown();
+      this.set({ status: 'reconnecting', notice: null });
+      this.attempt();
+    }
+  }
+
+  private set(patch: Partial<PublisherState>): void {
+    this.state = { ...this.state, ...patch };
+    this.opts.onChange(this.state);
+  }
+
+  private attempt(): void {
+    this.teardown();
+    const id = ++this.session;
+    const sig = new SignalingClient(this.opts.signalingUrl, this.opts.createSocket);
+    this.sig = sig;
+    sig.on('message', (m) => {
+      if (id === this.session) this.enqueue(id, () => this.handle(id, m));
+    });
+    sig.on('close', () => {
+      if (id === this.session) this.drop('The connection to the server was lost.');
+    });
+    sig.on('invalid', (err, text) => console.warn('meetd: ignoring a bad message:', err.message, text));
+
+    const timeout = this.opts.connectTimeoutMs ?? 20_000;
+    this.connectTimer = setTimeout(() => {
+      if (id === this.session) this.drop('Setting up the connection took too long.');
+    }, timeout);
+
+    sig.connect().then(
+      () => {
+        if (id === this.session) sig.send({ type: 'join', room: this.opts.room, role: 'stage' });
+      },
+      () => {
+        if (id !== this.session) return;
+        const words = unreachableMessage(this.opts.host);
+        // The first try fails plainly; once we were going, keep retrying.
+        if (this.state.status === 'connecting') this.fail(words);
+        else this.drop(words);
+      },
+    );
+  }
+
+  private enqueue(id: number, step: () => Promise<void>): void {
+    this.ops = this.ops
+      .then(() => (id === this.session ? step() : undefined))
+      .catch((err: unknown) => {
+        if (id !== this.session) return;
+        const why = err instanceof Error ? err.message : String(err);
+        this.fail(`Could not set up the media connection (${why}).`);
+      });
+  }
+
+  private async handle(id: number, m: ServerMessage): Promise<void> {
+    switch (m.type) {
+      case 'joined':
+        if (!this.pc) await this.negotiate(id, m.iceServers);
+        return;
+      case 'answer': {
+        const pc = this.pc;
+        if (!pc) return;
+        await pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
+        if (id !== this.session) return;
+        const queued = this.remoteCandidates;
+        this.remoteCandidates = [];
+        for (const c of queued) await this.addCandidate(pc, c);
+        return;
+      }
+      case 'candidate': {
+        if (m.target !== undefined && m.target !== 'publish') return;
+        const pc = this.pc;
+        if (!pc) return;
+        if (!pc.remoteDescription) this.remoteCandidates.push(m.candidate);
+        else await this.addCandidate(pc, m.candidate);
+        return;
+      }
+      case 'state':
+        this.set({ viewers: m.viewers });
+        return;
+      case 'error':
+        this.serverError(m.code, m.message);
+        return;
+      case 'offer':
+        // The stage of a broadcast receives no media; meetd sends it no offers.
+        return;
+    }
+  }
+
+  private async negotiate(id: number, iceServers: IceServer[]): Promise<void> {
+    const stream = this.opts.getStream();
+    const tracks = stream.getTracks().filter((t) => t.readyState === 'live');
+    if (tracks.length === 0) {
+      this.fail('There is no camera or microphone to stream from.');
+      return;
+    }
+    const pc = this.createPc({ iceServers });
+    this.pc = pc;
+    pc.onicecandidate = (ev) => {
+      if (id !== this.session || !ev.candidate) return;
+      const c = candidateJSON(ev.candidate);
+      if (this.localCandidates) this.localCandidates.push(c);
+      else this.sig?.send({ type: 'candidate', target: 'publish', candidate: c });
+    };
+    pc.onconnectionstatechange = () => {
+      if (id === this.session) this.connectionState(id, pc.connectionState);
+    };
+    // Tracks must be on the connection before setLocalDescription, or no
+    // candidates are gathered for them.
+    for (const kind of ['audio', 'video'] as const) {
+      const track = tracks.find((t) => t.kind === kind);
+      if (track) {
+        this.senders[kind] = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] }).sender;
+      }
+    }
+    const offer = await pc.createOffer();
+    if (id !== this.session) return;
+    await pc.setLocalDescription(offer);
+    if (id !== this.session) return;
+    this.sig?.send({ type: 'offer', sdp: pc.localDescription?.sdp ?? offer.sdp ?? '' });
+    const early = this.localCandidates ?? [];
+    this.localCandidates = null;
+    for (const c of early) this.sig?.send({ type: 'candidate', target: 'publish', candidate: c });
+  }
+
+  private async addCandidate(pc: RTCPeerConnection, c: IceCandidate): Promise<void> {
+    try {
+      await pc.addIceCandidate(c);
+    } catch (err) {
+      // One unusable candidate is not worth failing the connection over.
+      console.warn('meetd: could not add an ICE candidate:', err);
+    }
+  }
+
+  private connectionState(id: number, state: RTCPeerConnectionState): void {
+    switch (state) {
+      case 'connected':
+        this.clearTimer('graceTimer');
+        this.clearTimer('connectTimer');
+        this.reconnector.reset();
+        this.set({ status: 'live', error: null, notice: null });
+        return;
+      case 'disconnected':
+        // Often comes back by itself; give it a moment.
+        if (this.graceTimer === null) {
+          this.graceTimer = setTimeout(() => {
+            this.graceTimer = null;
+            if (id === this.session && this.pc?.connectionState !== 'connected') {
+              this.drop('The media connection was interrupted.');
+            }
+          }, this.opts.disconnectGraceMs ?? 4000);
+        }
+        return;
+      case 'failed':
+        this.drop('The media connection failed.');
+        return;
+      default:
+        return;
+    }
+  }
+
+  private serverError(code: string, message: string): void {
+    if (this.state.status === 'live') {
+      // The stream is running; say what happened but keep going.
+      this.set({ notice: message });
+    } else if (this.state.status === 'reconnecting' && code === 'already_live') {
+      // meetd may not have noticed yet that our previous connection is gone.
+      this.drop(message);
+    } else {
+      this.fail(message);
+    }
+  }
+
+  /** The connection broke: tear down and try again after a while. */
+  private drop(reason: string): void {
+    if (!this.started) return;
+    this.teardown();
+    this.set({ status: 'reconnecting', notice: reason });
+    this.reconnector.schedule();
+  }
+
+  /** Give up: show the error and stop. */
+  private fail(message: string): void {
+    this.started = false;
+    this.reconnector.cancel();
+    this.teardown();
+    this.set({ status: 'error', error: message, notice: null, viewers: null });
+  }
+
+  private teardown(): void {
+    this.session++;
+    this.clearTimer('graceTimer');
+    this.clearTimer('connectTimer');
+    if (this.sig) {
+      this.sig.send({ type: 'leave' });
+      this.sig.close();
+      this.sig = null;
+    }
+    if (this.pc) {
+      this.pc.onicecandidate = null;
+      this.pc.onconnectionstatechange = null;
+      this.pc.close();
+      this.pc = null;
+    }
+    this.senders = {};
+    this.remoteCandidates = [];
+    this.localCandidates = [];
+    this.ops = Promise.resolve();
+  }
+
+  private clearTimer(which: 'graceTimer' | 'connectTimer'): void {
+    const t = this[which];
+    if (t !== null) clearTimeout(t);
+    this[which] = null;
+  }
+}
+
+/** An RTCIceCandidate as the wire carries it. */
+export function candidateJSON(c: RTCIceCandidate): IceCandidate {
+  const j = c.toJSON();
+  const out: IceCandidate = { candidate: j.candidate ?? '' };
+  if (j.sdpMid !== undefined) out.sdpMid = j.sdpMid;
+  if (j.sdpMLineIndex !== undefined) out.sdpMLineIndex = j.sdpMLineIndex;
+  if (j.usernameFragment !== undefined) out.usernameFragment = j.usernameFragment;
+  return out;
+}
