@@ -1,0 +1,216 @@
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { DevicePicker } from '../components/DevicePicker';
+import { Icon } from '../components/icons';
+import { Notice } from '../components/Notice';
+import { ShareLink } from '../components/ShareLink';
+import { TopBar } from '../components/TopBar';
+import { useLocalMedia, type Kind } from '../hooks/useLocalMedia';
+import { Publisher, type PublisherState } from '../lib/publisher';
+import { viewerUrl } from '../lib/rooms';
+import { signalingUrl } from '../lib/signaling';
+import { streamerStatus, viewerCountText } from '../lib/status';
+
+const IDLE: PublisherState = { status: 'idle', error: null, notice: null, viewers: null };
+
+function trackOf(stream: MediaStream | null, kind: Kind): MediaStreamTrack | null {
+  return stream?.getTracks().find((t) => t.kind === kind) ?? null;
+}
+
+/** The streamer page: camera preview, device pickers, Go live / Stop. */
+export function Streamer({ room }: { room: string }) {
+  const media = useLocalMedia();
+  const { stream, streamRef } = media;
+  const [pub, setPub] = useState<PublisherState>(IDLE);
+  const [micOn, setMicOn] = useState(true);
+  const [camOn, setCamOn] = useState(true);
+  const videoRef = useRef<HTMLVideoElement>(null);
+
+  const publisher = useMemo(
+    () =>
+      new Publisher({
+        room,
+        signalingUrl: signalingUrl(location),
+        host: location.host,
+        getStream: () => streamRef.current ?? new MediaStream(),
+        onChange: setPub,
+      }),
+    [room, streamRef],
+  );
+  useEffect(() => () => publisher.stop(), [publisher]);
+
+  // The preview: always muted, so the microphone never feeds back.
+  useEffect(() => {
+    const v = videoRef.current;
+    if (!v) return;
+    v.muted = true;
+    if (v.srcObject !== stream) v.srcObject = stream;
+    if (stream) v.play().catch(() => {});
+  }, [stream]);
+
+  // Mute and camera-off work by disabling tracks, which keeps the connection as it is.
+  useEffect(() => {
+    const mic = trackOf(stream, 'audio');
+    const cam = trackOf(stream, 'video');
+    if (mic) mic.enabled = micOn;
+    if (cam) cam.enabled = camOn;
+  }, [stream, micOn, camOn]);
+
+  const started = pub.status === 'connecting' || pub.status === 'live' || pub.status === 'reconnecting';
+  const status = streamerStatus(pub, media.problem?.summary ?? null);
+  const hasMedia = stream !== null && stream.getTracks().length > 0;
+  const mic = trackOf(stream, 'audio');
+  const cam = trackOf(stream, 'video');
+
+  async function changeDevice(kind: Kind, deviceId: string) {
+    if (!deviceId) return;
+    const track = await media.switchDevice(kind, deviceId);
+    if (track) await publisher.replaceTrack(kind, track).catch(() => {});
+  }
+
+  const url = viewerUrl(location.origin, room);
+  const statusClass =
+    pub.status === 'live'
+      ? 'is-live'
+      : started
+        ? 'is-busy'
+        : pub.status === 'error' || media.problem
+          ? 'is-error'
+          : '';
+
+  return (
+    <div className="app">
+      <TopBar room={room} />
+      <main className="layout">
+        <div className="stage-column">
+          <section className="stage" aria-label="Camera preview">
+            <video ref={videoRef} className="stage-video mirror" autoPlay playsInline muted data-testid="local-video" />
+            {stream && (!cam || !camOn) && (
+              <div className="stage-placeholder" aria-hidden="true">
+                <Icon name="camOff" />
+                <span>{cam ? 'Camera is off' : 'Audio only'}</span>
+              </div>
+            )}
+            {!stream && (
+              <div className="stage-placeholder" aria-hidden="true">
+                <Icon name="cam" />
+                <span>{media.opening ? 'Starting camera…' : 'No camera'}</span>
+              </div>
+            )}
+            <div className="stage-badges">
+              <p data-testid="status" role="status" className={`status-pill ${statusClass}`}>
+                {status}
+              </p>
+              {started && pub.viewers !== null && (
+                <p className="count-pill" data-testid="viewer-count">
+                  <Icon name="people" />
+                  {viewerCountText(pub.viewers)}
+                </p>
+              )}
+            </div>
+          </section>
+
+          <div className="controls" role="group" aria-label="Controls">
+            {mic && (
+              <button
+                type="button"
+                className={`btn-round ${micOn ? '' : 'is-off'}`}
+                aria-label={micOn ? 'Turn off microphone' : 'Turn on microphone'}
+                title={micOn ? 'Turn off microphone' : 'Turn on microphone'}
+                onClick={() => setMicOn(!micOn)}
+              >
+                <Icon name={micOn ? 'mic' : 'micOff'} />
+              </button>
+            )}
+            {cam && (
+              <button
+                type="button"
+                className={`btn-round ${camOn ? '' : 'is-off'}`}
+                aria-label={camOn ? 'Turn off camera' : 'Turn on camera'}
+                title={camOn ? 'Turn off camera' : 'Turn on camera'}
+                onClick={() => setCamOn(!camOn)}
+              >
+                <Icon name={camOn ? 'cam' : 'camOff'} />
+              </button>
+            )}
+            {started ? (
+              <button type="button" className="btn btn-danger" onClick={() => publisher.stop()}>
+                <Icon name="stop" />
+                Stop
+              </button>
+            ) : (
+              <button
+                type="button"
+                className="btn btn-primary"
+                disabled={!hasMedia}
+                onClick={() => publisher.start()}
+              >
+                <Icon name="live" />
+                Go live
+              </button>
+            )}
+          </div>
+        </div>
+
+        <aside className="side">
+          <Explanations pub={pub} media={media} />
+          <ShareLink url={url} />
+          <section className="card" aria-labelledby="devices-title">
+            <h2 id="devices-title" className="card-title">
+              Devices
+            </h2>
+            <DevicePicker
+              label="Camera"
+              devices={media.devices.cameras}
+              value={cam?.getSettings().deviceId ?? ''}
+              onChange={(id) => void changeDevice('video', id)}
+            />
+            <DevicePicker
+              label="Microphone"
+              devices={media.devices.microphones}
+              value={mic?.getSettings().deviceId ?? ''}
+              onChange={(id) => void changeDevice('audio', id)}
+            />
+          </section>
+        </aside>
+      </main>
+    </div>
+  );
+}
+
+/** The boxes that explain errors and other things worth knowing. */
+function Explanations({ pub, media }: { pub: PublisherState; media: ReturnType<typeof useLocalMedia> }) {
+  return (
+    <>
+      {pub.status === 'error' && pub.error && (
+        <Notice tone="error" title={pub.error}>
+          <p>
+            {pub.error.startsWith('Cannot reach')
+              ? 'Check that meetd is running and that this address is right, then press Go live again.'
+              : 'Press Go live to try again.'}
+          </p>
+        </Notice>
+      )}
+      {pub.status === 'reconnecting' && pub.notice && (
+        <Notice tone="info" title="Reconnecting">
+          <p>{pub.notice} Trying again shortly; press Stop to give up.</p>
+        </Notice>
+      )}
+      {pub.status === 'live' && pub.notice && (
+        <Notice tone="info" title="Message from the server">
+          <p>{pub.notice}</p>
+        </Notice>
+      )}
+      {media.problem && (
+        <Notice tone="error" title={media.problem.summary}>
+          <p>{media.problem.help}</p>
+          {media.problem.retry && (
+            <button type="button" className="btn btn-tonal" onClick={media.reopen}>
+              Try again
+            </button>
+          )}
+        </Notice>
+      )}
+      {media.notice && <Notice tone="info" title={media.notice} />}
+    </>
+  );
+}
