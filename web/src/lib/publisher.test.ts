@@ -1,0 +1,239 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { FakePeerConnection, FakeSocket, fakeStream, fakeTrack, resetFakes, settle } from './fakes.testutil';
+import { Publisher, type PublisherState } from './publisher';
+
+const ICE = [{ urls: ['stun:stun.example.org:3478'] }];
+
+function setup(tracks = [fakeTrack('audio'), fakeTrack('video')]) {
+  const stream = fakeStream(tracks);
+  const states: PublisherState[] = [];
+  const pub = new Publisher({
+    room: 'team',
+    signalingUrl: 'ws://meetd.test/ws',
+    host: 'meetd.test',
+    getStream: () => stream,
+    onChange: (s) => states.push(s),
+    createSocket: (url) => new FakeSocket(url),
+    createPeerConnection: FakePeerConnection.factory,
+  });
+  return { pub, stream, tracks, states, status: () => pub.current.status };
+}
+
+/** Starts and walks through join → joined → offer → answer → connected. */
+async function goLive(s: ReturnType<typeof setup>) {
+  s.pub.start();
+  const ws = FakeSocket.latest();
+  ws.open();
+  await settle();
+  ws.receive({ type: 'joined', room: 'team', role: 'stage', id: 'p1', iceServers: ICE });
+  await settle();
+  const pc = FakePeerConnection.latest();
+  ws.receive({ type: 'answer', sdp: 'v=0 remote-answer' });
+  await settle();
+  pc.setState('connected');
+  return { ws, pc };
+}
+
+beforeEach(() => {
+  resetFakes();
+  vi.useFakeTimers();
+  vi.spyOn(console, 'warn').mockImplementation(() => {});
+});
+afterEach(() => {
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+});
+
+describe('Publisher', () => {
+  it('joins on stage, offers sendonly tracks and goes live', async () => {
+    const s = setup();
+    s.pub.start();
+    expect(s.status()).toBe('connecting');
+    const ws = FakeSocket.latest();
+    expect(ws.url).toBe('ws://meetd.test/ws');
+    ws.open();
+    await settle();
+    expect(ws.sent).toEqual([{ type: 'join', room: 'team', role: 'stage' }]);
+
+    ws.receive({ type: 'joined', room: 'team', role: 'stage', id: 'p1', iceServers: ICE });
+    ws.receive({ type: 'state', room: 'team', live: false, viewers: 2 });
+    await settle();
+    const pc = FakePeerConnection.latest();
+    expect(pc.config.iceServers).toEqual(ICE);
+    expect(pc.transceivers.map((t) => [(t.track as MediaStreamTrack).kind, t.init?.direction])).toEqual([
+      ['audio', 'sendonly'],
+      ['video', 'sendonly'],
+    ]);
+    expect(pc.transceivers[0]!.init?.streams).toEqual([s.stream]);
+    expect(pc.localDescription?.sdp).toBe('v=0 local-offer');
+    expect(ws.sentOf('offer')).toEqual([{ type: 'offer', sdp: 'v=0 local-offer' }]);
+    expect(s.pub.current.viewers).toBe(2);
+
+    pc.gather({ candidate: 'candidate:1 1 udp 1 127.0.0.1 5000 typ host', sdpMid: '0', sdpMLineIndex: 0 });
+    expect(ws.sentOf('candidate')).toEqual([
+      {
+        type: 'candidate',
+        target: 'publish',
+        candidate: { candidate: 'candidate:1 1 udp 1 127.0.0.1 5000 typ host', sdpMid: '0', sdpMLineIndex: 0 },
+      },
+    ]);
+
+    // A candidate before the answer waits for it; subscribe candidates are not ours.
+    ws.receive({ type: 'candidate', target: 'publish', candidate: { candidate: 'early' } });
+    ws.receive({ type: 'candidate', target: 'subscribe', candidate: { candidate: 'other' } });
+    await settle();
+    expect(pc.candidates).toEqual([]);
+    ws.receive({ type: 'answer', sdp: 'v=0 remote-answer' });
+    ws.receive({ type: 'candidate', candidate: { candidate: 'late' } });
+    await settle();
+    expect(pc.remoteDescription).toEqual({ type: 'answer', sdp: 'v=0 remote-answer' });
+    expect(pc.candidates).toEqual([{ candidate: 'early' }, { candidate: 'late' }]);
+
+    expect(s.status()).toBe('connecting');
+    pc.setState('connected');
+    expect(s.status()).toBe('live');
+  });
+
+  it('stops: leave, close, back to idle', async () => {
+    const s = setup();
+    const { ws, pc } = await goLive(s);
+    s.pub.stop();
+    expect(ws.sent.at(-1)).toEqual({ type: 'leave' });
+    expect(ws.readyState).toBe(3);
+    expect(pc.closed).toBe(true);
+    expect(s.pub.current).toEqual({ status: 'idle', error: null, notice: null, viewers: null });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(FakeSocket.all).toHaveLength(1);
+  });
+
+  it('reconnects with backoff when the socket drops, until stopped', async () => {
+    const s = setup();
+    const { ws, pc } = await goLive(s);
+    ws.drop();
+    expect(s.status()).toBe('reconnecting');
+    expect(pc.closed).toBe(true);
+
+    // 1s, 2s, 4s, 8s, 10s, 10s: each retry fails to reach the server.
+    for (const wait of [1000, 2000, 4000, 8000, 10_000, 10_000]) {
+      const before = FakeSocket.all.length;
+      await vi.advanceTimersByTimeAsync(wait - 1);
+      expect(FakeSocket.all).toHaveLength(before);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(FakeSocket.all).toHaveLength(before + 1);
+      FakeSocket.latest().fail();
+      await settle();
+      expect(s.status()).toBe('reconnecting');
+    }
+
+    s.pub.stop();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(FakeSocket.all).toHaveLength(7);
+    expect(s.status()).toBe('idle');
+  });
+
+  it('comes back live after a reconnect and resets the backoff', async () => {
+    const s = setup();
+    const first = await goLive(s);
+    first.ws.drop();
+    await vi.advanceTimersByTimeAsync(1000);
+    const ws = FakeSocket.latest();
+    ws.open();
+    await settle();
+    expect(ws.sent[0]).toEqual({ type: 'join', room: 'team', role: 'stage' });
+    ws.receive({ type: 'joined', room: 'team', role: 'stage', id: 'p2', iceServers: [] });
+    await settle();
+    ws.receive({ type: 'answer', sdp: 'v=0' });
+    await settle();
+    FakePeerConnection.latest().setState('connected');
+    expect(s.status()).toBe('live');
+    ws.drop();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(FakeSocket.all).toHaveLength(3);
+  });
+
+  it('reconnects when the media connection fails or stays disconnected', async () => {
+    const s = setup();
+    const { pc } = await goLive(s);
+    pc.setState('disconnected');
+    await vi.advanceTimersByTimeAsync(2000);
+    pc.setState('connected');
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(s.status()).toBe('live');
+
+    pc.setState('disconnected');
+    await vi.advanceTimersByTimeAsync(4000);
+    expect(s.status()).toBe('reconnecting');
+    expect(pc.closed).toBe(true);
+
+    await vi.advanceTimersByTimeAsync(1000);
+    const ws = FakeSocket.latest();
+    ws.open();
+    await settle();
+    ws.receive({ type: 'joined', room: 'team', role: 'stage', id: 'p2', iceServers: [] });
+    await settle();
+    FakePeerConnection.latest().setState('failed');
+    expect(s.status()).toBe('reconnecting');
+  });
+
+  it('says when the server cannot be reached', async () => {
+    const s = setup();
+    s.pub.start();
+    FakeSocket.latest().fail();
+    await settle();
+    expect(s.pub.current.status).toBe('error');
+    expect(s.pub.current.error).toBe('Cannot reach the meetd server at meetd.test.');
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(FakeSocket.all).toHaveLength(1);
+  });
+
+  it('shows server errors and stops', async () => {
+    const s = setup();
+    s.pub.start();
+    const ws = FakeSocket.latest();
+    ws.open();
+    await settle();
+    ws.receive({ type: 'joined', room: 'team', role: 'stage', id: 'p1', iceServers: [] });
+    await settle();
+    ws.receive({ type: 'error', code: 'already_live', message: 'This broadcast is already live from another streamer.' });
+    await settle();
+    expect(s.pub.current.status).toBe('error');
+    expect(s.pub.current.error).toBe('This broadcast is already live from another streamer.');
+    expect(FakePeerConnection.latest().closed).toBe(true);
+    expect(ws.sent.at(-1)).toEqual({ type: 'leave' });
+  });
+
+  it('keeps streaming when a server error arrives while live', async () => {
+    const s = setup();
+    const { ws } = await goLive(s);
+    ws.receive({ type: 'error', code: 'wrong_state', message: 'No such connection.' });
+    await settle();
+    expect(s.pub.current.status).toBe('live');
+    expect(s.pub.current.notice).toBe('No such connection.');
+  });
+
+  it('replaces tracks without renegotiating', async () => {
+    const s = setup();
+    const { ws, pc } = await goLive(s);
+    const next = fakeTrack('video');
+    await s.pub.replaceTrack('video', next);
+    expect(pc.transceivers[1]!.sender.replaced).toEqual([next]);
+    expect(ws.sentOf('offer')).toHaveLength(1);
+    expect(s.status()).toBe('live');
+  });
+
+  it('streams audio only when there is no camera', async () => {
+    const s = setup([fakeTrack('audio')]);
+    const { pc } = await goLive(s);
+    expect(pc.transceivers.map((t) => (t.track as MediaStreamTrack).kind)).toEqual(['audio']);
+    expect(s.status()).toBe('live');
+  });
+
+  it('ignores bad messages from the server', async () => {
+    const s = setup();
+    const { ws } = await goLive(s);
+    ws.receive('not json');
+    ws.receive({ type: 'state', live: 'yes' });
+    await settle();
+    expect(s.status()).toBe('live');
+  });
+});
