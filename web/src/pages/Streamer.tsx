@@ -98,7 +98,7 @@ export function Streamer({ room }: { room: string }) {
             )}
             <div className="stage-badges">
               <p data-testid="status" role="status" className={`status-pill ${statusClass}`}>
-                {status}
+                <span className="status-text">{status}</span>
               </p>
               {started && pub.viewers !== null && (
                 <p className="count-pill" data-testid="viewer-count">

@@ -105,7 +105,7 @@ export function Viewer({ room }: { room: string }) {
                 role="status"
                 className={`status-pill ${isLive ? 'is-live' : sub.phase === 'error' ? 'is-error' : ''}`}
               >
-                {status}
+                <span className="status-text">{status}</span>
               </p>
             </div>
           </section>
