@@ -82,7 +82,7 @@ export function Streamer({ room }: { room: string }) {
       <TopBar room={room} />
       <main className="layout">
         <div className="stage-column">
-          <section className="stage" aria-label="Camera preview">
+          <section className="stage">
             <video ref={videoRef} className="stage-video mirror" autoPlay playsInline muted data-testid="local-video" />
             {stream && (!cam || !camOn) && (
               <div className="stage-placeholder" aria-hidden="true">
@@ -114,22 +114,22 @@ export function Streamer({ room }: { room: string }) {
               <button
                 type="button"
                 className={`btn-round ${micOn ? '' : 'is-off'}`}
-                aria-label={micOn ? 'Turn off microphone' : 'Turn on microphone'}
                 title={micOn ? 'Turn off microphone' : 'Turn on microphone'}
                 onClick={() => setMicOn(!micOn)}
               >
                 <Icon name={micOn ? 'mic' : 'micOff'} />
+                <span className="visually-hidden">{micOn ? 'Turn off microphone' : 'Turn on microphone'}</span>
               </button>
             )}
             {cam && (
               <button
                 type="button"
                 className={`btn-round ${camOn ? '' : 'is-off'}`}
-                aria-label={camOn ? 'Turn off camera' : 'Turn on camera'}
                 title={camOn ? 'Turn off camera' : 'Turn on camera'}
                 onClick={() => setCamOn(!camOn)}
               >
                 <Icon name={camOn ? 'cam' : 'camOff'} />
+                <span className="visually-hidden">{camOn ? 'Turn off camera' : 'Turn on camera'}</span>
               </button>
             )}
             {started ? (

@@ -86,7 +86,7 @@ export function Viewer({ room }: { room: string }) {
       </TopBar>
       <main className="layout layout-single">
         <div className="stage-column">
-          <section className="stage" ref={stageRef} aria-label="Broadcast">
+          <section className="stage" ref={stageRef}>
             <video
               ref={videoRef}
               className="stage-video"
@@ -123,11 +123,11 @@ export function Viewer({ room }: { room: string }) {
               <button
                 type="button"
                 className="btn-round"
-                aria-label="Full screen"
                 title="Full screen"
                 onClick={fullscreen}
               >
                 <Icon name="fullscreen" />
+                <span className="visually-hidden">Full screen</span>
               </button>
             )}
           </div>
