@@ -1,0 +1,55 @@
+# meetd: `make run` serves on :8080; `make test` runs every test.
+GO  ?= go
+NPM ?= npm
+BIN := bin/meetd
+
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.ts \
+	web/tsconfig.json web/tsconfig.node.json web/package.json
+GO_SOURCES  := $(shell find cmd internal web -name '*.go' -not -path '*/node_modules/*' 2>/dev/null) go.mod go.sum
+
+.PHONY: all run build web test test-go test-web test-e2e lint chromium clean
+
+all: build
+
+run: build
+	./$(BIN)
+
+build: $(BIN)
+
+$(BIN): web/dist/index.html $(GO_SOURCES)
+	$(GO) build -o $(BIN) ./cmd/meetd
+
+web: web/dist/index.html
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && $(NPM) ci --no-audit --no-fund
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && $(NPM) run build
+
+e2e/node_modules/.package-lock.json: e2e/package-lock.json
+	cd e2e && $(NPM) ci --no-audit --no-fund
+
+# Browser tests need Chromium; this installs it with apt-get when missing
+# (as root) and fails loudly otherwise.
+chromium:
+	./scripts/ensure-chromium.sh
+
+test: lint test-go test-web test-e2e
+
+lint: web/dist/index.html
+	@unformatted=$$(gofmt -l cmd internal web/*.go); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+test-go: web/dist/index.html
+	$(GO) test -race -count=1 ./...
+
+test-web: web/node_modules/.package-lock.json
+	cd web && $(NPM) test
+
+test-e2e: $(BIN) chromium e2e/node_modules/.package-lock.json
+	cd e2e && $(NPM) test
+
+clean:
+	rm -rf bin web/dist e2e/artifacts

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/goleak"
+
+	"github.com/meetd/meetd/internal/sfu"
+	"github.com/meetd/meetd/internal/signal"
+	"github.com/meetd/meetd/internal/testclient"
+)
+
+// checkLeaks fails the test if goroutines started during it are still
+// running after every client and the server have closed.
+func checkLeaks(t *testing.T) {
+	t.Helper()
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+}
+
+// startMeetd runs a real meetd on a loopback port for the test.
+func startMeetd(t *testing.T) string {
+	t.Helper()
+	var out io.Writer = io.Discard
+	if os.Getenv("MEETD_TEST_LOG") != "" {
+		out = os.Stderr
+	}
+	m := NewMain(Config{
+		Addr: "127.0.0.1:0",
+		SFU:  sfu.Config{Loopback: true, Interfaces: []string{"lo"}},
+	}, slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return "ws://" + m.Addr() + "/ws"
+}
+
+func dial(t *testing.T, ctx context.Context, url string, opts testclient.Options) *testclient.Client {
+	t.Helper()
+	c, err := testclient.Dial(ctx, url, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func join(t *testing.T, ctx context.Context, c *testclient.Client, room, role string) {
+	t.Helper()
+	if err := c.Join(ctx, room, role); err != nil {
+		t.Fatal(err)
+	}
+	if errs := c.Errors(); len(errs) > 0 {
+		t.Fatalf("join %s as %s: %+v", room, role, errs)
+	}
+}
+
+func waitMedia(t *testing.T, ctx context.Context, name string, c *testclient.Client) {
+	t.Helper()
+	if err := c.WaitMedia(ctx, 25, 25); err != nil {
+		t.Fatalf("%s: %v (audio %+v, video %+v)", name, err,
+			c.Stats(webrtc.RTPCodecTypeAudio), c.Stats(webrtc.RTPCodecTypeVideo))
+	}
+}
+
+func TestBroadcastReachesEarlyAndLateViewers(t *testing.T) {
+	checkLeaks(t)
+	url := startMeetd(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	// Three viewers wait before the stream starts: two of the web app's
+	// kind and one like the original viewer page, which never sends join.
+	viewers := map[string]*testclient.Client{}
+	for _, name := range []string{"early-1", "early-2"} {
+		v := dial(t, ctx, url, testclient.Options{})
+		defer v.Close()
+		join(t, ctx, v, "default", signal.RoleAudience)
+		viewers[name] = v
+	}
+	plain := dial(t, ctx, url, testclient.Options{Plain: true})
+	defer plain.Close()
+	viewers["early-plain"] = plain
+
+	pub := dial(t, ctx, url, testclient.Options{})
+	defer pub.Close()
+	join(t, ctx, pub, "default", signal.RoleStage)
+	if err := pub.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range viewers {
+		waitMedia(t, ctx, name, v)
+	}
+
+	// Two arrive late, mid-GOP: their first video packet must still be a keyframe.
+	time.Sleep(1500 * time.Millisecond)
+	late := dial(t, ctx, url, testclient.Options{})
+	defer late.Close()
+	join(t, ctx, late, "default", signal.RoleAudience)
+	latePlain := dial(t, ctx, url, testclient.Options{Plain: true})
+	defer latePlain.Close()
+	viewers["late"], viewers["late-plain"] = late, latePlain
+	for name, v := range viewers {
+		waitMedia(t, ctx, name, v)
+		video := v.Stats(webrtc.RTPCodecTypeVideo)
+		if len(video.FirstIsKeyframe) != 1 || !video.FirstIsKeyframe[0] {
+			t.Errorf("%s: first video packet per connection is a keyframe: %v", name, video.FirstIsKeyframe)
+		}
+		if errs := v.Errors(); len(errs) > 0 {
+			t.Errorf("%s: errors: %+v", name, errs)
+		}
+	}
+	if pub.KeyframeRequests() == 0 {
+		t.Error("the publisher was never asked for a keyframe")
+	}
+	err := pub.Wait(ctx, "5 viewers", func() bool {
+		st, ok := pub.LastState()
+		return ok && *st.Live && *st.Viewers == 5
+	})
+	if err != nil {
+		st, _ := pub.LastState()
+		t.Errorf("%v: last state %+v", err, st)
+	}
+
+	// A viewer leaving disturbs nobody.
+	viewers["early-1"].Close()
+	delete(viewers, "early-1")
+	before := map[string]int{}
+	for name, v := range viewers {
+		before[name] = v.Stats(webrtc.RTPCodecTypeVideo).Packets
+	}
+	for name, v := range viewers {
+		if err := v.WaitMedia(ctx, 0, before[name]+30); err != nil {
+			t.Errorf("%s after a viewer left: %v", name, err)
+		}
+	}
+}
+
+func TestBroadcastEndsAndStartsAgain(t *testing.T) {
+	checkLeaks(t)
+	url := startMeetd(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	viewer := dial(t, ctx, url, testclient.Options{})
+	defer viewer.Close()
+	join(t, ctx, viewer, "show", signal.RoleAudience)
+	plain := dial(t, ctx, url, testclient.Options{Plain: true})
+	defer plain.Close()
+
+	// An original streamer page publishes into the default broadcast; the
+	// named broadcast "show" is separate.
+	first := dial(t, ctx, url, testclient.Options{Plain: true})
+	if err := first.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitMedia(t, ctx, "plain viewer", plain)
+	if n := viewer.Stats(webrtc.RTPCodecTypeVideo).Packets; n != 0 {
+		t.Errorf("a viewer of another broadcast received %d video packets", n)
+	}
+
+	show := dial(t, ctx, url, testclient.Options{})
+	defer show.Close()
+	join(t, ctx, show, "show", signal.RoleStage)
+	if err := show.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitMedia(t, ctx, "show viewer", viewer)
+	show.Close()
+	err := viewer.Wait(ctx, "ended", func() bool {
+		st, ok := viewer.LastState()
+		return ok && !*st.Live
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The default broadcast ends, and a new streamer starts it again: the
+	// plain viewer gets a new offer and plays on.
+	first.Close()
+	time.Sleep(300 * time.Millisecond)
+	second := dial(t, ctx, url, testclient.Options{Plain: true})
+	defer second.Close()
+	if err := second.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	packets := plain.Stats(webrtc.RTPCodecTypeVideo).Packets
+	if err := plain.WaitMedia(ctx, 0, packets+30); err != nil {
+		t.Fatal(err)
+	}
+	if n := plain.SubscribeConnections(); n != 2 {
+		t.Errorf("plain viewer got %d subscribe connections, want 2", n)
+	}
+	if st := plain.Stats(webrtc.RTPCodecTypeVideo); len(st.FirstIsKeyframe) != 2 || !st.FirstIsKeyframe[1] {
+		t.Errorf("restarted stream did not start at a keyframe: %v", st.FirstIsKeyframe)
+	}
+}
+
+func TestSecondStreamerIsRefused(t *testing.T) {
+	checkLeaks(t)
+	url := startMeetd(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	pub := dial(t, ctx, url, testclient.Options{})
+	defer pub.Close()
+	join(t, ctx, pub, "default", signal.RoleStage)
+	if err := pub.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	other := dial(t, ctx, url, testclient.Options{})
+	defer other.Close()
+	_ = other.Join(ctx, "default", signal.RoleStage)
+	if err := other.WaitError(ctx, signal.CodeAlreadyLive); err != nil {
+		t.Fatal(err)
+	}
+	plain := dial(t, ctx, url, testclient.Options{Plain: true})
+	defer plain.Close()
+	if err := plain.Publish(ctx); err == nil || !strings.Contains(err.Error(), signal.CodeAlreadyLive) {
+		t.Fatalf("second plain streamer: %v, want %s", err, signal.CodeAlreadyLive)
+	}
+}

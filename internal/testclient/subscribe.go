@@ -1,0 +1,80 @@
+package testclient
+
+import (
+	"github.com/pion/webrtc/v4"
+
+	"github.com/meetd/meetd/internal/signal"
+)
+
+func (c *Client) handleOffer(sdp string) error {
+	c.mu.Lock()
+	sub := c.sub
+	c.mu.Unlock()
+	if c.opts.Plain || sub == nil || sub.ConnectionState() == webrtc.PeerConnectionStateClosed {
+		pc, err := c.api.NewPeerConnection(webrtc.Configuration{})
+		if err != nil {
+			return err
+		}
+		pc.OnICECandidate(c.candidateHandler(signal.TargetSubscribe))
+		pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { go c.count(t) })
+		if sub != nil {
+			_ = sub.Close()
+		}
+		c.mu.Lock()
+		c.sub = pc
+		c.subs++
+		c.mu.Unlock()
+		sub = pc
+	}
+	if err := sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		return err
+	}
+	answer, err := sub.CreateAnswer(nil)
+	if err != nil {
+		return err
+	}
+	if err := sub.SetLocalDescription(answer); err != nil {
+		return err
+	}
+	return c.send(signal.Message{Type: signal.TypeAnswer, SDP: answer.SDP})
+}
+
+// closeSubscribeOnEnd closes the subscribe connection when meetd says the
+// broadcast ended, as the web app does.
+func (c *Client) closeSubscribeOnEnd(m signal.Message) {
+	if c.opts.Plain || m.Live == nil || *m.Live {
+		return
+	}
+	c.mu.Lock()
+	sub := c.sub
+	c.sub = nil
+	c.mu.Unlock()
+	if sub != nil {
+		_ = sub.Close()
+	}
+}
+
+// count reads a track until it ends, counting its packets.
+func (c *Client) count(t *webrtc.TrackRemote) {
+	kind := t.Kind()
+	first := true
+	var last uint16
+	for {
+		pkt, _, err := t.ReadRTP()
+		if err != nil {
+			return
+		}
+		c.mu.Lock()
+		st := c.stats[kind]
+		st.Packets++
+		if !first && pkt.SequenceNumber != last+1 {
+			st.Gaps++
+		}
+		if first && kind == webrtc.RTPCodecTypeVideo {
+			st.FirstIsKeyframe = append(st.FirstIsKeyframe, IsVP8Keyframe(pkt.Payload))
+		}
+		first, last = false, pkt.SequenceNumber
+		c.changedLocked()
+		c.mu.Unlock()
+	}
+}
