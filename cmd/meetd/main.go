@@ -19,12 +19,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
 	"github.com/meetd/meetd/internal/client"
 	"github.com/meetd/meetd/internal/httpd"
 	"github.com/meetd/meetd/internal/room"
 	"github.com/meetd/meetd/internal/sfu"
+	msg "github.com/meetd/meetd/internal/signal"
 	"github.com/meetd/meetd/web"
 )
 
@@ -152,9 +151,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var ice []webrtc.ICEServer
+	var ice []msg.ICEServer
 	if len(m.Config.ICEServers) > 0 {
-		ice = []webrtc.ICEServer{{URLs: m.Config.ICEServers}}
+		ice = []msg.ICEServer{{URLs: m.Config.ICEServers}}
 	}
 	env := &client.Env{API: api, Rooms: room.NewDirectory(m.log), ICEServers: ice, Log: m.log}
 	m.httpd = httpd.New(httpd.Config{AllowedOrigins: m.Config.AllowedOrigins, App: web.Dist()}, env)

@@ -31,7 +31,7 @@ const plainJoinDelay = 250 * time.Millisecond
 type Env struct {
 	API        *sfu.API
 	Rooms      *room.Directory
-	ICEServers []webrtc.ICEServer
+	ICEServers []signal.ICEServer
 	Log        *slog.Logger
 }
 
@@ -156,7 +156,7 @@ func (c *Client) handle(in signal.Incoming) {
 	case signal.TypeAnswer:
 		c.handleAnswer(m.SDP)
 	case signal.TypeCandidate:
-		c.handleCandidate(m.Target, *m.Candidate)
+		c.handleCandidate(m.Target, m.Candidate.Init())
 	default:
 		c.fail(signal.Errorf(signal.CodeUnknownType, "Unknown message type %q.", m.Type))
 	}

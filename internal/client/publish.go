@@ -106,7 +106,7 @@ func (c *Client) handleOffer(offerSDP string) {
 }
 
 func (c *Client) newPublisher() error {
-	pc, err := c.env.API.NewPeerConnection(c.env.ICEServers)
+	pc, err := c.env.API.NewPeerConnection()
 	if err != nil {
 		return err
 	}
@@ -148,7 +148,7 @@ func (c *Client) newPublisher() error {
 		init := cand.ToJSON()
 		c.post(func() {
 			if c.pub == p {
-				c.conn.Send(signal.Message{Type: signal.TypeCandidate, Candidate: &init, Target: signal.TargetPublish})
+				c.conn.Send(signal.Message{Type: signal.TypeCandidate, Candidate: signal.NewCandidate(init), Target: signal.TargetPublish})
 			}
 		})
 	})

@@ -131,7 +131,7 @@ func (c *Client) handleAnswer(answerSDP string) {
 }
 
 func (c *Client) newSubscriber() (*subscriber, error) {
-	pc, err := c.env.API.NewPeerConnection(c.env.ICEServers)
+	pc, err := c.env.API.NewPeerConnection()
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +145,7 @@ func (c *Client) newSubscriber() (*subscriber, error) {
 		init := cand.ToJSON()
 		c.post(func() {
 			if c.sub == s {
-				c.conn.Send(signal.Message{Type: signal.TypeCandidate, Candidate: &init, Target: signal.TargetSubscribe})
+				c.conn.Send(signal.Message{Type: signal.TypeCandidate, Candidate: signal.NewCandidate(init), Target: signal.TargetSubscribe})
 			}
 		})
 	})

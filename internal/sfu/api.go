@@ -129,10 +129,10 @@ func NewAPI(cfg Config) (*API, error) {
 	)}, nil
 }
 
-// NewPeerConnection creates a peer connection with the given ICE servers.
-func (a *API) NewPeerConnection(iceServers []webrtc.ICEServer) (*webrtc.PeerConnection, error) {
+// NewPeerConnection creates a peer connection. meetd's own candidates are
+// its host addresses (or the configured public ones), so it needs no STUN.
+func (a *API) NewPeerConnection() (*webrtc.PeerConnection, error) {
 	return a.api.NewPeerConnection(webrtc.Configuration{
-		ICEServers:    iceServers,
 		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
 		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
 	})

@@ -113,8 +113,10 @@ func (c *Conn) SendError(err error) { c.Send(ErrorMessage(err)) }
 func (c *Conn) Close(reason error) {
 	c.closeOnce.Do(func() {
 		c.closeErr = reason
+		// The write loop flushes what is queued, closes the socket, and
+		// only then cancels the read side: cancelling a read first would
+		// drop the socket before the flush.
 		close(c.done)
-		c.cancel()
 	})
 }
 
@@ -179,6 +181,7 @@ func (c *Conn) pingLoop(ctx context.Context) {
 
 func (c *Conn) writeLoop(ctx context.Context) {
 	defer close(c.closed)
+	defer c.cancel()
 	defer func() {
 		status, reason := websocket.StatusNormalClosure, ""
 		if err := c.closeErr; err != nil {

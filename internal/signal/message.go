@@ -69,15 +69,15 @@ type Message struct {
 	// join
 	Name string `json:"name,omitempty"`
 	// joined
-	ID         string             `json:"id,omitempty"`
-	ICEServers []webrtc.ICEServer `json:"iceServers,omitempty"`
+	ID         string      `json:"id,omitempty"`
+	ICEServers []ICEServer `json:"iceServers,omitempty"`
 
 	// offer, answer
 	SDP string `json:"sdp,omitempty"`
 
 	// candidate
-	Candidate *webrtc.ICECandidateInit `json:"candidate,omitempty"`
-	Target    string                   `json:"target,omitempty"`
+	Candidate *Candidate `json:"candidate,omitempty"`
+	Target    string     `json:"target,omitempty"`
 
 	// state
 	Live    *bool `json:"live,omitempty"`
@@ -86,6 +86,33 @@ type Message struct {
 	// error
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
+}
+
+// ICEServer is one STUN or TURN server, as RTCPeerConnection takes it.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// Candidate is an ICE candidate as browsers write it (RTCIceCandidateInit).
+type Candidate struct {
+	Candidate        string  `json:"candidate"`
+	SDPMid           *string `json:"sdpMid,omitempty"`
+	SDPMLineIndex    *uint16 `json:"sdpMLineIndex,omitempty"`
+	UsernameFragment *string `json:"usernameFragment,omitempty"`
+}
+
+// NewCandidate converts pion's candidate to the wire form.
+func NewCandidate(c webrtc.ICECandidateInit) *Candidate {
+	return &Candidate{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex,
+		UsernameFragment: c.UsernameFragment}
+}
+
+// Init converts the candidate for pion.
+func (c *Candidate) Init() webrtc.ICECandidateInit {
+	return webrtc.ICECandidateInit{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex,
+		UsernameFragment: c.UsernameFragment}
 }
 
 // Error is a refusal to send back to the client: a code from the list above

@@ -292,15 +292,15 @@ func (c *Client) handleCandidate(m signal.Message) error {
 			return nil
 		}
 		if !c.answered {
-			c.pendPub = append(c.pendPub, *m.Candidate)
+			c.pendPub = append(c.pendPub, m.Candidate.Init())
 			return nil
 		}
-		return c.pub.AddICECandidate(*m.Candidate)
+		return c.pub.AddICECandidate(m.Candidate.Init())
 	}
 	if c.sub == nil {
 		return nil
 	}
-	return c.sub.AddICECandidate(*m.Candidate)
+	return c.sub.AddICECandidate(m.Candidate.Init())
 }
 
 func (c *Client) candidateHandler(target string) func(*webrtc.ICECandidate) {
@@ -309,7 +309,7 @@ func (c *Client) candidateHandler(target string) func(*webrtc.ICECandidate) {
 			return
 		}
 		init := cand.ToJSON()
-		m := signal.Message{Type: signal.TypeCandidate, Candidate: &init, Target: target}
+		m := signal.Message{Type: signal.TypeCandidate, Candidate: signal.NewCandidate(init), Target: target}
 		if c.opts.Plain {
 			m.Target = ""
 		}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/meetd/meetd/internal/signal"
+	"github.com/meetd/meetd/internal/testclient"
+)
+
+// rawConn speaks to /ws byte by byte, to send what a well-behaved client never would.
+type rawConn struct {
+	t  *testing.T
+	ws *websocket.Conn
+}
+
+func dialRaw(t *testing.T, ctx context.Context, url string) *rawConn {
+	t.Helper()
+	ws, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.SetReadLimit(1 << 20)
+	t.Cleanup(func() { ws.CloseNow() })
+	return &rawConn{t: t, ws: ws}
+}
+
+func (r *rawConn) send(ctx context.Context, s string) {
+	r.t.Helper()
+	if err := r.ws.Write(ctx, websocket.MessageText, []byte(s)); err != nil {
+		r.t.Fatalf("send %.40q: %v", s, err)
+	}
+}
+
+// next reads the next message that is not a state update.
+func (r *rawConn) next(ctx context.Context) (signal.Message, error) {
+	for {
+		_, data, err := r.ws.Read(ctx)
+		if err != nil {
+			return signal.Message{}, err
+		}
+		var m signal.Message
+		if err := json.Unmarshal(data, &m); err != nil {
+			r.t.Fatalf("meetd sent invalid JSON %q", data)
+		}
+		if m.Type != signal.TypeState {
+			return m, nil
+		}
+	}
+}
+
+func (r *rawConn) expectError(ctx context.Context, code string) {
+	r.t.Helper()
+	m, err := r.next(ctx)
+	if err != nil {
+		r.t.Fatalf("waiting for error %s: %v", code, err)
+	}
+	if m.Type != signal.TypeError || m.Code != code || m.Message == "" {
+		r.t.Fatalf("got %+v, want an error %s with a message", m, code)
+	}
+}
+
+func TestBadInputGetsErrorsAndHurtsNoOne(t *testing.T) {
+	checkLeaks(t)
+	url := startMeetd(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	// A broadcast runs all along.
+	pub := dial(t, ctx, url, testclient.Options{})
+	defer pub.Close()
+	join(t, ctx, pub, "default", signal.RoleStage)
+	if err := pub.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	viewer := dial(t, ctx, url, testclient.Options{})
+	defer viewer.Close()
+	join(t, ctx, viewer, "default", signal.RoleAudience)
+	waitMedia(t, ctx, "viewer", viewer)
+
+	bad := dialRaw(t, ctx, url)
+	for _, tc := range []struct{ send, code string }{
+		{`this is not json`, signal.CodeBadMessage},
+		{`{"type":"offer","sdp":42}`, signal.CodeBadMessage},
+		{`{"type":"dance"}`, signal.CodeUnknownType},
+		{`{"type":"join","room":"no spaces allowed","role":"audience"}`, signal.CodeBadRoom},
+		{`{"type":"join","room":"default","role":"owner"}`, signal.CodeBadRole},
+		{`{"type":"answer","sdp":"v=0\r\n"}`, signal.CodeWrongState},
+	} {
+		bad.send(ctx, tc.send)
+		bad.expectError(ctx, tc.code)
+	}
+	// Still connected: the same socket can join, and is refused what its role forbids.
+	bad.send(ctx, `{"type":"join","room":"default","role":"audience"}`)
+	for {
+		m, err := bad.next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Type == signal.TypeJoined {
+			break
+		}
+	}
+	bad.send(ctx, `{"type":"offer","sdp":"v=0\r\n"}`)
+	for {
+		m, err := bad.next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Type == signal.TypeError {
+			if m.Code != signal.CodeNotAllowed {
+				t.Fatalf("audience offer: %+v", m)
+			}
+			break
+		}
+	}
+	// Garbage SDP from a stage member.
+	staged := dialRaw(t, ctx, url)
+	staged.send(ctx, `{"type":"join","room":"other","role":"stage"}`)
+	if m, err := staged.next(ctx); err != nil || m.Type != signal.TypeJoined {
+		t.Fatalf("join: %+v %v", m, err)
+	}
+	staged.send(ctx, `{"type":"offer","sdp":"not an sdp"}`)
+	staged.expectError(ctx, signal.CodeBadSDP)
+
+	// An oversized message is refused in words, then the connection closes.
+	huge := dialRaw(t, ctx, url)
+	huge.send(ctx, `{"type":"offer","sdp":"`+strings.Repeat("x", signal.MaxMessageSize)+`"}`)
+	huge.expectError(ctx, signal.CodeTooLarge)
+	if _, err := huge.next(ctx); err == nil {
+		t.Fatal("connection still open after an oversized message")
+	}
+
+	// The broadcast never noticed.
+	before := viewer.Stats(webrtc.RTPCodecTypeVideo).Packets
+	if err := viewer.WaitMedia(ctx, 0, before+30); err != nil {
+		t.Fatal(err)
+	}
+	if errs := viewer.Errors(); len(errs) > 0 {
+		t.Fatalf("viewer errors: %+v", errs)
+	}
+}
+
+func TestCrossOriginWebSocketRefused(t *testing.T) {
+	checkLeaks(t)
+	url := startMeetd(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	h := http.Header{"Origin": []string{"https://evil.example"}}
+	_, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: h})
+	if err == nil {
+		t.Fatal("a foreign origin opened /ws")
+	}
+	if resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("foreign origin: %v %v, want 403", resp, err)
+	}
+	// The page's own origin is fine.
+	host := strings.TrimPrefix(strings.TrimSuffix(url, "/ws"), "ws://")
+	h = http.Header{"Origin": []string{"http://" + host}}
+	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: h})
+	if err != nil {
+		t.Fatalf("same origin: %v", err)
+	}
+	ws.CloseNow()
+}
