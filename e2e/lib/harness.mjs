@@ -1,0 +1,83 @@
+// One e2e test's world: a fresh meetd, a fresh Chromium, and the users the
+// test opens. On failure it prints meetd's output and, for every user, the
+// status line, the peer connections' states and the console log.
+
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { launchBrowser, newUser } from './browser.mjs';
+import { startServer } from './server.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const ARTIFACTS = path.resolve(here, '../artifacts');
+
+export class World {
+  constructor(server, browser) {
+    this.server = server;
+    this.browser = browser;
+    this.users = [];
+  }
+
+  /** Opens a new user (own browser context); goes to path on meetd if given. */
+  async user(label, pagePath) {
+    const u = await newUser(this.browser, label);
+    this.users.push(u);
+    if (pagePath !== undefined) await u.goto(this.server.url(pagePath));
+    return u;
+  }
+
+  /** Saves a screenshot of user's page as e2e/artifacts/NAME. */
+  async screenshot(user, name) {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const file = path.join(ARTIFACTS, name);
+    await user.page.screenshot({ path: file });
+    return file;
+  }
+
+  async report(err) {
+    const parts = [`===== e2e failure: ${err?.message?.split('\n')[0]}`];
+    for (const u of this.users) {
+      parts.push(await u.diagnostics().catch((e) => `--- ${u.label}: diagnostics failed: ${e.message}`));
+    }
+    parts.push(`--- meetd output (${this.server.origin}, exit ${JSON.stringify(this.server.exit)}):`);
+    parts.push(this.server.log() || '(nothing)');
+    parts.push('===== end of e2e failure report');
+    return parts.join('\n');
+  }
+
+  async close() {
+    await Promise.allSettled(this.users.map((u) => u.context.close()));
+    await this.browser.close().catch(() => {});
+    await this.server.stop();
+  }
+}
+
+/**
+ * Wraps a test body: `test('name', e2e(async (w) => { ... }))`. Starts meetd
+ * and Chromium, runs the body, prints the diagnostics if it throws, and always
+ * cleans up.
+ */
+export function e2e(body) {
+  return async (t) => {
+    const server = await startServer();
+    let browser;
+    try {
+      browser = await launchBrowser();
+    } catch (err) {
+      await server.stop();
+      throw err;
+    }
+    const world = new World(server, browser);
+    try {
+      await body(world, t);
+    } catch (err) {
+      const report = await world.report(err).catch((e) => `(could not collect diagnostics: ${e.message})`);
+      console.error(report);
+      throw err;
+    } finally {
+      await world.close();
+    }
+  };
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
