@@ -16,6 +16,7 @@ export class World {
     this.server = server;
     this.browser = browser;
     this.users = [];
+    this.previousLogs = [];
   }
 
   /** Opens a new user (own browser context); goes to path on meetd if given. */
@@ -34,11 +35,20 @@ export class World {
     return file;
   }
 
+  /** Stops meetd (if it still runs) and starts a new one on the same port. */
+  async restartServer() {
+    await this.server.stop();
+    this.previousLogs.push(this.server.log());
+    this.server = await startServer({ port: this.server.port });
+    return this.server;
+  }
+
   async report(err) {
     const parts = [`===== e2e failure: ${err?.message?.split('\n')[0]}`];
     for (const u of this.users) {
       parts.push(await u.diagnostics().catch((e) => `--- ${u.label}: diagnostics failed: ${e.message}`));
     }
+    for (const log of this.previousLogs) parts.push(`--- output of an earlier meetd:\n${log || '(nothing)'}`);
     parts.push(`--- meetd output (${this.server.origin}, exit ${JSON.stringify(this.server.exit)}):`);
     parts.push(this.server.log() || '(nothing)');
     parts.push('===== end of e2e failure report');

@@ -99,10 +99,10 @@ export class MeetdServer {
   }
 }
 
-/** Starts meetd on a free port and waits until /healthz answers. */
-export async function startServer({ extraArgs = [], timeoutMs = 10_000 } = {}) {
+/** Starts meetd (on a free port unless port is given) and waits until /healthz answers. */
+export async function startServer({ port = 0, extraArgs = [], timeoutMs = 10_000 } = {}) {
   checkBinary();
-  const port = await freePort();
+  if (!port) port = await freePort();
   const args = ['-addr', `127.0.0.1:${port}`, '-ice-loopback', '-ice-interfaces', 'lo', ...extraArgs];
   const proc = spawn(MEETD_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const server = new MeetdServer(proc, port);

@@ -1,0 +1,26 @@
+// A viewer whose server goes away says so in words and keeps trying.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { waitForStatus } from '../lib/checks.mjs';
+import { e2e, sleep } from '../lib/harness.mjs';
+
+test(
+  'a /viewer page shows Reconnecting… while meetd is gone, and recovers when it is back',
+  e2e(async (w) => {
+    const v = await w.user('viewer', '/viewer');
+    await waitForStatus(v, 'Waiting for the stream to start…');
+
+    await w.server.kill();
+    assert.equal(w.server.exit.signal, 'SIGKILL');
+
+    await waitForStatus(v, 'Reconnecting…');
+    // It stays that way while the server is gone (retries fail quietly).
+    await sleep(3000);
+    assert.equal(await v.status(), 'Reconnecting…');
+
+    // meetd comes back on the same address: the page rejoins by itself.
+    await w.restartServer();
+    await waitForStatus(v, 'Waiting for the stream to start…', 20_000);
+  }),
+);
