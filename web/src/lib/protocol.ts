@@ -4,6 +4,9 @@
 
 export type Role = 'stage' | 'audience';
 
+/** A broadcast has one streamer on stage; in a meeting everyone joins on stage. */
+export type RoomKind = 'broadcast' | 'meeting';
+
 /** Which of a participant's two peer connections a candidate belongs to. */
 export type Target = 'publish' | 'subscribe';
 
@@ -13,11 +16,16 @@ export type ErrorCode =
   | 'too_large'
   | 'bad_room'
   | 'bad_role'
+  | 'bad_kind'
   | 'not_joined'
   | 'wrong_state'
   | 'bad_sdp'
   | 'already_live'
+  | 'room_full'
+  | 'not_host'
+  | 'not_found'
   | 'not_allowed'
+  | 'rate_limited'
   | 'internal';
 
 /** The error codes listed in docs/protocol.md. Unknown codes are still accepted. */
@@ -27,11 +35,16 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'too_large',
   'bad_room',
   'bad_role',
+  'bad_kind',
   'not_joined',
   'wrong_state',
   'bad_sdp',
   'already_live',
+  'room_full',
+  'not_host',
+  'not_found',
   'not_allowed',
+  'rate_limited',
   'internal',
 ];
 
@@ -54,8 +67,31 @@ export interface IceServer {
 export interface JoinMessage {
   type: 'join';
   room: string;
+  /** 'broadcast' when missing. */
+  kind?: RoomKind;
   role: Role;
   name?: string;
+}
+
+/** What the client publishes: microphone and camera on or off, and the stream id of its screen share. */
+export interface MediaMessage {
+  type: 'media';
+  audio: boolean;
+  video: boolean;
+  /** Empty when nothing is shared. */
+  screen?: string;
+}
+
+export interface ChatSendMessage {
+  type: 'chat';
+  text: string;
+}
+
+/** The host moves participant `id` to the stage or to the audience. */
+export interface RoleRequestMessage {
+  type: 'role';
+  id: string;
+  role: Role;
 }
 
 export interface LeaveMessage {
@@ -88,6 +124,8 @@ export interface CandidateMessage {
 export interface JoinedMessage {
   type: 'joined';
   room: string;
+  /** 'broadcast' when meetd does not say. */
+  kind: RoomKind;
   role: Role;
   id: string;
   iceServers: IceServer[];
@@ -100,28 +138,79 @@ export interface StateMessage {
   viewers: number;
 }
 
+/** One member of a room, as `participants` lists them. */
+export interface Participant {
+  id: string;
+  name: string;
+  role: Role;
+  host: boolean;
+  audio: boolean;
+  video: boolean;
+  /** The stream id of their screen share; empty when none. */
+  screen: string;
+}
+
+export interface ParticipantsMessage {
+  type: 'participants';
+  participants: Participant[];
+}
+
+/** Your own role changed. */
+export interface RoleChangedMessage {
+  type: 'role';
+  role: Role;
+}
+
+export interface ChatMessage {
+  type: 'chat';
+  /** Who wrote it. */
+  id: string;
+  name: string;
+  text: string;
+  /** UTC, RFC 3339. */
+  time: string;
+  /** Set on the messages a late joiner is sent first. */
+  history?: boolean;
+}
+
+/** Who is speaking now; an empty id when nobody is. */
+export interface SpeakerMessage {
+  type: 'speaker';
+  id: string;
+}
+
 export interface ErrorMessage {
   type: 'error';
   code: ErrorCode | (string & {});
   message: string;
 }
 
-/** Every message of the protocol, in either direction. */
-export type Message =
+/** Messages a client sends. */
+export type ClientMessage =
   | JoinMessage
-  | LeaveMessage
   | OfferMessage
   | AnswerMessage
   | CandidateMessage
+  | MediaMessage
+  | ChatSendMessage
+  | RoleRequestMessage
+  | LeaveMessage;
+
+/** Messages meetd sends. */
+export type ServerMessage =
   | JoinedMessage
+  | AnswerMessage
+  | OfferMessage
+  | CandidateMessage
   | StateMessage
+  | ParticipantsMessage
+  | RoleChangedMessage
+  | ChatMessage
+  | SpeakerMessage
   | ErrorMessage;
 
-export type ClientMessage = Extract<Message, { type: 'join' | 'offer' | 'answer' | 'candidate' | 'leave' }>;
-export type ServerMessage = Extract<
-  Message,
-  { type: 'joined' | 'answer' | 'offer' | 'candidate' | 'state' | 'error' }
->;
+/** Every message of the protocol, in either direction. */
+export type Message = ClientMessage | ServerMessage;
 
 // Records (rather than arrays) so that the compiler insists on every type.
 const clientTypes: Record<ClientMessage['type'], true> = {
@@ -129,6 +218,9 @@ const clientTypes: Record<ClientMessage['type'], true> = {
   offer: true,
   answer: true,
   candidate: true,
+  media: true,
+  chat: true,
+  role: true,
   leave: true,
 };
 const serverTypes: Record<ServerMessage['type'], true> = {
@@ -137,6 +229,10 @@ const serverTypes: Record<ServerMessage['type'], true> = {
   offer: true,
   candidate: true,
   state: true,
+  participants: true,
+  role: true,
+  chat: true,
+  speaker: true,
   error: true,
 };
 
@@ -202,6 +298,48 @@ function role(m: Fields): Role {
     throw new ProtocolError(`"role" must be "stage" or "audience", not "${v}"`);
   }
   return v;
+}
+
+function kind(m: Fields): RoomKind | undefined {
+  const v = optStr(m, 'kind');
+  if (v !== undefined && v !== 'broadcast' && v !== 'meeting') {
+    throw new ProtocolError(`"kind" must be "broadcast" or "meeting", not "${v}"`);
+  }
+  return v;
+}
+
+/** A string meetd may leave out when it is empty. */
+function strOrEmpty(m: Fields, key: string): string {
+  return optStr(m, key) ?? '';
+}
+
+function participants(m: Fields): Participant[] {
+  const list = m.participants;
+  if (list === undefined || list === null) return [];
+  if (!Array.isArray(list)) {
+    throw new ProtocolError('"participants" must be an array');
+  }
+  return list.map((p: unknown, i): Participant => {
+    if (typeof p !== 'object' || p === null || Array.isArray(p)) {
+      throw new ProtocolError(`"participants[${i}]" must be an object`);
+    }
+    const f = p as Fields;
+    const flag = (key: string) => {
+      const v = f[key];
+      if (v === undefined) return false;
+      if (typeof v !== 'boolean') throw new ProtocolError(`"participants[${i}].${key}" must be true or false`);
+      return v;
+    };
+    return {
+      id: str({ ...f, type: 'participants' }, 'id'),
+      name: strOrEmpty(f, 'name'),
+      role: role({ ...f, type: 'participants' }),
+      host: flag('host'),
+      audio: flag('audio'),
+      video: flag('video'),
+      screen: strOrEmpty(f, 'screen'),
+    };
+  });
 }
 
 function target(m: Fields): Target | undefined {
@@ -289,7 +427,14 @@ export function decodeServerMessage(text: string | unknown): ServerMessage {
   const m = parseObject(text);
   switch (m.type) {
     case 'joined':
-      return { type: 'joined', room: str(m, 'room'), role: role(m), id: str(m, 'id'), iceServers: iceServers(m) };
+      return {
+        type: 'joined',
+        room: str(m, 'room'),
+        kind: kind(m) ?? 'broadcast',
+        role: role(m),
+        id: str(m, 'id'),
+        iceServers: iceServers(m),
+      };
     case 'answer':
       return sdpMessage(m, 'answer');
     case 'offer':
@@ -298,6 +443,23 @@ export function decodeServerMessage(text: string | unknown): ServerMessage {
       return candidateMessage(m);
     case 'state':
       return { type: 'state', room: str(m, 'room'), live: bool(m, 'live'), viewers: count(m, 'viewers') };
+    case 'participants':
+      return { type: 'participants', participants: participants(m) };
+    case 'role':
+      return { type: 'role', role: role(m) };
+    case 'chat': {
+      const out: ChatMessage = {
+        type: 'chat',
+        id: strOrEmpty(m, 'id'),
+        name: strOrEmpty(m, 'name'),
+        text: str(m, 'text'),
+        time: str(m, 'time'),
+      };
+      if (m.history !== undefined) out.history = bool(m, 'history');
+      return out;
+    }
+    case 'speaker':
+      return { type: 'speaker', id: strOrEmpty(m, 'id') };
     case 'error':
       return { type: 'error', code: str(m, 'code'), message: str(m, 'message') };
     default:
@@ -311,10 +473,22 @@ export function decodeClientMessage(text: string | unknown): ClientMessage {
   switch (m.type) {
     case 'join': {
       const out: JoinMessage = { type: 'join', room: str(m, 'room'), role: role(m) };
+      const k = kind(m);
+      if (k !== undefined) out.kind = k;
       const name = optStr(m, 'name');
       if (name !== undefined) out.name = name;
       return out;
     }
+    case 'media': {
+      const out: MediaMessage = { type: 'media', audio: bool(m, 'audio'), video: bool(m, 'video') };
+      const screen = optStr(m, 'screen');
+      if (screen !== undefined) out.screen = screen;
+      return out;
+    }
+    case 'chat':
+      return { type: 'chat', text: str(m, 'text') };
+    case 'role':
+      return { type: 'role', id: str(m, 'id'), role: role(m) };
     case 'offer':
       return sdpMessage(m, 'offer');
     case 'answer':
