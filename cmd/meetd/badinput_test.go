@@ -39,7 +39,7 @@ func (r *rawConn) send(ctx context.Context, s string) {
 	}
 }
 
-// next reads the next message that is not a state update.
+// next reads the next message that is not a room update.
 func (r *rawConn) next(ctx context.Context) (signal.Message, error) {
 	for {
 		_, data, err := r.ws.Read(ctx)
@@ -50,7 +50,9 @@ func (r *rawConn) next(ctx context.Context) (signal.Message, error) {
 		if err := json.Unmarshal(data, &m); err != nil {
 			r.t.Fatalf("meetd sent invalid JSON %q", data)
 		}
-		if m.Type != signal.TypeState {
+		switch m.Type {
+		case signal.TypeState, signal.TypeParticipants, signal.TypeSpeaker:
+		default:
 			return m, nil
 		}
 	}

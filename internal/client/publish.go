@@ -1,7 +1,6 @@
 package client
 
 import (
-	"errors"
 	"slices"
 	"time"
 
@@ -36,7 +35,7 @@ func (c *Client) handleOffer(offerSDP string) {
 		}
 		// An original streamer: it publishes into the default broadcast.
 		c.plain = true
-		if !c.joinRoom(DefaultRoom, room.Audience, "") {
+		if !c.joinRoom(room.Broadcast, DefaultRoom, room.Audience, "") {
 			return
 		}
 	}
@@ -46,12 +45,7 @@ func (c *Client) handleOffer(offerSDP string) {
 			return
 		}
 		if err := c.room.SetRole(c, room.Stage); err != nil {
-			if errors.Is(err, room.ErrAlreadyLive) {
-				c.fail(signal.Errorf(signal.CodeAlreadyLive, "The broadcast %q is already live from another streamer.",
-					c.room.Name()))
-			} else {
-				c.fail(err)
-			}
+			c.fail(roomError(err, c.room.Name()))
 			return
 		}
 		c.role = room.Stage
@@ -113,7 +107,7 @@ func (c *Client) newPublisher() error {
 	p := &publisher{pc: pc}
 	c.pub = p
 	log := c.log.With("pc", "publish")
-	streamPrefix := c.id + "-"
+	streamPrefix := c.id + "_"
 	pc.OnTrack(func(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
 		t := sfu.NewTrack(pc, remote, receiver, streamPrefix+remote.StreamID(), log)
 		go t.Run()

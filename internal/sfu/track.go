@@ -38,6 +38,13 @@ type Track struct {
 	lastKeyframeRequest atomic.Int64 // unix nanoseconds
 	packets             atomic.Uint64
 	done                chan struct{}
+
+	// audioLevelID is the negotiated id of the audio level header
+	// extension, 0 when there is none.
+	audioLevelID uint8
+	// level is the loudest audio level (RFC 6464, 0 loudest, 127 silence)
+	// since TakeAudioLevel last read it.
+	level atomic.Uint32
 }
 
 // NewTrack wraps a publisher's remote track. streamID groups the tracks
@@ -59,6 +66,14 @@ func NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, receiver *w
 		done:     make(chan struct{}),
 	}
 	t.downs.Store(&[]*DownTrack{})
+	t.level.Store(silence)
+	if t.kind == webrtc.RTPCodecTypeAudio {
+		for _, e := range receiver.GetParameters().HeaderExtensions {
+			if e.URI == AudioLevelURI {
+				t.audioLevelID = uint8(e.ID)
+			}
+		}
+	}
 	go drainRTCP(receiver)
 	return t
 }
@@ -103,11 +118,33 @@ func (t *Track) Run() {
 			continue
 		}
 		t.packets.Add(1)
+		if t.audioLevelID != 0 {
+			t.noteAudioLevel(&pkt)
+		}
 		key := t.keyframe != nil && t.keyframe(pkt.Payload)
 		for _, d := range *t.downs.Load() {
 			d.writeRTP(&pkt, key)
 		}
 	}
+}
+
+// silence is the audio level of no sound.
+const silence = 127
+
+func (t *Track) noteAudioLevel(pkt *rtp.Packet) {
+	ext := pkt.GetExtension(t.audioLevelID)
+	if len(ext) == 0 {
+		return
+	}
+	if level := uint32(ext[0] & 0x7f); level < t.level.Load() {
+		t.level.Store(level)
+	}
+}
+
+// TakeAudioLevel returns the loudest audio level (RFC 6464: 0 is the
+// loudest, 127 silence) since the last call.
+func (t *Track) TakeAudioLevel() uint8 {
+	return uint8(t.level.Swap(silence))
 }
 
 // Subscribe makes a down track for one subscriber. It forwards nothing until
