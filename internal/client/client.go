@@ -57,13 +57,21 @@ type Client struct {
 	early []webrtc.ICECandidateInit
 	pub   *publisher
 	sub   *subscriber
+	// unanswered counts offers of subscribe connections closed before
+	// their answer came; those answers are expected and ignored.
+	unanswered int
 	// What the client was last told, to send only changes.
 	lastState        *signal.Message
 	lastParticipants []byte
 	lastSpeaker      *string
 	chatSeq          uint64
 	chatLimit        *rate.Limiter
+	msgLimit         *rate.Limiter
+	dropped          int
 }
+
+// maxDropped is how many messages over the rate limit close a connection.
+const maxDropped = 1000
 
 // New makes a client for conn.
 func New(env *Env, conn *signal.Conn) *Client {
@@ -76,6 +84,8 @@ func New(env *Env, conn *signal.Conn) *Client {
 		queue: newQueue(),
 		// A person types a few messages a second at most.
 		chatLimit: rate.NewLimiter(5, 10),
+		// Negotiation sends bursts of candidates; nothing needs more.
+		msgLimit: rate.NewLimiter(50, 200),
 	}
 }
 
@@ -113,6 +123,9 @@ func (c *Client) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			// The server is going away: say so, so that clients reconnect
+			// rather than report a failure.
+			c.conn.SendError(signal.Errorf(signal.CodeShuttingDown, "meetd is restarting; reconnecting in a moment."))
 			c.conn.Close(nil)
 			return
 		case in, ok := <-c.conn.Incoming():
@@ -120,6 +133,17 @@ func (c *Client) Run(ctx context.Context) {
 				return
 			}
 			heard = true
+			if !c.msgLimit.Allow() {
+				c.dropped++
+				if c.dropped == 1 || c.dropped%100 == 0 {
+					c.log.Warn("signaling rate limit", "dropped", c.dropped)
+					c.conn.SendError(signal.Errorf(signal.CodeRateLimited, "Too many messages; some were dropped."))
+				}
+				if c.dropped >= maxDropped {
+					c.conn.Close(errors.New("flooding"))
+				}
+				continue
+			}
 			c.handle(in)
 		case <-plainTimer.C:
 			if !heard && c.room == nil {

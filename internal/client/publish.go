@@ -25,6 +25,25 @@ type publisher struct {
 	tracks   []*sfu.Track
 	timer    *time.Timer
 	pending  []webrtc.ICECandidateInit
+	// ending coalesces track endings into one publish.
+	ending *time.Timer
+}
+
+// endingWait is how long track endings are gathered before the stage changes.
+const endingWait = 150 * time.Millisecond
+
+func (p *publisher) republish(c *Client) {
+	if p.ending != nil {
+		return
+	}
+	p.ending = time.AfterFunc(endingWait, func() {
+		c.post(func() {
+			p.ending = nil
+			if c.pub == p {
+				c.publish()
+			}
+		})
+	})
 }
 
 func (c *Client) handleOffer(offerSDP string) {
@@ -130,7 +149,9 @@ func (c *Client) newPublisher() error {
 				if i := slices.Index(p.tracks, t); i >= 0 {
 					p.tracks = slices.Delete(p.tracks, i, i+1)
 					log.Info("track ended", "track", t.ID())
-					c.publish()
+					// A publisher that goes away ends its tracks one by one;
+					// wait for the rest before renegotiating everyone.
+					p.republish(c)
 				}
 			})
 		}()
@@ -178,6 +199,9 @@ func (c *Client) stopPublishing() {
 	c.pub = nil
 	if p.timer != nil {
 		p.timer.Stop()
+	}
+	if p.ending != nil {
+		p.ending.Stop()
 	}
 	if c.room != nil {
 		if err := c.room.Publish(c, nil); err != nil {

@@ -36,8 +36,11 @@ type Track struct {
 	mu sync.Mutex
 
 	lastKeyframeRequest atomic.Int64 // unix nanoseconds
-	packets             atomic.Uint64
-	done                chan struct{}
+	// keyframeWanted is set when a request was held back by the rate
+	// limit; the read loop sends it once the interval has passed.
+	keyframeWanted atomic.Bool
+	packets        atomic.Uint64
+	done           chan struct{}
 
 	// audioLevelID is the negotiated id of the audio level header
 	// extension, 0 when there is none.
@@ -118,6 +121,9 @@ func (t *Track) Run() {
 			continue
 		}
 		t.packets.Add(1)
+		if t.keyframeWanted.Load() {
+			t.RequestKeyframe()
+		}
 		if t.audioLevelID != 0 {
 			t.noteAudioLevel(&pkt)
 		}
@@ -179,16 +185,21 @@ func (t *Track) Unsubscribe(d *DownTrack) {
 func (t *Track) Subscribers() int { return len(*t.downs.Load()) }
 
 // RequestKeyframe asks the publisher for a keyframe, at most once per
-// keyframeInterval.
+// keyframeInterval; a request within the interval is sent when it ends.
 func (t *Track) RequestKeyframe() {
 	if t.kind != webrtc.RTPCodecTypeVideo {
 		return
 	}
 	now := time.Now().UnixNano()
 	last := t.lastKeyframeRequest.Load()
-	if now-last < int64(keyframeInterval) || !t.lastKeyframeRequest.CompareAndSwap(last, now) {
+	if now-last < int64(keyframeInterval) {
+		t.keyframeWanted.Store(true)
 		return
 	}
+	if !t.lastKeyframeRequest.CompareAndSwap(last, now) {
+		return
+	}
+	t.keyframeWanted.Store(false)
 	err := t.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(t.remote.SSRC())}})
 	if err != nil && !errors.Is(err, io.ErrClosedPipe) {
 		t.log.Debug("keyframe request failed", "err", err)

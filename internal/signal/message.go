@@ -70,12 +70,15 @@ const (
 	CodeNotHost     = "not_host"
 	CodeNotFound    = "not_found"
 	CodeRateLimited = "rate_limited"
-	CodeNotJoined   = "not_joined"
-	CodeWrongState  = "wrong_state"
-	CodeBadSDP      = "bad_sdp"
-	CodeAlreadyLive = "already_live"
-	CodeNotAllowed  = "not_allowed"
-	CodeInternal    = "internal"
+	// CodeShuttingDown comes before meetd closes every connection to
+	// restart or stop; clients reconnect.
+	CodeShuttingDown = "shutting_down"
+	CodeNotJoined    = "not_joined"
+	CodeWrongState   = "wrong_state"
+	CodeBadSDP       = "bad_sdp"
+	CodeAlreadyLive  = "already_live"
+	CodeNotAllowed   = "not_allowed"
+	CodeInternal     = "internal"
 )
 
 // Message is the one envelope for every message in both directions. Which

@@ -127,7 +127,7 @@ func TestProtocolDocSamples(t *testing.T) {
 	}
 	for _, code := range []string{CodeBadMessage, CodeUnknownType, CodeTooLarge, CodeBadRoom, CodeBadRole,
 		CodeNotJoined, CodeWrongState, CodeBadSDP, CodeAlreadyLive, CodeNotAllowed, CodeInternal,
-		CodeBadKind, CodeRoomFull, CodeNotHost, CodeNotFound, CodeRateLimited} {
+		CodeBadKind, CodeRoomFull, CodeNotHost, CodeNotFound, CodeRateLimited, CodeShuttingDown} {
 		if !strings.Contains(text, "| `"+code+"` |") {
 			t.Errorf("error code %q is not in the table", code)
 		}
