@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/meetd/meetd/internal/sfu"
 	"github.com/meetd/meetd/internal/signal"
 	"github.com/meetd/meetd/internal/testclient"
 )
@@ -39,7 +42,7 @@ func (r *rawConn) send(ctx context.Context, s string) {
 	}
 }
 
-// next reads the next message that is not a state update.
+// next reads the next message that is not a room update.
 func (r *rawConn) next(ctx context.Context) (signal.Message, error) {
 	for {
 		_, data, err := r.ws.Read(ctx)
@@ -50,7 +53,9 @@ func (r *rawConn) next(ctx context.Context) (signal.Message, error) {
 		if err := json.Unmarshal(data, &m); err != nil {
 			r.t.Fatalf("meetd sent invalid JSON %q", data)
 		}
-		if m.Type != signal.TypeState {
+		switch m.Type {
+		case signal.TypeState, signal.TypeParticipants, signal.TypeSpeaker:
+		default:
 			return m, nil
 		}
 	}
@@ -169,4 +174,39 @@ func TestCrossOriginWebSocketRefused(t *testing.T) {
 		t.Fatalf("same origin: %v", err)
 	}
 	ws.CloseNow()
+}
+
+func TestShutdownTellsClients(t *testing.T) {
+	checkLeaks(t)
+	m := NewMain(Config{Addr: "127.0.0.1:0", SFU: sfu.Config{Loopback: true, Interfaces: []string{"lo"}}},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	url := "ws://" + m.Addr() + "/ws"
+	pub := dial(t, ctx, url, testclient.Options{})
+	defer pub.Close()
+	join(t, ctx, pub, "default", signal.RoleStage)
+	if err := pub.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	viewer := dial(t, ctx, url, testclient.Options{})
+	defer viewer.Close()
+	join(t, ctx, viewer, "default", signal.RoleAudience)
+	waitMedia(t, ctx, "viewer", viewer)
+
+	start := time.Now()
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("shutdown took %v", d)
+	}
+	for _, c := range []*testclient.Client{pub, viewer} {
+		if err := c.WaitError(ctx, signal.CodeShuttingDown); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

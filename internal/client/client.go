@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+	"golang.org/x/time/rate"
 
 	"github.com/meetd/meetd/internal/room"
 	"github.com/meetd/meetd/internal/sfu"
@@ -56,9 +57,21 @@ type Client struct {
 	early []webrtc.ICECandidateInit
 	pub   *publisher
 	sub   *subscriber
-	// lastState is the state message last sent, to send only changes.
-	lastState *signal.Message
+	// unanswered counts offers of subscribe connections closed before
+	// their answer came; those answers are expected and ignored.
+	unanswered int
+	// What the client was last told, to send only changes.
+	lastState        *signal.Message
+	lastParticipants []byte
+	lastSpeaker      *string
+	chatSeq          uint64
+	chatLimit        *rate.Limiter
+	msgLimit         *rate.Limiter
+	dropped          int
 }
+
+// maxDropped is how many messages over the rate limit close a connection.
+const maxDropped = 1000
 
 // New makes a client for conn.
 func New(env *Env, conn *signal.Conn) *Client {
@@ -69,6 +82,10 @@ func New(env *Env, conn *signal.Conn) *Client {
 		conn:  conn,
 		log:   env.Log.With("participant", id),
 		queue: newQueue(),
+		// A person types a few messages a second at most.
+		chatLimit: rate.NewLimiter(5, 10),
+		// Negotiation sends bursts of candidates; nothing needs more.
+		msgLimit: rate.NewLimiter(50, 200),
 	}
 }
 
@@ -106,6 +123,9 @@ func (c *Client) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			// The server is going away: say so, so that clients reconnect
+			// rather than report a failure.
+			c.conn.SendError(signal.Errorf(signal.CodeShuttingDown, "meetd is restarting; reconnecting in a moment."))
 			c.conn.Close(nil)
 			return
 		case in, ok := <-c.conn.Incoming():
@@ -113,11 +133,22 @@ func (c *Client) Run(ctx context.Context) {
 				return
 			}
 			heard = true
+			if !c.msgLimit.Allow() {
+				c.dropped++
+				if c.dropped == 1 || c.dropped%100 == 0 {
+					c.log.Warn("signaling rate limit", "dropped", c.dropped)
+					c.conn.SendError(signal.Errorf(signal.CodeRateLimited, "Too many messages; some were dropped."))
+				}
+				if c.dropped >= maxDropped {
+					c.conn.Close(errors.New("flooding"))
+				}
+				continue
+			}
 			c.handle(in)
 		case <-plainTimer.C:
 			if !heard && c.room == nil {
 				c.plain = true
-				c.joinRoom(DefaultRoom, room.Audience, "")
+				c.joinRoom(room.Broadcast, DefaultRoom, room.Audience, "")
 			}
 		case <-c.queue.ready:
 			for _, f := range c.queue.take() {
@@ -143,12 +174,8 @@ func (c *Client) handle(in signal.Incoming) {
 	case signal.TypeJoin:
 		c.explicit = true
 		c.plain = false
-		role := room.Audience
-		if m.Role == signal.RoleStage {
-			role = room.Stage
-		}
 		c.leaveRoom()
-		c.joinRoom(m.Room, role, m.Name)
+		c.joinRoom(kindOf(m.Kind), m.Room, roleOf(m.Role), m.Name)
 	case signal.TypeLeave:
 		c.leaveRoom()
 	case signal.TypeOffer:
@@ -157,66 +184,15 @@ func (c *Client) handle(in signal.Incoming) {
 		c.handleAnswer(m.SDP)
 	case signal.TypeCandidate:
 		c.handleCandidate(m.Target, m.Candidate.Init())
+	case signal.TypeMedia:
+		c.handleMedia(*m.Audio, *m.Video, m.Screen)
+	case signal.TypeChat:
+		c.handleChat(m.Text)
+	case signal.TypeRole:
+		c.handleRole(m.ID, roleOf(m.Role))
 	default:
 		c.fail(signal.Errorf(signal.CodeUnknownType, "Unknown message type %q.", m.Type))
 	}
-}
-
-func (c *Client) joinRoom(name string, role room.Role, displayName string) bool {
-	r, err := c.env.Rooms.Join(name, c, role, displayName)
-	if errors.Is(err, room.ErrAlreadyLive) {
-		c.fail(signal.Errorf(signal.CodeAlreadyLive, "The broadcast %q is already live from another streamer.", name))
-		return false
-	}
-	if err != nil {
-		c.fail(signal.Errorf(signal.CodeInternal, "Could not join %q: %v.", name, err))
-		return false
-	}
-	c.room, c.role, c.name = r, role, displayName
-	c.log = c.env.Log.With("participant", c.id, "room", name)
-	if !c.plain {
-		c.conn.Send(signal.Message{
-			Type: signal.TypeJoined, Room: name, Role: role.String(), ID: c.id, ICEServers: c.env.ICEServers,
-		})
-	}
-	c.reconcile()
-	return true
-}
-
-// leaveRoom stops publishing and watching and leaves the room.
-func (c *Client) leaveRoom() {
-	c.stopPublishing()
-	c.closeSubscriber()
-	c.early = nil
-	if c.room != nil {
-		c.env.Rooms.Leave(c.room, c)
-		c.room = nil
-	}
-	c.lastState = nil
-}
-
-// reconcile brings the client in line with its room: the state it was last
-// told, and the tracks its subscribe connection carries.
-func (c *Client) reconcile() {
-	if c.room == nil {
-		return
-	}
-	snap := c.room.Snapshot()
-	if !c.plain {
-		live, viewers := snap.Live, snap.Viewers
-		if c.lastState == nil || *c.lastState.Live != live || *c.lastState.Viewers != viewers {
-			st := signal.Message{Type: signal.TypeState, Room: snap.Name, Live: &live, Viewers: &viewers}
-			c.lastState = &st
-			c.conn.Send(st)
-		}
-	}
-	var want []*sfu.Track
-	for _, p := range snap.Tracks {
-		if p.Publisher != c.id {
-			want = append(want, p.Track)
-		}
-	}
-	c.updateSubscriber(want)
 }
 
 // targetFor picks the peer connection a candidate without a target is for.

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"errors"
 	"slices"
 	"time"
 
@@ -26,6 +25,25 @@ type publisher struct {
 	tracks   []*sfu.Track
 	timer    *time.Timer
 	pending  []webrtc.ICECandidateInit
+	// ending coalesces track endings into one publish.
+	ending *time.Timer
+}
+
+// endingWait is how long track endings are gathered before the stage changes.
+const endingWait = 150 * time.Millisecond
+
+func (p *publisher) republish(c *Client) {
+	if p.ending != nil {
+		return
+	}
+	p.ending = time.AfterFunc(endingWait, func() {
+		c.post(func() {
+			p.ending = nil
+			if c.pub == p {
+				c.publish()
+			}
+		})
+	})
 }
 
 func (c *Client) handleOffer(offerSDP string) {
@@ -36,7 +54,7 @@ func (c *Client) handleOffer(offerSDP string) {
 		}
 		// An original streamer: it publishes into the default broadcast.
 		c.plain = true
-		if !c.joinRoom(DefaultRoom, room.Audience, "") {
+		if !c.joinRoom(room.Broadcast, DefaultRoom, room.Audience, "") {
 			return
 		}
 	}
@@ -46,12 +64,7 @@ func (c *Client) handleOffer(offerSDP string) {
 			return
 		}
 		if err := c.room.SetRole(c, room.Stage); err != nil {
-			if errors.Is(err, room.ErrAlreadyLive) {
-				c.fail(signal.Errorf(signal.CodeAlreadyLive, "The broadcast %q is already live from another streamer.",
-					c.room.Name()))
-			} else {
-				c.fail(err)
-			}
+			c.fail(roomError(err, c.room.Name()))
 			return
 		}
 		c.role = room.Stage
@@ -113,7 +126,7 @@ func (c *Client) newPublisher() error {
 	p := &publisher{pc: pc}
 	c.pub = p
 	log := c.log.With("pc", "publish")
-	streamPrefix := c.id + "-"
+	streamPrefix := c.id + "_"
 	pc.OnTrack(func(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
 		t := sfu.NewTrack(pc, remote, receiver, streamPrefix+remote.StreamID(), log)
 		go t.Run()
@@ -136,7 +149,9 @@ func (c *Client) newPublisher() error {
 				if i := slices.Index(p.tracks, t); i >= 0 {
 					p.tracks = slices.Delete(p.tracks, i, i+1)
 					log.Info("track ended", "track", t.ID())
-					c.publish()
+					// A publisher that goes away ends its tracks one by one;
+					// wait for the rest before renegotiating everyone.
+					p.republish(c)
 				}
 			})
 		}()
@@ -184,6 +199,9 @@ func (c *Client) stopPublishing() {
 	c.pub = nil
 	if p.timer != nil {
 		p.timer.Stop()
+	}
+	if p.ending != nil {
+		p.ending.Stop()
 	}
 	if c.room != nil {
 		if err := c.room.Publish(c, nil); err != nil {

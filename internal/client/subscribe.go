@@ -110,6 +110,12 @@ func (c *Client) offer(s *subscriber) {
 func (c *Client) handleAnswer(answerSDP string) {
 	s := c.sub
 	if s == nil || !s.negotiating {
+		if c.unanswered > 0 {
+			// The answer to an offer of a connection meetd has closed since.
+			c.unanswered--
+			c.log.Debug("answer for a closed subscribe connection ignored")
+			return
+		}
 		c.fail(signal.Errorf(signal.CodeWrongState, "There is no offer waiting for an answer."))
 		return
 	}
@@ -161,6 +167,9 @@ func (c *Client) closeSubscriber() {
 		return
 	}
 	c.sub = nil
+	if s.negotiating {
+		c.unanswered++
+	}
 	for t, st := range s.downs {
 		t.Unsubscribe(st.down)
 	}

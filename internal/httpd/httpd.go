@@ -39,6 +39,9 @@ type Server struct {
 	// ctx ends every client's session when the server closes.
 	ctx    context.Context
 	cancel context.CancelFunc
+	// mu protects closed, and orders clients.Add before Close's Wait.
+	mu     sync.Mutex
+	closed bool
 	// clients counts running client sessions.
 	clients sync.WaitGroup
 }
@@ -72,8 +75,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 
 // Close ends every client session and waits for them to finish.
 func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	s.cancel()
 	s.clients.Wait()
+}
+
+// addClient counts a new client session, unless the server is closing.
+func (s *Server) addClient() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.clients.Add(1)
+	return true
 }
 
 func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
@@ -113,19 +130,20 @@ func cacheForever(h http.Handler) http.Handler {
 }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
-	if s.ctx.Err() != nil {
+	if !s.addClient() {
 		http.Error(w, "meetd is shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	defer s.clients.Done()
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins})
 	if err != nil {
 		// Accept has answered the request (403 for a foreign origin).
 		s.log.Info("websocket refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
 		return
 	}
-	s.clients.Add(1)
-	defer s.clients.Done()
-	conn := signal.NewConn(s.ctx, ws, s.log.With("remote", r.RemoteAddr))
+	// The connection outlives s.ctx by a moment: the client says goodbye
+	// when the server closes, then closes the connection itself.
+	conn := signal.NewConn(context.Background(), ws, s.log.With("remote", r.RemoteAddr))
 	c := client.New(s.env, conn)
 	c.Run(s.ctx)
 	conn.Close(nil)

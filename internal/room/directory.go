@@ -7,32 +7,40 @@ import (
 )
 
 // Directory holds the rooms of a server, creating a room on its first join
-// and dropping it when its last member leaves.
+// and dropping it when its last member leaves. Broadcasts and meetings have
+// names of their own: a broadcast and a meeting may share a name.
 type Directory struct {
 	log *slog.Logger
 
 	// mu protects rooms. It is taken before a room's own lock, never after.
 	mu    sync.Mutex
-	rooms map[string]*Room
+	rooms map[key]*Room
+}
+
+type key struct {
+	kind Kind
+	name string
 }
 
 // NewDirectory makes an empty directory.
 func NewDirectory(log *slog.Logger) *Directory {
-	return &Directory{log: log, rooms: map[string]*Room{}}
+	return &Directory{log: log, rooms: map[key]*Room{}}
 }
 
-// Join adds m to the room called name, creating the room if needed.
-func (d *Directory) Join(name string, m Member, role Role, displayName string) (*Room, error) {
+// Join adds m to the room of that kind and name, creating the room if needed.
+func (d *Directory) Join(kind Kind, name string, m Member, role Role, displayName string) (*Room, error) {
 	d.mu.Lock()
-	r, ok := d.rooms[name]
+	k := key{kind, name}
+	r, ok := d.rooms[k]
 	if !ok {
-		r = &Room{name: name, log: d.log.With("room", name), members: map[string]*entry{}}
-		d.rooms[name] = r
-		d.log.Info("room created", "room", name)
+		r = newRoom(name, kind, d.log)
+		d.rooms[k] = r
+		d.log.Info("room created", "room", name, "kind", kind.String())
 	}
 	err := r.join(m, role, displayName)
 	if err != nil && !ok {
-		delete(d.rooms, name)
+		delete(d.rooms, k)
+		r.close()
 	}
 	d.mu.Unlock()
 	if err != nil {
@@ -45,27 +53,41 @@ func (d *Directory) Join(name string, m Member, role Role, displayName string) (
 func (d *Directory) Leave(r *Room, m Member) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if r.leave(m) && d.rooms[r.name] == r {
-		delete(d.rooms, r.name)
-		d.log.Info("room closed", "room", r.name)
+	k := key{r.kind, r.name}
+	if r.leave(m) && d.rooms[k] == r {
+		delete(d.rooms, k)
+		r.close()
+		d.log.Info("room closed", "room", r.name, "kind", r.kind.String())
 	}
 }
 
-// Get returns the room called name, or nil.
-func (d *Directory) Get(name string) *Room {
+// Get returns the room of that kind and name, or nil.
+func (d *Directory) Get(kind Kind, name string) *Room {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.rooms[name]
+	return d.rooms[key{kind, name}]
 }
 
-// Names lists the rooms, sorted.
-func (d *Directory) Names() []string {
+// Names lists the rooms of a kind, sorted.
+func (d *Directory) Names(kind Kind) []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	names := make([]string, 0, len(d.rooms))
-	for n := range d.rooms {
-		names = append(names, n)
+	var names []string
+	for k := range d.rooms {
+		if k.kind == kind {
+			names = append(names, k.name)
+		}
 	}
 	sort.Strings(names)
 	return names
+}
+
+// Close stops every room's background work; for a server shutting down.
+func (d *Directory) Close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for k, r := range d.rooms {
+		delete(d.rooms, k)
+		r.close()
+	}
 }

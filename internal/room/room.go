@@ -1,6 +1,6 @@
 // Package room holds meetd's room model: which participants are in a room,
 // who is on its stage (publishing) and who is in its audience (watching),
-// and which tracks the stage publishes.
+// which tracks the stage publishes, the host, the chat, and who speaks.
 package room
 
 import (
@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/meetd/meetd/internal/sfu"
 )
@@ -29,10 +30,36 @@ func (r Role) String() string {
 	return "audience"
 }
 
+// Kind is what a room is for.
+type Kind int
+
+const (
+	// Broadcast rooms have one streamer who joined the stage by themselves,
+	// and guests they invite.
+	Broadcast Kind = iota
+	// Meeting rooms put everyone on stage.
+	Meeting
+)
+
+func (k Kind) String() string {
+	if k == Meeting {
+		return "meeting"
+	}
+	return "broadcast"
+}
+
+// MaxStage is how many participants a meeting's stage holds.
+const MaxStage = 16
+
+// ChatHistory is how many chat messages a room keeps for late joiners.
+const ChatHistory = 100
+
 // Errors of room operations.
 var (
 	ErrAlreadyLive = errors.New("this broadcast is already live from another streamer")
+	ErrRoomFull    = errors.New("the stage is full")
 	ErrNotMember   = errors.New("not a member of this room")
+	ErrNotHost     = errors.New("only the host may do this")
 )
 
 // Member is a participant as a room sees it.
@@ -51,36 +78,99 @@ type Published struct {
 	Track     *sfu.Track
 }
 
+// Participant describes one member.
+type Participant struct {
+	ID, Name     string
+	Role         Role
+	Host         bool
+	Audio, Video bool
+	// Screen is the id of the stream carrying the member's screen share.
+	Screen string
+}
+
+// ChatMessage is one message of the room's chat.
+type ChatMessage struct {
+	Seq  uint64
+	From string
+	Name string
+	Text string
+	Time time.Time
+}
+
 // Snapshot is the state of a room at one moment.
 type Snapshot struct {
 	Name   string
+	Kind   Kind
 	Tracks []Published
 	// Live is true while the stage publishes at least one track.
 	Live bool
 	// Viewers counts the audience.
 	Viewers int
+	// Participants lists every member in join order.
+	Participants []Participant
+	// Speaker is the participant speaking now, or empty.
+	Speaker string
+	// ChatSeq is the sequence number of the last chat message.
+	ChatSeq uint64
 }
 
 type entry struct {
-	member Member
-	role   Role
-	name   string
-	tracks []*sfu.Track
+	member       Member
+	role         Role
+	name         string
+	tracks       []*sfu.Track
+	audio, video bool
+	screen       string
 }
 
-// Room is one broadcast. A broadcast has at most one member on its stage.
+// Room is one broadcast or meeting.
 type Room struct {
 	name string
+	kind Kind
 	log  *slog.Logger
+	stop chan struct{}
 
-	// mu protects members and order.
+	// mu protects everything below.
 	mu      sync.Mutex
 	members map[string]*entry
-	order   []string // join order, so snapshots list tracks stably
+	order   []string // join order
+	host    string
+	chat    []ChatMessage // the last ChatHistory messages
+	chatSeq uint64
+	speaker string
+}
+
+func newRoom(name string, kind Kind, log *slog.Logger) *Room {
+	r := &Room{
+		name: name, kind: kind, log: log.With("room", name, "kind", kind.String()),
+		stop: make(chan struct{}), members: map[string]*entry{},
+	}
+	go r.detectSpeakers()
+	return r
 }
 
 // Name is the room's name.
 func (r *Room) Name() string { return r.name }
+
+// Kind is the room's kind.
+func (r *Room) Kind() Kind { return r.kind }
+
+// mayJoinStageLocked checks whether a member may take the stage by itself.
+func (r *Room) mayJoinStageLocked() error {
+	stage := 0
+	for _, e := range r.members {
+		if e.role == Stage {
+			stage++
+		}
+	}
+	if r.kind == Broadcast && stage > 0 {
+		return ErrAlreadyLive
+	}
+	if stage >= MaxStage {
+		return ErrRoomFull
+	}
+	return nil
+}
 
 // join adds m; the directory's lock is held.
 func (r *Room) join(m Member, role Role, name string) error {
@@ -89,28 +179,24 @@ func (r *Room) join(m Member, role Role, name string) error {
 		r.mu.Unlock()
 		return errors.New("already a member of this room")
 	}
-	if role == Stage && r.stageHolderLocked() != "" {
-		r.mu.Unlock()
-		return ErrAlreadyLive
+	if role == Stage {
+		if err := r.mayJoinStageLocked(); err != nil {
+			r.mu.Unlock()
+			return err
+		}
 	}
 	r.members[m.ID()] = &entry{member: m, role: role, name: name}
 	r.order = append(r.order, m.ID())
+	if r.host == "" && (r.kind == Meeting || role == Stage) {
+		r.host = m.ID()
+	}
 	r.mu.Unlock()
 	r.log.Info("joined", "participant", m.ID(), "role", role, "name", name)
 	r.notify()
 	return nil
 }
 
-func (r *Room) stageHolderLocked() string {
-	for id, e := range r.members {
-		if e.role == Stage {
-			return id
-		}
-	}
-	return ""
-}
-
-// SetRole moves m between audience and stage.
+// SetRole moves m itself between audience and stage.
 func (r *Room) SetRole(m Member, role Role) error {
 	r.mu.Lock()
 	e, ok := r.members[m.ID()]
@@ -123,18 +209,58 @@ func (r *Room) SetRole(m Member, role Role) error {
 		return nil
 	}
 	if role == Stage {
-		if holder := r.stageHolderLocked(); holder != "" {
+		if err := r.mayJoinStageLocked(); err != nil {
 			r.mu.Unlock()
-			return ErrAlreadyLive
+			return err
 		}
-	} else {
-		e.tracks = nil
+		if r.host == "" {
+			r.host = m.ID()
+		}
 	}
-	e.role = role
+	r.setRoleLocked(e, role)
 	r.mu.Unlock()
 	r.log.Info("role changed", "participant", m.ID(), "role", role)
 	r.notify()
 	return nil
+}
+
+// Move is the host moving the member called target between audience and
+// stage. An invitation to the stage passes a broadcast's one-streamer rule.
+func (r *Room) Move(host Member, target string, role Role) error {
+	r.mu.Lock()
+	if r.host != host.ID() {
+		r.mu.Unlock()
+		return ErrNotHost
+	}
+	e, ok := r.members[target]
+	if !ok {
+		r.mu.Unlock()
+		return ErrNotMember
+	}
+	if e.role != role && role == Stage {
+		stage := 0
+		for _, x := range r.members {
+			if x.role == Stage {
+				stage++
+			}
+		}
+		if stage >= MaxStage {
+			r.mu.Unlock()
+			return ErrRoomFull
+		}
+	}
+	r.setRoleLocked(e, role)
+	r.mu.Unlock()
+	r.log.Info("moved by host", "participant", target, "role", role, "host", host.ID())
+	r.notify()
+	return nil
+}
+
+func (r *Room) setRoleLocked(e *entry, role Role) {
+	e.role = role
+	if role == Audience {
+		e.tracks, e.audio, e.video, e.screen = nil, false, false, ""
+	}
 }
 
 // Publish sets the tracks m publishes; nil stops publishing.
@@ -156,6 +282,59 @@ func (r *Room) Publish(m Member, tracks []*sfu.Track) error {
 	return nil
 }
 
+// SetMedia records whether m's microphone and camera are on and which of
+// its streams is a screen share.
+func (r *Room) SetMedia(m Member, audio, video bool, screen string) error {
+	r.mu.Lock()
+	e, ok := r.members[m.ID()]
+	if !ok {
+		r.mu.Unlock()
+		return ErrNotMember
+	}
+	if e.audio == audio && e.video == video && e.screen == screen {
+		r.mu.Unlock()
+		return nil
+	}
+	e.audio, e.video, e.screen = audio, video, screen
+	r.mu.Unlock()
+	r.notify()
+	return nil
+}
+
+// Chat adds a message from m to the room's chat.
+func (r *Room) Chat(m Member, text string) error {
+	r.mu.Lock()
+	e, ok := r.members[m.ID()]
+	if !ok {
+		r.mu.Unlock()
+		return ErrNotMember
+	}
+	r.chatSeq++
+	r.chat = append(r.chat, ChatMessage{Seq: r.chatSeq, From: m.ID(), Name: e.name, Text: text, Time: time.Now().UTC()})
+	if len(r.chat) > ChatHistory {
+		r.chat = slices.Delete(r.chat, 0, len(r.chat)-ChatHistory)
+	}
+	r.mu.Unlock()
+	r.notify()
+	return nil
+}
+
+// ChatSince returns the kept messages after seq.
+func (r *Room) ChatSince(seq uint64) []ChatMessage {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	i, _ := slices.BinarySearchFunc(r.chat, seq+1, func(c ChatMessage, s uint64) int {
+		switch {
+		case c.Seq < s:
+			return -1
+		case c.Seq > s:
+			return 1
+		}
+		return 0
+	})
+	return slices.Clone(r.chat[i:])
+}
+
 // leave removes m and reports whether the room is now empty.
 func (r *Room) leave(m Member) (empty bool) {
 	r.mu.Lock()
@@ -163,6 +342,12 @@ func (r *Room) leave(m Member) (empty bool) {
 	if ok {
 		delete(r.members, m.ID())
 		r.order = slices.DeleteFunc(r.order, func(id string) bool { return id == m.ID() })
+		if r.host == m.ID() {
+			r.host = r.nextHostLocked()
+		}
+		if r.speaker == m.ID() {
+			r.speaker = ""
+		}
 	}
 	empty = len(r.members) == 0
 	r.mu.Unlock()
@@ -173,11 +358,29 @@ func (r *Room) leave(m Member) (empty bool) {
 	return empty
 }
 
+// nextHostLocked picks who hosts after the host left: the earliest member
+// on stage, or in a meeting the earliest member of all.
+func (r *Room) nextHostLocked() string {
+	for _, id := range r.order {
+		if r.members[id].role == Stage {
+			return id
+		}
+	}
+	if r.kind == Meeting && len(r.order) > 0 {
+		return r.order[0]
+	}
+	return ""
+}
+
+// close stops the room's speaker detection; the directory's lock is held.
+func (r *Room) close() { close(r.stop) }
+
 // Snapshot returns the room's state now.
 func (r *Room) Snapshot() Snapshot {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := Snapshot{Name: r.name}
+	s := Snapshot{Name: r.name, Kind: r.kind, Speaker: r.speaker, ChatSeq: r.chatSeq}
+	s.Participants = make([]Participant, 0, len(r.order))
 	for _, id := range r.order {
 		e := r.members[id]
 		if e.role == Audience {
@@ -186,6 +389,9 @@ func (r *Room) Snapshot() Snapshot {
 		for _, t := range e.tracks {
 			s.Tracks = append(s.Tracks, Published{Publisher: id, Track: t})
 		}
+		s.Participants = append(s.Participants, Participant{
+			ID: id, Name: e.name, Role: e.role, Host: id == r.host, Audio: e.audio, Video: e.video, Screen: e.screen,
+		})
 	}
 	s.Live = len(s.Tracks) > 0
 	return s

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -23,14 +24,14 @@ func newDir() *Directory { return NewDirectory(slog.New(slog.NewTextHandler(io.D
 func TestBroadcastHasOneStreamer(t *testing.T) {
 	d := newDir()
 	streamer, other, viewer := &member{id: "s"}, &member{id: "o"}, &member{id: "v"}
-	r, err := d.Join("show", streamer, Stage, "Sam")
+	r, err := d.Join(Broadcast, "show", streamer, Stage, "Sam")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Join("show", other, Stage, ""); !errors.Is(err, ErrAlreadyLive) {
+	if _, err := d.Join(Broadcast, "show", other, Stage, ""); !errors.Is(err, ErrAlreadyLive) {
 		t.Fatalf("second streamer: %v, want ErrAlreadyLive", err)
 	}
-	if _, err := d.Join("show", viewer, Audience, ""); err != nil {
+	if _, err := d.Join(Broadcast, "show", viewer, Audience, ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.SetRole(viewer, Stage); !errors.Is(err, ErrAlreadyLive) {
@@ -45,9 +46,9 @@ func TestBroadcastHasOneStreamer(t *testing.T) {
 func TestSnapshotCountsAudienceAndTracks(t *testing.T) {
 	d := newDir()
 	s, v1, v2 := &member{id: "s"}, &member{id: "v1"}, &member{id: "v2"}
-	r, _ := d.Join("r", s, Stage, "")
+	r, _ := d.Join(Broadcast, "r", s, Stage, "")
 	for _, v := range []*member{v1, v2} {
-		if _, err := d.Join("r", v, Audience, ""); err != nil {
+		if _, err := d.Join(Broadcast, "r", v, Audience, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -85,27 +86,124 @@ func TestSnapshotCountsAudienceAndTracks(t *testing.T) {
 func TestDirectoryDropsEmptyRooms(t *testing.T) {
 	d := newDir()
 	a, b := &member{id: "a"}, &member{id: "b"}
-	r, _ := d.Join("x", a, Audience, "")
-	if _, err := d.Join("x", b, Audience, ""); err != nil {
+	r, _ := d.Join(Broadcast, "x", a, Audience, "")
+	if _, err := d.Join(Broadcast, "x", b, Audience, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Join("x", b, Audience, ""); err == nil {
+	if _, err := d.Join(Broadcast, "x", b, Audience, ""); err == nil {
 		t.Error("joined the same room twice")
 	}
 	d.Leave(r, a)
-	if d.Get("x") != r {
+	if d.Get(Broadcast, "x") != r {
 		t.Fatal("room dropped while someone is in it")
 	}
 	d.Leave(r, b)
-	if d.Get("x") != nil || len(d.Names()) != 0 {
-		t.Fatalf("empty room kept: %v", d.Names())
+	if d.Get(Broadcast, "x") != nil || len(d.Names(Broadcast)) != 0 {
+		t.Fatalf("empty room kept: %v", d.Names(Broadcast))
 	}
 	// A failed first join leaves no room behind.
-	if _, err := d.Join("y", a, Stage, ""); err != nil {
+	if _, err := d.Join(Broadcast, "y", a, Stage, ""); err != nil {
 		t.Fatal(err)
 	}
-	d.Leave(d.Get("y"), a)
-	if d.Get("y") != nil {
+	d.Leave(d.Get(Broadcast, "y"), a)
+	if d.Get(Broadcast, "y") != nil {
 		t.Fatal("room kept")
+	}
+}
+
+func TestMeetingHostsAndRoles(t *testing.T) {
+	d := newDir()
+	a, b, c := &member{id: "a"}, &member{id: "b"}, &member{id: "c"}
+	r, err := d.Join(Meeting, "m", a, Stage, "Ana")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Join(Meeting, "m", b, Stage, "Ben"); err != nil {
+		t.Fatalf("a meeting takes many on stage: %v", err)
+	}
+	if _, err := d.Join(Meeting, "m", c, Audience, "Cy"); err != nil {
+		t.Fatal(err)
+	}
+	if d.Get(Broadcast, "m") != nil {
+		t.Fatal("a meeting is listed as a broadcast")
+	}
+	host := func() string {
+		for _, p := range r.Snapshot().Participants {
+			if p.Host {
+				return p.ID
+			}
+		}
+		return ""
+	}
+	if host() != "a" {
+		t.Fatalf("host %q, want the first to join", host())
+	}
+	if err := r.Move(b, "c", Stage); !errors.Is(err, ErrNotHost) {
+		t.Fatalf("a guest moved someone: %v", err)
+	}
+	if err := r.Move(a, "nobody", Stage); !errors.Is(err, ErrNotMember) {
+		t.Fatalf("moved a stranger: %v", err)
+	}
+	if err := r.SetMedia(b, true, false, "screen-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Publish(b, []*sfu.Track{{}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Move(a, "b", Audience); err != nil {
+		t.Fatal(err)
+	}
+	snap := r.Snapshot()
+	if len(snap.Tracks) != 0 || snap.Participants[1].Role != Audience || snap.Participants[1].Screen != "" {
+		t.Fatalf("moved to the audience, still publishing: %+v", snap)
+	}
+	if err := r.Move(a, "c", Stage); err != nil {
+		t.Fatal(err)
+	}
+	d.Leave(r, a)
+	if host() != "c" {
+		t.Fatalf("host after the host left: %q, want the earliest on stage", host())
+	}
+}
+
+func TestBroadcastInvitation(t *testing.T) {
+	d := newDir()
+	viewer, streamer, guest := &member{id: "v"}, &member{id: "s"}, &member{id: "g"}
+	r, _ := d.Join(Broadcast, "b", viewer, Audience, "")
+	if _, err := d.Join(Broadcast, "b", streamer, Stage, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Join(Broadcast, "b", guest, Audience, ""); err != nil {
+		t.Fatal(err)
+	}
+	if p := r.Snapshot().Participants; p[0].Host || !p[1].Host {
+		t.Fatalf("the streamer hosts a broadcast, not its first viewer: %+v", p)
+	}
+	if err := r.SetRole(guest, Stage); !errors.Is(err, ErrAlreadyLive) {
+		t.Fatalf("a viewer took the stage uninvited: %v", err)
+	}
+	if err := r.Move(streamer, "g", Stage); err != nil {
+		t.Fatalf("invitation: %v", err)
+	}
+	if p := r.Snapshot().Participants; p[2].Role != Stage {
+		t.Fatalf("the invited guest is not on stage: %+v", p)
+	}
+}
+
+func TestChatKeepsTheLastHundred(t *testing.T) {
+	d := newDir()
+	a := &member{id: "a"}
+	r, _ := d.Join(Meeting, "chat", a, Stage, "Ana")
+	for i := range ChatHistory + 20 {
+		if err := r.Chat(a, strings.Repeat("x", i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := r.ChatSince(0)
+	if len(all) != ChatHistory || len(all[0].Text) != 21 || all[0].Name != "Ana" {
+		t.Fatalf("history: %d messages, first %q", len(all), all[0].Text)
+	}
+	if last := r.ChatSince(all[len(all)-2].Seq); len(last) != 1 || last[0].Seq != r.Snapshot().ChatSeq {
+		t.Fatalf("since the one before last: %+v", last)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"slices"
 
+	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 )
@@ -119,6 +120,10 @@ func NewAPI(cfg Config) (*API, error) {
 		}
 		s.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
 	}
+	// Browsers that hide their addresses behind mDNS names still send
+	// connectivity checks to meetd, which learns their real address from
+	// them; meetd need not resolve names on the local network.
+	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	// Only UDP over IPv4 and IPv6; ICE-TCP needs a listener of its own.
 	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 

@@ -36,8 +36,18 @@ type Track struct {
 	mu sync.Mutex
 
 	lastKeyframeRequest atomic.Int64 // unix nanoseconds
-	packets             atomic.Uint64
-	done                chan struct{}
+	// keyframeWanted is set when a request was held back by the rate
+	// limit; the read loop sends it once the interval has passed.
+	keyframeWanted atomic.Bool
+	packets        atomic.Uint64
+	done           chan struct{}
+
+	// audioLevelID is the negotiated id of the audio level header
+	// extension, 0 when there is none.
+	audioLevelID uint8
+	// level is the loudest audio level (RFC 6464, 0 loudest, 127 silence)
+	// since TakeAudioLevel last read it.
+	level atomic.Uint32
 }
 
 // NewTrack wraps a publisher's remote track. streamID groups the tracks
@@ -59,6 +69,14 @@ func NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, receiver *w
 		done:     make(chan struct{}),
 	}
 	t.downs.Store(&[]*DownTrack{})
+	t.level.Store(silence)
+	if t.kind == webrtc.RTPCodecTypeAudio {
+		for _, e := range receiver.GetParameters().HeaderExtensions {
+			if e.URI == AudioLevelURI {
+				t.audioLevelID = uint8(e.ID)
+			}
+		}
+	}
 	go drainRTCP(receiver)
 	return t
 }
@@ -103,11 +121,36 @@ func (t *Track) Run() {
 			continue
 		}
 		t.packets.Add(1)
+		if t.keyframeWanted.Load() {
+			t.RequestKeyframe()
+		}
+		if t.audioLevelID != 0 {
+			t.noteAudioLevel(&pkt)
+		}
 		key := t.keyframe != nil && t.keyframe(pkt.Payload)
 		for _, d := range *t.downs.Load() {
 			d.writeRTP(&pkt, key)
 		}
 	}
+}
+
+// silence is the audio level of no sound.
+const silence = 127
+
+func (t *Track) noteAudioLevel(pkt *rtp.Packet) {
+	ext := pkt.GetExtension(t.audioLevelID)
+	if len(ext) == 0 {
+		return
+	}
+	if level := uint32(ext[0] & 0x7f); level < t.level.Load() {
+		t.level.Store(level)
+	}
+}
+
+// TakeAudioLevel returns the loudest audio level (RFC 6464: 0 is the
+// loudest, 127 silence) since the last call.
+func (t *Track) TakeAudioLevel() uint8 {
+	return uint8(t.level.Swap(silence))
 }
 
 // Subscribe makes a down track for one subscriber. It forwards nothing until
@@ -142,16 +185,21 @@ func (t *Track) Unsubscribe(d *DownTrack) {
 func (t *Track) Subscribers() int { return len(*t.downs.Load()) }
 
 // RequestKeyframe asks the publisher for a keyframe, at most once per
-// keyframeInterval.
+// keyframeInterval; a request within the interval is sent when it ends.
 func (t *Track) RequestKeyframe() {
 	if t.kind != webrtc.RTPCodecTypeVideo {
 		return
 	}
 	now := time.Now().UnixNano()
 	last := t.lastKeyframeRequest.Load()
-	if now-last < int64(keyframeInterval) || !t.lastKeyframeRequest.CompareAndSwap(last, now) {
+	if now-last < int64(keyframeInterval) {
+		t.keyframeWanted.Store(true)
 		return
 	}
+	if !t.lastKeyframeRequest.CompareAndSwap(last, now) {
+		return
+	}
+	t.keyframeWanted.Store(false)
 	err := t.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(t.remote.SSRC())}})
 	if err != nil && !errors.Is(err, io.ErrClosedPipe) {
 		t.log.Debug("keyframe request failed", "err", err)

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -24,10 +26,25 @@ const (
 	TypeCandidate = "candidate"
 	TypeJoin      = "join"
 	TypeLeave     = "leave"
+	TypeMedia     = "media"
+	TypeChat      = "chat"
+	TypeRole      = "role"
 	TypeJoined    = "joined"
 	TypeState     = "state"
 	TypeError     = "error"
+	// TypeParticipants and TypeSpeaker only come from meetd.
+	TypeParticipants = "participants"
+	TypeSpeaker      = "speaker"
 )
+
+// Kinds of room.
+const (
+	KindBroadcast = "broadcast"
+	KindMeeting   = "meeting"
+)
+
+// MaxChatText bounds a chat message, in characters.
+const MaxChatText = 2000
 
 // Roles a client can ask for in a join.
 const (
@@ -48,12 +65,20 @@ const (
 	CodeTooLarge    = "too_large"
 	CodeBadRoom     = "bad_room"
 	CodeBadRole     = "bad_role"
-	CodeNotJoined   = "not_joined"
-	CodeWrongState  = "wrong_state"
-	CodeBadSDP      = "bad_sdp"
-	CodeAlreadyLive = "already_live"
-	CodeNotAllowed  = "not_allowed"
-	CodeInternal    = "internal"
+	CodeBadKind     = "bad_kind"
+	CodeRoomFull    = "room_full"
+	CodeNotHost     = "not_host"
+	CodeNotFound    = "not_found"
+	CodeRateLimited = "rate_limited"
+	// CodeShuttingDown comes before meetd closes every connection to
+	// restart or stop; clients reconnect.
+	CodeShuttingDown = "shutting_down"
+	CodeNotJoined    = "not_joined"
+	CodeWrongState   = "wrong_state"
+	CodeBadSDP       = "bad_sdp"
+	CodeAlreadyLive  = "already_live"
+	CodeNotAllowed   = "not_allowed"
+	CodeInternal     = "internal"
 )
 
 // Message is the one envelope for every message in both directions. Which
@@ -65,12 +90,27 @@ type Message struct {
 	// join, joined, state
 	Room string `json:"room,omitempty"`
 	// join, joined
+	Kind string `json:"kind,omitempty"`
+	// join, joined, role
 	Role string `json:"role,omitempty"`
-	// join
+	// join, chat
 	Name string `json:"name,omitempty"`
-	// joined
+	// joined, role, chat, speaker: a participant
 	ID         string      `json:"id,omitempty"`
 	ICEServers []ICEServer `json:"iceServers,omitempty"`
+
+	// media
+	Audio  *bool   `json:"audio,omitempty"`
+	Video  *bool   `json:"video,omitempty"`
+	Screen *string `json:"screen,omitempty"`
+
+	// chat
+	Text    string `json:"text,omitempty"`
+	Time    string `json:"time,omitempty"`
+	History bool   `json:"history,omitempty"`
+
+	// participants
+	Participants []Participant `json:"participants,omitempty"`
 
 	// offer, answer
 	SDP string `json:"sdp,omitempty"`
@@ -86,6 +126,17 @@ type Message struct {
 	// error
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
+}
+
+// Participant is one member of a room as others see it.
+type Participant struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Role   string `json:"role"`
+	Host   bool   `json:"host"`
+	Audio  bool   `json:"audio"`
+	Video  bool   `json:"video"`
+	Screen string `json:"screen"`
 }
 
 // ICEServer is one STUN or TURN server, as RTCPeerConnection takes it.
@@ -178,6 +229,33 @@ func Decode(data []byte) (Message, error) {
 		}
 		if len(m.Name) > 64 {
 			return m, Errorf(CodeBadMessage, "A display name is at most 64 characters.")
+		}
+		if m.Kind == "" {
+			m.Kind = KindBroadcast
+		}
+		if m.Kind != KindBroadcast && m.Kind != KindMeeting {
+			return m, Errorf(CodeBadKind, "The kind must be %q or %q.", KindBroadcast, KindMeeting)
+		}
+	case TypeMedia:
+		if m.Audio == nil || m.Video == nil {
+			return m, Errorf(CodeBadMessage, "A media message needs audio and video, true or false.")
+		}
+		if m.Screen != nil && len(*m.Screen) > 64 {
+			return m, Errorf(CodeBadMessage, "A stream id is at most 64 characters.")
+		}
+	case TypeChat:
+		if strings.TrimSpace(m.Text) == "" {
+			return m, Errorf(CodeBadMessage, "A chat message needs some text.")
+		}
+		if utf8.RuneCountInString(m.Text) > MaxChatText {
+			return m, Errorf(CodeTooLarge, "A chat message is at most %d characters.", MaxChatText)
+		}
+	case TypeRole:
+		if m.ID == "" || len(m.ID) > 64 {
+			return m, Errorf(CodeBadMessage, "A role message needs the id of a participant.")
+		}
+		if m.Role != RoleStage && m.Role != RoleAudience {
+			return m, Errorf(CodeBadRole, "The role must be %q or %q.", RoleStage, RoleAudience)
 		}
 	case TypeOffer, TypeAnswer:
 		if m.SDP == "" {

@@ -20,6 +20,17 @@ func TestDecode(t *testing.T) {
 		{"join", `{"type":"join","room":"my-room_1","role":"audience"}`, ""},
 		{"join with extra fields", `{"type":"join","room":"r","role":"stage","name":"Ana","x":1}`, ""},
 		{"leave", `{"type":"leave"}`, ""},
+		{"meeting join", `{"type":"join","room":"r","kind":"meeting","role":"stage"}`, ""},
+		{"bad kind", `{"type":"join","room":"r","kind":"party","role":"stage"}`, CodeBadKind},
+		{"media", `{"type":"media","audio":false,"video":true}`, ""},
+		{"media without video", `{"type":"media","audio":false}`, CodeBadMessage},
+		{"media long screen", `{"type":"media","audio":false,"video":true,"screen":"` + long + `"}`, CodeBadMessage},
+		{"chat", `{"type":"chat","text":"hi"}`, ""},
+		{"empty chat", `{"type":"chat","text":"  "}`, CodeBadMessage},
+		{"long chat", `{"type":"chat","text":"` + strings.Repeat("é", MaxChatText+1) + `"}`, CodeTooLarge},
+		{"role", `{"type":"role","id":"abc","role":"stage"}`, ""},
+		{"role without id", `{"type":"role","role":"stage"}`, CodeBadMessage},
+		{"role bad role", `{"type":"role","id":"abc","role":"vip"}`, CodeBadRole},
 		{"not json", `hello`, CodeBadMessage},
 		{"array", `[1,2]`, CodeBadMessage},
 		{"truncated", `{"type":"offer"`, CodeBadMessage},
@@ -103,18 +114,20 @@ func TestProtocolDocSamples(t *testing.T) {
 		}
 		seen["server "+msg.Type] = true
 	}
-	for _, typ := range []string{TypeJoin, TypeOffer, TypeAnswer, TypeCandidate, TypeLeave} {
+	for _, typ := range []string{TypeJoin, TypeOffer, TypeAnswer, TypeCandidate, TypeLeave, TypeMedia, TypeChat, TypeRole} {
 		if !seen["client "+typ] {
 			t.Errorf("no client sample for %q", typ)
 		}
 	}
-	for _, typ := range []string{TypeJoined, TypeAnswer, TypeOffer, TypeCandidate, TypeState, TypeError} {
+	for _, typ := range []string{TypeJoined, TypeAnswer, TypeOffer, TypeCandidate, TypeState, TypeError,
+		TypeParticipants, TypeRole, TypeChat, TypeSpeaker} {
 		if !seen["server "+typ] {
 			t.Errorf("no server sample for %q", typ)
 		}
 	}
 	for _, code := range []string{CodeBadMessage, CodeUnknownType, CodeTooLarge, CodeBadRoom, CodeBadRole,
-		CodeNotJoined, CodeWrongState, CodeBadSDP, CodeAlreadyLive, CodeNotAllowed, CodeInternal} {
+		CodeNotJoined, CodeWrongState, CodeBadSDP, CodeAlreadyLive, CodeNotAllowed, CodeInternal,
+		CodeBadKind, CodeRoomFull, CodeNotHost, CodeNotFound, CodeRateLimited, CodeShuttingDown} {
 		if !strings.Contains(text, "| `"+code+"` |") {
 			t.Errorf("error code %q is not in the table", code)
 		}
@@ -132,6 +145,8 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"join","room":"default","role":"audience","name":"Ana"}`,
 		`{"type":"candidate","target":"publish","candidate":{"candidate":"candidate:1 1 udp 1 127.0.0.1 1 typ host","sdpMid":"0","sdpMLineIndex":0}}`,
 		`{"type":"leave"}`, `{}`, `[]`, `null`, `{"type":null}`,
+		`{"type":"media","audio":true,"video":false,"screen":"s"}`, `{"type":"chat","text":"hi"}`,
+		`{"type":"role","id":"abc","role":"audience"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -156,6 +171,18 @@ func FuzzDecode(f *testing.F) {
 		case TypeCandidate:
 			if m.Candidate == nil {
 				t.Fatal("accepted candidate without candidate")
+			}
+		case TypeMedia:
+			if m.Audio == nil || m.Video == nil {
+				t.Fatal("accepted media without audio and video")
+			}
+		case TypeChat:
+			if strings.TrimSpace(m.Text) == "" {
+				t.Fatal("accepted empty chat")
+			}
+		case TypeRole:
+			if m.ID == "" || (m.Role != RoleStage && m.Role != RoleAudience) {
+				t.Fatalf("accepted invalid role %+v", m)
 			}
 		case TypeLeave:
 		default:

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 
@@ -23,6 +24,11 @@ type Options struct {
 	// Plain clients behave like the original streamer/viewer pages: no join,
 	// candidates without a target.
 	Plain bool
+	// Name is the display name sent with join.
+	Name string
+	// AudioLevel is the level (RFC 6464: 0 loudest, 127 silence) put on
+	// every audio packet published; 0 means 127.
+	AudioLevel uint8
 }
 
 // Client is one connection to meetd.
@@ -34,18 +40,25 @@ type Client struct {
 	stop context.CancelFunc
 
 	// mu protects the fields below it.
-	mu       sync.Mutex
-	pub      *webrtc.PeerConnection
-	sub      *webrtc.PeerConnection
-	subs     int // subscribe connections made
-	errs     []signal.Message
-	states   []signal.Message
-	joined   *signal.Message
-	stats    map[webrtc.RTPCodecType]*Stats
-	media    *publishedMedia
-	changed  chan struct{} // closed and replaced on every change
-	pendPub  []webrtc.ICECandidateInit
-	answered bool
+	mu     sync.Mutex
+	pub    *webrtc.PeerConnection
+	sub    *webrtc.PeerConnection
+	subs   int // subscribe connections made
+	errs   []signal.Message
+	states []signal.Message
+	joined *signal.Message
+	stats  map[webrtc.RTPCodecType]*Stats
+	// from counts packets by publisher id and stream label ("audio",
+	// "video" or "screen").
+	from         map[string]map[string]int
+	participants []signal.Participant
+	chat         []signal.Message
+	speakers     []string
+	roles        []string
+	media        *publishedMedia
+	changed      chan struct{} // closed and replaced on every change
+	pendPub      []webrtc.ICECandidateInit
+	answered     bool
 
 	done chan struct{}
 }
@@ -65,6 +78,10 @@ func newAPI() (*webrtc.API, error) {
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
 	}
+	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: AudioLevelURI},
+		webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, err
+	}
 	ir := &interceptor.Registry{}
 	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
 		return nil, err
@@ -73,6 +90,7 @@ func newAPI() (*webrtc.API, error) {
 	s.SetIncludeLoopbackCandidate(true)
 	s.SetInterfaceFilter(func(name string) bool { return name == "lo" })
 	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(s)), nil
 }
 
@@ -90,6 +108,7 @@ func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
 	c := &Client{
 		opts: opts, api: api, ws: ws, ctx: cctx, stop: stop,
 		stats:   map[webrtc.RTPCodecType]*Stats{webrtc.RTPCodecTypeAudio: {}, webrtc.RTPCodecTypeVideo: {}},
+		from:    map[string]map[string]int{},
 		changed: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
@@ -103,11 +122,11 @@ func (c *Client) Close() {
 	c.mu.Lock()
 	pub, sub, media := c.pub, c.sub, c.media
 	c.mu.Unlock()
-	if media != nil {
-		media.wait()
-	}
 	if pub != nil {
 		_ = pub.Close()
+	}
+	if media != nil {
+		media.wait()
 	}
 	if sub != nil {
 		_ = sub.Close()
@@ -168,9 +187,18 @@ func (c *Client) locked(cond func() bool) func() bool {
 	}
 }
 
-// Join enters a room and waits for joined.
+// Join enters a broadcast and waits for joined.
 func (c *Client) Join(ctx context.Context, room, role string) error {
-	if err := c.send(signal.Message{Type: signal.TypeJoin, Room: room, Role: role}); err != nil {
+	return c.JoinKind(ctx, signal.KindBroadcast, room, role)
+}
+
+// JoinKind enters a room of a kind and waits for joined.
+func (c *Client) JoinKind(ctx context.Context, kind, room, role string) error {
+	c.mu.Lock()
+	c.joined = nil
+	c.mu.Unlock()
+	m := signal.Message{Type: signal.TypeJoin, Kind: kind, Room: room, Role: role, Name: c.opts.Name}
+	if err := c.send(m); err != nil {
 		return err
 	}
 	return c.Wait(ctx, "joined", c.locked(func() bool { return c.joined != nil || len(c.errs) > 0 }))
@@ -221,6 +249,87 @@ func (c *Client) WaitMedia(ctx context.Context, audio, video int) error {
 	}))
 }
 
+// ID is the client's participant id, once joined.
+func (c *Client) ID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.joined == nil {
+		return ""
+	}
+	return c.joined.ID
+}
+
+// Participants returns the last participants list.
+func (c *Client) Participants() []signal.Participant {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]signal.Participant(nil), c.participants...)
+}
+
+// Participant returns the last known entry of the participant id.
+func (c *Client) Participant(id string) (signal.Participant, bool) {
+	for _, p := range c.Participants() {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return signal.Participant{}, false
+}
+
+// Chat returns the chat messages received.
+func (c *Client) Chat() []signal.Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]signal.Message(nil), c.chat...)
+}
+
+// Speaker is the last active speaker announced.
+func (c *Client) Speaker() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.speakers) == 0 {
+		return ""
+	}
+	return c.speakers[len(c.speakers)-1]
+}
+
+// Roles lists the role changes meetd announced.
+func (c *Client) Roles() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.roles...)
+}
+
+// From is how many packets of a label ("audio", "video", "screen") arrived
+// from the participant id.
+func (c *Client) From(id, label string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.from[id][label]
+}
+
+// WaitFrom waits until at least n packets of label arrived from id.
+func (c *Client) WaitFrom(ctx context.Context, id, label string, n int) error {
+	return c.Wait(ctx, fmt.Sprintf("%d %s packets from %s", n, label, id), c.locked(func() bool {
+		return c.from[id][label] >= n
+	}))
+}
+
+// SendChat sends a chat message.
+func (c *Client) SendChat(text string) error {
+	return c.send(signal.Message{Type: signal.TypeChat, Text: text})
+}
+
+// SendMedia tells meetd the microphone, camera and screen state.
+func (c *Client) SendMedia(audio, video bool, screen string) error {
+	return c.send(signal.Message{Type: signal.TypeMedia, Audio: &audio, Video: &video, Screen: &screen})
+}
+
+// Move asks meetd, as host, to move a participant.
+func (c *Client) Move(id, role string) error {
+	return c.send(signal.Message{Type: signal.TypeRole, ID: id, Role: role})
+}
+
 // SubscribeConnections is how many subscribe connections meetd has offered.
 func (c *Client) SubscribeConnections() int {
 	c.mu.Lock()
@@ -269,6 +378,26 @@ func (c *Client) handle(m signal.Message) error {
 	case signal.TypeError:
 		c.mu.Lock()
 		c.errs = append(c.errs, m)
+		c.changedLocked()
+		c.mu.Unlock()
+	case signal.TypeParticipants:
+		c.mu.Lock()
+		c.participants = m.Participants
+		c.changedLocked()
+		c.mu.Unlock()
+	case signal.TypeChat:
+		c.mu.Lock()
+		c.chat = append(c.chat, m)
+		c.changedLocked()
+		c.mu.Unlock()
+	case signal.TypeSpeaker:
+		c.mu.Lock()
+		c.speakers = append(c.speakers, m.ID)
+		c.changedLocked()
+		c.mu.Unlock()
+	case signal.TypeRole:
+		c.mu.Lock()
+		c.roles = append(c.roles, m.Role)
 		c.changedLocked()
 		c.mu.Unlock()
 	case signal.TypeAnswer:

@@ -24,9 +24,23 @@ const (
 	videoPacketBytes = 1000
 )
 
+// Stream ids of what a client publishes.
+const (
+	CameraStream = "camera"
+	ScreenStream = "screen"
+)
+
+// AudioLevelURI is the RTP header extension of audio levels (RFC 6464).
+const AudioLevelURI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+
 type publishedMedia struct {
 	wg       sync.WaitGroup
 	keyframe atomic.Bool
+	// audioLevelID is the negotiated audio level extension id, 0 for none.
+	audioLevelID uint8
+	audioLevel   uint8
+	screen       atomic.Pointer[webrtc.TrackLocalStaticRTP]
+	screenSender *webrtc.RTPSender
 	// KeyframeRequests counts PLIs and FIRs received.
 	keyframeRequests atomic.Int64
 }
@@ -43,18 +57,19 @@ func (c *Client) Publish(ctx context.Context) error {
 	}
 	audio, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{
 		MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
-	}, "audio", "camera")
+	}, "audio", CameraStream)
 	if err != nil {
 		return err
 	}
 	video, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{
 		MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
-	}, "video", "camera")
+	}, "video", CameraStream)
 	if err != nil {
 		return err
 	}
 	send := webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}
-	if _, err := pc.AddTransceiverFromTrack(audio, send); err != nil {
+	at, err := pc.AddTransceiverFromTrack(audio, send)
+	if err != nil {
 		return err
 	}
 	vt, err := pc.AddTransceiverFromTrack(video, send)
@@ -63,9 +78,47 @@ func (c *Client) Publish(ctx context.Context) error {
 	}
 	pc.OnICECandidate(c.candidateHandler(signal.TargetPublish))
 	c.mu.Lock()
-	c.pub, c.answered = pc, false
+	old := c.pub
+	c.pub = pc
 	c.mu.Unlock()
+	if old != nil {
+		_ = old.Close()
+	}
+	if err := c.negotiate(ctx); err != nil {
+		c.mu.Lock()
+		c.pub = nil
+		c.mu.Unlock()
+		_ = pc.Close()
+		return err
+	}
+	m := &publishedMedia{audioLevel: c.opts.AudioLevel}
+	if m.audioLevel == 0 {
+		m.audioLevel = 127
+	}
+	for _, e := range at.Sender().GetParameters().HeaderExtensions {
+		if e.URI == AudioLevelURI {
+			m.audioLevelID = uint8(e.ID)
+		}
+	}
+	c.mu.Lock()
+	c.media = m
+	c.mu.Unlock()
+	m.wg.Add(2)
+	go m.readRTCP(vt.Sender())
+	go func() {
+		defer m.wg.Done()
+		m.send(c.ctx, audio, video)
+	}()
+	return nil
+}
 
+// negotiate sends an offer for the publish connection and waits for the answer.
+func (c *Client) negotiate(ctx context.Context) error {
+	c.mu.Lock()
+	pc := c.pub
+	c.answered = false
+	errs := len(c.errs)
+	c.mu.Unlock()
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
 		return err
@@ -76,38 +129,77 @@ func (c *Client) Publish(ctx context.Context) error {
 	if err := c.send(signal.Message{Type: signal.TypeOffer, SDP: offer.SDP}); err != nil {
 		return err
 	}
-	if err := c.Wait(ctx, "answer", c.locked(func() bool { return c.answered || len(c.errs) > 0 })); err != nil {
+	if err := c.Wait(ctx, "answer", c.locked(func() bool { return c.answered || len(c.errs) > errs })); err != nil {
 		return err
 	}
-	if errs := c.Errors(); len(errs) > 0 {
-		return fmt.Errorf("publish refused: %s: %s", errs[0].Code, errs[0].Message)
+	if all := c.Errors(); len(all) > errs {
+		return fmt.Errorf("offer refused: %s: %s", all[errs].Code, all[errs].Message)
 	}
-	m := &publishedMedia{}
-	c.mu.Lock()
-	c.media = m
-	c.mu.Unlock()
-	m.wg.Add(2)
-	go func() {
-		defer m.wg.Done()
-		for {
-			pkts, _, err := vt.Sender().ReadRTCP()
-			if err != nil {
-				return
-			}
-			for _, p := range pkts {
-				switch p.(type) {
-				case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-					m.keyframeRequests.Add(1)
-					m.keyframe.Store(true)
-				}
+	return nil
+}
+
+// readRTCP turns keyframe requests for a sender into a keyframe.
+func (m *publishedMedia) readRTCP(sender *webrtc.RTPSender) {
+	defer m.wg.Done()
+	for {
+		pkts, _, err := sender.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				m.keyframeRequests.Add(1)
+				m.keyframe.Store(true)
 			}
 		}
-	}()
-	go func() {
-		defer m.wg.Done()
-		m.send(c.ctx, audio, video)
-	}()
+	}
+}
+
+// StartScreen adds a screen share track to the publish connection, in a
+// stream of its own, and renegotiates.
+func (c *Client) StartScreen(ctx context.Context) error {
+	c.mu.Lock()
+	pc, m := c.pub, c.media
+	c.mu.Unlock()
+	if pc == nil || m == nil {
+		return fmt.Errorf("not publishing")
+	}
+	screen, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{
+		MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
+	}, "screen", ScreenStream)
+	if err != nil {
+		return err
+	}
+	tr, err := pc.AddTransceiverFromTrack(screen, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		return err
+	}
+	if err := c.negotiate(ctx); err != nil {
+		return err
+	}
+	m.screenSender = tr.Sender()
+	m.wg.Add(1)
+	go m.readRTCP(tr.Sender())
+	m.keyframe.Store(true)
+	m.screen.Store(screen)
 	return nil
+}
+
+// StopScreen removes the screen share and renegotiates.
+func (c *Client) StopScreen(ctx context.Context) error {
+	c.mu.Lock()
+	pc, m := c.pub, c.media
+	c.mu.Unlock()
+	if m == nil || m.screenSender == nil {
+		return fmt.Errorf("not sharing")
+	}
+	m.screen.Store(nil)
+	if err := pc.RemoveTrack(m.screenSender); err != nil {
+		return err
+	}
+	m.screenSender = nil
+	return c.negotiate(ctx)
 }
 
 // KeyframeRequests is how many keyframe requests the publisher received.
@@ -145,7 +237,7 @@ func (m *publishedMedia) send(ctx context.Context, audio, video *webrtc.TrackLoc
 	defer at.Stop()
 	vt := time.NewTicker(videoInterval)
 	defer vt.Stop()
-	var aseq, vseq uint16
+	var aseq, vseq, sseq uint16
 	var ats, vts uint32
 	lastKey := time.Time{}
 	audioPayload := make([]byte, 80)
@@ -157,10 +249,14 @@ func (m *publishedMedia) send(ctx context.Context, audio, video *webrtc.TrackLoc
 		case <-at.C:
 			aseq++
 			ats += 960
-			_ = audio.WriteRTP(&rtp.Packet{
+			pkt := &rtp.Packet{
 				Header:  rtp.Header{Version: 2, SequenceNumber: aseq, Timestamp: ats, Marker: true},
 				Payload: audioPayload,
-			})
+			}
+			if m.audioLevelID != 0 {
+				_ = pkt.Header.SetExtension(m.audioLevelID, []byte{m.audioLevel})
+			}
+			_ = audio.WriteRTP(pkt)
 		case now := <-vt.C:
 			vts += 3000
 			key := m.keyframe.Swap(false) || now.Sub(lastKey) >= keyframeEvery
@@ -184,6 +280,13 @@ func (m *publishedMedia) send(ctx context.Context, audio, video *webrtc.TrackLoc
 					Header:  rtp.Header{Version: 2, SequenceNumber: vseq, Timestamp: vts, Marker: i == n-1},
 					Payload: p,
 				})
+				if screen := m.screen.Load(); screen != nil {
+					sseq++
+					_ = screen.WriteRTP(&rtp.Packet{
+						Header:  rtp.Header{Version: 2, SequenceNumber: sseq, Timestamp: vts, Marker: i == n-1},
+						Payload: p,
+					})
+				}
 			}
 		}
 	}

@@ -1,6 +1,8 @@
 package testclient
 
 import (
+	"strings"
+
 	"github.com/pion/webrtc/v4"
 
 	"github.com/meetd/meetd/internal/signal"
@@ -17,6 +19,13 @@ func (c *Client) handleOffer(sdp string) error {
 		}
 		pc.OnICECandidate(c.candidateHandler(signal.TargetSubscribe))
 		pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { go c.count(t) })
+		pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+			if s == webrtc.PeerConnectionStateClosed {
+				c.mu.Lock()
+				c.changedLocked()
+				c.mu.Unlock()
+			}
+		})
 		if sub != nil {
 			_ = sub.Close()
 		}
@@ -57,6 +66,11 @@ func (c *Client) closeSubscribeOnEnd(m signal.Message) {
 // count reads a track until it ends, counting its packets.
 func (c *Client) count(t *webrtc.TrackRemote) {
 	kind := t.Kind()
+	publisher, stream, _ := strings.Cut(t.StreamID(), "_")
+	label := kind.String()
+	if stream == ScreenStream {
+		label = "screen"
+	}
 	first := true
 	var last uint16
 	for {
@@ -67,6 +81,10 @@ func (c *Client) count(t *webrtc.TrackRemote) {
 		c.mu.Lock()
 		st := c.stats[kind]
 		st.Packets++
+		if c.from[publisher] == nil {
+			c.from[publisher] = map[string]int{}
+		}
+		c.from[publisher][label]++
 		if !first && pkt.SequenceNumber != last+1 {
 			st.Gaps++
 		}

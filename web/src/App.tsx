@@ -1,4 +1,6 @@
 import { parseRoute } from './lib/rooms';
+import { MeetHome } from './pages/MeetHome';
+import { Meeting } from './pages/Meeting';
 import { NotFound } from './pages/NotFound';
 import { Streamer } from './pages/Streamer';
 import { Viewer } from './pages/Viewer';
@@ -8,13 +10,19 @@ export function App({ pathname }: { pathname: string }) {
   const route = parseRoute(pathname);
   switch (route.kind) {
     case 'page':
-      return route.page === 'streamer' ? (
-        <Streamer key={route.room} room={route.room} />
-      ) : (
-        <Viewer key={route.room} room={route.room} />
-      );
+      switch (route.page) {
+        case 'streamer':
+          return <Streamer key={route.room} room={route.room} />;
+        case 'viewer':
+          return <Viewer key={route.room} room={route.room} />;
+        case 'meeting':
+          return <Meeting key={route.room} room={route.room} />;
+      }
+      break;
+    case 'meet-home':
+      return <MeetHome />;
     case 'bad-room':
-      return <NotFound path={pathname} problem={route.problem} />;
+      return <NotFound path={pathname} problem={route.problem} meeting={route.page === 'meeting'} />;
     case 'not-found':
       return <NotFound path={pathname} />;
   }

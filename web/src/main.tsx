@@ -4,6 +4,8 @@ import { App } from './App';
 import './styles/base.css';
 import './styles/stage.css';
 import './styles/controls.css';
+import './styles/call.css';
+import './styles/home.css';
 
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html has no #root element');

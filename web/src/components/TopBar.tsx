@@ -1,7 +1,15 @@
 import type { ReactNode } from 'react';
 
-/** The bar at the top of every page: the name of the app and of the broadcast. */
-export function TopBar({ room, children }: { room?: string; children?: ReactNode }) {
+/** The bar at the top of every page: the name of the app and of the broadcast or meeting. */
+export function TopBar({
+  room,
+  kind = 'Broadcast',
+  children,
+}: {
+  room?: string;
+  kind?: 'Broadcast' | 'Meeting';
+  children?: ReactNode;
+}) {
   return (
     <header className="topbar">
       <a className="brand" href="/">
@@ -10,7 +18,7 @@ export function TopBar({ room, children }: { room?: string; children?: ReactNode
       </a>
       {room !== undefined && (
         <p className="room-name">
-          Broadcast <strong data-testid="room-name">{room}</strong>
+          {kind} <strong data-testid="room-name">{room}</strong>
         </p>
       )}
       <div className="topbar-end">{children}</div>

@@ -1,6 +1,6 @@
-// React state for the streamer's own camera and microphone: opens them on
-// mount, lists devices (again after permission and on devicechange), and
-// swaps one device for another.
+// React state for one's own camera and microphone: opens them on mount (or
+// when asked), lists devices (again after permission and on devicechange),
+// and swaps one device for another.
 
 import { useCallback, useEffect, useRef, useState } from 'react';
 import {
@@ -26,6 +26,10 @@ export interface LocalMedia {
   opening: boolean;
   /** Opens camera and microphone (again). */
   reopen: () => void;
+  /** Opens camera and microphone (again); resolves to the stream, or null when that failed. */
+  open: () => Promise<MediaStream | null>;
+  /** Stops the camera and microphone. */
+  close: () => void;
   /** Swaps the device of one kind; resolves to the new track, or null if that failed. */
   switchDevice: (kind: Kind, deviceId: string) => Promise<MediaStreamTrack | null>;
 }
@@ -34,13 +38,14 @@ function stopAll(stream: MediaStream | null): void {
   stream?.getTracks().forEach((t) => t.stop());
 }
 
-export function useLocalMedia(): LocalMedia {
+/** autoOpen: open the camera on mount (the default); otherwise wait for open(). */
+export function useLocalMedia({ autoOpen = true }: { autoOpen?: boolean } = {}): LocalMedia {
   const [stream, setStream] = useState<MediaStream | null>(null);
   const streamRef = useRef<MediaStream | null>(null);
   const [problem, setProblem] = useState<MediaProblem | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [devices, setDevices] = useState<DeviceList>({ cameras: [], microphones: [] });
-  const [opening, setOpening] = useState(true);
+  const [opening, setOpening] = useState(autoOpen);
   /** Bumped by every open and on unmount; a slower, older open then gives its result up. */
   const generation = useRef(0);
   const mounted = useRef(false);
@@ -59,29 +64,39 @@ export function useLocalMedia(): LocalMedia {
     }
   }, []);
 
-  const reopen = useCallback(async () => {
+  const reopen = useCallback(async (): Promise<MediaStream | null> => {
     const gen = ++generation.current;
     setOpening(true);
     stopAll(streamRef.current);
     use(null);
+    let result: MediaStream | null = null;
     try {
       const opened = await openMedia();
       if (gen !== generation.current) {
         stopAll(opened.stream);
-        return;
+        return null;
       }
       use(opened.stream);
+      result = opened.stream;
       setProblem(null);
       setNotice(opened.notice);
     } catch (err) {
-      if (gen !== generation.current) return;
+      if (gen !== generation.current) return null;
       setProblem(err instanceof MediaError ? err.problem : describeMediaError(err));
       setNotice(null);
     }
     setOpening(false);
     // Device names are only shown once permission is granted.
     await refreshDevices();
+    return result;
   }, [use, refreshDevices]);
+
+  const close = useCallback(() => {
+    generation.current++;
+    stopAll(streamRef.current);
+    use(null);
+    setOpening(false);
+  }, [use]);
 
   const switchDevice = useCallback(
     async (kind: Kind, deviceId: string): Promise<MediaStreamTrack | null> => {
@@ -122,7 +137,7 @@ export function useLocalMedia(): LocalMedia {
 
   useEffect(() => {
     mounted.current = true;
-    void reopen();
+    if (autoOpen) void reopen();
     const md = navigator.mediaDevices;
     const onChange = () => void refreshDevices();
     md?.addEventListener?.('devicechange', onChange);
@@ -133,7 +148,7 @@ export function useLocalMedia(): LocalMedia {
       stopAll(streamRef.current);
       streamRef.current = null;
     };
-  }, [reopen, refreshDevices]);
+  }, [reopen, refreshDevices, autoOpen]);
 
   return {
     stream,
@@ -143,6 +158,8 @@ export function useLocalMedia(): LocalMedia {
     devices,
     opening,
     reopen: () => void reopen(),
+    open: reopen,
+    close,
     switchDevice,
   };
 }

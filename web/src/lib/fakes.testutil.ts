@@ -74,6 +74,10 @@ export class FakePeerConnection {
   remoteDescription: RTCSessionDescriptionInit | null = null;
   remoteDescriptions: RTCSessionDescriptionInit[] = [];
   transceivers: { track: MediaStreamTrack | string; init?: RTCRtpTransceiverInit; sender: FakeSender }[] = [];
+  /** Senders given to removeTrack. */
+  removed: FakeSender[] = [];
+  /** Offers made, in order. */
+  offers = 0;
   candidates: RTCIceCandidateInit[] = [];
   closed = false;
   onicecandidate: ((ev: { candidate: unknown }) => void) | null = null;
@@ -104,7 +108,13 @@ export class FakePeerConnection {
   }
 
   async createOffer(): Promise<RTCSessionDescriptionInit> {
-    return { type: 'offer', sdp: 'v=0 local-offer' };
+    this.offers++;
+    return { type: 'offer', sdp: this.offers === 1 ? 'v=0 local-offer' : `v=0 local-offer ${this.offers}` };
+  }
+
+  removeTrack(sender: FakeSender): void {
+    this.removed.push(sender);
+    sender.track = null;
   }
 
   async createAnswer(): Promise<RTCSessionDescriptionInit> {
@@ -150,17 +160,53 @@ export class FakePeerConnection {
     new FakePeerConnection(config) as unknown as RTCPeerConnection;
 }
 
-export function fakeTrack(kind: 'audio' | 'video'): MediaStreamTrack {
-  return { kind, readyState: 'live', enabled: true, id: `${kind}-${Math.random()}` } as MediaStreamTrack;
+export interface FakeTrack extends MediaStreamTrack {
+  /** The track ends by itself (the browser's "Stop sharing"). */
+  end(): void;
+  stopped: boolean;
 }
 
-export function fakeStream(tracks: MediaStreamTrack[] = []): MediaStream {
+export function fakeTrack(kind: 'audio' | 'video'): FakeTrack {
+  const listeners = new Set<() => void>();
+  const t = {
+    kind,
+    readyState: 'live',
+    enabled: true,
+    stopped: false,
+    id: `${kind}-${Math.random()}`,
+    addEventListener: (type: string, f: () => void) => void (type === 'ended' && listeners.add(f)),
+    removeEventListener: (type: string, f: () => void) => void (type === 'ended' && listeners.delete(f)),
+    stop() {
+      t.stopped = true;
+      t.readyState = 'ended';
+    },
+    end() {
+      t.readyState = 'ended';
+      for (const f of [...listeners]) f();
+    },
+  };
+  return t as unknown as FakeTrack;
+}
+
+export interface FakeStream extends MediaStream {
+  /** The browser takes a track away (a renegotiation removed it). */
+  remove(t: MediaStreamTrack): void;
+}
+
+export function fakeStream(tracks: MediaStreamTrack[] = [], id = 'stream'): FakeStream {
   const list = [...tracks];
-  return {
-    id: 'stream',
+  const s = {
+    id,
+    onremovetrack: null as null | (() => void),
     getTracks: () => [...list],
     addTrack: (t: MediaStreamTrack) => void list.push(t),
-  } as unknown as MediaStream;
+    remove(t: MediaStreamTrack) {
+      const i = list.indexOf(t);
+      if (i >= 0) list.splice(i, 1);
+      s.onremovetrack?.();
+    },
+  };
+  return s as unknown as FakeStream;
 }
 
 /** Lets pending promise callbacks run. */

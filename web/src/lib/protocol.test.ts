@@ -106,6 +106,16 @@ describe('decodeServerMessage', () => {
     ['a joined with bad urls', '{"type":"joined","room":"a","role":"stage","id":"1","iceServers":[{"urls":3}]}'],
     ['an error without message', '{"type":"error","code":"internal"}'],
     ['a client-only message', '{"type":"join","room":"a","role":"stage"}'],
+    ['a joined with a bad kind', '{"type":"joined","room":"a","kind":"party","role":"stage","id":"1"}'],
+    ['participants that are not an array', '{"type":"participants","participants":{}}'],
+    ['a participant without id', '{"type":"participants","participants":[{"name":"A","role":"stage"}]}'],
+    ['a participant with a bad role', '{"type":"participants","participants":[{"id":"1","role":"king"}]}'],
+    ['a participant with a string audio', '{"type":"participants","participants":[{"id":"1","role":"stage","audio":"yes"}]}'],
+    ['a role without role', '{"type":"role"}'],
+    ['a chat without text', '{"type":"chat","id":"1","name":"A","time":"2026-11-24T20:00:00Z"}'],
+    ['a chat without time', '{"type":"chat","id":"1","name":"A","text":"hi"}'],
+    ['a chat with a string history', '{"type":"chat","text":"hi","time":"t","history":"yes"}'],
+    ['a speaker with a numeric id', '{"type":"speaker","id":5}'],
   ];
   it.each(bad)('rejects %s', (_what, text) => {
     expect(() => decodeServerMessage(text)).toThrow(ProtocolError);
@@ -125,13 +135,30 @@ describe('decodeServerMessage', () => {
     expect(m).toEqual({ type: 'candidate', candidate: { candidate: 'c', sdpMid: '0', sdpMLineIndex: 0 } });
   });
 
-  it('ignores unknown fields and fills in missing iceServers', () => {
+  it('ignores unknown fields and fills in missing iceServers and kind', () => {
     expect(decodeServerMessage('{"type":"joined","room":"a","role":"audience","id":"x","extra":1}')).toEqual({
       type: 'joined',
       room: 'a',
+      kind: 'broadcast',
       role: 'audience',
       id: 'x',
       iceServers: [],
+    });
+  });
+
+  it('fills in what meetd leaves out when empty', () => {
+    expect(decodeServerMessage('{"type":"speaker"}')).toEqual({ type: 'speaker', id: '' });
+    expect(decodeServerMessage('{"type":"participants"}')).toEqual({ type: 'participants', participants: [] });
+    expect(decodeServerMessage('{"type":"participants","participants":[{"id":"1","role":"audience"}]}')).toEqual({
+      type: 'participants',
+      participants: [{ id: '1', name: '', role: 'audience', host: false, audio: false, video: false, screen: '' }],
+    });
+    expect(decodeServerMessage('{"type":"chat","text":"hi","time":"t"}')).toEqual({
+      type: 'chat',
+      id: '',
+      name: '',
+      text: 'hi',
+      time: 't',
     });
   });
 
@@ -155,6 +182,13 @@ describe('decodeClientMessage', () => {
     '{"type":"join","room":"a","role":"stage","name":5}',
     '{"type":"candidate"}',
     '{"type":"state","room":"a","live":true,"viewers":1}',
+    '{"type":"join","room":"a","kind":"party","role":"stage"}',
+    '{"type":"media","audio":true}',
+    '{"type":"media","audio":"on","video":true}',
+    '{"type":"media","audio":true,"video":true,"screen":5}',
+    '{"type":"chat"}',
+    '{"type":"role","role":"stage"}',
+    '{"type":"role","id":"1","role":"king"}',
   ];
   it.each(bad)('rejects %s', (text) => {
     expect(() => decodeClientMessage(text)).toThrow(ProtocolError);
@@ -166,6 +200,10 @@ describe('encode', () => {
   const messages: ClientMessage[] = [
     { type: 'join', room: 'default', role: 'stage' },
     { type: 'join', room: 'r', role: 'audience', name: 'Ana' },
+    { type: 'join', room: 'r', kind: 'meeting', role: 'stage', name: 'Ana' },
+    { type: 'media', audio: false, video: true, screen: '' },
+    { type: 'chat', text: 'hello' },
+    { type: 'role', id: 'p1', role: 'audience' },
     { type: 'offer', sdp: 'v=0\r\n' },
     { type: 'answer', sdp: 'v=0\r\n' },
     { type: 'candidate', target: 'subscribe', candidate: { candidate: 'c', sdpMid: '0', sdpMLineIndex: 0 } },

@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { isValidRoomName, parseRoute, roomNameProblem, streamerPath, viewerPath, viewerUrl, type Route } from './rooms';
+import {
+  isValidRoomName,
+  meetingPath,
+  meetingUrl,
+  parseRoute,
+  randomMeetingName,
+  roomNameProblem,
+  streamerPath,
+  viewerPath,
+  viewerUrl,
+  type Route,
+} from './rooms';
 
 describe('parseRoute', () => {
   const table: [string, Route][] = [
@@ -23,12 +34,19 @@ describe('parseRoute', () => {
     ['//viewer', { kind: 'not-found', path: '//viewer' }],
     ['/B/team', { kind: 'not-found', path: '/B/team' }],
     ['/ws', { kind: 'not-found', path: '/ws' }],
+    ['/meet', { kind: 'meet-home' }],
+    ['/meet/', { kind: 'meet-home' }],
+    ['/meet/brave-otter-42', { kind: 'page', page: 'meeting', room: 'brave-otter-42' }],
+    ['/meet/team/', { kind: 'page', page: 'meeting', room: 'team' }],
+    ['/meet/team/extra', { kind: 'not-found', path: '/meet/team/extra' }],
+    ['/meeting', { kind: 'not-found', path: '/meeting' }],
   ];
   it.each(table)('%s', (path, want) => {
     expect(parseRoute(path)).toEqual(want);
   });
 
-  const bad: [string, 'streamer' | 'viewer', string, RegExp][] = [
+  const bad: [string, 'streamer' | 'viewer' | 'meeting', string, RegExp][] = [
+    ['/meet/a.b', 'meeting', 'a.b', /meeting name “a.b” may only contain/],
     ['/b//viewer', 'viewer', '', /empty/],
     ['/b/has%20space', 'streamer', 'has space', /may only contain/],
     ['/b/a.b/viewer', 'viewer', 'a.b', /may only contain/],
@@ -84,5 +102,26 @@ describe('paths and links', () => {
       expect(parseRoute(streamerPath(room))).toEqual({ kind: 'page', page: 'streamer', room });
       expect(parseRoute(viewerPath(room))).toEqual({ kind: 'page', page: 'viewer', room });
     }
+  });
+});
+
+describe('meetings', () => {
+  it('has a path and a link per name', () => {
+    expect(meetingPath('team')).toBe('/meet/team');
+    expect(meetingUrl('https://meet.example.org/', 'team')).toBe('https://meet.example.org/meet/team');
+    expect(parseRoute(meetingPath('a_b-c'))).toEqual({ kind: 'page', page: 'meeting', room: 'a_b-c' });
+  });
+
+  it('makes readable random names that are valid room names', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      const name = randomMeetingName();
+      expect(name).toMatch(/^[a-z]+-[a-z]+-[1-9][0-9]$/);
+      expect(isValidRoomName(name)).toBe(true);
+      seen.add(name);
+    }
+    expect(seen.size).toBeGreaterThan(150);
+    expect(randomMeetingName(() => 0)).toBe('brave-otter-10');
+    expect(randomMeetingName(() => 0.999999)).toBe('zesty-zebra-99');
   });
 });

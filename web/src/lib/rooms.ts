@@ -4,6 +4,8 @@
 //   /viewer        viewer page of "default"
 //   /b/NAME        streamer page of broadcast NAME
 //   /b/NAME/viewer viewer page of NAME
+//   /meet          meetings home: start a new meeting or join one by name
+//   /meet/NAME     the meeting NAME: pre-join screen, then the call
 
 export const DEFAULT_ROOM = 'default';
 export const MAX_ROOM_LENGTH = 64;
@@ -11,15 +13,15 @@ export const MAX_ROOM_LENGTH = 64;
 const ROOM_CHARS = /^[A-Za-z0-9_-]+$/;
 
 /** Returns null if name is a valid room name, else words that say why not. */
-export function roomNameProblem(name: string): string | null {
+export function roomNameProblem(name: string, noun: 'broadcast' | 'meeting' = 'broadcast'): string | null {
   if (name.length === 0) {
-    return 'The broadcast name is empty.';
+    return `The ${noun} name is empty.`;
   }
   if (name.length > MAX_ROOM_LENGTH) {
-    return `The broadcast name is too long (${name.length} characters; at most ${MAX_ROOM_LENGTH}).`;
+    return `The ${noun} name is too long (${name.length} characters; at most ${MAX_ROOM_LENGTH}).`;
   }
   if (!ROOM_CHARS.test(name)) {
-    return `The broadcast name “${name}” may only contain letters A–Z and a–z, digits 0–9, “_” and “-”.`;
+    return `The ${noun} name “${name}” may only contain letters A–Z and a–z, digits 0–9, “_” and “-”.`;
   }
   return null;
 }
@@ -28,10 +30,11 @@ export function isValidRoomName(name: string): boolean {
   return roomNameProblem(name) === null;
 }
 
-export type Page = 'streamer' | 'viewer';
+export type Page = 'streamer' | 'viewer' | 'meeting';
 
 export type Route =
   | { kind: 'page'; page: Page; room: string }
+  | { kind: 'meet-home' }
   | { kind: 'bad-room'; page: Page; name: string; problem: string }
   | { kind: 'not-found'; path: string };
 
@@ -47,7 +50,17 @@ export function parseRoute(pathname: string): Route {
     return { kind: 'page', page: 'viewer', room: DEFAULT_ROOM };
   }
 
-  const parts = path.split('/'); // ['', 'b', NAME] or ['', 'b', NAME, 'viewer']
+  if (path === '/meet') {
+    return { kind: 'meet-home' };
+  }
+
+  const parts = path.split('/'); // ['', 'b', NAME], ['', 'b', NAME, 'viewer'] or ['', 'meet', NAME]
+  if (parts[0] === '' && parts[1] === 'meet' && parts.length === 3) {
+    const name = decodeSegment(parts[2]);
+    const problem = roomNameProblem(name, 'meeting');
+    if (problem !== null) return { kind: 'bad-room', page: 'meeting', name, problem };
+    return { kind: 'page', page: 'meeting', room: name };
+  }
   if (parts[0] !== '' || parts[1] !== 'b') {
     return { kind: 'not-found', path: pathname };
   }
@@ -89,4 +102,30 @@ export function viewerPath(room: string): string {
 /** The full viewer URL, for sharing: origin is location.origin. */
 export function viewerUrl(origin: string, room: string): string {
   return origin.replace(/\/+$/, '') + viewerPath(room);
+}
+
+/** The path of a meeting. */
+export function meetingPath(room: string): string {
+  return `/meet/${room}`;
+}
+
+/** The full meeting URL, for sharing. */
+export function meetingUrl(origin: string, room: string): string {
+  return origin.replace(/\/+$/, '') + meetingPath(room);
+}
+
+const ADJECTIVES = [
+  'brave', 'calm', 'clever', 'bright', 'eager', 'gentle', 'happy', 'jolly', 'kind', 'lively',
+  'lucky', 'merry', 'nimble', 'proud', 'quick', 'quiet', 'sunny', 'swift', 'witty', 'zesty',
+];
+const ANIMALS = [
+  'otter', 'badger', 'falcon', 'fox', 'heron', 'koala', 'lynx', 'marmot', 'panda', 'puffin',
+  'rabbit', 'robin', 'seal', 'sparrow', 'tiger', 'turtle', 'walrus', 'whale', 'wolf', 'zebra',
+];
+
+/** A fresh, readable meeting name like "brave-otter-42". random returns [0, 1). */
+export function randomMeetingName(random: () => number = Math.random): string {
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length) % list.length]!;
+  const n = 10 + (Math.floor(random() * 90) % 90);
+  return `${pick(ADJECTIVES)}-${pick(ANIMALS)}-${n}`;
 }

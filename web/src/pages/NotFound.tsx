@@ -2,7 +2,7 @@ import { TopBar } from '../components/TopBar';
 import { viewerPath, streamerPath, DEFAULT_ROOM } from '../lib/rooms';
 
 /** Shown for paths that are no page, and for broadcast names that are not valid. */
-export function NotFound({ path, problem }: { path: string; problem?: string }) {
+export function NotFound({ path, problem, meeting }: { path: string; problem?: string; meeting?: boolean }) {
   return (
     <div className="app">
       <TopBar />
@@ -10,13 +10,13 @@ export function NotFound({ path, problem }: { path: string; problem?: string }) 
         <section className="card message-card">
           {problem ? (
             <>
-              <h1>This broadcast name is not valid</h1>
+              <h1>This {meeting ? 'meeting' : 'broadcast'} name is not valid</h1>
               <p data-testid="status" role="status" className="message-error">
                 Error: {problem}
               </p>
               <p className="card-text">
                 Names are 1–64 characters: letters, digits, “_” and “-”, for example{' '}
-                <code>/b/team-standup</code>.
+                <code>{meeting ? '/meet/team-standup' : '/b/team-standup'}</code>.
               </p>
             </>
           ) : (
@@ -34,10 +34,13 @@ export function NotFound({ path, problem }: { path: string; problem?: string }) 
             <li>
               <a href={viewerPath(DEFAULT_ROOM)}>Watch the default broadcast</a>
             </li>
+            <li>
+              <a href="/meet">Start or join a meeting</a>
+            </li>
           </ul>
           <p className="card-text hint">
             Other broadcasts live at <code>/b/NAME</code> (to stream) and <code>/b/NAME/viewer</code> (to
-            watch).
+            watch); meetings at <code>/meet/NAME</code>.
           </p>
         </section>
       </main>

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/meetd/meetd/internal/signal"
+	"github.com/meetd/meetd/internal/testclient"
+)
+
+// TestJoinLeaveCyclesLeaveNothingBehind runs many viewers through a live
+// broadcast, each connecting for real and receiving media before it
+// leaves, and checks that goroutines and heap return to where they were.
+func TestJoinLeaveCyclesLeaveNothingBehind(t *testing.T) {
+	cycles := 1000
+	if testing.Short() {
+		cycles = 100
+	}
+	checkLeaks(t)
+	url := startMeetd(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	pub := dial(t, ctx, url, testclient.Options{})
+	defer pub.Close()
+	join(t, ctx, pub, "churn", signal.RoleStage)
+	if err := pub.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cycle := func() error {
+		c, err := testclient.Dial(ctx, url, testclient.Options{})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if err := c.Join(ctx, "churn", signal.RoleAudience); err != nil {
+			return err
+		}
+		return c.WaitMedia(ctx, 1, 1)
+	}
+	// Warm up, then take the baseline.
+	for range 20 {
+		if err := cycle(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	goroutines, heap := settle()
+	t.Logf("baseline: %d goroutines, %d KiB heap", goroutines, heap>>10)
+
+	const parallel = 25
+	work := make(chan struct{})
+	errs := make(chan error, parallel)
+	var wg sync.WaitGroup
+	for range parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range work {
+				if err := cycle(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	start := time.Now()
+feed:
+	for range cycles {
+		select {
+		case work <- struct{}{}:
+		case err := <-errs:
+			t.Error(err)
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	t.Logf("%d cycles in %v", cycles, time.Since(start).Round(time.Millisecond))
+
+	// Everything a viewer held is gone once the server has had a moment.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		g, h := settle()
+		if g <= goroutines+5 && h <= heap+heap/2+(2<<20) {
+			t.Logf("after: %d goroutines, %d KiB heap", g, h>>10)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %d cycles: %d goroutines (baseline %d), %d KiB heap (baseline %d KiB)",
+				cycles, g, goroutines, h>>10, heap>>10)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// And the broadcast still reaches a new viewer.
+	if err := cycle(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func settle() (goroutines int, heap uint64) {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return runtime.NumGoroutine(), ms.HeapAlloc
+}

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/meetd/meetd/internal/signal"
+	"github.com/meetd/meetd/internal/testclient"
+)
+
+// joinMeeting dials a participant, joins the meeting on stage and publishes.
+func joinMeeting(t *testing.T, ctx context.Context, url, room string, opts testclient.Options) *testclient.Client {
+	t.Helper()
+	c := dial(t, ctx, url, opts)
+	if err := c.JoinKind(ctx, signal.KindMeeting, room, signal.RoleStage); err != nil {
+		t.Fatal(err)
+	}
+	if errs := c.Errors(); len(errs) > 0 {
+		t.Fatalf("%s joining: %+v", opts.Name, errs)
+	}
+	if err := c.Publish(ctx); err != nil {
+		t.Fatalf("%s publishing: %v", opts.Name, err)
+	}
+	if err := c.SendMedia(true, true, ""); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// waitAllMedia waits until every client receives audio and video from
+// every other.
+func waitAllMedia(t *testing.T, ctx context.Context, clients []*testclient.Client, names []string, after map[string]int) {
+	t.Helper()
+	for i, c := range clients {
+		for j, o := range clients {
+			if i == j {
+				continue
+			}
+			for _, label := range []string{"audio", "video"} {
+				n := after[fmt.Sprint(i, j, label)] + 20
+				if err := c.WaitFrom(ctx, o.ID(), label, n); err != nil {
+					t.Fatalf("%s from %s: %v", names[i], names[j], err)
+				}
+			}
+		}
+	}
+}
+
+func counts(clients []*testclient.Client) map[string]int {
+	m := map[string]int{}
+	for i, c := range clients {
+		for j, o := range clients {
+			for _, label := range []string{"audio", "video"} {
+				m[fmt.Sprint(i, j, label)] = c.From(o.ID(), label)
+			}
+		}
+	}
+	return m
+}
+
+func TestMeetingOfFour(t *testing.T) {
+	checkLeaks(t)
+	url := startMeetd(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	names := []string{"Ana", "Ben", "Cy", "Di"}
+	// Ben speaks loudest, Ana is quiet, the others are silent.
+	levels := []uint8{50, 20, 127, 127}
+	var clients []*testclient.Client
+	for i, n := range names {
+		c := joinMeeting(t, ctx, url, "standup", testclient.Options{Name: n, AudioLevel: levels[i]})
+		defer c.Close()
+		clients = append(clients, c)
+	}
+	waitAllMedia(t, ctx, clients, names, nil)
+
+	ana, ben, cy, di := clients[0], clients[1], clients[2], clients[3]
+	for _, c := range clients {
+		err := c.Wait(ctx, "Ben as the active speaker", func() bool { return c.Speaker() == ben.ID() })
+		if err != nil {
+			t.Fatalf("speaker %q: %v", c.Speaker(), err)
+		}
+		err = c.Wait(ctx, "four on stage with Ana hosting", func() bool {
+			p := c.Participants()
+			return len(p) == 4 && p[0].ID == ana.ID() && p[0].Host && p[1].Name == "Ben" && p[1].Audio && p[1].Video
+		})
+		if err != nil {
+			t.Fatalf("%v: %+v", err, c.Participants())
+		}
+	}
+
+	// Cy shares a screen: everyone else receives it, then it stops.
+	if err := cy.StartScreen(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := cy.SendMedia(true, true, testclient.ScreenStream); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*testclient.Client{ana, ben, di} {
+		if err := c.WaitFrom(ctx, cy.ID(), "screen", 20); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Wait(ctx, "Cy's screen announced", func() bool {
+			p, _ := c.Participant(cy.ID())
+			return p.Screen == testclient.ScreenStream
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cy.StopScreen(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := cy.SendMedia(true, false, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := ana.Wait(ctx, "Cy's camera off, no screen", func() bool {
+		p, _ := ana.Participant(cy.ID())
+		return !p.Video && p.Screen == ""
+	}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	stopped := ana.From(cy.ID(), "screen")
+	time.Sleep(500 * time.Millisecond)
+	if n := ana.From(cy.ID(), "screen"); n > stopped+2 {
+		t.Errorf("screen packets still arrive after the share stopped: %d then %d", stopped, n)
+	}
+
+	// Chat, then Di leaves and rejoins: she sees the history, and everyone
+	// receives her again.
+	for i, text := range []string{"hello", "can you hear me?", "yes"} {
+		if err := clients[i].SendChat(text); err != nil {
+			t.Fatal(err)
+		}
+		if err := di.Wait(ctx, "chat", func() bool { return len(di.Chat()) == i+1 }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	di.Close()
+	for _, c := range []*testclient.Client{ana, ben, cy} {
+		if err := c.Wait(ctx, "Di gone", func() bool { return len(c.Participants()) == 3 }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	di = joinMeeting(t, ctx, url, "standup", testclient.Options{Name: "Di"})
+	defer di.Close()
+	clients[3] = di
+	if err := di.Wait(ctx, "chat history", func() bool { return len(di.Chat()) == 3 }); err != nil {
+		t.Fatal(err)
+	}
+	chat := di.Chat()
+	if chat[0].Text != "hello" || chat[0].Name != "Ana" || !chat[2].History || chat[1].Time == "" {
+		t.Errorf("history: %+v", chat)
+	}
+	waitAllMedia(t, ctx, clients, names, counts(clients))
+	if errs := append(ana.Errors(), di.Errors()...); len(errs) > 0 {
+		t.Errorf("errors: %+v", errs)
+	}
+}
+
+func TestStageInvitation(t *testing.T) {
+	checkLeaks(t)
+	url := startMeetd(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	streamer := dial(t, ctx, url, testclient.Options{Name: "Host"})
+	defer streamer.Close()
+	join(t, ctx, streamer, "talk", signal.RoleStage)
+	if err := streamer.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	guest := dial(t, ctx, url, testclient.Options{Name: "Guest"})
+	defer guest.Close()
+	join(t, ctx, guest, "talk", signal.RoleAudience)
+	viewer := dial(t, ctx, url, testclient.Options{Name: "Viewer"})
+	defer viewer.Close()
+	join(t, ctx, viewer, "talk", signal.RoleAudience)
+
+	// Uninvited, the guest may not publish; the viewer may not invite.
+	if err := guest.Publish(ctx); err == nil {
+		t.Fatal("an audience member published without an invitation")
+	}
+	if err := guest.WaitError(ctx, signal.CodeNotAllowed); err != nil {
+		t.Fatal(err)
+	}
+	if err := viewer.Move(guest.ID(), signal.RoleStage); err != nil {
+		t.Fatal(err)
+	}
+	if err := viewer.WaitError(ctx, signal.CodeNotHost); err != nil {
+		t.Fatal(err)
+	}
+
+	// Invited, the guest publishes and everyone sees them.
+	if err := streamer.Move(guest.ID(), signal.RoleStage); err != nil {
+		t.Fatal(err)
+	}
+	if err := guest.Wait(ctx, "invitation", func() bool {
+		r := guest.Roles()
+		return len(r) > 0 && r[len(r)-1] == signal.RoleStage
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := guest.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*testclient.Client{streamer, viewer} {
+		if err := c.WaitFrom(ctx, guest.ID(), "video", 20); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := viewer.WaitFrom(ctx, streamer.ID(), "video", 20); err != nil {
+		t.Fatal(err)
+	}
+
+	// Sent back, the guest stops publishing.
+	if err := streamer.Move(guest.ID(), signal.RoleAudience); err != nil {
+		t.Fatal(err)
+	}
+	if err := viewer.Wait(ctx, "the guest off stage", func() bool {
+		p, ok := viewer.Participant(guest.ID())
+		return !ok || p.Role == signal.RoleAudience
+	}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	n := viewer.From(guest.ID(), "video")
+	time.Sleep(500 * time.Millisecond)
+	if m := viewer.From(guest.ID(), "video"); m > n+2 {
+		t.Errorf("the guest's video still arrives after being sent back: %d then %d", n, m)
+	}
+	before := viewer.From(streamer.ID(), "video")
+	if err := viewer.WaitFrom(ctx, streamer.ID(), "video", before+20); err != nil {
+		t.Fatal(err)
+	}
+}

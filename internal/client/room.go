@@ -1,0 +1,202 @@
+package client
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/meetd/meetd/internal/room"
+	"github.com/meetd/meetd/internal/sfu"
+	"github.com/meetd/meetd/internal/signal"
+)
+
+func kindOf(kind string) room.Kind {
+	if kind == signal.KindMeeting {
+		return room.Meeting
+	}
+	return room.Broadcast
+}
+
+func roleOf(role string) room.Role {
+	if role == signal.RoleStage {
+		return room.Stage
+	}
+	return room.Audience
+}
+
+// roomError turns a room's refusal into words for the client.
+func roomError(err error, name string) *signal.Error {
+	switch {
+	case errors.Is(err, room.ErrAlreadyLive):
+		return signal.Errorf(signal.CodeAlreadyLive, "The broadcast %q is already live from another streamer.", name)
+	case errors.Is(err, room.ErrRoomFull):
+		return signal.Errorf(signal.CodeRoomFull, "The stage of %q is full (%d people).", name, room.MaxStage)
+	case errors.Is(err, room.ErrNotHost):
+		return signal.Errorf(signal.CodeNotHost, "Only the host of %q can do this.", name)
+	case errors.Is(err, room.ErrNotMember):
+		return signal.Errorf(signal.CodeNotFound, "That participant is not in %q.", name)
+	}
+	return signal.Errorf(signal.CodeInternal, "%q: %v.", name, err)
+}
+
+func (c *Client) joinRoom(kind room.Kind, name string, role room.Role, displayName string) bool {
+	r, err := c.env.Rooms.Join(kind, name, c, role, displayName)
+	if err != nil {
+		c.fail(roomError(err, name))
+		return false
+	}
+	c.room, c.role, c.name = r, role, displayName
+	c.log = c.env.Log.With("participant", c.id, "room", name, "kind", kind.String())
+	if !c.plain {
+		c.conn.Send(signal.Message{
+			Type: signal.TypeJoined, Room: name, Kind: kind.String(), Role: role.String(), ID: c.id,
+			ICEServers: c.env.ICEServers,
+		})
+	}
+	c.reconcile()
+	return true
+}
+
+// leaveRoom stops publishing and watching and leaves the room.
+func (c *Client) leaveRoom() {
+	c.stopPublishing()
+	c.closeSubscriber()
+	c.early = nil
+	if c.room != nil {
+		c.env.Rooms.Leave(c.room, c)
+		c.room = nil
+	}
+	c.lastState, c.lastParticipants, c.lastSpeaker, c.chatSeq = nil, nil, nil, 0
+}
+
+// reconcile brings the client in line with its room: its role, what it was
+// last told, and the tracks its subscribe connection carries.
+func (c *Client) reconcile() {
+	if c.room == nil {
+		return
+	}
+	snap := c.room.Snapshot()
+	for _, p := range snap.Participants {
+		if p.ID == c.id && p.Role != c.role {
+			c.roleChanged(p.Role)
+		}
+	}
+	if !c.plain {
+		c.sendState(snap)
+		c.sendParticipants(snap)
+		c.sendChat(snap)
+		if c.lastSpeaker == nil || *c.lastSpeaker != snap.Speaker {
+			c.lastSpeaker = &snap.Speaker
+			c.conn.Send(signal.Message{Type: signal.TypeSpeaker, ID: snap.Speaker})
+		}
+	}
+	var want []*sfu.Track
+	for _, p := range snap.Tracks {
+		if p.Publisher != c.id {
+			want = append(want, p.Track)
+		}
+	}
+	c.updateSubscriber(want)
+}
+
+// roleChanged follows the host moving this client.
+func (c *Client) roleChanged(role room.Role) {
+	c.log.Info("role changed by the host", "role", role)
+	c.role = role
+	if role == room.Audience {
+		c.stopPublishing()
+	}
+	if !c.plain {
+		c.conn.Send(signal.Message{Type: signal.TypeRole, Role: role.String()})
+	}
+}
+
+func (c *Client) sendState(snap room.Snapshot) {
+	live, viewers := snap.Live, snap.Viewers
+	if c.lastState != nil && *c.lastState.Live == live && *c.lastState.Viewers == viewers {
+		return
+	}
+	st := signal.Message{Type: signal.TypeState, Room: snap.Name, Live: &live, Viewers: &viewers}
+	c.lastState = &st
+	c.conn.Send(st)
+}
+
+// sendParticipants sends the member list when it changed. A broadcast's
+// audience sees the stage only: a large audience would otherwise send
+// everyone a long list on every arrival.
+func (c *Client) sendParticipants(snap room.Snapshot) {
+	list := make([]signal.Participant, 0, len(snap.Participants))
+	for _, p := range snap.Participants {
+		if snap.Kind == room.Broadcast && c.role == room.Audience && p.Role == room.Audience && p.ID != c.id {
+			continue
+		}
+		list = append(list, signal.Participant{
+			ID: p.ID, Name: p.Name, Role: p.Role.String(), Host: p.Host, Audio: p.Audio, Video: p.Video, Screen: p.Screen,
+		})
+	}
+	m := signal.Message{Type: signal.TypeParticipants, Participants: list}
+	data, err := json.Marshal(m)
+	if err != nil || bytes.Equal(data, c.lastParticipants) {
+		return
+	}
+	c.lastParticipants = data
+	c.conn.Send(m)
+}
+
+func (c *Client) sendChat(snap room.Snapshot) {
+	if snap.ChatSeq == c.chatSeq {
+		return
+	}
+	history := c.chatSeq == 0
+	for _, msg := range c.room.ChatSince(c.chatSeq) {
+		c.conn.Send(signal.Message{
+			Type: signal.TypeChat, ID: msg.From, Name: msg.Name, Text: msg.Text,
+			Time: msg.Time.Format(time.RFC3339), History: history,
+		})
+		c.chatSeq = msg.Seq
+	}
+	c.chatSeq = max(c.chatSeq, snap.ChatSeq)
+}
+
+func (c *Client) handleMedia(audio, video bool, screen *string) {
+	if c.room == nil {
+		c.fail(signal.Errorf(signal.CodeNotJoined, "Join a room first."))
+		return
+	}
+	if c.role != room.Stage {
+		c.fail(signal.Errorf(signal.CodeNotAllowed, "Only the stage publishes media."))
+		return
+	}
+	s := ""
+	if screen != nil {
+		s = *screen
+	}
+	if err := c.room.SetMedia(c, audio, video, s); err != nil {
+		c.fail(roomError(err, c.room.Name()))
+	}
+}
+
+func (c *Client) handleChat(text string) {
+	if c.room == nil {
+		c.fail(signal.Errorf(signal.CodeNotJoined, "Join a room first."))
+		return
+	}
+	if !c.chatLimit.Allow() {
+		c.fail(signal.Errorf(signal.CodeRateLimited, "You are sending chat messages too fast; this one was not sent."))
+		return
+	}
+	if err := c.room.Chat(c, text); err != nil {
+		c.fail(roomError(err, c.room.Name()))
+	}
+}
+
+func (c *Client) handleRole(target string, role room.Role) {
+	if c.room == nil {
+		c.fail(signal.Errorf(signal.CodeNotJoined, "Join a room first."))
+		return
+	}
+	if err := c.room.Move(c, target, role); err != nil {
+		c.fail(roomError(err, c.room.Name()))
+	}
+}

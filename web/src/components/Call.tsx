@@ -1,0 +1,182 @@
+import { useMemo, useState } from 'react';
+import { useMediaQuery } from '../hooks/useMeeting';
+import type { Meeting, MeetingState } from '../lib/meeting';
+import { buildTiles } from '../lib/participants';
+import type { Role } from '../lib/protocol';
+import { unreachableMessage } from '../lib/signaling';
+import { STATUS } from '../lib/status';
+import { CallGrid } from './CallGrid';
+import { ChatPanel } from './ChatPanel';
+import { ControlBar } from './ControlBar';
+import { copyText } from './clipboard';
+import { Icon } from './icons';
+import { PeopleList } from './PeopleList';
+import { SidePanel } from './SidePanel';
+import { Toasts, type Toast } from './Toasts';
+import { RemoteAudio } from './VideoTile';
+
+export type Panel = 'chat' | 'people' | null;
+
+/** Whether this browser can share a screen. */
+export function canShareScreen(): boolean {
+  return typeof navigator !== 'undefined' && typeof navigator.mediaDevices?.getDisplayMedia === 'function';
+}
+
+/** The in-call screen of a meeting: tiles, control bar, chat and people panels, notices. */
+export function Call({
+  room,
+  link,
+  meeting,
+  state,
+  camera,
+  screen,
+  micOn,
+  camOn,
+  hasMic,
+  hasCam,
+  panel,
+  unread,
+  toasts,
+  onPanel,
+  onMic,
+  onCam,
+  onShare,
+  onLeave,
+  onCopied,
+}: {
+  room: string;
+  link: string;
+  meeting: Meeting;
+  state: MeetingState;
+  camera: MediaStream | null;
+  screen: MediaStream | null;
+  micOn: boolean;
+  camOn: boolean;
+  hasMic: boolean;
+  hasCam: boolean;
+  panel: Panel;
+  unread: number;
+  toasts: Toast[];
+  onPanel: (p: Panel) => void;
+  onMic: () => void;
+  onCam: () => void;
+  onShare: () => void;
+  onLeave: () => void;
+  onCopied: (ok: boolean) => void;
+}) {
+  const narrow = useMediaQuery('(max-width: 600px)');
+  const [copying, setCopying] = useState(false);
+  const self = state.selfId;
+  const onStage = state.role === 'stage';
+  const amHost = state.participants.some((p) => p.id === self && p.host);
+
+  const { cameras, screens } = useMemo(
+    () => buildTiles(state.participants, self, state.remote, { camera, screen }),
+    [state.participants, self, state.remote, camera, screen],
+  );
+  const audio = useMemo(() => {
+    const out: MediaStream[] = [];
+    for (const list of state.remote.values()) {
+      for (const r of list) if (r.stream.getTracks().some((t) => t.kind === 'audio')) out.push(r.stream);
+    }
+    return out;
+  }, [state.remote]);
+
+  const joined = state.status === 'joined';
+  const status = joined ? 'In call' : state.status === 'reconnecting' ? STATUS.reconnecting : STATUS.connecting;
+
+  return (
+    <div className={`call ${panel ? 'has-panel' : ''}`}>
+      <div className="call-main">
+        <section className="call-stage" aria-label="Participants' video">
+          {!joined && (
+            <div className="call-banner" role="alert">
+              <span className="status-pill is-busy">{status}</span>
+              {state.unreachable && <span>{unreachableMessage(location.host)} Trying again…</span>}
+            </div>
+          )}
+          <p className="visually-hidden" data-testid="status" role="status">
+            {status}
+          </p>
+          {cameras.length === 0 && joined ? (
+            <div className="call-empty">
+              <p>Nobody is on stage yet.</p>
+            </div>
+          ) : (
+            <CallGrid
+              cameras={cameras}
+              screens={screens}
+              speaker={state.speaker}
+              self={{ audio: micOn && hasMic, video: camOn && hasCam }}
+              narrow={narrow}
+            />
+          )}
+          {!onStage && joined && (
+            <p className="call-watching">
+              <Icon name="people" />
+              You are watching. The host can invite you to the stage.
+            </p>
+          )}
+        </section>
+        {panel === 'chat' && (
+          <ChatPanel
+            messages={state.chat}
+            canSend={joined}
+            onSend={(t) => meeting.sendChat(t)}
+            onClose={() => onPanel(null)}
+          />
+        )}
+        {panel === 'people' && (
+          <SidePanel title="People" onClose={() => onPanel(null)} testId="people-panel">
+            <div className="people-link">
+              <button
+                type="button"
+                className="btn btn-small btn-tonal"
+                disabled={copying}
+                onClick={() => {
+                  setCopying(true);
+                  void copyText(link).then((ok) => {
+                    setCopying(false);
+                    onCopied(ok);
+                  });
+                }}
+              >
+                <Icon name="link" />
+                Copy link
+              </button>
+              <span className="people-url">{link}</span>
+            </div>
+            <PeopleList
+              participants={state.participants}
+              selfId={self}
+              amHost={amHost}
+              sendBackWords="Move to audience"
+              onRole={(id: string, role: Role) => meeting.setRole(id, role)}
+            />
+          </SidePanel>
+        )}
+      </div>
+      <Toasts toasts={toasts} />
+      <RemoteAudio streams={audio} />
+      <ControlBar
+        room={room}
+        micOn={micOn}
+        camOn={camOn}
+        hasMic={hasMic && onStage}
+        hasCam={hasCam && onStage}
+        sharing={state.media.screen !== ''}
+        canShare={onStage && joined && canShareScreen()}
+        chatOpen={panel === 'chat'}
+        peopleOpen={panel === 'people'}
+        unread={unread}
+        people={state.participants.length}
+        onMic={onMic}
+        onCam={onCam}
+        onShare={onShare}
+        onChat={() => onPanel(panel === 'chat' ? null : 'chat')}
+        onPeople={() => onPanel(panel === 'people' ? null : 'people')}
+        onLeave={onLeave}
+      />
+    </div>
+  );
+}

@@ -1,0 +1,90 @@
+import type { Participant, Role } from '../lib/protocol';
+import { displayName, initials } from '../lib/participants';
+import { Icon } from './icons';
+
+/**
+ * Everyone in a room, stage first, with their microphone and camera. The
+ * host gets a button per person to move them between audience and stage.
+ */
+export function PeopleList({
+  participants,
+  selfId,
+  amHost,
+  sendBackWords,
+  hiddenAudience = 0,
+  onRole,
+}: {
+  participants: readonly Participant[];
+  selfId: string | null;
+  amHost: boolean;
+  /** The words of the button that moves someone off the stage. */
+  sendBackWords: 'Move to audience' | 'Send back';
+  /** Audience members meetd counts but does not list to us. */
+  hiddenAudience?: number;
+  onRole: (id: string, role: Role) => void;
+}) {
+  const stage = participants.filter((p) => p.role === 'stage');
+  const audience = participants.filter((p) => p.role === 'audience');
+  const audienceCount = Math.max(audience.length, hiddenAudience);
+
+  const row = (p: Participant) => {
+    const self = p.id === selfId;
+    const name = displayName(p);
+    return (
+      <li key={p.id} className="person" data-testid="person" data-participant={p.id}>
+        <span className="avatar avatar-sm" aria-hidden="true">
+          {initials(name)}
+        </span>
+        <span className="person-name">
+          <span className="person-title">
+            {name}
+            {self && ' (You)'}
+          </span>
+          {p.host && <span className="person-tag">Host</span>}
+        </span>
+        {p.role === 'stage' && (
+          <span className="person-media">
+            <span title={p.audio ? 'Microphone on' : 'Microphone off'} className={p.audio ? '' : 'is-off'}>
+              <Icon name={p.audio ? 'mic' : 'micOff'} />
+              <span className="visually-hidden">{p.audio ? 'Microphone on' : 'Microphone off'}</span>
+            </span>
+            <span title={p.video ? 'Camera on' : 'Camera off'} className={p.video ? '' : 'is-off'}>
+              <Icon name={p.video ? 'cam' : 'camOff'} />
+              <span className="visually-hidden">{p.video ? 'Camera on' : 'Camera off'}</span>
+            </span>
+            {p.screen && (
+              <span title="Presenting">
+                <Icon name="screen" />
+                <span className="visually-hidden">Presenting</span>
+              </span>
+            )}
+          </span>
+        )}
+        {amHost && !self && (
+          <button
+            type="button"
+            className="btn btn-small btn-tonal"
+            onClick={() => onRole(p.id, p.role === 'stage' ? 'audience' : 'stage')}
+            aria-label={`${p.role === 'stage' ? sendBackWords : 'Invite to stage'}: ${name}`}
+          >
+            <Icon name={p.role === 'stage' ? 'personRemove' : 'personAdd'} />
+            {p.role === 'stage' ? sendBackWords : 'Invite to stage'}
+          </button>
+        )}
+      </li>
+    );
+  };
+
+  return (
+    <div className="people">
+      <h3 className="people-group">On stage ({stage.length})</h3>
+      <ul className="people-list">{stage.map(row)}</ul>
+      <h3 className="people-group">Audience ({audienceCount})</h3>
+      {audience.length > 0 ? (
+        <ul className="people-list">{audience.map(row)}</ul>
+      ) : (
+        <p className="people-empty">{audienceCount > 0 ? 'Watching without a name.' : 'Nobody is only watching.'}</p>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,190 @@
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import type { LocalMedia } from '../hooks/useLocalMedia';
+import { copyText } from './clipboard';
+import { DevicePicker } from './DevicePicker';
+import { Icon } from './icons';
+import { Notice } from './Notice';
+
+function trackOf(stream: MediaStream | null, kind: 'audio' | 'video'): MediaStreamTrack | null {
+  return stream?.getTracks().find((t) => t.kind === kind) ?? null;
+}
+
+/**
+ * Before joining a meeting: a preview of one's camera, device pickers, mic and
+ * camera on or off, a name, and Join now (or join as a viewer).
+ */
+export function PreJoin({
+  room,
+  link,
+  media,
+  micOn,
+  camOn,
+  onMic,
+  onCam,
+  name,
+  onName,
+  problem,
+  onJoin,
+}: {
+  room: string;
+  link: string;
+  media: LocalMedia;
+  micOn: boolean;
+  camOn: boolean;
+  onMic: () => void;
+  onCam: () => void;
+  name: string;
+  onName: (name: string) => void;
+  /** Why the last try to join failed, if it did. */
+  problem: { title: string; text: string } | null;
+  onJoin: (role: 'stage' | 'audience') => void;
+}) {
+  const { stream } = media;
+  const video = useRef<HTMLVideoElement>(null);
+  const [copied, setCopied] = useState<string | null>(null);
+  const mic = trackOf(stream, 'audio');
+  const cam = trackOf(stream, 'video');
+
+  useEffect(() => {
+    const v = video.current;
+    if (!v) return;
+    v.muted = true;
+    if (v.srcObject !== stream) v.srcObject = stream;
+    if (stream) v.play().catch(() => {});
+  }, [stream]);
+
+  useEffect(() => {
+    if (copied === null) return;
+    const t = setTimeout(() => setCopied(null), 2500);
+    return () => clearTimeout(t);
+  }, [copied]);
+
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    onJoin('stage');
+  }
+
+  const status = media.opening
+    ? 'Starting camera…'
+    : media.problem
+      ? `Error: ${media.problem.summary}`
+      : 'Preview';
+
+  return (
+    <main className="prejoin">
+      <section className="prejoin-preview">
+        <div className="stage prejoin-stage">
+          <video ref={video} className="stage-video cover mirror" autoPlay playsInline muted data-testid="local-video" />
+          {(!stream || !cam || !camOn) && (
+            <div className="stage-placeholder" aria-hidden="true">
+              <Icon name={camOn && !media.problem ? 'cam' : 'camOff'} />
+              <span>{media.opening ? 'Starting camera…' : !cam ? 'No camera' : 'Camera is off'}</span>
+            </div>
+          )}
+          <p className="prejoin-you">{name.trim() || 'You'}</p>
+          <p className="visually-hidden" data-testid="status" role="status">
+            {status}
+          </p>
+          <div className="prejoin-toggles" role="group" aria-label="Before joining">
+            <button
+              type="button"
+              className={`ctl ${micOn && mic ? 'is-on' : 'is-off'}`}
+              aria-pressed={micOn && mic !== null}
+              disabled={!mic}
+              title={micOn ? 'Turn off microphone' : 'Turn on microphone'}
+              onClick={onMic}
+            >
+              <Icon name={micOn && mic ? 'mic' : 'micOff'} />
+              <span className="visually-hidden">Microphone</span>
+            </button>
+            <button
+              type="button"
+              className={`ctl ${camOn && cam ? 'is-on' : 'is-off'}`}
+              aria-pressed={camOn && cam !== null}
+              disabled={!cam}
+              title={camOn ? 'Turn off camera' : 'Turn on camera'}
+              onClick={onCam}
+            >
+              <Icon name={camOn && cam ? 'cam' : 'camOff'} />
+              <span className="visually-hidden">Camera</span>
+            </button>
+          </div>
+        </div>
+        <div className="prejoin-devices">
+          <DevicePicker
+            label="Camera"
+            devices={media.devices.cameras}
+            value={cam?.getSettings().deviceId ?? ''}
+            onChange={(id) => id && void media.switchDevice('video', id)}
+          />
+          <DevicePicker
+            label="Microphone"
+            devices={media.devices.microphones}
+            value={mic?.getSettings().deviceId ?? ''}
+            onChange={(id) => id && void media.switchDevice('audio', id)}
+          />
+        </div>
+      </section>
+
+      <section className="prejoin-side">
+        <h1>Ready to join?</h1>
+        <p className="prejoin-room">
+          Meeting <strong data-testid="room-name">{room}</strong>
+        </p>
+        {problem && (
+          <Notice tone="error" title={problem.title}>
+            <p>{problem.text}</p>
+          </Notice>
+        )}
+        <form className="prejoin-form" onSubmit={submit}>
+          <div className="field">
+            <label htmlFor="display-name">Your name</label>
+            <input
+              id="display-name"
+              type="text"
+              autoComplete="name"
+              maxLength={64}
+              placeholder="How others see you"
+              value={name}
+              onChange={(e) => onName(e.target.value)}
+            />
+          </div>
+          <button type="submit" className="btn btn-primary btn-wide">
+            Join now
+          </button>
+          <button type="button" className="btn btn-tonal btn-wide" onClick={() => onJoin('audience')}>
+            Join as viewer
+          </button>
+        </form>
+        <div className="prejoin-link">
+          <span className="prejoin-url" data-testid="meeting-link">
+            {link}
+          </span>
+          <button
+            type="button"
+            className="btn btn-small btn-tonal"
+            onClick={() => void copyText(link).then((ok) => setCopied(ok ? 'Copied' : 'Could not copy'))}
+          >
+            <Icon name="copy" />
+            Copy link
+          </button>
+          <span className="share-feedback" aria-live="polite">
+            {copied ?? ''}
+          </span>
+        </div>
+        {media.problem && (
+          <Notice tone="error" title={media.problem.summary}>
+            <p>{media.problem.help}</p>
+            <p>You can still join, and others will see your name instead of your video.</p>
+            {media.problem.retry && (
+              <button type="button" className="btn btn-tonal" onClick={media.reopen}>
+                Try again
+              </button>
+            )}
+          </Notice>
+        )}
+        {media.notice && <Notice tone="info" title={media.notice} />}
+      </section>
+    </main>
+  );
+}

@@ -1,0 +1,114 @@
+import { useEffect, useRef } from 'react';
+import { displayName, initials, type Tile } from '../lib/participants';
+import { Icon } from './icons';
+
+/** Plays a stream in a muted video element (sound comes from RemoteAudio). */
+export function StreamVideo({
+  stream,
+  className,
+  testId,
+}: {
+  stream: MediaStream | null;
+  className?: string;
+  testId?: string;
+}) {
+  const ref = useRef<HTMLVideoElement>(null);
+  useEffect(() => {
+    const v = ref.current;
+    if (!v) return;
+    v.muted = true;
+    if (v.srcObject !== stream) v.srcObject = stream;
+    if (stream) v.play().catch(() => {});
+  }, [stream]);
+  return <video ref={ref} className={className} autoPlay playsInline muted data-testid={testId} />;
+}
+
+const HUES = [210, 140, 20, 280, 340, 180, 45, 260, 100, 0];
+
+/** A steady colour per person, from their id. */
+function hue(id: string): number {
+  let h = 0;
+  for (const c of id) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return HUES[h % HUES.length]!;
+}
+
+function hasVideo(stream: MediaStream | null): boolean {
+  return stream !== null && stream.getTracks().some((t) => t.kind === 'video' && t.readyState === 'live');
+}
+
+/**
+ * One person (or one screen share) in the call: the video, or their initials
+ * when the camera is off; the name; a muted-microphone mark; a ring while
+ * they speak.
+ */
+export function VideoTile({
+  tile,
+  speaking,
+  videoOn,
+  audioOn,
+  className = '',
+}: {
+  tile: Tile;
+  speaking: boolean;
+  /** Whether to show the video (the camera is on and there is video). */
+  videoOn: boolean;
+  audioOn: boolean;
+  className?: string;
+}) {
+  const p = tile.participant;
+  const name = displayName(p);
+  const screen = tile.kind === 'screen';
+  const label = screen ? `${name} (screen)` : tile.self ? `${name} (You)` : name;
+  const show = (videoOn || screen) && hasVideo(tile.stream);
+  return (
+    <figure
+      className={`tile ${screen ? 'tile-screen' : ''} ${speaking && !screen ? 'is-speaking' : ''} ${className}`}
+      data-testid={screen ? 'screen-tile' : 'tile'}
+      data-participant={p.id}
+      aria-label={label}
+    >
+      {show ? (
+        <StreamVideo stream={tile.stream} className={`tile-video ${tile.self && !screen ? 'mirror' : ''}`} />
+      ) : (
+        <div className="tile-avatar" aria-hidden="true">
+          <span className="avatar" style={{ ['--hue' as string]: hue(p.id) }}>
+            {initials(name)}
+          </span>
+        </div>
+      )}
+      {!screen && !audioOn && (
+        <span className="tile-muted" title={`${name}'s microphone is off`} data-testid="muted">
+          <Icon name="micOff" />
+          <span className="visually-hidden">Microphone off</span>
+        </span>
+      )}
+      <figcaption className="tile-name">
+        {screen && <Icon name="screen" />}
+        <span>{label}</span>
+      </figcaption>
+    </figure>
+  );
+}
+
+/** Plays the sound of remote streams; muted plays nothing (a viewer who has not clicked Unmute). */
+export function RemoteAudio({ streams, muted = false }: { streams: MediaStream[]; muted?: boolean }) {
+  return (
+    <div hidden>
+      {streams.map((s) => (
+        <AudioOf key={s.id} stream={s} muted={muted} />
+      ))}
+    </div>
+  );
+}
+
+function AudioOf({ stream, muted }: { stream: MediaStream; muted: boolean }) {
+  const ref = useRef<HTMLAudioElement>(null);
+  useEffect(() => {
+    const a = ref.current;
+    if (!a) return;
+    if (a.srcObject !== stream) a.srcObject = stream;
+    a.muted = muted;
+    if (!muted) a.play().catch(() => {});
+  }, [stream, muted]);
+  return <audio ref={ref} autoPlay />;
+}

@@ -1,0 +1,72 @@
+// The state, events and options of a Meeting session (meeting.ts).
+
+import type { ChatEntry } from './chat';
+import type { PeopleChange, RemoteStream } from './participants';
+import type { Participant, Role, RoomKind } from './protocol';
+import type { SocketFactory } from './signaling';
+
+export type MeetingStatus = 'idle' | 'connecting' | 'joined' | 'reconnecting' | 'error';
+
+/** What this participant publishes, as the others see it. */
+export interface MediaFlags {
+  audio: boolean;
+  video: boolean;
+  /** The stream id of the screen share; empty when none. */
+  screen: string;
+}
+
+export interface MeetingState {
+  status: MeetingStatus;
+  /** Why status is 'error'. */
+  error: { code: string; message: string } | null;
+  /** meetd cannot be reached; the session keeps trying. */
+  unreachable: boolean;
+  kind: RoomKind;
+  selfId: string | null;
+  role: Role;
+  participants: Participant[];
+  /** Who is speaking; empty when nobody is. */
+  speaker: string;
+  live: boolean;
+  /** The room was live once since joining (a broadcast that ended). */
+  wasLive: boolean;
+  viewers: number | null;
+  publishing: 'off' | 'connecting' | 'on';
+  receiving: 'off' | 'connecting' | 'on';
+  /** Received streams by participant id. */
+  remote: ReadonlyMap<string, readonly RemoteStream[]>;
+  chat: readonly ChatEntry[];
+  media: MediaFlags;
+}
+
+export type MeetingEvent =
+  | { type: 'people'; change: PeopleChange }
+  /** A new chat message from someone else (not history). */
+  | { type: 'chat'; entry: ChatEntry }
+  /** The host invited us to the stage; call publish() to accept. */
+  | { type: 'invited' }
+  /** The host sent us back to the audience; meetd stopped our publishing. */
+  | { type: 'to-audience' }
+  /** Something meetd refused, or that failed, while the call goes on. */
+  | { type: 'error'; code: string; message: string };
+
+export interface MeetingOptions {
+  room: string;
+  kind: RoomKind;
+  role: Role;
+  name?: string;
+  signalingUrl: string;
+  host: string;
+  /** The camera and microphone to publish; read whenever publishing starts. */
+  getStream: () => MediaStream | null;
+  /** Start publishing as soon as we are on stage (a meeting); otherwise wait for publish(). */
+  autoPublish?: boolean;
+  /** mic and camera on or off when the session starts. */
+  media?: { audio: boolean; video: boolean };
+  onChange: (state: MeetingState) => void;
+  onEvent?: (event: MeetingEvent) => void;
+  createSocket?: SocketFactory;
+  createPeerConnection?: (config: RTCConfiguration) => RTCPeerConnection;
+  /** How long a media connection may be `disconnected` before we rejoin. */
+  disconnectGraceMs?: number;
+}

@@ -1,0 +1,377 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  FakePeerConnection,
+  FakeSocket,
+  fakeStream,
+  fakeTrack,
+  resetFakes,
+  settle,
+  type FakeStream,
+} from './fakes.testutil';
+import { Meeting, type MeetingEvent, type MeetingOptions } from './meeting';
+import { buildTiles } from './participants';
+import type { Participant } from './protocol';
+
+const ICE = [{ urls: ['stun:stun.example.org:3478'] }];
+const FP1 = 'v=0\r\na=fingerprint:sha-256 AA:BB\r\n';
+const FP2 = 'v=0\r\na=fingerprint:sha-256 CC:DD\r\n';
+
+function person(id: string, p: Partial<Participant> = {}): Participant {
+  return { id, name: id.toUpperCase(), role: 'stage', host: false, audio: true, video: true, screen: '', ...p };
+}
+
+function setup(over: Partial<MeetingOptions> = {}) {
+  const camera = fakeStream([fakeTrack('audio'), fakeTrack('video')], 'cam');
+  const events: MeetingEvent[] = [];
+  const meeting = new Meeting({
+    room: 'standup',
+    kind: 'meeting',
+    role: 'stage',
+    name: 'Ana',
+    signalingUrl: 'ws://meetd.test/ws',
+    host: 'meetd.test',
+    getStream: () => camera,
+    onChange: () => {},
+    onEvent: (e) => events.push(e),
+    createSocket: (url) => new FakeSocket(url),
+    createPeerConnection: FakePeerConnection.factory,
+    ...over,
+  });
+  return { meeting, camera, events, state: () => meeting.current };
+}
+
+/** Starts and walks through join → joined → publish offer → answer. */
+async function join(s: ReturnType<typeof setup>, role: 'stage' | 'audience' = 'stage') {
+  s.meeting.start();
+  const ws = FakeSocket.latest();
+  ws.open();
+  await settle();
+  ws.receive({ type: 'joined', room: 'standup', kind: 'meeting', role, id: 'me', iceServers: ICE });
+  ws.receive({ type: 'state', room: 'standup', live: true, viewers: 0 });
+  await settle();
+  const pub = role === 'stage' ? FakePeerConnection.latest() : null;
+  if (pub) {
+    ws.receive({ type: 'answer', sdp: 'v=0 answer-1' });
+    await settle();
+  }
+  return { ws, pub };
+}
+
+/** meetd's offer on the subscribe connection. */
+async function offer(ws: FakeSocket, sdp = FP1) {
+  ws.receive({ type: 'offer', sdp });
+  await settle();
+  return FakePeerConnection.latest();
+}
+
+beforeEach(() => {
+  resetFakes();
+  vi.useFakeTimers();
+  vi.spyOn(console, 'warn').mockImplementation(() => {});
+});
+afterEach(() => {
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+});
+
+describe('Meeting', () => {
+  it('joins on stage, says its media, and publishes camera and microphone', async () => {
+    const s = setup({ media: { audio: false, video: true } });
+    s.meeting.start();
+    expect(s.state().status).toBe('connecting');
+    const ws = FakeSocket.latest();
+    ws.open();
+    await settle();
+    expect(ws.sent).toEqual([{ type: 'join', room: 'standup', kind: 'meeting', role: 'stage', name: 'Ana' }]);
+    ws.receive({ type: 'joined', room: 'standup', kind: 'meeting', role: 'stage', id: 'me', iceServers: ICE });
+    await settle();
+    expect(s.state()).toMatchObject({ status: 'joined', selfId: 'me', role: 'stage', publishing: 'connecting' });
+    expect(ws.sentOf('media')).toEqual([{ type: 'media', audio: false, video: true, screen: '' }]);
+    const pc = FakePeerConnection.latest();
+    expect(pc.config.iceServers).toEqual(ICE);
+    expect(pc.transceivers.map((t) => [(t.track as MediaStreamTrack).kind, t.init?.direction])).toEqual([
+      ['audio', 'sendonly'],
+      ['video', 'sendonly'],
+    ]);
+    expect(pc.transceivers[0]!.init?.streams).toEqual([s.camera]);
+    expect(ws.sentOf('offer')).toEqual([{ type: 'offer', sdp: 'v=0 local-offer' }]);
+    pc.gather({ candidate: 'mine', sdpMid: '0', sdpMLineIndex: 0 });
+    expect(ws.sentOf('candidate')).toEqual([
+      { type: 'candidate', target: 'publish', candidate: { candidate: 'mine', sdpMid: '0', sdpMLineIndex: 0 } },
+    ]);
+    ws.receive({ type: 'candidate', target: 'publish', candidate: { candidate: 'early' } });
+    ws.receive({ type: 'answer', sdp: 'v=0 answer-1' });
+    await settle();
+    expect(pc.remoteDescription).toEqual({ type: 'answer', sdp: 'v=0 answer-1' });
+    expect(pc.candidates).toEqual([{ candidate: 'early' }]);
+    pc.setState('connected');
+    expect(s.state().publishing).toBe('on');
+
+    s.meeting.setMedia(true, false);
+    expect(ws.sentOf('media').at(-1)).toEqual({ type: 'media', audio: true, video: false, screen: '' });
+  });
+
+  it('ties received streams to participants and their screen share', async () => {
+    const s = setup();
+    const { ws } = await join(s);
+    ws.receive({
+      type: 'participants',
+      participants: [person('me', { host: true }), person('p2', { screen: 'scr' }), person('p3'), person('v1', { role: 'audience' })],
+    });
+    const sub = await offer(ws);
+    expect(FakePeerConnection.all).toHaveLength(2);
+    const camera = fakeStream([], 'p2_cam');
+    const screen = fakeStream([], 'p2_scr');
+    const third = fakeStream([], 'p3_x_y');
+    sub.track(fakeTrack('audio'), [camera]);
+    sub.track(fakeTrack('video'), [camera]);
+    sub.track(fakeTrack('video'), [screen]);
+    sub.track(fakeTrack('video'), [third]);
+    const remote = s.state().remote;
+    expect([...remote.keys()]).toEqual(['p2', 'p3']);
+    expect(remote.get('p2')!.map((r) => r.streamId)).toEqual(['cam', 'scr']);
+    expect(remote.get('p3')![0]!.streamId).toBe('x_y');
+    expect(camera.getTracks()).toHaveLength(2);
+
+    const tiles = buildTiles(s.state().participants, 'me', remote, { camera: s.camera, screen: null });
+    expect(tiles.cameras.map((t) => [t.participant.id, t.self, t.stream])).toEqual([
+      ['me', true, s.camera],
+      ['p2', false, camera],
+      ['p3', false, third],
+    ]);
+    expect(tiles.screens.map((t) => [t.participant.id, t.stream])).toEqual([['p2', screen]]);
+
+    // The screen share ends: the renegotiation takes its track away.
+    (screen as FakeStream).remove(screen.getTracks()[0]!);
+    expect(s.state().remote.get('p2')!.map((r) => r.streamId)).toEqual(['cam']);
+  });
+
+  it('answers renegotiations on the same connection, and a new connection after live:false', async () => {
+    const s = setup();
+    const { ws } = await join(s);
+    ws.receive({ type: 'participants', participants: [person('me'), person('p2')] });
+    const sub = await offer(ws, FP1);
+    ws.receive({ type: 'candidate', target: 'subscribe', candidate: { candidate: 'c1' } });
+    await settle();
+    sub.setState('connected');
+    expect(s.state().receiving).toBe('on');
+    await offer(ws, FP1 + 'a=second\r\n');
+    expect(FakePeerConnection.all).toHaveLength(2);
+    expect(sub.remoteDescriptions.map((d) => d.sdp)).toEqual([FP1, FP1 + 'a=second\r\n']);
+    expect(ws.sentOf('answer')).toEqual([
+      { type: 'answer', sdp: 'v=0 local-answer' },
+      { type: 'answer', sdp: 'v=0 local-answer' },
+    ]);
+    expect(sub.candidates).toEqual([{ candidate: 'c1' }]);
+
+    ws.receive({ type: 'state', room: 'standup', live: false, viewers: 0 });
+    await settle();
+    expect(sub.closed).toBe(true);
+    expect(s.state().receiving).toBe('off');
+    const next = await offer(ws, FP1);
+    expect(next).not.toBe(sub);
+    expect(FakePeerConnection.all).toHaveLength(3);
+
+    // An offer with another certificate is a new connection too.
+    const third = await offer(ws, FP2);
+    expect(third).not.toBe(next);
+    expect(next.closed).toBe(true);
+  });
+
+  it('shares a screen with a new offer on the publish connection, one offer at a time', async () => {
+    const s = setup();
+    const { ws, pub } = await join(s);
+    const screen = fakeStream([fakeTrack('video')], 'screen-1');
+    const sharing = s.meeting.startScreen(screen);
+    await settle();
+    expect(FakePeerConnection.all).toHaveLength(1);
+    expect(pub!.transceivers[2]!.init).toEqual({ direction: 'sendonly', streams: [screen] });
+    expect(ws.sentOf('offer')).toHaveLength(2);
+    expect(ws.sentOf('media').at(-1)).toEqual({ type: 'media', audio: true, video: true, screen: '' });
+
+    ws.receive({ type: 'answer', sdp: 'v=0 answer-2' });
+    await sharing;
+    expect(ws.sentOf('media').at(-1)).toEqual({ type: 'media', audio: true, video: true, screen: 'screen-1' });
+    expect(s.state().media.screen).toBe('screen-1');
+
+    const stopping = s.meeting.stopScreen();
+    await settle();
+    expect(pub!.removed).toEqual([pub!.transceivers[2]!.sender]);
+    expect(ws.sentOf('media').at(-1)).toEqual({ type: 'media', audio: true, video: true, screen: '' });
+    expect(ws.sentOf('offer')).toHaveLength(3);
+    // A new share while that offer waits for its answer: its offer waits too.
+    const again = s.meeting.startScreen(fakeStream([fakeTrack('video')], 'screen-2'));
+    await settle();
+    expect(ws.sentOf('offer')).toHaveLength(3);
+    ws.receive({ type: 'answer', sdp: 'v=0 answer-3' });
+    await stopping;
+    await settle();
+    expect(ws.sentOf('offer')).toHaveLength(4);
+    ws.receive({ type: 'answer', sdp: 'v=0 answer-4' });
+    await again;
+    expect(pub!.remoteDescriptions.map((d) => d.sdp)).toEqual([
+      'v=0 answer-1',
+      'v=0 answer-2',
+      'v=0 answer-3',
+      'v=0 answer-4',
+    ]);
+    expect(screen.getTracks()[0]!.readyState).toBe('ended');
+  });
+
+  it("stops sharing when the browser's Stop sharing ends the track", async () => {
+    const s = setup();
+    const { ws } = await join(s);
+    const track = fakeTrack('video');
+    const sharing = s.meeting.startScreen(fakeStream([track], 'scr'));
+    await settle();
+    ws.receive({ type: 'answer', sdp: 'v=0 answer-2' });
+    await sharing;
+    track.end();
+    await settle();
+    expect(s.state().media.screen).toBe('');
+    expect(ws.sentOf('media').at(-1)).toEqual({ type: 'media', audio: true, video: true, screen: '' });
+    expect(ws.sentOf('offer')).toHaveLength(3);
+  });
+
+  it('announces who joins and leaves, but not those already there or yourself', async () => {
+    const s = setup();
+    const { ws } = await join(s);
+    ws.receive({ type: 'participants', participants: [person('me'), person('p2', { name: 'Ben' })] });
+    await settle();
+    expect(s.events).toEqual([]);
+    ws.receive({
+      type: 'participants',
+      participants: [person('me', { audio: false }), person('p2', { name: 'Ben' }), person('p3', { name: 'Cy' })],
+    });
+    ws.receive({ type: 'participants', participants: [person('me'), person('p3', { name: 'Cy', role: 'audience' })] });
+    await settle();
+    expect(s.events).toEqual([
+      { type: 'people', change: { kind: 'joined', id: 'p3', name: 'Cy' } },
+      { type: 'people', change: { kind: 'to-audience', id: 'p3', name: 'Cy' } },
+      { type: 'people', change: { kind: 'left', id: 'p2', name: 'Ben' } },
+    ]);
+  });
+
+  it('shows chat history without notices, and replaces it after a rejoin', async () => {
+    const s = setup();
+    const { ws } = await join(s);
+    const msg = (id: string, text: string, history?: boolean) => ({
+      type: 'chat',
+      id,
+      name: id.toUpperCase(),
+      text,
+      time: '2026-11-24T20:00:00Z',
+      ...(history ? { history } : {}),
+    });
+    ws.receive(msg('p2', 'old one', true));
+    ws.receive(msg('p2', 'old two', true));
+    ws.receive(msg('p2', 'new'));
+    ws.receive(msg('me', 'mine'));
+    await settle();
+    expect(s.state().chat.map((c) => [c.text, c.history, c.self])).toEqual([
+      ['old one', true, false],
+      ['old two', true, false],
+      ['new', false, false],
+      ['mine', false, true],
+    ]);
+    expect(s.events.map((e) => e.type === 'chat' && e.entry.text)).toEqual(['new']);
+
+    expect(s.meeting.sendChat('  hello  ')).toBe(true);
+    expect(s.meeting.sendChat('   ')).toBe(false);
+    expect(ws.sentOf('chat')).toEqual([{ type: 'chat', text: 'hello' }]);
+
+    ws.drop();
+    expect(s.state().status).toBe('reconnecting');
+    await vi.advanceTimersByTimeAsync(1000);
+    const again = FakeSocket.latest();
+    again.open();
+    await settle();
+    again.receive({ type: 'joined', room: 'standup', kind: 'meeting', role: 'stage', id: 'me2', iceServers: [] });
+    for (const text of ['old one', 'old two', 'new', 'mine']) again.receive(msg('p2', text, true));
+    await settle();
+    expect(s.state().chat.map((c) => c.text)).toEqual(['old one', 'old two', 'new', 'mine']);
+  });
+
+  it('takes an invitation to the stage, and goes back to the audience', async () => {
+    const s = setup({ role: 'audience' });
+    const { ws } = await join(s, 'audience');
+    expect(FakePeerConnection.all).toHaveLength(0);
+    expect(ws.sentOf('media')).toEqual([]);
+
+    ws.receive({ type: 'role', role: 'stage' });
+    await settle();
+    expect(s.events).toEqual([{ type: 'invited' }]);
+    expect(FakePeerConnection.all).toHaveLength(0);
+    s.meeting.publish();
+    await settle();
+    const pub = FakePeerConnection.latest();
+    expect(ws.sentOf('offer')).toHaveLength(1);
+
+    s.meeting.setRole('p2', 'stage');
+    expect(ws.sentOf('role')).toEqual([{ type: 'role', id: 'p2', role: 'stage' }]);
+
+    ws.receive({ type: 'role', role: 'audience' });
+    await settle();
+    expect(pub.closed).toBe(true);
+    expect(s.state()).toMatchObject({ role: 'audience', publishing: 'off' });
+    expect(s.events.at(-1)).toEqual({ type: 'to-audience' });
+  });
+
+  it('stops when meetd refuses the join, and reports other refusals as events', async () => {
+    const s = setup();
+    s.meeting.start();
+    const ws = FakeSocket.latest();
+    ws.open();
+    await settle();
+    ws.receive({ type: 'error', code: 'room_full', message: 'The stage of "standup" is full (16 people).' });
+    await settle();
+    expect(s.state().status).toBe('error');
+    expect(s.state().error).toEqual({ code: 'room_full', message: 'The stage of "standup" is full (16 people).' });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(FakeSocket.all).toHaveLength(1);
+
+    const t = setup();
+    const joined = await join(t);
+    joined.ws.receive({ type: 'error', code: 'not_host', message: 'Only the host can do this.' });
+    await settle();
+    expect(t.state().status).toBe('joined');
+    expect(t.events).toEqual([{ type: 'error', code: 'not_host', message: 'Only the host can do this.' }]);
+  });
+
+  it('says when meetd cannot be reached, keeps trying, and publishes again after a rejoin', async () => {
+    const s = setup();
+    s.meeting.start();
+    FakeSocket.latest().fail();
+    await settle();
+    expect(s.state()).toMatchObject({ status: 'reconnecting', unreachable: true });
+    await vi.advanceTimersByTimeAsync(1000);
+    const ws = FakeSocket.latest();
+    ws.open();
+    await settle();
+    ws.receive({ type: 'joined', room: 'standup', kind: 'meeting', role: 'stage', id: 'me', iceServers: [] });
+    await settle();
+    expect(s.state()).toMatchObject({ status: 'joined', unreachable: false, publishing: 'connecting' });
+    expect(ws.sentOf('offer')).toHaveLength(1);
+
+    // The publish connection fails: rejoin.
+    FakePeerConnection.latest().setState('failed');
+    expect(s.state().status).toBe('reconnecting');
+    s.meeting.stop();
+    expect(ws.sent.at(-1)).toEqual({ type: 'leave' });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(FakeSocket.all).toHaveLength(2);
+  });
+
+  it('lets a subscribe connection go without rejoining when nobody else is on stage', async () => {
+    const s = setup();
+    const { ws } = await join(s);
+    ws.receive({ type: 'participants', participants: [person('me'), person('p2')] });
+    const sub = await offer(ws);
+    sub.setState('connected');
+    ws.receive({ type: 'participants', participants: [person('me')] });
+    await settle();
+    expect(sub.closed).toBe(true);
+    expect(s.state()).toMatchObject({ status: 'joined', receiving: 'off' });
+    expect(FakeSocket.all).toHaveLength(1);
+  });
+});

@@ -1,0 +1,252 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { Call, type Panel } from '../components/Call';
+import { InviteDialog } from '../components/InviteDialog';
+import { PreJoin } from '../components/PreJoin';
+import { useToasts } from '../components/Toasts';
+import { TopBar } from '../components/TopBar';
+import { useLocalMedia } from '../hooks/useLocalMedia';
+import { useMeeting } from '../hooks/useMeeting';
+import type { MeetingEvent } from '../lib/meeting';
+import { changeText, displayName } from '../lib/participants';
+import { loadName, saveName } from '../lib/prefs';
+import { meetingUrl } from '../lib/rooms';
+
+type Phase = 'prejoin' | 'call' | 'left';
+
+function trackOf(stream: MediaStream | null, kind: 'audio' | 'video'): MediaStreamTrack | null {
+  return stream?.getTracks().find((t) => t.kind === kind) ?? null;
+}
+
+/** Words for meetd refusing to let us in. */
+function refusal(code: string, message: string): { title: string; text: string } {
+  switch (code) {
+    case 'room_full':
+      return { title: 'This meeting is full', text: `${message} You can still join as a viewer.` };
+    case 'bad_room':
+      return { title: 'This meeting name is not valid', text: message };
+    default:
+      return { title: 'Could not join the meeting', text: message };
+  }
+}
+
+/** A meeting at /meet/NAME: the pre-join screen, then the call. */
+export function Meeting({ room }: { room: string }) {
+  const media = useLocalMedia();
+  const { stream, streamRef } = media;
+  const [phase, setPhase] = useState<Phase>('prejoin');
+  const [role, setRole] = useState<'stage' | 'audience'>('stage');
+  const [name, setName] = useState(loadName);
+  const [micOn, setMicOn] = useState(true);
+  const [camOn, setCamOn] = useState(true);
+  const [panel, setPanel] = useState<Panel>(null);
+  const [unread, setUnread] = useState(0);
+  const [invited, setInvited] = useState(false);
+  /** We mean to publish: joined on stage, or took an invitation. */
+  const [publishing, setPublishing] = useState(false);
+  const [screen, setScreen] = useState<MediaStream | null>(null);
+  const [problem, setProblem] = useState<{ title: string; text: string } | null>(null);
+  const { toasts, push } = useToasts();
+  const panelRef = useRef(panel);
+  panelRef.current = panel;
+
+  const mic = trackOf(stream, 'audio');
+  const cam = trackOf(stream, 'video');
+  const link = meetingUrl(location.origin, room);
+
+  const onEvent = useCallback(
+    (e: MeetingEvent) => {
+      switch (e.type) {
+        case 'people':
+          push(changeText(e.change));
+          return;
+        case 'chat':
+          if (panelRef.current !== 'chat') {
+            setUnread((n) => n + 1);
+            const text = e.entry.text.length > 80 ? `${e.entry.text.slice(0, 80)}…` : e.entry.text;
+            push(`${displayName({ name: e.entry.name, role: 'stage' })}: ${text}`);
+          }
+          return;
+        case 'invited':
+          setInvited(true);
+          return;
+        case 'to-audience':
+          setInvited(false);
+          setPublishing(false);
+          setScreen(null);
+          media.close();
+          push('The host moved you to the audience.');
+          return;
+        case 'error':
+          push(e.message, 'error');
+          return;
+      }
+    },
+    [push, media.close],
+  );
+
+  const { state, meeting } = useMeeting({
+    active: phase === 'call',
+    room,
+    kind: 'meeting',
+    role,
+    name: name.trim() || undefined,
+    autoPublish: role === 'stage',
+    media: { audio: micOn && mic !== null, video: camOn && cam !== null },
+    getStream: () => streamRef.current,
+    onEvent,
+  });
+
+  // Mute and camera-off disable tracks (the connection stays as it is) and tell the room.
+  useEffect(() => {
+    if (mic) mic.enabled = micOn;
+    if (cam) cam.enabled = camOn;
+    meeting?.setMedia(micOn && mic !== null, camOn && cam !== null);
+  }, [meeting, mic, cam, micOn, camOn]);
+
+  // The camera opened after we joined (or after taking an invitation): publish it now.
+  useEffect(() => {
+    if (publishing && stream) meeting?.publish();
+  }, [meeting, publishing, stream]);
+
+  // A changed device goes out on the running publish connection.
+  useEffect(() => {
+    if (mic) void meeting?.replaceTrack('audio', mic);
+    if (cam) void meeting?.replaceTrack('video', cam);
+  }, [meeting, mic, cam]);
+
+  // The share ended (stopped by us, by the browser, or by a rejoin).
+  const shared = state?.media.screen ?? '';
+  useEffect(() => {
+    if (screen && shared !== screen.id) setScreen(null);
+  }, [shared, screen]);
+
+  // meetd refused to let us in: back to the pre-join screen, saying why.
+  useEffect(() => {
+    if (state?.status === 'error' && state.error) {
+      setProblem(refusal(state.error.code, state.error.message));
+      setPhase('prejoin');
+    }
+  }, [state?.status, state?.error]);
+
+  useEffect(() => {
+    if (panel === 'chat') setUnread(0);
+  }, [panel]);
+
+  function join(as: 'stage' | 'audience') {
+    setName(saveName(name));
+    setProblem(null);
+    setRole(as);
+    setPublishing(as === 'stage');
+    setUnread(0);
+    if (as === 'audience') media.close();
+    else if (!media.stream && !media.opening) void media.open();
+    setPhase('call');
+  }
+
+  async function toggleShare() {
+    if (!meeting) return;
+    if (screen) {
+      await meeting.stopScreen().catch(() => {});
+      return;
+    }
+    let s: MediaStream;
+    try {
+      s = await navigator.mediaDevices.getDisplayMedia({ video: true });
+    } catch (err) {
+      if ((err as Error).name !== 'NotAllowedError') push('Could not start sharing your screen.', 'error');
+      return;
+    }
+    setScreen(s);
+    try {
+      await meeting.startScreen(s);
+    } catch (err) {
+      setScreen(null);
+      s.getTracks().forEach((t) => t.stop());
+      push(`Could not share your screen (${(err as Error).message}).`, 'error');
+    }
+  }
+
+  async function acceptStage() {
+    setInvited(false);
+    setPublishing(true);
+    if (!streamRef.current) await media.open();
+    meeting?.publish();
+  }
+
+  if (phase === 'left') {
+    return (
+      <div className="app">
+        <TopBar />
+        <main className="layout layout-single">
+          <section className="card message-card left-card">
+            <h1>You left the meeting</h1>
+            <p className="card-text">
+              Meeting <strong>{room}</strong>
+            </p>
+            <div className="share-actions">
+              <button type="button" className="btn btn-primary" onClick={() => join(role)}>
+                Rejoin
+              </button>
+              <a className="btn btn-tonal" href="/meet">
+                Return to home
+              </a>
+            </div>
+          </section>
+        </main>
+      </div>
+    );
+  }
+
+  if (phase === 'prejoin' || !state || !meeting) {
+    return (
+      <div className="app">
+        <TopBar room={room} kind="Meeting" />
+        <PreJoin
+          room={room}
+          link={link}
+          media={media}
+          micOn={micOn}
+          camOn={camOn}
+          onMic={() => setMicOn(!micOn)}
+          onCam={() => setCamOn(!camOn)}
+          name={name}
+          onName={setName}
+          problem={problem}
+          onJoin={join}
+        />
+      </div>
+    );
+  }
+
+  return (
+    <>
+      <Call
+        room={room}
+        link={link}
+        meeting={meeting}
+        state={state}
+        camera={stream}
+        screen={screen}
+        micOn={micOn}
+        camOn={camOn}
+        hasMic={mic !== null}
+        hasCam={cam !== null}
+        panel={panel}
+        unread={unread}
+        toasts={toasts}
+        onPanel={setPanel}
+        onMic={() => setMicOn(!micOn)}
+        onCam={() => setCamOn(!camOn)}
+        onShare={() => void toggleShare()}
+        onLeave={() => {
+          setPhase('left');
+          setScreen(null);
+          setPanel(null);
+          media.close();
+        }}
+        onCopied={(ok) => push(ok ? 'Meeting link copied' : 'Could not copy the link', ok ? 'info' : 'error')}
+      />
+      {invited && <InviteDialog onAccept={() => void acceptStage()} onDecline={() => setInvited(false)} />}
+    </>
+  );
+}
