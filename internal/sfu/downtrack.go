@@ -83,12 +83,13 @@ func (d *DownTrack) writeRTP(pkt *rtp.Packet, keyframe bool) {
 	if b == nil {
 		return
 	}
+	starting := false
 	if d.track.kind == webrtc.RTPCodecTypeVideo && !d.started.Load() {
 		if !keyframe {
 			d.requestKeyframe()
 			return
 		}
-		d.started.Store(true)
+		starting = true
 	}
 	h := pkt.Header
 	h.SSRC = b.ssrc
@@ -96,9 +97,19 @@ func (d *DownTrack) writeRTP(pkt *rtp.Packet, keyframe bool) {
 	// Extension ids were negotiated with the publisher, not this subscriber.
 	h.Extension, h.Extensions, h.ExtensionProfile = false, nil, 0
 	h.Padding, h.PaddingSize = false, 0
-	if _, err := b.w.WriteRTP(&h, pkt.Payload); err == nil {
-		d.packets.Add(1)
+	n, err := b.w.WriteRTP(&h, pkt.Payload)
+	if err != nil || n == 0 {
+		// Nothing is sent until the subscriber's connection is secured; a
+		// keyframe sent into that void is lost, so ask for the next one.
+		if starting {
+			d.lastKeyframeRequest.Store(0)
+		}
+		return
 	}
+	if starting {
+		d.started.Store(true)
+	}
+	d.packets.Add(1)
 }
 
 // requestKeyframe asks again while a subscriber waits for its first

@@ -67,7 +67,7 @@ type Client struct {
 type Stats struct {
 	Packets int
 	// FirstIsKeyframe reports whether the first video packet of each
-	// subscribe connection started a keyframe.
+	// subscribe connection belonged to a keyframe.
 	FirstIsKeyframe []bool
 	// Gaps counts sequence numbers skipped within one track.
 	Gaps int

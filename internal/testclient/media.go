@@ -293,7 +293,8 @@ func (m *publishedMedia) send(ctx context.Context, audio, video *webrtc.TrackLoc
 }
 
 // IsVP8Keyframe reports whether a payload written by this package, with
-// its one-byte descriptor, starts a keyframe.
+// its one-byte descriptor, belongs to a keyframe. Every packet of one of
+// its keyframes says so (a real encoder's say it only in the first).
 func IsVP8Keyframe(p []byte) bool {
-	return len(p) >= 2 && p[0]&0x10 != 0 && p[0]&0x07 == 0 && p[1]&0x01 == 0
+	return len(p) >= 2 && p[1]&0x01 == 0
 }
