@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/meetd/meetd/internal/access"
 	"github.com/meetd/meetd/internal/client"
 	"github.com/meetd/meetd/internal/httpd"
 	"github.com/meetd/meetd/internal/room"
@@ -28,6 +29,15 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 {
+		if cmd, ok := commands[os.Args[1]]; ok {
+			if err := cmd(os.Args[2:], os.Stdin, os.Stdout, os.Getenv); err != nil {
+				fmt.Fprintln(os.Stderr, "meetd:", err)
+				os.Exit(2)
+			}
+			return
+		}
+	}
 	cfg, err := ParseConfig(os.Args[1:], os.Getenv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return
@@ -60,6 +70,11 @@ type Config struct {
 	ICEServers     []string
 	SFU            sfu.Config
 	LogLevel       slog.Level
+	// RoomsFile lists rooms that need passwords or tokens; TokenSecret
+	// signs and checks tokens.
+	RoomsFile   string
+	TokenSecret string
+	Limits      room.Limits
 }
 
 // ParseConfig reads flags from args, falling back to the environment.
@@ -88,9 +103,17 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"comma-separated public IP addresses to announce for media, for a server behind a 1:1 NAT (env MEETD_PUBLIC_IP)")
 	fs.StringVar(&ports, "udp-ports", env("MEETD_UDP_PORTS", ""),
 		"UDP port range for media, MIN-MAX; empty means any (env MEETD_UDP_PORTS)")
+	fs.StringVar(&cfg.RoomsFile, "rooms-file", env("MEETD_ROOMS_FILE", ""),
+		"JSON file of rooms that need passwords (bcrypt hashes) or invitation tokens; rooms it does not list are open (env MEETD_ROOMS_FILE)")
+	fs.StringVar(&cfg.TokenSecret, "token-secret", env("MEETD_TOKEN_SECRET", ""),
+		"secret that signs invitation tokens (HS256); empty: tokens are refused (env MEETD_TOKEN_SECRET)")
+	fs.IntVar(&cfg.Limits.MaxRooms, "max-rooms", envInt(env("MEETD_MAX_ROOMS", ""), 1000),
+		"rooms this server holds at once, 0 for no limit (env MEETD_MAX_ROOMS)")
+	fs.IntVar(&cfg.Limits.MaxParticipants, "max-participants", envInt(env("MEETD_MAX_PARTICIPANTS", ""), 1000),
+		"participants per room unless the rooms file says otherwise, 0 for no limit (env MEETD_MAX_PARTICIPANTS)")
 	fs.StringVar(&level, "log-level", env("MEETD_LOG_LEVEL", "info"), "debug, info, warn or error (env MEETD_LOG_LEVEL)")
 	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: meetd [flags]\n\nmeetd serves a streamer page at /, a viewer page at /viewer and signaling at /ws.\n\nFlags:\n")
+		fmt.Fprintf(out, "Usage: meetd [flags]\n       meetd hash-password < password\n       meetd token -room NAME -role stage|audience [-kind meeting] [-name NAME] [-ttl 24h]\n\nmeetd serves a streamer page at /, a viewer page at /viewer, meetings at /meet and signaling at /ws.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -117,6 +140,14 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		return cfg, fmt.Errorf("-log-level %q: %w", level, err)
 	}
 	return cfg, nil
+}
+
+// envInt reads a number from the environment, or def when unset or not a number.
+func envInt(v string, def int) int {
+	if n, err := strconv.Atoi(v); err == nil {
+		return n
+	}
+	return def
 }
 
 func splitList(s string) []string {
@@ -155,7 +186,18 @@ func (m *Main) Run(ctx context.Context) error {
 	if len(m.Config.ICEServers) > 0 {
 		ice = []msg.ICEServer{{URLs: m.Config.ICEServers}}
 	}
-	env := &client.Env{API: api, Rooms: room.NewDirectory(m.log), ICEServers: ice, Log: m.log}
+	env := &client.Env{API: api, Rooms: room.NewDirectory(m.log, m.Config.Limits), ICEServers: ice, Log: m.log}
+	if m.Config.RoomsFile != "" || m.Config.TokenSecret != "" {
+		var err error
+		if m.Config.RoomsFile != "" {
+			env.Access, err = access.Load(m.Config.RoomsFile, []byte(m.Config.TokenSecret))
+		} else {
+			env.Access, err = access.New(nil, []byte(m.Config.TokenSecret))
+		}
+		if err != nil {
+			return err
+		}
+	}
 	m.httpd = httpd.New(httpd.Config{AllowedOrigins: m.Config.AllowedOrigins, App: web.Dist()}, env)
 
 	ln, err := net.Listen("tcp", m.Config.Addr)

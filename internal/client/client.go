@@ -15,6 +15,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"golang.org/x/time/rate"
 
+	"github.com/meetd/meetd/internal/access"
 	"github.com/meetd/meetd/internal/room"
 	"github.com/meetd/meetd/internal/sfu"
 	"github.com/meetd/meetd/internal/signal"
@@ -33,7 +34,9 @@ type Env struct {
 	API        *sfu.API
 	Rooms      *room.Directory
 	ICEServers []signal.ICEServer
-	Log        *slog.Logger
+	// Access decides who may join which room; nil lets everyone in.
+	Access *access.Policy
+	Log    *slog.Logger
 }
 
 // Client is one connected client. Its fields after queue are owned by Run's
@@ -148,7 +151,7 @@ func (c *Client) Run(ctx context.Context) {
 		case <-plainTimer.C:
 			if !heard && c.room == nil {
 				c.plain = true
-				c.joinRoom(room.Broadcast, DefaultRoom, room.Audience, "")
+				c.joinRoom(room.Broadcast, DefaultRoom, room.Audience, nil)
 			}
 		case <-c.queue.ready:
 			for _, f := range c.queue.take() {
@@ -175,7 +178,7 @@ func (c *Client) handle(in signal.Incoming) {
 		c.explicit = true
 		c.plain = false
 		c.leaveRoom()
-		c.joinRoom(kindOf(m.Kind), m.Room, roleOf(m.Role), m.Name)
+		c.joinRoom(kindOf(m.Kind), m.Room, roleOf(m.Role), &m)
 	case signal.TypeLeave:
 		c.leaveRoom()
 	case signal.TypeOffer:

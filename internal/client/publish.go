@@ -7,6 +7,7 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/meetd/meetd/internal/access"
 	"github.com/meetd/meetd/internal/room"
 	"github.com/meetd/meetd/internal/sfu"
 	"github.com/meetd/meetd/internal/signal"
@@ -54,7 +55,7 @@ func (c *Client) handleOffer(offerSDP string) {
 		}
 		// An original streamer: it publishes into the default broadcast.
 		c.plain = true
-		if !c.joinRoom(room.Broadcast, DefaultRoom, room.Audience, "") {
+		if !c.joinRoom(room.Broadcast, DefaultRoom, room.Audience, nil) {
 			return
 		}
 	}
@@ -62,6 +63,13 @@ func (c *Client) handleOffer(offerSDP string) {
 		if !c.plain {
 			c.fail(signal.Errorf(signal.CodeNotAllowed, "Only the stage can publish; you joined as audience."))
 			return
+		}
+		if c.env.Access != nil {
+			req := access.Request{Kind: c.room.Kind().String(), Room: c.room.Name(), Role: access.Stage}
+			if _, err := c.env.Access.Admit(req); err != nil {
+				c.fail(roomError(err, c.room.Name()))
+				return
+			}
 		}
 		if err := c.room.SetRole(c, room.Stage); err != nil {
 			c.fail(roomError(err, c.room.Name()))

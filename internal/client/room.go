@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/meetd/meetd/internal/access"
 	"github.com/meetd/meetd/internal/room"
 	"github.com/meetd/meetd/internal/sfu"
 	"github.com/meetd/meetd/internal/signal"
@@ -36,12 +37,41 @@ func roomError(err error, name string) *signal.Error {
 		return signal.Errorf(signal.CodeNotHost, "Only the host of %q can do this.", name)
 	case errors.Is(err, room.ErrNotMember):
 		return signal.Errorf(signal.CodeNotFound, "That participant is not in %q.", name)
+	case errors.Is(err, room.ErrServerFull):
+		return signal.Errorf(signal.CodeServerFull, "This meetd has as many rooms as it may; try again later.")
+	case errors.Is(err, access.ErrAuthRequired):
+		return signal.Errorf(signal.CodeAuthRequired, "%q needs a password or an invitation link.", name)
+	case errors.Is(err, access.ErrBadPassword):
+		return signal.Errorf(signal.CodeBadCredentials, "That password for %q is wrong.", name)
+	case errors.Is(err, access.ErrBadToken):
+		return signal.Errorf(signal.CodeBadCredentials, "The invitation for %q is not valid: %v.", name, errors.Unwrap(err))
 	}
 	return signal.Errorf(signal.CodeInternal, "%q: %v.", name, err)
 }
 
-func (c *Client) joinRoom(kind room.Kind, name string, role room.Role, displayName string) bool {
-	r, err := c.env.Rooms.Join(kind, name, c, role, displayName)
+// joinRoom enters a room; m is the join message, nil for a plain client.
+func (c *Client) joinRoom(kind room.Kind, name string, role room.Role, m *signal.Message) bool {
+	var displayName string
+	var grant access.Grant
+	if c.env.Access != nil {
+		req := access.Request{Kind: kind.String(), Room: name, Role: role.String()}
+		if m != nil {
+			req.Password, req.Token = m.Password, m.Token
+		}
+		var err error
+		if grant, err = c.env.Access.Admit(req); err != nil {
+			c.log.Info("join refused", "room", name, "role", role, "err", err)
+			c.fail(roomError(err, name))
+			return false
+		}
+	}
+	if m != nil {
+		displayName = m.Name
+	}
+	if grant.Name != "" {
+		displayName = grant.Name
+	}
+	r, err := c.env.Rooms.Join(kind, name, c, role, displayName, grant.MaxParticipants)
 	if err != nil {
 		c.fail(roomError(err, name))
 		return false

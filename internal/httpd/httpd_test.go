@@ -20,7 +20,7 @@ func TestRoutes(t *testing.T) {
 		"favicon.svg":        {Data: []byte("<svg/>")},
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s := New(Config{App: app}, &client.Env{Rooms: room.NewDirectory(log), Log: log})
+	s := New(Config{App: app}, &client.Env{Rooms: room.NewDirectory(log, room.Limits{}), Log: log})
 	defer s.Close()
 	tests := []struct {
 		path   string

@@ -10,7 +10,8 @@ import (
 // and dropping it when its last member leaves. Broadcasts and meetings have
 // names of their own: a broadcast and a meeting may share a name.
 type Directory struct {
-	log *slog.Logger
+	log    *slog.Logger
+	limits Limits
 
 	// mu protects rooms. It is taken before a room's own lock, never after.
 	mu    sync.Mutex
@@ -22,22 +23,40 @@ type key struct {
 	name string
 }
 
-// NewDirectory makes an empty directory.
-func NewDirectory(log *slog.Logger) *Directory {
-	return &Directory{log: log, rooms: map[key]*Room{}}
+// Limits bound what a server holds; zero means no bound.
+type Limits struct {
+	// MaxRooms is how many rooms may exist at once.
+	MaxRooms int
+	// MaxParticipants is how many members one room may have, unless the
+	// room has a limit of its own.
+	MaxParticipants int
 }
 
-// Join adds m to the room of that kind and name, creating the room if needed.
-func (d *Directory) Join(kind Kind, name string, m Member, role Role, displayName string) (*Room, error) {
+// NewDirectory makes an empty directory.
+func NewDirectory(log *slog.Logger, limits Limits) *Directory {
+	return &Directory{log: log, limits: limits, rooms: map[key]*Room{}}
+}
+
+// Join adds m to the room of that kind and name, creating the room if
+// needed. maxParticipants is the room's own limit, 0 for the default.
+func (d *Directory) Join(kind Kind, name string, m Member, role Role, displayName string, maxParticipants int) (*Room, error) {
 	d.mu.Lock()
 	k := key{kind, name}
 	r, ok := d.rooms[k]
 	if !ok {
+		if d.limits.MaxRooms > 0 && len(d.rooms) >= d.limits.MaxRooms {
+			d.mu.Unlock()
+			d.log.Warn("room refused: server full", "room", name, "rooms", len(d.rooms))
+			return nil, ErrServerFull
+		}
 		r = newRoom(name, kind, d.log)
 		d.rooms[k] = r
 		d.log.Info("room created", "room", name, "kind", kind.String())
 	}
-	err := r.join(m, role, displayName)
+	if maxParticipants == 0 {
+		maxParticipants = d.limits.MaxParticipants
+	}
+	err := r.join(m, role, displayName, maxParticipants)
 	if err != nil && !ok {
 		delete(d.rooms, k)
 		r.close()

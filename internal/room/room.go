@@ -60,6 +60,7 @@ var (
 	ErrRoomFull    = errors.New("the stage is full")
 	ErrNotMember   = errors.New("not a member of this room")
 	ErrNotHost     = errors.New("only the host may do this")
+	ErrServerFull  = errors.New("the server has as many rooms as it may")
 )
 
 // Member is a participant as a room sees it.
@@ -173,11 +174,15 @@ func (r *Room) mayJoinStageLocked() error {
 }
 
 // join adds m; the directory's lock is held.
-func (r *Room) join(m Member, role Role, name string) error {
+func (r *Room) join(m Member, role Role, name string, maxParticipants int) error {
 	r.mu.Lock()
 	if _, ok := r.members[m.ID()]; ok {
 		r.mu.Unlock()
 		return errors.New("already a member of this room")
+	}
+	if maxParticipants > 0 && len(r.members) >= maxParticipants {
+		r.mu.Unlock()
+		return ErrRoomFull
 	}
 	if role == Stage {
 		if err := r.mayJoinStageLocked(); err != nil {

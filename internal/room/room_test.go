@@ -19,19 +19,21 @@ type member struct {
 func (m *member) ID() string { return m.id }
 func (m *member) Notify()    { m.notified.Add(1) }
 
-func newDir() *Directory { return NewDirectory(slog.New(slog.NewTextHandler(io.Discard, nil))) }
+func newDir() *Directory {
+	return NewDirectory(slog.New(slog.NewTextHandler(io.Discard, nil)), Limits{})
+}
 
 func TestBroadcastHasOneStreamer(t *testing.T) {
 	d := newDir()
 	streamer, other, viewer := &member{id: "s"}, &member{id: "o"}, &member{id: "v"}
-	r, err := d.Join(Broadcast, "show", streamer, Stage, "Sam")
+	r, err := d.Join(Broadcast, "show", streamer, Stage, "Sam", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Join(Broadcast, "show", other, Stage, ""); !errors.Is(err, ErrAlreadyLive) {
+	if _, err := d.Join(Broadcast, "show", other, Stage, "", 0); !errors.Is(err, ErrAlreadyLive) {
 		t.Fatalf("second streamer: %v, want ErrAlreadyLive", err)
 	}
-	if _, err := d.Join(Broadcast, "show", viewer, Audience, ""); err != nil {
+	if _, err := d.Join(Broadcast, "show", viewer, Audience, "", 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.SetRole(viewer, Stage); !errors.Is(err, ErrAlreadyLive) {
@@ -46,9 +48,9 @@ func TestBroadcastHasOneStreamer(t *testing.T) {
 func TestSnapshotCountsAudienceAndTracks(t *testing.T) {
 	d := newDir()
 	s, v1, v2 := &member{id: "s"}, &member{id: "v1"}, &member{id: "v2"}
-	r, _ := d.Join(Broadcast, "r", s, Stage, "")
+	r, _ := d.Join(Broadcast, "r", s, Stage, "", 0)
 	for _, v := range []*member{v1, v2} {
-		if _, err := d.Join(Broadcast, "r", v, Audience, ""); err != nil {
+		if _, err := d.Join(Broadcast, "r", v, Audience, "", 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -86,11 +88,11 @@ func TestSnapshotCountsAudienceAndTracks(t *testing.T) {
 func TestDirectoryDropsEmptyRooms(t *testing.T) {
 	d := newDir()
 	a, b := &member{id: "a"}, &member{id: "b"}
-	r, _ := d.Join(Broadcast, "x", a, Audience, "")
-	if _, err := d.Join(Broadcast, "x", b, Audience, ""); err != nil {
+	r, _ := d.Join(Broadcast, "x", a, Audience, "", 0)
+	if _, err := d.Join(Broadcast, "x", b, Audience, "", 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Join(Broadcast, "x", b, Audience, ""); err == nil {
+	if _, err := d.Join(Broadcast, "x", b, Audience, "", 0); err == nil {
 		t.Error("joined the same room twice")
 	}
 	d.Leave(r, a)
@@ -102,7 +104,7 @@ func TestDirectoryDropsEmptyRooms(t *testing.T) {
 		t.Fatalf("empty room kept: %v", d.Names(Broadcast))
 	}
 	// A failed first join leaves no room behind.
-	if _, err := d.Join(Broadcast, "y", a, Stage, ""); err != nil {
+	if _, err := d.Join(Broadcast, "y", a, Stage, "", 0); err != nil {
 		t.Fatal(err)
 	}
 	d.Leave(d.Get(Broadcast, "y"), a)
@@ -114,14 +116,14 @@ func TestDirectoryDropsEmptyRooms(t *testing.T) {
 func TestMeetingHostsAndRoles(t *testing.T) {
 	d := newDir()
 	a, b, c := &member{id: "a"}, &member{id: "b"}, &member{id: "c"}
-	r, err := d.Join(Meeting, "m", a, Stage, "Ana")
+	r, err := d.Join(Meeting, "m", a, Stage, "Ana", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Join(Meeting, "m", b, Stage, "Ben"); err != nil {
+	if _, err := d.Join(Meeting, "m", b, Stage, "Ben", 0); err != nil {
 		t.Fatalf("a meeting takes many on stage: %v", err)
 	}
-	if _, err := d.Join(Meeting, "m", c, Audience, "Cy"); err != nil {
+	if _, err := d.Join(Meeting, "m", c, Audience, "Cy", 0); err != nil {
 		t.Fatal(err)
 	}
 	if d.Get(Broadcast, "m") != nil {
@@ -169,11 +171,11 @@ func TestMeetingHostsAndRoles(t *testing.T) {
 func TestBroadcastInvitation(t *testing.T) {
 	d := newDir()
 	viewer, streamer, guest := &member{id: "v"}, &member{id: "s"}, &member{id: "g"}
-	r, _ := d.Join(Broadcast, "b", viewer, Audience, "")
-	if _, err := d.Join(Broadcast, "b", streamer, Stage, ""); err != nil {
+	r, _ := d.Join(Broadcast, "b", viewer, Audience, "", 0)
+	if _, err := d.Join(Broadcast, "b", streamer, Stage, "", 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Join(Broadcast, "b", guest, Audience, ""); err != nil {
+	if _, err := d.Join(Broadcast, "b", guest, Audience, "", 0); err != nil {
 		t.Fatal(err)
 	}
 	if p := r.Snapshot().Participants; p[0].Host || !p[1].Host {
@@ -193,7 +195,7 @@ func TestBroadcastInvitation(t *testing.T) {
 func TestChatKeepsTheLastHundred(t *testing.T) {
 	d := newDir()
 	a := &member{id: "a"}
-	r, _ := d.Join(Meeting, "chat", a, Stage, "Ana")
+	r, _ := d.Join(Meeting, "chat", a, Stage, "Ana", 0)
 	for i := range ChatHistory + 20 {
 		if err := r.Chat(a, strings.Repeat("x", i+1)); err != nil {
 			t.Fatal(err)
@@ -205,5 +207,25 @@ func TestChatKeepsTheLastHundred(t *testing.T) {
 	}
 	if last := r.ChatSince(all[len(all)-2].Seq); len(last) != 1 || last[0].Seq != r.Snapshot().ChatSeq {
 		t.Fatalf("since the one before last: %+v", last)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	d := NewDirectory(slog.New(slog.NewTextHandler(io.Discard, nil)), Limits{MaxRooms: 1, MaxParticipants: 2})
+	a, b, c := &member{id: "a"}, &member{id: "b"}, &member{id: "c"}
+	if _, err := d.Join(Meeting, "one", a, Stage, "", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Join(Meeting, "two", b, Stage, "", 0); !errors.Is(err, ErrServerFull) {
+		t.Fatalf("second room: %v", err)
+	}
+	if _, err := d.Join(Meeting, "one", b, Stage, "", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Join(Meeting, "one", c, Audience, "", 0); !errors.Is(err, ErrRoomFull) {
+		t.Fatalf("third member: %v", err)
+	}
+	if _, err := d.Join(Meeting, "one", c, Audience, "", 3); err != nil {
+		t.Fatalf("a room's own limit: %v", err)
 	}
 }

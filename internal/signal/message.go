@@ -60,16 +60,19 @@ const (
 
 // Error codes sent in error messages.
 const (
-	CodeBadMessage  = "bad_message"
-	CodeUnknownType = "unknown_type"
-	CodeTooLarge    = "too_large"
-	CodeBadRoom     = "bad_room"
-	CodeBadRole     = "bad_role"
-	CodeBadKind     = "bad_kind"
-	CodeRoomFull    = "room_full"
-	CodeNotHost     = "not_host"
-	CodeNotFound    = "not_found"
-	CodeRateLimited = "rate_limited"
+	CodeBadMessage     = "bad_message"
+	CodeUnknownType    = "unknown_type"
+	CodeTooLarge       = "too_large"
+	CodeBadRoom        = "bad_room"
+	CodeBadRole        = "bad_role"
+	CodeBadKind        = "bad_kind"
+	CodeRoomFull       = "room_full"
+	CodeNotHost        = "not_host"
+	CodeNotFound       = "not_found"
+	CodeRateLimited    = "rate_limited"
+	CodeAuthRequired   = "auth_required"
+	CodeBadCredentials = "bad_credentials"
+	CodeServerFull     = "server_full"
 	// CodeShuttingDown comes before meetd closes every connection to
 	// restart or stop; clients reconnect.
 	CodeShuttingDown = "shutting_down"
@@ -95,6 +98,9 @@ type Message struct {
 	Role string `json:"role,omitempty"`
 	// join, chat
 	Name string `json:"name,omitempty"`
+	// join: credentials for rooms that need them
+	Password string `json:"password,omitempty"`
+	Token    string `json:"token,omitempty"`
 	// joined, role, chat, speaker: a participant
 	ID         string      `json:"id,omitempty"`
 	ICEServers []ICEServer `json:"iceServers,omitempty"`
@@ -229,6 +235,9 @@ func Decode(data []byte) (Message, error) {
 		}
 		if len(m.Name) > 64 {
 			return m, Errorf(CodeBadMessage, "A display name is at most 64 characters.")
+		}
+		if len(m.Password) > 256 || len(m.Token) > 4096 {
+			return m, Errorf(CodeBadMessage, "The password or token is too long.")
 		}
 		if m.Kind == "" {
 			m.Kind = KindBroadcast

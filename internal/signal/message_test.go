@@ -21,6 +21,8 @@ func TestDecode(t *testing.T) {
 		{"join with extra fields", `{"type":"join","room":"r","role":"stage","name":"Ana","x":1}`, ""},
 		{"leave", `{"type":"leave"}`, ""},
 		{"meeting join", `{"type":"join","room":"r","kind":"meeting","role":"stage"}`, ""},
+		{"join with password", `{"type":"join","room":"r","role":"stage","password":"pw"}`, ""},
+		{"join with long token", `{"type":"join","room":"r","role":"stage","token":"` + strings.Repeat("t", 4097) + `"}`, CodeBadMessage},
 		{"bad kind", `{"type":"join","room":"r","kind":"party","role":"stage"}`, CodeBadKind},
 		{"media", `{"type":"media","audio":false,"video":true}`, ""},
 		{"media without video", `{"type":"media","audio":false}`, CodeBadMessage},
@@ -127,7 +129,7 @@ func TestProtocolDocSamples(t *testing.T) {
 	}
 	for _, code := range []string{CodeBadMessage, CodeUnknownType, CodeTooLarge, CodeBadRoom, CodeBadRole,
 		CodeNotJoined, CodeWrongState, CodeBadSDP, CodeAlreadyLive, CodeNotAllowed, CodeInternal,
-		CodeBadKind, CodeRoomFull, CodeNotHost, CodeNotFound, CodeRateLimited, CodeShuttingDown} {
+		CodeBadKind, CodeRoomFull, CodeNotHost, CodeNotFound, CodeRateLimited, CodeShuttingDown, CodeAuthRequired, CodeBadCredentials, CodeServerFull} {
 		if !strings.Contains(text, "| `"+code+"` |") {
 			t.Errorf("error code %q is not in the table", code)
 		}

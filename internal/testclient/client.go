@@ -194,10 +194,19 @@ func (c *Client) Join(ctx context.Context, room, role string) error {
 
 // JoinKind enters a room of a kind and waits for joined.
 func (c *Client) JoinKind(ctx context.Context, kind, room, role string) error {
+	return c.JoinWith(ctx, signal.Message{Kind: kind, Room: room, Role: role})
+}
+
+// JoinWith sends join with the fields of m (and the client's name unless m
+// has one) and waits for joined or an error.
+func (c *Client) JoinWith(ctx context.Context, m signal.Message) error {
 	c.mu.Lock()
 	c.joined = nil
 	c.mu.Unlock()
-	m := signal.Message{Type: signal.TypeJoin, Kind: kind, Room: room, Role: role, Name: c.opts.Name}
+	m.Type = signal.TypeJoin
+	if m.Name == "" {
+		m.Name = c.opts.Name
+	}
 	if err := c.send(m); err != nil {
 		return err
 	}
