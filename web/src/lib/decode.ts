@@ -281,6 +281,10 @@ export function decodeClientMessage(text: string | unknown): ClientMessage {
       if (k !== undefined) out.kind = k;
       const name = optStr(m, 'name');
       if (name !== undefined) out.name = name;
+      const password = optStr(m, 'password');
+      if (password !== undefined) out.password = password;
+      const token = optStr(m, 'token');
+      if (token !== undefined) out.token = token;
       return out;
     }
     case 'media': {

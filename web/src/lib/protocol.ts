@@ -27,6 +27,9 @@ export type ErrorCode =
   | 'not_allowed'
   | 'rate_limited'
   | 'shutting_down'
+  | 'auth_required'
+  | 'bad_credentials'
+  | 'server_full'
   | 'internal';
 
 /** The error codes listed in docs/protocol.md. Unknown codes are still accepted. */
@@ -47,6 +50,9 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'not_allowed',
   'rate_limited',
   'shutting_down',
+  'auth_required',
+  'bad_credentials',
+  'server_full',
   'internal',
 ];
 
@@ -73,6 +79,10 @@ export interface JoinMessage {
   kind?: RoomKind;
   role: Role;
   name?: string;
+  /** For rooms that need one (error auth_required). */
+  password?: string;
+  /** A signed invitation (HS256 JWT) for rooms that take one. */
+  token?: string;
 }
 
 /** What the client publishes: microphone and camera on or off, and the stream id of its screen share. */
