@@ -24,7 +24,7 @@ import (
 	"github.com/meetd/meetd/internal/httpd"
 	"github.com/meetd/meetd/internal/room"
 	"github.com/meetd/meetd/internal/sfu"
-	msg "github.com/meetd/meetd/internal/signal"
+	wire "github.com/meetd/meetd/internal/signal"
 	"github.com/meetd/meetd/web"
 )
 
@@ -165,6 +165,7 @@ type Main struct {
 	Config Config
 
 	log   *slog.Logger
+	rooms *room.Directory
 	ln    net.Listener
 	srv   *http.Server
 	httpd *httpd.Server
@@ -182,11 +183,12 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var ice []msg.ICEServer
+	var ice []wire.ICEServer
 	if len(m.Config.ICEServers) > 0 {
-		ice = []msg.ICEServer{{URLs: m.Config.ICEServers}}
+		ice = []wire.ICEServer{{URLs: m.Config.ICEServers}}
 	}
-	env := &client.Env{API: api, Rooms: room.NewDirectory(m.log, m.Config.Limits), ICEServers: ice, Log: m.log}
+	m.rooms = room.NewDirectory(m.log, m.Config.Limits)
+	env := &client.Env{API: api, Rooms: m.rooms, ICEServers: ice, Log: m.log}
 	if m.Config.RoomsFile != "" || m.Config.TokenSecret != "" {
 		var err error
 		if m.Config.RoomsFile != "" {
@@ -225,6 +227,7 @@ func (m *Main) Close() error {
 	defer cancel()
 	err := m.srv.Shutdown(ctx)
 	m.httpd.Close()
+	m.rooms.Close()
 	if serveErr := <-m.done; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
 	}
