@@ -231,7 +231,9 @@ export class Meeting {
         return;
       case 'participants': {
         if (!this.firstParticipants) {
-          for (const change of diffParticipants(this.state.participants, m.participants, this.state.selfId)) {
+          const stageOnly = this.state.kind === 'broadcast' && this.state.role === 'audience';
+          const changes = diffParticipants(this.state.participants, m.participants, this.state.selfId, { stageOnly });
+          for (const change of changes) {
             this.emit({ type: 'people', change });
           }
         }
