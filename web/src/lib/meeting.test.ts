@@ -354,10 +354,15 @@ describe('Meeting', () => {
     expect(s.state()).toMatchObject({ status: 'joined', unreachable: false, publishing: 'connecting' });
     expect(ws.sentOf('offer')).toHaveLength(1);
 
-    // The publish connection fails: rejoin.
+    // The publish connection fails: rejoin, showing who was there meanwhile.
+    ws.receive({ type: 'participants', participants: [person('me'), person('p2')] });
+    await settle();
     FakePeerConnection.latest().setState('failed');
     expect(s.state().status).toBe('reconnecting');
+    expect(s.state().participants.map((p) => p.id)).toEqual(['me', 'p2']);
+    expect(s.state().remote.size).toBe(0);
     s.meeting.stop();
+    expect(s.state().participants).toEqual([]);
     expect(ws.sent.at(-1)).toEqual({ type: 'leave' });
     await vi.advanceTimersByTimeAsync(60_000);
     expect(FakeSocket.all).toHaveLength(2);

@@ -452,6 +452,7 @@ export class Meeting {
       this.sig = null;
     }
     this.ops = Promise.resolve();
-    this.state = { ...this.state, participants: [], live: false };
+    // The participants stay on show while we rejoin; the next list replaces them.
+    this.state = { ...this.state, live: false };
   }
 }
