@@ -132,6 +132,10 @@ export function Meeting({ room }: { room: string }) {
     if (panel === 'chat') setUnread(0);
   }, [panel]);
 
+  useEffect(() => {
+    document.title = `${room} · meetd`;
+  }, [room]);
+
   function join(as: 'stage' | 'audience') {
     setName(saveName(name));
     setProblem(null);
