@@ -6,6 +6,7 @@ import './styles/stage.css';
 import './styles/controls.css';
 import './styles/call.css';
 import './styles/home.css';
+import './styles/panels.css';
 
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html has no #root element');

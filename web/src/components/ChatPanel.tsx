@@ -59,7 +59,7 @@ export function ChatPanel({
       </ol>
       <form className="chat-form" onSubmit={submit}>
         <label className="visually-hidden" htmlFor="chat-input">
-          Message
+          Your message
         </label>
         <textarea
           id="chat-input"

@@ -8,6 +8,7 @@ function Toggle({
   icon,
   tip,
   danger,
+  accent,
   disabled,
   badge,
   quietBadge,
@@ -19,6 +20,8 @@ function Toggle({
   tip: string;
   /** Shows "off" in red (microphone and camera). */
   danger?: boolean;
+  /** Shows "on" in the accent colour (presenting). */
+  accent?: boolean;
   disabled?: boolean;
   badge?: string;
   /** A plain count rather than something new. */
@@ -28,7 +31,7 @@ function Toggle({
   return (
     <button
       type="button"
-      className={`ctl ${on ? 'is-on' : ''} ${danger && !on ? 'is-off' : ''}`}
+      className={`ctl ${on ? 'is-on' : ''} ${danger && !on ? 'is-off' : ''} ${accent && on ? 'is-accent' : ''}`}
       aria-pressed={on}
       title={tip}
       disabled={disabled}
@@ -107,6 +110,7 @@ export function ControlBar(p: ControlBarProps) {
           name="Share screen"
           on={p.sharing}
           icon={p.sharing ? 'screenOff' : 'screen'}
+          accent
           tip={p.sharing ? 'Stop presenting' : p.canShare ? 'Present your screen' : 'Screen sharing is not available'}
           disabled={!p.canShare && !p.sharing}
           onClick={p.onShare}

@@ -11,6 +11,7 @@ import {
 import { Meeting, type MeetingEvent, type MeetingOptions } from './meeting';
 import { buildTiles } from './participants';
 import type { Participant } from './protocol';
+import { viewerPhase } from './status';
 
 const ICE = [{ urls: ['stun:stun.example.org:3478'] }];
 const FP1 = 'v=0\r\na=fingerprint:sha-256 AA:BB\r\n';
@@ -353,10 +354,15 @@ describe('Meeting', () => {
     expect(s.state()).toMatchObject({ status: 'joined', unreachable: false, publishing: 'connecting' });
     expect(ws.sentOf('offer')).toHaveLength(1);
 
-    // The publish connection fails: rejoin.
+    // The publish connection fails: rejoin, showing who was there meanwhile.
+    ws.receive({ type: 'participants', participants: [person('me'), person('p2')] });
+    await settle();
     FakePeerConnection.latest().setState('failed');
     expect(s.state().status).toBe('reconnecting');
+    expect(s.state().participants.map((p) => p.id)).toEqual(['me', 'p2']);
+    expect(s.state().remote.size).toBe(0);
     s.meeting.stop();
+    expect(s.state().participants).toEqual([]);
     expect(ws.sent.at(-1)).toEqual({ type: 'leave' });
     await vi.advanceTimersByTimeAsync(60_000);
     expect(FakeSocket.all).toHaveLength(2);
@@ -373,5 +379,54 @@ describe('Meeting', () => {
     expect(sub.closed).toBe(true);
     expect(s.state()).toMatchObject({ status: 'joined', receiving: 'off' });
     expect(FakeSocket.all).toHaveLength(1);
+  });
+
+  it("goes through a viewer's phases: waiting, live, ended, live again", async () => {
+    const s = setup({ kind: 'broadcast', role: 'audience', name: undefined });
+    const phase = () => viewerPhase(s.state(), 'meetd.test').phase;
+    s.meeting.start();
+    expect(phase()).toBe('connecting');
+    const ws = FakeSocket.latest();
+    ws.open();
+    await settle();
+    expect(ws.sent).toEqual([{ type: 'join', room: 'standup', kind: 'broadcast', role: 'audience' }]);
+    ws.receive({ type: 'joined', room: 'standup', kind: 'broadcast', role: 'audience', id: 'v1', iceServers: ICE });
+    ws.receive({ type: 'state', room: 'standup', live: false, viewers: 1 });
+    await settle();
+    expect(phase()).toBe('waiting');
+    expect(s.state().viewers).toBe(1);
+    ws.receive({ type: 'state', room: 'standup', live: true, viewers: 1 });
+    ws.receive({ type: 'participants', participants: [person('host', { host: true })] });
+    await settle();
+    expect(phase()).toBe('negotiating');
+    const pc = await offer(ws);
+    pc.setState('connected');
+    expect(phase()).toBe('media');
+    ws.receive({ type: 'state', room: 'standup', live: false, viewers: 1 });
+    await settle();
+    expect(pc.closed).toBe(true);
+    expect(phase()).toBe('ended');
+    ws.drop();
+    expect(phase()).toBe('reconnecting');
+  });
+
+  it('says a viewer cannot reach meetd as an error, and keeps trying', async () => {
+    const s = setup({ kind: 'broadcast', role: 'audience' });
+    s.meeting.start();
+    FakeSocket.latest().fail();
+    await settle();
+    expect(viewerPhase(s.state(), 'meetd.test')).toEqual({
+      phase: 'error',
+      error: 'Cannot reach the meetd server at meetd.test.',
+    });
+    await vi.advanceTimersByTimeAsync(1000);
+    const ws = FakeSocket.latest();
+    ws.open();
+    await settle();
+    expect(viewerPhase(s.state(), 'meetd.test').phase).toBe('reconnecting');
+    ws.receive({ type: 'joined', room: 'standup', kind: 'broadcast', role: 'audience', id: 'v1', iceServers: [] });
+    ws.receive({ type: 'state', room: 'standup', live: false, viewers: 1 });
+    await settle();
+    expect(viewerPhase(s.state(), 'meetd.test').phase).toBe('waiting');
   });
 });

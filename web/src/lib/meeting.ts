@@ -12,6 +12,7 @@ import type { IceServer, Role, ServerMessage } from './protocol';
 import { PublishConnection } from './publish';
 import { Reconnector, SignalingClient } from './signaling';
 import { SubscribeConnection } from './subscribe';
+import { ConnectionWatch } from './watch';
 
 export type { ChatEntry } from './chat';
 export type { MediaFlags, MeetingEvent, MeetingOptions, MeetingState, MeetingStatus } from './meeting-types';
@@ -28,7 +29,8 @@ export class Meeting {
   private iceServers: IceServer[] = [];
   private ops: Promise<void> = Promise.resolve();
   private readonly reconnector = new Reconnector(() => this.attempt());
-  private readonly graceTimers = new Map<'publish' | 'subscribe', ReturnType<typeof setTimeout>>();
+  private publishWatch: ConnectionWatch | null = null;
+  private subscribeWatch: ConnectionWatch | null = null;
   private readonly createPc: (config: RTCConfiguration) => RTCPeerConnection;
   private joinPending = false;
   private firstParticipants = true;
@@ -231,9 +233,9 @@ export class Meeting {
         return;
       case 'participants': {
         if (!this.firstParticipants) {
-          for (const change of diffParticipants(this.state.participants, m.participants, this.state.selfId)) {
-            this.emit({ type: 'people', change });
-          }
+          const stageOnly = this.state.kind === 'broadcast' && this.state.role === 'audience';
+          const changes = diffParticipants(this.state.participants, m.participants, this.state.selfId, { stageOnly });
+          for (const change of changes) this.emit({ type: 'people', change });
         }
         this.firstParticipants = false;
         this.set({ participants: m.participants });
@@ -320,15 +322,17 @@ export class Meeting {
     const live = (s: MediaStream | null) => s !== null && s.getTracks().some((t) => t.readyState === 'live');
     const screen = live(this.screen) ? this.screen : null;
     if (!live(camera) && !screen) return true;
+    const watch = this.watch(id, 'publish');
     const pub = new PublishConnection({
       iceServers: this.iceServers,
       send: (msg) => this.sig?.send(msg),
       createPeerConnection: this.createPc,
       onState: (s) => {
-        if (id === this.session && pub === this.publisher) this.connectionState(id, 'publish', s);
+        if (id === this.session && pub === this.publisher) watch.update(s);
       },
     });
     this.publisher = pub;
+    this.publishWatch = watch;
     this.set({ publishing: 'connecting' });
     try {
       await pub.start(live(camera) ? camera : null, screen);
@@ -344,47 +348,31 @@ export class Meeting {
 
   private openSubscriber(id: number): SubscribeConnection {
     this.closeSubscriber();
+    const watch = this.watch(id, 'subscribe');
     const sub = new SubscribeConnection({
       iceServers: this.iceServers,
       send: (msg) => this.sig?.send(msg),
       createPeerConnection: this.createPc,
       onState: (s) => {
-        if (id === this.session && sub === this.subscriber) this.connectionState(id, 'subscribe', s);
+        if (id === this.session && sub === this.subscriber) watch.update(s);
       },
       onStreams: () => {
         if (id === this.session && sub === this.subscriber) this.set({ remote: sub.byParticipant() });
       },
     });
     this.subscriber = sub;
+    this.subscribeWatch = watch;
     this.set({ receiving: 'connecting' });
     return sub;
   }
 
-  private connectionState(id: number, which: 'publish' | 'subscribe', s: RTCPeerConnectionState): void {
-    const field = which === 'publish' ? 'publishing' : 'receiving';
-    switch (s) {
-      case 'connected':
-        this.clearGrace(which);
-        this.set({ [field]: 'on' });
-        return;
-      case 'disconnected':
-        // Often comes back by itself; give it a moment.
-        if (!this.graceTimers.has(which)) {
-          this.graceTimers.set(
-            which,
-            setTimeout(() => {
-              this.graceTimers.delete(which);
-              if (id === this.session) this.mediaLost(which);
-            }, this.opts.disconnectGraceMs ?? 4000),
-          );
-        }
-        return;
-      case 'failed':
-        this.mediaLost(which);
-        return;
-      default:
-        return;
-    }
+  private watch(id: number, which: 'publish' | 'subscribe'): ConnectionWatch {
+    return new ConnectionWatch(this.opts.disconnectGraceMs ?? 4000, {
+      up: () => this.set(which === 'publish' ? { publishing: 'on' } : { receiving: 'on' }),
+      lost: () => {
+        if (id === this.session) this.mediaLost(which);
+      },
+    });
   }
 
   /**
@@ -401,21 +389,17 @@ export class Meeting {
     return this.state.participants.some((p) => p.role === 'stage' && p.id !== this.state.selfId);
   }
 
-  private clearGrace(which: 'publish' | 'subscribe'): void {
-    const t = this.graceTimers.get(which);
-    if (t !== undefined) clearTimeout(t);
-    this.graceTimers.delete(which);
-  }
-
   private closePublisher(): void {
-    this.clearGrace('publish');
+    this.publishWatch?.stop();
+    this.publishWatch = null;
     this.publisher?.close();
     this.publisher = null;
     if (this.state.publishing !== 'off') this.set({ publishing: 'off' });
   }
 
   private closeSubscriber(): void {
-    this.clearGrace('subscribe');
+    this.subscribeWatch?.stop();
+    this.subscribeWatch = null;
     if (!this.subscriber) return;
     this.subscriber.close();
     this.subscriber = null;
@@ -450,6 +434,7 @@ export class Meeting {
       this.sig = null;
     }
     this.ops = Promise.resolve();
-    this.state = { ...this.state, participants: [], live: false };
+    // The participants stay on show while we rejoin; the next list replaces them.
+    this.state = { ...this.state, live: false };
   }
 }

@@ -82,6 +82,22 @@ describe('diffParticipants', () => {
     expect(changes.map(changeText)).toEqual(['Ben is now on stage', 'Guest joined', 'Ana left']);
     expect(diffParticipants(after, after, 'me')).toEqual([]);
   });
+
+  it("says nothing about the audience when one's own role changes", () => {
+    const before = [person('me'), person('ana', { name: 'Ana' }), person('v', { name: 'Vi', role: 'audience' })];
+    const after = [person('me', { role: 'audience' }), person('ana', { name: 'Ana' })];
+    expect(diffParticipants(before, after, 'me')).toEqual([]);
+    expect(diffParticipants(after, before, 'me')).toEqual([]);
+  });
+
+  it('speaks of the stage when only the stage is listed', () => {
+    const before = [person('me', { role: 'audience' }), person('host', { name: 'Host' }), person('b', { name: 'Ben' })];
+    const after = [person('me', { role: 'audience' }), person('host', { name: 'Host' }), person('c', { name: 'Cy' })];
+    expect(diffParticipants(before, after, 'me', { stageOnly: true }).map(changeText)).toEqual([
+      'Cy is now on stage',
+      'Ben left the stage',
+    ]);
+  });
 });
 
 describe('buildTiles', () => {

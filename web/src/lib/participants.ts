@@ -90,27 +90,42 @@ export type PeopleChange =
   | { kind: 'joined'; id: string; name: string }
   | { kind: 'left'; id: string; name: string }
   | { kind: 'to-stage'; id: string; name: string }
-  | { kind: 'to-audience'; id: string; name: string };
+  | { kind: 'to-audience'; id: string; name: string }
+  | { kind: 'left-stage'; id: string; name: string };
 
-/** What changed between two participant lists, leaving yourself out. */
+/**
+ * What changed between two participant lists, leaving yourself out.
+ * stageOnly: the lists show only the stage (a broadcast's audience sees no
+ * one else in the audience), so someone appearing came onto the stage and
+ * someone vanishing left it, for the room or for its audience.
+ */
 export function diffParticipants(
   before: readonly Participant[],
   after: readonly Participant[],
   selfId: string | null,
+  { stageOnly = false }: { stageOnly?: boolean } = {},
 ): PeopleChange[] {
   const old = new Map(before.map((p) => [p.id, p]));
   const now = new Map(after.map((p) => [p.id, p]));
+  // When our own role changes, so may whom we are shown: audience members
+  // appearing or vanishing then say nothing about them.
+  const selfMoved = selfId !== null && old.get(selfId)?.role !== now.get(selfId)?.role;
   const out: PeopleChange[] = [];
   for (const p of after) {
     if (p.id === selfId) continue;
     const was = old.get(p.id);
-    if (!was) out.push({ kind: 'joined', id: p.id, name: displayName(p) });
-    else if (was.role !== p.role) {
-      out.push({ kind: p.role === 'stage' ? 'to-stage' : 'to-audience', id: p.id, name: displayName(p) });
+    const name = displayName(p);
+    if (!was) {
+      if (selfMoved && p.role === 'audience') continue;
+      out.push({ kind: stageOnly && p.role === 'stage' ? 'to-stage' : 'joined', id: p.id, name });
+    } else if (was.role !== p.role) {
+      out.push({ kind: p.role === 'stage' ? 'to-stage' : 'to-audience', id: p.id, name });
     }
   }
   for (const p of before) {
-    if (p.id !== selfId && !now.has(p.id)) out.push({ kind: 'left', id: p.id, name: displayName(p) });
+    if (p.id === selfId || now.has(p.id)) continue;
+    if (selfMoved && p.role === 'audience') continue;
+    out.push({ kind: stageOnly && p.role === 'stage' ? 'left-stage' : 'left', id: p.id, name: displayName(p) });
   }
   return out;
 }
@@ -126,6 +141,8 @@ export function changeText(c: PeopleChange): string {
       return `${c.name} is now on stage`;
     case 'to-audience':
       return `${c.name} moved to the audience`;
+    case 'left-stage':
+      return `${c.name} left the stage`;
   }
 }
 

@@ -4,7 +4,7 @@
 // the same RTCPeerConnection, one at a time, never two in flight.
 
 import type { ClientMessage, IceCandidate, IceServer } from './protocol';
-import { candidateJSON } from './publisher';
+import { addCandidate, candidateJSON } from './ice';
 
 export interface PublishConnectionOptions {
   iceServers: IceServer[];
@@ -187,14 +187,5 @@ export class PublishConnection {
     const queued = this.remoteCandidates;
     this.remoteCandidates = [];
     for (const c of queued) await addCandidate(pc, c);
-  }
-}
-
-export async function addCandidate(pc: RTCPeerConnection, c: IceCandidate): Promise<void> {
-  try {
-    await pc.addIceCandidate(c);
-  } catch (err) {
-    // One unusable candidate is not worth failing the connection over.
-    console.warn('meetd: could not add an ICE candidate:', err);
   }
 }

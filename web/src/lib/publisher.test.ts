@@ -1,13 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FakePeerConnection, FakeSocket, fakeStream, fakeTrack, resetFakes, settle } from './fakes.testutil';
-import { Publisher, type PublisherState } from './publisher';
+import { Publisher, type PublisherRoom, type PublisherState } from './publisher';
 
 const ICE = [{ urls: ['stun:stun.example.org:3478'] }];
 
-function setup(tracks = [fakeTrack('audio'), fakeTrack('video')]) {
+function setup(tracks: MediaStreamTrack[] = [fakeTrack('audio'), fakeTrack('video')]) {
   const stream = fakeStream(tracks);
   const states: PublisherState[] = [];
+  const rooms: PublisherRoom[] = [];
   const pub = new Publisher({
+    onRoom: (r) => rooms.push(r),
     room: 'team',
     signalingUrl: 'ws://meetd.test/ws',
     host: 'meetd.test',
@@ -16,7 +18,7 @@ function setup(tracks = [fakeTrack('audio'), fakeTrack('video')]) {
     createSocket: (url) => new FakeSocket(url),
     createPeerConnection: FakePeerConnection.factory,
   });
-  return { pub, stream, tracks, states, status: () => pub.current.status };
+  return { pub, stream, tracks, states, rooms, status: () => pub.current.status };
 }
 
 /** Starts and walks through join → joined → offer → answer → connected. */
@@ -235,5 +237,49 @@ describe('Publisher', () => {
     ws.receive({ type: 'state', live: 'yes' });
     await settle();
     expect(s.status()).toBe('live');
+  });
+
+  it('follows the room, invites viewers, and receives its guests', async () => {
+    const s = setup();
+    const { ws, pc } = await goLive(s);
+    const stage = { role: 'stage', host: false, audio: true, video: true, screen: '' };
+    ws.receive({
+      type: 'participants',
+      participants: [
+        { ...stage, id: 'p1', name: 'Streamer', host: true },
+        { ...stage, id: 'v1', name: 'Ben', role: 'audience', audio: false, video: false },
+      ],
+    });
+    await settle();
+    expect(s.rooms.at(-1)?.selfId).toBe('p1');
+    expect(ws.sentOf('media')).toEqual([{ type: 'media', audio: true, video: true, screen: '' }]);
+    s.pub.setMedia(false, true);
+    expect(ws.sentOf('media').at(-1)).toEqual({ type: 'media', audio: false, video: true, screen: '' });
+    expect(s.rooms.at(-1)?.participants.map((p) => p.id)).toEqual(['p1', 'v1']);
+
+    expect(s.pub.setRole('v1', 'stage')).toBe(true);
+    expect(ws.sentOf('role')).toEqual([{ type: 'role', id: 'v1', role: 'stage' }]);
+    ws.receive({ type: 'participants', participants: [{ ...stage, id: 'p1', name: 'Streamer', host: true }, { ...stage, id: 'v1', name: 'Ben' }] });
+
+    // meetd offers Ben's media on a subscribe connection; the broadcast goes on.
+    ws.receive({ type: 'offer', sdp: 'v=0\r\na=fingerprint:sha-256 AA\r\n' });
+    ws.receive({ type: 'candidate', target: 'subscribe', candidate: { candidate: 'sub' } });
+    await settle();
+    const sub = FakePeerConnection.latest();
+    expect(sub).not.toBe(pc);
+    expect(ws.sentOf('answer')).toEqual([{ type: 'answer', sdp: 'v=0 local-answer' }]);
+    expect(sub.candidates).toEqual([{ candidate: 'sub' }]);
+    expect(pc.candidates).toEqual([]);
+    const guest = fakeStream([], 'v1_cam');
+    sub.track(fakeTrack('video'), [guest]);
+    expect(s.rooms.at(-1)?.remote.get('v1')?.[0]?.stream).toBe(guest);
+
+    sub.setState('failed');
+    expect(sub.closed).toBe(true);
+    expect(s.status()).toBe('live');
+    expect(s.rooms.at(-1)?.remote.size).toBe(0);
+
+    s.pub.stop();
+    expect(s.rooms.at(-1)).toMatchObject({ selfId: null, participants: [] });
   });
 });

@@ -1,10 +1,16 @@
 // Publisher streams local camera and microphone into a meetd broadcast: it
 // joins the room on stage, offers a sendonly peer connection (the publish
 // connection), trickles ICE, and reconnects with backoff when the connection
-// drops. It knows nothing about React; the page listens to onChange.
+// drops. As the broadcast's host it also follows who is in the room, moves
+// viewers onto the stage and back, and receives the guests it invited on a
+// subscribe connection. It knows nothing about React; the page listens to
+// onChange and onRoom.
 
-import type { IceCandidate, IceServer, ServerMessage } from './protocol';
+import { addCandidate, candidateJSON } from './ice';
+import type { RemoteStream } from './participants';
+import type { IceCandidate, IceServer, Participant, Role, ServerMessage } from './protocol';
 import { Reconnector, SignalingClient, unreachableMessage, type SocketFactory } from './signaling';
+import { SubscribeConnection } from './subscribe';
 
 export type PublisherStatus = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'error';
 
@@ -18,8 +24,22 @@ export interface PublisherState {
   viewers: number | null;
 }
 
+/** The room around the streamer: who is in it, and the guests' media. */
+export interface PublisherRoom {
+  selfId: string | null;
+  participants: Participant[];
+  speaker: string;
+  /** Media received from guests on stage, by participant id. */
+  remote: ReadonlyMap<string, readonly RemoteStream[]>;
+}
+
+export const EMPTY_ROOM: PublisherRoom = { selfId: null, participants: [], speaker: '', remote: new Map() };
+
 export interface PublisherOptions {
   room: string;
+  /** A display name for the participants list. */
+  name?: string;
+  onRoom?: (room: PublisherRoom) => void;
   signalingUrl: string;
   /** The server's host, for error messages. */
   host: string;
@@ -43,6 +63,11 @@ export class Publisher {
   private session = 0;
   private sig: SignalingClient | null = null;
   private pc: RTCPeerConnection | null = null;
+  /** Guests' media, once meetd offers some. */
+  private sub: SubscribeConnection | null = null;
+  private iceServers: IceServer[] = [];
+  private room: PublisherRoom = EMPTY_ROOM;
+  private media = { audio: true, video: true };
   private senders: Partial<Record<Kind, RTCRtpSender>> = {};
   /** Signaling work for the current attempt runs one step at a time. */
   private ops: Promise<void> = Promise.resolve();
@@ -96,6 +121,22 @@ export class Publisher {
     }
   }
 
+  /** Microphone and camera on or off, for the participants list; sent now and after every join. */
+  setMedia(audio: boolean, video: boolean): void {
+    this.media = { audio, video };
+    if (this.room.selfId) this.sig?.send({ type: 'media', audio, video, screen: '' });
+  }
+
+  /** Moves a participant to the stage (an invitation) or back to the audience. */
+  setRole(id: string, role: Role): boolean {
+    return this.sig?.send({ type: 'role', id, role }) ?? false;
+  }
+
+  private setRoom(patch: Partial<PublisherRoom>): void {
+    this.room = { ...this.room, ...patch };
+    this.opts.onRoom?.(this.room);
+  }
+
   private set(patch: Partial<PublisherState>): void {
     this.state = { ...this.state, ...patch };
     this.opts.onChange(this.state);
@@ -121,7 +162,9 @@ export class Publisher {
 
     sig.connect().then(
       () => {
-        if (id === this.session) sig.send({ type: 'join', room: this.opts.room, role: 'stage' });
+        if (id !== this.session) return;
+        const name = this.opts.name?.trim();
+        sig.send({ type: 'join', room: this.opts.room, role: 'stage', ...(name ? { name } : {}) });
       },
       () => {
         if (id !== this.session) return;
@@ -146,7 +189,24 @@ export class Publisher {
   private async handle(id: number, m: ServerMessage): Promise<void> {
     switch (m.type) {
       case 'joined':
+        this.iceServers = m.iceServers;
+        this.setRoom({ selfId: m.id });
+        this.sig?.send({ type: 'media', ...this.media, screen: '' });
         if (!this.pc) await this.negotiate(id, m.iceServers);
+        return;
+      case 'participants':
+        this.setRoom({ participants: m.participants });
+        // meetd closes the subscribe connection when no guest is on stage.
+        if (!m.participants.some((p) => p.role === 'stage' && p.id !== this.room.selfId)) this.closeGuests();
+        return;
+      case 'speaker':
+        this.setRoom({ speaker: m.id });
+        return;
+      case 'offer':
+        await this.guestOffer(id, m.sdp);
+        return;
+      case 'role':
+      case 'chat':
         return;
       case 'answer': {
         const pc = this.pc;
@@ -155,15 +215,18 @@ export class Publisher {
         if (id !== this.session) return;
         const queued = this.remoteCandidates;
         this.remoteCandidates = [];
-        for (const c of queued) await this.addCandidate(pc, c);
+        for (const c of queued) await addCandidate(pc, c);
         return;
       }
       case 'candidate': {
-        if (m.target !== undefined && m.target !== 'publish') return;
+        if (m.target === 'subscribe') {
+          await this.sub?.candidate(m.candidate);
+          return;
+        }
         const pc = this.pc;
         if (!pc) return;
         if (!pc.remoteDescription) this.remoteCandidates.push(m.candidate);
-        else await this.addCandidate(pc, m.candidate);
+        else await addCandidate(pc, m.candidate);
         return;
       }
       case 'state':
@@ -172,10 +235,37 @@ export class Publisher {
       case 'error':
         this.serverError(m.code, m.message);
         return;
-      case 'offer':
-        // The stage of a broadcast receives no media; meetd sends it no offers.
-        return;
     }
+  }
+
+  /** meetd offers the guests' media: answer on the open connection, or a new one. */
+  private async guestOffer(id: number, sdp: string): Promise<void> {
+    let sub = this.sub;
+    if (!sub || sub.isClosed || !sub.renegotiates(sdp)) {
+      this.closeGuests();
+      const next = new SubscribeConnection({
+        iceServers: this.iceServers,
+        send: (msg) => this.sig?.send(msg),
+        createPeerConnection: this.createPc,
+        onState: (s) => {
+          // Losing the guests must not stop the broadcast: let them go.
+          if (id === this.session && next === this.sub && s === 'failed') this.closeGuests();
+        },
+        onStreams: () => {
+          if (id === this.session && next === this.sub) this.setRoom({ remote: next.byParticipant() });
+        },
+      });
+      this.sub = next;
+      sub = next;
+    }
+    await sub.offer(sdp);
+  }
+
+  private closeGuests(): void {
+    if (!this.sub) return;
+    this.sub.close();
+    this.sub = null;
+    this.setRoom({ remote: new Map() });
   }
 
   private async negotiate(id: number, iceServers: IceServer[]): Promise<void> {
@@ -212,15 +302,6 @@ export class Publisher {
     const early = this.localCandidates ?? [];
     this.localCandidates = null;
     for (const c of early) this.sig?.send({ type: 'candidate', target: 'publish', candidate: c });
-  }
-
-  private async addCandidate(pc: RTCPeerConnection, c: IceCandidate): Promise<void> {
-    try {
-      await pc.addIceCandidate(c);
-    } catch (err) {
-      // One unusable candidate is not worth failing the connection over.
-      console.warn('meetd: could not add an ICE candidate:', err);
-    }
   }
 
   private connectionState(id: number, state: RTCPeerConnectionState): void {
@@ -293,6 +374,9 @@ export class Publisher {
       this.pc.close();
       this.pc = null;
     }
+    this.sub?.close();
+    this.sub = null;
+    if (this.room !== EMPTY_ROOM) this.setRoom(EMPTY_ROOM);
     this.senders = {};
     this.remoteCandidates = [];
     this.localCandidates = [];
@@ -304,14 +388,4 @@ export class Publisher {
     if (t !== null) clearTimeout(t);
     this[which] = null;
   }
-}
-
-/** An RTCIceCandidate as the wire carries it. */
-export function candidateJSON(c: RTCIceCandidate): IceCandidate {
-  const j = c.toJSON();
-  const out: IceCandidate = { candidate: j.candidate ?? '' };
-  if (j.sdpMid !== undefined) out.sdpMid = j.sdpMid;
-  if (j.sdpMLineIndex !== undefined) out.sdpMLineIndex = j.sdpMLineIndex;
-  if (j.usernameFragment !== undefined) out.usernameFragment = j.usernameFragment;
-  return out;
 }

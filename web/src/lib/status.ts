@@ -1,7 +1,31 @@
 // The exact words of the status lines on the two pages.
 
+import type { MeetingState } from './meeting-types';
 import type { PublisherState } from './publisher';
-import type { SubscriberPhase } from './subscriber';
+import { unreachableMessage } from './signaling';
+
+/**
+ * Where a viewer is:
+ * - connecting: opening the socket or joining, the first time
+ * - reconnecting: the socket dropped; retrying
+ * - waiting: joined, the broadcast has not started
+ * - negotiating: the broadcast is live; setting up the media connection
+ * - media: the media connection is up
+ * - ended: the broadcast was live and has stopped
+ * - error: meetd refused something, or cannot be reached (still retrying then)
+ */
+export type ViewerPhase = 'connecting' | 'reconnecting' | 'waiting' | 'negotiating' | 'media' | 'ended' | 'error';
+
+/** A viewer's phase, and the words for 'error', from its session. host is for "cannot reach". */
+export function viewerPhase(s: MeetingState, host: string): { phase: ViewerPhase; error: string | null } {
+  if (s.unreachable) return { phase: 'error', error: unreachableMessage(host) };
+  if (s.status === 'error') return { phase: 'error', error: s.error?.message ?? null };
+  if (s.status === 'reconnecting') return { phase: 'reconnecting', error: null };
+  if (s.status !== 'joined') return { phase: 'connecting', error: null };
+  if (s.receiving === 'on') return { phase: 'media', error: null };
+  if (s.receiving === 'connecting' || s.live) return { phase: 'negotiating', error: null };
+  return { phase: s.wasLive ? 'ended' : 'waiting', error: null };
+}
 
 export const STATUS = {
   preview: 'Preview',
@@ -33,7 +57,7 @@ export function streamerStatus(pub: PublisherState, mediaProblem: string | null)
 }
 
 /** The viewer page's status; playing is whether the video element is playing. */
-export function viewerStatus(phase: SubscriberPhase, error: string | null, playing: boolean): string {
+export function viewerStatus(phase: ViewerPhase, error: string | null, playing: boolean): string {
   switch (phase) {
     case 'connecting':
     case 'negotiating':

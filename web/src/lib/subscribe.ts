@@ -6,8 +6,7 @@
 
 import type { ClientMessage, IceCandidate, IceServer } from './protocol';
 import { splitStreamId, type RemoteStream } from './participants';
-import { addCandidate } from './publish';
-import { candidateJSON } from './publisher';
+import { addCandidate, candidateJSON } from './ice';
 
 export interface SubscribeConnectionOptions {
   iceServers: IceServer[];

@@ -77,7 +77,7 @@ export function Meeting({ room }: { room: string }) {
           push('The host moved you to the audience.');
           return;
         case 'error':
-          push(e.message, 'error');
+          push(e.message, e.code === 'shutting_down' ? 'info' : 'error');
           return;
       }
     },
@@ -131,6 +131,10 @@ export function Meeting({ room }: { room: string }) {
   useEffect(() => {
     if (panel === 'chat') setUnread(0);
   }, [panel]);
+
+  useEffect(() => {
+    document.title = `${room} · meetd`;
+  }, [room]);
 
   function join(as: 'stage' | 'audience') {
     setName(saveName(name));

@@ -2,10 +2,14 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { DevicePicker } from '../components/DevicePicker';
 import { Icon } from '../components/icons';
 import { Notice } from '../components/Notice';
+import { PeopleList } from '../components/PeopleList';
 import { ShareLink } from '../components/ShareLink';
 import { TopBar } from '../components/TopBar';
+import { RemoteAudio, VideoTile } from '../components/VideoTile';
 import { useLocalMedia, type Kind } from '../hooks/useLocalMedia';
-import { Publisher, type PublisherState } from '../lib/publisher';
+import { buildTiles } from '../lib/participants';
+import { loadName } from '../lib/prefs';
+import { EMPTY_ROOM, Publisher, type PublisherRoom, type PublisherState } from '../lib/publisher';
 import { viewerUrl } from '../lib/rooms';
 import { signalingUrl } from '../lib/signaling';
 import { streamerStatus, viewerCountText } from '../lib/status';
@@ -21,6 +25,7 @@ export function Streamer({ room }: { room: string }) {
   const media = useLocalMedia();
   const { stream, streamRef } = media;
   const [pub, setPub] = useState<PublisherState>(IDLE);
+  const [roomState, setRoomState] = useState<PublisherRoom>(EMPTY_ROOM);
   const [micOn, setMicOn] = useState(true);
   const [camOn, setCamOn] = useState(true);
   const videoRef = useRef<HTMLVideoElement>(null);
@@ -32,7 +37,9 @@ export function Streamer({ room }: { room: string }) {
         signalingUrl: signalingUrl(location),
         host: location.host,
         getStream: () => streamRef.current ?? new MediaStream(),
+        name: loadName() || 'Streamer',
         onChange: setPub,
+        onRoom: setRoomState,
       }),
     [room, streamRef],
   );
@@ -53,7 +60,8 @@ export function Streamer({ room }: { room: string }) {
     const cam = trackOf(stream, 'video');
     if (mic) mic.enabled = micOn;
     if (cam) cam.enabled = camOn;
-  }, [stream, micOn, camOn]);
+    publisher.setMedia(micOn && mic !== null, camOn && cam !== null);
+  }, [stream, micOn, camOn, publisher]);
 
   const started = pub.status === 'connecting' || pub.status === 'live' || pub.status === 'reconnecting';
   const status = streamerStatus(pub, media.problem?.summary ?? null);
@@ -68,6 +76,21 @@ export function Streamer({ room }: { room: string }) {
   }
 
   const url = viewerUrl(location.origin, room);
+  // Guests the streamer invited onto the stage.
+  const guests = useMemo(
+    () => buildTiles(roomState.participants, roomState.selfId, roomState.remote, { camera: null, screen: null }),
+    [roomState],
+  );
+  const guestTiles = [...guests.cameras.filter((t) => !t.self), ...guests.screens];
+  const guestAudio = useMemo(
+    () =>
+      [...roomState.remote.values()]
+        .flat()
+        .map((r) => r.stream)
+        .filter((st) => st.getTracks().some((t) => t.kind === 'audio')),
+    [roomState.remote],
+  );
+  const viewers = roomState.participants.filter((p) => p.role === 'audience').length;
   const statusClass =
     pub.status === 'live'
       ? 'is-live'
@@ -79,7 +102,12 @@ export function Streamer({ room }: { room: string }) {
 
   return (
     <div className="app">
-      <TopBar room={room} />
+      <TopBar room={room}>
+        <a className="topbar-link" href="/meet" title="Start or join a meeting">
+          <Icon name="people" />
+          Meetings
+        </a>
+      </TopBar>
       <main className="layout">
         <div className="stage-column">
           <section className="stage">
@@ -108,6 +136,21 @@ export function Streamer({ room }: { room: string }) {
               )}
             </div>
           </section>
+
+          {guestTiles.length > 0 && (
+            <div className="guest-row" aria-label="Guests on stage">
+              {guestTiles.map((t) => (
+                <VideoTile
+                  key={t.key}
+                  tile={t}
+                  speaking={roomState.speaker === t.participant.id}
+                  videoOn={t.participant.video}
+                  audioOn={t.participant.audio}
+                />
+              ))}
+            </div>
+          )}
+          <RemoteAudio streams={guestAudio} />
 
           <div className="controls" role="group" aria-label="Controls">
             {mic && (
@@ -154,6 +197,28 @@ export function Streamer({ room }: { room: string }) {
         <aside className="side">
           <Explanations pub={pub} media={media} />
           <ShareLink url={url} />
+          <section className="card" aria-labelledby="people-title" data-testid="people-card">
+            <h2 id="people-title" className="card-title">
+              Participants
+            </h2>
+            {started && roomState.selfId ? (
+              <>
+                <p className="card-text">
+                  Invite a viewer to the stage: everyone then sees and hears them next to you.
+                </p>
+                <PeopleList
+                  participants={roomState.participants}
+                  selfId={roomState.selfId}
+                  amHost={roomState.participants.some((p) => p.id === roomState.selfId && p.host)}
+                  sendBackWords="Send back"
+                  hiddenAudience={Math.max(viewers, pub.viewers ?? 0)}
+                  onRole={(id, role) => publisher.setRole(id, role)}
+                />
+              </>
+            ) : (
+              <p className="card-text">Go live to see who is watching and invite viewers onto the stage.</p>
+            )}
+          </section>
           <section className="card" aria-labelledby="devices-title">
             <h2 id="devices-title" className="card-title">
               Devices

@@ -1,40 +1,106 @@
-import { useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Icon } from '../components/icons';
+import { InviteDialog } from '../components/InviteDialog';
 import { Notice } from '../components/Notice';
+import { Toasts, useToasts } from '../components/Toasts';
 import { TopBar } from '../components/TopBar';
-import { signalingUrl } from '../lib/signaling';
-import { viewerCountText, viewerStatus } from '../lib/status';
-import { Subscriber, type SubscriberState } from '../lib/subscriber';
+import { RemoteAudio, VideoTile } from '../components/VideoTile';
+import { useLocalMedia } from '../hooks/useLocalMedia';
+import { useMeeting } from '../hooks/useMeeting';
+import type { MeetingEvent } from '../lib/meeting';
+import { buildTiles, changeText, displayName } from '../lib/participants';
+import { loadName } from '../lib/prefs';
+import { viewerCountText, viewerPhase, viewerStatus } from '../lib/status';
 
-const INITIAL: SubscriberState = { phase: 'connecting', error: null, viewers: null, stream: null };
+function trackOf(stream: MediaStream | null, kind: 'audio' | 'video'): MediaStreamTrack | null {
+  return stream?.getTracks().find((t) => t.kind === kind) ?? null;
+}
 
-/** The viewer page: joins the audience on load and plays the broadcast. */
+/**
+ * The viewer page: joins the broadcast's audience on load and plays its stage,
+ * the streamer large and invited guests beside. Invited onto the stage, the
+ * viewer publishes their own camera too.
+ */
 export function Viewer({ room }: { room: string }) {
-  const [sub, setSub] = useState<SubscriberState>(INITIAL);
+  const media = useLocalMedia({ autoOpen: false });
+  const { stream, streamRef } = media;
   // Browsers only autoplay muted video; sound needs a click on Unmute.
   const [muted, setMuted] = useState(true);
   const [playing, setPlaying] = useState(false);
+  const [invited, setInvited] = useState(false);
+  const [onStage, setOnStage] = useState(false);
+  const [micOn, setMicOn] = useState(true);
+  const [camOn, setCamOn] = useState(true);
+  const { toasts, push } = useToasts();
   const videoRef = useRef<HTMLVideoElement>(null);
   const stageRef = useRef<HTMLElement>(null);
+  const mic = trackOf(stream, 'audio');
+  const cam = trackOf(stream, 'video');
+
+  const onEvent = useCallback(
+    (e: MeetingEvent) => {
+      if (e.type === 'people') push(changeText(e.change));
+      else if (e.type === 'invited') setInvited(true);
+      else if (e.type === 'to-audience') {
+        setInvited(false);
+        setOnStage(false);
+        media.close();
+        push('The streamer moved you back to the audience.');
+      } else if (e.type === 'error') push(e.message, 'error');
+    },
+    [push, media.close],
+  );
+
+  const { state, meeting } = useMeeting({
+    active: true,
+    room,
+    kind: 'broadcast',
+    role: 'audience',
+    name: loadName() || undefined,
+    autoPublish: false,
+    media: { audio: micOn && mic !== null, video: camOn && cam !== null },
+    getStream: () => streamRef.current,
+    onEvent,
+  });
 
   useEffect(() => {
-    const s = new Subscriber({
-      room,
-      signalingUrl: signalingUrl(location),
-      host: location.host,
-      onChange: setSub,
-    });
-    s.start();
-    return () => s.stop();
-  }, [room]);
+    if (mic) mic.enabled = micOn;
+    if (cam) cam.enabled = camOn;
+    meeting?.setMedia(micOn && mic !== null, camOn && cam !== null);
+  }, [meeting, mic, cam, micOn, camOn]);
 
-  const { stream } = sub;
+  useEffect(() => {
+    if (onStage && stream) meeting?.publish();
+  }, [meeting, onStage, stream]);
+
+  const tiles = useMemo(
+    () =>
+      state
+        ? buildTiles(state.participants, state.selfId, state.remote, { camera: stream, screen: null })
+        : { cameras: [], screens: [] },
+    [state, stream],
+  );
+  // The streamer (the host) large; everyone else on stage, and screen shares, small.
+  const main =
+    tiles.cameras.find((t) => t.participant.host && !t.self) ?? tiles.cameras.find((t) => !t.self && t.stream);
+  const mainStream = main?.stream ?? null;
+  const guests = [...tiles.cameras.filter((t) => t !== main), ...tiles.screens];
+  const guestAudio = useMemo(() => {
+    const out: MediaStream[] = [];
+    for (const list of state?.remote.values() ?? []) {
+      for (const r of list) {
+        if (r.stream !== mainStream && r.stream.getTracks().some((t) => t.kind === 'audio')) out.push(r.stream);
+      }
+    }
+    return out;
+  }, [state?.remote, mainStream]);
+
   useEffect(() => {
     const v = videoRef.current;
-    if (!v || v.srcObject === stream) return;
-    v.srcObject = stream;
+    if (!v || v.srcObject === mainStream) return;
+    v.srcObject = mainStream;
     setPlaying(false);
-    if (stream) {
+    if (mainStream) {
       v.play().catch(() => {
         // Sound without a recent click is refused: fall back to muted.
         if (!v.muted) {
@@ -44,7 +110,7 @@ export function Viewer({ room }: { room: string }) {
         }
       });
     }
-  }, [stream]);
+  }, [mainStream]);
 
   // React sets `muted` as a property only; keep the attribute in step too.
   useEffect(() => {
@@ -70,23 +136,33 @@ export function Viewer({ room }: { room: string }) {
     else void el?.requestFullscreen?.().catch(() => {});
   }
 
-  const status = viewerStatus(sub.phase, sub.error, playing);
-  const isLive = sub.phase === 'media' && playing;
+  async function joinStage() {
+    setInvited(false);
+    setOnStage(true);
+    // Joining the stage is a click: sound may play now.
+    if (muted) toggleSound();
+    if (!streamRef.current) await media.open();
+  }
+
+  const { phase, error } = state ? viewerPhase(state, location.host) : { phase: 'connecting' as const, error: null };
+  const status = viewerStatus(phase, error, playing);
+  const isLive = phase === 'media' && playing;
   const canFullscreen = typeof document !== 'undefined' && document.fullscreenEnabled;
+  const publishing = state?.role === 'stage' && state.publishing !== 'off';
 
   return (
     <div className="app">
       <TopBar room={room}>
-        {sub.viewers !== null && (
+        {state?.viewers != null && (
           <p className="count-quiet" data-testid="viewer-count" title="People watching">
             <Icon name="people" />
-            {viewerCountText(sub.viewers)}
+            {viewerCountText(state.viewers)}
           </p>
         )}
       </TopBar>
       <main className="layout layout-single">
         <div className="stage-column">
-          <section className="stage" ref={stageRef}>
+          <section className={`stage ${guests.length > 0 ? 'has-guests' : ''}`} ref={stageRef}>
             <video
               ref={videoRef}
               className="stage-video"
@@ -99,42 +175,91 @@ export function Viewer({ room }: { room: string }) {
               onEmptied={() => setPlaying(false)}
               onEnded={() => setPlaying(false)}
             />
+            {/* The original streamer page sends no name and no media state: only trust the flag of a named one. */}
+            {main && !main.participant.video && main.participant.name !== '' && isLive && (
+              <div className="stage-placeholder" aria-hidden="true">
+                <Icon name="camOff" />
+                <span>{displayName(main.participant)}'s camera is off</span>
+              </div>
+            )}
             <div className={isLive ? 'stage-badges' : 'stage-center'}>
               <p
                 data-testid="status"
                 role="status"
-                className={`status-pill ${isLive ? 'is-live' : sub.phase === 'error' ? 'is-error' : ''}`}
+                className={`status-pill ${isLive ? 'is-live' : phase === 'error' ? 'is-error' : ''}`}
               >
                 <span className="status-text">{status}</span>
               </p>
             </div>
           </section>
 
+          {guests.length > 0 && (
+            <div className="guest-row" aria-label="Also on stage">
+              {guests.map((t) => (
+                <VideoTile
+                  key={t.key}
+                  tile={t}
+                  speaking={state?.speaker === t.participant.id}
+                  videoOn={t.self ? camOn && cam !== null : t.participant.video}
+                  audioOn={t.self ? micOn && mic !== null : t.participant.audio}
+                />
+              ))}
+            </div>
+          )}
+          <RemoteAudio streams={guestAudio} muted={muted} />
+
           <div className="controls" role="group" aria-label="Controls">
-            <button
-              type="button"
-              className={`btn ${muted ? 'btn-primary' : 'btn-tonal'}`}
-              onClick={toggleSound}
-            >
+            {publishing && (
+              <>
+                <button
+                  type="button"
+                  className={`btn-round ${micOn && mic ? '' : 'is-off'}`}
+                  aria-pressed={micOn && mic !== null}
+                  disabled={!mic}
+                  title={micOn ? 'Turn off microphone' : 'Turn on microphone'}
+                  onClick={() => setMicOn(!micOn)}
+                >
+                  <Icon name={micOn && mic ? 'mic' : 'micOff'} />
+                  <span className="visually-hidden">Microphone</span>
+                </button>
+                <button
+                  type="button"
+                  className={`btn-round ${camOn && cam ? '' : 'is-off'}`}
+                  aria-pressed={camOn && cam !== null}
+                  disabled={!cam}
+                  title={camOn ? 'Turn off camera' : 'Turn on camera'}
+                  onClick={() => setCamOn(!camOn)}
+                >
+                  <Icon name={camOn && cam ? 'cam' : 'camOff'} />
+                  <span className="visually-hidden">Camera</span>
+                </button>
+              </>
+            )}
+            <button type="button" className={`btn ${muted ? 'btn-primary' : 'btn-tonal'}`} onClick={toggleSound}>
               <Icon name={muted ? 'volumeOff' : 'volume'} />
               {muted ? 'Unmute' : 'Mute'}
             </button>
             {canFullscreen && (
-              <button
-                type="button"
-                className="btn-round"
-                title="Full screen"
-                onClick={fullscreen}
-              >
+              <button type="button" className="btn-round" title="Full screen" onClick={fullscreen}>
                 <Icon name="fullscreen" />
                 <span className="visually-hidden">Full screen</span>
               </button>
             )}
           </div>
-          {sub.phase === 'error' && sub.error && (
-            <Notice tone="error" title={sub.error}>
+          {publishing && (
+            <Notice tone="info" title="You are on stage">
+              <p>Everyone watching sees and hears you. The streamer can send you back to the audience.</p>
+            </Notice>
+          )}
+          {onStage && media.problem && (
+            <Notice tone="error" title={media.problem.summary}>
+              <p>{media.problem.help}</p>
+            </Notice>
+          )}
+          {phase === 'error' && error && (
+            <Notice tone="error" title={error}>
               <p>
-                {sub.error.startsWith('Cannot reach')
+                {error.startsWith('Cannot reach')
                   ? 'Check that meetd is running. This page keeps trying to connect.'
                   : 'Reload the page to try again.'}
               </p>
@@ -142,6 +267,8 @@ export function Viewer({ room }: { room: string }) {
           )}
         </div>
       </main>
+      <Toasts toasts={toasts} />
+      {invited && <InviteDialog onAccept={() => void joinStage()} onDecline={() => setInvited(false)} />}
     </div>
   );
 }
