@@ -139,6 +139,11 @@ func TestMeetingOfFour(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	for _, m := range di.Chat() {
+		if m.History {
+			t.Errorf("a message sent while Di was there came as history: %+v", m)
+		}
+	}
 	di.Close()
 	for _, c := range []*testclient.Client{ana, ben, cy} {
 		if err := c.Wait(ctx, "Di gone", func() bool { return len(c.Participants()) == 3 }); err != nil {
@@ -235,5 +240,30 @@ func TestStageInvitation(t *testing.T) {
 	before := viewer.From(streamer.ID(), "video")
 	if err := viewer.WaitFrom(ctx, streamer.ID(), "video", before+20); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestMeetingKeepsTheSubscribeConnection(t *testing.T) {
+	checkLeaks(t)
+	url := startMeetd(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	ana := joinMeeting(t, ctx, url, "pair", testclient.Options{Name: "Ana"})
+	defer ana.Close()
+	for round := range 2 {
+		ben := joinMeeting(t, ctx, url, "pair", testclient.Options{Name: "Ben"})
+		if err := ana.WaitFrom(ctx, ben.ID(), "video", 20); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		ben.Close()
+		if err := ana.Wait(ctx, "Ben gone", func() bool { return len(ana.Participants()) == 1 }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Alone in the meeting, Ana kept one subscribe connection, renegotiated
+	// as Ben came and went.
+	if n := ana.SubscribeConnections(); n != 1 {
+		t.Errorf("Ana got %d subscribe connections, want 1", n)
 	}
 }

@@ -68,6 +68,7 @@ type Client struct {
 	lastParticipants []byte
 	lastSpeaker      *string
 	chatSeq          uint64
+	chatSynced       bool
 	chatLimit        *rate.Limiter
 	msgLimit         *rate.Limiter
 	dropped          int

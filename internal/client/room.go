@@ -97,7 +97,7 @@ func (c *Client) leaveRoom() {
 		c.env.Rooms.Leave(c.room, c)
 		c.room = nil
 	}
-	c.lastState, c.lastParticipants, c.lastSpeaker, c.chatSeq = nil, nil, nil, 0
+	c.lastState, c.lastParticipants, c.lastSpeaker, c.chatSeq, c.chatSynced = nil, nil, nil, 0, false
 }
 
 // reconcile brings the client in line with its room: its role, what it was
@@ -127,7 +127,7 @@ func (c *Client) reconcile() {
 			want = append(want, p.Track)
 		}
 	}
-	c.updateSubscriber(want)
+	c.updateSubscriber(want, snap.Live)
 }
 
 // roleChanged follows the host moving this client.
@@ -175,10 +175,12 @@ func (c *Client) sendParticipants(snap room.Snapshot) {
 }
 
 func (c *Client) sendChat(snap room.Snapshot) {
+	// What is there when the client joins is history; what comes later is not.
+	history := !c.chatSynced
+	c.chatSynced = true
 	if snap.ChatSeq == c.chatSeq {
 		return
 	}
-	history := c.chatSeq == 0
 	for _, msg := range c.room.ChatSince(c.chatSeq) {
 		c.conn.Send(signal.Message{
 			Type: signal.TypeChat, ID: msg.From, Name: msg.Name, Text: msg.Text,

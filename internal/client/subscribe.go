@@ -26,9 +26,12 @@ type subTrack struct {
 	sender *webrtc.RTPSender
 }
 
-// updateSubscriber makes the subscribe connection carry want.
-func (c *Client) updateSubscriber(want []*sfu.Track) {
-	if len(want) == 0 {
+// updateSubscriber makes the subscribe connection carry want. The
+// connection closes when the room stops being live (the client is told by
+// state) and for plain clients; otherwise it stays, renegotiated to carry
+// nothing, so the client never has to guess that it went away.
+func (c *Client) updateSubscriber(want []*sfu.Track, live bool) {
+	if len(want) == 0 && (c.plain || !live || c.sub == nil) {
 		c.closeSubscriber()
 		return
 	}
