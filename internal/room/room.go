@@ -231,9 +231,11 @@ func (r *Room) SetRole(m Member, role Role) error {
 
 // Move is the host moving the member called target between audience and
 // stage. An invitation to the stage passes a broadcast's one-streamer rule.
+// Anyone may move themselves to the audience (declining an invitation,
+// leaving the stage).
 func (r *Room) Move(host Member, target string, role Role) error {
 	r.mu.Lock()
-	if r.host != host.ID() {
+	if r.host != host.ID() && (target != host.ID() || role != Audience) {
 		r.mu.Unlock()
 		return ErrNotHost
 	}

@@ -187,6 +187,18 @@ func TestBroadcastInvitation(t *testing.T) {
 	if err := r.Move(streamer, "g", Stage); err != nil {
 		t.Fatalf("invitation: %v", err)
 	}
+	if err := r.Move(guest, "v", Audience); !errors.Is(err, ErrNotHost) {
+		t.Fatalf("a guest moved another: %v", err)
+	}
+	if err := r.Move(guest, "g", Audience); err != nil {
+		t.Fatalf("declining: %v", err)
+	}
+	if err := r.Move(guest, "g", Stage); !errors.Is(err, ErrNotHost) {
+		t.Fatalf("a guest invited themselves back: %v", err)
+	}
+	if err := r.Move(streamer, "g", Stage); err != nil {
+		t.Fatal(err)
+	}
 	if p := r.Snapshot().Participants; p[2].Role != Stage {
 		t.Fatalf("the invited guest is not on stage: %+v", p)
 	}
