@@ -22,6 +22,7 @@ import (
 	"github.com/meetd/meetd/internal/access"
 	"github.com/meetd/meetd/internal/client"
 	"github.com/meetd/meetd/internal/httpd"
+	"github.com/meetd/meetd/internal/metrics"
 	"github.com/meetd/meetd/internal/room"
 	"github.com/meetd/meetd/internal/sfu"
 	wire "github.com/meetd/meetd/internal/signal"
@@ -75,6 +76,8 @@ type Config struct {
 	RoomsFile   string
 	TokenSecret string
 	Limits      room.Limits
+	// AdminPassword opens the stats view to others than this machine.
+	AdminPassword string
 }
 
 // ParseConfig reads flags from args, falling back to the environment.
@@ -111,6 +114,8 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"rooms this server holds at once, 0 for no limit (env MEETD_MAX_ROOMS)")
 	fs.IntVar(&cfg.Limits.MaxParticipants, "max-participants", envInt(env("MEETD_MAX_PARTICIPANTS", ""), 1000),
 		"participants per room unless the rooms file says otherwise, 0 for no limit (env MEETD_MAX_PARTICIPANTS)")
+	fs.StringVar(&cfg.AdminPassword, "admin-password", env("MEETD_ADMIN_PASSWORD", ""),
+		"password (user admin) for the stats view at /admin/stats from other machines; from this machine it needs none (env MEETD_ADMIN_PASSWORD)")
 	fs.StringVar(&level, "log-level", env("MEETD_LOG_LEVEL", "info"), "debug, info, warn or error (env MEETD_LOG_LEVEL)")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: meetd [flags]\n       meetd hash-password < password\n       meetd token -room NAME -role stage|audience [-kind meeting] [-name NAME] [-ttl 24h]\n\nmeetd serves a streamer page at /, a viewer page at /viewer, meetings at /meet and signaling at /ws.\n\nFlags:\n")
@@ -188,7 +193,8 @@ func (m *Main) Run(ctx context.Context) error {
 		ice = []wire.ICEServer{{URLs: m.Config.ICEServers}}
 	}
 	m.rooms = room.NewDirectory(m.log, m.Config.Limits)
-	env := &client.Env{API: api, Rooms: m.rooms, ICEServers: ice, Log: m.log}
+	met := metrics.New(m.rooms)
+	env := &client.Env{API: api, Rooms: m.rooms, ICEServers: ice, Log: m.log, Metrics: met}
 	if m.Config.RoomsFile != "" || m.Config.TokenSecret != "" {
 		var err error
 		if m.Config.RoomsFile != "" {
@@ -200,7 +206,9 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	m.httpd = httpd.New(httpd.Config{AllowedOrigins: m.Config.AllowedOrigins, App: web.Dist()}, env)
+	m.httpd = httpd.New(httpd.Config{
+		AllowedOrigins: m.Config.AllowedOrigins, App: web.Dist(), Metrics: met, AdminPassword: m.Config.AdminPassword,
+	}, env)
 
 	ln, err := net.Listen("tcp", m.Config.Addr)
 	if err != nil {

@@ -36,7 +36,9 @@ type Env struct {
 	ICEServers []signal.ICEServer
 	// Access decides who may join which room; nil lets everyone in.
 	Access *access.Policy
-	Log    *slog.Logger
+	// Metrics counts what happens, when set.
+	Metrics interface{ SignalingError(code string) }
+	Log     *slog.Logger
 }
 
 // Client is one connected client. Its fields after queue are owned by Run's
@@ -47,6 +49,9 @@ type Client struct {
 	conn  *signal.Conn
 	log   *slog.Logger
 	queue *queue
+	// remote is the client's network address; paths its ICE paths.
+	remote string
+	paths  paths
 	// notified coalesces room change notifications into one reconcile.
 	notified atomic.Bool
 
@@ -77,15 +82,16 @@ type Client struct {
 // maxDropped is how many messages over the rate limit close a connection.
 const maxDropped = 1000
 
-// New makes a client for conn.
-func New(env *Env, conn *signal.Conn) *Client {
+// New makes a client for conn, which comes from the address remote.
+func New(env *Env, conn *signal.Conn, remote string) *Client {
 	id := newID()
 	return &Client{
-		id:    id,
-		env:   env,
-		conn:  conn,
-		log:   env.Log.With("participant", id),
-		queue: newQueue(),
+		id:     id,
+		remote: remote,
+		env:    env,
+		conn:   conn,
+		log:    env.Log.With("participant", id),
+		queue:  newQueue(),
 		// A person types a few messages a second at most.
 		chatLimit: rate.NewLimiter(5, 10),
 		// Negotiation sends bursts of candidates; nothing needs more.
@@ -165,6 +171,9 @@ func (c *Client) Run(ctx context.Context) {
 func (c *Client) fail(err error) {
 	e := signal.AsError(err)
 	c.log.Info("refused client message", "code", e.Code, "reason", e.Message)
+	if c.env.Metrics != nil {
+		c.env.Metrics.SignalingError(e.Code)
+	}
 	c.conn.SendError(e)
 }
 

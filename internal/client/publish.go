@@ -177,6 +177,7 @@ func (c *Client) newPublisher() error {
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		log.Info("connection state", "state", s.String())
+		notePath(&c.paths.publish, pc, s)
 		if s == webrtc.PeerConnectionStateFailed {
 			c.post(func() {
 				if c.pub == p {

@@ -160,6 +160,7 @@ func (c *Client) newSubscriber() (*subscriber, error) {
 	})
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		log.Info("connection state", "state", st.String())
+		notePath(&c.paths.subscribe, pc, st)
 	})
 	return s, nil
 }

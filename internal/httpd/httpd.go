@@ -4,8 +4,10 @@ package httpd
 
 import (
 	"context"
+	"crypto/subtle"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"path"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/meetd/meetd/internal/client"
+	"github.com/meetd/meetd/internal/metrics"
 	"github.com/meetd/meetd/internal/signal"
 )
 
@@ -26,6 +29,10 @@ type Config struct {
 	AllowedOrigins []string
 	// App is the built web app (index.html and assets).
 	App fs.FS
+	// Metrics, when set, is served at /metrics, and its stats view at
+	// /admin/stats to clients on this machine or with AdminPassword.
+	Metrics       *metrics.Metrics
+	AdminPassword string
 }
 
 // Server routes meetd's HTTP requests.
@@ -62,6 +69,10 @@ func New(cfg Config, env *client.Env) *Server {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	s.mux.Handle("GET /assets/", cacheForever(http.FileServerFS(cfg.App)))
+	if cfg.Metrics != nil {
+		s.mux.Handle("GET /metrics", cfg.Metrics.Handler())
+		s.mux.Handle("GET /admin/stats", s.adminOnly(cfg.Metrics.StatsHandler()))
+	}
 	s.mux.HandleFunc("GET /{$}", s.servePage)
 	s.mux.HandleFunc("GET /viewer", s.servePage)
 	s.mux.HandleFunc("GET /b/{room}", s.servePage)
@@ -123,6 +134,27 @@ func (s *Server) writeIndex(w http.ResponseWriter, r *http.Request, status int) 
 	}
 }
 
+// adminOnly lets through requests from this machine, and others that give
+// the admin password (HTTP basic auth, user "admin").
+func (s *Server) adminOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() && r.Header.Get("X-Forwarded-For") == "" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		user, pw, ok := r.BasicAuth()
+		if s.cfg.AdminPassword != "" && ok && user == "admin" &&
+			subtle.ConstantTimeCompare([]byte(pw), []byte(s.cfg.AdminPassword)) == 1 {
+			h.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Basic realm="meetd admin"`)
+		http.Error(w, "The stats view is for the operator: open it on the server's machine, or set -admin-password.",
+			http.StatusUnauthorized)
+	})
+}
+
 func cacheForever(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Vite names assets by content hash.
@@ -146,7 +178,11 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	// The connection outlives s.ctx by a moment: the client says goodbye
 	// when the server closes, then closes the connection itself.
 	conn := signal.NewConn(context.Background(), ws, s.log.With("remote", r.RemoteAddr))
-	c := client.New(s.env, conn)
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.ConnectionOpened()
+		defer s.cfg.Metrics.ConnectionClosed()
+	}
+	c := client.New(s.env, conn, r.RemoteAddr)
 	c.Run(s.ctx)
 	conn.Close(nil)
 	// Let the write loop flush and close the socket.

@@ -87,6 +87,17 @@ func (d *Directory) Get(kind Kind, name string) *Room {
 	return d.rooms[key{kind, name}]
 }
 
+// Rooms lists every room, in no order.
+func (d *Directory) Rooms() []*Room {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	rooms := make([]*Room, 0, len(d.rooms))
+	for _, r := range d.rooms {
+		rooms = append(rooms, r)
+	}
+	return rooms
+}
+
 // Names lists the rooms of a kind, sorted.
 func (d *Directory) Names(kind Kind) []string {
 	d.mu.Lock()

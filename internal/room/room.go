@@ -404,6 +404,17 @@ func (r *Room) Snapshot() Snapshot {
 	return s
 }
 
+// Members lists the members in join order.
+func (r *Room) Members() []Member {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	members := make([]Member, 0, len(r.order))
+	for _, id := range r.order {
+		members = append(members, r.members[id].member)
+	}
+	return members
+}
+
 // Size is how many members the room has.
 func (r *Room) Size() int {
 	r.mu.Lock()

@@ -1,0 +1,110 @@
+// Package metrics tells an operator what meetd is doing: Prometheus
+// metrics at /metrics and a stats view of rooms and connections.
+package metrics
+
+import (
+	"net/http"
+	"sync/atomic"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/meetd/meetd/internal/room"
+)
+
+// Metrics holds meetd's counters and reads its gauges from the rooms.
+type Metrics struct {
+	rooms *room.Directory
+	reg   *prometheus.Registry
+
+	signalingErrors *prometheus.CounterVec
+	connections     prometheus.Counter
+	open            atomic.Int64
+
+	roomsDesc, participantsDesc, tracksDesc, subscriptionsDesc, packetsInDesc, openDesc *prometheus.Desc
+}
+
+// New makes the metrics of a server with these rooms.
+func New(rooms *room.Directory) *Metrics {
+	m := &Metrics{
+		rooms: rooms,
+		reg:   prometheus.NewRegistry(),
+		signalingErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meetd_signaling_errors_total",
+			Help: "Error messages sent to clients, by code.",
+		}, []string{"code"}),
+		connections: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "meetd_websocket_connections_total",
+			Help: "WebSocket connections accepted.",
+		}),
+		roomsDesc:         prometheus.NewDesc("meetd_rooms", "Rooms open, by kind.", []string{"kind"}, nil),
+		participantsDesc:  prometheus.NewDesc("meetd_participants", "Participants in rooms, by role.", []string{"role"}, nil),
+		tracksDesc:        prometheus.NewDesc("meetd_tracks", "Tracks published on stage, by kind.", []string{"kind"}, nil),
+		subscriptionsDesc: prometheus.NewDesc("meetd_subscriptions", "Tracks forwarded to subscribers (one per track and subscriber).", nil, nil),
+		packetsInDesc:     prometheus.NewDesc("meetd_track_packets", "Packets received on the tracks now published.", nil, nil),
+		openDesc:          prometheus.NewDesc("meetd_websocket_connections", "WebSocket connections open.", nil, nil),
+	}
+	m.reg.MustRegister(m, m.signalingErrors, m.connections,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in Prometheus' text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// SignalingError counts an error message sent to a client.
+func (m *Metrics) SignalingError(code string) { m.signalingErrors.WithLabelValues(code).Inc() }
+
+// ConnectionOpened and ConnectionClosed follow WebSocket connections.
+func (m *Metrics) ConnectionOpened() { m.connections.Inc(); m.open.Add(1) }
+
+// ConnectionClosed follows a WebSocket connection going away.
+func (m *Metrics) ConnectionClosed() { m.open.Add(-1) }
+
+// Describe implements prometheus.Collector.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{m.roomsDesc, m.participantsDesc, m.tracksDesc, m.subscriptionsDesc,
+		m.packetsInDesc, m.openDesc} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector, reading the rooms as they are.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	rooms := map[string]float64{"broadcast": 0, "meeting": 0}
+	roles := map[string]float64{"stage": 0, "audience": 0}
+	tracks := map[string]float64{"audio": 0, "video": 0}
+	var subscriptions, packets float64
+	for _, r := range m.rooms.Rooms() {
+		snap := r.Snapshot()
+		rooms[snap.Kind.String()]++
+		for _, p := range snap.Participants {
+			roles[p.Role.String()]++
+		}
+		for _, p := range snap.Tracks {
+			kind := "audio"
+			if p.Track.Kind() == webrtc.RTPCodecTypeVideo {
+				kind = "video"
+			}
+			tracks[kind]++
+			subscriptions += float64(p.Track.Subscribers())
+			packets += float64(p.Track.Packets())
+		}
+	}
+	for k, v := range rooms {
+		ch <- prometheus.MustNewConstMetric(m.roomsDesc, prometheus.GaugeValue, v, k)
+	}
+	for k, v := range roles {
+		ch <- prometheus.MustNewConstMetric(m.participantsDesc, prometheus.GaugeValue, v, k)
+	}
+	for k, v := range tracks {
+		ch <- prometheus.MustNewConstMetric(m.tracksDesc, prometheus.GaugeValue, v, k)
+	}
+	ch <- prometheus.MustNewConstMetric(m.subscriptionsDesc, prometheus.GaugeValue, subscriptions)
+	ch <- prometheus.MustNewConstMetric(m.packetsInDesc, prometheus.GaugeValue, packets)
+	ch <- prometheus.MustNewConstMetric(m.openDesc, prometheus.GaugeValue, float64(m.open.Load()))
+}

@@ -1,0 +1,100 @@
+package metrics
+
+import (
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"sort"
+
+	"github.com/meetd/meetd/internal/client"
+)
+
+// RoomStats is one room in the operator's stats view.
+type RoomStats struct {
+	Kind         string             `json:"kind"`
+	Name         string             `json:"name"`
+	Live         bool               `json:"live"`
+	Viewers      int                `json:"viewers"`
+	Tracks       int                `json:"tracks"`
+	Participants []ParticipantStats `json:"participants"`
+}
+
+// ParticipantStats is one participant and how it is connected.
+type ParticipantStats struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Role      string `json:"role"`
+	Host      bool   `json:"host"`
+	Audio     bool   `json:"audio"`
+	Video     bool   `json:"video"`
+	Remote    string `json:"remote,omitempty"`
+	Publish   string `json:"publish,omitempty"`
+	Subscribe string `json:"subscribe,omitempty"`
+}
+
+// Stats lists the rooms and their participants.
+func (m *Metrics) Stats() []RoomStats {
+	var out []RoomStats
+	for _, r := range m.rooms.Rooms() {
+		snap := r.Snapshot()
+		conns := map[string]client.ConnInfo{}
+		for _, mem := range r.Members() {
+			if c, ok := mem.(interface{ Connection() client.ConnInfo }); ok {
+				conns[mem.ID()] = c.Connection()
+			}
+		}
+		rs := RoomStats{Kind: snap.Kind.String(), Name: snap.Name, Live: snap.Live, Viewers: snap.Viewers, Tracks: len(snap.Tracks)}
+		for _, p := range snap.Participants {
+			ci := conns[p.ID]
+			rs.Participants = append(rs.Participants, ParticipantStats{
+				ID: p.ID, Name: p.Name, Role: p.Role.String(), Host: p.Host, Audio: p.Audio, Video: p.Video,
+				Remote: ci.Remote, Publish: ci.Publish, Subscribe: ci.Subscribe,
+			})
+		}
+		out = append(out, rs)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// StatsHandler serves the stats view: JSON for ?format=json or an Accept
+// of application/json, a page otherwise.
+func (m *Metrics) StatsHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		stats := m.Stats()
+		if r.URL.Query().Get("format") == "json" || r.Header.Get("Accept") == "application/json" {
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]any{"rooms": stats})
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_ = statsPage.Execute(w, stats)
+	})
+}
+
+var statsPage = template.Must(template.New("stats").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
+<title>meetd stats</title>
+<style>
+body{font:14px system-ui,sans-serif;margin:2rem;background:#111418;color:#e8eaed}
+h1{font-size:1.3rem} h2{font-size:1.05rem;margin-top:1.6rem}
+table{border-collapse:collapse;width:100%} th,td{text-align:left;padding:.35rem .6rem;border-bottom:1px solid #2a2f36}
+th{color:#9aa0a6;font-weight:500} code{font-size:12px;color:#8ab4f8} .muted{color:#9aa0a6}
+</style></head><body>
+<h1>meetd — rooms and connections</h1>
+<p class="muted">Refreshes every 5 seconds. <a href="?format=json" style="color:#8ab4f8">JSON</a></p>
+{{range .}}
+<h2>{{.Kind}} <code>{{.Name}}</code> — {{if .Live}}live{{else}}not live{{end}}, {{len .Participants}} in the room, {{.Viewers}} watching, {{.Tracks}} tracks</h2>
+<table><tr><th>participant</th><th>role</th><th>mic / camera</th><th>from</th><th>publish path</th><th>subscribe path</th></tr>
+{{range .Participants}}<tr><td>{{if .Name}}{{.Name}}{{else}}<span class="muted">(no name)</span>{{end}} <code>{{.ID}}</code>{{if .Host}} · host{{end}}</td>
+<td>{{.Role}}</td><td>{{if .Audio}}on{{else}}off{{end}} / {{if .Video}}on{{else}}off{{end}}</td><td><code>{{.Remote}}</code></td>
+<td><code>{{.Publish}}</code></td><td><code>{{.Subscribe}}</code></td></tr>{{end}}
+</table>
+{{else}}<p>No rooms are open.</p>{{end}}
+</body></html>
+`))
