@@ -1,0 +1,350 @@
+// A meeting of three: Ana, Ben and Cy join /meet/NAME through the pre-join
+// screen, see and hear each other, turn a camera off and on, mute, chat, and
+// share a screen (a canvas standing in for the screen headless Chromium lacks).
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { waitForStatus, waitForVideoPlaying } from '../lib/checks.mjs';
+import { e2e, sleep } from '../lib/harness.mjs';
+
+const WAIT = 15_000;
+
+// Runs in every page before its own scripts: getDisplayMedia returns an
+// animated 1280×720 canvas (a slide with a moving block and a frame count).
+function fakeScreenShare() {
+  const devices = navigator.mediaDevices;
+  if (!devices) return;
+  devices.getDisplayMedia = async () => {
+    const canvas = document.createElement('canvas');
+    canvas.width = 1280;
+    canvas.height = 720;
+    const g = canvas.getContext('2d');
+    let frame = 0;
+    const draw = () => {
+      frame++;
+      g.fillStyle = '#f4f6fb';
+      g.fillRect(0, 0, 1280, 720);
+      g.fillStyle = '#1a73e8';
+      g.fillRect(0, 0, 1280, 96);
+      g.fillStyle = '#ffffff';
+      g.font = 'bold 56px sans-serif';
+      g.fillText('SCREEN', 48, 68);
+      g.fillStyle = '#202124';
+      g.font = '40px sans-serif';
+      g.fillText('Quarterly plan', 48, 190);
+      g.font = '30px sans-serif';
+      ['• Ship meetings', '• Screen share for everyone', '• Fewer dropped calls'].forEach((line, i) =>
+        g.fillText(line, 72, 260 + i * 52),
+      );
+      const x = 640 + Math.round(260 * Math.sin(frame / 10));
+      g.fillStyle = '#e8710a';
+      g.fillRect(x, 420, 200, 160);
+      g.fillStyle = '#5f6368';
+      g.font = '24px monospace';
+      g.fillText(`frame ${frame}`, 48, 680);
+    };
+    draw();
+    const stream = canvas.captureStream(15);
+    const track = stream.getVideoTracks()[0];
+    const timer = setInterval(() => {
+      if (track.readyState === 'ended') clearInterval(timer);
+      else draw();
+    }, 1000 / 15);
+    return stream;
+  };
+}
+
+/** Polls check() (sync or async, on the Node side) until it returns a truthy value. */
+async function until(what, check, timeoutMs = WAIT) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      last = await check();
+      if (last && last.ok !== false) return last;
+    } catch (e) {
+      last = `error: ${e.message.split('\n')[0]}`;
+    }
+    if (Date.now() >= deadline) break;
+    await sleep(150);
+  }
+  throw new Error(`${what} within ${timeoutMs} ms; last seen ${JSON.stringify(last)}`);
+}
+
+/** Names the phase of the test in the error that ends it. */
+async function step(what, body) {
+  try {
+    return await body();
+  } catch (err) {
+    err.message = `${what}: ${err.message}`;
+    throw err;
+  }
+}
+
+const tileOf = (name) => `figure[data-testid="tile"][aria-label="${name}"]`;
+const screenTileOf = (name) => `figure[data-testid="screen-tile"][aria-label="${name} (screen)"]`;
+
+/** What one tile shows: its caption, whether it has a video, the avatar's letters, the muted mark. */
+function tileState(user, selector) {
+  return user.page.evaluate((selector) => {
+    const fig = document.querySelector(selector);
+    if (!fig) return { found: false };
+    return {
+      found: true,
+      caption: fig.querySelector('figcaption')?.textContent?.trim() ?? null,
+      video: fig.querySelector('video') !== null,
+      avatar: fig.querySelector('.tile-avatar .avatar')?.textContent?.trim() ?? null,
+      muted: fig.querySelector('[data-testid="muted"]') !== null,
+    };
+  }, selector);
+}
+
+/**
+ * Waits until the page receives audio from at least n others: n inbound-rtp
+ * audio streams with packets on its peer connections, and n remote streams
+ * with a live audio track playing in <audio> elements.
+ */
+async function waitForAudioFrom(user, n) {
+  return until(`${user.label}: audio from ${n} others`, async () => {
+    const seen = await user.page.evaluate(async () => {
+      const pcs = (window.__e2ePeerConnections || []).filter((pc) => pc.connectionState !== 'closed');
+      const inbound = [];
+      for (const pc of pcs) {
+        (await pc.getStats()).forEach((s) => {
+          if (s.type === 'inbound-rtp' && s.kind === 'audio' && s.packetsReceived > 0) {
+            inbound.push({ ssrc: s.ssrc, packetsReceived: s.packetsReceived });
+          }
+        });
+      }
+      const audioElements = [...document.querySelectorAll('audio')].filter(
+        (a) => a.srcObject && a.srcObject.getAudioTracks().some((t) => t.readyState === 'live'),
+      );
+      return {
+        inbound,
+        audioStreams: new Set(audioElements.map((a) => a.srcObject.id)).size,
+        audioPaused: audioElements.filter((a) => a.paused).length,
+      };
+    });
+    return { ok: seen.inbound.length >= n && seen.audioStreams >= n && seen.audioPaused === 0, ...seen };
+  });
+}
+
+/** The messages in the page's chat panel: who (as shown) and what. */
+function chatItems(user) {
+  return user.page.evaluate(() =>
+    [...document.querySelectorAll('[data-testid="chat-panel"] li.chat-msg')].map((li) => ({
+      name: li.querySelector('.chat-name')?.textContent ?? null,
+      text: li.querySelector('.chat-text')?.textContent ?? null,
+    })),
+  );
+}
+
+/** The button's aria-pressed, as a boolean. */
+async function pressed(user, name) {
+  const v = await user.page.getByRole('button', { name, exact: true }).getAttribute('aria-pressed');
+  return v === 'true';
+}
+
+async function press(user, name, expectPressed) {
+  await user.page.getByRole('button', { name, exact: true }).click();
+  await until(`${user.label}: "${name}" aria-pressed=${expectPressed}`, async () =>
+    (await pressed(user, name)) === expectPressed ? true : { ok: false, pressed: !expectPressed },
+  );
+}
+
+test(
+  'three people meet: video and audio both ways, camera off, mute, chat, screen share',
+  e2e(async (w) => {
+    const room = `e2e-${randomBytes(4).toString('hex')}`;
+    const names = ['Ana', 'Ben', 'Cy'];
+    const users = [];
+    for (const name of names) {
+      const u = await w.user(name);
+      await u.context.addInitScript(fakeScreenShare);
+      await u.goto(w.server.url(`/meet/${room}`));
+      users.push(u);
+    }
+    const [ana, ben, cy] = users;
+    const others = (u) => users.filter((x) => x !== u);
+
+    await step('pre-join', async () => {
+      for (const u of users) {
+        assert.equal(await u.page.getByTestId('room-name').first().textContent(), room);
+        await waitForVideoPlaying(u, '[data-testid="local-video"]');
+      }
+    });
+
+    await step('join', async () => {
+      for (const u of users) {
+        await u.page.getByLabel('Your name').fill(u.label);
+        await u.page.getByRole('button', { name: 'Join now' }).click();
+        await waitForStatus(u, 'In call');
+      }
+    });
+
+    await step('everyone sees the two others', async () => {
+      await Promise.all(
+        users.map(async (u) => {
+          await until(`${u.label}: three camera tiles`, () =>
+            u.page.evaluate(() => {
+              const labels = [...document.querySelectorAll('figure[data-testid="tile"]')].map((f) =>
+                f.getAttribute('aria-label'),
+              );
+              return { ok: labels.length === 3, labels };
+            }),
+          );
+          const self = await tileState(u, tileOf(`${u.label} (You)`));
+          assert.equal(self.caption, `${u.label} (You)`, `${u.label}: own tile`);
+          for (const o of others(u)) {
+            const t = await tileState(u, tileOf(o.label));
+            assert.equal(t.caption, o.label, `${u.label}: caption of ${o.label}'s tile`);
+            await waitForVideoPlaying(u, `${tileOf(o.label)} video`);
+          }
+        }),
+      );
+    });
+
+    await step('everyone hears the two others', async () => {
+      await Promise.all(users.map((u) => waitForAudioFrom(u, 2)));
+    });
+
+    await step('Cy turns the camera off', async () => {
+      assert.equal(await pressed(cy, 'Camera'), true);
+      await press(cy, 'Camera', false);
+      for (const u of [ana, ben]) {
+        await until(`${u.label}: Cy's tile shows initials and no video`, async () => {
+          const t = await tileState(u, tileOf('Cy'));
+          return { ok: t.found && !t.video && t.avatar === 'C', ...t };
+        });
+      }
+      const own = await tileState(cy, tileOf('Cy (You)'));
+      assert.equal(own.video, false, "Cy's own tile still shows video with the camera off");
+      // Ben stays on show for Ana while Cy's camera is off.
+      await waitForVideoPlaying(ana, `${tileOf('Ben')} video`);
+    });
+
+    await step('Ben mutes the microphone', async () => {
+      await press(ben, 'Microphone', false);
+      for (const u of [ana, cy]) {
+        await until(`${u.label}: Ben's tile shows the muted microphone`, async () => {
+          const t = await tileState(u, tileOf('Ben'));
+          return { ok: t.found && t.muted, ...t };
+        });
+        const a = await tileState(u, tileOf(u === ana ? 'Cy' : 'Ana'));
+        assert.equal(a.muted, false, `${u.label}: a tile that is not muted shows the muted mark`);
+      }
+    });
+
+    await step('Cy turns the camera on again, Ben unmutes', async () => {
+      await press(cy, 'Camera', true);
+      await press(ben, 'Microphone', true);
+      for (const u of [ana, ben]) await waitForVideoPlaying(u, `${tileOf('Cy')} video`);
+      for (const u of [ana, cy]) {
+        await until(`${u.label}: Ben's tile without the muted mark`, async () => {
+          const t = await tileState(u, tileOf('Ben'));
+          return { ok: t.found && !t.muted, ...t };
+        });
+      }
+    });
+
+    const text = `Hello from Ana ${randomBytes(3).toString('hex')}`;
+    await step('Ana sends a chat message', async () => {
+      await press(ana, 'Chat', true);
+      const panel = ana.page.getByTestId('chat-panel');
+      await panel.getByLabel('Your message').fill(text);
+      await panel.getByLabel('Your message').press('Enter');
+      await until("Ana: her message in her chat, from 'You'", async () => {
+        const items = await chatItems(ana);
+        return { ok: items.some((i) => i.name === 'You' && i.text === text), items };
+      });
+      assert.equal(await panel.getByLabel('Your message').inputValue(), '', 'the message box is not emptied');
+    });
+
+    await step('Ben and Cy get the message', async () => {
+      for (const u of [ben, cy]) {
+        const chat = u.page.getByRole('button', { name: 'Chat', exact: true });
+        await until(`${u.label}: one unread message on the Chat button`, async () => {
+          const badge = await chat.locator('.ctl-badge').textContent({ timeout: 500 }).catch(() => null);
+          const title = await chat.getAttribute('title');
+          return { ok: badge === '1' && title === 'Chat (1 unread)', badge, title };
+        });
+        await press(u, 'Chat', true);
+        await until(`${u.label}: Ana's message in the chat panel`, async () => {
+          const items = await chatItems(u);
+          return { ok: items.some((i) => i.name === 'Ana' && i.text === text), items };
+        });
+        const badge = await chat.locator('.ctl-badge').count();
+        assert.equal(badge, 0, `${u.label}: the unread badge stays after opening the chat`);
+      }
+      // Cy closes the chat again; Ana and Ben keep it open.
+      await cy.page.getByTestId('chat-panel').getByRole('button', { name: 'Close' }).click();
+      await until('Cy: chat panel closed', async () => {
+        const open = await cy.page.getByTestId('chat-panel').count();
+        return { ok: open === 0, open };
+      });
+    });
+
+    await step('Ben shares a screen', async () => {
+      await press(ben, 'Share screen', true);
+      await waitForVideoPlaying(ben, `${screenTileOf('Ben')} video`);
+      for (const u of [ana, cy]) {
+        const seen = await waitForVideoPlaying(u, `${screenTileOf('Ben')} video`, 20_000);
+        // The canvas (16:9), not Ben's camera (4:3).
+        assert.ok(
+          seen.videoWidth / seen.videoHeight > 1.6,
+          `${u.label}: the screen tile plays ${seen.videoWidth}×${seen.videoHeight}, not the 16:9 shared screen`,
+        );
+        const t = await tileState(u, screenTileOf('Ben'));
+        assert.equal(t.caption, 'Ben (screen)');
+        // The people stay on show beside the screen.
+        for (const o of others(u)) await waitForVideoPlaying(u, `${tileOf(o.label)} video`);
+      }
+    });
+
+    await step('screenshot of a three-person call', async () => {
+      // Notices go by themselves after a few seconds; the picture shows the call.
+      await until('Ana: no notices on show', async () => {
+        const notices = await ana.page.locator('[data-testid="toasts"] .toast').allTextContents();
+        return { ok: notices.length === 0, notices };
+      });
+      await w.screenshot(ana, 'meeting.png');
+    });
+
+    await step('Ben stops sharing', async () => {
+      await press(ben, 'Share screen', false);
+      for (const u of [ana, cy, ben]) {
+        await until(`${u.label}: Ben's screen tile gone, the grid back`, () =>
+          u.page.evaluate(() => ({
+            ok:
+              document.querySelectorAll('[data-testid="screen-tile"]').length === 0 &&
+              document.querySelector('[data-testid="grid"]') !== null,
+            screens: document.querySelectorAll('[data-testid="screen-tile"]').length,
+            tiles: document.querySelectorAll('figure[data-testid="tile"]').length,
+          })),
+        );
+      }
+      // The cameras play on after the renegotiation.
+      for (const u of [ana, cy]) await waitForVideoPlaying(u, `${tileOf('Ben')} video`);
+      await waitForVideoPlaying(ben, `${tileOf('Ana')} video`);
+    });
+
+    await step('a phone-sized page', async () => {
+      await cy.page.setViewportSize({ width: 390, height: 844 });
+      await until('Cy: two columns on a phone', () =>
+        cy.page.evaluate(() => {
+          const grid = document.querySelector('[data-testid="grid"]');
+          return { ok: grid?.dataset.cols === '2', cols: grid?.dataset.cols ?? null };
+        }),
+      );
+      for (const o of others(cy)) await waitForVideoPlaying(cy, `${tileOf(o.label)} video`);
+      // Every control of the bar is on the screen.
+      for (const name of ['Microphone', 'Camera', 'Share screen', 'Leave', 'Chat', 'Participants']) {
+        const box = await cy.page.getByRole('button', { name, exact: true }).boundingBox();
+        const inside = box && box.x >= 0 && box.x + box.width <= 390 && box.y >= 0 && box.y + box.height <= 844;
+        assert.ok(inside, `Cy: "${name}" is not wholly on the phone screen: ${JSON.stringify(box)}`);
+      }
+      await w.screenshot(cy, 'meeting-phone.png');
+    });
+  }),
+);
