@@ -1,6 +1,7 @@
 import { useMemo, useState } from 'react';
 import { useMediaQuery } from '../hooks/useMeeting';
 import type { Meeting, MeetingState } from '../lib/meeting';
+import type { DeviceList } from '../lib/media';
 import { buildTiles } from '../lib/participants';
 import type { Role } from '../lib/protocol';
 import { unreachableMessage } from '../lib/signaling';
@@ -11,11 +12,12 @@ import { ControlBar } from './ControlBar';
 import { copyText } from './clipboard';
 import { Icon } from './icons';
 import { PeopleList } from './PeopleList';
+import { SettingsPanel } from './SettingsPanel';
 import { SidePanel } from './SidePanel';
 import { Toasts, type Toast } from './Toasts';
 import { RemoteAudio } from './VideoTile';
 
-export type Panel = 'chat' | 'people' | null;
+export type Panel = 'chat' | 'people' | 'settings' | null;
 
 /** Whether this browser can share a screen. */
 export function canShareScreen(): boolean {
@@ -43,6 +45,9 @@ export function Call({
   onShare,
   onLeave,
   onCopied,
+  devices,
+  onDevice,
+  onLeaveStage,
 }: {
   room: string;
   link: string;
@@ -63,6 +68,10 @@ export function Call({
   onShare: () => void;
   onLeave: () => void;
   onCopied: (ok: boolean) => void;
+  devices: DeviceList;
+  onDevice: (kind: 'audio' | 'video', deviceId: string) => void;
+  /** Set for a guest who took an invitation to the stage. */
+  onLeaveStage?: () => void;
 }) {
   const narrow = useMediaQuery('(max-width: 600px)');
   const [copying, setCopying] = useState(false);
@@ -83,7 +92,13 @@ export function Call({
   }, [state.remote]);
 
   const joined = state.status === 'joined';
-  const status = joined ? 'In call' : state.status === 'reconnecting' ? STATUS.reconnecting : STATUS.connecting;
+  const status = joined
+    ? 'In call'
+    : state.status === 'reconnecting'
+      ? STATUS.reconnecting
+      : state.status === 'auth'
+        ? STATUS.password
+        : STATUS.connecting;
 
   return (
     <div className={`call ${panel ? 'has-panel' : ''}`}>
@@ -155,6 +170,14 @@ export function Call({
             />
           </SidePanel>
         )}
+        {panel === 'settings' && (
+          <SettingsPanel
+            devices={devices}
+            camera={onStage ? camera : null}
+            onDevice={onDevice}
+            onClose={() => onPanel(null)}
+          />
+        )}
       </div>
       <Toasts toasts={toasts} />
       <RemoteAudio streams={audio} />
@@ -168,6 +191,7 @@ export function Call({
         canShare={onStage && joined && canShareScreen()}
         chatOpen={panel === 'chat'}
         peopleOpen={panel === 'people'}
+        settingsOpen={panel === 'settings'}
         unread={unread}
         people={state.participants.length}
         onMic={onMic}
@@ -175,6 +199,8 @@ export function Call({
         onShare={onShare}
         onChat={() => onPanel(panel === 'chat' ? null : 'chat')}
         onPeople={() => onPanel(panel === 'people' ? null : 'people')}
+        onSettings={() => onPanel(panel === 'settings' ? null : 'settings')}
+        onLeaveStage={onStage && joined ? onLeaveStage : undefined}
         onLeave={onLeave}
       />
     </div>

@@ -68,6 +68,7 @@ export interface ControlBarProps {
   canShare: boolean;
   chatOpen: boolean;
   peopleOpen: boolean;
+  settingsOpen: boolean;
   unread: number;
   people: number;
   onMic: () => void;
@@ -75,6 +76,9 @@ export interface ControlBarProps {
   onShare: () => void;
   onChat: () => void;
   onPeople: () => void;
+  onSettings: () => void;
+  /** Back to the audience; only for a guest who took an invitation to the stage. */
+  onLeaveStage?: () => void;
   onLeave: () => void;
 }
 
@@ -115,6 +119,12 @@ export function ControlBar(p: ControlBarProps) {
           disabled={!p.canShare && !p.sharing}
           onClick={p.onShare}
         />
+        {p.onLeaveStage && (
+          <button type="button" className="ctl" title="Go back to watching" onClick={p.onLeaveStage}>
+            <Icon name="personRemove" />
+            <span className="visually-hidden">Leave stage</span>
+          </button>
+        )}
         <button type="button" className="ctl ctl-leave" title="Leave the call" onClick={p.onLeave}>
           <Icon name="callEnd" />
           <span className="visually-hidden">Leave</span>
@@ -138,6 +148,7 @@ export function ControlBar(p: ControlBarProps) {
           quietBadge
           onClick={p.onPeople}
         />
+        <Toggle name="Settings" on={p.settingsOpen} icon="settings" tip="Camera and microphone" onClick={p.onSettings} />
       </div>
     </footer>
   );

@@ -2,10 +2,14 @@
 
 import { useEffect, useRef, useState } from 'react';
 import { Meeting, type MeetingEvent, type MeetingOptions, type MeetingState } from '../lib/meeting';
+import { Credentials, tokenFromSearch } from '../lib/auth';
 import { signalingUrl } from '../lib/signaling';
 
 export interface MeetingSetup
-  extends Pick<MeetingOptions, 'room' | 'kind' | 'role' | 'name' | 'getStream' | 'autoPublish' | 'media'> {
+  extends Pick<
+    MeetingOptions,
+    'room' | 'kind' | 'role' | 'name' | 'getStream' | 'autoPublish' | 'media' | 'credentials'
+  > {
   /** The session runs while this is true; a change of role or name starts a new one. */
   active: boolean;
   onEvent?: (event: MeetingEvent) => void;
@@ -32,6 +36,7 @@ export function useMeeting(setup: MeetingSetup): { state: MeetingState | null; m
       name,
       autoPublish,
       media: latest.current.media,
+      credentials: latest.current.credentials,
       signalingUrl: signalingUrl(location),
       host: location.host,
       getStream: () => latest.current.getStream(),
@@ -45,6 +50,15 @@ export function useMeeting(setup: MeetingSetup): { state: MeetingState | null; m
   }, [active, room, kind, role, name, autoPublish]);
 
   return { state, meeting };
+}
+
+/**
+ * The page's way into rooms that need it: the invitation token of its address
+ * (?token=...), and later the password typed. In memory only, for the page's life.
+ */
+export function useCredentials(): Credentials {
+  const [credentials] = useState(() => new Credentials(tokenFromSearch(location.search)));
+  return credentials;
 }
 
 /** Follows a CSS media query. */

@@ -1,11 +1,13 @@
 // The state, events and options of a Meeting session (meeting.ts).
 
+import type { AuthPrompt, Credentials } from './auth';
 import type { ChatEntry } from './chat';
 import type { PeopleChange, RemoteStream } from './participants';
 import type { Participant, Role, RoomKind } from './protocol';
 import type { SocketFactory } from './signaling';
 
-export type MeetingStatus = 'idle' | 'connecting' | 'joined' | 'reconnecting' | 'error';
+/** 'auth': the room needs a password (see `auth`); authenticate() joins again. */
+export type MeetingStatus = 'idle' | 'connecting' | 'joined' | 'reconnecting' | 'auth' | 'error';
 
 /** What this participant publishes, as the others see it. */
 export interface MediaFlags {
@@ -19,6 +21,8 @@ export interface MeetingState {
   status: MeetingStatus;
   /** Why status is 'error'. */
   error: { code: string; message: string } | null;
+  /** Why status is 'auth': a password is needed, or the one given was wrong. */
+  auth: AuthPrompt | null;
   /** meetd cannot be reached; the session keeps trying. */
   unreachable: boolean;
   kind: RoomKind;
@@ -55,6 +59,8 @@ export interface MeetingOptions {
   kind: RoomKind;
   role: Role;
   name?: string;
+  /** The token or password to join with, kept in memory across rejoins. */
+  credentials?: Credentials;
   signalingUrl: string;
   host: string;
   /** The camera and microphone to publish; read whenever publishing starts. */
@@ -69,4 +75,28 @@ export interface MeetingOptions {
   createPeerConnection?: (config: RTCConfiguration) => RTCPeerConnection;
   /** How long a media connection may be `disconnected` before we rejoin. */
   disconnectGraceMs?: number;
+}
+
+/** A session's state before it starts. */
+export function initialState(opts: MeetingOptions): MeetingState {
+  const media = opts.media ?? { audio: true, video: true };
+  return {
+    status: 'idle',
+    error: null,
+    auth: null,
+    unreachable: false,
+    kind: opts.kind,
+    selfId: null,
+    role: opts.role,
+    participants: [],
+    speaker: '',
+    live: false,
+    wasLive: false,
+    viewers: null,
+    publishing: 'off',
+    receiving: 'off',
+    remote: new Map(),
+    chat: [],
+    media: { ...media, screen: '' },
+  };
 }

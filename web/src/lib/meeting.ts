@@ -2,14 +2,16 @@
 // it joins, publishes camera and microphone (and a screen share) on the
 // publish connection while on stage, receives everyone else on the subscribe
 // connection, and keeps the room's participants, chat and active speaker.
-// It rejoins with backoff when the connection drops. No React: the page
-// listens to onChange (the whole state) and onEvent (things to announce).
+// It rejoins with backoff when the connection drops (or meetd restarts), and
+// asks for a password when the room needs one. No React: the page listens to
+// onChange (the whole state) and onEvent (things to announce).
 
+import { Credentials, isAuthError } from './auth';
 import { ChatLog } from './chat';
-import type { MeetingEvent, MeetingOptions, MeetingState } from './meeting-types';
+import { initialState, type MeetingEvent, type MeetingOptions, type MeetingState } from './meeting-types';
+import { Outgoing } from './outgoing';
 import { diffParticipants } from './participants';
 import type { IceServer, Role, ServerMessage } from './protocol';
-import { PublishConnection } from './publish';
 import { Reconnector, SignalingClient } from './signaling';
 import { SubscribeConnection } from './subscribe';
 import { ConnectionWatch } from './watch';
@@ -17,19 +19,18 @@ import { ConnectionWatch } from './watch';
 export type { ChatEntry } from './chat';
 export type { MediaFlags, MeetingEvent, MeetingOptions, MeetingState, MeetingStatus } from './meeting-types';
 
-/** Errors in reply to `join` that trying again will not fix. */
+/** Errors in reply to `join` that trying again will not fix (auth errors wait for a password). */
 const JOIN_REFUSALS = new Set(['bad_room', 'bad_role', 'bad_kind', 'room_full', 'already_live', 'bad_message']);
 
 export class Meeting {
   private started = false;
   private session = 0;
   private sig: SignalingClient | null = null;
-  private publisher: PublishConnection | null = null;
+  private readonly outgoing: Outgoing;
   private subscriber: SubscribeConnection | null = null;
   private iceServers: IceServer[] = [];
   private ops: Promise<void> = Promise.resolve();
   private readonly reconnector = new Reconnector(() => this.attempt());
-  private publishWatch: ConnectionWatch | null = null;
   private subscribeWatch: ConnectionWatch | null = null;
   private readonly createPc: (config: RTCConfiguration) => RTCPeerConnection;
   private joinPending = false;
@@ -37,31 +38,27 @@ export class Meeting {
   private readonly chatLog = new ChatLog();
   /** publish() was called (or autoPublish); we publish whenever on stage. */
   private wantPublish: boolean;
-  private screen: MediaStream | null = null;
+  private readonly credentials: Credentials;
   private state: MeetingState;
 
   constructor(private readonly opts: MeetingOptions) {
     this.createPc = opts.createPeerConnection ?? ((c) => new RTCPeerConnection(c));
+    this.credentials = opts.credentials ?? new Credentials();
+    this.outgoing = new Outgoing({
+      send: (msg) => this.sig?.send(msg),
+      createPeerConnection: this.createPc,
+      getStream: opts.getStream,
+      graceMs: opts.disconnectGraceMs ?? 4000,
+      onSending: (publishing) => this.set({ publishing }),
+      onScreen: (screen) => {
+        this.set({ media: { ...this.state.media, screen } });
+        if (!screen) this.sendMedia();
+      },
+      onLost: () => this.drop(),
+      onError: (message) => this.emit({ type: 'error', code: 'publish', message }),
+    });
     this.wantPublish = opts.autoPublish ?? (opts.kind === 'meeting' && opts.role === 'stage');
-    const media = opts.media ?? { audio: true, video: true };
-    this.state = {
-      status: 'idle',
-      error: null,
-      unreachable: false,
-      kind: opts.kind,
-      selfId: null,
-      role: opts.role,
-      participants: [],
-      speaker: '',
-      live: false,
-      wasLive: false,
-      viewers: null,
-      publishing: 'off',
-      receiving: 'off',
-      remote: new Map(),
-      chat: [],
-      media: { ...media, screen: '' },
-    };
+    this.state = initialState(opts);
   }
 
   get current(): MeetingState {
@@ -72,8 +69,15 @@ export class Meeting {
     if (this.started) return;
     this.started = true;
     this.reconnector.reset();
-    this.set({ status: 'connecting', error: null });
+    this.set({ status: 'connecting', error: null, auth: null });
     this.attempt();
+  }
+
+  /** Joins again with the password the person typed (after status 'auth'). */
+  authenticate(password: string): void {
+    this.credentials.usePassword(password);
+    this.started = false;
+    this.start();
   }
 
   /** Leaves the room and closes everything. */
@@ -81,8 +85,8 @@ export class Meeting {
     this.started = false;
     this.reconnector.cancel();
     this.teardown();
-    this.stopScreenTracks();
-    this.set({ status: 'idle', publishing: 'off', receiving: 'off', remote: new Map(), participants: [] });
+    this.outgoing.forgetScreen();
+    this.set({ status: 'idle', auth: null, publishing: 'off', receiving: 'off', remote: new Map(), participants: [] });
   }
 
   /** Microphone and camera on or off; tells the room. */
@@ -94,41 +98,40 @@ export class Meeting {
   /** Starts publishing camera and microphone (accepting an invitation to the stage). */
   publish(): void {
     this.wantPublish = true;
-    if (this.state.status === 'joined' && this.state.role === 'stage' && !this.publisher) {
-      void this.startPublishing(this.session);
-    }
+    if (this.state.status === 'joined' && this.state.role === 'stage') void this.outgoing.start(this.iceServers);
+  }
+
+  /**
+   * Leaves the stage for the audience, or declines an invitation to it:
+   * stops publishing and tells the room, so nobody sees an empty tile.
+   */
+  leaveStage(): boolean {
+    this.wantPublish = false;
+    const id = this.state.selfId;
+    if (this.state.role !== 'stage' || !id) return false;
+    this.outgoing.close();
+    this.outgoing.forgetScreen();
+    this.set({ role: 'audience' });
+    return this.sig?.send({ type: 'role', id, role: 'audience' }) ?? false;
   }
 
   /** Shares a screen next to the camera. Resolves when meetd has the new track. */
   async startScreen(stream: MediaStream): Promise<void> {
-    if (this.screen) throw new Error('A screen is shared already.');
     if (this.state.status !== 'joined' || this.state.role !== 'stage') {
       throw new Error('Join the stage before sharing your screen.');
     }
-    this.screen = stream;
-    for (const t of stream.getTracks()) t.addEventListener?.('ended', this.onScreenEnded);
-    this.set({ media: { ...this.state.media, screen: stream.id } });
-    try {
-      if (this.publisher) await this.publisher.addScreen(stream);
-      else if (!(await this.startPublishing(this.session))) throw new Error('Could not publish.');
-    } catch (err) {
-      if (this.screen === stream) this.forgetScreen();
-      throw err;
-    }
+    await this.outgoing.startScreen(stream, this.iceServers);
     this.sendMedia();
   }
 
   /** Stops sharing the screen. */
   async stopScreen(): Promise<void> {
-    if (!this.screen) return;
-    this.forgetScreen();
-    this.sendMedia();
-    await this.publisher?.removeScreen();
+    await this.outgoing.stopScreen();
   }
 
-  /** Swaps the camera or microphone while publishing (a device change). */
+  /** Swaps the camera or microphone while publishing (a device change); no new offer. */
   async replaceTrack(kind: 'audio' | 'video', track: MediaStreamTrack): Promise<void> {
-    await this.publisher?.replaceTrack(kind, track);
+    await this.outgoing.replaceTrack(kind, track);
   }
 
   /** Sends a chat message; false when not in the room. */
@@ -141,25 +144,6 @@ export class Meeting {
   /** The host moves someone to the stage or the audience. */
   setRole(id: string, role: Role): boolean {
     return this.sig?.send({ type: 'role', id, role }) ?? false;
-  }
-
-  private onScreenEnded = (): void => {
-    // The browser's own "Stop sharing".
-    void this.stopScreen().catch(() => {});
-  };
-
-  private forgetScreen(): void {
-    this.stopScreenTracks();
-    this.set({ media: { ...this.state.media, screen: '' } });
-  }
-
-  private stopScreenTracks(): void {
-    const s = this.screen;
-    this.screen = null;
-    for (const t of s?.getTracks() ?? []) {
-      t.removeEventListener?.('ended', this.onScreenEnded);
-      t.stop?.();
-    }
   }
 
   private set(patch: Partial<MeetingState>): void {
@@ -196,7 +180,8 @@ export class Meeting {
         const role = this.opts.kind === 'broadcast' ? this.opts.role : this.state.role;
         const name = this.opts.name?.trim();
         this.joinPending = true;
-        sig.send({ type: 'join', room: this.opts.room, kind: this.opts.kind, role, ...(name ? { name } : {}) });
+        const join = { type: 'join', room: this.opts.room, kind: this.opts.kind, role } as const;
+        sig.send({ ...join, ...(name ? { name } : {}), ...this.credentials.join });
         this.set({ unreachable: false });
       },
       () => {
@@ -227,9 +212,9 @@ export class Meeting {
         this.firstParticipants = true;
         this.chatLog.rejoined();
         this.reconnector.reset();
-        this.set({ status: 'joined', error: null, unreachable: false, selfId: m.id, role: m.role, kind: m.kind });
+        this.set({ status: 'joined', error: null, auth: null, unreachable: false, selfId: m.id, role: m.role, kind: m.kind });
         this.sendMedia();
-        if (m.role === 'stage' && this.wantPublish) void this.startPublishing(id);
+        if (m.role === 'stage' && this.wantPublish) void this.outgoing.start(this.iceServers);
         return;
       case 'participants': {
         if (!this.firstParticipants) {
@@ -244,7 +229,7 @@ export class Meeting {
         return;
       }
       case 'role':
-        this.roleChanged(id, m.role);
+        this.roleChanged(m.role);
         return;
       case 'chat':
         this.chat(m);
@@ -265,11 +250,11 @@ export class Meeting {
         return;
       }
       case 'answer':
-        this.publisher?.answer(m.sdp);
+        this.outgoing.answer(m.sdp);
         return;
       case 'candidate': {
         const target = m.target ?? (this.subscriber ? 'subscribe' : 'publish');
-        if (target === 'publish') await this.publisher?.candidate(m.candidate);
+        if (target === 'publish') await this.outgoing.candidate(m.candidate);
         else await this.subscriber?.candidate(m.candidate);
         return;
       }
@@ -279,16 +264,16 @@ export class Meeting {
     }
   }
 
-  private roleChanged(id: number, role: Role): void {
+  private roleChanged(role: Role): void {
     const was = this.state.role;
     this.set({ role });
     if (role === 'stage' && was === 'audience') {
-      if (this.wantPublish) void this.startPublishing(id);
+      if (this.wantPublish) void this.outgoing.start(this.iceServers);
       else this.emit({ type: 'invited' });
     } else if (role === 'audience' && was === 'stage') {
       this.wantPublish = false;
-      this.closePublisher();
-      this.forgetScreen();
+      this.outgoing.close();
+      this.outgoing.forgetScreen();
       this.emit({ type: 'to-audience' });
     }
   }
@@ -300,55 +285,26 @@ export class Meeting {
   }
 
   private serverError(code: string, message: string): void {
-    if (this.joinPending && JOIN_REFUSALS.has(code)) {
+    if (code === 'shutting_down') {
+      // meetd is restarting: not a failure, come back with the usual backoff.
+      this.drop();
+      return;
+    }
+    if (this.joinPending && (JOIN_REFUSALS.has(code) || isAuthError(code))) {
       this.fail(code, message);
       return;
     }
-    if (this.publisher?.offering && code !== 'rate_limited' && code !== 'not_host' && code !== 'not_found') {
+    if (this.outgoing.offering && code !== 'rate_limited' && code !== 'not_host' && code !== 'not_found') {
       // meetd refused our offer: the call goes on without publishing.
-      this.publisher.refuse(message);
+      this.outgoing.refuse(message);
       return;
     }
     this.emit({ type: 'error', code, message });
   }
 
-  /**
-   * Opens the publish connection with the camera, microphone and screen share
-   * there are. Resolves to whether meetd took them; nothing to send is no failure.
-   */
-  private async startPublishing(id: number): Promise<boolean> {
-    if (this.publisher || id !== this.session) return this.publisher !== null;
-    const camera = this.opts.getStream();
-    const live = (s: MediaStream | null) => s !== null && s.getTracks().some((t) => t.readyState === 'live');
-    const screen = live(this.screen) ? this.screen : null;
-    if (!live(camera) && !screen) return true;
-    const watch = this.watch(id, 'publish');
-    const pub = new PublishConnection({
-      iceServers: this.iceServers,
-      send: (msg) => this.sig?.send(msg),
-      createPeerConnection: this.createPc,
-      onState: (s) => {
-        if (id === this.session && pub === this.publisher) watch.update(s);
-      },
-    });
-    this.publisher = pub;
-    this.publishWatch = watch;
-    this.set({ publishing: 'connecting' });
-    try {
-      await pub.start(live(camera) ? camera : null, screen);
-      return true;
-    } catch (err) {
-      if (id !== this.session || pub !== this.publisher) return false;
-      const why = err instanceof Error ? err.message : String(err);
-      this.closePublisher();
-      this.emit({ type: 'error', code: 'publish', message: `Could not send your camera and microphone (${why}).` });
-      return false;
-    }
-  }
-
   private openSubscriber(id: number): SubscribeConnection {
     this.closeSubscriber();
-    const watch = this.watch(id, 'subscribe');
+    const watch = this.watch(id);
     const sub = new SubscribeConnection({
       iceServers: this.iceServers,
       send: (msg) => this.sig?.send(msg),
@@ -366,35 +322,24 @@ export class Meeting {
     return sub;
   }
 
-  private watch(id: number, which: 'publish' | 'subscribe'): ConnectionWatch {
+  /**
+   * The subscribe connection broke. meetd offers it, so we cannot restart its
+   * ICE: rejoining gets a fresh one. A connection with nobody left to carry was
+   * closed by meetd, and just goes.
+   */
+  private watch(id: number): ConnectionWatch {
     return new ConnectionWatch(this.opts.disconnectGraceMs ?? 4000, {
-      up: () => this.set(which === 'publish' ? { publishing: 'on' } : { receiving: 'on' }),
+      up: () => this.set({ receiving: 'on' }),
       lost: () => {
-        if (id === this.session) this.mediaLost(which);
+        if (id !== this.session) return;
+        if (this.othersOnStage()) this.drop();
+        else this.closeSubscriber();
       },
     });
   }
 
-  /**
-   * A media connection broke. meetd offers the subscribe connection, so we
-   * cannot restart its ICE: rejoining gets a fresh one. A subscribe connection
-   * with nobody left to carry was closed by meetd, and just goes.
-   */
-  private mediaLost(which: 'publish' | 'subscribe'): void {
-    if (which === 'subscribe' && !this.othersOnStage()) this.closeSubscriber();
-    else this.drop();
-  }
-
   private othersOnStage(): boolean {
     return this.state.participants.some((p) => p.role === 'stage' && p.id !== this.state.selfId);
-  }
-
-  private closePublisher(): void {
-    this.publishWatch?.stop();
-    this.publishWatch = null;
-    this.publisher?.close();
-    this.publisher = null;
-    if (this.state.publishing !== 'off') this.set({ publishing: 'off' });
   }
 
   private closeSubscriber(): void {
@@ -414,19 +359,23 @@ export class Meeting {
     this.reconnector.schedule();
   }
 
-  /** meetd refused to let us in: stop and say why. */
+  /**
+   * meetd refused to let us in: stop and say why. A room that wants a password
+   * waits for one (authenticate()); we never retry by ourselves with what it refused.
+   */
   private fail(code: string, message: string): void {
     this.started = false;
     this.reconnector.cancel();
     this.teardown();
-    this.stopScreenTracks();
-    this.set({ status: 'error', error: { code, message } });
+    this.outgoing.forgetScreen();
+    const auth = isAuthError(code) ? { code, message } : null;
+    this.set({ status: auth ? 'auth' : 'error', error: { code, message }, auth });
   }
 
   private teardown(): void {
     this.session++;
     this.joinPending = false;
-    this.closePublisher();
+    this.outgoing.close();
     this.closeSubscriber();
     if (this.sig) {
       this.sig.send({ type: 'leave' });

@@ -103,7 +103,7 @@ describe('Publisher', () => {
     expect(ws.sent.at(-1)).toEqual({ type: 'leave' });
     expect(ws.readyState).toBe(3);
     expect(pc.closed).toBe(true);
-    expect(s.pub.current).toEqual({ status: 'idle', error: null, notice: null, viewers: null });
+    expect(s.pub.current).toEqual({ status: 'idle', error: null, notice: null, viewers: null, auth: null });
     await vi.advanceTimersByTimeAsync(60_000);
     expect(FakeSocket.all).toHaveLength(1);
   });

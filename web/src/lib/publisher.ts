@@ -1,18 +1,22 @@
 // Publisher streams local camera and microphone into a meetd broadcast: it
 // joins the room on stage, offers a sendonly peer connection (the publish
 // connection), trickles ICE, and reconnects with backoff when the connection
-// drops. As the broadcast's host it also follows who is in the room, moves
+// drops or meetd restarts. A room that needs a password waits for one
+// (authenticate()); an invitation token goes in every join. As the broadcast's host it also follows who is in the room, moves
 // viewers onto the stage and back, and receives the guests it invited on a
 // subscribe connection. It knows nothing about React; the page listens to
 // onChange and onRoom.
 
+import { Credentials, isAuthError, type AuthPrompt } from './auth';
 import { addCandidate, candidateJSON } from './ice';
 import type { RemoteStream } from './participants';
 import type { IceCandidate, IceServer, Participant, Role, ServerMessage } from './protocol';
 import { Reconnector, SignalingClient, unreachableMessage, type SocketFactory } from './signaling';
 import { SubscribeConnection } from './subscribe';
+import { ConnectionWatch } from './watch';
 
-export type PublisherStatus = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'error';
+/** 'auth': the room needs a password (see `auth`). */
+export type PublisherStatus = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'auth' | 'error';
 
 export interface PublisherState {
   status: PublisherStatus;
@@ -22,6 +26,8 @@ export interface PublisherState {
   notice: string | null;
   /** Viewer count from the latest `state`, while connected. */
   viewers: number | null;
+  /** Why status is 'auth': a password is needed, or the one given was wrong. */
+  auth: AuthPrompt | null;
 }
 
 /** The room around the streamer: who is in it, and the guests' media. */
@@ -39,6 +45,8 @@ export interface PublisherOptions {
   room: string;
   /** A display name for the participants list. */
   name?: string;
+  /** The token or password to join with, kept in memory across reconnects. */
+  credentials?: Credentials;
   onRoom?: (room: PublisherRoom) => void;
   signalingUrl: string;
   /** The server's host, for error messages. */
@@ -57,7 +65,7 @@ export interface PublisherOptions {
 type Kind = 'audio' | 'video';
 
 export class Publisher {
-  private state: PublisherState = { status: 'idle', error: null, notice: null, viewers: null };
+  private state: PublisherState = { status: 'idle', error: null, notice: null, viewers: null, auth: null };
   private started = false;
   /** Bumped by every attempt and teardown; callbacks of older attempts compare and give up. */
   private session = 0;
@@ -75,13 +83,15 @@ export class Publisher {
   private remoteCandidates: IceCandidate[] = [];
   /** Our candidates found before the offer went out; null once it has. */
   private localCandidates: IceCandidate[] | null = [];
-  private graceTimer: ReturnType<typeof setTimeout> | null = null;
+  private watch: ConnectionWatch | null = null;
   private connectTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly reconnector = new Reconnector(() => this.attempt());
   private readonly createPc: (config: RTCConfiguration) => RTCPeerConnection;
+  private readonly credentials: Credentials;
 
   constructor(private readonly opts: PublisherOptions) {
     this.createPc = opts.createPeerConnection ?? ((c) => new RTCPeerConnection(c));
+    this.credentials = opts.credentials ?? new Credentials();
   }
 
   get current(): PublisherState {
@@ -93,8 +103,15 @@ export class Publisher {
     if (this.started) return;
     this.started = true;
     this.reconnector.reset();
-    this.set({ status: 'connecting', error: null, notice: null, viewers: null });
+    this.set({ status: 'connecting', error: null, notice: null, viewers: null, auth: null });
     this.attempt();
+  }
+
+  /** Goes live with the password the person typed (after status 'auth'). */
+  authenticate(password: string): void {
+    this.credentials.usePassword(password);
+    this.started = false;
+    this.start();
   }
 
   /** Stops streaming: says leave, closes everything, and goes back to idle. */
@@ -102,7 +119,7 @@ export class Publisher {
     this.started = false;
     this.reconnector.cancel();
     this.teardown();
-    this.set({ status: 'idle', error: null, notice: null, viewers: null });
+    this.set({ status: 'idle', error: null, notice: null, viewers: null, auth: null });
   }
 
   /**
@@ -164,7 +181,7 @@ export class Publisher {
       () => {
         if (id !== this.session) return;
         const name = this.opts.name?.trim();
-        sig.send({ type: 'join', room: this.opts.room, role: 'stage', ...(name ? { name } : {}) });
+        sig.send({ type: 'join', room: this.opts.room, role: 'stage', ...(name ? { name } : {}), ...this.credentials.join });
       },
       () => {
         if (id !== this.session) return;
@@ -283,8 +300,21 @@ export class Publisher {
       if (this.localCandidates) this.localCandidates.push(c);
       else this.sig?.send({ type: 'candidate', target: 'publish', candidate: c });
     };
+    const watch = new ConnectionWatch(this.opts.disconnectGraceMs ?? 4000, {
+      up: () => {
+        this.clearConnectTimer();
+        this.reconnector.reset();
+        this.set({ status: 'live', error: null, notice: null });
+      },
+      lost: () => {
+        if (id !== this.session) return;
+        const failed = pc.connectionState === 'failed';
+        this.drop(failed ? 'The media connection failed.' : 'The media connection was interrupted.');
+      },
+    });
+    this.watch = watch;
     pc.onconnectionstatechange = () => {
-      if (id === this.session) this.connectionState(id, pc.connectionState);
+      if (id === this.session) watch.update(pc.connectionState);
     };
     // Tracks must be on the connection before setLocalDescription, or no
     // candidates are gathered for them.
@@ -304,35 +334,14 @@ export class Publisher {
     for (const c of early) this.sig?.send({ type: 'candidate', target: 'publish', candidate: c });
   }
 
-  private connectionState(id: number, state: RTCPeerConnectionState): void {
-    switch (state) {
-      case 'connected':
-        this.clearTimer('graceTimer');
-        this.clearTimer('connectTimer');
-        this.reconnector.reset();
-        this.set({ status: 'live', error: null, notice: null });
-        return;
-      case 'disconnected':
-        // Often comes back by itself; give it a moment.
-        if (this.graceTimer === null) {
-          this.graceTimer = setTimeout(() => {
-            this.graceTimer = null;
-            if (id === this.session && this.pc?.connectionState !== 'connected') {
-              this.drop('The media connection was interrupted.');
-            }
-          }, this.opts.disconnectGraceMs ?? 4000);
-        }
-        return;
-      case 'failed':
-        this.drop('The media connection failed.');
-        return;
-      default:
-        return;
-    }
-  }
-
   private serverError(code: string, message: string): void {
-    if (this.state.status === 'live') {
+    if (code === 'shutting_down') {
+      // meetd is restarting: not a failure, come back with the usual backoff.
+      this.drop(message);
+    } else if (isAuthError(code)) {
+      // Wait for a password; never retry by ourselves with what was refused.
+      this.fail(message, { code, message });
+    } else if (this.state.status === 'live') {
       // The stream is running; say what happened but keep going.
       this.set({ notice: message });
     } else if (this.state.status === 'reconnecting' && code === 'already_live') {
@@ -351,18 +360,19 @@ export class Publisher {
     this.reconnector.schedule();
   }
 
-  /** Give up: show the error and stop. */
-  private fail(message: string): void {
+  /** Give up: show the error (or ask for a password) and stop. */
+  private fail(message: string, auth: AuthPrompt | null = null): void {
     this.started = false;
     this.reconnector.cancel();
     this.teardown();
-    this.set({ status: 'error', error: message, notice: null, viewers: null });
+    this.set({ status: auth ? 'auth' : 'error', error: message, notice: null, viewers: null, auth });
   }
 
   private teardown(): void {
     this.session++;
-    this.clearTimer('graceTimer');
-    this.clearTimer('connectTimer');
+    this.watch?.stop();
+    this.watch = null;
+    this.clearConnectTimer();
     if (this.sig) {
       this.sig.send({ type: 'leave' });
       this.sig.close();
@@ -383,9 +393,8 @@ export class Publisher {
     this.ops = Promise.resolve();
   }
 
-  private clearTimer(which: 'graceTimer' | 'connectTimer'): void {
-    const t = this[which];
-    if (t !== null) clearTimeout(t);
-    this[which] = null;
+  private clearConnectTimer(): void {
+    if (this.connectTimer !== null) clearTimeout(this.connectTimer);
+    this.connectTimer = null;
   }
 }

@@ -7,6 +7,7 @@ const pub = (p: Partial<PublisherState>): PublisherState => ({
   error: null,
   notice: null,
   viewers: null,
+  auth: null,
   ...p,
 });
 

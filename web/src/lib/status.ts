@@ -12,13 +12,23 @@ import { unreachableMessage } from './signaling';
  * - negotiating: the broadcast is live; setting up the media connection
  * - media: the media connection is up
  * - ended: the broadcast was live and has stopped
+ * - auth: the broadcast needs a password
  * - error: meetd refused something, or cannot be reached (still retrying then)
  */
-export type ViewerPhase = 'connecting' | 'reconnecting' | 'waiting' | 'negotiating' | 'media' | 'ended' | 'error';
+export type ViewerPhase =
+  | 'connecting'
+  | 'reconnecting'
+  | 'waiting'
+  | 'negotiating'
+  | 'media'
+  | 'ended'
+  | 'auth'
+  | 'error';
 
 /** A viewer's phase, and the words for 'error', from its session. host is for "cannot reach". */
 export function viewerPhase(s: MeetingState, host: string): { phase: ViewerPhase; error: string | null } {
   if (s.unreachable) return { phase: 'error', error: unreachableMessage(host) };
+  if (s.status === 'auth') return { phase: 'auth', error: null };
   if (s.status === 'error') return { phase: 'error', error: s.error?.message ?? null };
   if (s.status === 'reconnecting') return { phase: 'reconnecting', error: null };
   if (s.status !== 'joined') return { phase: 'connecting', error: null };
@@ -34,6 +44,7 @@ export const STATUS = {
   reconnecting: 'Reconnecting…',
   waiting: 'Waiting for the stream to start…',
   ended: 'The stream has ended.',
+  password: 'Password needed',
 } as const;
 
 export function errorStatus(words: string): string {
@@ -49,6 +60,8 @@ export function streamerStatus(pub: PublisherState, mediaProblem: string | null)
       return STATUS.live;
     case 'reconnecting':
       return STATUS.reconnecting;
+    case 'auth':
+      return STATUS.password;
     case 'error':
       return errorStatus(pub.error ?? 'Something went wrong.');
     case 'idle':
@@ -70,6 +83,8 @@ export function viewerStatus(phase: ViewerPhase, error: string | null, playing: 
       return STATUS.waiting;
     case 'ended':
       return STATUS.ended;
+    case 'auth':
+      return STATUS.password;
     case 'error':
       return errorStatus(error ?? 'Something went wrong.');
   }

@@ -1,11 +1,12 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { Call, type Panel } from '../components/Call';
 import { InviteDialog } from '../components/InviteDialog';
+import { PasswordDialog } from '../components/PasswordDialog';
 import { PreJoin } from '../components/PreJoin';
 import { useToasts } from '../components/Toasts';
 import { TopBar } from '../components/TopBar';
 import { useLocalMedia } from '../hooks/useLocalMedia';
-import { useMeeting } from '../hooks/useMeeting';
+import { useCredentials, useMeeting } from '../hooks/useMeeting';
 import type { MeetingEvent } from '../lib/meeting';
 import { changeText, displayName } from '../lib/participants';
 import { loadName, saveName } from '../lib/prefs';
@@ -15,6 +16,10 @@ type Phase = 'prejoin' | 'call' | 'left';
 
 function trackOf(stream: MediaStream | null, kind: 'audio' | 'video'): MediaStreamTrack | null {
   return stream?.getTracks().find((t) => t.kind === kind) ?? null;
+}
+
+function deviceTrouble(err: unknown): void {
+  console.warn('meetd: could not switch the device:', err);
 }
 
 /** Words for meetd refusing to let us in. */
@@ -46,6 +51,7 @@ export function Meeting({ room }: { room: string }) {
   const [screen, setScreen] = useState<MediaStream | null>(null);
   const [problem, setProblem] = useState<{ title: string; text: string } | null>(null);
   const { toasts, push } = useToasts();
+  const credentials = useCredentials();
   const panelRef = useRef(panel);
   panelRef.current = panel;
 
@@ -77,7 +83,7 @@ export function Meeting({ room }: { room: string }) {
           push('The host moved you to the audience.');
           return;
         case 'error':
-          push(e.message, e.code === 'shutting_down' ? 'info' : 'error');
+          push(e.message, 'error');
           return;
       }
     },
@@ -91,6 +97,7 @@ export function Meeting({ room }: { room: string }) {
     role,
     name: name.trim() || undefined,
     autoPublish: role === 'stage',
+    credentials,
     media: { audio: micOn && mic !== null, video: camOn && cam !== null },
     getStream: () => streamRef.current,
     onEvent,
@@ -108,11 +115,13 @@ export function Meeting({ room }: { room: string }) {
     if (publishing && stream) meeting?.publish();
   }, [meeting, publishing, stream]);
 
-  // A changed device goes out on the running publish connection.
+  // A changed device (Settings) goes out on the running publish connection, without a new offer.
   useEffect(() => {
-    if (mic) void meeting?.replaceTrack('audio', mic);
-    if (cam) void meeting?.replaceTrack('video', cam);
-  }, [meeting, mic, cam]);
+    if (mic) meeting?.replaceTrack('audio', mic).catch(deviceTrouble);
+  }, [meeting, mic]);
+  useEffect(() => {
+    if (cam) meeting?.replaceTrack('video', cam).catch(deviceTrouble);
+  }, [meeting, cam]);
 
   // The share ended (stopped by us, by the browser, or by a rejoin).
   const shared = state?.media.screen ?? '';
@@ -168,6 +177,15 @@ export function Meeting({ room }: { room: string }) {
       s.getTracks().forEach((t) => t.stop());
       push(`Could not share your screen (${(err as Error).message}).`, 'error');
     }
+  }
+
+  /** Declines an invitation, or leaves the stage one took: back to watching. */
+  function leaveStage() {
+    setInvited(false);
+    setPublishing(false);
+    setScreen(null);
+    meeting?.leaveStage();
+    media.close();
   }
 
   async function acceptStage() {
@@ -249,8 +267,18 @@ export function Meeting({ room }: { room: string }) {
           media.close();
         }}
         onCopied={(ok) => push(ok ? 'Meeting link copied' : 'Could not copy the link', ok ? 'info' : 'error')}
+        devices={media.devices}
+        onDevice={(kind, id) => void media.switchDevice(kind, id)}
+        onLeaveStage={role === 'audience' ? leaveStage : undefined}
       />
-      {invited && <InviteDialog onAccept={() => void acceptStage()} onDecline={() => setInvited(false)} />}
+      {invited && <InviteDialog onAccept={() => void acceptStage()} onDecline={leaveStage} />}
+      {state.status === 'auth' && state.auth && (
+        <PasswordDialog
+          prompt={state.auth}
+          onSubmit={(password) => meeting.authenticate(password)}
+          onCancel={() => setPhase('prejoin')}
+        />
+      )}
     </>
   );
 }

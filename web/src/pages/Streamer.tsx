@@ -2,11 +2,13 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { DevicePicker } from '../components/DevicePicker';
 import { Icon } from '../components/icons';
 import { Notice } from '../components/Notice';
+import { PasswordDialog } from '../components/PasswordDialog';
 import { PeopleList } from '../components/PeopleList';
 import { ShareLink } from '../components/ShareLink';
 import { TopBar } from '../components/TopBar';
 import { RemoteAudio, VideoTile } from '../components/VideoTile';
 import { useLocalMedia, type Kind } from '../hooks/useLocalMedia';
+import { useCredentials } from '../hooks/useMeeting';
 import { buildTiles } from '../lib/participants';
 import { loadName } from '../lib/prefs';
 import { EMPTY_ROOM, Publisher, type PublisherRoom, type PublisherState } from '../lib/publisher';
@@ -14,7 +16,7 @@ import { viewerUrl } from '../lib/rooms';
 import { signalingUrl } from '../lib/signaling';
 import { streamerStatus, viewerCountText } from '../lib/status';
 
-const IDLE: PublisherState = { status: 'idle', error: null, notice: null, viewers: null };
+const IDLE: PublisherState = { status: 'idle', error: null, notice: null, viewers: null, auth: null };
 
 function trackOf(stream: MediaStream | null, kind: Kind): MediaStreamTrack | null {
   return stream?.getTracks().find((t) => t.kind === kind) ?? null;
@@ -29,6 +31,7 @@ export function Streamer({ room }: { room: string }) {
   const [micOn, setMicOn] = useState(true);
   const [camOn, setCamOn] = useState(true);
   const videoRef = useRef<HTMLVideoElement>(null);
+  const credentials = useCredentials();
 
   const publisher = useMemo(
     () =>
@@ -38,10 +41,11 @@ export function Streamer({ room }: { room: string }) {
         host: location.host,
         getStream: () => streamRef.current ?? new MediaStream(),
         name: loadName() || 'Streamer',
+        credentials,
         onChange: setPub,
         onRoom: setRoomState,
       }),
-    [room, streamRef],
+    [room, streamRef, credentials],
   );
   useEffect(() => () => publisher.stop(), [publisher]);
 
@@ -238,6 +242,13 @@ export function Streamer({ room }: { room: string }) {
           </section>
         </aside>
       </main>
+      {pub.status === 'auth' && pub.auth && (
+        <PasswordDialog
+          prompt={pub.auth}
+          onSubmit={(password) => publisher.authenticate(password)}
+          onCancel={() => publisher.stop()}
+        />
+      )}
     </div>
   );
 }

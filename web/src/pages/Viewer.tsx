@@ -2,11 +2,12 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Icon } from '../components/icons';
 import { InviteDialog } from '../components/InviteDialog';
 import { Notice } from '../components/Notice';
+import { PasswordDialog } from '../components/PasswordDialog';
 import { Toasts, useToasts } from '../components/Toasts';
 import { TopBar } from '../components/TopBar';
 import { RemoteAudio, VideoTile } from '../components/VideoTile';
 import { useLocalMedia } from '../hooks/useLocalMedia';
-import { useMeeting } from '../hooks/useMeeting';
+import { useCredentials, useMeeting } from '../hooks/useMeeting';
 import type { MeetingEvent } from '../lib/meeting';
 import { buildTiles, changeText, displayName } from '../lib/participants';
 import { loadName } from '../lib/prefs';
@@ -36,6 +37,7 @@ export function Viewer({ room }: { room: string }) {
   const stageRef = useRef<HTMLElement>(null);
   const mic = trackOf(stream, 'audio');
   const cam = trackOf(stream, 'video');
+  const credentials = useCredentials();
 
   const onEvent = useCallback(
     (e: MeetingEvent) => {
@@ -58,6 +60,7 @@ export function Viewer({ room }: { room: string }) {
     role: 'audience',
     name: loadName() || undefined,
     autoPublish: false,
+    credentials,
     media: { audio: micOn && mic !== null, video: camOn && cam !== null },
     getStream: () => streamRef.current,
     onEvent,
@@ -134,6 +137,14 @@ export function Viewer({ room }: { room: string }) {
     const el = stageRef.current;
     if (document.fullscreenElement) void document.exitFullscreen();
     else void el?.requestFullscreen?.().catch(() => {});
+  }
+
+  /** Declines the invitation, or leaves the stage: back to watching, nobody sees an empty tile. */
+  function leaveStage() {
+    setInvited(false);
+    setOnStage(false);
+    meeting?.leaveStage();
+    media.close();
   }
 
   async function joinStage() {
@@ -235,6 +246,12 @@ export function Viewer({ room }: { room: string }) {
                 </button>
               </>
             )}
+            {onStage && state?.role === 'stage' && (
+              <button type="button" className="btn btn-tonal" onClick={leaveStage}>
+                <Icon name="personRemove" />
+                Leave stage
+              </button>
+            )}
             <button type="button" className={`btn ${muted ? 'btn-primary' : 'btn-tonal'}`} onClick={toggleSound}>
               <Icon name={muted ? 'volumeOff' : 'volume'} />
               {muted ? 'Unmute' : 'Mute'}
@@ -248,7 +265,7 @@ export function Viewer({ room }: { room: string }) {
           </div>
           {publishing && (
             <Notice tone="info" title="You are on stage">
-              <p>Everyone watching sees and hears you. The streamer can send you back to the audience.</p>
+              <p>Everyone watching sees and hears you. Leave the stage whenever you like.</p>
             </Notice>
           )}
           {onStage && media.problem && (
@@ -268,7 +285,10 @@ export function Viewer({ room }: { room: string }) {
         </div>
       </main>
       <Toasts toasts={toasts} />
-      {invited && <InviteDialog onAccept={() => void joinStage()} onDecline={() => setInvited(false)} />}
+      {invited && <InviteDialog onAccept={() => void joinStage()} onDecline={leaveStage} />}
+      {state?.status === 'auth' && state.auth && meeting && (
+        <PasswordDialog prompt={state.auth} onSubmit={(password) => meeting.authenticate(password)} />
+      )}
     </div>
   );
 }

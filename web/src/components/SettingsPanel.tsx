@@ -1,0 +1,43 @@
+import type { DeviceList } from '../lib/media';
+import { DevicePicker } from './DevicePicker';
+import { SidePanel } from './SidePanel';
+
+/**
+ * Camera and microphone pickers during a call. A new device goes out on the
+ * running connection; mute and camera-off stay as they were.
+ */
+export function SettingsPanel({
+  devices,
+  camera,
+  onDevice,
+  onClose,
+}: {
+  devices: DeviceList;
+  /** What is being sent; pickers are off while nothing is. */
+  camera: MediaStream | null;
+  onDevice: (kind: 'audio' | 'video', deviceId: string) => void;
+  onClose: () => void;
+}) {
+  const track = (kind: 'audio' | 'video') => camera?.getTracks().find((t) => t.kind === kind) ?? null;
+  return (
+    <SidePanel title="Settings" onClose={onClose} testId="settings-panel">
+      <div className="settings-body">
+        <DevicePicker
+          label="Camera"
+          devices={devices.cameras}
+          value={track('video')?.getSettings().deviceId ?? ''}
+          disabled={!camera}
+          onChange={(id) => id && onDevice('video', id)}
+        />
+        <DevicePicker
+          label="Microphone"
+          devices={devices.microphones}
+          value={track('audio')?.getSettings().deviceId ?? ''}
+          disabled={!camera}
+          onChange={(id) => id && onDevice('audio', id)}
+        />
+        {!camera && <p className="card-text">Join the stage to pick a camera and microphone.</p>}
+      </div>
+    </SidePanel>
+  );
+}
