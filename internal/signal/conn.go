@@ -37,6 +37,10 @@ type Conn struct {
 	done   chan struct{}
 	closed chan struct{}
 	cancel context.CancelFunc
+	// abort cancels a write in progress: a client too slow to read is
+	// dropped at once, not flushed to.
+	abortCtx context.Context
+	abort    context.CancelFunc
 
 	closeOnce sync.Once
 	// closeErr is written once under closeOnce, before done is closed.
@@ -54,15 +58,18 @@ type Incoming struct {
 // done, the client goes away, or Close is called.
 func NewConn(ctx context.Context, ws *websocket.Conn, log *slog.Logger) *Conn {
 	ctx, cancel := context.WithCancel(ctx)
+	abortCtx, abort := context.WithCancel(context.Background())
 	ws.SetReadLimit(readLimit)
 	c := &Conn{
-		ws:     ws,
-		log:    log,
-		in:     make(chan Incoming, 16),
-		out:    make(chan []byte, sendQueueSize),
-		done:   make(chan struct{}),
-		closed: make(chan struct{}),
-		cancel: cancel,
+		ws:       ws,
+		log:      log,
+		in:       make(chan Incoming, 16),
+		out:      make(chan []byte, sendQueueSize),
+		done:     make(chan struct{}),
+		closed:   make(chan struct{}),
+		cancel:   cancel,
+		abortCtx: abortCtx,
+		abort:    abort,
 	}
 	go c.readLoop(ctx)
 	go c.writeLoop(ctx)
@@ -117,6 +124,9 @@ func (c *Conn) Close(reason error) {
 		// only then cancels the read side: cancelling a read first would
 		// drop the socket before the flush.
 		close(c.done)
+		if errors.Is(reason, ErrSlowClient) {
+			c.abort()
+		}
 	})
 }
 
@@ -182,7 +192,12 @@ func (c *Conn) pingLoop(ctx context.Context) {
 func (c *Conn) writeLoop(ctx context.Context) {
 	defer close(c.closed)
 	defer c.cancel()
+	defer c.abort()
 	defer func() {
+		if errors.Is(c.closeErr, ErrSlowClient) {
+			c.ws.CloseNow()
+			return
+		}
 		status, reason := websocket.StatusNormalClosure, ""
 		if err := c.closeErr; err != nil {
 			status, reason = websocket.StatusPolicyViolation, err.Error()
@@ -225,5 +240,7 @@ func (c *Conn) writeLoop(ctx context.Context) {
 func (c *Conn) write(ctx context.Context, data []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()
+	stop := context.AfterFunc(c.abortCtx, cancel)
+	defer stop()
 	return c.ws.Write(ctx, websocket.MessageText, data)
 }
