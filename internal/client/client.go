@@ -30,10 +30,15 @@ const plainJoinDelay = 250 * time.Millisecond
 
 // Env is what every client of a server shares.
 type Env struct {
-	API        *sfu.API
-	Rooms      *room.Directory
+	API   *sfu.API
+	Rooms *room.Directory
+	// ICEServers are handed to every client in joined (external servers).
 	ICEServers []signal.ICEServer
-	Log        *slog.Logger
+	// TURN, when set, issues a participant's own ICE servers (meetd's TURN
+	// server with a short-lived credential) for a client that reached meetd
+	// by host; they come before ICEServers in joined.
+	TURN func(host, participant string) []signal.ICEServer
+	Log  *slog.Logger
 }
 
 // Client is one connected client. Its fields after queue are owned by Run's
@@ -42,6 +47,7 @@ type Client struct {
 	id    string
 	env   *Env
 	conn  *signal.Conn
+	host  string // the host the client reached meetd by
 	log   *slog.Logger
 	queue *queue
 	// notified coalesces room change notifications into one reconcile.
@@ -73,13 +79,15 @@ type Client struct {
 // maxDropped is how many messages over the rate limit close a connection.
 const maxDropped = 1000
 
-// New makes a client for conn.
-func New(env *Env, conn *signal.Conn) *Client {
+// New makes a client for conn, which reached meetd by host (the request's
+// Host: a name or address of meetd that works from where the client is).
+func New(env *Env, conn *signal.Conn, host string) *Client {
 	id := newID()
 	return &Client{
 		id:    id,
 		env:   env,
 		conn:  conn,
+		host:  host,
 		log:   env.Log.With("participant", id),
 		queue: newQueue(),
 		// A person types a few messages a second at most.

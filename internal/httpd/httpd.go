@@ -26,6 +26,8 @@ type Config struct {
 	AllowedOrigins []string
 	// App is the built web app (index.html and assets).
 	App fs.FS
+	// Trust, when set, is served at CAPath and explained at TrustPath.
+	Trust *Trust
 }
 
 // Server routes meetd's HTTP requests.
@@ -61,6 +63,10 @@ func New(cfg Config, env *client.Env) *Server {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	if cfg.Trust != nil {
+		s.mux.HandleFunc("GET "+CAPath, s.serveCA)
+		s.mux.HandleFunc("GET "+TrustPath, s.serveTrust)
+	}
 	s.mux.Handle("GET /assets/", cacheForever(http.FileServerFS(cfg.App)))
 	s.mux.HandleFunc("GET /{$}", s.servePage)
 	s.mux.HandleFunc("GET /viewer", s.servePage)
@@ -144,7 +150,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	// The connection outlives s.ctx by a moment: the client says goodbye
 	// when the server closes, then closes the connection itself.
 	conn := signal.NewConn(context.Background(), ws, s.log.With("remote", r.RemoteAddr))
-	c := client.New(s.env, conn)
+	c := client.New(s.env, conn, r.Host)
 	c.Run(s.ctx)
 	conn.Close(nil)
 	// Let the write loop flush and close the socket.
