@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"time"
@@ -67,8 +68,20 @@ func NewACME(cfg ACMEConfig) (*ACME, error) {
 		Email:      cfg.Email,
 		Client:     client,
 	}
-	a := &ACME{manager: m, HTTPHandler: m.HTTPHandler(nil)}
+	a := &ACME{manager: m, HTTPHandler: stripPort(m.HTTPHandler(nil))}
 	a.TLS = m.TLSConfig()
 	a.TLS.MinVersion = tls.VersionTLS12
 	return a, nil
+}
+
+// stripPort drops the port from the request's Host: autocert checks the
+// Host against the domains, and a challenge that reached meetd through a
+// port forward (or a test CA's port setting) names a port.
+func stripPort(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if host, _, err := net.SplitHostPort(r.Host); err == nil {
+			r.Host = host
+		}
+		h.ServeHTTP(w, r)
+	})
 }
