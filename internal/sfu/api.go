@@ -117,11 +117,14 @@ func NewAPI(cfg Config) (*API, error) {
 		names := slices.Clone(cfg.Interfaces)
 		s.SetInterfaceFilter(func(name string) bool { return slices.Contains(names, name) })
 	}
+	s.SetIPFilter(notLinkLocal)
 	a := &API{}
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	switch {
 	case cfg.UDPPort != 0:
-		opts := []ice.UDPMuxFromPortOption{}
+		// Link-local IPv6 addresses are useless for media, and binding one
+		// fails while the kernel still checks it is unique.
+		opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithIPFilter(notLinkLocal)}
 		if cfg.Loopback {
 			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
 		}
@@ -175,6 +178,8 @@ func NewAPI(cfg Config) (*API, error) {
 	)
 	return a, nil
 }
+
+func notLinkLocal(ip net.IP) bool { return !ip.IsLinkLocalUnicast() }
 
 // Close closes the media sockets the API shares between peer connections.
 func (a *API) Close() {

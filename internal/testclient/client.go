@@ -51,7 +51,7 @@ type Network struct {
 	// ICEServers from joined are used when set; ICEServerURL picks which
 	// URLs of them to keep (nil keeps all).
 	ICEServers   bool
-	ICEServerURL func(url string) bool
+	ICEServerURL func(url string) bool `json:"-"`
 	// Relay allows only relayed candidates (iceTransportPolicy "relay").
 	Relay bool
 }
