@@ -7,7 +7,7 @@ WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.ht
 	web/tsconfig.json web/tsconfig.node.json web/package.json
 GO_SOURCES  := $(shell find cmd internal web -name '*.go' -not -path '*/node_modules/*' 2>/dev/null) go.mod go.sum
 
-.PHONY: all run build web test test-go test-web test-e2e lint chromium clean
+.PHONY: all run build web test test-go test-web test-e2e lint chromium net-tools clean
 
 all: build
 
@@ -35,6 +35,10 @@ e2e/node_modules/.package-lock.json: e2e/package-lock.json
 chromium:
 	./scripts/ensure-chromium.sh
 
+# Network tests need ip, iptables and pebble; as root this installs them.
+net-tools:
+	./scripts/ensure-net-tools.sh
+
 test: lint test-go test-web test-e2e
 
 lint: web/dist/index.html
@@ -42,7 +46,7 @@ lint: web/dist/index.html
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-test-go: web/dist/index.html
+test-go: web/dist/index.html net-tools
 	$(GO) test -race -count=1 ./...
 
 test-web: web/node_modules/.package-lock.json

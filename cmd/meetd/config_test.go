@@ -28,7 +28,22 @@ func TestParseConfig(t *testing.T) {
 	if cfg.Addr != ":8080" || cfg.SFU.Loopback {
 		t.Fatalf("defaults: %+v", cfg)
 	}
-	for _, args := range [][]string{{"-udp-ports", "9-1"}, {"-udp-ports", "x"}, {"-log-level", "loud"}, {"extra"}} {
+	cfg, err = ParseConfig([]string{"-udp-port", "3479", "-tcp-port", "3480", "-turn", "-turn-credential-lifetime", "2h", "-tls-self-signed", "-state-dir", "/tmp/x"},
+		func(k string) string { return map[string]string{"MEETD_TURN_SECRET": "s3cret"}[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.SFU.UDPPort != 3479 || cfg.SFU.TCPPort != 3480 || !cfg.TURN.Enabled || cfg.TURN.Port != 3478 ||
+		cfg.TURN.Secret != "s3cret" || cfg.TURN.Lifetime.Hours() != 2 || !cfg.TLS.SelfSigned || cfg.TLS.ACMECacheDir != "/tmp/x/acme" {
+		t.Fatalf("network settings: %+v", cfg)
+	}
+	cfg, _ = ParseConfig([]string{"-acme-domain", "meet.example.org"}, func(string) string { return "" }, io.Discard)
+	if cfg.Addr != ":443" || cfg.TLS.ACMEHTTPAddr != ":80" {
+		t.Fatalf("ACME defaults: %+v", cfg)
+	}
+	for _, args := range [][]string{{"-udp-ports", "9-1"}, {"-udp-ports", "x"}, {"-log-level", "loud"}, {"extra"},
+		{"-udp-port", "70000"}, {"-tcp-port", "x"}, {"-turn-credential-lifetime", "1s"}, {"-tls-cert", "a.pem"},
+		{"-tls-self-signed", "-acme-domain", "a.example"}} {
 		if _, err := ParseConfig(args, func(string) string { return "" }, io.Discard); err == nil {
 			t.Errorf("%v accepted", args)
 		}
@@ -37,7 +52,9 @@ func TestParseConfig(t *testing.T) {
 	if _, err := ParseConfig([]string{"-h"}, func(string) string { return "" }, &help); err == nil {
 		t.Error("-h did not stop")
 	}
-	for _, flag := range []string{"-addr", "-allowed-origins", "-ice-loopback", "-ice-interfaces", "-ice-servers", "-public-ip", "-udp-ports", "-log-level", "MEETD_ADDR"} {
+	for _, flag := range []string{"-addr", "-allowed-origins", "-ice-loopback", "-ice-interfaces", "-ice-servers", "-public-ip", "-udp-ports", "-log-level", "MEETD_ADDR",
+		"-udp-port", "-tcp-port", "-public-ip-stun", "-turn", "-turn-port", "-turn-secret", "-turn-credential-lifetime",
+		"-tls-cert", "-tls-key", "-tls-self-signed", "-state-dir", "-acme-domain", "-acme-email", "-acme-dir", "-acme-ca", "-acme-ca-roots", "-acme-http-addr"} {
 		if !strings.Contains(help.String(), flag) {
 			t.Errorf("-h does not list %s", flag)
 		}

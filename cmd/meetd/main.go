@@ -8,7 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,9 +22,12 @@ import (
 	"github.com/meetd/meetd/internal/client"
 	"github.com/meetd/meetd/internal/httpd"
 	"github.com/meetd/meetd/internal/metrics"
+	"github.com/meetd/meetd/internal/portmux"
+	"github.com/meetd/meetd/internal/publicip"
 	"github.com/meetd/meetd/internal/room"
 	"github.com/meetd/meetd/internal/sfu"
-	wire "github.com/meetd/meetd/internal/signal"
+	msg "github.com/meetd/meetd/internal/signal"
+	"github.com/meetd/meetd/internal/turn"
 	"github.com/meetd/meetd/web"
 )
 
@@ -63,115 +65,17 @@ func main() {
 	}
 }
 
-// Config is every setting of meetd. Each has a flag and an environment
-// variable; the flag wins.
-type Config struct {
-	Addr           string
-	AllowedOrigins []string
-	ICEServers     []string
-	SFU            sfu.Config
-	LogLevel       slog.Level
-	// RoomsFile lists rooms that need passwords or tokens; TokenSecret
-	// signs and checks tokens.
-	RoomsFile   string
-	TokenSecret string
-	Limits      room.Limits
-	// AdminPassword opens the stats view to others than this machine.
-	AdminPassword string
-}
-
-// ParseConfig reads flags from args, falling back to the environment.
-func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
-	var cfg Config
-	fs := flag.NewFlagSet("meetd", flag.ContinueOnError)
-	fs.SetOutput(out)
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
-	var origins, iceServers, interfaces, publicIPs, ports, level string
-	var loopback bool
-	fs.StringVar(&cfg.Addr, "addr", env("MEETD_ADDR", ":8080"), "address to serve HTTP on (env MEETD_ADDR)")
-	fs.StringVar(&origins, "allowed-origins", env("MEETD_ALLOWED_ORIGINS", ""),
-		"comma-separated origin hosts allowed to open /ws besides the page's own, e.g. app.example.com,*.example.org (env MEETD_ALLOWED_ORIGINS)")
-	fs.StringVar(&iceServers, "ice-servers", env("MEETD_ICE_SERVERS", ""),
-		"comma-separated STUN/TURN URLs handed to browsers, e.g. stun:stun.example.org:3478 (env MEETD_ICE_SERVERS)")
-	fs.BoolVar(&loopback, "ice-loopback", env("MEETD_ICE_LOOPBACK", "") == "true" || env("MEETD_ICE_LOOPBACK", "") == "1",
-		"also gather 127.0.0.1 candidates, so clients on this machine connect when loopback is its only network (env MEETD_ICE_LOOPBACK=true)")
-	fs.StringVar(&interfaces, "ice-interfaces", env("MEETD_ICE_INTERFACES", ""),
-		"comma-separated network interfaces to gather media candidates on; empty means all (env MEETD_ICE_INTERFACES)")
-	fs.StringVar(&publicIPs, "public-ip", env("MEETD_PUBLIC_IP", ""),
-		"comma-separated public IP addresses to announce for media, for a server behind a 1:1 NAT (env MEETD_PUBLIC_IP)")
-	fs.StringVar(&ports, "udp-ports", env("MEETD_UDP_PORTS", ""),
-		"UDP port range for media, MIN-MAX; empty means any (env MEETD_UDP_PORTS)")
-	fs.StringVar(&cfg.RoomsFile, "rooms-file", env("MEETD_ROOMS_FILE", ""),
-		"JSON file of rooms that need passwords (bcrypt hashes) or invitation tokens; rooms it does not list are open (env MEETD_ROOMS_FILE)")
-	fs.StringVar(&cfg.TokenSecret, "token-secret", env("MEETD_TOKEN_SECRET", ""),
-		"secret that signs invitation tokens (HS256); empty: tokens are refused (env MEETD_TOKEN_SECRET)")
-	fs.IntVar(&cfg.Limits.MaxRooms, "max-rooms", envInt(env("MEETD_MAX_ROOMS", ""), 1000),
-		"rooms this server holds at once, 0 for no limit (env MEETD_MAX_ROOMS)")
-	fs.IntVar(&cfg.Limits.MaxParticipants, "max-participants", envInt(env("MEETD_MAX_PARTICIPANTS", ""), 1000),
-		"participants per room unless the rooms file says otherwise, 0 for no limit (env MEETD_MAX_PARTICIPANTS)")
-	fs.StringVar(&cfg.AdminPassword, "admin-password", env("MEETD_ADMIN_PASSWORD", ""),
-		"password (user admin) for the stats view at /admin/stats from other machines; from this machine it needs none (env MEETD_ADMIN_PASSWORD)")
-	fs.StringVar(&level, "log-level", env("MEETD_LOG_LEVEL", "info"), "debug, info, warn or error (env MEETD_LOG_LEVEL)")
-	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: meetd [flags]\n       meetd hash-password < password\n       meetd token -room NAME -role stage|audience [-kind meeting] [-name NAME] [-ttl 24h]\n\nmeetd serves a streamer page at /, a viewer page at /viewer, meetings at /meet and signaling at /ws.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	cfg.AllowedOrigins = splitList(origins)
-	cfg.ICEServers = splitList(iceServers)
-	cfg.SFU.Loopback = loopback
-	cfg.SFU.Interfaces = splitList(interfaces)
-	cfg.SFU.PublicIPs = splitList(publicIPs)
-	if ports != "" {
-		lo, hi, ok := strings.Cut(ports, "-")
-		min, err1 := strconv.ParseUint(lo, 10, 16)
-		max, err2 := strconv.ParseUint(hi, 10, 16)
-		if !ok || err1 != nil || err2 != nil || min == 0 || min > max {
-			return cfg, fmt.Errorf("-udp-ports %q: want MIN-MAX, such as 50000-50100", ports)
-		}
-		cfg.SFU.UDPPortMin, cfg.SFU.UDPPortMax = uint16(min), uint16(max)
-	}
-	if err := cfg.LogLevel.UnmarshalText([]byte(level)); err != nil {
-		return cfg, fmt.Errorf("-log-level %q: %w", level, err)
-	}
-	return cfg, nil
-}
-
-// envInt reads a number from the environment, or def when unset or not a number.
-func envInt(v string, def int) int {
-	if n, err := strconv.Atoi(v); err == nil {
-		return n
-	}
-	return def
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, v := range strings.Split(s, ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
 // Main is a running meetd: tests start it on port 0 and close it.
 type Main struct {
 	Config Config
 
 	log   *slog.Logger
+	api   *sfu.API
 	rooms *room.Directory
 	ln    net.Listener
+	mux   *portmux.Mux // with HTTPS: sorts HTTP from TURN on the port
+	turn  *turn.Server
+	acme  *http.Server // ACME challenges on port 80
 	srv   *http.Server
 	httpd *httpd.Server
 	done  chan error
@@ -182,21 +86,41 @@ func NewMain(cfg Config, log *slog.Logger) *Main {
 	return &Main{Config: cfg, log: log}
 }
 
-// Run starts serving and returns once meetd listens.
-func (m *Main) Run(ctx context.Context) error {
-	api, err := sfu.NewAPI(m.Config.SFU)
+// Run starts serving and returns once meetd listens. On error, what was
+// started is stopped again.
+func (m *Main) Run(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			m.stop()
+		}
+	}()
+	if err := m.discoverPublicIP(ctx); err != nil {
+		return err
+	}
+	if m.api, err = sfu.NewAPI(m.Config.SFU); err != nil {
+		return err
+	}
+	site, err := m.setupTLS()
 	if err != nil {
 		return err
 	}
-	var ice []wire.ICEServer
-	if len(m.Config.ICEServers) > 0 {
-		ice = []wire.ICEServer{{URLs: m.Config.ICEServers}}
+	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
+		return err
+	}
+	httpLn := m.ln
+	scheme := "http"
+	if site.tls != nil {
+		scheme = "https"
+		m.mux = portmux.New(m.ln, site.tls, m.log)
+		httpLn = m.mux.HTTP()
 	}
 	m.rooms = room.NewDirectory(m.log, m.Config.Limits)
 	met := metrics.New(m.rooms)
-	env := &client.Env{API: api, Rooms: m.rooms, ICEServers: ice, Log: m.log, Metrics: met}
+	env := &client.Env{API: m.api, Rooms: m.rooms, Log: m.log, Metrics: met}
+	if len(m.Config.ICEServers) > 0 {
+		env.ICEServers = []msg.ICEServer{{URLs: m.Config.ICEServers}}
+	}
 	if m.Config.RoomsFile != "" || m.Config.TokenSecret != "" {
-		var err error
 		if m.Config.RoomsFile != "" {
 			env.Access, err = access.Load(m.Config.RoomsFile, []byte(m.Config.TokenSecret))
 		} else {
@@ -206,19 +130,90 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	if m.Config.TURN.Enabled {
+		if err := m.startTURN(env); err != nil {
+			return err
+		}
+	}
 	m.httpd = httpd.New(httpd.Config{
-		AllowedOrigins: m.Config.AllowedOrigins, App: web.Dist(), Metrics: met, AdminPassword: m.Config.AdminPassword,
+		AllowedOrigins: m.Config.AllowedOrigins, App: web.Dist(), Trust: site.trust,
+		Metrics: met, AdminPassword: m.Config.AdminPassword,
 	}, env)
+	m.srv = &http.Server{Handler: m.httpd, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelDebug)}
+	m.done = make(chan error, 1)
+	go func() { m.done <- m.srv.Serve(httpLn) }()
+	if site.acme != nil {
+		if err := m.serveACME(site.acme); err != nil {
+			return err
+		}
+	}
+	url := scheme + "://" + displayAddr(m.ln.Addr())
+	m.log.Info("meetd listening", "addr", m.ln.Addr().String(), "url", url)
+	if site.trust != nil {
+		m.log.Info("HTTPS certificate from meetd's local authority: trust it once per device to avoid the browser warning",
+			"ca_file", site.caFile, "sha256", site.trust.Fingerprint, "help", url+httpd.TrustPath)
+	}
+	return nil
+}
 
-	ln, err := net.Listen("tcp", m.Config.Addr)
-	if err != nil {
+// startTURN runs the embedded TURN server and issues credentials for it.
+func (m *Main) startTURN(env *client.Env) error {
+	cfg := turn.Config{
+		Port: m.Config.TURN.Port, Secret: m.Config.TURN.Secret, Lifetime: m.Config.TURN.Lifetime,
+		Log: m.log.With("part", "turn"),
+	}
+	for _, s := range m.Config.SFU.PublicIPs {
+		cfg.PublicIPs = append(cfg.PublicIPs, net.ParseIP(s))
+	}
+	tlsPort := 0
+	if m.mux != nil {
+		cfg.TLS = m.mux.TURN()
+		tlsPort = m.ln.Addr().(*net.TCPAddr).Port
+	}
+	var err error
+	if m.turn, err = turn.NewServer(cfg); err != nil {
 		return err
 	}
-	m.ln = ln
-	m.srv = &http.Server{Handler: m.httpd, ReadHeaderTimeout: 10 * time.Second}
-	m.done = make(chan error, 1)
-	go func() { m.done <- m.srv.Serve(ln) }()
-	m.log.Info("meetd listening", "addr", ln.Addr().String(), "url", "http://"+displayAddr(ln.Addr()))
+	env.TURN = func(host, participant string) []msg.ICEServer {
+		name, port := splitHost(host, tlsPort)
+		s, err := m.turn.ICEServer(name, participant, port)
+		if err != nil {
+			m.log.Error("TURN credential", "err", err)
+			return nil
+		}
+		return []msg.ICEServer{s}
+	}
+	return nil
+}
+
+// splitHost splits a request's Host into a name and the port the client
+// dialed (def when it names none).
+func splitHost(host string, def int) (string, int) {
+	name, p, err := net.SplitHostPort(host)
+	if err != nil {
+		return strings.Trim(host, "[]"), def
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || def == 0 {
+		return name, def
+	}
+	return name, port
+}
+
+// discoverPublicIP asks the configured STUN server for the public address
+// when none is set.
+func (m *Main) discoverPublicIP(ctx context.Context) error {
+	if m.Config.PublicIPSTUN == "" || len(m.Config.SFU.PublicIPs) > 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ip, err := publicip.Discover(ctx, m.Config.PublicIPSTUN)
+	if err != nil {
+		return fmt.Errorf("discover the public IP address (set -public-ip instead): %w", err)
+	}
+	m.Config.SFU.PublicIPs = []string{ip.String()}
+	m.log.Info("public IP address discovered", "ip", ip.String(), "stun", m.Config.PublicIPSTUN)
 	return nil
 }
 
@@ -234,12 +229,32 @@ func (m *Main) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := m.srv.Shutdown(ctx)
+	if m.acme != nil {
+		_ = m.acme.Shutdown(ctx)
+	}
 	m.httpd.Close()
 	m.rooms.Close()
-	if serveErr := <-m.done; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+	serveErr := <-m.done
+	m.stop()
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
 	}
 	return err
+}
+
+// stop closes the listeners, the TURN server and the media sockets.
+func (m *Main) stop() {
+	if m.mux != nil {
+		_ = m.mux.Close()
+	} else if m.ln != nil {
+		_ = m.ln.Close()
+	}
+	if m.turn != nil {
+		_ = m.turn.Close()
+	}
+	if m.api != nil {
+		m.api.Close()
+	}
 }
 
 func displayAddr(a net.Addr) string {

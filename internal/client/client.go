@@ -31,14 +31,19 @@ const plainJoinDelay = 250 * time.Millisecond
 
 // Env is what every client of a server shares.
 type Env struct {
-	API        *sfu.API
-	Rooms      *room.Directory
+	API   *sfu.API
+	Rooms *room.Directory
+	// ICEServers are handed to every client in joined (external servers).
 	ICEServers []signal.ICEServer
 	// Access decides who may join which room; nil lets everyone in.
 	Access *access.Policy
 	// Metrics counts what happens, when set.
 	Metrics interface{ SignalingError(code string) }
-	Log     *slog.Logger
+	// TURN, when set, issues a participant's own ICE servers (meetd's TURN
+	// server with a short-lived credential) for a client that reached meetd
+	// by host; they come before ICEServers in joined.
+	TURN func(host, participant string) []signal.ICEServer
+	Log  *slog.Logger
 }
 
 // Client is one connected client. Its fields after queue are owned by Run's
@@ -47,6 +52,7 @@ type Client struct {
 	id    string
 	env   *Env
 	conn  *signal.Conn
+	host  string // the host the client reached meetd by
 	log   *slog.Logger
 	queue *queue
 	// remote is the client's network address; paths its ICE paths.
@@ -82,14 +88,17 @@ type Client struct {
 // maxDropped is how many messages over the rate limit close a connection.
 const maxDropped = 1000
 
-// New makes a client for conn, which comes from the address remote.
-func New(env *Env, conn *signal.Conn, remote string) *Client {
+// New makes a client for conn, which comes from the address remote and
+// reached meetd by host (the request's Host: a name or address of meetd
+// that works from where the client is).
+func New(env *Env, conn *signal.Conn, remote, host string) *Client {
 	id := newID()
 	return &Client{
 		id:     id,
-		remote: remote,
 		env:    env,
 		conn:   conn,
+		remote: remote,
+		host:   host,
 		log:    env.Log.With("participant", id),
 		queue:  newQueue(),
 		// A person types a few messages a second at most.

@@ -81,11 +81,20 @@ func (c *Client) joinRoom(kind room.Kind, name string, role room.Role, m *signal
 	if !c.plain {
 		c.conn.Send(signal.Message{
 			Type: signal.TypeJoined, Room: name, Kind: kind.String(), Role: role.String(), ID: c.id,
-			ICEServers: c.env.ICEServers,
+			ICEServers: c.iceServers(),
 		})
 	}
 	c.reconcile()
 	return true
+}
+
+// iceServers are the ICE servers the client should use: meetd's TURN with
+// the client's own credential, then the configured ones.
+func (c *Client) iceServers() []signal.ICEServer {
+	if c.env.TURN == nil {
+		return c.env.ICEServers
+	}
+	return append(c.env.TURN(c.host, c.id), c.env.ICEServers...)
 }
 
 // leaveRoom stops publishing and watching and leaves the room.

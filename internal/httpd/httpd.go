@@ -33,6 +33,8 @@ type Config struct {
 	// /admin/stats to clients on this machine or with AdminPassword.
 	Metrics       *metrics.Metrics
 	AdminPassword string
+	// Trust, when set, is served at CAPath and explained at TrustPath.
+	Trust *Trust
 }
 
 // Server routes meetd's HTTP requests.
@@ -68,6 +70,10 @@ func New(cfg Config, env *client.Env) *Server {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	if cfg.Trust != nil {
+		s.mux.HandleFunc("GET "+CAPath, s.serveCA)
+		s.mux.HandleFunc("GET "+TrustPath, s.serveTrust)
+	}
 	s.mux.Handle("GET /assets/", cacheForever(http.FileServerFS(cfg.App)))
 	if cfg.Metrics != nil {
 		s.mux.Handle("GET /metrics", cfg.Metrics.Handler())
@@ -182,7 +188,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.cfg.Metrics.ConnectionOpened()
 		defer s.cfg.Metrics.ConnectionClosed()
 	}
-	c := client.New(s.env, conn, r.RemoteAddr)
+	c := client.New(s.env, conn, r.RemoteAddr, r.Host)
 	c.Run(s.ctx)
 	conn.Close(nil)
 	// Let the write loop flush and close the socket.

@@ -5,8 +5,10 @@ package sfu
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"slices"
+	"strconv"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
@@ -21,9 +23,15 @@ type Config struct {
 	// Interfaces, when not empty, lists the network interfaces to gather
 	// candidates on; others are ignored.
 	Interfaces []string
+	// UDPPort, when not zero, is the one UDP port all media uses, on every
+	// address (pion's UDP mux). It wins over UDPPortMin and UDPPortMax.
+	UDPPort int
 	// UDPPortMin and UDPPortMax bound the ephemeral UDP ports used for media
 	// (both zero: any port).
 	UDPPortMin, UDPPortMax uint16
+	// TCPPort, when not zero, is the port of ICE-TCP: clients that cannot
+	// send UDP reach the SFU over TCP there.
+	TCPPort int
 	// PublicIPs are announced as host candidates in place of the local
 	// addresses (for a server behind a 1:1 NAT).
 	PublicIPs []string
@@ -32,6 +40,8 @@ type Config struct {
 // API creates peer connections that share one media and interceptor setup.
 type API struct {
 	api *webrtc.API
+	// closers are the shared sockets (UDP and TCP muxes) the API owns.
+	closers []io.Closer
 }
 
 // Codecs meetd negotiates. Browsers all speak VP8, H.264 and Opus; keeping
@@ -107,10 +117,42 @@ func NewAPI(cfg Config) (*API, error) {
 		names := slices.Clone(cfg.Interfaces)
 		s.SetInterfaceFilter(func(name string) bool { return slices.Contains(names, name) })
 	}
-	if cfg.UDPPortMin != 0 || cfg.UDPPortMax != 0 {
+	s.SetIPFilter(notLinkLocal)
+	a := &API{}
+	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+	switch {
+	case cfg.UDPPort != 0:
+		// Link-local IPv6 addresses are useless for media, and binding one
+		// fails while the kernel still checks it is unique.
+		opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithIPFilter(notLinkLocal)}
+		if cfg.Loopback {
+			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
+		}
+		if len(cfg.Interfaces) > 0 {
+			names := slices.Clone(cfg.Interfaces)
+			opts = append(opts, ice.UDPMuxFromPortWithInterfaceFilter(func(name string) bool { return slices.Contains(names, name) }))
+		}
+		mux, err := ice.NewMultiUDPMuxFromPort(cfg.UDPPort, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("media UDP port %d: %w", cfg.UDPPort, err)
+		}
+		a.closers = append(a.closers, mux)
+		s.SetICEUDPMux(mux)
+	case cfg.UDPPortMin != 0 || cfg.UDPPortMax != 0:
 		if err := s.SetEphemeralUDPPortRange(cfg.UDPPortMin, cfg.UDPPortMax); err != nil {
 			return nil, fmt.Errorf("udp port range: %w", err)
 		}
+	}
+	if cfg.TCPPort != 0 {
+		ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.TCPPort)))
+		if err != nil {
+			a.Close()
+			return nil, fmt.Errorf("media TCP port %d: %w", cfg.TCPPort, err)
+		}
+		mux := webrtc.NewICETCPMux(nil, ln, 8)
+		a.closers = append(a.closers, mux)
+		s.SetICETCPMux(mux)
+		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
 	}
 	if len(cfg.PublicIPs) > 0 {
 		for _, ip := range cfg.PublicIPs {
@@ -124,14 +166,27 @@ func NewAPI(cfg Config) (*API, error) {
 	// connectivity checks to meetd, which learns their real address from
 	// them; meetd need not resolve names on the local network.
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	// Only UDP over IPv4 and IPv6; ICE-TCP needs a listener of its own.
-	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	// UDP over IPv4 and IPv6; TCP only with ICE-TCP's listener, and only
+	// passive: meetd waits for clients to connect.
+	s.SetNetworkTypes(networks)
+	s.DisableActiveTCP(true)
 
-	return &API{api: webrtc.NewAPI(
+	a.api = webrtc.NewAPI(
 		webrtc.WithMediaEngine(m),
 		webrtc.WithInterceptorRegistry(ir),
 		webrtc.WithSettingEngine(s),
-	)}, nil
+	)
+	return a, nil
+}
+
+func notLinkLocal(ip net.IP) bool { return !ip.IsLinkLocalUnicast() }
+
+// Close closes the media sockets the API shares between peer connections.
+func (a *API) Close() {
+	for _, c := range a.closers {
+		_ = c.Close()
+	}
+	a.closers = nil
 }
 
 // NewPeerConnection creates a peer connection. meetd's own candidates are

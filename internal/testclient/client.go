@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -29,6 +31,29 @@ type Options struct {
 	// AudioLevel is the level (RFC 6464: 0 loudest, 127 silence) put on
 	// every audio packet published; 0 means 127.
 	AudioLevel uint8
+
+	// Network shapes how the client's peer connections reach meetd; the
+	// zero value is loopback only, over UDP.
+	Network Network
+	// HTTPClient dials the WebSocket (wss:// with a test CA, say).
+	HTTPClient *http.Client
+}
+
+// Network is where a client's media may go.
+type Network struct {
+	// Interfaces to gather candidates on; empty means "lo" only, with its
+	// 127.0.0.1 candidate. AllInterfaces takes every interface but lo.
+	Interfaces    []string
+	AllInterfaces bool
+	// TCP gathers ICE-TCP candidates as well (active: the client
+	// connects); NoUDP leaves UDP out.
+	TCP, NoUDP bool
+	// ICEServers from joined are used when set; ICEServerURL picks which
+	// URLs of them to keep (nil keeps all).
+	ICEServers   bool
+	ICEServerURL func(url string) bool `json:"-"`
+	// Relay allows only relayed candidates (iceTransportPolicy "relay").
+	Relay bool
 }
 
 // Client is one connection to meetd.
@@ -73,7 +98,7 @@ type Stats struct {
 	Gaps int
 }
 
-func newAPI() (*webrtc.API, error) {
+func newAPI(n Network) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -87,20 +112,36 @@ func newAPI() (*webrtc.API, error) {
 		return nil, err
 	}
 	s := webrtc.SettingEngine{}
-	s.SetIncludeLoopbackCandidate(true)
-	s.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	switch {
+	case n.AllInterfaces:
+		s.SetInterfaceFilter(func(name string) bool { return name != "lo" })
+	case len(n.Interfaces) > 0:
+		names := slices.Clone(n.Interfaces)
+		s.SetInterfaceFilter(func(name string) bool { return slices.Contains(names, name) })
+		s.SetIncludeLoopbackCandidate(slices.Contains(names, "lo"))
+	default:
+		s.SetIncludeLoopbackCandidate(true)
+		s.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	}
+	var types []webrtc.NetworkType
+	if !n.NoUDP {
+		types = append(types, webrtc.NetworkTypeUDP4)
+	}
+	if n.TCP {
+		types = append(types, webrtc.NetworkTypeTCP4)
+	}
+	s.SetNetworkTypes(types)
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(s)), nil
 }
 
 // Dial connects to meetd's WebSocket at url (ws://host/ws).
 func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
-	api, err := newAPI()
+	api, err := newAPI(opts.Network)
 	if err != nil {
 		return nil, err
 	}
-	ws, _, err := websocket.Dial(ctx, url, nil)
+	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: opts.HTTPClient})
 	if err != nil {
 		return nil, err
 	}

@@ -51,7 +51,7 @@ func (p *publishedMedia) wait() { p.wg.Wait() }
 // default broadcast's stage, a joined one publishes into its room. It
 // returns once meetd answered, and sends media until Close.
 func (c *Client) Publish(ctx context.Context) error {
-	pc, err := c.api.NewPeerConnection(webrtc.Configuration{})
+	pc, err := c.api.NewPeerConnection(c.configuration())
 	if err != nil {
 		return err
 	}

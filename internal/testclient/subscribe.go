@@ -13,7 +13,7 @@ func (c *Client) handleOffer(sdp string) error {
 	sub := c.sub
 	c.mu.Unlock()
 	if c.opts.Plain || sub == nil || sub.ConnectionState() == webrtc.PeerConnectionStateClosed {
-		pc, err := c.api.NewPeerConnection(webrtc.Configuration{})
+		pc, err := c.api.NewPeerConnection(c.configuration())
 		if err != nil {
 			return err
 		}

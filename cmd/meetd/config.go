@@ -1,0 +1,248 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/meetd/meetd/internal/room"
+	"github.com/meetd/meetd/internal/sfu"
+	"github.com/meetd/meetd/internal/turn"
+)
+
+// Config is every setting of meetd. Each has a flag and an environment
+// variable; the flag wins.
+type Config struct {
+	Addr           string
+	AllowedOrigins []string
+	ICEServers     []string
+	SFU            sfu.Config
+	// PublicIPSTUN is a STUN server (host:port) to ask for the public IP
+	// address at start, when SFU.PublicIPs is empty.
+	PublicIPSTUN string
+	TLS          TLSConfig
+	TURN         TURNConfig
+	LogLevel     slog.Level
+	// RoomsFile lists rooms that need passwords or tokens; TokenSecret
+	// signs and checks tokens.
+	RoomsFile   string
+	TokenSecret string
+	Limits      room.Limits
+	// AdminPassword opens the stats view to others than this machine.
+	AdminPassword string
+}
+
+// TLSConfig is where meetd's HTTPS certificate comes from; at most one of
+// the three ways is used. With none, meetd serves plain HTTP.
+type TLSConfig struct {
+	CertFile, KeyFile string
+	SelfSigned        bool
+	// StateDir keeps the self-signed authority and the ACME cache.
+	StateDir string
+	// ACMEDomains get certificates from the ACME CA at ACMEDirectory.
+	ACMEDomains   []string
+	ACMEEmail     string
+	ACMECacheDir  string
+	ACMEDirectory string
+	ACMERoots     string
+	// ACMEHTTPAddr serves HTTP-01 challenges and redirects to HTTPS.
+	ACMEHTTPAddr string
+}
+
+// Enabled reports whether meetd serves HTTPS.
+func (c TLSConfig) Enabled() bool {
+	return c.CertFile != "" || c.SelfSigned || len(c.ACMEDomains) > 0
+}
+
+// TURNConfig is the embedded TURN server.
+type TURNConfig struct {
+	Enabled  bool
+	Port     int
+	Secret   string
+	Lifetime time.Duration
+}
+
+// ParseConfig reads flags from args, falling back to the environment.
+func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	var cfg Config
+	fs := flag.NewFlagSet("meetd", flag.ContinueOnError)
+	fs.SetOutput(out)
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	envBool := func(name string) bool {
+		v := strings.ToLower(getenv(name))
+		return v == "true" || v == "1" || v == "yes"
+	}
+	var origins, iceServers, interfaces, publicIPs, ports, level, acmeDomains string
+	var udpPort, tcpPort, turnPort, lifetime string
+	var loopback bool
+	fs.StringVar(&cfg.Addr, "addr", env("MEETD_ADDR", ""), "address to serve HTTP (or HTTPS) on; default :8080, with -acme-domain :443 (env MEETD_ADDR)")
+	fs.StringVar(&origins, "allowed-origins", env("MEETD_ALLOWED_ORIGINS", ""),
+		"comma-separated origin hosts allowed to open /ws besides the page's own, e.g. app.example.com,*.example.org (env MEETD_ALLOWED_ORIGINS)")
+	fs.StringVar(&iceServers, "ice-servers", env("MEETD_ICE_SERVERS", ""),
+		"comma-separated extra STUN/TURN URLs handed to browsers, e.g. stun:stun.example.org:3478 (env MEETD_ICE_SERVERS)")
+	fs.BoolVar(&loopback, "ice-loopback", envBool("MEETD_ICE_LOOPBACK"),
+		"also gather 127.0.0.1 candidates, so clients on this machine connect when loopback is its only network (env MEETD_ICE_LOOPBACK=true)")
+	fs.StringVar(&interfaces, "ice-interfaces", env("MEETD_ICE_INTERFACES", ""),
+		"comma-separated network interfaces to gather media candidates on; empty means all (env MEETD_ICE_INTERFACES)")
+	fs.StringVar(&publicIPs, "public-ip", env("MEETD_PUBLIC_IP", ""),
+		"comma-separated public IP addresses to announce for media, for a server behind a 1:1 NAT (env MEETD_PUBLIC_IP)")
+	fs.StringVar(&cfg.PublicIPSTUN, "public-ip-stun", env("MEETD_PUBLIC_IP_STUN", ""),
+		"STUN server host:port to ask for the public IP address at start, when -public-ip is unset, e.g. stun.l.google.com:19302 (env MEETD_PUBLIC_IP_STUN)")
+	fs.StringVar(&udpPort, "udp-port", env("MEETD_UDP_PORT", ""),
+		"one UDP port for all media, e.g. 3479; wins over -udp-ports (env MEETD_UDP_PORT)")
+	fs.StringVar(&ports, "udp-ports", env("MEETD_UDP_PORTS", ""),
+		"UDP port range for media, MIN-MAX, one port per connection; empty means any (env MEETD_UDP_PORTS)")
+	fs.StringVar(&tcpPort, "tcp-port", env("MEETD_TCP_PORT", ""),
+		"TCP port for media (ICE-TCP), for clients whose network blocks UDP; empty means none (env MEETD_TCP_PORT)")
+	fs.BoolVar(&cfg.TURN.Enabled, "turn", envBool("MEETD_TURN"),
+		"run the embedded TURN server: UDP and TCP on -turn-port, and TLS on the HTTPS port (env MEETD_TURN=true)")
+	fs.StringVar(&turnPort, "turn-port", env("MEETD_TURN_PORT", "3478"), "TURN port, UDP and TCP (env MEETD_TURN_PORT)")
+	fs.StringVar(&cfg.TURN.Secret, "turn-secret", env("MEETD_TURN_SECRET", ""),
+		"secret that signs TURN credentials; empty means a random one at each start (env MEETD_TURN_SECRET)")
+	fs.StringVar(&lifetime, "turn-credential-lifetime", env("MEETD_TURN_CREDENTIAL_LIFETIME", turn.DefaultLifetime.String()),
+		"how long an issued TURN credential works (env MEETD_TURN_CREDENTIAL_LIFETIME)")
+	fs.StringVar(&cfg.TLS.CertFile, "tls-cert", env("MEETD_TLS_CERT", ""), "PEM certificate chain file: serve HTTPS with it and -tls-key (env MEETD_TLS_CERT)")
+	fs.StringVar(&cfg.TLS.KeyFile, "tls-key", env("MEETD_TLS_KEY", ""), "PEM private key file of -tls-cert (env MEETD_TLS_KEY)")
+	fs.BoolVar(&cfg.TLS.SelfSigned, "tls-self-signed", envBool("MEETD_TLS_SELF_SIGNED"),
+		"serve HTTPS with a certificate from meetd's own local authority, for a LAN; the log says how to trust it (env MEETD_TLS_SELF_SIGNED=true)")
+	fs.StringVar(&cfg.TLS.StateDir, "state-dir", env("MEETD_STATE_DIR", defaultStateDir()),
+		"directory for the self-signed authority and the ACME cache (env MEETD_STATE_DIR)")
+	fs.StringVar(&acmeDomains, "acme-domain", env("MEETD_ACME_DOMAIN", ""),
+		"comma-separated public domain names to get certificates for by ACME (Let's Encrypt); needs ports 80 and 443 (env MEETD_ACME_DOMAIN)")
+	fs.StringVar(&cfg.TLS.ACMEEmail, "acme-email", env("MEETD_ACME_EMAIL", ""), "contact address given to the ACME CA (env MEETD_ACME_EMAIL)")
+	fs.StringVar(&cfg.TLS.ACMECacheDir, "acme-dir", env("MEETD_ACME_DIR", ""), "ACME account and certificate cache; default STATE-DIR/acme (env MEETD_ACME_DIR)")
+	fs.StringVar(&cfg.TLS.ACMEDirectory, "acme-ca", env("MEETD_ACME_CA", ""), "ACME directory URL; default Let's Encrypt (env MEETD_ACME_CA)")
+	fs.StringVar(&cfg.TLS.ACMERoots, "acme-ca-roots", env("MEETD_ACME_CA_ROOTS", ""),
+		"PEM file of CA certificates to trust when talking to a private ACME server (env MEETD_ACME_CA_ROOTS)")
+	fs.StringVar(&cfg.TLS.ACMEHTTPAddr, "acme-http-addr", env("MEETD_ACME_HTTP_ADDR", ":80"),
+		"address for ACME HTTP-01 challenges and the redirect to HTTPS (env MEETD_ACME_HTTP_ADDR)")
+	fs.StringVar(&cfg.RoomsFile, "rooms-file", env("MEETD_ROOMS_FILE", ""),
+		"JSON file of rooms that need passwords (bcrypt hashes) or invitation tokens; rooms it does not list are open (env MEETD_ROOMS_FILE)")
+	fs.StringVar(&cfg.TokenSecret, "token-secret", env("MEETD_TOKEN_SECRET", ""),
+		"secret that signs invitation tokens (HS256); empty: tokens are refused (env MEETD_TOKEN_SECRET)")
+	fs.IntVar(&cfg.Limits.MaxRooms, "max-rooms", envInt(env("MEETD_MAX_ROOMS", ""), 1000),
+		"rooms this server holds at once, 0 for no limit (env MEETD_MAX_ROOMS)")
+	fs.IntVar(&cfg.Limits.MaxParticipants, "max-participants", envInt(env("MEETD_MAX_PARTICIPANTS", ""), 1000),
+		"participants per room unless the rooms file says otherwise, 0 for no limit (env MEETD_MAX_PARTICIPANTS)")
+	fs.StringVar(&cfg.AdminPassword, "admin-password", env("MEETD_ADMIN_PASSWORD", ""),
+		"password (user admin) for the stats view at /admin/stats from other machines; from this machine it needs none (env MEETD_ADMIN_PASSWORD)")
+	fs.StringVar(&level, "log-level", env("MEETD_LOG_LEVEL", "info"), "debug, info, warn or error (env MEETD_LOG_LEVEL)")
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: meetd [flags]\n       meetd hash-password < password\n       meetd token -room NAME -role stage|audience [-kind meeting] [-name NAME] [-ttl 24h]\n\nmeetd serves a streamer page at /, a viewer page at /viewer, meetings at /meet and signaling at /ws.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	cfg.AllowedOrigins = splitList(origins)
+	cfg.ICEServers = splitList(iceServers)
+	cfg.SFU.Loopback = loopback
+	cfg.SFU.Interfaces = splitList(interfaces)
+	cfg.SFU.PublicIPs = splitList(publicIPs)
+	cfg.TLS.ACMEDomains = splitList(acmeDomains)
+	if ports != "" {
+		lo, hi, ok := strings.Cut(ports, "-")
+		min, err1 := strconv.ParseUint(lo, 10, 16)
+		max, err2 := strconv.ParseUint(hi, 10, 16)
+		if !ok || err1 != nil || err2 != nil || min == 0 || min > max {
+			return cfg, fmt.Errorf("-udp-ports %q: want MIN-MAX, such as 50000-50100", ports)
+		}
+		cfg.SFU.UDPPortMin, cfg.SFU.UDPPortMax = uint16(min), uint16(max)
+	}
+	var err error
+	if cfg.SFU.UDPPort, err = parsePort("-udp-port", udpPort); err != nil {
+		return cfg, err
+	}
+	if cfg.SFU.TCPPort, err = parsePort("-tcp-port", tcpPort); err != nil {
+		return cfg, err
+	}
+	if cfg.TURN.Port, err = parsePort("-turn-port", turnPort); err != nil {
+		return cfg, err
+	}
+	if cfg.TURN.Enabled && cfg.TURN.Port == 0 {
+		return cfg, fmt.Errorf("-turn needs a -turn-port")
+	}
+	if cfg.TURN.Lifetime, err = time.ParseDuration(lifetime); err != nil || cfg.TURN.Lifetime < time.Minute {
+		return cfg, fmt.Errorf("-turn-credential-lifetime %q: want a duration of a minute or more, such as 6h", lifetime)
+	}
+	ways := 0
+	for _, on := range []bool{cfg.TLS.CertFile != "" || cfg.TLS.KeyFile != "", cfg.TLS.SelfSigned, len(cfg.TLS.ACMEDomains) > 0} {
+		if on {
+			ways++
+		}
+	}
+	if ways > 1 {
+		return cfg, fmt.Errorf("choose one of -tls-cert/-tls-key, -tls-self-signed and -acme-domain")
+	}
+	if (cfg.TLS.CertFile == "") != (cfg.TLS.KeyFile == "") {
+		return cfg, fmt.Errorf("-tls-cert and -tls-key go together")
+	}
+	if cfg.TLS.ACMECacheDir == "" {
+		cfg.TLS.ACMECacheDir = filepath.Join(cfg.TLS.StateDir, "acme")
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = ":8080"
+		if len(cfg.TLS.ACMEDomains) > 0 {
+			cfg.Addr = ":443"
+		}
+	}
+	if err := cfg.LogLevel.UnmarshalText([]byte(level)); err != nil {
+		return cfg, fmt.Errorf("-log-level %q: %w", level, err)
+	}
+	return cfg, nil
+}
+
+func parsePort(flag, s string) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	p, err := strconv.ParseUint(s, 10, 16)
+	if err != nil || p == 0 {
+		return 0, fmt.Errorf("%s %q: want a port number, 1-65535", flag, s)
+	}
+	return int(p), nil
+}
+
+// defaultStateDir is $XDG_STATE_HOME/meetd, ~/.local/state/meetd, or
+// ./meetd-state without a home directory.
+func defaultStateDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "meetd")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "state", "meetd")
+	}
+	return "meetd-state"
+}
+
+// envInt reads a number from the environment, or def when unset or not a number.
+func envInt(v string, def int) int {
+	if n, err := strconv.Atoi(v); err == nil {
+		return n
+	}
+	return def
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meetd/meetd/internal/certs"
+	"github.com/meetd/meetd/internal/httpd"
+	"github.com/meetd/meetd/internal/sfu"
+	"github.com/meetd/meetd/internal/signal"
+	"github.com/meetd/meetd/internal/testclient"
+)
+
+// testStateDir holds the local certificate authority every HTTPS test
+// uses. TestMain makes it before anything reads the system's roots, and
+// points SSL_CERT_FILE at it: pion's TURN-over-TLS client checks the
+// server against the system roots, with no way to pass others.
+var testStateDir string
+
+func TestMain(m *testing.M) {
+	if runHelper() {
+		return
+	}
+	dir, err := os.MkdirTemp("", "meetd-test-state-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	testStateDir = dir
+	names, ips := certs.MachineNames()
+	local, err := certs.SelfSigned(filepath.Join(dir, "tls"), names, ips)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("SSL_CERT_FILE", local.CAFile)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// testLog is where a test meetd logs: nowhere, or stderr with
+// MEETD_TEST_LOG set.
+func testLog() *slog.Logger {
+	var out io.Writer = io.Discard
+	if os.Getenv("MEETD_TEST_LOG") != "" {
+		out = os.Stderr
+	}
+	return slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// runMeetd starts meetd with cfg, on loopback unless cfg says otherwise.
+func runMeetd(t *testing.T, cfg Config) *Main {
+	t.Helper()
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	if cfg.SFU.Interfaces == nil {
+		cfg.SFU.Loopback, cfg.SFU.Interfaces = true, []string{"lo"}
+	}
+	if cfg.TLS.StateDir == "" {
+		cfg.TLS.StateDir = testStateDir
+	}
+	m := NewMain(cfg, testLog())
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return m
+}
+
+// freePort finds a port free on loopback for both UDP and TCP.
+func freePort(t *testing.T) int {
+	t.Helper()
+	for range 20 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		u, err := net.ListenPacket("udp", fmt.Sprintf(":%d", port))
+		if err == nil {
+			u.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// testCAClient trusts the test authority.
+func testCAClient(t *testing.T) *http.Client {
+	t.Helper()
+	pem, err := os.ReadFile(filepath.Join(testStateDir, "tls", "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+}
+
+// publishDefault puts a publisher on the default broadcast over loopback UDP.
+func publishDefault(t *testing.T, ctx context.Context, url string, opts testclient.Options) *testclient.Client {
+	t.Helper()
+	pub := dial(t, ctx, url, opts)
+	join(t, ctx, pub, "default", signal.RoleStage)
+	if err := pub.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return pub
+}
+
+func TestRelayOnlyViewerPlaysThroughEmbeddedTURN(t *testing.T) {
+	checkLeaks(t)
+	m := runMeetd(t, Config{TLS: TLSConfig{SelfSigned: true}, TURN: TURNConfig{Enabled: true, Port: freePort(t), Lifetime: time.Hour}})
+	url := "wss://" + m.Addr() + "/ws"
+	https := testCAClient(t)
+	defer https.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	pub := publishDefault(t, ctx, url, testclient.Options{HTTPClient: https})
+	defer pub.Close()
+
+	for _, tc := range []struct{ name, prefix, transport string }{
+		{"udp", "turn:", "?transport=udp"},
+		{"tcp", "turn:", "?transport=tcp"},
+		{"tls", "turns:", "?transport=tcp"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := m.turn.Allocations()[tc.name]
+			v := dial(t, ctx, url, testclient.Options{HTTPClient: https, Network: testclient.Network{
+				ICEServers: true, Relay: true,
+				ICEServerURL: func(u string) bool { return strings.HasPrefix(u, tc.prefix) && strings.HasSuffix(u, tc.transport) },
+			}})
+			defer v.Close()
+			join(t, ctx, v, "default", signal.RoleAudience)
+			waitMedia(t, ctx, "relay viewer", v)
+			path, err := v.Path(signal.TargetSubscribe)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("path: %v", path)
+			if path.LocalType != "relay" || path.RelayProtocol != tc.name {
+				t.Errorf("path %v, want a relay reached over %s", path, tc.name)
+			}
+			if got := m.turn.Allocations()[tc.name]; got <= before {
+				t.Errorf("meetd's TURN server made no %s allocation (%v)", tc.name, m.turn.Allocations())
+			}
+		})
+	}
+}
+
+func TestJoinedCarriesShortLivedTURNCredentials(t *testing.T) {
+	m := runMeetd(t, Config{TURN: TURNConfig{Enabled: true, Port: freePort(t), Lifetime: time.Hour}, ICEServers: []string{"stun:stun.example.org:3478"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := dial(t, ctx, "ws://"+m.Addr()+"/ws", testclient.Options{})
+	defer c.Close()
+	join(t, ctx, c, "default", signal.RoleAudience)
+	servers := c.ICEServers()
+	if len(servers) != 2 || servers[1].URLs[0] != "stun:stun.example.org:3478" {
+		t.Fatalf("ICE servers %+v: want meetd's TURN, then the configured STUN", servers)
+	}
+	turnServer := servers[0]
+	expiry, id, ok := strings.Cut(turnServer.Username, ":")
+	if !ok || id != c.ID() || turnServer.Credential == "" {
+		t.Fatalf("TURN username %q: want EXPIRY:%s with a credential", turnServer.Username, c.ID())
+	}
+	var unix int64
+	fmt.Sscan(expiry, &unix)
+	if left := time.Until(time.Unix(unix, 0)); left < 59*time.Minute || left > 61*time.Minute {
+		t.Errorf("credential expires in %v, want an hour", left)
+	}
+	host := strings.Split(m.Addr(), ":")[0]
+	want := fmt.Sprintf("turn:%s:%d?transport=udp", host, m.Config.TURN.Port)
+	if turnServer.URLs[0] != want || len(turnServer.URLs) != 2 {
+		t.Errorf("TURN URLs %v, want %s and its TCP twin (no TLS over plain HTTP)", turnServer.URLs, want)
+	}
+}
+
+func TestAllMediaOnOneUDPPort(t *testing.T) {
+	checkLeaks(t)
+	port := freePort(t)
+	m := runMeetd(t, Config{SFU: sfu.Config{Loopback: true, Interfaces: []string{"lo"}, UDPPort: port}})
+	url := "ws://" + m.Addr() + "/ws"
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	var clients []*testclient.Client
+	var names []string
+	for i := range 4 {
+		name := fmt.Sprintf("p%d", i)
+		c := joinMeeting(t, ctx, url, "one-port", testclient.Options{Name: name})
+		defer c.Close()
+		clients, names = append(clients, c), append(names, name)
+	}
+	waitAllMedia(t, ctx, clients, names, nil)
+	for i, c := range clients {
+		for _, target := range []string{signal.TargetPublish, signal.TargetSubscribe} {
+			path, err := c.Path(target)
+			if err != nil {
+				t.Fatalf("%s %s: %v", names[i], target, err)
+			}
+			if path.Protocol != "udp" || path.RemotePort != port {
+				t.Errorf("%s %s: path %v, want meetd's UDP port %d", names[i], target, path, port)
+			}
+		}
+	}
+}
+
+func TestICETCPWhenUDPIsOff(t *testing.T) {
+	checkLeaks(t)
+	m := runMeetd(t, Config{SFU: sfu.Config{Loopback: true, Interfaces: []string{"lo"}, UDPPort: freePort(t), TCPPort: freePort(t)}})
+	url := "ws://" + m.Addr() + "/ws"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pub := publishDefault(t, ctx, url, testclient.Options{})
+	defer pub.Close()
+	v := dial(t, ctx, url, testclient.Options{Network: testclient.Network{TCP: true, NoUDP: true}})
+	defer v.Close()
+	join(t, ctx, v, "default", signal.RoleAudience)
+	waitMedia(t, ctx, "TCP viewer", v)
+	path, err := v.Path(signal.TargetSubscribe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if path.Protocol != "tcp" || path.RemotePort != m.Config.SFU.TCPPort {
+		t.Errorf("path %v, want TCP to meetd's port %d", path, m.Config.SFU.TCPPort)
+	}
+}
+
+func TestSelfSignedHTTPS(t *testing.T) {
+	checkLeaks(t)
+	m := runMeetd(t, Config{TLS: TLSConfig{SelfSigned: true}})
+	https := testCAClient(t)
+	defer https.CloseIdleConnections()
+	base := "https://" + m.Addr()
+	for path, want := range map[string]string{"/": "<html", "/viewer": "<html", httpd.TrustPath: "SHA-256", "/meetd-ca.crt": "BEGIN CERTIFICATE"} {
+		res, err := https.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || !strings.Contains(strings.ToLower(string(body)), strings.ToLower(want)) {
+			t.Errorf("GET %s: %d %.80q, want 200 with %q", path, res.StatusCode, body, want)
+		}
+		if res.TLS == nil {
+			t.Errorf("GET %s: not over TLS", path)
+		}
+	}
+	// A client that does not trust the authority is turned away.
+	untrusting := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: x509.NewCertPool()}}}
+	if _, err := untrusting.Get(base + "/"); err == nil {
+		t.Error("a client without the authority accepted the certificate")
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := dial(t, ctx, "wss://"+m.Addr()+"/ws", testclient.Options{HTTPClient: https})
+	defer c.Close()
+	join(t, ctx, c, "default", signal.RoleAudience)
+	if err := c.Wait(ctx, "state", func() bool { _, ok := c.LastState(); return ok }); err != nil {
+		t.Errorf("over wss: %v", err)
+	}
+}
