@@ -117,3 +117,26 @@ describe('switching devices during a call', () => {
     expect(ws.sentOf('media')).toHaveLength(mediaSent);
   });
 });
+
+describe('a viewer across a dropped connection', () => {
+  it('waits for the stream after rejoining instead of calling it ended', async () => {
+    const s = setup();
+    const ws = await joined(s, 'audience');
+    ws.receive({ type: 'state', room: 'show', live: true, viewers: 1 });
+    await settle();
+    expect(s.meeting.current.wasLive).toBe(true);
+    ws.drop();
+    await settle();
+    expect(s.meeting.current.status).toBe('reconnecting');
+    vi.advanceTimersByTime(10_000);
+    await settle();
+    const again = FakeSocket.latest();
+    expect(again).not.toBe(ws);
+    again.open();
+    await settle();
+    again.receive({ type: 'joined', room: 'show', kind: 'broadcast', role: 'audience', id: 'me2', iceServers: [] });
+    again.receive({ type: 'state', room: 'show', live: false, viewers: 1 });
+    await settle();
+    expect(s.meeting.current.wasLive).toBe(false);
+  });
+});
