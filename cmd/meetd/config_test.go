@@ -37,7 +37,7 @@ func TestParseConfig(t *testing.T) {
 	if _, err := ParseConfig([]string{"-h"}, func(string) string { return "" }, &help); err == nil {
 		t.Error("-h did not stop")
 	}
-	for _, flag := range []string{"-addr", "-allowed-origins", "-ice-loopback", "-ice-interfaces", "-ice-servers", "-public-ip", "-udp-ports", "-log-level", "MEETD_ADDR"} {
+	for _, flag := range []string{"-addr", "-allowed-origins", "-ice-loopback", "-ice-interfaces", "-ice-servers", "-public-ip", "-udp-ports", "-log-level", "-pprof", "MEETD_ADDR"} {
 		if !strings.Contains(help.String(), flag) {
 			t.Errorf("-h does not list %s", flag)
 		}

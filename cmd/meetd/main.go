@@ -60,6 +60,9 @@ type Config struct {
 	ICEServers     []string
 	SFU            sfu.Config
 	LogLevel       slog.Level
+	// PprofAddr, when set, serves net/http/pprof there, apart from the
+	// public address.
+	PprofAddr string
 }
 
 // ParseConfig reads flags from args, falling back to the environment.
@@ -88,6 +91,8 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"comma-separated public IP addresses to announce for media, for a server behind a 1:1 NAT (env MEETD_PUBLIC_IP)")
 	fs.StringVar(&ports, "udp-ports", env("MEETD_UDP_PORTS", ""),
 		"UDP port range for media, MIN-MAX; empty means any (env MEETD_UDP_PORTS)")
+	fs.StringVar(&cfg.PprofAddr, "pprof", env("MEETD_PPROF", ""),
+		"address to serve Go profiles (/debug/pprof/) on, such as 127.0.0.1:6060; empty means none (env MEETD_PPROF)")
 	fs.StringVar(&level, "log-level", env("MEETD_LOG_LEVEL", "info"), "debug, info, warn or error (env MEETD_LOG_LEVEL)")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: meetd [flags]\n\nmeetd serves a streamer page at /, a viewer page at /viewer and signaling at /ws.\n\nFlags:\n")
@@ -138,6 +143,7 @@ type Main struct {
 	srv   *http.Server
 	httpd *httpd.Server
 	done  chan error
+	pprof *http.Server
 }
 
 // NewMain makes a Main for cfg.
@@ -162,6 +168,12 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if m.Config.PprofAddr != "" {
+		if m.pprof, err = servePprof(m.Config.PprofAddr, m.log); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	m.ln = ln
 	m.srv = &http.Server{Handler: m.httpd, ReadHeaderTimeout: 10 * time.Second}
 	m.done = make(chan error, 1)
@@ -182,6 +194,9 @@ func (m *Main) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := m.srv.Shutdown(ctx)
+	if m.pprof != nil {
+		_ = m.pprof.Close()
+	}
 	m.httpd.Close()
 	if serveErr := <-m.done; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr

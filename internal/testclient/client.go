@@ -23,6 +23,17 @@ type Options struct {
 	// Plain clients behave like the original streamer/viewer pages: no join,
 	// candidates without a target.
 	Plain bool
+	// API, when set, builds the client's peer connections; many clients can
+	// share one. By default each client makes its own with pion's default
+	// codecs and interceptors.
+	API *webrtc.API
+	// Media, when set, writes what Publish sends in place of the default
+	// synthetic audio and video.
+	Media Media
+	// OnTrack, when set, is given every track a subscribe connection
+	// receives, on a goroutine of its own, in place of the client's own
+	// counting: it reads the track until it ends. Stats then stay empty.
+	OnTrack func(*webrtc.TrackRemote)
 }
 
 // Client is one connection to meetd.
@@ -61,13 +72,23 @@ type Stats struct {
 }
 
 func newAPI() (*webrtc.API, error) {
+	return NewAPI(func(m *webrtc.MediaEngine, ir *interceptor.Registry) error {
+		return webrtc.RegisterDefaultInterceptors(m, ir)
+	})
+}
+
+// NewAPI builds a pion API for clients on loopback with pion's default
+// codecs; interceptors, when not nil, registers the interceptors to use.
+func NewAPI(interceptors func(*webrtc.MediaEngine, *interceptor.Registry) error) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
-		return nil, err
+	if interceptors != nil {
+		if err := interceptors(m, ir); err != nil {
+			return nil, err
+		}
 	}
 	s := webrtc.SettingEngine{}
 	s.SetIncludeLoopbackCandidate(true)
@@ -78,9 +99,12 @@ func newAPI() (*webrtc.API, error) {
 
 // Dial connects to meetd's WebSocket at url (ws://host/ws).
 func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
-	api, err := newAPI()
-	if err != nil {
-		return nil, err
+	api := opts.API
+	if api == nil {
+		var err error
+		if api, err = newAPI(); err != nil {
+			return nil, err
+		}
 	}
 	ws, _, err := websocket.Dial(ctx, url, nil)
 	if err != nil {

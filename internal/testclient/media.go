@@ -24,6 +24,11 @@ const (
 	videoPacketBytes = 1000
 )
 
+// Media writes a publisher's audio and video until ctx ends.
+// keyframeRequested reports, and clears, whether meetd asked for a keyframe
+// since it was last called.
+type Media func(ctx context.Context, audio, video *webrtc.TrackLocalStaticRTP, keyframeRequested func() bool)
+
 type publishedMedia struct {
 	wg       sync.WaitGroup
 	keyframe atomic.Bool
@@ -105,7 +110,11 @@ func (c *Client) Publish(ctx context.Context) error {
 	}()
 	go func() {
 		defer m.wg.Done()
-		m.send(c.ctx, audio, video)
+		send := c.opts.Media
+		if send == nil {
+			send = syntheticMedia
+		}
+		send(c.ctx, audio, video, func() bool { return m.keyframe.Swap(false) })
 	}()
 	return nil
 }
@@ -140,7 +149,8 @@ func (c *Client) handleAnswer(sdp string) error {
 	return nil
 }
 
-func (m *publishedMedia) send(ctx context.Context, audio, video *webrtc.TrackLocalStaticRTP) {
+// syntheticMedia is the default Media.
+func syntheticMedia(ctx context.Context, audio, video *webrtc.TrackLocalStaticRTP, keyframeRequested func() bool) {
 	at := time.NewTicker(audioInterval)
 	defer at.Stop()
 	vt := time.NewTicker(videoInterval)
@@ -163,7 +173,7 @@ func (m *publishedMedia) send(ctx context.Context, audio, video *webrtc.TrackLoc
 			})
 		case now := <-vt.C:
 			vts += 3000
-			key := m.keyframe.Swap(false) || now.Sub(lastKey) >= keyframeEvery
+			key := keyframeRequested() || now.Sub(lastKey) >= keyframeEvery
 			n := 2
 			if key {
 				n = 6

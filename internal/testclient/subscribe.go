@@ -16,7 +16,13 @@ func (c *Client) handleOffer(sdp string) error {
 			return err
 		}
 		pc.OnICECandidate(c.candidateHandler(signal.TargetSubscribe))
-		pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { go c.count(t) })
+		pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+			if c.opts.OnTrack != nil {
+				go c.opts.OnTrack(t)
+				return
+			}
+			go c.count(t)
+		})
 		if sub != nil {
 			_ = sub.Close()
 		}
