@@ -84,3 +84,20 @@ func (c *Client) count(t *webrtc.TrackRemote) {
 		c.mu.Unlock()
 	}
 }
+
+// SRTPProfile names the SRTP protection profile of the subscribe connection
+// ("SRTP_AEAD_AES_128_GCM"), or is empty before DTLS completes.
+func (c *Client) SRTPProfile() string {
+	c.mu.Lock()
+	sub := c.sub
+	c.mu.Unlock()
+	if sub == nil {
+		return ""
+	}
+	for _, s := range sub.GetStats() {
+		if t, ok := s.(webrtc.TransportStats); ok && t.SRTPCipher != "" {
+			return t.SRTPCipher
+		}
+	}
+	return ""
+}
