@@ -182,10 +182,13 @@ func floorOnThread(profile srtp.ProtectionProfile, cpu, fanout, n int) (float64,
 	return float64(spent) / float64(time.Microsecond) / float64(sent), nil
 }
 
+// threadCPU is the CPU time of the calling thread. Unlike
+// getrusage(RUSAGE_THREAD), CLOCK_THREAD_CPUTIME_ID includes the time since
+// the thread was last scheduled in, so short intervals read true.
 func threadCPU() (time.Duration, error) {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
 		return 0, err
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
+	return time.Duration(ts.Nano()), nil
 }

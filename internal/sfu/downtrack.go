@@ -26,6 +26,10 @@ type DownTrack struct {
 	started             atomic.Bool
 	lastKeyframeRequest atomic.Int64 // unix nanoseconds
 	packets             atomic.Uint64
+	retransmits         atomic.Uint64
+	// hdr is the header of the packet being sent. Only the track's read loop
+	// uses it: a field, not a local, so that sending allocates nothing.
+	hdr rtp.Header
 }
 
 type binding struct {
@@ -39,6 +43,9 @@ func (d *DownTrack) Track() *Track { return d.track }
 
 // Packets is how many packets were sent to the subscriber.
 func (d *DownTrack) Packets() uint64 { return d.packets.Load() }
+
+// Retransmits is how many packets were sent again after a NACK.
+func (d *DownTrack) Retransmits() uint64 { return d.retransmits.Load() }
 
 // ID implements webrtc.TrackLocal.
 func (d *DownTrack) ID() string { return d.track.id }
@@ -77,8 +84,9 @@ func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
 	return nil
 }
 
-// writeRTP forwards one packet. It runs on the track's read loop only.
-func (d *DownTrack) writeRTP(pkt *rtp.Packet, keyframe bool) {
+// writeRTP forwards one packet, whose header h is already stripped for
+// forwarding. It runs on the track's read loop only.
+func (d *DownTrack) writeRTP(h *rtp.Header, payload []byte, keyframe bool) {
 	b := d.bound.Load()
 	if b == nil {
 		return
@@ -90,14 +98,35 @@ func (d *DownTrack) writeRTP(pkt *rtp.Packet, keyframe bool) {
 		}
 		d.started.Store(true)
 	}
-	h := pkt.Header
-	h.SSRC = b.ssrc
-	h.PayloadType = b.payloadType
-	// Extension ids were negotiated with the publisher, not this subscriber.
-	h.Extension, h.Extensions, h.ExtensionProfile = false, nil, 0
-	h.Padding, h.PaddingSize = false, 0
-	if _, err := b.w.WriteRTP(&h, pkt.Payload); err == nil {
+	d.hdr = *h
+	d.hdr.SSRC = b.ssrc
+	d.hdr.PayloadType = b.payloadType
+	if _, err := b.w.WriteRTP(&d.hdr, payload); err == nil {
 		d.packets.Add(1)
+	}
+}
+
+// resend sends again the packets a NACK reports lost that the track's
+// cache still holds. buf is scratch space of maxPacketSize bytes.
+func (d *DownTrack) resend(nack *rtcp.TransportLayerNack, buf []byte) {
+	cache := d.track.cache
+	b := d.bound.Load()
+	if cache == nil || b == nil || !d.started.Load() {
+		return
+	}
+	var pkt rtp.Packet
+	for _, pair := range nack.Nacks {
+		for _, seq := range pair.PacketList() {
+			n := cache.get(seq, buf)
+			if n == 0 || pkt.Unmarshal(buf[:n]) != nil {
+				continue
+			}
+			h := forwardHeader(&pkt.Header)
+			h.SSRC, h.PayloadType = b.ssrc, b.payloadType
+			if _, err := b.w.WriteRTP(&h, pkt.Payload); err == nil {
+				d.retransmits.Add(1)
+			}
+		}
 	}
 }
 
@@ -113,9 +142,11 @@ func (d *DownTrack) requestKeyframe() {
 }
 
 // ReadRTCP handles the subscriber's RTCP for this down track until the
-// sender stops: keyframe requests go on to the publisher.
+// sender stops: keyframe requests go on to the publisher, NACKs are
+// answered from the track's cache.
 func (d *DownTrack) ReadRTCP(sender *webrtc.RTPSender) {
 	buf := make([]byte, 1500)
+	scratch := make([]byte, maxPacketSize)
 	for {
 		n, _, err := sender.Read(buf)
 		if err != nil {
@@ -126,9 +157,11 @@ func (d *DownTrack) ReadRTCP(sender *webrtc.RTPSender) {
 			continue
 		}
 		for _, p := range pkts {
-			switch p.(type) {
+			switch p := p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				d.track.RequestKeyframe()
+			case *rtcp.TransportLayerNack:
+				d.resend(p, scratch)
 			}
 		}
 	}
