@@ -168,3 +168,17 @@ func fetchProfile(addr string, seconds int, path string) error {
 	}
 	return f.Close()
 }
+
+// loadAvg is the machine's 1-minute load average, 0 if unknown.
+func loadAvg() float64 {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
+}

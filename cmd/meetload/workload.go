@@ -58,6 +58,9 @@ type result struct {
 	SetupMaxMs    float64 `json:"setup_max_ms"`
 	RSSMiB        float64 `json:"rss_mib"`
 	RSSPerSubMiB  float64 `json:"rss_per_sub_mib"`
+	// LoadAvg is the machine's 1-minute load average after the window:
+	// above the core count, other work competed with the run.
+	LoadAvg float64 `json:"loadavg"`
 	Error         string  `json:"error,omitempty"`
 }
 
@@ -330,6 +333,7 @@ func (r *run) measure(subs []*subscriber, during func(context.Context)) error {
 		return err
 	}
 	self1, _ := procCPU(os.Getpid())
+	r.res.LoadAvg = loadAvg()
 	r.res.KeyframeReqs = r.keyframeRequests() - keys0
 	now := nowNanos()
 	r.mu.Lock()

@@ -27,6 +27,10 @@ type DownTrack struct {
 	lastKeyframeRequest atomic.Int64 // unix nanoseconds
 	packets             atomic.Uint64
 	retransmits         atomic.Uint64
+	// resendStart and resent count retransmissions in the current
+	// resendWindow; only ReadRTCP's goroutine uses them.
+	resendStart int64
+	resent      int
 	// hdr is the header of the packet being sent. Only the track's read loop
 	// uses it: a field, not a local, so that sending allocates nothing.
 	hdr rtp.Header
@@ -106,23 +110,40 @@ func (d *DownTrack) writeRTP(h *rtp.Header, payload []byte, keyframe bool) {
 	}
 }
 
+// A subscriber gets at most maxResends retransmissions per resendWindow,
+// so that one that loses much (or claims to) cannot make meetd spend its
+// time resending: about a third of a 1.2 Mbit/s stream.
+const (
+	resendWindow = int64(250 * time.Millisecond)
+	maxResends   = 12
+)
+
 // resend sends again the packets a NACK reports lost that the track's
-// cache still holds. buf is scratch space of maxPacketSize bytes.
+// cache still holds. buf is scratch space of maxPacketSize bytes. It runs
+// on ReadRTCP's goroutine only.
 func (d *DownTrack) resend(nack *rtcp.TransportLayerNack, buf []byte) {
 	cache := d.track.cache
 	b := d.bound.Load()
 	if cache == nil || b == nil || !d.started.Load() {
 		return
 	}
+	now := time.Now().UnixNano()
+	if now-d.resendStart > resendWindow {
+		d.resendStart, d.resent = now, 0
+	}
 	var pkt rtp.Packet
 	for _, pair := range nack.Nacks {
 		for _, seq := range pair.PacketList() {
-			n := cache.get(seq, buf)
+			if d.resent >= maxResends {
+				return
+			}
+			n := cache.get(seq, buf, now)
 			if n == 0 || pkt.Unmarshal(buf[:n]) != nil {
 				continue
 			}
 			h := forwardHeader(&pkt.Header)
 			h.SSRC, h.PayloadType = b.ssrc, b.payloadType
+			d.resent++
 			if _, err := b.w.WriteRTP(&h, pkt.Payload); err == nil {
 				d.retransmits.Add(1)
 			}

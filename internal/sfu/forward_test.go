@@ -135,24 +135,37 @@ func TestResendFromCache(t *testing.T) {
 	if d.Retransmits() != 2 {
 		t.Errorf("retransmits %d, want 2", d.Retransmits())
 	}
+
+	// A subscriber asking for everything gets at most maxResends a window.
+	all := &rtcp.TransportLayerNack{Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{100, 101, 102, 103, 104, 105, 106, 107, 108, 109})}
+	for range 3 {
+		d.resend(all, make([]byte, maxPacketSize))
+	}
+	if got := d.Retransmits(); got > 2+maxResends {
+		t.Errorf("%d retransmissions in one window, at most %d allowed", got-2, maxResends)
+	}
 }
 
 func TestPacketCache(t *testing.T) {
 	var c packetCache
 	buf := make([]byte, maxPacketSize)
-	if c.get(7, buf) != 0 {
+	now := int64(1e12)
+	if c.get(7, buf, now) != 0 {
 		t.Fatal("empty cache returned a packet")
 	}
-	c.store(7, []byte{1, 2, 3})
-	if n := c.get(7, buf); n != 3 || buf[2] != 3 {
+	c.store(7, []byte{1, 2, 3}, now)
+	if n := c.get(7, buf, now); n != 3 || buf[2] != 3 {
 		t.Fatalf("get 7: %d %v", n, buf[:n])
 	}
-	c.store(7+packetCacheSize, []byte{4})
-	if c.get(7, buf) != 0 {
+	c.store(7+packetCacheSize, []byte{4}, now)
+	if c.get(7, buf, now) != 0 {
 		t.Error("an overwritten packet was returned")
 	}
-	if n := c.get(7+packetCacheSize, buf); n != 1 || buf[0] != 4 {
+	if n := c.get(7+packetCacheSize, buf, now); n != 1 || buf[0] != 4 {
 		t.Errorf("newer packet: %d", n)
+	}
+	if c.get(7+packetCacheSize, buf, now+maxResendAge+1) != 0 {
+		t.Error("a packet too old to resend was returned")
 	}
 }
 

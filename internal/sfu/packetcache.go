@@ -1,6 +1,9 @@
 package sfu
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // packetCacheSize is how many packets of a track are kept for
 // retransmission: about 3 s of 1.2 Mbit/s video.
@@ -17,32 +20,39 @@ type packetCache struct {
 
 type cachedPacket struct {
 	seq uint16
-	n   int // 0: empty
+	n   int   // 0: empty
+	at  int64 // arrival, unix nanoseconds
 	buf [maxPacketSize]byte
 }
+
+// maxResendAge is the oldest packet worth sending again: later than this
+// it would arrive after the receiver has given up on it.
+const maxResendAge = int64(time.Second)
 
 // maxPacketSize bounds the RTP packets meetd reads and forwards.
 const maxPacketSize = 1500
 
-// store copies packet, whose sequence number is seq, into the cache.
-func (c *packetCache) store(seq uint16, packet []byte) {
+// store copies packet, whose sequence number is seq and which arrived at
+// now (unix nanoseconds), into the cache.
+func (c *packetCache) store(seq uint16, packet []byte, now int64) {
 	if len(packet) > maxPacketSize {
 		return
 	}
 	c.mu.Lock()
 	e := &c.entries[seq%packetCacheSize]
-	e.seq = seq
+	e.seq, e.at = seq, now
 	e.n = copy(e.buf[:], packet)
 	c.mu.Unlock()
 }
 
 // get copies the packet with sequence number seq into dst and returns its
-// length, or 0 when the cache no longer holds it.
-func (c *packetCache) get(seq uint16, dst []byte) int {
+// length, or 0 when the cache no longer holds it or it is too old to send
+// again at now.
+func (c *packetCache) get(seq uint16, dst []byte, now int64) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := &c.entries[seq%packetCacheSize]
-	if e.n == 0 || e.seq != seq {
+	if e.n == 0 || e.seq != seq || now-e.at > maxResendAge {
 		return 0
 	}
 	return copy(dst, e.buf[:e.n])

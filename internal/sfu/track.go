@@ -117,7 +117,7 @@ func (t *Track) forward(raw []byte, pkt *rtp.Packet) {
 	}
 	t.packets.Add(1)
 	if t.cache != nil {
-		t.cache.store(pkt.SequenceNumber, raw)
+		t.cache.store(pkt.SequenceNumber, raw, time.Now().UnixNano())
 	}
 	key := t.keyframe != nil && t.keyframe(pkt.Payload)
 	// One header for every subscriber: each down track sets its own SSRC
