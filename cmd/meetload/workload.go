@@ -61,7 +61,7 @@ type result struct {
 	// LoadAvg is the machine's 1-minute load average after the window:
 	// above the core count, other work competed with the run.
 	LoadAvg float64 `json:"loadavg"`
-	Error         string  `json:"error,omitempty"`
+	Error   string  `json:"error,omitempty"`
 }
 
 // subscriber is one load client and what it received.
@@ -355,8 +355,8 @@ func (r *run) measure(subs []*subscriber, during func(context.Context)) error {
 	pkts := float64(r.w.packets.Load())
 	res.Seconds = round(elapsed.Seconds(), 2)
 	res.ForwardedPPS = round(pkts/elapsed.Seconds(), 0)
-	res.ServerCores = round((cpu1 - cpu0).Seconds()/elapsed.Seconds(), 3)
-	res.ClientCores = round((self1 - self0).Seconds()/elapsed.Seconds(), 3)
+	res.ServerCores = round((cpu1-cpu0).Seconds()/elapsed.Seconds(), 3)
+	res.ClientCores = round((self1-self0).Seconds()/elapsed.Seconds(), 3)
 	res.FloorUsPerPkt = round((floor1+floor2)/2, 3)
 	if pkts > 0 {
 		res.CPUUsPerPkt = round(float64(cpu1-cpu0)/float64(time.Microsecond)/pkts, 3)
