@@ -338,7 +338,9 @@ func (r *run) measure(subs []*subscriber, during func(context.Context)) error {
 	now := nowNanos()
 	r.mu.Lock()
 	for _, s := range r.subs {
-		r.w.freezes.Add(uint64(s.r.stalled(now)))
+		if s != nil {
+			r.w.freezes.Add(uint64(s.r.stalled(now)))
+		}
 	}
 	r.mu.Unlock()
 	if profiled != nil {

@@ -127,11 +127,12 @@ func (c *Client) Close() {
 	c.mu.Lock()
 	pub, sub, media := c.pub, c.sub, c.media
 	c.mu.Unlock()
-	if media != nil {
-		media.wait()
-	}
+	// Closing the publish connection ends the goroutine reading its RTCP.
 	if pub != nil {
 		_ = pub.Close()
+	}
+	if media != nil {
+		media.wait()
 	}
 	if sub != nil {
 		_ = sub.Close()
