@@ -95,16 +95,25 @@ func (d *DownTrack) writeRTP(h *rtp.Header, payload []byte, keyframe bool) {
 	if b == nil {
 		return
 	}
+	d.hdr = *h
+	d.hdr.SSRC = b.ssrc
+	d.hdr.PayloadType = b.payloadType
 	if d.track.kind == webrtc.RTPCodecTypeVideo && !d.started.Load() {
 		if !keyframe {
 			d.requestKeyframe()
 			return
 		}
+		// Video starts once a keyframe went out. Until the subscriber's DTLS
+		// handshake is done pion drops packets, reporting 0 bytes written:
+		// then wait for the next keyframe.
+		if n, err := b.w.WriteRTP(&d.hdr, payload); err != nil || n == 0 {
+			d.requestKeyframe()
+			return
+		}
 		d.started.Store(true)
+		d.packets.Add(1)
+		return
 	}
-	d.hdr = *h
-	d.hdr.SSRC = b.ssrc
-	d.hdr.PayloadType = b.payloadType
 	if _, err := b.w.WriteRTP(&d.hdr, payload); err == nil {
 		d.packets.Add(1)
 	}
