@@ -7,7 +7,7 @@ WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.ht
 	web/tsconfig.json web/tsconfig.node.json web/package.json
 GO_SOURCES  := $(shell find cmd internal web -name '*.go' -not -path '*/node_modules/*' 2>/dev/null) go.mod go.sum
 
-.PHONY: all run build web test test-go test-web test-e2e lint chromium net-tools clean
+.PHONY: all run build web test test-go test-web test-e2e lint chromium net-tools clean bench
 
 all: build
 
@@ -57,3 +57,18 @@ test-e2e: $(BIN) chromium e2e/node_modules/.package-lock.json
 
 clean:
 	rm -rf bin web/dist e2e/artifacts
+
+# Load meetd on loopback (W1 broadcast at 50, 100 and 200 subscribers, W2
+# meeting of 6) and print a table; see docs/performance.md. With two cores
+# or more, meetd runs on core 0 and the load tool on core 1.
+BENCH_FLAGS ?= -workloads w1:50,w1:100,w1:200,w2:6 -duration 10s
+
+bin/meetload: $(GO_SOURCES)
+	$(GO) build -o bin/meetload ./cmd/meetload
+
+bench: $(BIN) bin/meetload
+	@if [ "$$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then \
+		taskset -c 1 bin/meetload -meetd $(BIN) -server-cpu 0 $(BENCH_FLAGS); \
+	else \
+		bin/meetload -meetd $(BIN) -server-cpu -1 $(BENCH_FLAGS); \
+	fi

@@ -36,6 +36,9 @@ type Config struct {
 	Limits      room.Limits
 	// AdminPassword opens the stats view to others than this machine.
 	AdminPassword string
+	// PprofAddr, when set, serves net/http/pprof there, apart from the
+	// public address.
+	PprofAddr string
 }
 
 // TLSConfig is where meetd's HTTPS certificate comes from; at most one of
@@ -137,6 +140,8 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"participants per room unless the rooms file says otherwise, 0 for no limit (env MEETD_MAX_PARTICIPANTS)")
 	fs.StringVar(&cfg.AdminPassword, "admin-password", env("MEETD_ADMIN_PASSWORD", ""),
 		"password (user admin) for the stats view at /admin/stats from other machines; from this machine it needs none (env MEETD_ADMIN_PASSWORD)")
+	fs.StringVar(&cfg.PprofAddr, "pprof", env("MEETD_PPROF", ""),
+		"address to serve Go profiles (/debug/pprof/) on, such as 127.0.0.1:6060; empty means none (env MEETD_PPROF)")
 	fs.StringVar(&level, "log-level", env("MEETD_LOG_LEVEL", "info"), "debug, info, warn or error (env MEETD_LOG_LEVEL)")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: meetd [flags]\n       meetd hash-password < password\n       meetd token -room NAME -role stage|audience [-kind meeting] [-name NAME] [-ttl 24h]\n\nmeetd serves a streamer page at /, a viewer page at /viewer, meetings at /meet and signaling at /ws.\n\nFlags:\n")

@@ -54,7 +54,7 @@ func TestParseConfig(t *testing.T) {
 	}
 	for _, flag := range []string{"-addr", "-allowed-origins", "-ice-loopback", "-ice-interfaces", "-ice-servers", "-public-ip", "-udp-ports", "-log-level", "MEETD_ADDR",
 		"-udp-port", "-tcp-port", "-public-ip-stun", "-turn", "-turn-port", "-turn-secret", "-turn-credential-lifetime",
-		"-tls-cert", "-tls-key", "-tls-self-signed", "-state-dir", "-acme-domain", "-acme-email", "-acme-dir", "-acme-ca", "-acme-ca-roots", "-acme-http-addr"} {
+		"-tls-cert", "-tls-key", "-tls-self-signed", "-state-dir", "-acme-domain", "-acme-email", "-acme-dir", "-acme-ca", "-acme-ca-roots", "-acme-http-addr", "-pprof"} {
 		if !strings.Contains(help.String(), flag) {
 			t.Errorf("-h does not list %s", flag)
 		}

@@ -79,6 +79,7 @@ type Main struct {
 	srv   *http.Server
 	httpd *httpd.Server
 	done  chan error
+	pprof *http.Server
 }
 
 // NewMain makes a Main for cfg.
@@ -106,6 +107,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
 		return err
+	}
+	if m.Config.PprofAddr != "" {
+		if m.pprof, err = servePprof(m.Config.PprofAddr, m.log); err != nil {
+			return err
+		}
 	}
 	httpLn := m.ln
 	scheme := "http"
@@ -254,6 +260,9 @@ func (m *Main) stop() {
 	}
 	if m.api != nil {
 		m.api.Close()
+	}
+	if m.pprof != nil {
+		_ = m.pprof.Close()
 	}
 }
 

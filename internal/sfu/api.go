@@ -10,8 +10,11 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -106,8 +109,8 @@ func NewAPI(cfg Config) (*API, error) {
 		webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverDirectionRecvonly); err != nil {
 		return nil, fmt.Errorf("register audio level: %w", err)
 	}
-	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+	ir, err := interceptors(m)
+	if err != nil {
 		return nil, fmt.Errorf("register interceptors: %w", err)
 	}
 
@@ -166,6 +169,10 @@ func NewAPI(cfg Config) (*API, error) {
 	// connectivity checks to meetd, which learns their real address from
 	// them; meetd need not resolve names on the local network.
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// AES-GCM costs the least per packet with AES-NI, and 128-bit keys less
+	// than 256-bit ones; the others stay for clients that lack it.
+	s.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AEAD_AES_256_GCM,
+		dtls.SRTP_AES128_CM_HMAC_SHA1_80)
 	// UDP over IPv4 and IPv6; TCP only with ICE-TCP's listener, and only
 	// passive: meetd waits for clients to connect.
 	s.SetNetworkTypes(networks)
@@ -187,6 +194,42 @@ func (a *API) Close() {
 		_ = c.Close()
 	}
 	a.closers = nil
+}
+
+// interceptors registers the per-stream RTP and RTCP work pion does. Most
+// of pion's defaults do work on every packet meetd sends to every
+// subscriber; meetd keeps only what earns its cost:
+//   - NACKs for what publishers lose, receiver reports, and transport-wide
+//     congestion control feedback so that browsers raise their bitrate: all
+//     on the publisher's incoming streams, once per published packet;
+//   - sender reports to subscribers, which browsers need to keep audio and
+//     video in sync.
+//
+// Not kept: the NACK responder, which copies every packet into a buffer of
+// its own per subscriber (Track keeps one cache for all subscribers and
+// answers NACKs from it), the stats interceptor (meetd reads no stats), and
+// simulcast header extensions (meetd forwards one layer).
+func interceptors(m *webrtc.MediaEngine) (*interceptor.Registry, error) {
+	ir := &interceptor.Registry{}
+	gen, err := nack.NewGeneratorInterceptor()
+	if err != nil {
+		return nil, err
+	}
+	ir.Add(gen)
+	rr, err := report.NewReceiverInterceptor()
+	if err != nil {
+		return nil, err
+	}
+	ir.Add(rr)
+	sr, err := report.NewSenderInterceptor()
+	if err != nil {
+		return nil, err
+	}
+	ir.Add(sr)
+	if err := webrtc.ConfigureTWCCSender(m, ir); err != nil {
+		return nil, err
+	}
+	return ir, nil
 }
 
 // NewPeerConnection creates a peer connection. meetd's own candidates are

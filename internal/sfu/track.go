@@ -28,6 +28,9 @@ type Track struct {
 	remote   *webrtc.TrackRemote
 	pc       *webrtc.PeerConnection
 	log      *slog.Logger
+	// cache holds recent video packets for subscribers' NACKs; nil for audio,
+	// for which meetd negotiates no NACKs.
+	cache *packetCache
 
 	// downs is a copy-on-write snapshot of the down tracks: the read loop
 	// loads it once per packet and takes no lock.
@@ -68,6 +71,9 @@ func NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, receiver *w
 		log:      log.With("track", remote.ID(), "kind", remote.Kind().String(), "codec", codec.MimeType),
 		done:     make(chan struct{}),
 	}
+	if t.kind == webrtc.RTPCodecTypeVideo {
+		t.cache = &packetCache{}
+	}
 	t.downs.Store(&[]*DownTrack{})
 	t.level.Store(silence)
 	if t.kind == webrtc.RTPCodecTypeAudio {
@@ -102,7 +108,7 @@ func (t *Track) Packets() uint64 { return t.packets.Load() }
 // Run forwards packets until the publisher's track ends.
 func (t *Track) Run() {
 	defer close(t.done)
-	buf := make([]byte, 1500)
+	buf := make([]byte, maxPacketSize)
 	var pkt rtp.Packet
 	for {
 		n, _, err := t.remote.Read(buf)
@@ -112,26 +118,48 @@ func (t *Track) Run() {
 			}
 			return
 		}
-		if err := pkt.Unmarshal(buf[:n]); err != nil {
-			t.log.Debug("dropping unparsable RTP packet", "err", err)
-			continue
-		}
-		if len(pkt.Payload) == 0 {
-			// Padding only (bandwidth probing): nothing for subscribers.
-			continue
-		}
-		t.packets.Add(1)
-		if t.keyframeWanted.Load() {
-			t.RequestKeyframe()
-		}
-		if t.audioLevelID != 0 {
-			t.noteAudioLevel(&pkt)
-		}
-		key := t.keyframe != nil && t.keyframe(pkt.Payload)
-		for _, d := range *t.downs.Load() {
-			d.writeRTP(&pkt, key)
-		}
+		t.forward(buf[:n], &pkt)
 	}
+}
+
+// forward fans one packet out to the down tracks. pkt is scratch space the
+// read loop keeps, so that forwarding allocates nothing.
+func (t *Track) forward(raw []byte, pkt *rtp.Packet) {
+	if err := pkt.Unmarshal(raw); err != nil {
+		t.log.Debug("dropping unparsable RTP packet", "err", err)
+		return
+	}
+	if len(pkt.Payload) == 0 {
+		// Padding only (bandwidth probing): nothing for subscribers.
+		return
+	}
+	t.packets.Add(1)
+	if t.keyframeWanted.Load() {
+		t.RequestKeyframe()
+	}
+	if t.audioLevelID != 0 {
+		t.noteAudioLevel(pkt)
+	}
+	if t.cache != nil {
+		t.cache.store(pkt.SequenceNumber, raw, time.Now().UnixNano())
+	}
+	key := t.keyframe != nil && t.keyframe(pkt.Payload)
+	// One header for every subscriber: each down track sets its own SSRC
+	// and payload type on a copy.
+	fwd := forwardHeader(&pkt.Header)
+	for _, d := range *t.downs.Load() {
+		d.writeRTP(&fwd, pkt.Payload, key)
+	}
+}
+
+// forwardHeader is h as meetd sends it on: without header extensions,
+// whose ids were negotiated with the publisher, not with subscribers, and
+// without padding.
+func forwardHeader(h *rtp.Header) rtp.Header {
+	f := *h
+	f.Extension, f.Extensions, f.ExtensionProfile = false, nil, 0
+	f.Padding, f.PaddingSize = false, 0
+	return f
 }
 
 // silence is the audio level of no sound.
@@ -187,7 +215,7 @@ func (t *Track) Subscribers() int { return len(*t.downs.Load()) }
 // RequestKeyframe asks the publisher for a keyframe, at most once per
 // keyframeInterval; a request within the interval is sent when it ends.
 func (t *Track) RequestKeyframe() {
-	if t.kind != webrtc.RTPCodecTypeVideo {
+	if t.kind != webrtc.RTPCodecTypeVideo || t.pc == nil { // no connection: a track of the tests
 		return
 	}
 	now := time.Now().UnixNano()

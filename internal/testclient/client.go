@@ -37,6 +37,17 @@ type Options struct {
 	Network Network
 	// HTTPClient dials the WebSocket (wss:// with a test CA, say).
 	HTTPClient *http.Client
+	// API, when set, builds the client's peer connections; many clients can
+	// share one. By default each client makes its own with pion's default
+	// codecs and interceptors.
+	API *webrtc.API
+	// Media, when set, writes what Publish sends in place of the default
+	// synthetic audio and video.
+	Media Media
+	// OnTrack, when set, is given every track a subscribe connection
+	// receives, on a goroutine of its own, in place of the client's own
+	// counting: it reads the track until it ends. Stats then stay empty.
+	OnTrack func(*webrtc.TrackRemote)
 }
 
 // Network is where a client's media may go.
@@ -99,6 +110,14 @@ type Stats struct {
 }
 
 func newAPI(n Network) (*webrtc.API, error) {
+	return NewAPI(n, func(m *webrtc.MediaEngine, ir *interceptor.Registry) error {
+		return webrtc.RegisterDefaultInterceptors(m, ir)
+	})
+}
+
+// NewAPI builds a pion API for clients on the network n with pion's default
+// codecs; interceptors, when not nil, registers the interceptors to use.
+func NewAPI(n Network, interceptors func(*webrtc.MediaEngine, *interceptor.Registry) error) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -108,8 +127,10 @@ func newAPI(n Network) (*webrtc.API, error) {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
-		return nil, err
+	if interceptors != nil {
+		if err := interceptors(m, ir); err != nil {
+			return nil, err
+		}
 	}
 	s := webrtc.SettingEngine{}
 	switch {
@@ -137,9 +158,12 @@ func newAPI(n Network) (*webrtc.API, error) {
 
 // Dial connects to meetd's WebSocket at url (ws://host/ws).
 func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
-	api, err := newAPI(opts.Network)
-	if err != nil {
-		return nil, err
+	api := opts.API
+	if api == nil {
+		var err error
+		if api, err = newAPI(opts.Network); err != nil {
+			return nil, err
+		}
 	}
 	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: opts.HTTPClient})
 	if err != nil {
@@ -163,6 +187,7 @@ func (c *Client) Close() {
 	c.mu.Lock()
 	pub, sub, media := c.pub, c.sub, c.media
 	c.mu.Unlock()
+	// Closing the publish connection ends the goroutine reading its RTCP.
 	if pub != nil {
 		_ = pub.Close()
 	}

@@ -33,6 +33,11 @@ const (
 // AudioLevelURI is the RTP header extension of audio levels (RFC 6464).
 const AudioLevelURI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 
+// Media writes a publisher's audio and video until ctx ends.
+// keyframeRequested reports, and clears, whether meetd asked for a keyframe
+// since it was last called.
+type Media func(ctx context.Context, audio, video *webrtc.TrackLocalStaticRTP, keyframeRequested func() bool)
+
 type publishedMedia struct {
 	wg       sync.WaitGroup
 	keyframe atomic.Bool
@@ -107,7 +112,11 @@ func (c *Client) Publish(ctx context.Context) error {
 	go m.readRTCP(vt.Sender())
 	go func() {
 		defer m.wg.Done()
-		m.send(c.ctx, audio, video)
+		send := c.opts.Media
+		if send == nil {
+			send = m.send
+		}
+		send(c.ctx, audio, video, func() bool { return m.keyframe.Swap(false) })
 	}()
 	return nil
 }
@@ -232,7 +241,9 @@ func (c *Client) handleAnswer(sdp string) error {
 	return nil
 }
 
-func (m *publishedMedia) send(ctx context.Context, audio, video *webrtc.TrackLocalStaticRTP) {
+// send is the default Media: synthetic audio with the client's audio level,
+// VP8 video, and the screen share while there is one.
+func (m *publishedMedia) send(ctx context.Context, audio, video *webrtc.TrackLocalStaticRTP, keyframeRequested func() bool) {
 	at := time.NewTicker(audioInterval)
 	defer at.Stop()
 	vt := time.NewTicker(videoInterval)
@@ -259,7 +270,7 @@ func (m *publishedMedia) send(ctx context.Context, audio, video *webrtc.TrackLoc
 			_ = audio.WriteRTP(pkt)
 		case now := <-vt.C:
 			vts += 3000
-			key := m.keyframe.Swap(false) || now.Sub(lastKey) >= keyframeEvery
+			key := keyframeRequested() || now.Sub(lastKey) >= keyframeEvery
 			n := 2
 			if key {
 				n = 6

@@ -18,7 +18,13 @@ func (c *Client) handleOffer(sdp string) error {
 			return err
 		}
 		pc.OnICECandidate(c.candidateHandler(signal.TargetSubscribe))
-		pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { go c.count(t) })
+		pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+			if c.opts.OnTrack != nil {
+				go c.opts.OnTrack(t)
+				return
+			}
+			go c.count(t)
+		})
 		pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 			if s == webrtc.PeerConnectionStateClosed {
 				c.mu.Lock()
@@ -95,4 +101,21 @@ func (c *Client) count(t *webrtc.TrackRemote) {
 		c.changedLocked()
 		c.mu.Unlock()
 	}
+}
+
+// SRTPProfile names the SRTP protection profile of the subscribe connection
+// ("SRTP_AEAD_AES_128_GCM"), or is empty before DTLS completes.
+func (c *Client) SRTPProfile() string {
+	c.mu.Lock()
+	sub := c.sub
+	c.mu.Unlock()
+	if sub == nil {
+		return ""
+	}
+	for _, s := range sub.GetStats() {
+		if t, ok := s.(webrtc.TransportStats); ok && t.SRTPCipher != "" {
+			return t.SRTPCipher
+		}
+	}
+	return ""
 }

@@ -1,0 +1,165 @@
+// Command meetload loads a running meetd over its real protocol, on
+// loopback, and reports how much server CPU each forwarded packet costs
+// next to the floor measured in the same run: SRTP encryption and one
+// sendto of a packet of the same size. See docs/performance.md.
+//
+// Workloads: w1 (broadcast: one publisher, N subscribers), w2 (meeting: N
+// participants each publishing and receiving all others) and w3 (churn: w1
+// while subscribers leave and join continuously).
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+type config struct {
+	meetd        string
+	url          string
+	pid          int
+	serverCPU    int
+	duration     time.Duration
+	warmup       time.Duration
+	concurrency  int
+	churnRate    float64
+	pprofDir     string
+	floorPackets int
+	meetdLog     io.Writer
+	quiet        bool
+}
+
+func (c *config) logf(format string, args ...any) {
+	if !c.quiet {
+		fmt.Fprintf(os.Stderr, "meetload: "+format+"\n", args...)
+	}
+}
+
+// server starts a fresh meetd for a run, or names the one given.
+func (c *config) server() (*server, error) {
+	if c.url != "" {
+		return &server{pid: c.pid, url: c.url}, nil
+	}
+	return startServer(c.meetd, c.serverCPU, c.pprofDir != "", c.meetdLog)
+}
+
+func main() {
+	if err := mainErr(os.Args[1:], os.Stdout); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "meetload:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+func mainErr(args []string, out io.Writer) error {
+	cfg := &config{meetdLog: os.Stderr}
+	fs := flag.NewFlagSet("meetload", flag.ContinueOnError)
+	workloads := fs.String("workloads", "w1:100", "comma-separated runs, KIND:N, KIND one of w1 (broadcast), w2 (meeting), w3 (churn)")
+	fs.StringVar(&cfg.meetd, "meetd", "bin/meetd", "meetd binary to start for each run")
+	fs.StringVar(&cfg.url, "url", "", "load this running meetd (ws://127.0.0.1:PORT/ws) instead of starting one; needs -pid")
+	fs.IntVar(&cfg.pid, "pid", 0, "process id of the meetd given by -url, to read its CPU time and memory")
+	defCPU := -1
+	if runtime.NumCPU() >= 2 {
+		defCPU = 0
+	}
+	fs.IntVar(&cfg.serverCPU, "server-cpu", defCPU, "core to pin meetd (with taskset) and the floor measurement to; -1: none")
+	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "measuring window")
+	fs.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "time between setup and the measuring window")
+	fs.IntVar(&cfg.concurrency, "concurrency", 16, "subscribers connecting at once")
+	fs.Float64Var(&cfg.churnRate, "churn-rate", 10, "w3: subscribers replaced per second")
+	fs.StringVar(&cfg.pprofDir, "pprof-dir", "", "start meetd with -pprof and save a CPU profile of each window in this directory")
+	fs.IntVar(&cfg.floorPackets, "floor-packets", 100000, "packets the floor measurement sends, each time")
+	fs.BoolVar(&cfg.quiet, "q", false, "no progress on stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.url != "" && cfg.pid == 0 {
+		return errors.New("-url needs -pid")
+	}
+	if !strings.HasPrefix(cfg.url, "ws://127.0.0.1:") && cfg.url != "" {
+		return errors.New("-url must be on 127.0.0.1: load stays on loopback")
+	}
+	if cfg.duration <= 0 || cfg.duration > 10*time.Minute {
+		return errors.New("-duration must be between 0 and 10m")
+	}
+	if cfg.churnRate <= 0 || cfg.churnRate > 100 {
+		return errors.New("-churn-rate must be between 0 and 100")
+	}
+	if cfg.pprofDir != "" {
+		if err := os.MkdirAll(cfg.pprofDir, 0o755); err != nil {
+			return err
+		}
+	}
+	var wls []workload
+	for _, s := range strings.Split(*workloads, ",") {
+		kind, n, ok := strings.Cut(strings.TrimSpace(s), ":")
+		count, err := strconv.Atoi(n)
+		if !ok || err != nil || count < 1 || count > 1000 || (kind != "w1" && kind != "w2" && kind != "w3") {
+			return fmt.Errorf("workload %q: want w1:N, w2:N or w3:N, N from 1 to 1000", s)
+		}
+		wls = append(wls, workload{kind: kind, n: count})
+	}
+	warnSharedCore(cfg)
+
+	var results []result
+	for _, wl := range wls {
+		cfg.logf("%s: starting", wl)
+		res := runWorkload(cfg, wl)
+		if res.Error != "" {
+			cfg.logf("%s: %s", wl, res.Error)
+		}
+		results = append(results, res)
+	}
+	printTable(out, results)
+	// The last lines: one JSON object per workload.
+	enc := json.NewEncoder(out)
+	for _, r := range results {
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// warnSharedCore says so when the tool may run on the server's core, which
+// would charge the tool's work to the machine the server measures on.
+func warnSharedCore(cfg *config) {
+	if cfg.serverCPU < 0 {
+		return
+	}
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err == nil && set.IsSet(cfg.serverCPU) {
+		cfg.logf("this tool may run on core %d, meetd's; run it with taskset -c N (another core), as make bench does",
+			cfg.serverCPU)
+	}
+}
+
+func printTable(out io.Writer, results []result) {
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "workload\tN\tpkt/s\tµs/pkt\tfloor µs\tratio\tp50 ms\tp99 ms\tp99.9 ms\tloss\tfreezes\tsetup p50 ms\tRSS/sub MiB\tserver cores\tclient cores\tload\t")
+	var failed []result
+	for _, r := range results {
+		if r.Error != "" && r.ForwardedPPS == 0 {
+			failed = append(failed, r)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%.0f\t%.3f\t%.2f\t%.2f\t%.1f\t\n",
+			r.Workload, r.Subscribers, r.ForwardedPPS, r.CPUUsPerPkt, r.FloorUsPerPkt, r.RatioToFloor,
+			r.P50Ms, r.P99Ms, r.P999Ms, r.Loss, r.Freezes, r.SetupP50Ms, r.RSSPerSubMiB, r.ServerCores, r.ClientCores, r.LoadAvg)
+	}
+	_ = tw.Flush()
+	for _, r := range failed {
+		fmt.Fprintf(out, "%s:%d did not run: %s\n", r.Workload, r.Subscribers, r.Error)
+	}
+}

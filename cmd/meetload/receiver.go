@@ -1,0 +1,160 @@
+package main
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// freezeGap is the longest pause between two video packets of a track that
+// is not a freeze.
+const freezeGap = int64(200 * time.Millisecond)
+
+// window gathers what every subscriber receives while a measurement runs.
+type window struct {
+	measuring atomic.Bool
+	packets   atomic.Uint64
+	lost      atomic.Uint64
+	freezes   atomic.Uint64
+	latency   histogram
+}
+
+// histogram counts latencies in 10 µs buckets up to 200 ms.
+type histogram struct {
+	buckets [20001]atomic.Uint64
+}
+
+const histStep = int64(10 * time.Microsecond)
+
+func (h *histogram) add(d int64) {
+	i := max(d, 0) / histStep
+	if i >= int64(len(h.buckets)) {
+		i = int64(len(h.buckets)) - 1
+	}
+	h.buckets[i].Add(1)
+}
+
+// quantile is the latency, in milliseconds, under which a share q of the
+// samples fall (the upper edge of its bucket); NaN without samples.
+func (h *histogram) quantile(q float64) float64 {
+	var total uint64
+	for i := range h.buckets {
+		total += h.buckets[i].Load()
+	}
+	if total == 0 {
+		return math.NaN()
+	}
+	want := uint64(math.Ceil(q * float64(total)))
+	var n uint64
+	for i := range h.buckets {
+		if n += h.buckets[i].Load(); n >= want {
+			return float64(int64(i+1)*histStep) / 1e6
+		}
+	}
+	return math.Inf(1)
+}
+
+// receiver is one subscriber's side of the measurement.
+type receiver struct {
+	w      *window
+	dialed int64 // nowNanos when the subscriber connected
+	// firstVideo is when the first video packet arrived, 0 before.
+	firstVideo atomic.Int64
+	// videoTracks counts the video tracks on which packets arrived.
+	videoTracks atomic.Int32
+	closed      atomic.Bool
+
+	// mu protects tracks.
+	mu     sync.Mutex
+	tracks []*trackState
+}
+
+// trackState is what the reader of one track keeps.
+type trackState struct {
+	video       bool
+	lastArrival atomic.Int64
+}
+
+func newReceiver(w *window) *receiver { return &receiver{w: w, dialed: nowNanos()} }
+
+// setup is the time from connecting to the first video packet, 0 before it.
+func (r *receiver) setup() time.Duration {
+	if f := r.firstVideo.Load(); f != 0 {
+		return time.Duration(f - r.dialed)
+	}
+	return 0
+}
+
+// read is the testclient's OnTrack: it reads a track until it ends,
+// counting sequence gaps, latency and freezes.
+func (r *receiver) read(t *webrtc.TrackRemote) {
+	ts := &trackState{video: t.Kind() == webrtc.RTPCodecTypeVideo}
+	r.mu.Lock()
+	r.tracks = append(r.tracks, ts)
+	r.mu.Unlock()
+	buf := make([]byte, 1500)
+	var (
+		h       rtp.Header
+		last    uint16
+		started bool
+	)
+	for {
+		n, _, err := t.Read(buf)
+		if err != nil {
+			return
+		}
+		now := nowNanos()
+		hn, err := h.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		measuring := r.w.measuring.Load()
+		if started {
+			d := h.SequenceNumber - last
+			if d == 0 || d >= 0x8000 {
+				continue // a duplicate, or a retransmission arriving late
+			}
+			if d > 1 && measuring {
+				r.w.lost.Add(uint64(d - 1))
+			}
+		}
+		last = h.SequenceNumber
+		if ts.video {
+			if !started {
+				r.firstVideo.CompareAndSwap(0, now)
+				r.videoTracks.Add(1)
+			} else if measuring && now-ts.lastArrival.Load() > freezeGap {
+				r.w.freezes.Add(1)
+			}
+			ts.lastArrival.Store(now)
+		}
+		started = true
+		if measuring {
+			r.w.packets.Add(1)
+			if sent, ok := readStamp(buf[hn:n]); ok {
+				r.w.latency.add(now - sent)
+			}
+		}
+	}
+}
+
+// stalled counts the video tracks of r on which nothing arrived for longer
+// than freezeGap at now: freezes still going on when a window ends.
+func (r *receiver) stalled(now int64) int {
+	if r.closed.Load() {
+		return 0
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, t := range r.tracks {
+		if last := t.lastArrival.Load(); t.video && last != 0 && now-last > freezeGap {
+			n++
+		}
+	}
+	return n
+}

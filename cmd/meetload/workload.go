@@ -1,0 +1,489 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/meetd/meetd/internal/signal"
+	"github.com/meetd/meetd/internal/testclient"
+)
+
+// workload is one run: W1 broadcast, W2 meeting or W3 churn, with n
+// subscribers (W2: n participants).
+type workload struct {
+	kind string
+	n    int
+}
+
+// fanout is how many subscribers each published packet goes to.
+func (w workload) fanout() int {
+	if w.kind == "w2" {
+		return max(w.n-1, 1)
+	}
+	return w.n
+}
+
+func (w workload) String() string { return fmt.Sprintf("%s:%d", w.kind, w.n) }
+
+// result is what a run reports; its JSON is the tool's output.
+type result struct {
+	Workload      string  `json:"workload"`
+	Subscribers   int     `json:"subscribers"`
+	Seconds       float64 `json:"seconds"`
+	ForwardedPPS  float64 `json:"forwarded_pps"`
+	CPUUsPerPkt   float64 `json:"cpu_us_per_pkt"`
+	FloorUsPerPkt float64 `json:"floor_us_per_pkt"`
+	RatioToFloor  float64 `json:"ratio_to_floor"`
+	ServerCores   float64 `json:"server_cores"`
+	ClientCores   float64 `json:"client_cores"`
+	SRTPProfile   string  `json:"srtp_profile"`
+	P50Ms         float64 `json:"p50_ms"`
+	P99Ms         float64 `json:"p99_ms"`
+	P999Ms        float64 `json:"p999_ms"`
+	Loss          uint64  `json:"loss"`
+	LossRate      float64 `json:"loss_rate"`
+	Freezes       uint64  `json:"freezes"`
+	KeyframeReqs  int64   `json:"keyframe_requests"`
+	SetupP50Ms    float64 `json:"setup_p50_ms"`
+	SetupMaxMs    float64 `json:"setup_max_ms"`
+	RSSMiB        float64 `json:"rss_mib"`
+	RSSPerSubMiB  float64 `json:"rss_per_sub_mib"`
+	// LoadAvg is the machine's 1-minute load average after the window:
+	// above the core count, other work competed with the run.
+	LoadAvg float64 `json:"loadavg"`
+	Error   string  `json:"error,omitempty"`
+}
+
+// subscriber is one load client and what it received.
+type subscriber struct {
+	c *testclient.Client
+	r *receiver
+}
+
+// run is the state of one workload run.
+type run struct {
+	cfg *config
+	wl  workload
+	srv *server
+	api *webrtc.API
+	w   window
+	res result
+
+	// mu protects subs and gone.
+	mu   sync.Mutex
+	subs []*subscriber
+	// gone are subscribers that left during a churn window.
+	gone []*subscriber
+}
+
+// clientAPI is the pion API every load client shares: default codecs, NACK
+// and RTCP reports as a browser sends them, no decoding.
+func clientAPI() (*webrtc.API, error) {
+	return testclient.NewAPI(testclient.Network{}, func(m *webrtc.MediaEngine, ir *interceptor.Registry) error {
+		if err := webrtc.ConfigureNack(m, ir); err != nil {
+			return err
+		}
+		return webrtc.ConfigureRTCPReports(ir)
+	})
+}
+
+func runWorkload(cfg *config, wl workload) result {
+	r := &run{cfg: cfg, wl: wl, res: result{Workload: wl.kind, Subscribers: wl.n}}
+	if err := r.do(); err != nil {
+		r.res.Error = err.Error()
+	}
+	return r.res
+}
+
+func (r *run) do() error {
+	var err error
+	if r.api, err = clientAPI(); err != nil {
+		return err
+	}
+	if r.srv, err = r.cfg.server(); err != nil {
+		return err
+	}
+	defer func() {
+		r.closeAll()
+		if r.cfg.url == "" {
+			if err := r.srv.stop(); err != nil {
+				r.cfg.logf("%s: stopping meetd: %v", r.wl, err)
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second+time.Duration(r.wl.n)*200*time.Millisecond)
+	defer cancel()
+	switch r.wl.kind {
+	case "w1", "w3":
+		return r.broadcast(ctx)
+	case "w2":
+		return r.meeting(ctx)
+	}
+	return fmt.Errorf("unknown workload %q", r.wl.kind)
+}
+
+// broadcast runs W1 and W3: one publisher, n subscribers; W3 replaces
+// subscribers continuously while it measures.
+func (r *run) broadcast(ctx context.Context) error {
+	const room = "load"
+	pub, err := testclient.Dial(ctx, r.srv.url, testclient.Options{API: r.api, Media: syntheticMedia})
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.subs = append(r.subs, &subscriber{c: pub, r: newReceiver(&r.w)})
+	r.mu.Unlock()
+	if err := joinOrRefused(ctx, pub, signal.KindBroadcast, room, signal.RoleStage); err != nil {
+		return err
+	}
+	if err := pub.Publish(ctx); err != nil {
+		return err
+	}
+	time.Sleep(time.Second)
+	base, err := procRSS(r.srv.pid)
+	if err != nil {
+		return err
+	}
+	r.cfg.logf("%s: publisher live; %d subscribers joining", r.wl, r.wl.n)
+	subs, err := r.addSubscribers(ctx, r.wl.n, room)
+	if err != nil {
+		return err
+	}
+	if err := r.waitVideo(ctx, subs, 1); err != nil {
+		return err
+	}
+	r.setups(subs)
+	var during func(context.Context)
+	if r.wl.kind == "w3" {
+		during = func(ctx context.Context) { r.churn(ctx, room) }
+	}
+	if err := r.measure(subs, during); err != nil {
+		return err
+	}
+	if r.wl.kind == "w3" {
+		// Setup of the subscribers that joined during the window.
+		time.Sleep(2 * time.Second)
+		r.mu.Lock()
+		joined := slices.Clone(r.subs[1+r.wl.n:])
+		r.mu.Unlock()
+		r.setups(joined)
+	}
+	return r.rss(base, r.wl.n)
+}
+
+// meeting runs W2: n participants on one meeting's stage, each receiving
+// all others.
+func (r *run) meeting(ctx context.Context) error {
+	const room = "w2"
+	base, err := procRSS(r.srv.pid)
+	if err != nil {
+		return err
+	}
+	var parts []*subscriber
+	for range r.wl.n {
+		rc := newReceiver(&r.w)
+		c, err := testclient.Dial(ctx, r.srv.url, testclient.Options{API: r.api, Media: syntheticMedia, OnTrack: rc.read})
+		if err != nil {
+			return err
+		}
+		s := &subscriber{c: c, r: rc}
+		r.mu.Lock()
+		r.subs = append(r.subs, s)
+		r.mu.Unlock()
+		parts = append(parts, s)
+		if err := joinOrRefused(ctx, c, signal.KindMeeting, room, signal.RoleStage); err != nil {
+			return fmt.Errorf("participant %d of %d: %w", len(parts), r.wl.n, err)
+		}
+		if err := c.Publish(ctx); err != nil {
+			return fmt.Errorf("participant %d of %d: %w", len(parts), r.wl.n, err)
+		}
+	}
+	if err := r.waitVideo(ctx, parts, r.wl.n-1); err != nil {
+		return err
+	}
+	r.setups(parts)
+	if err := r.measure(parts, nil); err != nil {
+		return err
+	}
+	return r.rss(base, r.wl.n)
+}
+
+// joinOrRefused joins a room and turns an error reply into an error.
+func joinOrRefused(ctx context.Context, c *testclient.Client, kind, room, role string) error {
+	if err := c.JoinKind(ctx, kind, room, role); err != nil {
+		return err
+	}
+	if errs := c.Errors(); len(errs) > 0 {
+		return fmt.Errorf("join %s %s as %s: %s: %s", kind, room, role, errs[0].Code, errs[0].Message)
+	}
+	return nil
+}
+
+// addSubscribers connects n audience members of room, cfg.concurrency at a time.
+func (r *run) addSubscribers(ctx context.Context, n int, room string) ([]*subscriber, error) {
+	subs := make([]*subscriber, n)
+	errs := make([]error, n)
+	sem := make(chan struct{}, r.cfg.concurrency)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			subs[i], errs[i] = r.addSubscriber(ctx, room)
+		}()
+	}
+	wg.Wait()
+	return subs, errors.Join(errs...)
+}
+
+func (r *run) addSubscriber(ctx context.Context, room string) (*subscriber, error) {
+	rc := newReceiver(&r.w)
+	c, err := testclient.Dial(ctx, r.srv.url, testclient.Options{API: r.api, OnTrack: rc.read})
+	if err != nil {
+		return nil, err
+	}
+	s := &subscriber{c: c, r: rc}
+	r.mu.Lock()
+	r.subs = append(r.subs, s)
+	r.mu.Unlock()
+	return s, joinOrRefused(ctx, c, signal.KindBroadcast, room, signal.RoleAudience)
+}
+
+// waitVideo waits until each of subs receives video on tracks tracks.
+func (r *run) waitVideo(ctx context.Context, subs []*subscriber, tracks int) error {
+	for {
+		waiting := 0
+		for _, s := range subs {
+			if int(s.r.videoTracks.Load()) < tracks {
+				waiting++
+			}
+		}
+		if waiting == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d of %d clients still wait for video: %w", waiting, len(subs), ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// measure runs the measuring window: the floor before and after it, and
+// in it the server's CPU, what arrived, and during, if not nil.
+func (r *run) measure(subs []*subscriber, during func(context.Context)) error {
+	profileName := ""
+	for _, s := range subs {
+		if profileName = s.c.SRTPProfile(); profileName != "" {
+			break
+		}
+	}
+	profile, err := parseProfile(profileName)
+	if err != nil {
+		return err
+	}
+	r.res.SRTPProfile = profileName
+	floor1, err := measureFloor(profile, r.cfg.serverCPU, r.wl.fanout(), r.cfg.floorPackets)
+	if err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	time.Sleep(r.cfg.warmup)
+
+	var profiled chan error
+	if r.cfg.pprofDir != "" && r.srv.pprof != "" {
+		profiled = make(chan error, 1)
+		path := filepath.Join(r.cfg.pprofDir, fmt.Sprintf("%s-%d.pprof", r.wl.kind, r.wl.n))
+		go func() { profiled <- fetchProfile(r.srv.pprof, int(r.cfg.duration/time.Second), path) }()
+	}
+	cpu0, err := procCPU(r.srv.pid)
+	if err != nil {
+		return err
+	}
+	self0, _ := procCPU(os.Getpid())
+	keys0 := r.keyframeRequests()
+	t0 := time.Now()
+	r.w.measuring.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.duration)
+	if during != nil {
+		during(ctx)
+	}
+	<-ctx.Done()
+	cancel()
+	r.w.measuring.Store(false)
+	elapsed := time.Since(t0)
+	cpu1, err := procCPU(r.srv.pid)
+	if err != nil {
+		return err
+	}
+	self1, _ := procCPU(os.Getpid())
+	r.res.LoadAvg = loadAvg()
+	r.res.KeyframeReqs = r.keyframeRequests() - keys0
+	now := nowNanos()
+	r.mu.Lock()
+	for _, s := range r.subs {
+		if s != nil {
+			r.w.freezes.Add(uint64(s.r.stalled(now)))
+		}
+	}
+	r.mu.Unlock()
+	if profiled != nil {
+		if err := <-profiled; err != nil {
+			r.cfg.logf("%s: profile: %v", r.wl, err)
+		}
+	}
+	floor2, err := measureFloor(profile, r.cfg.serverCPU, r.wl.fanout(), r.cfg.floorPackets)
+	if err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+
+	res := &r.res
+	pkts := float64(r.w.packets.Load())
+	res.Seconds = round(elapsed.Seconds(), 2)
+	res.ForwardedPPS = round(pkts/elapsed.Seconds(), 0)
+	res.ServerCores = round((cpu1-cpu0).Seconds()/elapsed.Seconds(), 3)
+	res.ClientCores = round((self1-self0).Seconds()/elapsed.Seconds(), 3)
+	res.FloorUsPerPkt = round((floor1+floor2)/2, 3)
+	if pkts > 0 {
+		res.CPUUsPerPkt = round(float64(cpu1-cpu0)/float64(time.Microsecond)/pkts, 3)
+		res.RatioToFloor = round(res.CPUUsPerPkt/res.FloorUsPerPkt, 3)
+	}
+	res.P50Ms = finite(r.w.latency.quantile(0.5))
+	res.P99Ms = finite(r.w.latency.quantile(0.99))
+	res.P999Ms = finite(r.w.latency.quantile(0.999))
+	res.Loss = r.w.lost.Load()
+	if total := pkts + float64(res.Loss); total > 0 {
+		res.LossRate = float64(res.Loss) / total
+	}
+	res.Freezes = r.w.freezes.Load()
+	if pkts == 0 {
+		return errors.New("no packets arrived in the window")
+	}
+	return nil
+}
+
+// keyframeRequests counts the keyframe requests publishers received.
+func (r *run) keyframeRequests() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var n int64
+	for _, s := range r.subs {
+		if s != nil {
+			n += s.c.KeyframeRequests()
+		}
+	}
+	return n
+}
+
+// churn replaces the oldest subscriber with a new one cfg.churnRate times
+// a second until ctx ends.
+func (r *run) churn(ctx context.Context, room string) {
+	tick := time.NewTicker(time.Duration(float64(time.Second) / r.cfg.churnRate))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		r.mu.Lock()
+		var old *subscriber
+		for i, s := range r.subs[1:] { // subs[0] is the publisher
+			if s != nil && !s.r.closed.Load() {
+				old = s
+				r.subs[1+i] = nil
+				break
+			}
+		}
+		if old != nil {
+			r.gone = append(r.gone, old)
+		}
+		r.mu.Unlock()
+		if old != nil {
+			old.r.closed.Store(true)
+			go old.c.Close()
+		}
+		go func() {
+			if _, err := r.addSubscriber(ctx, room); err != nil && ctx.Err() == nil {
+				r.cfg.logf("%s: churn join: %v", r.wl, err)
+			}
+		}()
+	}
+}
+
+// setups records the setup times of subs.
+func (r *run) setups(subs []*subscriber) {
+	var d []time.Duration
+	for _, s := range subs {
+		if s == nil {
+			continue
+		}
+		if t := s.r.setup(); t > 0 {
+			d = append(d, t)
+		}
+	}
+	if len(d) == 0 {
+		return
+	}
+	slices.Sort(d)
+	r.res.SetupP50Ms = round(float64(d[len(d)/2])/1e6, 1)
+	r.res.SetupMaxMs = round(float64(d[len(d)-1])/1e6, 1)
+}
+
+// rss records meetd's memory, and per subscriber above base.
+func (r *run) rss(base int64, n int) error {
+	rss, err := procRSS(r.srv.pid)
+	if err != nil {
+		return err
+	}
+	r.res.RSSMiB = round(float64(rss)/(1<<20), 1)
+	r.res.RSSPerSubMiB = round(float64(rss-base)/(1<<20)/float64(n), 3)
+	return nil
+}
+
+// closeAll closes every client, a few at a time.
+func (r *run) closeAll() {
+	r.mu.Lock()
+	all := append(slices.Clone(r.subs), r.gone...)
+	r.subs, r.gone = nil, nil
+	r.mu.Unlock()
+	sem := make(chan struct{}, 32)
+	var wg sync.WaitGroup
+	for _, s := range all {
+		if s == nil {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			s.r.closed.Store(true)
+			s.c.Close()
+		}()
+	}
+	wg.Wait()
+}
+
+func round(v float64, places int) float64 {
+	p := math.Pow(10, float64(places))
+	return math.Round(v*p) / p
+}
+
+func finite(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return -1
+	}
+	return round(v, 3)
+}
