@@ -79,12 +79,8 @@ func TestBadInputGetsErrorsAndHurtsNoOne(t *testing.T) {
 	defer cancel()
 
 	// A broadcast runs all along.
-	pub := dial(t, ctx, url, testclient.Options{})
+	pub := goLive(t, ctx, url, "default", testclient.Options{})
 	defer pub.Close()
-	join(t, ctx, pub, "default", signal.RoleStage)
-	if err := pub.Publish(ctx); err != nil {
-		t.Fatal(err)
-	}
 	viewer := dial(t, ctx, url, testclient.Options{})
 	defer viewer.Close()
 	join(t, ctx, viewer, "default", signal.RoleAudience)
@@ -186,12 +182,8 @@ func TestShutdownTellsClients(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	url := "ws://" + m.Addr() + "/ws"
-	pub := dial(t, ctx, url, testclient.Options{})
+	pub := goLive(t, ctx, url, "default", testclient.Options{})
 	defer pub.Close()
-	join(t, ctx, pub, "default", signal.RoleStage)
-	if err := pub.Publish(ctx); err != nil {
-		t.Fatal(err)
-	}
 	viewer := dial(t, ctx, url, testclient.Options{})
 	defer viewer.Close()
 	join(t, ctx, viewer, "default", signal.RoleAudience)

@@ -24,12 +24,8 @@ func TestJoinLeaveCyclesLeaveNothingBehind(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
-	pub := dial(t, ctx, url, testclient.Options{})
+	pub := goLive(t, ctx, url, "churn", testclient.Options{})
 	defer pub.Close()
-	join(t, ctx, pub, "churn", signal.RoleStage)
-	if err := pub.Publish(ctx); err != nil {
-		t.Fatal(err)
-	}
 	cycle := func() error {
 		c, err := testclient.Dial(ctx, url, testclient.Options{})
 		if err != nil {

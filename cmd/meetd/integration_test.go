@@ -66,6 +66,19 @@ func join(t *testing.T, ctx context.Context, c *testclient.Client, room, role st
 	}
 }
 
+// goLive dials a streamer that joins the broadcast room on stage and
+// publishes.
+func goLive(t *testing.T, ctx context.Context, url, room string, opts testclient.Options) *testclient.Client {
+	t.Helper()
+	pub := dial(t, ctx, url, opts)
+	join(t, ctx, pub, room, signal.RoleStage)
+	if err := pub.Publish(ctx); err != nil {
+		pub.Close()
+		t.Fatal(err)
+	}
+	return pub
+}
+
 func waitMedia(t *testing.T, ctx context.Context, name string, c *testclient.Client) {
 	t.Helper()
 	if err := c.WaitMedia(ctx, 25, 25); err != nil {
@@ -93,12 +106,8 @@ func TestBroadcastReachesEarlyAndLateViewers(t *testing.T) {
 	defer plain.Close()
 	viewers["early-plain"] = plain
 
-	pub := dial(t, ctx, url, testclient.Options{})
+	pub := goLive(t, ctx, url, "default", testclient.Options{})
 	defer pub.Close()
-	join(t, ctx, pub, "default", signal.RoleStage)
-	if err := pub.Publish(ctx); err != nil {
-		t.Fatal(err)
-	}
 	for name, v := range viewers {
 		waitMedia(t, ctx, name, v)
 	}
@@ -213,12 +222,8 @@ func TestSecondStreamerIsRefused(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
-	pub := dial(t, ctx, url, testclient.Options{})
+	pub := goLive(t, ctx, url, "default", testclient.Options{})
 	defer pub.Close()
-	join(t, ctx, pub, "default", signal.RoleStage)
-	if err := pub.Publish(ctx); err != nil {
-		t.Fatal(err)
-	}
 	other := dial(t, ctx, url, testclient.Options{})
 	defer other.Close()
 	_ = other.Join(ctx, "default", signal.RoleStage)

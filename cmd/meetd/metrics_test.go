@@ -45,12 +45,8 @@ func TestMetricsAndStats(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
-	pub := dial(t, ctx, url, testclient.Options{Name: "Sam"})
+	pub := goLive(t, ctx, url, "show", testclient.Options{Name: "Sam"})
 	defer pub.Close()
-	join(t, ctx, pub, "show", signal.RoleStage)
-	if err := pub.Publish(ctx); err != nil {
-		t.Fatal(err)
-	}
 	for range 2 {
 		v := dial(t, ctx, url, testclient.Options{})
 		defer v.Close()
