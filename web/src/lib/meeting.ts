@@ -355,7 +355,10 @@ export class Meeting {
   private drop(): void {
     if (!this.started) return;
     this.teardown();
-    this.set({ status: 'reconnecting', speaker: '' });
+    // Across a drop we cannot tell whether the stream ended or the server
+    // went away: after rejoining, a stream that is not live yet is awaited,
+    // not announced as ended.
+    this.set({ status: 'reconnecting', speaker: '', wasLive: false });
     this.reconnector.schedule();
   }
 
