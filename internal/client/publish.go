@@ -195,6 +195,18 @@ func (c *Client) publish() {
 	}
 	if err := c.room.Publish(c, c.pub.tracks); err != nil {
 		c.log.Warn("publish refused", "err", err)
+		return
+	}
+	if c.mode == WHIP {
+		// A WHIP encoder never says what it sends: its tracks do.
+		var audio, video bool
+		for _, t := range c.pub.tracks {
+			audio = audio || t.Kind() == webrtc.RTPCodecTypeAudio
+			video = video || t.Kind() == webrtc.RTPCodecTypeVideo
+		}
+		if err := c.room.SetMedia(c, audio, video, ""); err != nil {
+			c.log.Debug("media of a WHIP publisher", "err", err)
+		}
 	}
 }
 
