@@ -90,6 +90,7 @@ func New(cfg Config, env *client.Env) *Server {
 	s.mux.HandleFunc("GET /b/{room}/viewer", s.servePage)
 	s.mux.HandleFunc("GET /meet", s.servePage)
 	s.mux.HandleFunc("GET /meet/{room}", s.servePage)
+	s.mux.HandleFunc("GET /diagnose", s.servePage)
 	s.mux.HandleFunc("GET /", s.serveOther)
 	return s
 }
