@@ -2,6 +2,7 @@
 GO  ?= go
 NPM ?= npm
 BIN := bin/meetd
+WHIPSEND := bin/whipsend
 
 WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.ts \
 	web/tsconfig.json web/tsconfig.node.json web/package.json
@@ -18,6 +19,10 @@ build: $(BIN)
 
 $(BIN): web/dist/index.html $(GO_SOURCES)
 	$(GO) build -o $(BIN) ./cmd/meetd
+
+# A WHIP test publisher (a built-in VP8/Opus clip); the browser tests use it.
+$(WHIPSEND): $(GO_SOURCES) $(wildcard cmd/whipsend/testdata/*)
+	$(GO) build -o $(WHIPSEND) ./cmd/whipsend
 
 web: web/dist/index.html
 
@@ -52,7 +57,7 @@ test-go: web/dist/index.html net-tools
 test-web: web/node_modules/.package-lock.json
 	cd web && $(NPM) test
 
-test-e2e: $(BIN) chromium e2e/node_modules/.package-lock.json
+test-e2e: $(BIN) $(WHIPSEND) chromium e2e/node_modules/.package-lock.json
 	cd e2e && $(NPM) test
 
 clean:

@@ -46,12 +46,42 @@ type Env struct {
 	Log  *slog.Logger
 }
 
+// Conn is how a client exchanges messages: a WebSocket (*signal.Conn), or
+// an HTTP session of a WHIP publisher or WHEP player that translates its
+// requests into messages.
+type Conn interface {
+	// Incoming delivers the client's messages; it is closed when the
+	// client goes away.
+	Incoming() <-chan signal.Incoming
+	// Send and SendError queue a message for the client without blocking.
+	Send(signal.Message)
+	SendError(error)
+	// Close ends the connection; reason is nil for a normal close.
+	Close(reason error)
+}
+
+// Mode is how a client negotiates its peer connections.
+type Mode int
+
+const (
+	// WebSocket clients speak docs/protocol.md: trickled candidates, meetd
+	// offers the subscribe connection.
+	WebSocket Mode = iota
+	// WHIP clients publish with one offer; meetd's answer carries all of
+	// its candidates, and the session ends with the publish connection.
+	WHIP
+	// WHEP clients offer a receive-only connection; meetd answers with the
+	// broadcast's audio and video, and ends the session when it stops.
+	WHEP
+)
+
 // Client is one connected client. Its fields after queue are owned by Run's
 // goroutine.
 type Client struct {
 	id    string
 	env   *Env
-	conn  *signal.Conn
+	conn  Conn
+	mode  Mode
 	host  string // the host the client reached meetd by
 	log   *slog.Logger
 	queue *queue
@@ -91,12 +121,18 @@ const maxDropped = 1000
 // New makes a client for conn, which comes from the address remote and
 // reached meetd by host (the request's Host: a name or address of meetd
 // that works from where the client is).
-func New(env *Env, conn *signal.Conn, remote, host string) *Client {
+func New(env *Env, conn Conn, remote, host string) *Client {
+	return NewMode(env, conn, remote, host, WebSocket)
+}
+
+// NewMode makes a client that negotiates as mode says.
+func NewMode(env *Env, conn Conn, remote, host string, mode Mode) *Client {
 	id := newID()
 	return &Client{
 		id:     id,
 		env:    env,
 		conn:   conn,
+		mode:   mode,
 		remote: remote,
 		host:   host,
 		log:    env.Log.With("participant", id),
@@ -201,6 +237,10 @@ func (c *Client) handle(in signal.Incoming) {
 	case signal.TypeLeave:
 		c.leaveRoom()
 	case signal.TypeOffer:
+		if c.mode == WHEP {
+			c.handlePlaybackOffer(m.SDP)
+			return
+		}
 		c.handleOffer(m.SDP)
 	case signal.TypeAnswer:
 		c.handleAnswer(m.SDP)

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"errors"
 	"slices"
 	"time"
 
@@ -95,10 +96,7 @@ func (c *Client) handleOffer(offerSDP string) {
 		c.stopPublishing()
 		return
 	}
-	answer, err := p.pc.CreateAnswer(nil)
-	if err == nil {
-		err = p.pc.SetLocalDescription(answer)
-	}
+	answer, err := c.answer(p.pc)
 	if err != nil {
 		c.fail(signal.Errorf(signal.CodeBadSDP, "Could not answer the offer: %v.", err))
 		c.stopPublishing()
@@ -106,7 +104,7 @@ func (c *Client) handleOffer(offerSDP string) {
 	}
 	// Candidates gathered from here on are posted to this goroutine, so they
 	// are sent after this answer.
-	c.conn.Send(signal.Message{Type: signal.TypeAnswer, SDP: answer.SDP})
+	c.conn.Send(signal.Message{Type: signal.TypeAnswer, SDP: answer})
 	for _, cand := range append(c.early, p.pending...) {
 		c.logCandidateError(p.addCandidate(cand))
 	}
@@ -170,7 +168,7 @@ func (c *Client) newPublisher() error {
 		}
 		init := cand.ToJSON()
 		c.post(func() {
-			if c.pub == p {
+			if c.pub == p && c.mode == WebSocket {
 				c.conn.Send(signal.Message{Type: signal.TypeCandidate, Candidate: signal.NewCandidate(init), Target: signal.TargetPublish})
 			}
 		})
@@ -178,10 +176,11 @@ func (c *Client) newPublisher() error {
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		log.Info("connection state", "state", s.String())
 		notePath(&c.paths.publish, pc, s)
-		if s == webrtc.PeerConnectionStateFailed {
+		if s == webrtc.PeerConnectionStateFailed || (s == webrtc.PeerConnectionStateClosed && c.mode == WHIP) {
 			c.post(func() {
 				if c.pub == p {
 					c.stopPublishing()
+					c.endSession(errConnectionEnded)
 				}
 			})
 		}
@@ -196,6 +195,18 @@ func (c *Client) publish() {
 	}
 	if err := c.room.Publish(c, c.pub.tracks); err != nil {
 		c.log.Warn("publish refused", "err", err)
+		return
+	}
+	if c.mode == WHIP {
+		// A WHIP encoder never says what it sends: its tracks do.
+		var audio, video bool
+		for _, t := range c.pub.tracks {
+			audio = audio || t.Kind() == webrtc.RTPCodecTypeAudio
+			video = video || t.Kind() == webrtc.RTPCodecTypeVideo
+		}
+		if err := c.room.SetMedia(c, audio, video, ""); err != nil {
+			c.log.Debug("media of a WHIP publisher", "err", err)
+		}
 	}
 }
 
@@ -227,6 +238,43 @@ func (p *publisher) addCandidate(cand webrtc.ICECandidateInit) error {
 		return holdCandidate(&p.pending, cand)
 	}
 	return p.pc.AddICECandidate(cand)
+}
+
+// gatherWait bounds how long an answer waits for meetd's candidates. meetd
+// gathers host candidates only (no STUN), which takes milliseconds.
+const gatherWait = 2 * time.Second
+
+var errConnectionEnded = errors.New("the peer connection ended")
+
+// answer answers the remote offer set on pc. For WHIP and WHEP, which have
+// no way to trickle meetd's candidates, the answer waits until they are
+// gathered and carries them all.
+func (c *Client) answer(pc *webrtc.PeerConnection) (string, error) {
+	var gathered <-chan struct{}
+	if c.mode != WebSocket {
+		gathered = webrtc.GatheringCompletePromise(pc)
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err == nil {
+		err = pc.SetLocalDescription(answer)
+	}
+	if err != nil || gathered == nil {
+		return answer.SDP, err
+	}
+	select {
+	case <-gathered:
+	case <-time.After(gatherWait):
+		c.log.Warn("answering before every candidate was gathered")
+	}
+	return pc.LocalDescription().SDP, nil
+}
+
+// endSession ends a WHIP or WHEP session, whose peer connection is all
+// there is of it; a WebSocket client stays.
+func (c *Client) endSession(reason error) {
+	if c.mode != WebSocket {
+		c.conn.Close(reason)
+	}
 }
 
 // countSentTracks counts the audio and video sections of an offer in which

@@ -19,6 +19,9 @@ type subscriber struct {
 	// again is set when the tracks changed during a negotiation.
 	again   bool
 	pending []webrtc.ICECandidateInit
+	// playback is set for a WHEP player's connection, which the player
+	// offered (see playback.go).
+	playback bool
 }
 
 type subTrack struct {
@@ -31,6 +34,13 @@ type subTrack struct {
 // state) and for plain clients; otherwise it stays, renegotiated to carry
 // nothing, so the client never has to guess that it went away.
 func (c *Client) updateSubscriber(want []*sfu.Track, live bool) {
+	if c.mode == WHEP {
+		c.updatePlayback(want, live)
+		return
+	}
+	if c.mode == WHIP {
+		return
+	}
 	if len(want) == 0 && (c.plain || !live || c.sub == nil) {
 		c.closeSubscriber()
 		return
@@ -65,18 +75,9 @@ func (c *Client) updateSubscriber(want []*sfu.Track, live bool) {
 		}
 	}
 	for _, t := range want {
-		if _, ok := s.downs[t]; ok {
-			continue
+		if _, ok := s.downs[t]; !ok {
+			c.addDown(s, t)
 		}
-		down := t.Subscribe()
-		sender, err := s.pc.AddTrack(down)
-		if err != nil {
-			t.Unsubscribe(down)
-			c.log.Warn("add track to subscriber", "track", t.ID(), "err", err)
-			continue
-		}
-		go down.ReadRTCP(sender)
-		s.downs[t] = &subTrack{down: down, sender: sender}
 	}
 	c.offer(s)
 }
@@ -153,7 +154,7 @@ func (c *Client) newSubscriber() (*subscriber, error) {
 		}
 		init := cand.ToJSON()
 		c.post(func() {
-			if c.sub == s {
+			if c.sub == s && c.mode == WebSocket {
 				c.conn.Send(signal.Message{Type: signal.TypeCandidate, Candidate: signal.NewCandidate(init), Target: signal.TargetSubscribe})
 			}
 		})
@@ -161,6 +162,14 @@ func (c *Client) newSubscriber() (*subscriber, error) {
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		log.Info("connection state", "state", st.String())
 		notePath(&c.paths.subscribe, pc, st)
+		if c.mode == WHEP && (st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateClosed) {
+			c.post(func() {
+				if c.sub == s {
+					c.closeSubscriber()
+					c.endSession(errConnectionEnded)
+				}
+			})
+		}
 	})
 	return s, nil
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/meetd/meetd/internal/client"
 	"github.com/meetd/meetd/internal/metrics"
 	"github.com/meetd/meetd/internal/signal"
+	"github.com/meetd/meetd/internal/whip"
 )
 
 // Config is what the HTTP side needs.
@@ -44,6 +46,7 @@ type Server struct {
 	log   *slog.Logger
 	mux   *http.ServeMux
 	index []byte
+	whip  *whip.Server
 
 	// ctx ends every client's session when the server closes.
 	ctx    context.Context
@@ -66,6 +69,8 @@ func New(cfg Config, env *client.Env) *Server {
 		s.index = []byte("<!doctype html><title>meetd</title><p>The meetd web app was not built into this binary. Build it with <code>make build</code>.</p>")
 	}
 	s.mux.HandleFunc("GET /ws", s.serveWS)
+	s.whip = whip.New(env, s.originAllowed)
+	s.whip.Register(s.mux)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -85,6 +90,7 @@ func New(cfg Config, env *client.Env) *Server {
 	s.mux.HandleFunc("GET /b/{room}/viewer", s.servePage)
 	s.mux.HandleFunc("GET /meet", s.servePage)
 	s.mux.HandleFunc("GET /meet/{room}", s.servePage)
+	s.mux.HandleFunc("GET /diagnose", s.servePage)
 	s.mux.HandleFunc("GET /", s.serveOther)
 	return s
 }
@@ -99,6 +105,25 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 	s.cancel()
 	s.clients.Wait()
+	s.whip.Close()
+}
+
+// originAllowed says whether a page of the request's Origin may call meetd:
+// its own pages, and those of AllowedOrigins.
+func (s *Server) originAllowed(r *http.Request) bool {
+	u, err := url.Parse(r.Header.Get("Origin"))
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, p := range s.cfg.AllowedOrigins {
+		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(u.Host)); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // addClient counts a new client session, unless the server is closing.

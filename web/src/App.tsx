@@ -1,4 +1,5 @@
 import { parseRoute } from './lib/rooms';
+import { Diagnose } from './pages/Diagnose';
 import { MeetHome } from './pages/MeetHome';
 import { Meeting } from './pages/Meeting';
 import { NotFound } from './pages/NotFound';
@@ -21,6 +22,8 @@ export function App({ pathname }: { pathname: string }) {
       break;
     case 'meet-home':
       return <MeetHome />;
+    case 'diagnose':
+      return <Diagnose />;
     case 'bad-room':
       return <NotFound path={pathname} problem={route.problem} meeting={route.page === 'meeting'} />;
     case 'not-found':

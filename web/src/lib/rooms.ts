@@ -6,6 +6,7 @@
 //   /b/NAME/viewer viewer page of NAME
 //   /meet          meetings home: start a new meeting or join one by name
 //   /meet/NAME     the meeting NAME: pre-join screen, then the call
+//   /diagnose      the connection check
 
 export const DEFAULT_ROOM = 'default';
 export const MAX_ROOM_LENGTH = 64;
@@ -35,6 +36,7 @@ export type Page = 'streamer' | 'viewer' | 'meeting';
 export type Route =
   | { kind: 'page'; page: Page; room: string }
   | { kind: 'meet-home' }
+  | { kind: 'diagnose' }
   | { kind: 'bad-room'; page: Page; name: string; problem: string }
   | { kind: 'not-found'; path: string };
 
@@ -52,6 +54,9 @@ export function parseRoute(pathname: string): Route {
 
   if (path === '/meet') {
     return { kind: 'meet-home' };
+  }
+  if (path === '/diagnose') {
+    return { kind: 'diagnose' };
   }
 
   const parts = path.split('/'); // ['', 'b', NAME], ['', 'b', NAME, 'viewer'] or ['', 'meet', NAME]

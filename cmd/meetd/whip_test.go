@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/meetd/meetd/internal/access"
+	"github.com/meetd/meetd/internal/sfu"
+	"github.com/meetd/meetd/internal/testclient"
+)
+
+func httpBase(wsURL string) string {
+	return "http://" + strings.TrimSuffix(strings.TrimPrefix(wsURL, "ws://"), "/ws")
+}
+
+// waitFor polls cond until it holds or ctx ends.
+func waitUntil(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func wantStatus(t *testing.T, what string, err error, status int) *testclient.HTTPError {
+	t.Helper()
+	var he *testclient.HTTPError
+	if !errors.As(err, &he) || he.Status != status {
+		t.Fatalf("%s: got %v, want status %d", what, err, status)
+	}
+	return he
+}
+
+// playWHEP plays endpoint once its broadcast is live: a WHIP publisher's
+// tracks go on stage a moment after meetd answers it.
+func playWHEP(ctx context.Context, endpoint string, opts testclient.HTTPOptions) (*testclient.HTTPSession, error) {
+	for {
+		s, err := testclient.PlayWHEP(ctx, endpoint, opts)
+		var he *testclient.HTTPError
+		if !errors.As(err, &he) || he.Status != http.StatusServiceUnavailable {
+			return s, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func TestWHIPPublisherReachesViewersAndWHEPPlayers(t *testing.T) {
+	checkLeaks(t)
+	url := startMeetd(t)
+	base := httpBase(url)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	viewer := dial(t, ctx, url, testclient.Options{})
+	defer viewer.Close()
+	join(t, ctx, viewer, "obs", "audience")
+
+	// Nothing to play yet.
+	_, err := testclient.PlayWHEP(ctx, base+"/whep/obs", testclient.HTTPOptions{})
+	he := wantStatus(t, "WHEP before the broadcast", err, http.StatusServiceUnavailable)
+	if he.Header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+
+	pub, err := testclient.PublishWHIP(ctx, base+"/whip/obs", testclient.HTTPOptions{Trickle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	if !strings.Contains(pub.Location, "/whip/obs/") {
+		t.Errorf("Location %q", pub.Location)
+	}
+	waitMedia(t, ctx, "WebSocket viewer of a WHIP stream", viewer)
+	waitUntil(t, ctx, "trickled candidates", func() bool { return len(pub.Trickled()) > 0 })
+	for _, st := range pub.Trickled() {
+		if st != http.StatusNoContent {
+			t.Errorf("PATCH with a candidate answered %d", st)
+		}
+	}
+
+	// One streamer at a time.
+	_, err = testclient.PublishWHIP(ctx, base+"/whip/obs", testclient.HTTPOptions{})
+	wantStatus(t, "a second WHIP publisher", err, http.StatusConflict)
+
+	player, err := testclient.PlayWHEP(ctx, base+"/whep/obs", testclient.HTTPOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer player.Close()
+	waitUntil(t, ctx, "WHEP audio and video", func() bool {
+		return player.Packets(webrtc.RTPCodecTypeAudio) > 25 && player.Packets(webrtc.RTPCodecTypeVideo) > 25
+	})
+
+	// Wrong content type and bad fragments; another session's URL.
+	if st, _, _ := pub.Patch(ctx, "text/plain", "a=candidate:x"); st != http.StatusUnsupportedMediaType {
+		t.Errorf("PATCH text/plain: %d", st)
+	}
+	if st, _, _ := pub.Patch(ctx, "application/trickle-ice-sdpfrag", "a=candidate:nonsense\r\n"); st != http.StatusBadRequest {
+		t.Errorf("PATCH with a bad candidate: %d", st)
+	}
+	if st, _, _ := pub.Patch(ctx, "application/trickle-ice-sdpfrag", "a=ice-ufrag:other\r\na=ice-pwd:otherotherotherotherother\r\n"); st != http.StatusUnprocessableEntity {
+		t.Errorf("PATCH with an ICE restart: %d", st)
+	}
+
+	// DELETE stops the broadcast: the viewer hears it, the WHEP session ends.
+	if st, err := pub.Delete(ctx); err != nil || st != http.StatusOK {
+		t.Fatalf("DELETE: %d %v", st, err)
+	}
+	waitUntil(t, ctx, "the viewer to see the broadcast end", func() bool {
+		st, ok := viewer.LastState()
+		return ok && st.Live != nil && !*st.Live
+	})
+	waitUntil(t, ctx, "the WHEP session to end", func() bool {
+		st, _ := player.Delete(ctx)
+		return st == http.StatusNotFound
+	})
+	if st, _, _ := pub.Patch(ctx, "application/trickle-ice-sdpfrag", ""); st != http.StatusNotFound {
+		t.Errorf("PATCH after DELETE: %d", st)
+	}
+}
+
+func TestWHIPRefusesBadRequests(t *testing.T) {
+	checkLeaks(t)
+	base := httpBase(startMeetd(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	post := func(path, contentType, body string, header ...string) *http.Response {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res
+	}
+	for _, tc := range []struct {
+		name, path, contentType, body string
+		status                        int
+	}{
+		{"wrong content type", "/whip/x", "application/json", "{}", http.StatusUnsupportedMediaType},
+		{"not SDP", "/whip/x", "application/sdp", "hello", http.StatusBadRequest},
+		{"SDP pion refuses", "/whip/x", "application/sdp", "v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n", http.StatusBadRequest},
+		{"bad room name", "/whip/no%20spaces", "application/sdp", "v=0", http.StatusNotFound},
+		{"WHEP of nothing", "/whep/x", "application/sdp", "v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n", http.StatusServiceUnavailable},
+		{"too large", "/whip/x", "application/sdp", strings.Repeat("a", 70<<10), http.StatusRequestEntityTooLarge},
+	} {
+		if res := post(tc.path, tc.contentType, tc.body); res.StatusCode != tc.status {
+			t.Errorf("%s: %d, want %d", tc.name, res.StatusCode, tc.status)
+		}
+	}
+	for _, method := range []string{http.MethodPatch, http.MethodDelete} {
+		req, _ := http.NewRequestWithContext(ctx, method, base+"/whip/x/0123456789abcdef", nil)
+		req.Header.Set("Content-Type", "application/trickle-ice-sdpfrag")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusNotFound {
+			t.Errorf("%s of an unknown session: %d", method, res.StatusCode)
+		}
+	}
+
+	// CORS: meetd's own origin may call, others get no CORS headers.
+	req, _ := http.NewRequestWithContext(ctx, http.MethodOptions, base+"/whep/x", nil)
+	req.Header.Set("Origin", base)
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNoContent || res.Header.Get("Access-Control-Allow-Origin") != base ||
+		!strings.Contains(res.Header.Get("Access-Control-Allow-Methods"), "POST") {
+		t.Errorf("preflight from meetd's origin: %d %v", res.StatusCode, res.Header)
+	}
+	if res := post("/whep/x", "application/sdp", "v=0", "Origin", "http://elsewhere.example"); res.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("a foreign origin was allowed: %v", res.Header)
+	}
+}
+
+func TestWHIPBearerAuth(t *testing.T) {
+	checkLeaks(t)
+	secret := "s3cret"
+	hash, err := access.HashPassword("letmein")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rooms := filepath.Join(t.TempDir(), "rooms.json")
+	if err := os.WriteFile(rooms, []byte(`{"rooms":[
+		{"name":"studio","stagePassword":"`+hash+`"},
+		{"name":"keynote","stageToken":true,"audienceToken":true}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := NewMain(Config{
+		Addr: "127.0.0.1:0", SFU: sfu.Config{Loopback: true, Interfaces: []string{"lo"}},
+		RoomsFile: rooms, TokenSecret: secret,
+	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	base := "http://" + m.Addr()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	_, err = testclient.PublishWHIP(ctx, base+"/whip/studio", testclient.HTTPOptions{})
+	if he := wantStatus(t, "no token", err, http.StatusUnauthorized); !strings.HasPrefix(he.Header.Get("WWW-Authenticate"), "Bearer") {
+		t.Errorf("401 without a Bearer challenge: %v", he.Header)
+	}
+	_, err = testclient.PublishWHIP(ctx, base+"/whip/studio", testclient.HTTPOptions{Token: "guess"})
+	wantStatus(t, "wrong password", err, http.StatusForbidden)
+	pub, err := testclient.PublishWHIP(ctx, base+"/whip/studio", testclient.HTTPOptions{Token: "letmein"})
+	if err != nil {
+		t.Fatalf("the stage password as bearer token: %v", err)
+	}
+	defer pub.Close()
+	if st, _, _ := (&testclient.HTTPSession{Location: pub.Location}).Patch(ctx, "application/trickle-ice-sdpfrag", ""); st != http.StatusUnauthorized {
+		t.Errorf("PATCH without the token: %d", st)
+	}
+
+	stage, err := access.Sign([]byte(secret), access.Claims{Room: "keynote", Role: "stage"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	watch, err := access.Sign([]byte(secret), access.Claims{Room: "keynote", Role: "audience"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = testclient.PublishWHIP(ctx, base+"/whip/keynote", testclient.HTTPOptions{Token: watch})
+	wantStatus(t, "an audience token to publish", err, http.StatusForbidden)
+	kp, err := testclient.PublishWHIP(ctx, base+"/whip/keynote", testclient.HTTPOptions{Token: stage})
+	if err != nil {
+		t.Fatalf("a stage token: %v", err)
+	}
+	defer kp.Close()
+	_, err = testclient.PlayWHEP(ctx, base+"/whep/keynote", testclient.HTTPOptions{})
+	wantStatus(t, "WHEP without a token", err, http.StatusUnauthorized)
+	player, err := playWHEP(ctx, base+"/whep/keynote", testclient.HTTPOptions{Token: watch})
+	if err != nil {
+		t.Fatalf("WHEP with an audience token: %v", err)
+	}
+	defer player.Close()
+	waitUntil(t, ctx, "WHEP video", func() bool { return player.Packets(webrtc.RTPCodecTypeVideo) > 25 })
+}

@@ -1,0 +1,139 @@
+package client
+
+import (
+	"errors"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/meetd/meetd/internal/sfu"
+	"github.com/meetd/meetd/internal/signal"
+)
+
+// A WHEP player offers the subscribe connection itself, receive-only audio
+// and video, and cannot renegotiate. meetd answers with the broadcast's
+// first audio and video track; when the streamer's tracks change (the
+// streamer went away and came back) it swaps the new ones into the same
+// senders. When the broadcast stops, the session ends.
+
+var errBroadcastEnded = errors.New("the broadcast ended")
+
+// playbackTracks picks the first audio and the first video track on stage.
+func playbackTracks(want []*sfu.Track) map[webrtc.RTPCodecType]*sfu.Track {
+	picked := map[webrtc.RTPCodecType]*sfu.Track{}
+	for _, t := range want {
+		if _, ok := picked[t.Kind()]; !ok {
+			picked[t.Kind()] = t
+		}
+	}
+	return picked
+}
+
+func (c *Client) handlePlaybackOffer(offerSDP string) {
+	if c.room == nil {
+		c.fail(signal.Errorf(signal.CodeNotJoined, "Join a room before watching."))
+		return
+	}
+	if c.sub != nil {
+		c.fail(signal.Errorf(signal.CodeWrongState, "This session already plays; start a new one."))
+		return
+	}
+	want := playbackTracks(c.stageTracks())
+	if len(want) == 0 {
+		c.fail(signal.Errorf(signal.CodeWrongState, "The broadcast %q is not live.", c.room.Name()))
+		return
+	}
+	s, err := c.newSubscriber()
+	if err != nil {
+		c.fail(signal.Errorf(signal.CodeInternal, "Could not create a peer connection: %v.", err))
+		return
+	}
+	s.playback = true
+	if err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offerSDP}); err != nil {
+		c.fail(signal.Errorf(signal.CodeBadSDP, "The offer was refused: %v.", err))
+		c.closeSubscriber()
+		return
+	}
+	// Only kinds the player asked to receive get a track: a new transceiver
+	// could not be negotiated without an offer from meetd.
+	offered := map[webrtc.RTPCodecType]bool{}
+	for _, tr := range s.pc.GetTransceivers() {
+		offered[tr.Kind()] = true
+	}
+	for kind, t := range want {
+		if offered[kind] {
+			c.addDown(s, t)
+		}
+	}
+	if len(s.downs) == 0 {
+		c.fail(signal.Errorf(signal.CodeBadSDP, "The offer asks for neither audio nor video."))
+		c.closeSubscriber()
+		return
+	}
+	answer, err := c.answer(s.pc)
+	if err != nil {
+		c.fail(signal.Errorf(signal.CodeBadSDP, "Could not answer the offer: %v.", err))
+		c.closeSubscriber()
+		return
+	}
+	for _, cand := range s.pending {
+		c.logCandidateError(s.pc.AddICECandidate(cand))
+	}
+	s.pending = nil
+	c.conn.Send(signal.Message{Type: signal.TypeAnswer, SDP: answer})
+	c.log.Info("playback offer answered", "tracks", len(s.downs))
+}
+
+// stageTracks are the tracks on the room's stage.
+func (c *Client) stageTracks() []*sfu.Track {
+	var tracks []*sfu.Track
+	for _, p := range c.room.Snapshot().Tracks {
+		if p.Publisher != c.id {
+			tracks = append(tracks, p.Track)
+		}
+	}
+	return tracks
+}
+
+// addDown subscribes s to t on a new sender.
+func (c *Client) addDown(s *subscriber, t *sfu.Track) {
+	down := t.Subscribe()
+	sender, err := s.pc.AddTrack(down)
+	if err != nil {
+		t.Unsubscribe(down)
+		c.log.Warn("add track to subscriber", "track", t.ID(), "err", err)
+		return
+	}
+	go down.ReadRTCP(sender)
+	s.downs[t] = &subTrack{down: down, sender: sender}
+}
+
+// updatePlayback follows the stage's tracks without renegotiating: a
+// sender whose track went away takes the new track of its kind.
+func (c *Client) updatePlayback(want []*sfu.Track, live bool) {
+	s := c.sub
+	if s == nil {
+		return // not answered yet
+	}
+	if !live {
+		c.log.Info("broadcast ended: playback session ends")
+		c.closeSubscriber()
+		c.endSession(errBroadcastEnded)
+		return
+	}
+	picked := playbackTracks(want)
+	for t, st := range s.downs {
+		next, ok := picked[t.Kind()]
+		if !ok || next == t {
+			continue
+		}
+		down := next.Subscribe()
+		if err := st.sender.ReplaceTrack(down); err != nil {
+			next.Unsubscribe(down)
+			c.log.Warn("replace playback track", "track", next.ID(), "err", err)
+			continue
+		}
+		t.Unsubscribe(st.down)
+		delete(s.downs, t)
+		s.downs[next] = &subTrack{down: down, sender: st.sender}
+	}
+}
