@@ -88,7 +88,7 @@ func PublishWHIP(ctx context.Context, endpoint string, opts HTTPOptions) (*HTTPS
 	go s.media.readRTCP(vt.Sender())
 	go func() {
 		defer s.media.wg.Done()
-		s.media.send(s.ctx, audio, video)
+		s.media.send(s.ctx, audio, video, func() bool { return s.media.keyframe.Swap(false) })
 	}()
 	return s, nil
 }
