@@ -469,7 +469,7 @@ describe('Meeting', () => {
     expect(pub!.offerOptions.at(-1)).toEqual({ iceRestart: true });
   });
 
-  it('shows a viewer Reconnecting while the subscribe path is down, and asks for a restart only if meetd made none', async () => {
+  it('shows a viewer Reconnecting while the path is down; asks for a restart if meetd made none', async () => {
     const s = setup({ kind: 'broadcast', role: 'audience' });
     const phase = () => viewerPhase(s.state(), 'meetd.test').phase;
     const { ws } = await join(s, 'audience');

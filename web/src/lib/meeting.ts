@@ -335,20 +335,19 @@ export class Meeting {
    * was closed by meetd, and just goes.
    */
   private watch(id: number, sub: () => SubscribeConnection | null): IceWatch {
-    let restartsWhenDown = 0;
     return new IceWatch({
       restartAfterMs: this.opts.iceRestartAfterMs ?? 2000,
       giveUpAfterMs: this.opts.disconnectGraceMs ?? 15_000,
       up: () => this.set({ receiving: 'on' }),
       down: () => {
-        restartsWhenDown = sub()?.iceRestarts ?? 0;
+        sub()?.markDown();
         this.set({ receiving: 'reconnecting' });
       },
       restart: () => {
         const s = sub();
-        if (id === this.session && s && (this.state.receiving !== 'reconnecting' || s.iceRestarts === restartsWhenDown)) {
-          this.sig?.send({ type: 'restart', target: 'subscribe' });
-        }
+        const down = this.state.receiving === 'reconnecting';
+        if (id !== this.session || !s || (down && s.restartedSinceDown)) return;
+        this.sig?.send({ type: 'restart', target: 'subscribe' });
       },
       lost: () => {
         if (id !== this.session) return;

@@ -24,7 +24,9 @@ export class SubscribeConnection {
   /** meetd's candidates that came before its offer was applied. */
   private remoteCandidates: IceCandidate[] = [];
   private closed = false;
+  /** Offers of meetd that restarted ICE on this connection, all and before markDown. */
   private restarts = 0;
+  private restartsWhenDown = 0;
 
   constructor(private readonly opts: SubscribeConnectionOptions) {
     const pc = opts.createPeerConnection({ iceServers: opts.iceServers });
@@ -52,9 +54,14 @@ export class SubscribeConnection {
     return fingerprints(current) === fingerprints(sdp);
   }
 
-  /** Offers of meetd that restarted ICE (new credentials) on this connection. */
-  get iceRestarts(): number {
-    return this.restarts;
+  /** The media path went down: from now on, note whether meetd restarts ICE. */
+  markDown(): void {
+    this.restartsWhenDown = this.restarts;
+  }
+
+  /** Whether meetd restarted ICE (an offer with new credentials) since markDown. */
+  get restartedSinceDown(): boolean {
+    return this.restarts !== this.restartsWhenDown;
   }
 
   /** Answers one of meetd's offers on this connection. */
