@@ -198,3 +198,45 @@ func TestPublisherICERestart(t *testing.T) {
 	viewer := n.watcher(n.server, "viewer", watchJob{URL: "ws://127.0.0.1:18081/ws", Role: msg.RoleAudience})
 	n.outage(n.away, publisher, viewer, func(s watchStats) bool { return s.PubRestarts > 0 })
 }
+
+// TestRestartOnRequest restarts ICE on loopback, where nothing breaks: a
+// viewer asks meetd to restart its subscribe connection, and the streamer
+// restarts its publish connection; media keeps flowing on the same
+// connections, with no error.
+func TestRestartOnRequest(t *testing.T) {
+	checkLeaks(t)
+	url := startMeetd(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pub := publishDefault(t, ctx, url, testclient.Options{})
+	defer pub.Close()
+	viewer := dial(t, ctx, url, testclient.Options{})
+	defer viewer.Close()
+	join(t, ctx, viewer, "default", msg.RoleAudience)
+	waitMedia(t, ctx, "viewer", viewer)
+
+	if err := viewer.RequestRestart(); err != nil {
+		t.Fatal(err)
+	}
+	if err := viewer.Wait(ctx, "an offer with new ICE credentials", func() bool {
+		sub, _ := viewer.ICERestarts()
+		return sub == 1
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.RestartPublish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	video := viewer.Stats(webrtc.RTPCodecTypeVideo).Packets
+	if err := viewer.WaitMedia(ctx, 0, video+60); err != nil {
+		t.Fatalf("video after the restarts: %v", err)
+	}
+	if n := viewer.SubscribeConnections(); n != 1 {
+		t.Errorf("%d subscribe connections, want the same one restarted", n)
+	}
+	for _, c := range []*testclient.Client{pub, viewer} {
+		if errs := c.Errors(); len(errs) > 0 {
+			t.Errorf("errors: %+v", errs)
+		}
+	}
+}
