@@ -60,6 +60,8 @@ func runHelper() bool {
 		err = helperPublisher()
 	case "viewer":
 		err = helperViewer()
+	case "watcher":
+		err = helperWatcher()
 	default:
 		err = fmt.Errorf("unknown helper role %q", role)
 	}

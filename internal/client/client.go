@@ -38,7 +38,10 @@ type Env struct {
 	// Access decides who may join which room; nil lets everyone in.
 	Access *access.Policy
 	// Metrics counts what happens, when set.
-	Metrics interface{ SignalingError(code string) }
+	Metrics interface {
+		SignalingError(code string)
+		ICERestart(target string)
+	}
 	// TURN, when set, issues a participant's own ICE servers (meetd's TURN
 	// server with a short-lived credential) for a client that reached meetd
 	// by host; they come before ICEServers in joined.
@@ -252,6 +255,8 @@ func (c *Client) handle(in signal.Incoming) {
 		c.handleChat(m.Text)
 	case signal.TypeRole:
 		c.handleRole(m.ID, roleOf(m.Role))
+	case signal.TypeRestart:
+		c.handleRestart()
 	default:
 		c.fail(signal.Errorf(signal.CodeUnknownType, "Unknown message type %q.", m.Type))
 	}

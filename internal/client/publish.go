@@ -29,6 +29,8 @@ type publisher struct {
 	pending  []webrtc.ICECandidateInit
 	// ending coalesces track endings into one publish.
 	ending *time.Timer
+	// failed runs while ICE has failed, until the client restarts it.
+	failed *time.Timer
 }
 
 // endingWait is how long track endings are gathered before the stage changes.
@@ -91,6 +93,10 @@ func (c *Client) handleOffer(offerSDP string) {
 		}
 	}
 	p := c.pub
+	if prev := p.pc.RemoteDescription(); prev != nil && iceUfrag(prev.SDP) != iceUfrag(offerSDP) {
+		c.log.Info("ICE restart", "pc", "publish", "reason", "asked by the client")
+		c.countRestart(signal.TargetPublish)
+	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offerSDP}); err != nil {
 		c.fail(signal.Errorf(signal.CodeBadSDP, "The offer was refused: %v.", err))
 		c.stopPublishing()
@@ -176,7 +182,12 @@ func (c *Client) newPublisher() error {
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		log.Info("connection state", "state", s.String())
 		notePath(&c.paths.publish, pc, s)
-		if s == webrtc.PeerConnectionStateFailed || (s == webrtc.PeerConnectionStateClosed && c.mode == WHIP) {
+		// A failed ICE connection waits for the client's ICE restart
+		// (publisherICE); a failed DTLS one cannot come back, and a WHIP
+		// publisher restarts by publishing anew.
+		failed := s == webrtc.PeerConnectionStateFailed &&
+			(c.mode == WHIP || pc.ICEConnectionState() != webrtc.ICEConnectionStateFailed)
+		if failed || (s == webrtc.PeerConnectionStateClosed && c.mode == WHIP) {
 			c.post(func() {
 				if c.pub == p {
 					c.stopPublishing()
@@ -184,6 +195,10 @@ func (c *Client) newPublisher() error {
 				}
 			})
 		}
+	})
+	pc.OnICEConnectionStateChange(func(st webrtc.ICEConnectionState) {
+		log.Debug("ICE state", "state", st.String())
+		c.post(func() { c.publisherICE(p, st) })
 	})
 	return nil
 }
@@ -222,6 +237,9 @@ func (c *Client) stopPublishing() {
 	}
 	if p.ending != nil {
 		p.ending.Stop()
+	}
+	if p.failed != nil {
+		p.failed.Stop()
 	}
 	if c.room != nil {
 		if err := c.room.Publish(c, nil); err != nil {

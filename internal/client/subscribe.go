@@ -2,6 +2,7 @@ package client
 
 import (
 	"slices"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -22,6 +23,10 @@ type subscriber struct {
 	// playback is set for a WHEP player's connection, which the player
 	// offered (see playback.go).
 	playback bool
+	// restart makes the next offer restart ICE.
+	restart bool
+	// lost runs while ICE is disconnected, until meetd restarts it.
+	lost *time.Timer
 }
 
 type subTrack struct {
@@ -95,7 +100,8 @@ func (s *subscriber) carries(want []*sfu.Track) bool {
 }
 
 func (c *Client) offer(s *subscriber) {
-	offer, err := s.pc.CreateOffer(nil)
+	restart := s.restart
+	offer, err := s.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: restart})
 	if err == nil {
 		err = s.pc.SetLocalDescription(offer)
 	}
@@ -106,9 +112,13 @@ func (c *Client) offer(s *subscriber) {
 		return
 	}
 	s.negotiating = true
+	s.restart = false
+	if restart {
+		c.countRestart(signal.TargetSubscribe)
+	}
 	// Candidates are posted to this goroutine, so they follow this offer.
 	c.conn.Send(signal.Message{Type: signal.TypeOffer, SDP: offer.SDP})
-	c.log.Info("subscribe offer sent", "tracks", len(s.downs))
+	c.log.Info("subscribe offer sent", "tracks", len(s.downs), "ice_restart", restart)
 }
 
 func (c *Client) handleAnswer(answerSDP string) {
@@ -137,6 +147,9 @@ func (c *Client) handleAnswer(answerSDP string) {
 	if s.again {
 		s.again = false
 		c.reconcile()
+	}
+	if c.sub == s && s.restart && !s.negotiating {
+		c.offer(s)
 	}
 }
 
@@ -171,6 +184,10 @@ func (c *Client) newSubscriber() (*subscriber, error) {
 			})
 		}
 	})
+	pc.OnICEConnectionStateChange(func(st webrtc.ICEConnectionState) {
+		log.Debug("ICE state", "state", st.String())
+		c.post(func() { c.subscriberICE(s, st) })
+	})
 	return s, nil
 }
 
@@ -180,6 +197,7 @@ func (c *Client) closeSubscriber() {
 		return
 	}
 	c.sub = nil
+	s.stopLost()
 	if s.negotiating {
 		c.unanswered++
 	}

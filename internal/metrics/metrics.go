@@ -20,6 +20,7 @@ type Metrics struct {
 	reg   *prometheus.Registry
 
 	signalingErrors *prometheus.CounterVec
+	iceRestarts     *prometheus.CounterVec
 	connections     prometheus.Counter
 	open            atomic.Int64
 
@@ -35,6 +36,10 @@ func New(rooms *room.Directory) *Metrics {
 			Name: "meetd_signaling_errors_total",
 			Help: "Error messages sent to clients, by code.",
 		}, []string{"code"}),
+		iceRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meetd_ice_restarts_total",
+			Help: "ICE restarts, by connection: publish (asked by the client) or subscribe (made by meetd).",
+		}, []string{"target"}),
 		connections: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "meetd_websocket_connections_total",
 			Help: "WebSocket connections accepted.",
@@ -46,7 +51,7 @@ func New(rooms *room.Directory) *Metrics {
 		packetsInDesc:     prometheus.NewDesc("meetd_track_packets", "Packets received on the tracks now published.", nil, nil),
 		openDesc:          prometheus.NewDesc("meetd_websocket_connections", "WebSocket connections open.", nil, nil),
 	}
-	m.reg.MustRegister(m, m.signalingErrors, m.connections,
+	m.reg.MustRegister(m, m.signalingErrors, m.iceRestarts, m.connections,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -58,6 +63,9 @@ func (m *Metrics) Handler() http.Handler {
 
 // SignalingError counts an error message sent to a client.
 func (m *Metrics) SignalingError(code string) { m.signalingErrors.WithLabelValues(code).Inc() }
+
+// ICERestart counts an ICE restart of a publish or subscribe connection.
+func (m *Metrics) ICERestart(target string) { m.iceRestarts.WithLabelValues(target).Inc() }
 
 // ConnectionOpened and ConnectionClosed follow WebSocket connections.
 func (m *Metrics) ConnectionOpened() { m.connections.Inc(); m.open.Add(1) }

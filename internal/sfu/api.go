@@ -9,6 +9,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
@@ -94,6 +95,17 @@ var (
 	}
 )
 
+// ICE timeouts. pion's defaults (5 s, 25 s, 2 s) leave a viewer whose
+// network changed staring at a frozen picture for half a minute before
+// anything restarts. With a keepalive every second, three silent seconds
+// mean the path is gone (disconnected), and eight that it will not come
+// back (failed): meetd restarts ICE on the subscribe connection then.
+const (
+	ICEDisconnectedTimeout = 3 * time.Second
+	ICEFailedTimeout       = 8 * time.Second
+	ICEKeepalive           = time.Second
+)
+
 // AudioLevelURI is the RTP header extension carrying a packet's audio level (RFC 6464).
 const AudioLevelURI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 
@@ -177,6 +189,7 @@ func NewAPI(cfg Config) (*API, error) {
 	// passive: meetd waits for clients to connect.
 	s.SetNetworkTypes(networks)
 	s.DisableActiveTCP(true)
+	s.SetICETimeouts(ICEDisconnectedTimeout, ICEFailedTimeout, ICEKeepalive)
 
 	a.api = webrtc.NewAPI(
 		webrtc.WithMediaEngine(m),

@@ -32,6 +32,9 @@ const (
 	TypeJoined    = "joined"
 	TypeState     = "state"
 	TypeError     = "error"
+	// TypeRestart only comes from clients: it asks meetd to restart ICE on
+	// the connection meetd offers.
+	TypeRestart = "restart"
 	// TypeParticipants and TypeSpeaker only come from meetd.
 	TypeParticipants = "participants"
 	TypeSpeaker      = "speaker"
@@ -121,7 +124,7 @@ type Message struct {
 	// offer, answer
 	SDP string `json:"sdp,omitempty"`
 
-	// candidate
+	// candidate; Target also names the connection of restart
 	Candidate *Candidate `json:"candidate,omitempty"`
 	Target    string     `json:"target,omitempty"`
 
@@ -279,6 +282,11 @@ func Decode(data []byte) (Message, error) {
 		}
 		if m.Target != "" && m.Target != TargetPublish && m.Target != TargetSubscribe {
 			return m, Errorf(CodeBadMessage, "The target must be %q or %q.", TargetPublish, TargetSubscribe)
+		}
+	case TypeRestart:
+		if m.Target != TargetSubscribe {
+			return m, Errorf(CodeBadMessage, "Only the %q connection is restarted by meetd; restart %q with an offer.",
+				TargetSubscribe, TargetPublish)
 		}
 	case TypeLeave:
 	default:

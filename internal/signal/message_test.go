@@ -33,6 +33,9 @@ func TestDecode(t *testing.T) {
 		{"role", `{"type":"role","id":"abc","role":"stage"}`, ""},
 		{"role without id", `{"type":"role","role":"stage"}`, CodeBadMessage},
 		{"role bad role", `{"type":"role","id":"abc","role":"vip"}`, CodeBadRole},
+		{"restart", `{"type":"restart","target":"subscribe"}`, ""},
+		{"restart publish", `{"type":"restart","target":"publish"}`, CodeBadMessage},
+		{"restart without target", `{"type":"restart"}`, CodeBadMessage},
 		{"not json", `hello`, CodeBadMessage},
 		{"array", `[1,2]`, CodeBadMessage},
 		{"truncated", `{"type":"offer"`, CodeBadMessage},
@@ -116,7 +119,7 @@ func TestProtocolDocSamples(t *testing.T) {
 		}
 		seen["server "+msg.Type] = true
 	}
-	for _, typ := range []string{TypeJoin, TypeOffer, TypeAnswer, TypeCandidate, TypeLeave, TypeMedia, TypeChat, TypeRole} {
+	for _, typ := range []string{TypeJoin, TypeOffer, TypeAnswer, TypeCandidate, TypeLeave, TypeMedia, TypeChat, TypeRole, TypeRestart} {
 		if !seen["client "+typ] {
 			t.Errorf("no client sample for %q", typ)
 		}

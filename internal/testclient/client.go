@@ -48,6 +48,9 @@ type Options struct {
 	// receives, on a goroutine of its own, in place of the client's own
 	// counting: it reads the track until it ends. Stats then stay empty.
 	OnTrack func(*webrtc.TrackRemote)
+	// RestartICE makes the client restart ICE on its publish connection
+	// when ICE fails or stays disconnected, as the web app does.
+	RestartICE bool
 }
 
 // Network is where a client's media may go.
@@ -95,6 +98,9 @@ type Client struct {
 	changed      chan struct{} // closed and replaced on every change
 	pendPub      []webrtc.ICECandidateInit
 	answered     bool
+	// subRestarts counts meetd's offers that restarted ICE on the
+	// subscribe connection; pubRestarts the client's own restarts.
+	subRestarts, pubRestarts int
 
 	done chan struct{}
 }
@@ -153,6 +159,8 @@ func NewAPI(n Network, interceptors func(*webrtc.MediaEngine, *interceptor.Regis
 	}
 	s.SetNetworkTypes(types)
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// Notice a lost path about as fast as a browser does.
+	s.SetICETimeouts(3*time.Second, 8*time.Second, time.Second)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(s)), nil
 }
 

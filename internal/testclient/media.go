@@ -82,6 +82,9 @@ func (c *Client) Publish(ctx context.Context) error {
 		return err
 	}
 	pc.OnICECandidate(c.candidateHandler(signal.TargetPublish))
+	if c.opts.RestartICE {
+		c.watchPublishICE(pc)
+	}
 	c.mu.Lock()
 	old := c.pub
 	c.pub = pc
@@ -123,12 +126,17 @@ func (c *Client) Publish(ctx context.Context) error {
 
 // negotiate sends an offer for the publish connection and waits for the answer.
 func (c *Client) negotiate(ctx context.Context) error {
+	return c.negotiateWith(ctx, nil)
+}
+
+// negotiateWith is negotiate with offer options (an ICE restart).
+func (c *Client) negotiateWith(ctx context.Context, opts *webrtc.OfferOptions) error {
 	c.mu.Lock()
 	pc := c.pub
 	c.answered = false
 	errs := len(c.errs)
 	c.mu.Unlock()
-	offer, err := pc.CreateOffer(nil)
+	offer, err := pc.CreateOffer(opts)
 	if err != nil {
 		return err
 	}
@@ -172,7 +180,7 @@ func (c *Client) StartScreen(ctx context.Context) error {
 	pc, m := c.pub, c.media
 	c.mu.Unlock()
 	if pc == nil || m == nil {
-		return fmt.Errorf("not publishing")
+		return errNotPublishing
 	}
 	screen, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{
 		MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,

@@ -41,6 +41,12 @@ func (c *Client) handleOffer(sdp string) error {
 		c.mu.Unlock()
 		sub = pc
 	}
+	if prev := sub.RemoteDescription(); prev != nil && iceUfrag(prev.SDP) != iceUfrag(sdp) {
+		c.mu.Lock()
+		c.subRestarts++
+		c.changedLocked()
+		c.mu.Unlock()
+	}
 	if err := sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		return err
 	}

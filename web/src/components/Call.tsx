@@ -92,19 +92,22 @@ export function Call({
   }, [state.remote]);
 
   const joined = state.status === 'joined';
-  const status = joined
-    ? 'In call'
-    : state.status === 'reconnecting'
+  // A media path that broke is being mended (ICE restart); the call goes on.
+  const mending = joined && (state.publishing === 'reconnecting' || state.receiving === 'reconnecting');
+  const status =
+    mending || state.status === 'reconnecting'
       ? STATUS.reconnecting
-      : state.status === 'auth'
-        ? STATUS.password
-        : STATUS.connecting;
+      : joined
+        ? 'In call'
+        : state.status === 'auth'
+          ? STATUS.password
+          : STATUS.connecting;
 
   return (
     <div className={`call ${panel ? 'has-panel' : ''}`}>
       <div className="call-main">
         <section className="call-stage" aria-label="Participants' video">
-          {!joined && (
+          {(!joined || mending) && (
             <div className="call-banner" role="alert">
               <span className="status-pill is-busy">{status}</span>
               {state.unreachable && <span>{unreachableMessage(location.host)} Trying again…</span>}

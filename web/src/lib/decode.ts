@@ -26,6 +26,7 @@ const clientTypes: Record<ClientMessage['type'], true> = {
   chat: true,
   role: true,
   leave: true,
+  restart: true,
 };
 const serverTypes: Record<ServerMessage['type'], true> = {
   joined: true,
@@ -305,6 +306,9 @@ export function decodeClientMessage(text: string | unknown): ClientMessage {
       return candidateMessage(m);
     case 'leave':
       return { type: 'leave' };
+    case 'restart':
+      if (target(m) !== 'subscribe') throw new ProtocolError('"restart" needs "target": "subscribe"');
+      return { type: 'restart', target: 'subscribe' };
     default:
       throw unknownType(m.type, CLIENT_MESSAGE_TYPES);
   }

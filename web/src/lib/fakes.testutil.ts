@@ -76,8 +76,9 @@ export class FakePeerConnection {
   transceivers: { track: MediaStreamTrack | string; init?: RTCRtpTransceiverInit; sender: FakeSender }[] = [];
   /** Senders given to removeTrack. */
   removed: FakeSender[] = [];
-  /** Offers made, in order. */
+  /** Offers made, in order, and the options of each. */
   offers = 0;
+  offerOptions: (RTCOfferOptions | undefined)[] = [];
   candidates: RTCIceCandidateInit[] = [];
   closed = false;
   onicecandidate: ((ev: { candidate: unknown }) => void) | null = null;
@@ -107,8 +108,9 @@ export class FakePeerConnection {
     return { sender };
   }
 
-  async createOffer(): Promise<RTCSessionDescriptionInit> {
+  async createOffer(options?: RTCOfferOptions): Promise<RTCSessionDescriptionInit> {
     this.offers++;
+    this.offerOptions.push(options);
     return { type: 'offer', sdp: this.offers === 1 ? 'v=0 local-offer' : `v=0 local-offer ${this.offers}` };
   }
 

@@ -35,8 +35,9 @@ export interface MeetingState {
   /** The room was live once since joining (a broadcast that ended). */
   wasLive: boolean;
   viewers: number | null;
-  publishing: 'off' | 'connecting' | 'on';
-  receiving: 'off' | 'connecting' | 'on';
+  /** 'reconnecting': the media connection's path is down; ICE restarts are mending it. */
+  publishing: 'off' | 'connecting' | 'on' | 'reconnecting';
+  receiving: 'off' | 'connecting' | 'on' | 'reconnecting';
   /** Received streams by participant id. */
   remote: ReadonlyMap<string, readonly RemoteStream[]>;
   chat: readonly ChatEntry[];
@@ -73,8 +74,12 @@ export interface MeetingOptions {
   onEvent?: (event: MeetingEvent) => void;
   createSocket?: SocketFactory;
   createPeerConnection?: (config: RTCConfiguration) => RTCPeerConnection;
-  /** How long a media connection may be `disconnected` before we rejoin. */
+  /** How long a media connection may be `disconnected` before its ICE is restarted (2 s). */
+  iceRestartAfterMs?: number;
+  /** How long a media connection may stay down, ICE restarts and all, before we rejoin (15 s). */
   disconnectGraceMs?: number;
+  /** Calls back when the device's network changes; returns a function that stops it (network.ts). */
+  watchNetwork?: (onChange: () => void) => () => void;
 }
 
 /** A session's state before it starts. */

@@ -354,10 +354,13 @@ describe('Meeting', () => {
     expect(s.state()).toMatchObject({ status: 'joined', unreachable: false, publishing: 'connecting' });
     expect(ws.sentOf('offer')).toHaveLength(1);
 
-    // The publish connection fails: rejoin, showing who was there meanwhile.
+    // The publish connection fails, and ICE restarts do not mend it: rejoin,
+    // showing who was there meanwhile.
+    ws.receive({ type: 'answer', sdp: 'v=0 answer-1' });
     ws.receive({ type: 'participants', participants: [person('me'), person('p2')] });
     await settle();
     FakePeerConnection.latest().setState('failed');
+    await vi.advanceTimersByTimeAsync(15_000);
     expect(s.state().status).toBe('reconnecting');
     expect(s.state().participants.map((p) => p.id)).toEqual(['me', 'p2']);
     expect(s.state().remote.size).toBe(0);
@@ -428,5 +431,97 @@ describe('Meeting', () => {
     ws.receive({ type: 'state', room: 'standup', live: false, viewers: 1 });
     await settle();
     expect(viewerPhase(s.state(), 'meetd.test').phase).toBe('waiting');
+  });
+
+  it('restarts ICE on a publish connection that fails, then goes Live again without rejoining', async () => {
+    const s = setup();
+    const { ws, pub } = await join(s);
+    pub!.setState('connected');
+    expect(s.state().publishing).toBe('on');
+    pub!.setState('failed');
+    await settle();
+    expect(s.state()).toMatchObject({ status: 'joined', publishing: 'reconnecting' });
+    expect(pub!.offerOptions.at(-1)).toEqual({ iceRestart: true });
+    expect(ws.sentOf('offer')).toHaveLength(2);
+    ws.receive({ type: 'answer', sdp: 'v=0 answer-2' });
+    await settle();
+    expect(pub!.remoteDescription?.sdp).toBe('v=0 answer-2');
+    pub!.setState('connected');
+    expect(s.state().publishing).toBe('on');
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(FakeSocket.all).toHaveLength(1);
+    expect(FakePeerConnection.all).toHaveLength(1);
+  });
+
+  it('restarts ICE when a publish connection stays disconnected, not when it heals by itself', async () => {
+    const s = setup();
+    const { ws, pub } = await join(s);
+    pub!.setState('connected');
+    pub!.setState('disconnected');
+    expect(s.state().publishing).toBe('reconnecting');
+    await vi.advanceTimersByTimeAsync(1500);
+    pub!.setState('connected');
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(ws.sentOf('offer')).toHaveLength(1);
+    pub!.setState('disconnected');
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(ws.sentOf('offer')).toHaveLength(2);
+    expect(pub!.offerOptions.at(-1)).toEqual({ iceRestart: true });
+  });
+
+  it('shows a viewer Reconnecting while the path is down; asks for a restart if meetd made none', async () => {
+    const s = setup({ kind: 'broadcast', role: 'audience' });
+    const phase = () => viewerPhase(s.state(), 'meetd.test').phase;
+    const { ws } = await join(s, 'audience');
+    ws.receive({ type: 'participants', participants: [person('host', { host: true })] });
+    const sub = await offer(ws, `${FP1}a=ice-ufrag:one\r\n`);
+    sub.setState('connected');
+    expect(phase()).toBe('media');
+
+    // meetd restarts ICE by itself: the client answers on the same connection.
+    sub.setState('disconnected');
+    expect(phase()).toBe('reconnecting');
+    ws.receive({ type: 'offer', sdp: `${FP1}a=ice-ufrag:two\r\n` });
+    await settle();
+    expect(FakePeerConnection.latest()).toBe(sub);
+    expect(ws.sentOf('answer')).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(ws.sentOf('restart')).toHaveLength(0);
+    sub.setState('connected');
+    expect(phase()).toBe('media');
+
+    // It fails and meetd has not restarted it: ask.
+    sub.setState('failed');
+    await settle();
+    expect(ws.sentOf('restart')).toEqual([{ type: 'restart', target: 'subscribe' }]);
+    expect(phase()).toBe('reconnecting');
+    sub.setState('connected');
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(FakeSocket.all).toHaveLength(1);
+  });
+
+  it('restarts ICE on both connections when the network changes', async () => {
+    let changed = () => {};
+    let watching = false;
+    const s = setup({
+      watchNetwork: (cb) => {
+        changed = cb;
+        watching = true;
+        return () => (watching = false);
+      },
+    });
+    const { ws, pub } = await join(s);
+    pub!.setState('connected');
+    ws.receive({ type: 'participants', participants: [person('me'), person('p2')] });
+    const sub = await offer(ws);
+    sub.setState('connected');
+    changed();
+    await settle();
+    expect(pub!.offerOptions.at(-1)).toEqual({ iceRestart: true });
+    expect(ws.sentOf('restart')).toHaveLength(1);
+    // The old path may still work: nothing says Reconnecting for a network change alone.
+    expect(s.state()).toMatchObject({ publishing: 'on', receiving: 'on' });
+    s.meeting.stop();
+    expect(watching).toBe(false);
   });
 });

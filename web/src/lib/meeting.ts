@@ -9,12 +9,13 @@
 import { Credentials, isAuthError } from './auth';
 import { ChatLog } from './chat';
 import { initialState, type MeetingEvent, type MeetingOptions, type MeetingState } from './meeting-types';
+import { watchNetwork } from './network';
 import { Outgoing } from './outgoing';
 import { diffParticipants } from './participants';
 import type { IceServer, Role, ServerMessage } from './protocol';
 import { Reconnector, SignalingClient } from './signaling';
 import { SubscribeConnection } from './subscribe';
-import { ConnectionWatch } from './watch';
+import { IceWatch } from './watch';
 
 export type { ChatEntry } from './chat';
 export type { MediaFlags, MeetingEvent, MeetingOptions, MeetingState, MeetingStatus } from './meeting-types';
@@ -31,7 +32,8 @@ export class Meeting {
   private iceServers: IceServer[] = [];
   private ops: Promise<void> = Promise.resolve();
   private readonly reconnector = new Reconnector(() => this.attempt());
-  private subscribeWatch: ConnectionWatch | null = null;
+  private subscribeWatch: IceWatch | null = null;
+  private unwatchNetwork: (() => void) | null = null;
   private readonly createPc: (config: RTCConfiguration) => RTCPeerConnection;
   private joinPending = false;
   private firstParticipants = true;
@@ -48,7 +50,8 @@ export class Meeting {
       send: (msg) => this.sig?.send(msg),
       createPeerConnection: this.createPc,
       getStream: opts.getStream,
-      graceMs: opts.disconnectGraceMs ?? 4000,
+      restartAfterMs: opts.iceRestartAfterMs ?? 2000,
+      giveUpAfterMs: opts.disconnectGraceMs ?? 15_000,
       onSending: (publishing) => this.set({ publishing }),
       onScreen: (screen) => {
         this.set({ media: { ...this.state.media, screen } });
@@ -70,6 +73,7 @@ export class Meeting {
     this.started = true;
     this.reconnector.reset();
     this.set({ status: 'connecting', error: null, auth: null });
+    this.unwatchNetwork ??= (this.opts.watchNetwork ?? watchNetwork)(() => this.networkChanged());
     this.attempt();
   }
 
@@ -84,6 +88,7 @@ export class Meeting {
   stop(): void {
     this.started = false;
     this.reconnector.cancel();
+    this.stopWatchingNetwork();
     this.teardown();
     this.outgoing.forgetScreen();
     this.set({ status: 'idle', auth: null, publishing: 'off', receiving: 'off', remote: new Map(), participants: [] });
@@ -304,8 +309,8 @@ export class Meeting {
 
   private openSubscriber(id: number): SubscribeConnection {
     this.closeSubscriber();
-    const watch = this.watch(id);
-    const sub = new SubscribeConnection({
+    const watch = this.watch(id, () => (sub === this.subscriber ? sub : null));
+    const sub: SubscribeConnection = new SubscribeConnection({
       iceServers: this.iceServers,
       send: (msg) => this.sig?.send(msg),
       createPeerConnection: this.createPc,
@@ -323,19 +328,45 @@ export class Meeting {
   }
 
   /**
-   * The subscribe connection broke. meetd offers it, so we cannot restart its
-   * ICE: rejoining gets a fresh one. A connection with nobody left to carry was
-   * closed by meetd, and just goes.
+   * Follows the subscribe connection. meetd offers it, so meetd restarts its
+   * ICE when the path breaks; we ask for that only when meetd has not done it
+   * since the path went down (or the network changed). If that does not mend
+   * it, rejoining gets a fresh one. A connection with nobody left to carry
+   * was closed by meetd, and just goes.
    */
-  private watch(id: number): ConnectionWatch {
-    return new ConnectionWatch(this.opts.disconnectGraceMs ?? 4000, {
+  private watch(id: number, sub: () => SubscribeConnection | null): IceWatch {
+    return new IceWatch({
+      restartAfterMs: this.opts.iceRestartAfterMs ?? 2000,
+      giveUpAfterMs: this.opts.disconnectGraceMs ?? 15_000,
       up: () => this.set({ receiving: 'on' }),
+      down: () => {
+        sub()?.markDown();
+        this.set({ receiving: 'reconnecting' });
+      },
+      restart: () => {
+        const s = sub();
+        const down = this.state.receiving === 'reconnecting';
+        if (id !== this.session || !s || (down && s.restartedSinceDown)) return;
+        this.sig?.send({ type: 'restart', target: 'subscribe' });
+      },
       lost: () => {
         if (id !== this.session) return;
         if (this.othersOnStage()) this.drop();
         else this.closeSubscriber();
       },
     });
+  }
+
+  /** The device's network changed: the media paths may be gone; find new ones. */
+  private networkChanged(): void {
+    if (this.state.status !== 'joined') return;
+    this.outgoing.restartIce();
+    this.subscribeWatch?.kick();
+  }
+
+  private stopWatchingNetwork(): void {
+    this.unwatchNetwork?.();
+    this.unwatchNetwork = null;
   }
 
   private othersOnStage(): boolean {
@@ -369,6 +400,7 @@ export class Meeting {
   private fail(code: string, message: string): void {
     this.started = false;
     this.reconnector.cancel();
+    this.stopWatchingNetwork();
     this.teardown();
     this.outgoing.forgetScreen();
     const auth = isAuthError(code) ? { code, message } : null;

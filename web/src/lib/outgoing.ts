@@ -6,21 +6,24 @@
 
 import type { ClientMessage, IceCandidate, IceServer } from './protocol';
 import { PublishConnection } from './publish';
-import { ConnectionWatch } from './watch';
+import { IceWatch } from './watch';
 
-export type SendingState = 'off' | 'connecting' | 'on';
+/** 'reconnecting': the connection's media path is down; ICE restarts are mending it. */
+export type SendingState = 'off' | 'connecting' | 'on' | 'reconnecting';
 
 export interface OutgoingOptions {
   send: (msg: ClientMessage) => void;
   createPeerConnection: (config: RTCConfiguration) => RTCPeerConnection;
   /** The camera and microphone; read whenever a connection opens. */
   getStream: () => MediaStream | null;
-  /** How long the connection may be `disconnected` before it counts as lost. */
-  graceMs: number;
+  /** How long the connection may be `disconnected` before ICE is restarted. */
+  restartAfterMs: number;
+  /** How long it may stay down, ICE restarts and all, before it counts as lost. */
+  giveUpAfterMs: number;
   onSending: (state: SendingState) => void;
   /** The stream id of the screen share, empty when it ended. */
   onScreen: (id: string) => void;
-  /** The publish connection broke. */
+  /** The publish connection broke, and ICE restarts did not mend it. */
   onLost: () => void;
   /** Publishing could not start; the call goes on without it. */
   onError: (message: string) => void;
@@ -32,7 +35,7 @@ function live(s: MediaStream | null): s is MediaStream {
 
 export class Outgoing {
   private pub: PublishConnection | null = null;
-  private watch: ConnectionWatch | null = null;
+  private watch: IceWatch | null = null;
   private screen: MediaStream | null = null;
 
   constructor(private readonly opts: OutgoingOptions) {}
@@ -59,8 +62,15 @@ export class Outgoing {
     const camera = this.opts.getStream();
     const screen = live(this.screen) ? this.screen : null;
     if (!live(camera) && !screen) return true;
-    const watch = new ConnectionWatch(this.opts.graceMs, {
+    const watch = new IceWatch({
+      restartAfterMs: this.opts.restartAfterMs,
+      giveUpAfterMs: this.opts.giveUpAfterMs,
       up: () => this.opts.onSending('on'),
+      down: () => this.opts.onSending('reconnecting'),
+      restart: () => {
+        // A restart that fails (meetd did not answer) waits for the next kick or gives up.
+        if (pub === this.pub) pub.restartIce().catch(() => {});
+      },
       lost: () => {
         if (pub === this.pub) this.opts.onLost();
       },
@@ -113,6 +123,12 @@ export class Outgoing {
   /** Swaps the camera or microphone (a device change); no new offer when that kind is sent already. */
   async replaceTrack(kind: 'audio' | 'video', track: MediaStreamTrack): Promise<void> {
     await this.pub?.replaceTrack(kind, track);
+  }
+
+  /** Restarts ICE on the publish connection (the network changed). */
+  restartIce(): void {
+    if (this.pub?.pc.connectionState === 'new') return;
+    this.watch?.kick();
   }
 
   answer(sdp: string): void {

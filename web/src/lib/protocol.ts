@@ -110,6 +110,12 @@ export interface LeaveMessage {
   type: 'leave';
 }
 
+/** Asks meetd to restart ICE on the subscribe connection (its side saw it fail, or the network changed). */
+export interface RestartMessage {
+  type: 'restart';
+  target: 'subscribe';
+}
+
 // Messages in both directions: an offer or answer from the client belongs to
 // its publish connection (offer) or subscribe connection (answer); from meetd
 // the other way round.
@@ -206,7 +212,8 @@ export type ClientMessage =
   | MediaMessage
   | ChatSendMessage
   | RoleRequestMessage
-  | LeaveMessage;
+  | LeaveMessage
+  | RestartMessage;
 
 /** Messages meetd sends. */
 export type ServerMessage =

@@ -35,6 +35,8 @@ export class PublishConnection {
   /** Our candidates found before the first offer went out; null once it has. */
   private localCandidates: IceCandidate[] | null = [];
   private closed = false;
+  /** An ICE restart queued or in flight; another one waits for it rather than queue behind it. */
+  private restarting: Promise<void> | null = null;
   /** The stream the camera and microphone go out in; its id names them to the others. */
   private camera: MediaStream | null = null;
 
@@ -105,6 +107,21 @@ export class PublishConnection {
     await this.negotiate();
   }
 
+  /**
+   * Restarts ICE: a new offer with new ICE credentials on this connection,
+   * after any offer in flight. For a path that broke or a changed network.
+   */
+  restartIce(): Promise<void> {
+    if (this.restarting) return this.restarting;
+    const round = this.negotiate({ iceRestart: true });
+    this.restarting = round;
+    const done = () => {
+      if (this.restarting === round) this.restarting = null;
+    };
+    round.then(done, done);
+    return round;
+  }
+
   /** meetd's answer to our offer; ignored when no offer is waiting. */
   answer(sdp: string): boolean {
     const p = this.pending;
@@ -155,17 +172,17 @@ export class PublishConnection {
   }
 
   /** Queues one offer/answer round; resolves when it is done, rejects when it failed. */
-  private negotiate(): Promise<void> {
-    const round = this.chain.then(() => this.offerOnce());
+  private negotiate(options?: RTCOfferOptions): Promise<void> {
+    const round = this.chain.then(() => this.offerOnce(options));
     // A failed round does not block the next one.
     this.chain = round.catch(() => {});
     return round;
   }
 
-  private async offerOnce(): Promise<void> {
+  private async offerOnce(options?: RTCOfferOptions): Promise<void> {
     if (this.closed) throw new Error('closed');
     const pc = this.pc;
-    const offer = await pc.createOffer();
+    const offer = await pc.createOffer(options);
     if (this.closed) throw new Error('closed');
     await pc.setLocalDescription(offer);
     if (this.closed) throw new Error('closed');

@@ -7,7 +7,7 @@ import { unreachableMessage } from './signaling';
 /**
  * Where a viewer is:
  * - connecting: opening the socket or joining, the first time
- * - reconnecting: the socket dropped; retrying
+ * - reconnecting: the socket dropped, or the media path did; retrying
  * - waiting: joined, the broadcast has not started
  * - negotiating: the broadcast is live; setting up the media connection
  * - media: the media connection is up
@@ -32,6 +32,7 @@ export function viewerPhase(s: MeetingState, host: string): { phase: ViewerPhase
   if (s.status === 'error') return { phase: 'error', error: s.error?.message ?? null };
   if (s.status === 'reconnecting') return { phase: 'reconnecting', error: null };
   if (s.status !== 'joined') return { phase: 'connecting', error: null };
+  if (s.receiving === 'reconnecting') return { phase: 'reconnecting', error: null };
   if (s.receiving === 'on') return { phase: 'media', error: null };
   if (s.receiving === 'connecting' || s.live) return { phase: 'negotiating', error: null };
   return { phase: s.wasLive ? 'ended' : 'waiting', error: null };

@@ -24,6 +24,9 @@ export class SubscribeConnection {
   /** meetd's candidates that came before its offer was applied. */
   private remoteCandidates: IceCandidate[] = [];
   private closed = false;
+  /** Offers of meetd that restarted ICE on this connection, all and before markDown. */
+  private restarts = 0;
+  private restartsWhenDown = 0;
 
   constructor(private readonly opts: SubscribeConnectionOptions) {
     const pc = opts.createPeerConnection({ iceServers: opts.iceServers });
@@ -51,9 +54,21 @@ export class SubscribeConnection {
     return fingerprints(current) === fingerprints(sdp);
   }
 
+  /** The media path went down: from now on, note whether meetd restarts ICE. */
+  markDown(): void {
+    this.restartsWhenDown = this.restarts;
+  }
+
+  /** Whether meetd restarted ICE (an offer with new credentials) since markDown. */
+  get restartedSinceDown(): boolean {
+    return this.restarts !== this.restartsWhenDown;
+  }
+
   /** Answers one of meetd's offers on this connection. */
   async offer(sdp: string): Promise<void> {
     const pc = this.pc;
+    const current = pc.remoteDescription?.sdp;
+    if (current && iceUfrag(current) !== iceUfrag(sdp)) this.restarts++;
     await pc.setRemoteDescription({ type: 'offer', sdp });
     if (this.closed) return;
     const queued = this.remoteCandidates;
@@ -137,4 +152,10 @@ export function fingerprints(sdp: string): string {
     .sort()
     .filter((l, i, all) => all.indexOf(l) === i)
     .join(' ');
+}
+
+/** The first ICE username fragment of an SDP. */
+export function iceUfrag(sdp: string): string {
+  const line = sdp.split(/\r?\n/).find((l) => l.startsWith('a=ice-ufrag:'));
+  return line ? line.slice('a=ice-ufrag:'.length).trim() : '';
 }
