@@ -71,6 +71,8 @@ type Client struct {
 	early []webrtc.ICECandidateInit
 	pub   *publisher
 	sub   *subscriber
+	// views are what the client said of how it shows each stream's video.
+	views map[string]sfu.View
 	// unanswered counts offers of subscribe connections closed before
 	// their answer came; those answers are expected and ignored.
 	unanswered int
@@ -212,6 +214,8 @@ func (c *Client) handle(in signal.Incoming) {
 		c.handleChat(m.Text)
 	case signal.TypeRole:
 		c.handleRole(m.ID, roleOf(m.Role))
+	case signal.TypeView:
+		c.handleView(m.Track, *m.Width, *m.Height, m.Quality)
 	default:
 		c.fail(signal.Errorf(signal.CodeUnknownType, "Unknown message type %q.", m.Type))
 	}

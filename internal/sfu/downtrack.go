@@ -58,12 +58,30 @@ type DownTrack struct {
 	buf [maxPacketSize]byte
 }
 
-// view is how a subscriber shows a track.
+// View is how a subscriber shows a video: the size of its tile in pixels
+// (0×0: not shown) and the quality the viewer chose.
+type View struct {
+	Width, Height int
+	Quality       Quality
+}
+
+// Quality is a viewer's choice among a simulcast track's layers.
+type Quality int
+
+// Qualities: automatic picks by the size shown; the others the best layer
+// up to the smallest, middle or largest.
+const (
+	QualityAuto Quality = iota
+	QualityLow
+	QualityMedium
+	QualityHigh
+)
+
+// view is a down track's View; set is false until the subscriber says,
+// and then the largest layer is sent.
 type view struct {
-	set           bool // false: never said; the largest layer
-	width, height int  // 0×0: not shown
-	// maxRank is the largest layer the viewer chose, -1 for automatic.
-	maxRank int
+	View
+	set bool
 }
 
 // switchPoint is how a layer's packets were rewritten from the packet
@@ -110,14 +128,15 @@ func (d *DownTrack) Layer() string {
 	return ""
 }
 
-// SetView tells how the subscriber shows the track: at width×height
-// pixels (0×0: not at all), and maxRank the largest layer it wants (-1:
-// whatever fits the size). Audio ignores it.
-func (d *DownTrack) SetView(width, height, maxRank int) {
+// SetView tells how the subscriber shows the track. Audio ignores it.
+func (d *DownTrack) SetView(v View) {
 	t := d.track
+	if t.kind != webrtc.RTPCodecTypeVideo {
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	d.view = view{set: true, width: width, height: height, maxRank: maxRank}
+	d.view = view{View: v, set: true}
 	l := t.layerFor(d.view)
 	if d.target.Swap(l) != l && l != nil && l != d.current.Load() {
 		t.requestKeyframe(l)

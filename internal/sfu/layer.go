@@ -112,21 +112,22 @@ func (t *Track) layerFor(v view) *layer {
 	if t.kind != webrtc.RTPCodecTypeVideo || !v.set {
 		return top
 	}
-	if v.width <= 0 && v.height <= 0 {
+	if v.Width <= 0 && v.Height <= 0 {
 		return nil
 	}
-	if v.maxRank >= 0 {
+	if v.Quality != QualityAuto {
 		// A quality the viewer chose: the best layer up to it.
+		maxRank := int(v.Quality - QualityLow)
 		pick := ls[0]
 		for _, l := range ls {
-			if l.rank <= v.maxRank {
+			if l.rank <= maxRank {
 				pick = l
 			}
 		}
 		return pick
 	}
 	for _, l := range ls {
-		if w, h := l.size(top); w >= v.width && h >= v.height {
+		if w, h := l.size(top); w >= v.Width && h >= v.Height {
 			return l
 		}
 	}

@@ -204,7 +204,6 @@ func (t *Track) TakeAudioLevel() uint8 {
 // largest layer until the subscriber tells the size it shows the video at.
 func (t *Track) Subscribe() *DownTrack {
 	d := &DownTrack{track: t}
-	d.view.maxRank = -1
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	d.target.Store(t.layerFor(d.view))
