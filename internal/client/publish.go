@@ -154,7 +154,7 @@ func (c *Client) newPublisher() error {
 			p.simulcastMu.Unlock()
 			if ok {
 				// One more layer of a camera already on stage.
-				first.AddLayer(remote)
+				first.AddLayer(remote, receiver)
 				return
 			}
 			t = first

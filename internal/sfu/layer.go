@@ -79,7 +79,7 @@ func (t *Track) Simulcast() bool { return t.simulcast }
 
 // AddLayer adds a simulcast layer that arrived after the track's first one
 // and forwards it until the publisher stops it.
-func (t *Track) AddLayer(remote *webrtc.TrackRemote) {
+func (t *Track) AddLayer(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
 	l := t.newLayer(remote)
 	t.mu.Lock()
 	ls := slices.Clone(*t.layers.Load())
@@ -89,6 +89,7 @@ func (t *Track) AddLayer(remote *webrtc.TrackRemote) {
 	t.retargetLocked()
 	t.mu.Unlock()
 	t.log.Info("simulcast layer received", "rid", remote.RID())
+	go drainRTCP(receiver, remote.RID())
 	go t.readLayer(l)
 }
 

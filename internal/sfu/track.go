@@ -81,7 +81,7 @@ func NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, receiver *w
 			}
 		}
 	}
-	go drainRTCP(receiver)
+	go drainRTCP(receiver, remote.RID())
 	return t
 }
 
@@ -240,11 +240,18 @@ func (t *Track) RequestKeyframe() {
 	}
 }
 
-// drainRTCP reads a receiver's incoming RTCP so that its interceptors see it.
-func drainRTCP(r *webrtc.RTPReceiver) {
+// drainRTCP reads a receiver's incoming RTCP, of the simulcast layer rid
+// or of its only track, so that its interceptors see it.
+func drainRTCP(r *webrtc.RTPReceiver, rid string) {
 	buf := make([]byte, 1500)
 	for {
-		if _, _, err := r.Read(buf); err != nil {
+		var err error
+		if rid != "" {
+			_, _, err = r.ReadSimulcast(buf, rid)
+		} else {
+			_, _, err = r.Read(buf)
+		}
+		if err != nil {
 			return
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/meetd/meetd/internal/signal"
@@ -145,8 +146,17 @@ func (c *Client) Publish(ctx context.Context) error {
 			send = m.send
 		}
 		if layers != nil {
+			ids := simulcastIDs{mid: vt.Mid()}
+			for _, e := range vt.Sender().GetParameters().HeaderExtensions {
+				switch e.URI {
+				case sdp.SDESMidURI:
+					ids.midID = uint8(e.ID)
+				case sdp.SDESRTPStreamIDURI:
+					ids.ridID = uint8(e.ID)
+				}
+			}
 			send = func(ctx context.Context, audio, _ *webrtc.TrackLocalStaticRTP, _ func() bool) {
-				m.sendSimulcast(ctx, audio, layers)
+				m.sendSimulcast(ctx, audio, layers, ids)
 			}
 		}
 		send(c.ctx, audio, video, func() bool { return m.keyframe.Swap(false) })

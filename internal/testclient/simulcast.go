@@ -39,12 +39,19 @@ func VP8Picture(p []byte) (pictureID uint16, tl0 uint8, ok bool) {
 	return uint16(p[2]&0x7f)<<8 | uint16(p[3]), p[4], true
 }
 
+// simulcastIDs are the negotiated ids of the MID and RID header
+// extensions, which pion's sender leaves to the application, and the MID.
+type simulcastIDs struct {
+	midID, ridID uint8
+	mid          string
+}
+
 // sendSimulcast writes audio and three VP8 layers, each with its own
 // sequence numbers, timestamps, picture ids and TL0PICIDX (as a browser's
 // encoders do), and a keyframe in every layer every keyframeEvery and on
 // every keyframe request.
 func (m *publishedMedia) sendSimulcast(ctx context.Context, audio *webrtc.TrackLocalStaticRTP,
-	layers []*webrtc.TrackLocalStaticRTP,
+	layers []*webrtc.TrackLocalStaticRTP, ids simulcastIDs,
 ) {
 	at := time.NewTicker(audioInterval)
 	defer at.Stop()
@@ -116,10 +123,17 @@ func (m *publishedMedia) sendSimulcast(ctx context.Context, audio *webrtc.TrackL
 						}
 					}
 					p[SimulcastMarkerAt] = SimulcastLayers[li].Marker
-					_ = track.WriteRTP(&rtp.Packet{
+					pkt := &rtp.Packet{
 						Header:  rtp.Header{Version: 2, SequenceNumber: s.seq, Timestamp: s.ts, Marker: i == n-1},
 						Payload: p,
-					})
+					}
+					if ids.midID != 0 {
+						_ = pkt.Header.SetExtension(ids.midID, []byte(ids.mid))
+					}
+					if ids.ridID != 0 {
+						_ = pkt.Header.SetExtension(ids.ridID, []byte(SimulcastLayers[li].RID))
+					}
+					_ = track.WriteRTP(pkt)
 				}
 			}
 		}
