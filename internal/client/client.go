@@ -104,6 +104,8 @@ type Client struct {
 	early []webrtc.ICECandidateInit
 	pub   *publisher
 	sub   *subscriber
+	// views are what the client said of how it shows each stream's video.
+	views map[string]sfu.View
 	// unanswered counts offers of subscribe connections closed before
 	// their answer came; those answers are expected and ignored.
 	unanswered int
@@ -257,6 +259,8 @@ func (c *Client) handle(in signal.Incoming) {
 		c.handleRole(m.ID, roleOf(m.Role))
 	case signal.TypeRestart:
 		c.handleRestart()
+	case signal.TypeView:
+		c.handleView(m.Track, *m.Width, *m.Height, m.Quality)
 	default:
 		c.fail(signal.Errorf(signal.CodeUnknownType, "Unknown message type %q.", m.Type))
 	}

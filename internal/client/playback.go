@@ -105,6 +105,9 @@ func (c *Client) addDown(s *subscriber, t *sfu.Track) {
 	}
 	go down.ReadRTCP(sender)
 	s.downs[t] = &subTrack{down: down, sender: sender}
+	if v, ok := c.views[t.StreamID()]; ok && t.Kind() == webrtc.RTPCodecTypeVideo {
+		down.SetView(v)
+	}
 }
 
 // updatePlayback follows the stage's tracks without renegotiating: a

@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/pion/sdp/v3"
@@ -31,6 +32,12 @@ type publisher struct {
 	ending *time.Timer
 	// failed runs while ICE has failed, until the client restarts it.
 	failed *time.Timer
+
+	// simulcast maps the receiver of a simulcast track to the track its
+	// first layer made, so that later layers join it. pion calls OnTrack
+	// on its own goroutines: simulcastMu guards the map.
+	simulcastMu sync.Mutex
+	simulcast   map[*webrtc.RTPReceiver]*sfu.Track
 }
 
 // endingWait is how long track endings are gathered before the stage changes.
@@ -135,12 +142,29 @@ func (c *Client) newPublisher() error {
 	if err != nil {
 		return err
 	}
-	p := &publisher{pc: pc}
+	p := &publisher{pc: pc, simulcast: map[*webrtc.RTPReceiver]*sfu.Track{}}
 	c.pub = p
 	log := c.log.With("pc", "publish")
 	streamPrefix := c.id + "_"
 	pc.OnTrack(func(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
-		t := sfu.NewTrack(pc, remote, receiver, streamPrefix+remote.StreamID(), log)
+		var t *sfu.Track
+		if remote.RID() != "" {
+			p.simulcastMu.Lock()
+			first, ok := p.simulcast[receiver]
+			if !ok {
+				first = sfu.NewTrack(pc, remote, receiver, streamPrefix+remote.StreamID(), log)
+				p.simulcast[receiver] = first
+			}
+			p.simulcastMu.Unlock()
+			if ok {
+				// One more layer of a camera already on stage.
+				first.AddLayer(remote, receiver)
+				return
+			}
+			t = first
+		} else {
+			t = sfu.NewTrack(pc, remote, receiver, streamPrefix+remote.StreamID(), log)
+		}
 		go t.Run()
 		c.post(func() {
 			if c.pub != p {

@@ -101,7 +101,7 @@ func (c *Client) iceServers() []signal.ICEServer {
 func (c *Client) leaveRoom() {
 	c.stopPublishing()
 	c.closeSubscriber()
-	c.early = nil
+	c.early, c.views = nil, nil
 	if c.room != nil {
 		c.env.Rooms.Leave(c.room, c)
 		c.room = nil

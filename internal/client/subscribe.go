@@ -215,3 +215,35 @@ func (s *subscriber) addCandidate(cand webrtc.ICECandidateInit) error {
 	}
 	return s.pc.AddICECandidate(cand)
 }
+
+// maxViews bounds the views a client keeps: more than the streams a room
+// can have on stage.
+const maxViews = 256
+
+// handleView applies how the client shows a stream's video.
+func (c *Client) handleView(stream string, width, height int, quality string) {
+	v := sfu.View{Width: width, Height: height, Quality: sfu.QualityAuto}
+	switch quality {
+	case signal.QualityHigh:
+		v.Quality = sfu.QualityHigh
+	case signal.QualityMedium:
+		v.Quality = sfu.QualityMedium
+	case signal.QualityLow:
+		v.Quality = sfu.QualityLow
+	}
+	if c.views == nil {
+		c.views = map[string]sfu.View{}
+	}
+	if _, ok := c.views[stream]; !ok && len(c.views) >= maxViews {
+		clear(c.views)
+	}
+	c.views[stream] = v
+	if c.sub == nil {
+		return
+	}
+	for t, st := range c.sub.downs {
+		if t.StreamID() == stream && t.Kind() == webrtc.RTPCodecTypeVideo {
+			st.down.SetView(v)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -121,6 +122,15 @@ func NewAPI(cfg Config) (*API, error) {
 		webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverDirectionRecvonly); err != nil {
 		return nil, fmt.Errorf("register audio level: %w", err)
 	}
+	// Simulcast publishers tag each layer's packets with its RID (and the
+	// MID), which is how pion tells the layers apart. Receive only: meetd
+	// sends each subscriber one layer as a plain stream.
+	for _, uri := range []string{sdp.SDESMidURI, sdp.SDESRTPStreamIDURI, sdp.SDESRepairRTPStreamIDURI} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: uri},
+			webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverDirectionRecvonly); err != nil {
+			return nil, fmt.Errorf("register simulcast header extension: %w", err)
+		}
+	}
 	ir, err := interceptors(m)
 	if err != nil {
 		return nil, fmt.Errorf("register interceptors: %w", err)
@@ -220,8 +230,7 @@ func (a *API) Close() {
 //
 // Not kept: the NACK responder, which copies every packet into a buffer of
 // its own per subscriber (Track keeps one cache for all subscribers and
-// answers NACKs from it), the stats interceptor (meetd reads no stats), and
-// simulcast header extensions (meetd forwards one layer).
+// answers NACKs from it) and the stats interceptor (meetd reads no stats).
 func interceptors(m *webrtc.MediaEngine) (*interceptor.Registry, error) {
 	ir := &interceptor.Registry{}
 	gen, err := nack.NewGeneratorInterceptor()

@@ -3,6 +3,7 @@ package sfu
 import (
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,24 +17,88 @@ import (
 var ErrCodecNotSupported = errors.New("subscriber does not support the publisher's codec")
 
 // DownTrack carries one Track to one subscriber. It is the webrtc.TrackLocal
-// a subscriber's peer connection sends.
+// a subscriber's peer connection sends. Of a simulcast track it forwards
+// one layer, switching at a keyframe of the next, and rewrites sequence
+// numbers, timestamps and VP8 picture ids so that the subscriber sees one
+// continuous stream.
 type DownTrack struct {
 	track *Track
 	// bound is set by Bind and cleared by Unbind; the forwarding path only
 	// loads it.
 	bound atomic.Pointer[binding]
-	// started is set once video forwarding has begun at a keyframe.
-	started             atomic.Bool
+	// current is the layer being forwarded: nil until video starts at a
+	// keyframe, and while the subscriber shows none.
+	current atomic.Pointer[layer]
+	// target is the layer the subscriber should get; nil for no video.
+	target atomic.Pointer[layer]
+	// view is how the subscriber shows the track; track.mu guards it.
+	view view
+	// sent is how the current layer's packets were rewritten, for NACKs.
+	sent atomic.Pointer[switchPoint]
+
 	lastKeyframeRequest atomic.Int64 // unix nanoseconds
 	packets             atomic.Uint64
 	retransmits         atomic.Uint64
+	switches            atomic.Uint64
 	// resendStart and resent count retransmissions in the current
 	// resendWindow; only ReadRTCP's goroutine uses them.
 	resendStart int64
 	resent      int
-	// hdr is the header of the packet being sent. Only the track's read loop
-	// uses it: a field, not a local, so that sending allocates nothing.
+
+	// sending serialises the read loops of a simulcast track's layers,
+	// which all offer this down track packets. Only the layer being
+	// forwarded and the one switched to take it, so it is contended only
+	// while a switch waits for a keyframe. A track with one layer has one
+	// read loop and never takes it.
+	sending sync.Mutex
+	// Owned by whoever sends (the read loop, or the holder of sending):
+	// fields, not locals, so that sending allocates nothing.
+	rw  rewriter
 	hdr rtp.Header
+	buf [maxPacketSize]byte
+}
+
+// View is how a subscriber shows a video: the size of its tile in pixels
+// (0×0: not shown) and the quality the viewer chose.
+type View struct {
+	Width, Height int
+	Quality       Quality
+}
+
+// Quality is a viewer's choice among a simulcast track's layers.
+type Quality int
+
+// Qualities: automatic picks by the size shown; the others the best layer
+// up to the smallest, middle or largest.
+const (
+	QualityAuto Quality = iota
+	QualityLow
+	QualityMedium
+	QualityHigh
+)
+
+// view is a down track's View; set is false until the subscriber says,
+// and then the largest layer is sent.
+type view struct {
+	View
+	set bool
+}
+
+// switchPoint is how a layer's packets were rewritten from the packet
+// with outgoing sequence number from on.
+type switchPoint struct {
+	layer *layer
+	off   offsets
+	from  uint16
+}
+
+// packetInfo is what the read loop learns once about a packet for every
+// down track.
+type packetInfo struct {
+	keyframe bool
+	vp8      bool
+	desc     vp8Descriptor
+	now      int64 // arrival, unix nanoseconds
 }
 
 type binding struct {
@@ -50,6 +115,33 @@ func (d *DownTrack) Packets() uint64 { return d.packets.Load() }
 
 // Retransmits is how many packets were sent again after a NACK.
 func (d *DownTrack) Retransmits() uint64 { return d.retransmits.Load() }
+
+// Switches is how many times the down track started forwarding a layer.
+func (d *DownTrack) Switches() uint64 { return d.switches.Load() }
+
+// Layer is the RID of the layer being forwarded, "" when none is (or the
+// track has no simulcast).
+func (d *DownTrack) Layer() string {
+	if l := d.current.Load(); l != nil {
+		return l.rid
+	}
+	return ""
+}
+
+// SetView tells how the subscriber shows the track. Audio ignores it.
+func (d *DownTrack) SetView(v View) {
+	t := d.track
+	if t.kind != webrtc.RTPCodecTypeVideo {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d.view = view{View: v, set: true}
+	l := t.layerFor(d.view)
+	if d.target.Swap(l) != l && l != nil && l != d.current.Load() {
+		t.requestKeyframe(l)
+	}
+}
 
 // ID implements webrtc.TrackLocal.
 func (d *DownTrack) ID() string { return d.track.id }
@@ -75,8 +167,8 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 			continue
 		}
 		d.bound.Store(&binding{ssrc: uint32(ctx.SSRC()), payloadType: uint8(c.PayloadType), w: ctx.WriteStream()})
-		d.started.Store(false)
-		d.track.RequestKeyframe()
+		d.current.Store(nil)
+		d.track.requestKeyframe(d.target.Load())
 		return c, nil
 	}
 	return webrtc.RTPCodecParameters{}, ErrCodecNotSupported
@@ -88,35 +180,82 @@ func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
 	return nil
 }
 
-// writeRTP forwards one packet, whose header h is already stripped for
-// forwarding. It runs on the track's read loop only.
-func (d *DownTrack) writeRTP(h *rtp.Header, payload []byte, keyframe bool) {
+// writeRTP forwards one packet of layer l, whose header h is already
+// stripped for forwarding. It runs on l's read loop.
+func (d *DownTrack) writeRTP(l *layer, h *rtp.Header, payload []byte, info *packetInfo) {
 	b := d.bound.Load()
 	if b == nil {
 		return
 	}
+	if d.track.kind != webrtc.RTPCodecTypeVideo {
+		d.hdr = *h
+		d.hdr.SSRC = b.ssrc
+		d.hdr.PayloadType = b.payloadType
+		if _, err := b.w.WriteRTP(&d.hdr, payload); err == nil {
+			d.packets.Add(1)
+		}
+		return
+	}
+	cur, tgt := d.current.Load(), d.target.Load()
+	if l != cur && l != tgt {
+		return
+	}
+	if d.track.simulcast {
+		d.sending.Lock()
+		defer d.sending.Unlock()
+		cur, tgt = d.current.Load(), d.target.Load()
+	}
+	switch {
+	case tgt == nil:
+		// Not shown: no video until it is again.
+		if cur != nil {
+			d.current.Store(nil)
+		}
+	case l == cur:
+		if l != tgt {
+			// Keep the old layer going until the new one's keyframe.
+			d.requestKeyframe(tgt)
+		}
+		d.send(b, h, payload, info)
+	case l == tgt:
+		if !info.keyframe {
+			d.requestKeyframe(l)
+			return
+		}
+		d.switchTo(b, l, h, payload, info)
+	}
+}
+
+// switchTo starts forwarding layer l at h, the first packet of a keyframe.
+// Until the subscriber's DTLS handshake is done pion drops packets,
+// reporting 0 bytes written: then it waits for the next keyframe.
+func (d *DownTrack) switchTo(b *binding, l *layer, h *rtp.Header, payload []byte, info *packetInfo) {
+	saved := d.rw
+	d.hdr = *h
+	d.rw.switchTo(&d.hdr, payload, info.desc, info.vp8, info.now, d.track.codec.ClockRate)
+	from := d.rw.off.seq + h.SequenceNumber
+	if !d.send(b, h, payload, info) {
+		d.rw = saved
+		d.requestKeyframe(l)
+		return
+	}
+	d.sent.Store(&switchPoint{layer: l, off: d.rw.off, from: from})
+	d.current.Store(l)
+	d.switches.Add(1)
+}
+
+// send rewrites and writes one packet of the current layer.
+func (d *DownTrack) send(b *binding, h *rtp.Header, payload []byte, info *packetInfo) bool {
 	d.hdr = *h
 	d.hdr.SSRC = b.ssrc
 	d.hdr.PayloadType = b.payloadType
-	if d.track.kind == webrtc.RTPCodecTypeVideo && !d.started.Load() {
-		if !keyframe {
-			d.requestKeyframe()
-			return
-		}
-		// Video starts once a keyframe went out. Until the subscriber's DTLS
-		// handshake is done pion drops packets, reporting 0 bytes written:
-		// then wait for the next keyframe.
-		if n, err := b.w.WriteRTP(&d.hdr, payload); err != nil || n == 0 {
-			d.requestKeyframe()
-			return
-		}
-		d.started.Store(true)
-		d.packets.Add(1)
-		return
+	out := d.rw.rewrite(&d.hdr, payload, info.desc, info.vp8, d.buf[:], info.now)
+	n, err := b.w.WriteRTP(&d.hdr, out)
+	if err != nil || n == 0 {
+		return false
 	}
-	if _, err := b.w.WriteRTP(&d.hdr, payload); err == nil {
-		d.packets.Add(1)
-	}
+	d.packets.Add(1)
+	return true
 }
 
 // A subscriber gets at most maxResends retransmissions per resendWindow,
@@ -127,13 +266,14 @@ const (
 	maxResends   = 12
 )
 
-// resend sends again the packets a NACK reports lost that the track's
-// cache still holds. buf is scratch space of maxPacketSize bytes. It runs
-// on ReadRTCP's goroutine only.
+// resend sends again the packets a NACK reports lost that the cache of
+// the layer being forwarded still holds, rewritten as they were first
+// sent. buf is scratch space of maxPacketSize bytes. It runs on ReadRTCP's
+// goroutine only.
 func (d *DownTrack) resend(nack *rtcp.TransportLayerNack, buf []byte) {
-	cache := d.track.cache
+	sp := d.sent.Load()
 	b := d.bound.Load()
-	if cache == nil || b == nil || !d.started.Load() {
+	if sp == nil || sp.layer.cache == nil || b == nil || d.current.Load() != sp.layer {
 		return
 	}
 	now := time.Now().UnixNano()
@@ -146,12 +286,21 @@ func (d *DownTrack) resend(nack *rtcp.TransportLayerNack, buf []byte) {
 			if d.resent >= maxResends {
 				return
 			}
-			n := cache.get(seq, buf, now)
+			if int16(seq-sp.from) < 0 {
+				continue // sent from an earlier layer
+			}
+			n := sp.layer.cache.get(seq-sp.off.seq, buf, now)
 			if n == 0 || pkt.Unmarshal(buf[:n]) != nil {
 				continue
 			}
 			h := forwardHeader(&pkt.Header)
 			h.SSRC, h.PayloadType = b.ssrc, b.payloadType
+			h.SequenceNumber = seq
+			h.Timestamp += sp.off.ts
+			if sp.off.pic != 0 || sp.off.tl0 != 0 {
+				// pkt.Payload is in buf, a copy of its own.
+				rewritePayload(pkt.Payload, sp.off)
+			}
 			d.resent++
 			if _, err := b.w.WriteRTP(&h, pkt.Payload); err == nil {
 				d.retransmits.Add(1)
@@ -160,15 +309,30 @@ func (d *DownTrack) resend(nack *rtcp.TransportLayerNack, buf []byte) {
 	}
 }
 
-// requestKeyframe asks again while a subscriber waits for its first
-// keyframe, in case the first request or its answer was lost.
-func (d *DownTrack) requestKeyframe() {
+// rewritePayload applies the VP8 offsets of off to p in place.
+func rewritePayload(p []byte, off offsets) {
+	desc, ok := parseVP8Descriptor(p)
+	if !ok {
+		return
+	}
+	if desc.picture != 0 {
+		desc.setPictureID(p, (desc.pictureID(p)+off.pic)&picMask)
+	}
+	if desc.tl0 != 0 {
+		p[desc.tl0] += off.tl0
+	}
+}
+
+// requestKeyframe asks for a keyframe of layer l while the subscriber
+// waits for one, at most once a second, in case the first request or its
+// answer was lost.
+func (d *DownTrack) requestKeyframe(l *layer) {
 	now := time.Now().UnixNano()
 	if now-d.lastKeyframeRequest.Load() < int64(time.Second) {
 		return
 	}
 	d.lastKeyframeRequest.Store(now)
-	d.track.RequestKeyframe()
+	d.track.requestKeyframe(l)
 }
 
 // ReadRTCP handles the subscriber's RTCP for this down track until the
@@ -189,7 +353,11 @@ func (d *DownTrack) ReadRTCP(sender *webrtc.RTPSender) {
 		for _, p := range pkts {
 			switch p := p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				d.track.RequestKeyframe()
+				l := d.current.Load()
+				if l == nil {
+					l = d.target.Load()
+				}
+				d.track.requestKeyframe(l)
 			case *rtcp.TransportLayerNack:
 				d.resend(p, scratch)
 			}

@@ -20,12 +20,18 @@ func newTestTrack() *Track {
 		id: "video-test", streamID: "test", kind: webrtc.RTPCodecTypeVideo,
 		codec:    webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}},
 		keyframe: isVP8Keyframe,
+		vp8:      true,
 		log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-		cache:    &packetCache{},
 		done:     make(chan struct{}),
 	}
+	t.layers.Store(&[]*layer{{rank: 2, cache: &packetCache{}}})
 	t.downs.Store(&[]*DownTrack{})
 	return t
+}
+
+// forwardFirst gives a packet to the track's first layer.
+func forwardFirst(t *Track, raw []byte, pkt *rtp.Packet) {
+	t.forward((*t.layers.Load())[0], raw, pkt)
 }
 
 // recorder is a webrtc.TrackLocalWriter that keeps what is written.
@@ -91,9 +97,9 @@ func TestForwardRewritesForEachSubscriber(t *testing.T) {
 	subscribe(tr, 1111, 100, a)
 	subscribe(tr, 2222, 101, b)
 	var scratch rtp.Packet
-	tr.forward(vp8(t, 9, false), &scratch) // before any keyframe: held back
-	tr.forward(vp8(t, 10, true), &scratch)
-	tr.forward(vp8(t, 11, false), &scratch)
+	forwardFirst(tr, vp8(t, 9, false), &scratch) // before any keyframe: held back
+	forwardFirst(tr, vp8(t, 10, true), &scratch)
+	forwardFirst(tr, vp8(t, 11, false), &scratch)
 	for _, c := range []struct {
 		rec  *recorder
 		ssrc uint32
@@ -120,7 +126,7 @@ func TestResendFromCache(t *testing.T) {
 	d := subscribe(tr, 1111, 100, rec)
 	var scratch rtp.Packet
 	for seq := uint16(100); seq < 110; seq++ {
-		tr.forward(vp8(t, seq, seq == 100), &scratch)
+		forwardFirst(tr, vp8(t, seq, seq == 100), &scratch)
 	}
 	// 103 and 105 are lost; 5 is long gone.
 	nack := &rtcp.TransportLayerNack{Nacks: []rtcp.NackPair{{PacketID: 103, LostPackets: 0b10}, {PacketID: 5}}}
@@ -176,8 +182,8 @@ func TestForwardAllocatesNothing(t *testing.T) {
 	}
 	key, inter := vp8(t, 1, true), vp8(t, 2, false)
 	var scratch rtp.Packet
-	tr.forward(key, &scratch)
-	if n := testing.AllocsPerRun(100, func() { tr.forward(inter, &scratch) }); n != 0 {
+	forwardFirst(tr, key, &scratch)
+	if n := testing.AllocsPerRun(100, func() { forwardFirst(tr, inter, &scratch) }); n != 0 {
 		t.Errorf("forward allocates %.1f times per packet", n)
 	}
 }
@@ -194,11 +200,11 @@ func BenchmarkForward(b *testing.B) {
 			}
 			key, inter := vp8(b, 1, true), vp8(b, 2, false)
 			var scratch rtp.Packet
-			tr.forward(key, &scratch)
+			forwardFirst(tr, key, &scratch)
 			b.ReportAllocs()
 			b.SetBytes(int64(len(inter)))
 			for b.Loop() {
-				tr.forward(inter, &scratch)
+				forwardFirst(tr, inter, &scratch)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/subscriber")
 		})
@@ -237,10 +243,10 @@ func BenchmarkForwardInterceptors(b *testing.B) {
 	}()
 	key, inter := vp8(b, 1, true), vp8(b, 2, false)
 	var scratch rtp.Packet
-	tr.forward(key, &scratch)
+	forwardFirst(tr, key, &scratch)
 	b.ReportAllocs()
 	for b.Loop() {
-		tr.forward(inter, &scratch)
+		forwardFirst(tr, inter, &scratch)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/subscriber")
 }

@@ -4,11 +4,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -17,33 +17,31 @@ import (
 // a publisher for one track, however many subscribers ask.
 const keyframeInterval = 500 * time.Millisecond
 
-// Track is one media track a publisher sends to meetd. Its read loop fans
-// every packet out to the track's down tracks, one per subscriber.
+// Track is one media track a publisher sends to meetd: a microphone, or a
+// camera sent as one encoding or as several simulcast layers. Each layer's
+// read loop fans its packets out to the track's down tracks, one per
+// subscriber, each of which forwards one layer.
 type Track struct {
-	id       string
-	streamID string
-	kind     webrtc.RTPCodecType
-	codec    webrtc.RTPCodecParameters
-	keyframe keyframeFunc
-	remote   *webrtc.TrackRemote
-	pc       *webrtc.PeerConnection
-	log      *slog.Logger
-	// cache holds recent video packets for subscribers' NACKs; nil for audio,
-	// for which meetd negotiates no NACKs.
-	cache *packetCache
+	id        string
+	streamID  string
+	kind      webrtc.RTPCodecType
+	codec     webrtc.RTPCodecParameters
+	keyframe  keyframeFunc
+	simulcast bool
+	vp8       bool
+	pc        *webrtc.PeerConnection
+	log       *slog.Logger
 
-	// downs is a copy-on-write snapshot of the down tracks: the read loop
-	// loads it once per packet and takes no lock.
+	// layers is a copy-on-write list of the layers, smallest first.
+	layers atomic.Pointer[[]*layer]
+	// downs is a copy-on-write snapshot of the down tracks: the read loops
+	// load it once per packet and take no lock.
 	downs atomic.Pointer[[]*DownTrack]
-	// mu serialises writers of downs.
+	// mu serialises writers of layers and downs, and of the down tracks'
+	// views and targets.
 	mu sync.Mutex
 
-	lastKeyframeRequest atomic.Int64 // unix nanoseconds
-	// keyframeWanted is set when a request was held back by the rate
-	// limit; the read loop sends it once the interval has passed.
-	keyframeWanted atomic.Bool
-	packets        atomic.Uint64
-	done           chan struct{}
+	done chan struct{}
 
 	// audioLevelID is the negotiated id of the audio level header
 	// extension, 0 when there is none.
@@ -53,27 +51,27 @@ type Track struct {
 	level atomic.Uint32
 }
 
-// NewTrack wraps a publisher's remote track. streamID groups the tracks
-// subscribers should play together (a camera and its microphone). Run must
-// be called to start forwarding.
+// NewTrack wraps a publisher's remote track: its only encoding, or the
+// first of its simulcast layers to arrive (the others join with AddLayer).
+// streamID groups the tracks subscribers should play together (a camera
+// and its microphone). Run must be called to start forwarding.
 func NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver,
 	streamID string, log *slog.Logger,
 ) *Track {
 	codec := remote.Codec()
 	t := &Track{
-		id:       remote.Kind().String() + "-" + remote.ID(),
-		streamID: streamID,
-		kind:     remote.Kind(),
-		codec:    codec,
-		keyframe: keyframeDetector(codec.MimeType),
-		remote:   remote,
-		pc:       pc,
-		log:      log.With("track", remote.ID(), "kind", remote.Kind().String(), "codec", codec.MimeType),
-		done:     make(chan struct{}),
+		id:        remote.Kind().String() + "-" + remote.ID(),
+		streamID:  streamID,
+		kind:      remote.Kind(),
+		codec:     codec,
+		keyframe:  keyframeDetector(codec.MimeType),
+		simulcast: remote.RID() != "",
+		vp8:       strings.EqualFold(codec.MimeType, webrtc.MimeTypeVP8),
+		pc:        pc,
+		log:       log.With("track", remote.ID(), "kind", remote.Kind().String(), "codec", codec.MimeType),
+		done:      make(chan struct{}),
 	}
-	if t.kind == webrtc.RTPCodecTypeVideo {
-		t.cache = &packetCache{}
-	}
+	t.layers.Store(&[]*layer{t.newLayer(remote)})
 	t.downs.Store(&[]*DownTrack{})
 	t.level.Store(silence)
 	if t.kind == webrtc.RTPCodecTypeAudio {
@@ -83,7 +81,7 @@ func NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, receiver *w
 			}
 		}
 	}
-	go drainRTCP(receiver)
+	go drainRTCP(receiver, remote.RID())
 	return t
 }
 
@@ -102,29 +100,42 @@ func (t *Track) Codec() webrtc.RTPCodecParameters { return t.codec }
 // Done is closed when the publisher stops sending the track.
 func (t *Track) Done() <-chan struct{} { return t.done }
 
-// Packets is how many packets the track has received from its publisher.
-func (t *Track) Packets() uint64 { return t.packets.Load() }
+// Packets is how many packets the track has received from its publisher,
+// all layers together.
+func (t *Track) Packets() uint64 {
+	var n uint64
+	for _, l := range *t.layers.Load() {
+		n += l.packets.Load()
+	}
+	return n
+}
 
-// Run forwards packets until the publisher's track ends.
+// Run forwards the first layer's packets until the publisher's track ends.
+// The simulcast layers of one track share a receiver and end with it.
 func (t *Track) Run() {
 	defer close(t.done)
+	t.readLayer((*t.layers.Load())[0])
+}
+
+// readLayer forwards the packets of one layer until it ends.
+func (t *Track) readLayer(l *layer) {
 	buf := make([]byte, maxPacketSize)
 	var pkt rtp.Packet
 	for {
-		n, _, err := t.remote.Read(buf)
+		n, _, err := l.remote.Read(buf)
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
-				t.log.Debug("track read ended", "err", err)
+				t.log.Debug("track read ended", "rid", l.rid, "err", err)
 			}
 			return
 		}
-		t.forward(buf[:n], &pkt)
+		t.forward(l, buf[:n], &pkt)
 	}
 }
 
-// forward fans one packet out to the down tracks. pkt is scratch space the
-// read loop keeps, so that forwarding allocates nothing.
-func (t *Track) forward(raw []byte, pkt *rtp.Packet) {
+// forward fans one packet of layer l out to the down tracks. pkt is
+// scratch space the read loop keeps, so that forwarding allocates nothing.
+func (t *Track) forward(l *layer, raw []byte, pkt *rtp.Packet) {
 	if err := pkt.Unmarshal(raw); err != nil {
 		t.log.Debug("dropping unparsable RTP packet", "err", err)
 		return
@@ -133,22 +144,29 @@ func (t *Track) forward(raw []byte, pkt *rtp.Packet) {
 		// Padding only (bandwidth probing): nothing for subscribers.
 		return
 	}
-	t.packets.Add(1)
-	if t.keyframeWanted.Load() {
-		t.RequestKeyframe()
+	l.packets.Add(1)
+	if l.keyframeWanted.Load() {
+		t.requestKeyframe(l)
 	}
 	if t.audioLevelID != 0 {
 		t.noteAudioLevel(pkt)
 	}
-	if t.cache != nil {
-		t.cache.store(pkt.SequenceNumber, raw, time.Now().UnixNano())
+	info := packetInfo{now: time.Now().UnixNano()}
+	if l.cache != nil {
+		l.cache.store(pkt.SequenceNumber, raw, info.now)
 	}
-	key := t.keyframe != nil && t.keyframe(pkt.Payload)
+	info.keyframe = t.keyframe != nil && t.keyframe(pkt.Payload)
+	if t.vp8 {
+		info.desc, info.vp8 = parseVP8Descriptor(pkt.Payload)
+		if info.keyframe && t.simulcast {
+			t.noteSize(l, pkt.Payload)
+		}
+	}
 	// One header for every subscriber: each down track sets its own SSRC
 	// and payload type on a copy.
 	fwd := forwardHeader(&pkt.Header)
 	for _, d := range *t.downs.Load() {
-		d.writeRTP(&fwd, pkt.Payload, key)
+		d.writeRTP(l, &fwd, pkt.Payload, &info)
 	}
 }
 
@@ -182,11 +200,13 @@ func (t *Track) TakeAudioLevel() uint8 {
 }
 
 // Subscribe makes a down track for one subscriber. It forwards nothing until
-// a peer connection binds it; video starts at the next keyframe.
+// a peer connection binds it; video starts at the next keyframe, of the
+// largest layer until the subscriber tells the size it shows the video at.
 func (t *Track) Subscribe() *DownTrack {
 	d := &DownTrack{track: t}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	d.target.Store(t.layerFor(d.view))
 	old := *t.downs.Load()
 	downs := make([]*DownTrack, len(old), len(old)+1)
 	copy(downs, old)
@@ -212,33 +232,26 @@ func (t *Track) Unsubscribe(d *DownTrack) {
 // Subscribers is how many down tracks the track has.
 func (t *Track) Subscribers() int { return len(*t.downs.Load()) }
 
-// RequestKeyframe asks the publisher for a keyframe, at most once per
-// keyframeInterval; a request within the interval is sent when it ends.
+// RequestKeyframe asks the publisher for a keyframe of every layer, at
+// most once per keyframeInterval and layer.
 func (t *Track) RequestKeyframe() {
-	if t.kind != webrtc.RTPCodecTypeVideo || t.pc == nil { // no connection: a track of the tests
-		return
-	}
-	now := time.Now().UnixNano()
-	last := t.lastKeyframeRequest.Load()
-	if now-last < int64(keyframeInterval) {
-		t.keyframeWanted.Store(true)
-		return
-	}
-	if !t.lastKeyframeRequest.CompareAndSwap(last, now) {
-		return
-	}
-	t.keyframeWanted.Store(false)
-	err := t.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(t.remote.SSRC())}})
-	if err != nil && !errors.Is(err, io.ErrClosedPipe) {
-		t.log.Debug("keyframe request failed", "err", err)
+	for _, l := range *t.layers.Load() {
+		t.requestKeyframe(l)
 	}
 }
 
-// drainRTCP reads a receiver's incoming RTCP so that its interceptors see it.
-func drainRTCP(r *webrtc.RTPReceiver) {
+// drainRTCP reads a receiver's incoming RTCP, of the simulcast layer rid
+// or of its only track, so that its interceptors see it.
+func drainRTCP(r *webrtc.RTPReceiver, rid string) {
 	buf := make([]byte, 1500)
 	for {
-		if _, _, err := r.Read(buf); err != nil {
+		var err error
+		if rid != "" {
+			_, _, err = r.ReadSimulcast(buf, rid)
+		} else {
+			_, _, err = r.Read(buf)
+		}
+		if err != nil {
 			return
 		}
 	}

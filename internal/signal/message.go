@@ -29,6 +29,7 @@ const (
 	TypeMedia     = "media"
 	TypeChat      = "chat"
 	TypeRole      = "role"
+	TypeView      = "view"
 	TypeJoined    = "joined"
 	TypeState     = "state"
 	TypeError     = "error"
@@ -54,6 +55,18 @@ const (
 	RoleStage    = "stage"
 	RoleAudience = "audience"
 )
+
+// Qualities a viewer can choose in a view message: automatic (by the size
+// shown) or a layer of a simulcast camera.
+const (
+	QualityAuto   = "auto"
+	QualityHigh   = "high"
+	QualityMedium = "medium"
+	QualityLow    = "low"
+)
+
+// MaxViewSize bounds the width and height of a view, in pixels.
+const MaxViewSize = 16384
 
 // Candidate targets: which of a client's peer connections a candidate is for.
 const (
@@ -127,6 +140,13 @@ type Message struct {
 	// candidate; Target also names the connection of restart
 	Candidate *Candidate `json:"candidate,omitempty"`
 	Target    string     `json:"target,omitempty"`
+
+	// view: the stream a video belongs to, the size it is shown at
+	// (0×0: not shown) and the quality the viewer chose
+	Track   string `json:"track,omitempty"`
+	Width   *int   `json:"width,omitempty"`
+	Height  *int   `json:"height,omitempty"`
+	Quality string `json:"quality,omitempty"`
 
 	// state
 	Live    *bool `json:"live,omitempty"`
@@ -287,6 +307,22 @@ func Decode(data []byte) (Message, error) {
 		if m.Target != TargetSubscribe {
 			return m, Errorf(CodeBadMessage, "Only the %q connection is restarted by meetd; restart %q with an offer.",
 				TargetSubscribe, TargetPublish)
+		}
+	case TypeView:
+		if m.Track == "" || len(m.Track) > 200 {
+			return m, Errorf(CodeBadMessage, "A view message needs the stream id of a track.")
+		}
+		if m.Width == nil || m.Height == nil || *m.Width < 0 || *m.Height < 0 ||
+			*m.Width > MaxViewSize || *m.Height > MaxViewSize {
+			return m, Errorf(CodeBadMessage, "A view message needs a width and height from 0 to %d.", MaxViewSize)
+		}
+		switch m.Quality {
+		case "":
+			m.Quality = QualityAuto
+		case QualityAuto, QualityHigh, QualityMedium, QualityLow:
+		default:
+			return m, Errorf(CodeBadMessage, "The quality must be %q, %q, %q or %q.",
+				QualityAuto, QualityHigh, QualityMedium, QualityLow)
 		}
 	case TypeLeave:
 	default:

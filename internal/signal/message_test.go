@@ -119,7 +119,7 @@ func TestProtocolDocSamples(t *testing.T) {
 		}
 		seen["server "+msg.Type] = true
 	}
-	for _, typ := range []string{TypeJoin, TypeOffer, TypeAnswer, TypeCandidate, TypeLeave, TypeMedia, TypeChat, TypeRole, TypeRestart} {
+	for _, typ := range []string{TypeJoin, TypeOffer, TypeAnswer, TypeCandidate, TypeLeave, TypeMedia, TypeChat, TypeRole, TypeRestart, TypeView} {
 		if !seen["client "+typ] {
 			t.Errorf("no client sample for %q", typ)
 		}
@@ -152,6 +152,7 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"leave"}`, `{}`, `[]`, `null`, `{"type":null}`,
 		`{"type":"media","audio":true,"video":false,"screen":"s"}`, `{"type":"chat","text":"hi"}`,
 		`{"type":"role","id":"abc","role":"audience"}`,
+		`{"type":"view","track":"abc_camera","width":320,"height":180}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -188,6 +189,10 @@ func FuzzDecode(f *testing.F) {
 		case TypeRole:
 			if m.ID == "" || (m.Role != RoleStage && m.Role != RoleAudience) {
 				t.Fatalf("accepted invalid role %+v", m)
+			}
+		case TypeView:
+			if m.Track == "" || m.Width == nil || m.Height == nil || *m.Width < 0 || *m.Height < 0 {
+				t.Fatalf("accepted invalid view %+v", m)
 			}
 		case TypeLeave:
 		default:

@@ -41,6 +41,11 @@ type Options struct {
 	// share one. By default each client makes its own with pion's default
 	// codecs and interceptors.
 	API *webrtc.API
+	// Simulcast makes Publish send the camera as three simulcast layers
+	// (RIDs q, h and f: 320×180, 640×360 and 1280×720), each with VP8
+	// picture ids and TL0PICIDX of its own and its RID at SimulcastMarkerAt
+	// of every payload.
+	Simulcast bool
 	// Media, when set, writes what Publish sends in place of the default
 	// synthetic audio and video.
 	Media Media
@@ -404,6 +409,11 @@ func (c *Client) SendChat(text string) error {
 }
 
 // SendMedia tells meetd the microphone, camera and screen state.
+// SendView tells meetd how the video of stream track is shown.
+func (c *Client) SendView(track string, width, height int, quality string) error {
+	return c.send(signal.Message{Type: signal.TypeView, Track: track, Width: &width, Height: &height, Quality: quality})
+}
+
 func (c *Client) SendMedia(audio, video bool, screen string) error {
 	return c.send(signal.Message{Type: signal.TypeMedia, Audio: &audio, Video: &video, Screen: &screen})
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/meetd/meetd/internal/signal"
@@ -48,6 +49,8 @@ type publishedMedia struct {
 	screenSender *webrtc.RTPSender
 	// KeyframeRequests counts PLIs and FIRs received.
 	keyframeRequests atomic.Int64
+	// layerKeyframe is set for a simulcast layer whose keyframe was asked for.
+	layerKeyframe []atomic.Bool
 }
 
 func (p *publishedMedia) wait() { p.wg.Wait() }
@@ -77,9 +80,27 @@ func (c *Client) Publish(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var layers []*webrtc.TrackLocalStaticRTP
+	if c.opts.Simulcast {
+		for _, l := range SimulcastLayers {
+			t, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{
+				MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
+			}, "video", CameraStream, webrtc.WithRTPStreamID(l.RID))
+			if err != nil {
+				return err
+			}
+			layers = append(layers, t)
+		}
+		video = layers[0]
+	}
 	vt, err := pc.AddTransceiverFromTrack(video, send)
 	if err != nil {
 		return err
+	}
+	for _, l := range layers[min(1, len(layers)):] {
+		if err := vt.Sender().AddEncoding(l); err != nil {
+			return err
+		}
 	}
 	pc.OnICECandidate(c.candidateHandler(signal.TargetPublish))
 	if c.opts.RestartICE {
@@ -112,12 +133,34 @@ func (c *Client) Publish(ctx context.Context) error {
 	c.media = m
 	c.mu.Unlock()
 	m.wg.Add(2)
-	go m.readRTCP(vt.Sender())
+	if layers == nil {
+		go m.readRTCP(vt.Sender())
+	} else {
+		m.layerKeyframe = make([]atomic.Bool, len(layers))
+		m.wg.Add(len(layers) - 1)
+		for i, l := range SimulcastLayers {
+			go m.readSimulcastRTCP(vt.Sender(), l.RID, i)
+		}
+	}
 	go func() {
 		defer m.wg.Done()
 		send := c.opts.Media
 		if send == nil {
 			send = m.send
+		}
+		if layers != nil {
+			ids := simulcastIDs{mid: vt.Mid()}
+			for _, e := range vt.Sender().GetParameters().HeaderExtensions {
+				switch e.URI {
+				case sdp.SDESMidURI:
+					ids.midID = uint8(e.ID)
+				case sdp.SDESRTPStreamIDURI:
+					ids.ridID = uint8(e.ID)
+				}
+			}
+			send = func(ctx context.Context, audio, _ *webrtc.TrackLocalStaticRTP, _ func() bool) {
+				m.sendSimulcast(ctx, audio, layers, ids)
+			}
 		}
 		send(c.ctx, audio, video, func() bool { return m.keyframe.Swap(false) })
 	}()
@@ -168,6 +211,25 @@ func (m *publishedMedia) readRTCP(sender *webrtc.RTPSender) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				m.keyframeRequests.Add(1)
 				m.keyframe.Store(true)
+			}
+		}
+	}
+}
+
+// readSimulcastRTCP turns keyframe requests for one simulcast layer into
+// a keyframe of that layer.
+func (m *publishedMedia) readSimulcastRTCP(sender *webrtc.RTPSender, rid string, layer int) {
+	defer m.wg.Done()
+	for {
+		pkts, _, err := sender.ReadSimulcastRTCP(rid)
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				m.keyframeRequests.Add(1)
+				m.layerKeyframe[layer].Store(true)
 			}
 		}
 	}

@@ -10,10 +10,12 @@ import type {
   JoinMessage,
   MediaMessage,
   Participant,
+  Quality,
   Role,
   RoomKind,
   ServerMessage,
   Target,
+  ViewMessage,
 } from './protocol';
 
 // Records (rather than arrays) so that the compiler insists on every type.
@@ -25,6 +27,7 @@ const clientTypes: Record<ClientMessage['type'], true> = {
   media: true,
   chat: true,
   role: true,
+  view: true,
   leave: true,
   restart: true,
 };
@@ -114,6 +117,17 @@ function kind(m: Fields): RoomKind | undefined {
 }
 
 /** A string meetd may leave out when it is empty. */
+const qualities: readonly Quality[] = ['auto', 'high', 'medium', 'low'];
+
+function quality(m: Fields): Quality | undefined {
+  const v = optStr(m, 'quality');
+  if (v === undefined) return undefined;
+  if (!(qualities as readonly string[]).includes(v)) {
+    throw new ProtocolError(`"quality" must be one of ${qualities.join(', ')}, not "${v}"`);
+  }
+  return v as Quality;
+}
+
 function strOrEmpty(m: Fields, key: string): string {
   return optStr(m, key) ?? '';
 }
@@ -304,6 +318,12 @@ export function decodeClientMessage(text: string | unknown): ClientMessage {
       return sdpMessage(m, 'answer');
     case 'candidate':
       return candidateMessage(m);
+    case 'view': {
+      const out: ViewMessage = { type: 'view', track: str(m, 'track'), width: count(m, 'width'), height: count(m, 'height') };
+      const q = quality(m);
+      if (q !== undefined) out.quality = q;
+      return out;
+    }
     case 'leave':
       return { type: 'leave' };
     case 'restart':

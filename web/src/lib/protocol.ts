@@ -106,6 +106,21 @@ export interface RoleRequestMessage {
   role: Role;
 }
 
+/** A viewer's choice among a simulcast camera's layers; 'auto' picks by tile size. */
+export type Quality = 'auto' | 'high' | 'medium' | 'low';
+
+/**
+ * How the client shows the video of stream `track`: its tile's size in device
+ * pixels, 0×0 when not visible (meetd then sends that video nothing).
+ */
+export interface ViewMessage {
+  type: 'view';
+  track: string;
+  width: number;
+  height: number;
+  quality?: Quality;
+}
+
 export interface LeaveMessage {
   type: 'leave';
 }
@@ -212,6 +227,7 @@ export type ClientMessage =
   | MediaMessage
   | ChatSendMessage
   | RoleRequestMessage
+  | ViewMessage
   | LeaveMessage
   | RestartMessage;
 

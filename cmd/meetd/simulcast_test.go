@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/meetd/meetd/internal/signal"
+	"github.com/meetd/meetd/internal/testclient"
+)
+
+// received is what a viewer got of a simulcast camera, in arrival order.
+type received struct {
+	mu    sync.Mutex
+	video []rtp.Packet
+	audio int
+}
+
+func (r *received) onTrack(remote *webrtc.TrackRemote) {
+	for {
+		p, _, err := remote.ReadRTP()
+		if err != nil {
+			return
+		}
+		r.mu.Lock()
+		if remote.Kind() == webrtc.RTPCodecTypeAudio {
+			r.audio++
+		} else {
+			p.Payload = append([]byte(nil), p.Payload...)
+			r.video = append(r.video, *p)
+		}
+		r.mu.Unlock()
+	}
+}
+
+// since returns the video packets from the nth on, and the audio count.
+func (r *received) since(n int) ([]rtp.Packet, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]rtp.Packet(nil), r.video[min(n, len(r.video)):]...), r.audio
+}
+
+func (r *received) count() (video, audio int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.video), r.audio
+}
+
+func marker(p rtp.Packet) byte {
+	if len(p.Payload) <= testclient.SimulcastMarkerAt {
+		return 0
+	}
+	return p.Payload[testclient.SimulcastMarkerAt]
+}
+
+// waitLayer waits until the viewer gets n packets in a row of the layer
+// marked m, and returns how many packets it had then.
+func waitLayer(t *testing.T, ctx context.Context, r *received, m byte, n int) int {
+	t.Helper()
+	for {
+		got, _ := r.since(0)
+		run := 0
+		for _, p := range got {
+			if marker(p) == m {
+				run++
+			} else {
+				run = 0
+			}
+		}
+		if run >= n {
+			return len(got)
+		}
+		select {
+		case <-ctx.Done():
+			last := byte(0)
+			if len(got) > 0 {
+				last = marker(got[len(got)-1])
+			}
+			t.Fatalf("no run of %d packets of layer %c; last layer %c of %d packets", n, m, last, len(got))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// checkContinuous fails unless the packets, sorted by arrival, read as one
+// stream: every sequence number between the first and the last, timestamps
+// that never go back (nor jump further than the time a tile was hidden),
+// and picture ids that go up by at most one.
+func checkContinuous(t *testing.T, pkts []rtp.Packet) {
+	t.Helper()
+	seen := map[uint16]bool{}
+	first := pkts[0].SequenceNumber
+	span := 0
+	for _, p := range pkts {
+		seen[p.SequenceNumber] = true
+		if d := int(uint16(p.SequenceNumber - first)); d < 1<<15 && d > span {
+			span = d
+		}
+	}
+	for i := 0; i <= span; i++ {
+		if !seen[first+uint16(i)] {
+			t.Errorf("sequence number %d missing (between %d and %d)", first+uint16(i), first, first+uint16(span))
+		}
+	}
+	var prev *rtp.Packet
+	for i := range pkts {
+		p := &pkts[i]
+		if prev != nil && int16(p.SequenceNumber-prev.SequenceNumber) > 0 {
+			if int32(p.Timestamp-prev.Timestamp) < 0 {
+				t.Errorf("timestamp went back from %d to %d at sequence number %d", prev.Timestamp, p.Timestamp, p.SequenceNumber)
+			}
+			if int32(p.Timestamp-prev.Timestamp) > 3*90000 {
+				t.Errorf("timestamp jumped %d ticks at sequence number %d", p.Timestamp-prev.Timestamp, p.SequenceNumber)
+			}
+			a, _, okA := testclient.VP8Picture(prev.Payload)
+			b, _, okB := testclient.VP8Picture(p.Payload)
+			if !okA || !okB {
+				t.Fatalf("packet %d has no picture id", p.SequenceNumber)
+			}
+			if d := (b - a) & 0x7fff; d > 1 {
+				t.Errorf("picture id jumped from %d to %d at sequence number %d (layers %c to %c)", a, b, p.SequenceNumber, marker(*prev), marker(*p))
+			}
+		}
+		if prev == nil || int16(p.SequenceNumber-prev.SequenceNumber) > 0 {
+			prev = p
+		}
+	}
+}
+
+func TestSimulcastLayerFollowsView(t *testing.T) {
+	checkLeaks(t)
+	url := startMeetd(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+
+	pub := dial(t, ctx, url, testclient.Options{Simulcast: true})
+	defer pub.Close()
+	join(t, ctx, pub, "cams", signal.RoleStage)
+	if err := pub.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec := &received{}
+	viewer := dial(t, ctx, url, testclient.Options{OnTrack: rec.onTrack})
+	defer viewer.Close()
+	join(t, ctx, viewer, "cams", signal.RoleAudience)
+	stream := pub.ID() + "_" + testclient.CameraStream
+
+	// Until it says how it shows the video, a viewer gets the best layer.
+	waitLayer(t, ctx, rec, 'f', 30)
+
+	// A small tile: only the quarter-resolution layer.
+	if err := viewer.SendView(stream, 320, 180, signal.QualityAuto); err != nil {
+		t.Fatal(err)
+	}
+	from := waitLayer(t, ctx, rec, 'q', 30)
+	time.Sleep(time.Second)
+	after, _ := rec.since(from)
+	for _, p := range after {
+		if m := marker(p); m != 'q' {
+			t.Fatalf("a viewer of a 320×180 tile got a packet of layer %c", m)
+		}
+	}
+
+	// A medium tile takes the half-resolution layer, a low quality choice
+	// the quarter one again, a large tile the full one.
+	for _, step := range []struct {
+		w, h    int
+		quality string
+		want    byte
+	}{
+		{600, 300, signal.QualityAuto, 'h'},
+		{1920, 1080, signal.QualityLow, 'q'},
+		{1920, 1080, signal.QualityAuto, 'f'},
+	} {
+		if err := viewer.SendView(stream, step.w, step.h, step.quality); err != nil {
+			t.Fatal(err)
+		}
+		waitLayer(t, ctx, rec, step.want, 30)
+	}
+
+	// A tile off screen gets no video; audio goes on.
+	if err := viewer.SendView(stream, 0, 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // packets in flight
+	v0, a0 := rec.count()
+	time.Sleep(time.Second)
+	v1, a1 := rec.count()
+	if v1 != v0 {
+		t.Errorf("a hidden tile got %d video packets", v1-v0)
+	}
+	if a1-a0 < 20 {
+		t.Errorf("a hidden tile's audio stopped: %d packets in a second", a1-a0)
+	}
+	if err := viewer.SendView(stream, 320, 180, ""); err != nil {
+		t.Fatal(err)
+	}
+	waitLayer(t, ctx, rec, 'q', 30)
+
+	all, _ := rec.since(0)
+	checkContinuous(t, all)
+	layers := map[byte]int{}
+	for _, p := range all {
+		layers[marker(p)]++
+	}
+	t.Logf("%d video packets: %s", len(all), fmt.Sprint(layers))
+}

@@ -1,0 +1,181 @@
+package sfu
+
+import (
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+)
+
+// Layer is one encoding of a publisher's track: the only one, or one of
+// the simulcast layers (RIDs) of a camera, from the lowest resolution up.
+type layer struct {
+	rid    string
+	rank   int // order among the track's layers: lower is smaller
+	remote *webrtc.TrackRemote
+	ssrc   uint32
+	// cache holds recent video packets for subscribers' NACKs; nil for
+	// audio, for which meetd negotiates no NACKs.
+	cache *packetCache
+
+	// width and height are the picture size of the last keyframe, 0 until
+	// one was seen (VP8 only).
+	width, height atomic.Uint32
+
+	lastKeyframeRequest atomic.Int64 // unix nanoseconds
+	// keyframeWanted is set when a request was held back by the rate
+	// limit; the read loop sends it once the interval has passed.
+	keyframeWanted atomic.Bool
+	packets        atomic.Uint64
+}
+
+// ridRank orders the RIDs browsers and SFUs commonly give simulcast
+// layers; unknown ones count as the middle.
+func ridRank(rid string) int {
+	switch strings.ToLower(rid) {
+	case "q", "l", "low", "0":
+		return 0
+	case "", "f", "high", "hi", "2":
+		return 2
+	}
+	return 1
+}
+
+// Sizes assumed for a layer before its first keyframe shows its size:
+// a 720p camera sent at full, half and quarter resolution.
+const assumedWidth, assumedHeight = 1280, 720
+
+// size is the layer's picture size, or an estimate from its rank and the
+// size of top, the track's largest layer, while it is not known yet.
+func (l *layer) size(top *layer) (int, int) {
+	if w, h := l.width.Load(), l.height.Load(); w > 0 {
+		return int(w), int(h)
+	}
+	w, h := assumedWidth, assumedHeight
+	if tw, th := top.width.Load(), top.height.Load(); tw > 0 {
+		w, h = int(tw), int(th)
+	}
+	shift := max(top.rank-l.rank, 0)
+	return w >> shift, h >> shift
+}
+
+// Layers are the track's layers, from the smallest up.
+func (t *Track) Layers() []string {
+	ls := *t.layers.Load()
+	rids := make([]string, len(ls))
+	for i, l := range ls {
+		rids[i] = l.rid
+	}
+	return rids
+}
+
+// Simulcast reports whether the publisher sends the track as simulcast.
+func (t *Track) Simulcast() bool { return t.simulcast }
+
+// AddLayer adds a simulcast layer that arrived after the track's first one
+// and forwards it until the publisher stops it.
+func (t *Track) AddLayer(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
+	l := t.newLayer(remote)
+	t.mu.Lock()
+	ls := slices.Clone(*t.layers.Load())
+	ls = append(ls, l)
+	slices.SortStableFunc(ls, func(a, b *layer) int { return a.rank - b.rank })
+	t.layers.Store(&ls)
+	t.retargetLocked()
+	t.mu.Unlock()
+	t.log.Info("simulcast layer received", "rid", remote.RID())
+	go drainRTCP(receiver, remote.RID())
+	go t.readLayer(l)
+}
+
+func (t *Track) newLayer(remote *webrtc.TrackRemote) *layer {
+	l := &layer{rid: remote.RID(), rank: ridRank(remote.RID()), remote: remote, ssrc: uint32(remote.SSRC())}
+	if t.kind == webrtc.RTPCodecTypeVideo {
+		l.cache = &packetCache{}
+	}
+	return l
+}
+
+// layerFor picks the smallest layer at least as large as a view of w×h;
+// the largest when none is; none for a view of 0×0 (not visible). view
+// false (the subscriber never said) picks the largest.
+func (t *Track) layerFor(v view) *layer {
+	ls := *t.layers.Load()
+	if len(ls) == 0 {
+		return nil
+	}
+	top := ls[len(ls)-1]
+	if t.kind != webrtc.RTPCodecTypeVideo || !v.set {
+		return top
+	}
+	if v.Width <= 0 && v.Height <= 0 {
+		return nil
+	}
+	if v.Quality != QualityAuto {
+		// A quality the viewer chose: the best layer up to it.
+		maxRank := int(v.Quality - QualityLow)
+		pick := ls[0]
+		for _, l := range ls {
+			if l.rank <= maxRank {
+				pick = l
+			}
+		}
+		return pick
+	}
+	for _, l := range ls {
+		if w, h := l.size(top); w >= v.Width && h >= v.Height {
+			return l
+		}
+	}
+	return top
+}
+
+// retargetLocked sets every down track's target layer again after the
+// layers changed. t.mu must be held.
+func (t *Track) retargetLocked() {
+	for _, d := range *t.downs.Load() {
+		d.target.Store(t.layerFor(d.view))
+	}
+}
+
+// noteSize records a layer's picture size from a keyframe; a change
+// retargets the down tracks.
+func (t *Track) noteSize(l *layer, payload []byte) {
+	w, h, ok := vp8KeyframeSize(payload)
+	if !ok || (uint32(w) == l.width.Load() && uint32(h) == l.height.Load()) {
+		return
+	}
+	t.mu.Lock()
+	l.width.Store(uint32(w))
+	l.height.Store(uint32(h))
+	t.retargetLocked()
+	t.mu.Unlock()
+}
+
+// requestKeyframe asks the publisher for a keyframe of layer l, at most
+// once per keyframeInterval; a request within the interval is sent when it
+// ends.
+func (t *Track) requestKeyframe(l *layer) {
+	if t.kind != webrtc.RTPCodecTypeVideo || t.pc == nil || l == nil { // no connection: a track of the tests
+		return
+	}
+	now := time.Now().UnixNano()
+	last := l.lastKeyframeRequest.Load()
+	if now-last < int64(keyframeInterval) {
+		l.keyframeWanted.Store(true)
+		return
+	}
+	if !l.lastKeyframeRequest.CompareAndSwap(last, now) {
+		return
+	}
+	l.keyframeWanted.Store(false)
+	err := t.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}})
+	if err != nil && !errors.Is(err, io.ErrClosedPipe) {
+		t.log.Debug("keyframe request failed", "err", err)
+	}
+}

@@ -1,0 +1,141 @@
+package testclient
+
+import (
+	"context"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// SimulcastLayer is one layer a simulcast test publisher sends.
+type SimulcastLayer struct {
+	RID           string
+	Width, Height int
+	// Marker is the byte at SimulcastMarkerAt of every payload of the layer.
+	Marker byte
+}
+
+// SimulcastLayers are the layers of Options.Simulcast, smallest first.
+var SimulcastLayers = []SimulcastLayer{
+	{RID: "q", Width: 320, Height: 180, Marker: 'q'},
+	{RID: "h", Width: 640, Height: 360, Marker: 'h'},
+	{RID: "f", Width: 1280, Height: 720, Marker: 'f'},
+}
+
+// SimulcastMarkerAt is where a simulcast payload carries its layer's marker.
+const SimulcastMarkerAt = 20
+
+// VP8 payload descriptor of the simulcast layers: X, then I (15-bit
+// picture id) and L (TL0PICIDX).
+const simulcastDescriptorSize = 5
+
+// VP8Picture reads the picture id and TL0PICIDX of a payload sent by a
+// simulcast test publisher (and forwarded by meetd).
+func VP8Picture(p []byte) (pictureID uint16, tl0 uint8, ok bool) {
+	if len(p) < simulcastDescriptorSize || p[0]&0x80 == 0 || p[1]&0xc0 != 0xc0 || p[2]&0x80 == 0 {
+		return 0, 0, false
+	}
+	return uint16(p[2]&0x7f)<<8 | uint16(p[3]), p[4], true
+}
+
+// simulcastIDs are the negotiated ids of the MID and RID header
+// extensions, which pion's sender leaves to the application, and the MID.
+type simulcastIDs struct {
+	midID, ridID uint8
+	mid          string
+}
+
+// sendSimulcast writes audio and three VP8 layers, each with its own
+// sequence numbers, timestamps, picture ids and TL0PICIDX (as a browser's
+// encoders do), and a keyframe in every layer every keyframeEvery and on
+// every keyframe request.
+func (m *publishedMedia) sendSimulcast(ctx context.Context, audio *webrtc.TrackLocalStaticRTP,
+	layers []*webrtc.TrackLocalStaticRTP, ids simulcastIDs,
+) {
+	at := time.NewTicker(audioInterval)
+	defer at.Stop()
+	vt := time.NewTicker(videoInterval)
+	defer vt.Stop()
+	type state struct {
+		seq uint16
+		ts  uint32
+		pic uint16
+		tl0 uint8
+	}
+	// Different starting points, so that forwarding them as they are
+	// would show.
+	st := make([]state, len(layers))
+	for i := range st {
+		st[i] = state{seq: uint16(1000 * (i + 1)), ts: uint32(100000 * (i + 1)), pic: uint16(3000*i + 32700), tl0: uint8(80 * i)}
+	}
+	var aseq uint16
+	var ats uint32
+	lastKey := make([]time.Time, len(layers))
+	audioPayload := make([]byte, 80)
+	payload := make([]byte, videoPacketBytes)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-at.C:
+			aseq++
+			ats += 960
+			_ = audio.WriteRTP(&rtp.Packet{
+				Header:  rtp.Header{Version: 2, SequenceNumber: aseq, Timestamp: ats, Marker: true},
+				Payload: audioPayload,
+			})
+		case now := <-vt.C:
+			for li, track := range layers {
+				key := m.layerKeyframe[li].Swap(false) || now.Sub(lastKey[li]) >= keyframeEvery
+				if key {
+					lastKey[li] = now
+				}
+				s := &st[li]
+				s.ts += 3000
+				s.pic = (s.pic + 1) & 0x7fff
+				s.tl0++
+				// Bigger layers take more packets a frame.
+				n := 1 + li
+				if key {
+					n *= 3
+				}
+				for i := range n {
+					s.seq++
+					p := payload
+					clear(p[:SimulcastMarkerAt])
+					p[0] = 0x80 // X
+					if i == 0 {
+						p[0] |= 0x10 // S: start of partition 0
+					}
+					p[1] = 0xc0 // I, L
+					p[2] = 0x80 | byte(s.pic>>8)
+					p[3] = byte(s.pic)
+					p[4] = s.tl0
+					if i == 0 {
+						f := p[simulcastDescriptorSize:]
+						f[0] = 0x11 // frame tag: shown, P=1 (interframe)
+						if key {
+							f[0] = 0x10
+							f[3], f[4], f[5] = 0x9d, 0x01, 0x2a
+							w, h := SimulcastLayers[li].Width, SimulcastLayers[li].Height
+							f[6], f[7], f[8], f[9] = byte(w), byte(w>>8), byte(h), byte(h>>8)
+						}
+					}
+					p[SimulcastMarkerAt] = SimulcastLayers[li].Marker
+					pkt := &rtp.Packet{
+						Header:  rtp.Header{Version: 2, SequenceNumber: s.seq, Timestamp: s.ts, Marker: i == n-1},
+						Payload: p,
+					}
+					if ids.midID != 0 {
+						_ = pkt.Header.SetExtension(ids.midID, []byte(ids.mid))
+					}
+					if ids.ridID != 0 {
+						_ = pkt.Header.SetExtension(ids.ridID, []byte(SimulcastLayers[li].RID))
+					}
+					_ = track.WriteRTP(pkt)
+				}
+			}
+		}
+	}
+}
