@@ -66,8 +66,19 @@ func TestSameH264Profile(t *testing.T) {
 func FuzzKeyframe(f *testing.F) {
 	f.Add([]byte{0x90, 0xe0, 0x05, 0x07, 0x40, 0x00})
 	f.Add([]byte{0x78, 0x00, 0x02, 0x67, 0x42})
+	f.Add([]byte{0x90, 0x80, 0x81, 0x23, 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00})
 	f.Fuzz(func(t *testing.T, p []byte) {
 		isVP8Keyframe(p)
 		isH264Keyframe(p)
+		vp8KeyframeSize(p)
+		// What the simulcast rewriter does to a publisher's payload.
+		if d, ok := parseVP8Descriptor(p); ok && d.picture > 0 {
+			q := append([]byte(nil), p...)
+			id := d.pictureID(q) + 1
+			d.setPictureID(q, id)
+			if got := d.pictureID(q); d.long && got != id&0x7fff || !d.long && got != id&0x7f {
+				t.Fatalf("picture id %d written, %d read", id, got)
+			}
+		}
 	})
 }
