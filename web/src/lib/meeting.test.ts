@@ -95,6 +95,13 @@ describe('Meeting', () => {
       ['video', 'sendonly'],
     ]);
     expect(pc.transceivers[0]!.init?.streams).toEqual([s.camera]);
+    // The camera goes out as simulcast, the microphone as one encoding.
+    expect(pc.transceivers[0]!.init?.sendEncodings).toBeUndefined();
+    expect(pc.transceivers[1]!.init?.sendEncodings).toEqual([
+      { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+      { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+      { rid: 'f', maxBitrate: 1_500_000 },
+    ]);
     expect(ws.sentOf('offer')).toEqual([{ type: 'offer', sdp: 'v=0 local-offer' }]);
     pc.gather({ candidate: 'mine', sdpMid: '0', sdpMLineIndex: 0 });
     expect(ws.sentOf('candidate')).toEqual([
@@ -186,6 +193,7 @@ describe('Meeting', () => {
     const sharing = s.meeting.startScreen(screen);
     await settle();
     expect(FakePeerConnection.all).toHaveLength(1);
+    // A screen share is one encoding, not simulcast.
     expect(pub!.transceivers[2]!.init).toEqual({ direction: 'sendonly', streams: [screen] });
     expect(ws.sentOf('offer')).toHaveLength(2);
     expect(ws.sentOf('media').at(-1)).toEqual({ type: 'media', audio: true, video: true, screen: '' });

@@ -12,6 +12,7 @@ import { addCandidate, candidateJSON } from './ice';
 import type { RemoteStream } from './participants';
 import type { IceCandidate, IceServer, Participant, Role, ServerMessage } from './protocol';
 import { Reconnector, SignalingClient, unreachableMessage, type SocketFactory } from './signaling';
+import { addSendTrack } from './simulcast';
 import { SubscribeConnection } from './subscribe';
 import { ConnectionWatch } from './watch';
 
@@ -320,9 +321,8 @@ export class Publisher {
     // candidates are gathered for them.
     for (const kind of ['audio', 'video'] as const) {
       const track = tracks.find((t) => t.kind === kind);
-      if (track) {
-        this.senders[kind] = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] }).sender;
-      }
+      // The camera goes out as simulcast (simulcast.ts).
+      if (track) this.senders[kind] = addSendTrack(pc, track, stream).sender;
     }
     const offer = await pc.createOffer();
     if (id !== this.session) return;
