@@ -2,7 +2,8 @@
 // camera) as three layers; meetd forwards each viewer the layer that fits the
 // view it reports. A viewer in a small window decodes the quarter layer, one
 // at 1920x1080 the largest layer the streamer sends, and the small one
-// switches up when its window grows. Prints the frame sizes over time.
+// switches up when its window grows. Quality Low and Medium cap the layer; a
+// hidden tab receives no video until it is back. Prints the frame sizes over time.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -30,7 +31,7 @@ function recordViews(user) {
 const size = (v) => (v ? `${v.width}x${v.height}` : 'none');
 
 test(
-  'a small viewer decodes the quarter layer, a full-screen one the largest, and a grown window switches up',
+  'simulcast: a small viewer decodes the quarter layer, a large one the largest; growing, Quality and a hidden tab',
   e2e(async (w) => {
     const start = Date.now();
     const clock = () => `${((Date.now() - start) / 1000).toFixed(1).padStart(5)} s`;
@@ -124,9 +125,37 @@ test(
       }
       assert.ok(s.b && ok(s.b.width), `with Quality ${value} the large viewer should decode ${what}, decodes ${size(s.b)}`);
     };
+    const half = s.layers.find((l) => l.rid === 'h');
     await pick('low', (width) => width === s.quarter.width, `the quarter layer (${size(s.quarter)})`);
     assert.equal(await large.page.evaluate(() => localStorage.getItem('meetd.quality')), 'low');
+    if (half?.fps > 0) await pick('medium', (width) => width === half.width, `the half layer (${size(half)})`);
     await pick('auto', (width) => width === s.top.width, `the largest layer (${size(s.top)})`);
     log(`views sent by the large viewer: ${largeViews.map((v) => `${v.width}x${v.height} ${v.quality}`).join(', ')}`);
+
+    // A hidden tab receives no video at all, and plays again when it is back. Headless
+    // Chromium never hides a page, so the page is told it is hidden.
+    const setHidden = (hidden) =>
+      large.page.evaluate((hidden) => {
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => hidden });
+        document.dispatchEvent(new Event('visibilitychange'));
+      }, hidden);
+    await setHidden(true);
+    await sleep(1000); // the view goes out after 300 ms, and packets on the way arrive
+    const [before] = await inboundVideo(large);
+    await sleep(2000);
+    const [after] = await inboundVideo(large);
+    log(`hidden tab: ${after.bytes - before.bytes} video bytes and ${after.decoded - before.decoded} frames in 2 s`);
+    assert.equal(size(largeViews.at(-1)), '0x0', 'a hidden tab should send a 0x0 view');
+    assert.ok(after.bytes - before.bytes < 5000, `a hidden tab should receive no video, got ${after.bytes - before.bytes} bytes in 2 s`);
+    await setHidden(false);
+    const back = Date.now() + 10_000;
+    let [now] = await inboundVideo(large);
+    while (Date.now() < back && now.decoded < after.decoded + 10) {
+      await sleep(500);
+      [now] = await inboundVideo(large);
+    }
+    log(`visible again: ${now.decoded - after.decoded} frames decoded, ${size(now)}`);
+    assert.ok(now.decoded >= after.decoded + 10, 'video should play again once the tab is visible');
+    await waitForVideoPlaying(large, VIDEO);
   }),
 );
