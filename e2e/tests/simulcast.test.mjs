@@ -55,6 +55,7 @@ test(
       await waitForStatus(v, 'Live');
       await expectWatching(v, VIDEO);
     }
+    await w.screenshot(small, 'simulcast-small.png');
     const box = (u) => u.page.$eval(VIDEO, (v) => `${v.clientWidth}x${v.clientHeight} css px`);
     log(`stage video: small ${await box(small)}, large ${await box(large)}`);
 
@@ -112,6 +113,7 @@ test(
     );
     log(`views sent by the grown viewer: ${smallViews.map((v) => `${v.width}x${v.height}`).join(', ')}`);
     await waitForVideoPlaying(small, VIDEO);
+    await w.screenshot(small, 'simulcast-grown.png');
 
     // The large viewer picks Quality: Low, then Auto again (remembered in the browser).
     const pick = async (value, ok, what) => {
