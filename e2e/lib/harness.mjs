@@ -19,9 +19,9 @@ export class World {
     this.previousLogs = [];
   }
 
-  /** Opens a new user (own browser context); goes to path on meetd if given. */
-  async user(label, pagePath) {
-    const u = await newUser(this.browser, label);
+  /** Opens a new user (own browser context); goes to path on meetd if given. options: { viewport }. */
+  async user(label, pagePath, options) {
+    const u = await newUser(this.browser, label, options);
     this.users.push(u);
     if (pagePath !== undefined) await u.goto(this.server.url(pagePath));
     return u;

@@ -1,5 +1,6 @@
 import { useMemo, useState } from 'react';
 import { useMediaQuery } from '../hooks/useMeeting';
+import { useQuality, ViewsContext } from '../hooks/useViews';
 import type { Meeting, MeetingState } from '../lib/meeting';
 import type { DeviceList } from '../lib/media';
 import { buildTiles } from '../lib/participants';
@@ -74,6 +75,7 @@ export function Call({
   onLeaveStage?: () => void;
 }) {
   const narrow = useMediaQuery('(max-width: 600px)');
+  const [quality, setQuality] = useQuality(meeting.views);
   const [copying, setCopying] = useState(false);
   const self = state.selfId;
   const onStage = state.role === 'stage';
@@ -104,108 +106,112 @@ export function Call({
           : STATUS.connecting;
 
   return (
-    <div className={`call ${panel ? 'has-panel' : ''}`}>
-      <div className="call-main">
-        <section className="call-stage" aria-label="Participants' video">
-          {(!joined || mending) && (
-            <div className="call-banner" role="alert">
-              <span className="status-pill is-busy">{status}</span>
-              {state.unreachable && <span>{unreachableMessage(location.host)} Trying again…</span>}
-            </div>
-          )}
-          <p className="visually-hidden" data-testid="status" role="status">
-            {status}
-          </p>
-          {cameras.length === 0 && joined ? (
-            <div className="call-empty">
-              <p>Nobody is on stage yet.</p>
-            </div>
-          ) : (
-            <CallGrid
-              cameras={cameras}
-              screens={screens}
-              speaker={state.speaker}
-              self={{ audio: micOn && hasMic, video: camOn && hasCam }}
-              narrow={narrow}
-            />
-          )}
-          {!onStage && joined && (
-            <p className="call-watching">
-              <Icon name="people" />
-              You are watching. The host can invite you to the stage.
+    <ViewsContext.Provider value={meeting.views}>
+      <div className={`call ${panel ? 'has-panel' : ''}`}>
+        <div className="call-main">
+          <section className="call-stage" aria-label="Participants' video">
+            {(!joined || mending) && (
+              <div className="call-banner" role="alert">
+                <span className="status-pill is-busy">{status}</span>
+                {state.unreachable && <span>{unreachableMessage(location.host)} Trying again…</span>}
+              </div>
+            )}
+            <p className="visually-hidden" data-testid="status" role="status">
+              {status}
             </p>
-          )}
-        </section>
-        {panel === 'chat' && (
-          <ChatPanel
-            messages={state.chat}
-            canSend={joined}
-            onSend={(t) => meeting.sendChat(t)}
-            onClose={() => onPanel(null)}
-          />
-        )}
-        {panel === 'people' && (
-          <SidePanel title="People" onClose={() => onPanel(null)} testId="people-panel">
-            <div className="people-link">
-              <button
-                type="button"
-                className="btn btn-small btn-tonal"
-                disabled={copying}
-                onClick={() => {
-                  setCopying(true);
-                  void copyText(link).then((ok) => {
-                    setCopying(false);
-                    onCopied(ok);
-                  });
-                }}
-              >
-                <Icon name="link" />
-                Copy link
-              </button>
-              <span className="people-url">{link}</span>
-            </div>
-            <PeopleList
-              participants={state.participants}
-              selfId={self}
-              amHost={amHost}
-              sendBackWords="Move to audience"
-              onRole={(id: string, role: Role) => meeting.setRole(id, role)}
+            {cameras.length === 0 && joined ? (
+              <div className="call-empty">
+                <p>Nobody is on stage yet.</p>
+              </div>
+            ) : (
+              <CallGrid
+                cameras={cameras}
+                screens={screens}
+                speaker={state.speaker}
+                self={{ audio: micOn && hasMic, video: camOn && hasCam }}
+                narrow={narrow}
+              />
+            )}
+            {!onStage && joined && (
+              <p className="call-watching">
+                <Icon name="people" />
+                You are watching. The host can invite you to the stage.
+              </p>
+            )}
+          </section>
+          {panel === 'chat' && (
+            <ChatPanel
+              messages={state.chat}
+              canSend={joined}
+              onSend={(t) => meeting.sendChat(t)}
+              onClose={() => onPanel(null)}
             />
-          </SidePanel>
-        )}
-        {panel === 'settings' && (
-          <SettingsPanel
-            devices={devices}
-            camera={onStage ? camera : null}
-            onDevice={onDevice}
-            onClose={() => onPanel(null)}
-          />
-        )}
+          )}
+          {panel === 'people' && (
+            <SidePanel title="People" onClose={() => onPanel(null)} testId="people-panel">
+              <div className="people-link">
+                <button
+                  type="button"
+                  className="btn btn-small btn-tonal"
+                  disabled={copying}
+                  onClick={() => {
+                    setCopying(true);
+                    void copyText(link).then((ok) => {
+                      setCopying(false);
+                      onCopied(ok);
+                    });
+                  }}
+                >
+                  <Icon name="link" />
+                  Copy link
+                </button>
+                <span className="people-url">{link}</span>
+              </div>
+              <PeopleList
+                participants={state.participants}
+                selfId={self}
+                amHost={amHost}
+                sendBackWords="Move to audience"
+                onRole={(id: string, role: Role) => meeting.setRole(id, role)}
+              />
+            </SidePanel>
+          )}
+          {panel === 'settings' && (
+            <SettingsPanel
+              devices={devices}
+              camera={onStage ? camera : null}
+              onDevice={onDevice}
+              quality={quality}
+              onQuality={setQuality}
+              onClose={() => onPanel(null)}
+            />
+          )}
+        </div>
+        <Toasts toasts={toasts} />
+        <RemoteAudio streams={audio} />
+        <ControlBar
+          room={room}
+          micOn={micOn}
+          camOn={camOn}
+          hasMic={hasMic && onStage}
+          hasCam={hasCam && onStage}
+          sharing={state.media.screen !== ''}
+          canShare={onStage && joined && canShareScreen()}
+          chatOpen={panel === 'chat'}
+          peopleOpen={panel === 'people'}
+          settingsOpen={panel === 'settings'}
+          unread={unread}
+          people={state.participants.length}
+          onMic={onMic}
+          onCam={onCam}
+          onShare={onShare}
+          onChat={() => onPanel(panel === 'chat' ? null : 'chat')}
+          onPeople={() => onPanel(panel === 'people' ? null : 'people')}
+          onSettings={() => onPanel(panel === 'settings' ? null : 'settings')}
+          onLeaveStage={onStage && joined ? onLeaveStage : undefined}
+          onLeave={onLeave}
+        />
       </div>
-      <Toasts toasts={toasts} />
-      <RemoteAudio streams={audio} />
-      <ControlBar
-        room={room}
-        micOn={micOn}
-        camOn={camOn}
-        hasMic={hasMic && onStage}
-        hasCam={hasCam && onStage}
-        sharing={state.media.screen !== ''}
-        canShare={onStage && joined && canShareScreen()}
-        chatOpen={panel === 'chat'}
-        peopleOpen={panel === 'people'}
-        settingsOpen={panel === 'settings'}
-        unread={unread}
-        people={state.participants.length}
-        onMic={onMic}
-        onCam={onCam}
-        onShare={onShare}
-        onChat={() => onPanel(panel === 'chat' ? null : 'chat')}
-        onPeople={() => onPanel(panel === 'people' ? null : 'people')}
-        onSettings={() => onPanel(panel === 'settings' ? null : 'settings')}
-        onLeaveStage={onStage && joined ? onLeaveStage : undefined}
-        onLeave={onLeave}
-      />
-    </div>
+    </ViewsContext.Provider>
   );
 }

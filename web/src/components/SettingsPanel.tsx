@@ -1,21 +1,28 @@
 import type { DeviceList } from '../lib/media';
+import type { Quality } from '../lib/protocol';
 import { DevicePicker } from './DevicePicker';
+import { QualityPicker } from './QualityPicker';
 import { SidePanel } from './SidePanel';
 
 /**
- * Camera and microphone pickers during a call. A new device goes out on the
- * running connection; mute and camera-off stay as they were.
+ * Camera and microphone pickers during a call, and the quality of the videos
+ * received. A new device goes out on the running connection; mute and
+ * camera-off stay as they were.
  */
 export function SettingsPanel({
   devices,
   camera,
   onDevice,
+  quality,
+  onQuality,
   onClose,
 }: {
   devices: DeviceList;
   /** What is being sent; pickers are off while nothing is. */
   camera: MediaStream | null;
   onDevice: (kind: 'audio' | 'video', deviceId: string) => void;
+  quality: Quality;
+  onQuality: (q: Quality) => void;
   onClose: () => void;
 }) {
   const track = (kind: 'audio' | 'video') => camera?.getTracks().find((t) => t.kind === kind) ?? null;
@@ -37,6 +44,7 @@ export function SettingsPanel({
           onChange={(id) => id && onDevice('audio', id)}
         />
         {!camera && <p className="card-text">Join the stage to pick a camera and microphone.</p>}
+        <QualityPicker value={quality} onChange={onQuality} />
       </div>
     </SidePanel>
   );

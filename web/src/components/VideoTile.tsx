@@ -1,18 +1,25 @@
 import { useEffect, useRef } from 'react';
+import { useReportView } from '../hooks/useViews';
 import { displayName, initials, type Tile } from '../lib/participants';
 import { Icon } from './icons';
 
-/** Plays a stream in a muted video element (sound comes from RemoteAudio). */
+/**
+ * Plays a stream in a muted video element (sound comes from RemoteAudio).
+ * A received stream (`remote`) tells meetd how big it is shown.
+ */
 export function StreamVideo({
   stream,
   className,
   testId,
+  remote = false,
 }: {
   stream: MediaStream | null;
   className?: string;
   testId?: string;
+  remote?: boolean;
 }) {
   const ref = useRef<HTMLVideoElement>(null);
+  useReportView(ref, remote && stream ? stream.id : null);
   useEffect(() => {
     const v = ref.current;
     if (!v) return;
@@ -68,7 +75,11 @@ export function VideoTile({
       aria-label={label}
     >
       {show ? (
-        <StreamVideo stream={tile.stream} className={`tile-video ${tile.self && !screen ? 'mirror' : ''}`} />
+        <StreamVideo
+          stream={tile.stream}
+          className={`tile-video ${tile.self && !screen ? 'mirror' : ''}`}
+          remote={!tile.self}
+        />
       ) : (
         <div className="tile-avatar" aria-hidden="true">
           <span className="avatar" style={{ ['--hue' as string]: hue(p.id) }}>

@@ -3,6 +3,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { Meeting, type MeetingEvent, type MeetingOptions, type MeetingState } from '../lib/meeting';
 import { Credentials, tokenFromSearch } from '../lib/auth';
+import { loadQuality } from '../lib/prefs';
 import { signalingUrl } from '../lib/signaling';
 
 export interface MeetingSetup
@@ -37,6 +38,7 @@ export function useMeeting(setup: MeetingSetup): { state: MeetingState | null; m
       autoPublish,
       media: latest.current.media,
       credentials: latest.current.credentials,
+      quality: loadQuality(),
       signalingUrl: signalingUrl(location),
       host: location.host,
       getStream: () => latest.current.getStream(),

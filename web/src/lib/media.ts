@@ -1,5 +1,7 @@
 // Opening the camera and microphone, and saying in words what went wrong.
 
+import { CAMERA_SIZE } from './simulcast';
+
 export interface MediaProblem {
   /** Short words for the status line, after "Error: ". */
   summary: string;
@@ -30,6 +32,11 @@ export class MediaError extends Error {
 
 function constraint(deviceId: string | undefined): MediaTrackConstraints | boolean {
   return deviceId ? { deviceId: { exact: deviceId } } : true;
+}
+
+/** A camera of 1280×720 where it can, so its simulcast layers (simulcast.ts) make sense. */
+function cameraConstraint(deviceId: string | undefined): MediaTrackConstraints {
+  return { ...CAMERA_SIZE, ...(deviceId ? { deviceId: { exact: deviceId } } : {}) };
 }
 
 function errorName(err: unknown): string {
@@ -112,7 +119,7 @@ export async function openMedia(choice: DeviceChoice = {}): Promise<OpenedMedia>
   const unavailable = mediaUnavailable();
   if (unavailable) throw new MediaError(unavailable);
   const md = navigator.mediaDevices;
-  const video = constraint(choice.videoDeviceId);
+  const video = cameraConstraint(choice.videoDeviceId);
   const audio = constraint(choice.audioDeviceId);
   try {
     return { stream: await md.getUserMedia({ video, audio }), notice: null };
@@ -130,7 +137,7 @@ export async function openMedia(choice: DeviceChoice = {}): Promise<OpenedMedia>
     // no microphone either, or not usable
   }
   try {
-    const stream = await md.getUserMedia({ video: true });
+    const stream = await md.getUserMedia({ video: CAMERA_SIZE });
     return { stream, notice: 'No microphone was found, so you will stream video without sound.' };
   } catch (err) {
     throw new MediaError(describeMediaError(err));
@@ -142,7 +149,8 @@ export async function openTrack(kind: 'audio' | 'video', deviceId: string): Prom
   const unavailable = mediaUnavailable();
   if (unavailable) throw new MediaError(unavailable);
   try {
-    const stream = await navigator.mediaDevices.getUserMedia({ [kind]: constraint(deviceId) });
+    const c = kind === 'video' ? cameraConstraint(deviceId) : constraint(deviceId);
+    const stream = await navigator.mediaDevices.getUserMedia({ [kind]: c });
     const track = stream.getTracks().find((t) => t.kind === kind);
     if (!track) throw new Error(`no ${kind} track`);
     return track;

@@ -3,7 +3,7 @@
 import type { AuthPrompt, Credentials } from './auth';
 import type { ChatEntry } from './chat';
 import type { PeopleChange, RemoteStream } from './participants';
-import type { Participant, Role, RoomKind } from './protocol';
+import type { Participant, Quality, Role, RoomKind } from './protocol';
 import type { SocketFactory } from './signaling';
 
 /** 'auth': the room needs a password (see `auth`); authenticate() joins again. */
@@ -68,6 +68,8 @@ export interface MeetingOptions {
   getStream: () => MediaStream | null;
   /** Start publishing as soon as we are on stage (a meeting); otherwise wait for publish(). */
   autoPublish?: boolean;
+  /** The video quality the viewer chose (views.ts); 'auto' when missing. */
+  quality?: Quality;
   /** mic and camera on or off when the session starts. */
   media?: { audio: boolean; video: boolean };
   onChange: (state: MeetingState) => void;

@@ -95,6 +95,13 @@ describe('Meeting', () => {
       ['video', 'sendonly'],
     ]);
     expect(pc.transceivers[0]!.init?.streams).toEqual([s.camera]);
+    // The camera goes out as simulcast, the microphone as one encoding.
+    expect(pc.transceivers[0]!.init?.sendEncodings).toBeUndefined();
+    expect(pc.transceivers[1]!.init?.sendEncodings).toEqual([
+      { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+      { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+      { rid: 'f', maxBitrate: 1_500_000 },
+    ]);
     expect(ws.sentOf('offer')).toEqual([{ type: 'offer', sdp: 'v=0 local-offer' }]);
     pc.gather({ candidate: 'mine', sdpMid: '0', sdpMLineIndex: 0 });
     expect(ws.sentOf('candidate')).toEqual([
@@ -110,6 +117,43 @@ describe('Meeting', () => {
 
     s.meeting.setMedia(true, false);
     expect(ws.sentOf('media').at(-1)).toEqual({ type: 'media', audio: true, video: false, screen: '' });
+  });
+
+  it('tells meetd how big each received video is shown, in the room only, and all again after a rejoin', async () => {
+    const s = setup({ quality: 'medium' });
+    // A tile may measure before the session is in the room: nothing goes out yet.
+    const early = s.meeting.views.show('p2_cam');
+    early.update({ width: 640, height: 360 });
+    const { ws } = await join(s);
+    ws.receive({ type: 'participants', participants: [person('me'), person('p2')] });
+    const sub = await offer(ws);
+    sub.track(fakeTrack('video'), [fakeStream([], 'p2_cam')]);
+    await vi.advanceTimersByTimeAsync(300);
+    expect(ws.sentOf('view')).toEqual([{ type: 'view', track: 'p2_cam', width: 640, height: 360, quality: 'medium' }]);
+
+    // Hidden tab: 0×0; a new choice of quality goes out with the view.
+    s.meeting.views.setHidden(true);
+    await vi.advanceTimersByTimeAsync(300);
+    s.meeting.views.setHidden(false);
+    s.meeting.views.setQuality('auto');
+    await vi.advanceTimersByTimeAsync(300);
+    expect(ws.sentOf('view').slice(1)).toEqual([
+      { type: 'view', track: 'p2_cam', width: 0, height: 0, quality: 'medium' },
+      { type: 'view', track: 'p2_cam', width: 640, height: 360, quality: 'auto' },
+    ]);
+
+    // While reconnecting nothing goes out; the new session hears every view again.
+    ws.drop();
+    early.update({ width: 1280, height: 720 });
+    await vi.advanceTimersByTimeAsync(1000);
+    const again = FakeSocket.latest();
+    expect(again).not.toBe(ws);
+    again.open();
+    await settle();
+    expect(again.sentOf('view')).toEqual([]);
+    again.receive({ type: 'joined', room: 'standup', kind: 'meeting', role: 'stage', id: 'me2', iceServers: [] });
+    await vi.advanceTimersByTimeAsync(300);
+    expect(again.sentOf('view')).toEqual([{ type: 'view', track: 'p2_cam', width: 1280, height: 720, quality: 'auto' }]);
   });
 
   it('ties received streams to participants and their screen share', async () => {
@@ -186,6 +230,7 @@ describe('Meeting', () => {
     const sharing = s.meeting.startScreen(screen);
     await settle();
     expect(FakePeerConnection.all).toHaveLength(1);
+    // A screen share is one encoding, not simulcast.
     expect(pub!.transceivers[2]!.init).toEqual({ direction: 'sendonly', streams: [screen] });
     expect(ws.sentOf('offer')).toHaveLength(2);
     expect(ws.sentOf('media').at(-1)).toEqual({ type: 'media', audio: true, video: true, screen: '' });

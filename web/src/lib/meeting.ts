@@ -15,6 +15,7 @@ import { diffParticipants } from './participants';
 import type { IceServer, Role, ServerMessage } from './protocol';
 import { Reconnector, SignalingClient } from './signaling';
 import { SubscribeConnection } from './subscribe';
+import { ViewReporter } from './views';
 import { IceWatch } from './watch';
 
 export type { ChatEntry } from './chat';
@@ -42,6 +43,8 @@ export class Meeting {
   private wantPublish: boolean;
   private readonly credentials: Credentials;
   private state: MeetingState;
+  /** How big each received video is shown; tiles report to it, it tells meetd (`view`). */
+  readonly views: ViewReporter;
 
   constructor(private readonly opts: MeetingOptions) {
     this.createPc = opts.createPeerConnection ?? ((c) => new RTCPeerConnection(c));
@@ -62,6 +65,11 @@ export class Meeting {
     });
     this.wantPublish = opts.autoPublish ?? (opts.kind === 'meeting' && opts.role === 'stage');
     this.state = initialState(opts);
+    this.views = new ViewReporter({
+      // Only in the room: a view sent before `joined` would be refused, and rejoining sends them all again.
+      send: (msg) => this.state.status === 'joined' && (this.sig?.send(msg) ?? false),
+      quality: opts.quality,
+    });
   }
 
   get current(): MeetingState {
@@ -219,6 +227,8 @@ export class Meeting {
         this.reconnector.reset();
         this.set({ status: 'joined', error: null, auth: null, unreachable: false, selfId: m.id, role: m.role, kind: m.kind });
         this.sendMedia();
+        // meetd knows nothing of this session's views yet.
+        this.views.reset();
         if (m.role === 'stage' && this.wantPublish) void this.outgoing.start(this.iceServers);
         return;
       case 'participants': {
@@ -318,7 +328,9 @@ export class Meeting {
         if (id === this.session && sub === this.subscriber) watch.update(s);
       },
       onStreams: () => {
-        if (id === this.session && sub === this.subscriber) this.set({ remote: sub.byParticipant() });
+        if (id !== this.session || sub !== this.subscriber) return;
+        this.views.retain(sub.streamIds());
+        this.set({ remote: sub.byParticipant() });
       },
     });
     this.subscriber = sub;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadName, saveName } from './prefs';
+import { loadName, loadQuality, saveName, saveQuality } from './prefs';
 
 function memory(): Storage {
   const m = new Map<string, string>();
@@ -26,5 +26,19 @@ describe('display name', () => {
     const broken = { getItem: () => { throw new Error('no'); }, setItem: () => { throw new Error('no'); } } as unknown as Storage;
     expect(loadName(broken)).toBe('');
     expect(saveName('Ana', broken)).toBe('Ana');
+  });
+});
+
+describe('video quality', () => {
+  it('is remembered, and auto by default or when storage holds anything else', () => {
+    const s = memory();
+    expect(loadQuality(s)).toBe('auto');
+    saveQuality('low', s);
+    expect(loadQuality(s)).toBe('low');
+    saveQuality('auto', s);
+    expect(loadQuality(s)).toBe('auto');
+    s.setItem('meetd.quality', 'ultra');
+    expect(loadQuality(s)).toBe('auto');
+    expect(loadQuality(undefined)).toBe('auto');
   });
 });

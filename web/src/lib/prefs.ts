@@ -1,5 +1,8 @@
 // Things remembered between visits, in localStorage (or any Storage).
 
+import type { Quality } from './protocol';
+import { toQuality } from './views';
+
 const NAME_KEY = 'meetd.name';
 
 /** The display name used last time; empty when none or storage is unavailable. */
@@ -21,4 +24,25 @@ export function saveName(name: string, storage: Storage | undefined = globalThis
     // Private mode or storage off: the name is just not remembered.
   }
   return clean;
+}
+
+const QUALITY_KEY = 'meetd.quality';
+
+/** The video quality chosen last time; 'auto' when none. */
+export function loadQuality(storage: Storage | undefined = globalThis.localStorage): Quality {
+  try {
+    return toQuality(storage?.getItem(QUALITY_KEY));
+  } catch {
+    return 'auto';
+  }
+}
+
+/** Remembers the video quality; 'auto', the default, is remembered by forgetting. */
+export function saveQuality(quality: Quality, storage: Storage | undefined = globalThis.localStorage): void {
+  try {
+    if (quality === 'auto') storage?.removeItem(QUALITY_KEY);
+    else storage?.setItem(QUALITY_KEY, quality);
+  } catch {
+    // Private mode or storage off: the choice lasts for this page only.
+  }
 }

@@ -5,6 +5,7 @@
 
 import type { ClientMessage, IceCandidate, IceServer } from './protocol';
 import { addCandidate, candidateJSON } from './ice';
+import { addSendTrack } from './simulcast';
 
 export interface PublishConnectionOptions {
   iceServers: IceServer[];
@@ -69,9 +70,8 @@ export class PublishConnection {
     const tracks = camera?.getTracks().filter((t) => t.readyState === 'live') ?? [];
     for (const kind of ['audio', 'video'] as const) {
       const track = tracks.find((t) => t.kind === kind);
-      if (track && camera) {
-        this.senders[kind] = this.pc.addTransceiver(track, { direction: 'sendonly', streams: [camera] }).sender;
-      }
+      // The camera goes out as simulcast (simulcast.ts).
+      if (track && camera) this.senders[kind] = addSendTrack(this.pc, track, camera).sender;
     }
     if (screen) this.addScreenTracks(screen);
     return this.negotiate();
@@ -103,7 +103,7 @@ export class PublishConnection {
       return;
     }
     if (!this.camera) return;
-    this.senders[kind] = this.pc.addTransceiver(track, { direction: 'sendonly', streams: [this.camera] }).sender;
+    this.senders[kind] = addSendTrack(this.pc, track, this.camera).sender;
     await this.negotiate();
   }
 

@@ -67,6 +67,13 @@ describe('Publisher', () => {
       ['video', 'sendonly'],
     ]);
     expect(pc.transceivers[0]!.init?.streams).toEqual([s.stream]);
+    // The camera goes out as simulcast: quarter, half and full resolution.
+    expect(pc.transceivers[0]!.init?.sendEncodings).toBeUndefined();
+    expect(pc.transceivers[1]!.init?.sendEncodings?.map((e) => [e.rid, e.scaleResolutionDownBy])).toEqual([
+      ['q', 4],
+      ['h', 2],
+      ['f', undefined],
+    ]);
     expect(pc.localDescription?.sdp).toBe('v=0 local-offer');
     expect(ws.sentOf('offer')).toEqual([{ type: 'offer', sdp: 'v=0 local-offer' }]);
     expect(s.pub.current.viewers).toBe(2);

@@ -10,9 +10,11 @@
 import { Credentials, isAuthError, type AuthPrompt } from './auth';
 import { addCandidate, candidateJSON } from './ice';
 import type { RemoteStream } from './participants';
-import type { IceCandidate, IceServer, Participant, Role, ServerMessage } from './protocol';
+import type { IceCandidate, IceServer, Participant, Quality, Role, ServerMessage } from './protocol';
 import { Reconnector, SignalingClient, unreachableMessage, type SocketFactory } from './signaling';
+import { addSendTrack } from './simulcast';
 import { SubscribeConnection } from './subscribe';
+import { ViewReporter } from './views';
 import { ConnectionWatch } from './watch';
 
 /** 'auth': the room needs a password (see `auth`). */
@@ -60,6 +62,8 @@ export interface PublisherOptions {
   disconnectGraceMs?: number;
   /** How long one attempt may take to become live before we retry. */
   connectTimeoutMs?: number;
+  /** The video quality chosen for the guests' videos (views.ts); 'auto' when missing. */
+  quality?: Quality;
 }
 
 type Kind = 'audio' | 'video';
@@ -89,9 +93,17 @@ export class Publisher {
   private readonly createPc: (config: RTCConfiguration) => RTCPeerConnection;
   private readonly credentials: Credentials;
 
+  /** How big each guest's video is shown; tiles report to it, it tells meetd (`view`). */
+  readonly views: ViewReporter;
+
   constructor(private readonly opts: PublisherOptions) {
     this.createPc = opts.createPeerConnection ?? ((c) => new RTCPeerConnection(c));
     this.credentials = opts.credentials ?? new Credentials();
+    this.views = new ViewReporter({
+      // Only in the room: rejoining sends them all again.
+      send: (msg) => this.room.selfId !== null && (this.sig?.send(msg) ?? false),
+      quality: opts.quality,
+    });
   }
 
   get current(): PublisherState {
@@ -209,6 +221,8 @@ export class Publisher {
         this.iceServers = m.iceServers;
         this.setRoom({ selfId: m.id });
         this.sig?.send({ type: 'media', ...this.media, screen: '' });
+        // meetd knows nothing of this session's views yet.
+        this.views.reset();
         if (!this.pc) await this.negotiate(id, m.iceServers);
         return;
       case 'participants':
@@ -269,7 +283,9 @@ export class Publisher {
           if (id === this.session && next === this.sub && s === 'failed') this.closeGuests();
         },
         onStreams: () => {
-          if (id === this.session && next === this.sub) this.setRoom({ remote: next.byParticipant() });
+          if (id !== this.session || next !== this.sub) return;
+          this.views.retain(next.streamIds());
+          this.setRoom({ remote: next.byParticipant() });
         },
       });
       this.sub = next;
@@ -320,9 +336,8 @@ export class Publisher {
     // candidates are gathered for them.
     for (const kind of ['audio', 'video'] as const) {
       const track = tracks.find((t) => t.kind === kind);
-      if (track) {
-        this.senders[kind] = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] }).sender;
-      }
+      // The camera goes out as simulcast (simulcast.ts).
+      if (track) this.senders[kind] = addSendTrack(pc, track, stream).sender;
     }
     const offer = await pc.createOffer();
     if (id !== this.session) return;

@@ -92,6 +92,11 @@ export class SubscribeConnection {
     await addCandidate(this.pc, c);
   }
 
+  /** The ids of the received streams. */
+  streamIds(): string[] {
+    return [...this.streams.keys()];
+  }
+
   /** The received streams, grouped by the participant who sent them. */
   byParticipant(): Map<string, RemoteStream[]> {
     const out = new Map<string, RemoteStream[]>();

@@ -9,8 +9,9 @@ import { TopBar } from '../components/TopBar';
 import { RemoteAudio, VideoTile } from '../components/VideoTile';
 import { useLocalMedia, type Kind } from '../hooks/useLocalMedia';
 import { useCredentials } from '../hooks/useMeeting';
+import { useQuality, ViewsContext } from '../hooks/useViews';
 import { buildTiles } from '../lib/participants';
-import { loadName } from '../lib/prefs';
+import { loadName, loadQuality } from '../lib/prefs';
 import { EMPTY_ROOM, Publisher, type PublisherRoom, type PublisherState } from '../lib/publisher';
 import { viewerUrl } from '../lib/rooms';
 import { signalingUrl } from '../lib/signaling';
@@ -44,10 +45,13 @@ export function Streamer({ room }: { room: string }) {
         credentials,
         onChange: setPub,
         onRoom: setRoomState,
+        quality: loadQuality(),
       }),
     [room, streamRef, credentials],
   );
   useEffect(() => () => publisher.stop(), [publisher]);
+  // The guests' videos: the remembered quality, nothing while the tab is hidden.
+  useQuality(publisher.views);
 
   // The preview: always muted, so the microphone never feeds back.
   useEffect(() => {
@@ -142,17 +146,19 @@ export function Streamer({ room }: { room: string }) {
           </section>
 
           {guestTiles.length > 0 && (
-            <div className="guest-row" aria-label="Guests on stage">
-              {guestTiles.map((t) => (
-                <VideoTile
-                  key={t.key}
-                  tile={t}
-                  speaking={roomState.speaker === t.participant.id}
-                  videoOn={t.participant.video}
-                  audioOn={t.participant.audio}
-                />
-              ))}
-            </div>
+            <ViewsContext.Provider value={publisher.views}>
+              <div className="guest-row" aria-label="Guests on stage">
+                {guestTiles.map((t) => (
+                  <VideoTile
+                    key={t.key}
+                    tile={t}
+                    speaking={roomState.speaker === t.participant.id}
+                    videoOn={t.participant.video}
+                    audioOn={t.participant.audio}
+                  />
+                ))}
+              </div>
+            </ViewsContext.Provider>
           )}
           <RemoteAudio streams={guestAudio} />
 

@@ -3,11 +3,13 @@ import { Icon } from '../components/icons';
 import { InviteDialog } from '../components/InviteDialog';
 import { Notice } from '../components/Notice';
 import { PasswordDialog } from '../components/PasswordDialog';
+import { QualityPicker } from '../components/QualityPicker';
 import { Toasts, useToasts } from '../components/Toasts';
 import { TopBar } from '../components/TopBar';
 import { RemoteAudio, VideoTile } from '../components/VideoTile';
 import { useLocalMedia } from '../hooks/useLocalMedia';
 import { useCredentials, useMeeting } from '../hooks/useMeeting';
+import { useQuality, useReportViewIn, ViewsContext } from '../hooks/useViews';
 import type { MeetingEvent } from '../lib/meeting';
 import { buildTiles, changeText, displayName } from '../lib/participants';
 import { loadName } from '../lib/prefs';
@@ -87,6 +89,8 @@ export function Viewer({ room }: { room: string }) {
   const main =
     tiles.cameras.find((t) => t.participant.host && !t.self) ?? tiles.cameras.find((t) => !t.self && t.stream);
   const mainStream = main?.stream ?? null;
+  const views = meeting?.views ?? null;
+  const [quality, setQuality] = useQuality(views);
   const guests = [...tiles.cameras.filter((t) => t !== main), ...tiles.screens];
   const guestAudio = useMemo(() => {
     const out: MediaStream[] = [];
@@ -114,6 +118,9 @@ export function Viewer({ room }: { room: string }) {
       });
     }
   }, [mainStream]);
+
+  // meetd sends the layer that fits the stage (and nothing while it is out of sight).
+  useReportViewIn(views, videoRef, mainStream?.id ?? null);
 
   // React sets `muted` as a property only; keep the attribute in step too.
   useEffect(() => {
@@ -162,133 +169,136 @@ export function Viewer({ room }: { room: string }) {
   const publishing = state?.role === 'stage' && state.publishing !== 'off';
 
   return (
-    <div className="app">
-      <TopBar room={room}>
-        {state?.viewers != null && (
-          <p className="count-quiet" data-testid="viewer-count" title="People watching">
-            <Icon name="people" />
-            {viewerCountText(state.viewers)}
-          </p>
-        )}
-      </TopBar>
-      <main className="layout layout-single">
-        <div className="stage-column">
-          <section className={`stage ${guests.length > 0 ? 'has-guests' : ''}`} ref={stageRef}>
-            <video
-              ref={videoRef}
-              className="stage-video"
-              data-testid="remote-video"
-              autoPlay
-              playsInline
-              muted
-              onPlaying={() => setPlaying(true)}
-              onPause={() => setPlaying(false)}
-              onEmptied={() => setPlaying(false)}
-              onEnded={() => setPlaying(false)}
-            />
-            {/* The original streamer page sends no name and no media state: only trust the flag of a named one. */}
-            {main && !main.participant.video && main.participant.name !== '' && isLive && (
-              <div className="stage-placeholder" aria-hidden="true">
-                <Icon name="camOff" />
-                <span>{displayName(main.participant)}'s camera is off</span>
+    <ViewsContext.Provider value={views}>
+      <div className="app">
+        <TopBar room={room}>
+          {state?.viewers != null && (
+            <p className="count-quiet" data-testid="viewer-count" title="People watching">
+              <Icon name="people" />
+              {viewerCountText(state.viewers)}
+            </p>
+          )}
+        </TopBar>
+        <main className="layout layout-single">
+          <div className="stage-column">
+            <section className={`stage ${guests.length > 0 ? 'has-guests' : ''}`} ref={stageRef}>
+              <video
+                ref={videoRef}
+                className="stage-video"
+                data-testid="remote-video"
+                autoPlay
+                playsInline
+                muted
+                onPlaying={() => setPlaying(true)}
+                onPause={() => setPlaying(false)}
+                onEmptied={() => setPlaying(false)}
+                onEnded={() => setPlaying(false)}
+              />
+              {/* The original streamer page sends no name and no media state: only trust the flag of a named one. */}
+              {main && !main.participant.video && main.participant.name !== '' && isLive && (
+                <div className="stage-placeholder" aria-hidden="true">
+                  <Icon name="camOff" />
+                  <span>{displayName(main.participant)}'s camera is off</span>
+                </div>
+              )}
+              <div className={isLive ? 'stage-badges' : 'stage-center'}>
+                <p
+                  data-testid="status"
+                  role="status"
+                  className={`status-pill ${isLive ? 'is-live' : phase === 'error' ? 'is-error' : ''}`}
+                >
+                  <span className="status-text">{status}</span>
+                </p>
+              </div>
+            </section>
+
+            {guests.length > 0 && (
+              <div className="guest-row" aria-label="Also on stage">
+                {guests.map((t) => (
+                  <VideoTile
+                    key={t.key}
+                    tile={t}
+                    speaking={state?.speaker === t.participant.id}
+                    videoOn={t.self ? camOn && cam !== null : t.participant.video}
+                    audioOn={t.self ? micOn && mic !== null : t.participant.audio}
+                  />
+                ))}
               </div>
             )}
-            <div className={isLive ? 'stage-badges' : 'stage-center'}>
-              <p
-                data-testid="status"
-                role="status"
-                className={`status-pill ${isLive ? 'is-live' : phase === 'error' ? 'is-error' : ''}`}
-              >
-                <span className="status-text">{status}</span>
-              </p>
-            </div>
-          </section>
+            <RemoteAudio streams={guestAudio} muted={muted} />
 
-          {guests.length > 0 && (
-            <div className="guest-row" aria-label="Also on stage">
-              {guests.map((t) => (
-                <VideoTile
-                  key={t.key}
-                  tile={t}
-                  speaking={state?.speaker === t.participant.id}
-                  videoOn={t.self ? camOn && cam !== null : t.participant.video}
-                  audioOn={t.self ? micOn && mic !== null : t.participant.audio}
-                />
-              ))}
+            <div className="controls" role="group" aria-label="Controls">
+              {publishing && (
+                <>
+                  <button
+                    type="button"
+                    className={`btn-round ${micOn && mic ? '' : 'is-off'}`}
+                    aria-pressed={micOn && mic !== null}
+                    disabled={!mic}
+                    title={micOn ? 'Turn off microphone' : 'Turn on microphone'}
+                    onClick={() => setMicOn(!micOn)}
+                  >
+                    <Icon name={micOn && mic ? 'mic' : 'micOff'} />
+                    <span className="visually-hidden">Microphone</span>
+                  </button>
+                  <button
+                    type="button"
+                    className={`btn-round ${camOn && cam ? '' : 'is-off'}`}
+                    aria-pressed={camOn && cam !== null}
+                    disabled={!cam}
+                    title={camOn ? 'Turn off camera' : 'Turn on camera'}
+                    onClick={() => setCamOn(!camOn)}
+                  >
+                    <Icon name={camOn && cam ? 'cam' : 'camOff'} />
+                    <span className="visually-hidden">Camera</span>
+                  </button>
+                </>
+              )}
+              {onStage && state?.role === 'stage' && (
+                <button type="button" className="btn btn-tonal" onClick={leaveStage}>
+                  <Icon name="personRemove" />
+                  Leave stage
+                </button>
+              )}
+              <button type="button" className={`btn ${muted ? 'btn-primary' : 'btn-tonal'}`} onClick={toggleSound}>
+                <Icon name={muted ? 'volumeOff' : 'volume'} />
+                {muted ? 'Unmute' : 'Mute'}
+              </button>
+              <QualityPicker value={quality} onChange={setQuality} compact />
+              {canFullscreen && (
+                <button type="button" className="btn-round" title="Full screen" onClick={fullscreen}>
+                  <Icon name="fullscreen" />
+                  <span className="visually-hidden">Full screen</span>
+                </button>
+              )}
             </div>
-          )}
-          <RemoteAudio streams={guestAudio} muted={muted} />
-
-          <div className="controls" role="group" aria-label="Controls">
             {publishing && (
-              <>
-                <button
-                  type="button"
-                  className={`btn-round ${micOn && mic ? '' : 'is-off'}`}
-                  aria-pressed={micOn && mic !== null}
-                  disabled={!mic}
-                  title={micOn ? 'Turn off microphone' : 'Turn on microphone'}
-                  onClick={() => setMicOn(!micOn)}
-                >
-                  <Icon name={micOn && mic ? 'mic' : 'micOff'} />
-                  <span className="visually-hidden">Microphone</span>
-                </button>
-                <button
-                  type="button"
-                  className={`btn-round ${camOn && cam ? '' : 'is-off'}`}
-                  aria-pressed={camOn && cam !== null}
-                  disabled={!cam}
-                  title={camOn ? 'Turn off camera' : 'Turn on camera'}
-                  onClick={() => setCamOn(!camOn)}
-                >
-                  <Icon name={camOn && cam ? 'cam' : 'camOff'} />
-                  <span className="visually-hidden">Camera</span>
-                </button>
-              </>
+              <Notice tone="info" title="You are on stage">
+                <p>Everyone watching sees and hears you. Leave the stage whenever you like.</p>
+              </Notice>
             )}
-            {onStage && state?.role === 'stage' && (
-              <button type="button" className="btn btn-tonal" onClick={leaveStage}>
-                <Icon name="personRemove" />
-                Leave stage
-              </button>
+            {onStage && media.problem && (
+              <Notice tone="error" title={media.problem.summary}>
+                <p>{media.problem.help}</p>
+              </Notice>
             )}
-            <button type="button" className={`btn ${muted ? 'btn-primary' : 'btn-tonal'}`} onClick={toggleSound}>
-              <Icon name={muted ? 'volumeOff' : 'volume'} />
-              {muted ? 'Unmute' : 'Mute'}
-            </button>
-            {canFullscreen && (
-              <button type="button" className="btn-round" title="Full screen" onClick={fullscreen}>
-                <Icon name="fullscreen" />
-                <span className="visually-hidden">Full screen</span>
-              </button>
+            {phase === 'error' && error && (
+              <Notice tone="error" title={error}>
+                <p>
+                  {error.startsWith('Cannot reach')
+                    ? 'Check that meetd is running. This page keeps trying to connect.'
+                    : 'Reload the page to try again.'}
+                </p>
+              </Notice>
             )}
           </div>
-          {publishing && (
-            <Notice tone="info" title="You are on stage">
-              <p>Everyone watching sees and hears you. Leave the stage whenever you like.</p>
-            </Notice>
-          )}
-          {onStage && media.problem && (
-            <Notice tone="error" title={media.problem.summary}>
-              <p>{media.problem.help}</p>
-            </Notice>
-          )}
-          {phase === 'error' && error && (
-            <Notice tone="error" title={error}>
-              <p>
-                {error.startsWith('Cannot reach')
-                  ? 'Check that meetd is running. This page keeps trying to connect.'
-                  : 'Reload the page to try again.'}
-              </p>
-            </Notice>
-          )}
-        </div>
-      </main>
-      <Toasts toasts={toasts} />
-      {invited && <InviteDialog onAccept={() => void joinStage()} onDecline={leaveStage} />}
-      {state?.status === 'auth' && state.auth && meeting && (
-        <PasswordDialog prompt={state.auth} onSubmit={(password) => meeting.authenticate(password)} />
-      )}
-    </div>
+        </main>
+        <Toasts toasts={toasts} />
+        {invited && <InviteDialog onAccept={() => void joinStage()} onDecline={leaveStage} />}
+        {state?.status === 'auth' && state.auth && meeting && (
+          <PasswordDialog prompt={state.auth} onSubmit={(password) => meeting.authenticate(password)} />
+        )}
+      </div>
+    </ViewsContext.Provider>
   );
 }

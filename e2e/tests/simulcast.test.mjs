@@ -1,0 +1,163 @@
+// Simulcast: the streamer page sends its camera (1280x720 from Chromium's fake
+// camera) as three layers; meetd forwards each viewer the layer that fits the
+// view it reports. A viewer in a small window decodes the quarter layer, one
+// at 1920x1080 the largest layer the streamer sends, and the small one
+// switches up when its window grows. Quality Low and Medium cap the layer; a
+// hidden tab receives no video until it is back. Prints the frame sizes over time.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { expectWatching, waitForStatus, waitForVideoPlaying } from '../lib/checks.mjs';
+import { e2e, sleep } from '../lib/harness.mjs';
+import { inboundVideo, layersText, outboundVideo } from '../lib/stats.mjs';
+
+const VIDEO = '[data-testid="remote-video"]';
+const PREVIEW = '[data-testid="local-video"]';
+const SMALL = { width: 320, height: 240 };
+const LARGE = { width: 1920, height: 1080 };
+
+/** The view messages a page sends, as they go out. */
+function recordViews(user) {
+  const views = [];
+  user.page.on('websocket', (ws) =>
+    ws.on('framesent', (f) => {
+      const text = typeof f.payload === 'string' ? f.payload : f.payload.toString();
+      if (text.includes('"view"')) views.push(JSON.parse(text));
+    }),
+  );
+  return views;
+}
+
+const size = (v) => (v ? `${v.width}x${v.height}` : 'none');
+
+test(
+  'simulcast: a small viewer decodes the quarter layer, a large one the largest; growing, Quality and a hidden tab',
+  e2e(async (w) => {
+    const start = Date.now();
+    const clock = () => `${((Date.now() - start) / 1000).toFixed(1).padStart(5)} s`;
+    const log = (line) => console.log(`${clock()} ${line}`);
+
+    const streamer = await w.user('streamer', '/');
+    await waitForVideoPlaying(streamer, PREVIEW);
+    await waitForStatus(streamer, 'Preview');
+    const camera = await streamer.page.$eval(PREVIEW, (v) => ({ width: v.videoWidth, height: v.videoHeight }));
+    log(`streamer camera ${size(camera)}`);
+    await streamer.page.getByRole('button', { name: 'Go live' }).click();
+    await waitForStatus(streamer, 'Live');
+
+    const small = await w.user('viewer-small', undefined, { viewport: SMALL });
+    const large = await w.user('viewer-large', undefined, { viewport: LARGE });
+    const smallViews = recordViews(small);
+    const largeViews = recordViews(large);
+    await small.goto(w.server.url('/viewer'));
+    await large.goto(w.server.url('/viewer'));
+    for (const v of [small, large]) {
+      await waitForStatus(v, 'Live');
+      await expectWatching(v, VIDEO);
+    }
+    await w.screenshot(small, 'simulcast-small.png');
+    const box = (u) => u.page.$eval(VIDEO, (v) => `${v.clientWidth}x${v.clientHeight} css px`);
+    log(`stage video: small ${await box(small)}, large ${await box(large)}`);
+
+    /** One line of what is sent and decoded; returns the numbers. */
+    const sample = async () => {
+      const layers = await outboundVideo(streamer);
+      const [a] = await inboundVideo(small);
+      const [b] = await inboundVideo(large);
+      const sending = layers.filter((l) => l.fps > 0 && l.width > 0);
+      const top = sending.reduce((m, l) => (l.width > m.width ? l : m), { width: 0, height: 0 });
+      const quarter = layers.find((l) => l.rid === 'q');
+      log(`sent ${layersText(layers)} | small decodes ${size(a)} | large decodes ${size(b)}`);
+      return { layers, sending, top, quarter, a, b };
+    };
+
+    // Chromium ramps its bandwidth estimate up on loopback before it sends the top
+    // layer: wait up to 20 s for the large viewer to decode the largest layer sent.
+    let s = await sample();
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && !(s.top.width >= camera.width && s.b?.width === s.top.width)) {
+      await sleep(1000);
+      s = await sample();
+    }
+    assert.ok(s.layers.length >= 2, `the streamer should send several layers, got ${JSON.stringify(s.layers)}`);
+    assert.ok(s.quarter && s.quarter.width > 0, `no quarter layer (rid q) is sent: ${JSON.stringify(s.layers)}`);
+    if (s.top.width < camera.width) {
+      log(`NOTE: the streamer's browser never sent its full ${size(camera)} layer; largest sent ${size(s.top)}`);
+    }
+    assert.ok(s.b, 'the large viewer has no inbound video');
+    assert.equal(
+      s.b.width,
+      s.top.width,
+      `the large viewer should decode the largest layer sent (${size(s.top)}), decodes ${size(s.b)}`,
+    );
+    assert.ok(s.a, 'the small viewer has no inbound video');
+    assert.ok(
+      s.a.width <= s.quarter.width && s.a.width <= 320,
+      `the small viewer should decode at most the quarter layer (${size(s.quarter)}), decodes ${size(s.a)}`,
+    );
+    log(`views sent: small ${JSON.stringify(smallViews.at(-1))}, large ${JSON.stringify(largeViews.at(-1))}`);
+    assert.ok(smallViews.length > 0 && largeViews.length > 0, 'both viewers should have sent view messages');
+
+    // The small viewer's window grows to 1920x1080: it switches up to the largest layer.
+    await small.page.setViewportSize(LARGE);
+    log(`small viewer's window is now ${size(LARGE)}; stage video ${await box(small)}`);
+    const grown = Date.now() + 15_000;
+    s = await sample();
+    while (Date.now() < grown && !(s.a && s.a.width >= s.top.width && s.a.width > s.quarter.width)) {
+      await sleep(1000);
+      s = await sample();
+    }
+    assert.ok(
+      s.a.width > s.quarter.width && s.a.width === s.top.width,
+      `after growing, the formerly small viewer should decode the largest layer sent (${size(s.top)}), decodes ${size(s.a)}`,
+    );
+    log(`views sent by the grown viewer: ${smallViews.map((v) => `${v.width}x${v.height}`).join(', ')}`);
+    await waitForVideoPlaying(small, VIDEO);
+    await w.screenshot(small, 'simulcast-grown.png');
+
+    // The large viewer picks Quality: Low, then Auto again (remembered in the browser).
+    const pick = async (value, ok, what) => {
+      await large.page.getByLabel('Quality').selectOption(value);
+      log(`large viewer chose Quality ${value}`);
+      const until = Date.now() + 15_000;
+      s = await sample();
+      while (Date.now() < until && !(s.b && ok(s.b.width))) {
+        await sleep(1000);
+        s = await sample();
+      }
+      assert.ok(s.b && ok(s.b.width), `with Quality ${value} the large viewer should decode ${what}, decodes ${size(s.b)}`);
+    };
+    const half = s.layers.find((l) => l.rid === 'h');
+    await pick('low', (width) => width === s.quarter.width, `the quarter layer (${size(s.quarter)})`);
+    assert.equal(await large.page.evaluate(() => localStorage.getItem('meetd.quality')), 'low');
+    if (half?.fps > 0) await pick('medium', (width) => width === half.width, `the half layer (${size(half)})`);
+    await pick('auto', (width) => width === s.top.width, `the largest layer (${size(s.top)})`);
+    log(`views sent by the large viewer: ${largeViews.map((v) => `${v.width}x${v.height} ${v.quality}`).join(', ')}`);
+
+    // A hidden tab receives no video at all, and plays again when it is back. Headless
+    // Chromium never hides a page, so the page is told it is hidden.
+    const setHidden = (hidden) =>
+      large.page.evaluate((hidden) => {
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => hidden });
+        document.dispatchEvent(new Event('visibilitychange'));
+      }, hidden);
+    await setHidden(true);
+    await sleep(1000); // the view goes out after 300 ms, and packets on the way arrive
+    const [before] = await inboundVideo(large);
+    await sleep(2000);
+    const [after] = await inboundVideo(large);
+    log(`hidden tab: ${after.bytes - before.bytes} video bytes and ${after.decoded - before.decoded} frames in 2 s`);
+    assert.equal(size(largeViews.at(-1)), '0x0', 'a hidden tab should send a 0x0 view');
+    assert.ok(after.bytes - before.bytes < 5000, `a hidden tab should receive no video, got ${after.bytes - before.bytes} bytes in 2 s`);
+    await setHidden(false);
+    const back = Date.now() + 10_000;
+    let [now] = await inboundVideo(large);
+    while (Date.now() < back && now.decoded < after.decoded + 10) {
+      await sleep(500);
+      [now] = await inboundVideo(large);
+    }
+    log(`visible again: ${now.decoded - after.decoded} frames decoded, ${size(now)}`);
+    assert.ok(now.decoded >= after.decoded + 10, 'video should play again once the tab is visible');
+    await waitForVideoPlaying(large, VIDEO);
+  }),
+);

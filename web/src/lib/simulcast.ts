@@ -1,0 +1,33 @@
+// The camera goes out as simulcast: three encodings of one track (quarter,
+// half and full resolution), from which meetd forwards each viewer the one
+// that fits their tile (docs/protocol.md, "Simulcast"). Screen shares and
+// microphones go out as one encoding.
+
+/** What the camera is asked for, so that three layers make sense: 1280×720, 640×360, 320×180. */
+export const CAMERA_SIZE: MediaTrackConstraints = { width: { ideal: 1280 }, height: { ideal: 720 } };
+
+/** The camera's layers, smallest first, with the RIDs meetd knows. */
+export const CAMERA_ENCODINGS: readonly RTCRtpEncodingParameters[] = [
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: 'f', maxBitrate: 1_500_000 },
+];
+
+/**
+ * Adds a sendonly transceiver for one track of `stream`: a camera (video)
+ * as simulcast, anything else as one encoding. A browser that refuses the
+ * encodings sends the camera as one encoding.
+ */
+export function addSendTrack(
+  pc: RTCPeerConnection,
+  track: MediaStreamTrack,
+  stream: MediaStream,
+): RTCRtpTransceiver {
+  const init: RTCRtpTransceiverInit = { direction: 'sendonly', streams: [stream] };
+  if (track.kind !== 'video') return pc.addTransceiver(track, init);
+  try {
+    return pc.addTransceiver(track, { ...init, sendEncodings: CAMERA_ENCODINGS.map((e) => ({ ...e })) });
+  } catch {
+    return pc.addTransceiver(track, init);
+  }
+}
