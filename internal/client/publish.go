@@ -192,17 +192,7 @@ func (c *Client) newPublisher() error {
 			})
 		}()
 	})
-	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
-		if cand == nil {
-			return
-		}
-		init := cand.ToJSON()
-		c.post(func() {
-			if c.pub == p && c.mode == WebSocket {
-				c.conn.Send(signal.Message{Type: signal.TypeCandidate, Candidate: signal.NewCandidate(init), Target: signal.TargetPublish})
-			}
-		})
-	})
+	c.forwardCandidates(pc, signal.TargetPublish, func() bool { return c.pub == p })
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		log.Info("connection state", "state", s.String())
 		notePath(&c.paths.publish, pc, s)

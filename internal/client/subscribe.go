@@ -161,17 +161,7 @@ func (c *Client) newSubscriber() (*subscriber, error) {
 	s := &subscriber{pc: pc, downs: map[*sfu.Track]*subTrack{}}
 	c.sub = s
 	log := c.log.With("pc", "subscribe")
-	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
-		if cand == nil {
-			return
-		}
-		init := cand.ToJSON()
-		c.post(func() {
-			if c.sub == s && c.mode == WebSocket {
-				c.conn.Send(signal.Message{Type: signal.TypeCandidate, Candidate: signal.NewCandidate(init), Target: signal.TargetSubscribe})
-			}
-		})
-	})
+	c.forwardCandidates(pc, signal.TargetSubscribe, func() bool { return c.sub == s })
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		log.Info("connection state", "state", st.String())
 		notePath(&c.paths.subscribe, pc, st)
@@ -246,4 +236,22 @@ func (c *Client) handleView(stream string, width, height int, quality string) {
 			st.down.SetView(v)
 		}
 	}
+}
+
+// forwardCandidates sends meetd's ICE candidates of pc to a WebSocket
+// client, named by target, while current (run on the client's goroutine)
+// says pc is still the client's. Candidates are posted to that goroutine,
+// so they always follow the description sent before them.
+func (c *Client) forwardCandidates(pc *webrtc.PeerConnection, target string, current func() bool) {
+	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
+		if cand == nil {
+			return
+		}
+		init := cand.ToJSON()
+		c.post(func() {
+			if current() && c.mode == WebSocket {
+				c.conn.Send(signal.Message{Type: signal.TypeCandidate, Candidate: signal.NewCandidate(init), Target: target})
+			}
+		})
+	})
 }
