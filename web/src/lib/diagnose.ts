@@ -282,8 +282,14 @@ export async function checkMedia(url: string, id: MediaCheckId): Promise<CheckRe
       if (!offered) return { id, outcome: 'absent', detail: `meetd offers no ${id.toUpperCase()} candidates.` };
       return { id, outcome: 'fail', detail: `The connection did not work: ${state}.` };
     }
-    await new Promise((r) => setTimeout(r, 1000));
-    const { text, sent, protocol } = await describePath(conn);
+    // The selected candidate pair shows in the stats a moment after the
+    // connection opens; wait for it rather than judge the path unknown.
+    let path = await describePath(conn);
+    for (let i = 0; i < 10 && (!path.protocol || path.sent === 0); i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      path = await describePath(conn);
+    }
+    const { text, sent, protocol } = path;
     if ((id === 'udp' || id === 'tcp') && protocol !== id) {
       return { id, outcome: offered ? 'fail' : 'absent', detail: `${text} That is not ${id.toUpperCase()}.` };
     }
