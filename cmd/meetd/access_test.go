@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +9,6 @@ import (
 	"time"
 
 	"github.com/meetd/meetd/internal/access"
-	"github.com/meetd/meetd/internal/sfu"
 	"github.com/meetd/meetd/internal/signal"
 	"github.com/meetd/meetd/internal/testclient"
 )
@@ -29,14 +26,7 @@ func TestRoomsNeedPasswordsAndTokens(t *testing.T) {
 		{"name":"keynote","stageToken":true}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	m := NewMain(Config{
-		Addr: "127.0.0.1:0", SFU: sfu.Config{Loopback: true, Interfaces: []string{"lo"}},
-		RoomsFile: rooms, TokenSecret: secret,
-	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err := m.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Close() })
+	m := runMeetd(t, Config{RoomsFile: rooms, TokenSecret: secret})
 	url := "ws://" + m.Addr() + "/ws"
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

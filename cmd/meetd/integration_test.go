@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +9,6 @@ import (
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
 
-	"github.com/meetd/meetd/internal/sfu"
 	"github.com/meetd/meetd/internal/signal"
 	"github.com/meetd/meetd/internal/testclient"
 )
@@ -28,23 +24,7 @@ func checkLeaks(t *testing.T) {
 // startMeetd runs a real meetd on a loopback port for the test.
 func startMeetd(t *testing.T) string {
 	t.Helper()
-	var out io.Writer = io.Discard
-	if os.Getenv("MEETD_TEST_LOG") != "" {
-		out = os.Stderr
-	}
-	m := NewMain(Config{
-		Addr: "127.0.0.1:0",
-		SFU:  sfu.Config{Loopback: true, Interfaces: []string{"lo"}},
-	}, slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	if err := m.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := m.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return "ws://" + m.Addr() + "/ws"
+	return "ws://" + runMeetd(t, Config{}).Addr() + "/ws"
 }
 
 func dial(t *testing.T, ctx context.Context, url string, opts testclient.Options) *testclient.Client {

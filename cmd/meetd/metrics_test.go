@@ -4,14 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/meetd/meetd/internal/metrics"
-	"github.com/meetd/meetd/internal/sfu"
 	"github.com/meetd/meetd/internal/signal"
 	"github.com/meetd/meetd/internal/testclient"
 )
@@ -33,13 +31,7 @@ func get(t *testing.T, url string, header http.Header) (int, string) {
 
 func TestMetricsAndStats(t *testing.T) {
 	checkLeaks(t)
-	m := NewMain(Config{
-		Addr: "127.0.0.1:0", SFU: sfu.Config{Loopback: true, Interfaces: []string{"lo"}}, AdminPassword: "ops",
-	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err := m.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Close() })
+	m := runMeetd(t, Config{AdminPassword: "ops"})
 	base := "http://" + m.Addr()
 	url := "ws://" + m.Addr() + "/ws"
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,7 +14,6 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/meetd/meetd/internal/access"
-	"github.com/meetd/meetd/internal/sfu"
 	"github.com/meetd/meetd/internal/testclient"
 )
 
@@ -214,14 +212,7 @@ func TestWHIPBearerAuth(t *testing.T) {
 		{"name":"keynote","stageToken":true,"audienceToken":true}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	m := NewMain(Config{
-		Addr: "127.0.0.1:0", SFU: sfu.Config{Loopback: true, Interfaces: []string{"lo"}},
-		RoomsFile: rooms, TokenSecret: secret,
-	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err := m.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Close() })
+	m := runMeetd(t, Config{RoomsFile: rooms, TokenSecret: secret})
 	base := "http://" + m.Addr()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
