@@ -97,9 +97,11 @@ func (c *Client) stageTracks() []*sfu.Track {
 // addDown subscribes s to t on a new sender.
 func (c *Client) addDown(s *subscriber, t *sfu.Track) {
 	down := t.Subscribe()
+	down.SetEstimator(s.est)
 	sender, err := s.pc.AddTrack(down)
 	if err != nil {
 		t.Unsubscribe(down)
+		s.est.Remove(down)
 		c.log.Warn("add track to subscriber", "track", t.ID(), "err", err)
 		return
 	}
@@ -136,6 +138,9 @@ func (c *Client) updatePlayback(want []*sfu.Track, live bool) {
 			continue
 		}
 		t.Unsubscribe(st.down)
+		// The sender's RTCP still goes to the first down track's reader:
+		// the new one forwards without an estimate.
+		s.est.Remove(st.down)
 		delete(s.downs, t)
 		s.downs[next] = &subTrack{down: down, sender: st.sender}
 	}

@@ -153,6 +153,11 @@ func (c *Client) newPublisher() error {
 			first, ok := p.simulcast[receiver]
 			if !ok {
 				first = sfu.NewTrack(pc, remote, receiver, streamPrefix+remote.StreamID(), log)
+				if c.mode == WebSocket {
+					// WHIP has no way to tell an encoder: its layers all keep coming.
+					stream := remote.StreamID()
+					first.OnLayers(func(active []string) { c.tellLayers(p, stream, active) })
+				}
 				p.simulcast[receiver] = first
 			}
 			p.simulcastMu.Unlock()
@@ -215,6 +220,16 @@ func (c *Client) newPublisher() error {
 		c.post(func() { c.publisherICE(p, st) })
 	})
 	return nil
+}
+
+// tellLayers tells the client which simulcast layers of its camera in
+// stream to send.
+func (c *Client) tellLayers(p *publisher, stream string, active []string) {
+	c.post(func() {
+		if c.pub == p {
+			c.conn.Send(signal.Message{Type: signal.TypeLayers, Track: stream, Active: active})
+		}
+	})
 }
 
 // publish puts the publisher's tracks on the room's stage.

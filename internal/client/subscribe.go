@@ -15,6 +15,8 @@ import (
 type subscriber struct {
 	pc    *webrtc.PeerConnection
 	downs map[*sfu.Track]*subTrack
+	// est estimates the connection's bandwidth for all of its down tracks.
+	est *sfu.Estimator
 	// negotiating is set from sending an offer until its answer.
 	negotiating bool
 	// again is set when the tracks changed during a negotiation.
@@ -73,6 +75,7 @@ func (c *Client) updateSubscriber(want []*sfu.Track, live bool) {
 	for t, st := range s.downs {
 		if !slices.Contains(want, t) {
 			t.Unsubscribe(st.down)
+			s.est.Remove(st.down)
 			if err := s.pc.RemoveTrack(st.sender); err != nil {
 				c.log.Debug("remove track", "err", err)
 			}
@@ -158,7 +161,7 @@ func (c *Client) newSubscriber() (*subscriber, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &subscriber{pc: pc, downs: map[*sfu.Track]*subTrack{}}
+	s := &subscriber{pc: pc, downs: map[*sfu.Track]*subTrack{}, est: sfu.NewEstimator()}
 	c.sub = s
 	log := c.log.With("pc", "subscribe")
 	c.forwardCandidates(pc, signal.TargetSubscribe, func() bool { return c.sub == s })

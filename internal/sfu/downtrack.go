@@ -33,13 +33,22 @@ type DownTrack struct {
 	target atomic.Pointer[layer]
 	// view is how the subscriber shows the track; track.mu guards it.
 	view view
+	// maxLayer is the index of the largest layer the subscriber's bandwidth
+	// estimate allows, noCap when it allows any; track.mu guards it.
+	maxLayer int
+	// est is the subscriber's bandwidth estimator, nil for none. It is set
+	// before the down track is bound and never changes.
+	est *Estimator
 	// sent is how the current layer's packets were rewritten, for NACKs.
 	sent atomic.Pointer[switchPoint]
 
 	lastKeyframeRequest atomic.Int64 // unix nanoseconds
 	packets             atomic.Uint64
-	retransmits         atomic.Uint64
-	switches            atomic.Uint64
+	// bytes counts what was sent, with packetOverhead per packet, for
+	// the estimator's sending rate.
+	bytes       atomic.Uint64
+	retransmits atomic.Uint64
+	switches    atomic.Uint64
 	// resendStart and resent count retransmissions in the current
 	// resendWindow; only ReadRTCP's goroutine uses them.
 	resendStart int64
@@ -137,7 +146,31 @@ func (d *DownTrack) SetView(v View) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	d.view = view{View: v, set: true}
-	l := t.layerFor(d.view)
+	d.retargetLocked()
+}
+
+// SetEstimator makes e the subscriber's bandwidth estimator for d: e
+// reads d's RTCP and caps the layer d forwards. Call it before binding.
+func (d *DownTrack) SetEstimator(e *Estimator) {
+	d.est = e
+	e.add(d)
+}
+
+// setMaxLayer caps the layer d forwards at index i of its track's
+// layers (noCap: no cap).
+func (d *DownTrack) setMaxLayer(i int) {
+	t := d.track
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d.maxLayer = i
+	d.retargetLocked()
+}
+
+// retargetLocked sets the layer d should forward from its view and cap,
+// asking for a keyframe of a new one. track.mu must be held.
+func (d *DownTrack) retargetLocked() {
+	t := d.track
+	l := t.targetFor(d)
 	if d.target.Swap(l) != l && l != nil && l != d.current.Load() {
 		t.requestKeyframe(l)
 	}
@@ -193,6 +226,7 @@ func (d *DownTrack) writeRTP(l *layer, h *rtp.Header, payload []byte, info *pack
 		d.hdr.PayloadType = b.payloadType
 		if _, err := b.w.WriteRTP(&d.hdr, payload); err == nil {
 			d.packets.Add(1)
+			d.bytes.Add(uint64(len(payload) + packetOverhead))
 		}
 		return
 	}
@@ -255,6 +289,7 @@ func (d *DownTrack) send(b *binding, h *rtp.Header, payload []byte, info *packet
 		return false
 	}
 	d.packets.Add(1)
+	d.bytes.Add(uint64(len(out) + packetOverhead))
 	return true
 }
 
@@ -360,7 +395,30 @@ func (d *DownTrack) ReadRTCP(sender *webrtc.RTPSender) {
 				d.track.requestKeyframe(l)
 			case *rtcp.TransportLayerNack:
 				d.resend(p, scratch)
+			case *rtcp.ReceiverReport:
+				d.noteReports(p.Reports)
+			case *rtcp.SenderReport:
+				d.noteReports(p.Reports)
+			case *rtcp.ReceiverEstimatedMaximumBitrate:
+				if d.est != nil {
+					d.est.remb(p.Bitrate, time.Now().UnixNano())
+				}
 			}
+		}
+	}
+}
+
+// noteReports gives the estimator the subscriber's report of d's stream.
+// A compound report names every stream of the connection; each down
+// track takes its own.
+func (d *DownTrack) noteReports(reports []rtcp.ReceptionReport) {
+	b := d.bound.Load()
+	if d.est == nil || b == nil {
+		return
+	}
+	for _, r := range reports {
+		if r.SSRC == b.ssrc {
+			d.est.report(d, r.FractionLost, time.Now().UnixNano())
 		}
 	}
 }

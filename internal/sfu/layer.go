@@ -32,6 +32,45 @@ type layer struct {
 	// limit; the read loop sends it once the interval has passed.
 	keyframeWanted atomic.Bool
 	packets        atomic.Uint64
+
+	// bitrate is what the layer carries, in bits per second, about once a
+	// second from the read loop; 0 until measured. A paused layer keeps the
+	// rate it had.
+	bitrate atomic.Uint64
+	// The read loop's byte count and the start of its current window.
+	bytes     uint64
+	rateAt    int64
+	rateBytes uint64
+	// paused is set while the publisher is told not to send the layer.
+	paused atomic.Bool
+}
+
+// packetOverhead is added to each packet's size in bitrates: the RTP
+// header, the SRTP tag, and UDP over IPv4, roughly what each costs on the
+// subscriber's link.
+const packetOverhead = 12 + 16 + 8 + 20
+
+// rateWindow is how often a layer's bitrate is measured.
+const rateWindow = int64(time.Second)
+
+// noteBytes counts a packet of n bytes of payload that arrived at now;
+// about once a second it updates the layer's bitrate. It runs on the
+// layer's read loop only.
+func (l *layer) noteBytes(n int, now int64) {
+	l.bytes += uint64(n + packetOverhead)
+	elapsed := now - l.rateAt
+	if elapsed < rateWindow {
+		return
+	}
+	if elapsed < 3*rateWindow && l.rateAt != 0 {
+		r := (l.bytes - l.rateBytes) * 8 * uint64(time.Second) / uint64(elapsed)
+		if old := l.bitrate.Load(); old != 0 {
+			r = (r + old) / 2
+		}
+		l.bitrate.Store(r)
+	}
+	// A longer gap (a pause) starts a new window without a sample.
+	l.rateAt, l.rateBytes = now, l.bytes
 }
 
 // ridRank orders the RIDs browsers and SFUs commonly give simulcast
@@ -135,11 +174,29 @@ func (t *Track) layerFor(v view) *layer {
 	return top
 }
 
+// noCap is a down track's maxLayer when its bandwidth allows any layer.
+const noCap = -1
+
+// targetFor is the layer d should forward: the one its view asks for,
+// or the largest its bandwidth estimate allows when that is smaller.
+// t.mu must be held.
+func (t *Track) targetFor(d *DownTrack) *layer {
+	l := t.layerFor(d.view)
+	if l == nil || d.maxLayer == noCap {
+		return l
+	}
+	ls := *t.layers.Load()
+	if i := slices.Index(ls, l); i > d.maxLayer && d.maxLayer < len(ls) {
+		return ls[d.maxLayer]
+	}
+	return l
+}
+
 // retargetLocked sets every down track's target layer again after the
 // layers changed. t.mu must be held.
 func (t *Track) retargetLocked() {
 	for _, d := range *t.downs.Load() {
-		d.target.Store(t.layerFor(d.view))
+		d.target.Store(t.targetFor(d))
 	}
 }
 

@@ -42,6 +42,9 @@ type Track struct {
 	mu sync.Mutex
 
 	done chan struct{}
+	// onLayers is told which layers the publisher should send; nil for
+	// none (see OnLayers).
+	onLayers func(active []string)
 
 	// audioLevelID is the negotiated id of the audio level header
 	// extension, 0 when there is none.
@@ -114,6 +117,9 @@ func (t *Track) Packets() uint64 {
 // The simulcast layers of one track share a receiver and end with it.
 func (t *Track) Run() {
 	defer close(t.done)
+	if t.simulcast && t.onLayers != nil {
+		go t.watchLayers()
+	}
 	t.readLayer((*t.layers.Load())[0])
 }
 
@@ -152,6 +158,7 @@ func (t *Track) forward(l *layer, raw []byte, pkt *rtp.Packet) {
 		t.noteAudioLevel(pkt)
 	}
 	info := packetInfo{now: time.Now().UnixNano()}
+	l.noteBytes(len(pkt.Payload), info.now)
 	if l.cache != nil {
 		l.cache.store(pkt.SequenceNumber, raw, info.now)
 	}
@@ -203,10 +210,10 @@ func (t *Track) TakeAudioLevel() uint8 {
 // a peer connection binds it; video starts at the next keyframe, of the
 // largest layer until the subscriber tells the size it shows the video at.
 func (t *Track) Subscribe() *DownTrack {
-	d := &DownTrack{track: t}
+	d := &DownTrack{track: t, maxLayer: noCap}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	d.target.Store(t.layerFor(d.view))
+	d.target.Store(t.targetFor(d))
 	old := *t.downs.Load()
 	downs := make([]*DownTrack, len(old), len(old)+1)
 	copy(downs, old)

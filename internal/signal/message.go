@@ -36,9 +36,10 @@ const (
 	// TypeRestart only comes from clients: it asks meetd to restart ICE on
 	// the connection meetd offers.
 	TypeRestart = "restart"
-	// TypeParticipants and TypeSpeaker only come from meetd.
+	// TypeParticipants, TypeSpeaker and TypeLayers only come from meetd.
 	TypeParticipants = "participants"
 	TypeSpeaker      = "speaker"
+	TypeLayers       = "layers"
 )
 
 // Kinds of room.
@@ -147,6 +148,9 @@ type Message struct {
 	Width   *int   `json:"width,omitempty"`
 	Height  *int   `json:"height,omitempty"`
 	Quality string `json:"quality,omitempty"`
+	// layers: the simulcast layers (RIDs) of the publisher's track in the
+	// stream Track that it should send; empty (not missing) for none.
+	Active []string `json:"active,omitzero"`
 
 	// state
 	Live    *bool `json:"live,omitempty"`

@@ -125,7 +125,7 @@ func TestProtocolDocSamples(t *testing.T) {
 		}
 	}
 	for _, typ := range []string{TypeJoined, TypeAnswer, TypeOffer, TypeCandidate, TypeState, TypeError,
-		TypeParticipants, TypeRole, TypeChat, TypeSpeaker} {
+		TypeParticipants, TypeRole, TypeChat, TypeSpeaker, TypeLayers} {
 		if !seen["server "+typ] {
 			t.Errorf("no server sample for %q", typ)
 		}

@@ -98,6 +98,8 @@ type Client struct {
 	participants []signal.Participant
 	chat         []signal.Message
 	speakers     []string
+	// layers are the active lists of meetd's layers messages, in order.
+	layers [][]string
 	roles        []string
 	media        *publishedMedia
 	changed      chan struct{} // closed and replaced on every change
@@ -486,6 +488,14 @@ func (c *Client) handle(m signal.Message) error {
 	case signal.TypeSpeaker:
 		c.mu.Lock()
 		c.speakers = append(c.speakers, m.ID)
+		c.changedLocked()
+		c.mu.Unlock()
+	case signal.TypeLayers:
+		c.mu.Lock()
+		c.layers = append(c.layers, m.Active)
+		if c.media != nil && m.Track == CameraStream {
+			c.media.setActive(m.Active)
+		}
 		c.changedLocked()
 		c.mu.Unlock()
 	case signal.TypeRole:

@@ -51,6 +51,8 @@ type publishedMedia struct {
 	keyframeRequests atomic.Int64
 	// layerKeyframe is set for a simulcast layer whose keyframe was asked for.
 	layerKeyframe []atomic.Bool
+	// layerPaused is set for a simulcast layer meetd asked to pause.
+	layerPaused []atomic.Bool
 }
 
 func (p *publishedMedia) wait() { p.wg.Wait() }
@@ -121,6 +123,10 @@ func (c *Client) Publish(ctx context.Context) error {
 		return err
 	}
 	m := &publishedMedia{audioLevel: c.opts.AudioLevel}
+	if layers != nil {
+		m.layerKeyframe = make([]atomic.Bool, len(layers))
+		m.layerPaused = make([]atomic.Bool, len(layers))
+	}
 	if m.audioLevel == 0 {
 		m.audioLevel = 127
 	}
@@ -136,7 +142,6 @@ func (c *Client) Publish(ctx context.Context) error {
 	if layers == nil {
 		go m.readRTCP(vt.Sender())
 	} else {
-		m.layerKeyframe = make([]atomic.Bool, len(layers))
 		m.wg.Add(len(layers) - 1)
 		for i, l := range SimulcastLayers {
 			go m.readSimulcastRTCP(vt.Sender(), l.RID, i)

@@ -2,6 +2,8 @@ package testclient
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/pion/rtp"
@@ -37,6 +39,35 @@ func VP8Picture(p []byte) (pictureID uint16, tl0 uint8, ok bool) {
 		return 0, 0, false
 	}
 	return uint16(p[2]&0x7f)<<8 | uint16(p[3]), p[4], true
+}
+
+// Layers are the active lists of the layers messages meetd sent the
+// client, oldest first.
+func (c *Client) Layers() [][]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.layers)
+}
+
+// WaitLayers waits until meetd's last layers message says active.
+func (c *Client) WaitLayers(ctx context.Context, active ...string) error {
+	return c.Wait(ctx, fmt.Sprintf("layers %v", active), c.locked(func() bool {
+		return len(c.layers) > 0 && slices.Equal(c.layers[len(c.layers)-1], active)
+	}))
+}
+
+// setActive pauses the simulcast layers not in active and resumes the
+// others, each with a keyframe, as a browser does.
+func (m *publishedMedia) setActive(active []string) {
+	for i, l := range SimulcastLayers {
+		if i >= len(m.layerPaused) {
+			return
+		}
+		paused := !slices.Contains(active, l.RID)
+		if m.layerPaused[i].Swap(paused) && !paused {
+			m.layerKeyframe[i].Store(true)
+		}
+	}
 }
 
 // simulcastIDs are the negotiated ids of the MID and RID header
@@ -87,6 +118,10 @@ func (m *publishedMedia) sendSimulcast(ctx context.Context, audio *webrtc.TrackL
 			})
 		case now := <-vt.C:
 			for li, track := range layers {
+				if m.layerPaused[li].Load() {
+					st[li].ts += 3000
+					continue
+				}
 				key := m.layerKeyframe[li].Swap(false) || now.Sub(lastKey[li]) >= keyframeEvery
 				if key {
 					lastKey[li] = now

@@ -41,6 +41,7 @@ const serverTypes: Record<ServerMessage['type'], true> = {
   role: true,
   chat: true,
   speaker: true,
+  layers: true,
   error: true,
 };
 
@@ -126,6 +127,14 @@ function quality(m: Fields): Quality | undefined {
     throw new ProtocolError(`"quality" must be one of ${qualities.join(', ')}, not "${v}"`);
   }
   return v as Quality;
+}
+
+function strList(m: Fields, key: string): string[] {
+  const v = m[key];
+  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) {
+    throw new ProtocolError(`"${String(m.type)}" message needs a list of strings "${key}"`);
+  }
+  return v as string[];
 }
 
 function strOrEmpty(m: Fields, key: string): string {
@@ -279,6 +288,8 @@ export function decodeServerMessage(text: string | unknown): ServerMessage {
     }
     case 'speaker':
       return { type: 'speaker', id: strOrEmpty(m, 'id') };
+    case 'layers':
+      return { type: 'layers', track: str(m, 'track'), active: strList(m, 'active') };
     case 'error':
       return { type: 'error', code: str(m, 'code'), message: str(m, 'message') };
     default:

@@ -212,6 +212,18 @@ export interface SpeakerMessage {
   id: string;
 }
 
+/**
+ * Which simulcast layers (RIDs) of the client's own camera meetd wants sent:
+ * `track` is the id of the MediaStream the camera was published in. Layers
+ * not listed should be paused (`RTCRtpSender.setParameters` with
+ * `active: false` on their encodings), listed ones resumed.
+ */
+export interface LayersMessage {
+  type: 'layers';
+  track: string;
+  active: string[];
+}
+
 export interface ErrorMessage {
   type: 'error';
   code: ErrorCode | (string & {});
@@ -242,6 +254,7 @@ export type ServerMessage =
   | RoleChangedMessage
   | ChatMessage
   | SpeakerMessage
+  | LayersMessage
   | ErrorMessage;
 
 /** Every message of the protocol, in either direction. */

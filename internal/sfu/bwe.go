@@ -1,0 +1,266 @@
+package sfu
+
+import (
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// Estimator estimates one subscriber's downlink, shared by the down
+// tracks of its subscribe connection, and caps the simulcast layer each
+// forwards so that all of them fit.
+//
+// It works from what every client sends anyway: the receiver reports'
+// fraction lost for each stream, weighed by the rate meetd sent it, and
+// REMB when the client sends it (browsers do when transport-wide
+// congestion control is not used on the stream; meetd forwards without
+// that header extension). Losing more than 10% means the link carries
+// about what got through: the estimate falls to that at once. Losing
+// under 2% lets it grow by 15% a second. REMB, while fresh, bounds it.
+// Send-side estimation from transport-wide feedback (pion's gcc) would
+// need a sequence number in every packet sent and a pacer per
+// subscriber: more per-packet work than meetd's load targets leave room
+// for. This reads RTCP about once a second per stream; the per-packet
+// work is one atomic add per packet sent and a byte count per packet
+// received.
+//
+// Layers go down as soon as the estimate falls, and up only after it
+// has allowed more for upHold; a step up that is followed by a step
+// down within probeWindow doubles upHold, up to maxUpHold, so that a
+// subscriber on a link that cannot take the next layer does not try it
+// every few seconds.
+type Estimator struct {
+	// mu guards everything below. Lock order: Estimator.mu before
+	// Track.mu.
+	mu    sync.Mutex
+	flows map[*DownTrack]*flow
+	// loss is the loss-based estimate in bits per second, 0 until the
+	// first loss; grown is when it last grew.
+	loss  float64
+	grown int64
+	// rembRate is the subscriber's last REMB, received at rembAt.
+	rembRate float64
+	rembAt   int64
+	// upSince is when the caps were first found too low, 0 while they
+	// are not; upAt is when they were last raised.
+	upSince, upAt int64
+	hold          int64
+}
+
+// flow is what the estimator knows of one down track.
+type flow struct {
+	bytes uint64 // d.bytes at the last report
+	at    int64  // when that report came
+	rate  float64
+	lost  float64 // fraction lost in the last report
+	// applied is the cap given to the down track (noCap: none).
+	applied int
+}
+
+// Estimator settings.
+const (
+	// headroom is the share of the estimate meetd fills.
+	headroom = 0.85
+	// congested and clear are the fractions lost above which the
+	// estimate falls and under which it grows.
+	congested = 0.10
+	clear     = 0.02
+	growth    = 1.15 // a second
+	// maxEstimate bounds growth: far above any layer.
+	maxEstimate = 50e6
+	// A report or REMB older than staleAfter no longer counts.
+	staleAfter  = int64(3 * time.Second)
+	rembStale   = int64(5 * time.Second)
+	upHold      = int64(3 * time.Second)
+	maxUpHold   = int64(24 * time.Second)
+	probeWindow = int64(5 * time.Second)
+)
+
+// NewEstimator makes the estimator of one subscribe connection.
+func NewEstimator() *Estimator {
+	return &Estimator{flows: map[*DownTrack]*flow{}, hold: upHold}
+}
+
+func (e *Estimator) add(d *DownTrack) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.flows[d] = &flow{applied: noCap}
+}
+
+// Remove forgets d, a down track that no longer sends.
+func (e *Estimator) Remove(d *DownTrack) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.flows, d)
+}
+
+// Estimate is the subscriber's estimated downlink in bits per second, 0
+// while there is none.
+func (e *Estimator) Estimate() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return uint64(e.estimate(time.Now().UnixNano()))
+}
+
+func (e *Estimator) estimate(now int64) float64 {
+	est := e.loss
+	if e.rembAt != 0 && now-e.rembAt < rembStale && (est == 0 || e.rembRate < est) {
+		est = e.rembRate
+	}
+	return est
+}
+
+// remb notes the subscriber's REMB.
+func (e *Estimator) remb(bitrate float32, now int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.rembRate, e.rembAt = float64(bitrate), now
+	e.allocate(now)
+}
+
+// report notes the fraction lost (of 256) that the subscriber reports
+// for d's stream.
+func (e *Estimator) report(d *DownTrack, fractionLost uint8, now int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f := e.flows[d]
+	if f == nil {
+		return
+	}
+	bytes := d.bytes.Load()
+	if f.at != 0 && now > f.at {
+		f.rate = float64(bytes-f.bytes) * 8 * float64(time.Second) / float64(now-f.at)
+	}
+	f.bytes, f.at, f.lost = bytes, now, float64(fractionLost)/256
+	e.update(now)
+	e.allocate(now)
+}
+
+// update moves the loss-based estimate after a report.
+func (e *Estimator) update(now int64) {
+	var rate, lost float64
+	for _, f := range e.flows {
+		if now-f.at < staleAfter {
+			rate += f.rate
+			lost += f.rate * f.lost
+		}
+	}
+	if rate <= 0 {
+		return
+	}
+	p := lost / rate
+	switch {
+	case p > congested:
+		if got := rate * (1 - p); e.loss == 0 || got < e.loss {
+			e.loss = got
+		}
+	case p < clear && e.loss > 0:
+		e.loss = min(e.loss*math.Pow(growth, float64(now-e.grown)/float64(time.Second)), maxEstimate)
+	}
+	e.grown = now
+}
+
+// want is one down track's share in an allocation.
+type want struct {
+	d      *DownTrack
+	f      *flow
+	layers []*layer
+	// desired is the index of the layer the view asks for; alloc the one
+	// the budget allows.
+	desired, alloc int
+}
+
+// allocate shares the estimate among the down tracks: audio first, then
+// every shown video at its smallest layer, then one layer up at a time,
+// round robin, while the budget lasts. It applies lower caps at once and
+// higher ones after upHold.
+func (e *Estimator) allocate(now int64) {
+	est := e.estimate(now)
+	budget := headroom * est
+	var video []want
+	for d, f := range e.flows {
+		t := d.track
+		ls := *t.layers.Load()
+		if t.kind != webrtc.RTPCodecTypeVideo || !t.simulcast {
+			for _, l := range ls {
+				budget -= float64(l.bitrate.Load())
+			}
+			continue
+		}
+		t.mu.Lock()
+		l := t.layerFor(d.view)
+		t.mu.Unlock()
+		w := want{d: d, f: f, layers: ls, desired: slices.Index(ls, l)}
+		if w.desired >= 0 {
+			budget -= float64(ls[0].bitrate.Load())
+		}
+		video = append(video, w)
+	}
+	for more := true; more; {
+		more = false
+		for i := range video {
+			w := &video[i]
+			if w.alloc >= w.desired {
+				continue
+			}
+			step := float64(w.layers[w.alloc+1].bitrate.Load()) - float64(w.layers[w.alloc].bitrate.Load())
+			if step <= budget {
+				budget -= step
+				w.alloc++
+				more = true
+			}
+		}
+	}
+	var ups []*want
+	down := false
+	for i := range video {
+		w := &video[i]
+		c := w.alloc
+		if est == 0 || w.alloc >= w.desired {
+			c = noCap
+		}
+		switch {
+		case capBelow(c, w.f.applied):
+			w.f.applied = c
+			w.d.setMaxLayer(c)
+			down = true
+		case capBelow(w.f.applied, c):
+			ups = append(ups, w)
+		}
+	}
+	if down {
+		if e.upAt != 0 && now-e.upAt < probeWindow {
+			e.hold = min(2*e.hold, maxUpHold) // the last step up did not fit
+		}
+		e.upAt = 0
+	} else if e.upAt != 0 && now-e.upAt >= probeWindow {
+		e.hold, e.upAt = upHold, 0 // it did
+	}
+	if len(ups) == 0 {
+		e.upSince = 0
+		return
+	}
+	if e.upSince == 0 {
+		e.upSince = now
+	}
+	if now-e.upSince < e.hold {
+		return
+	}
+	for _, w := range ups {
+		c := w.alloc
+		if w.alloc >= w.desired {
+			c = noCap
+		}
+		w.f.applied = c
+		w.d.setMaxLayer(c)
+	}
+	e.upSince, e.upAt = 0, now
+}
+
+// capBelow reports whether cap a allows less than cap b.
+func capBelow(a, b int) bool {
+	return a != noCap && (b == noCap || a < b)
+}
