@@ -62,6 +62,10 @@ func runHelper() bool {
 		err = helperViewer()
 	case "watcher":
 		err = helperWatcher()
+	case "simulcaster":
+		err = helperSimulcaster()
+	case "recorder":
+		err = helperRecorder()
 	default:
 		err = fmt.Errorf("unknown helper role %q", role)
 	}
@@ -256,6 +260,7 @@ func (n *netns) helper(ns, role, args, wait string) (<-chan string, *exec.Cmd) {
 	go func() {
 		defer close(lines)
 		sc := bufio.NewScanner(stdout)
+		sc.Buffer(nil, 16<<20) // a recorder's result is one long line
 		for sc.Scan() {
 			lines <- sc.Text()
 		}

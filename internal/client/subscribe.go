@@ -161,7 +161,7 @@ func (c *Client) newSubscriber() (*subscriber, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &subscriber{pc: pc, downs: map[*sfu.Track]*subTrack{}, est: sfu.NewEstimator()}
+	s := &subscriber{pc: pc, downs: map[*sfu.Track]*subTrack{}, est: sfu.NewEstimator(c.log.With("pc", "subscribe"))}
 	c.sub = s
 	log := c.log.With("pc", "subscribe")
 	c.forwardCandidates(pc, signal.TargetSubscribe, func() bool { return c.sub == s })

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"log/slog"
 	"math"
 	"slices"
 	"sync"
@@ -48,6 +49,7 @@ type Estimator struct {
 	// are not; upAt is when they were last raised.
 	upSince, upAt int64
 	hold          int64
+	log           *slog.Logger
 }
 
 // flow is what the estimator knows of one down track.
@@ -80,8 +82,8 @@ const (
 )
 
 // NewEstimator makes the estimator of one subscribe connection.
-func NewEstimator() *Estimator {
-	return &Estimator{flows: map[*DownTrack]*flow{}, hold: upHold}
+func NewEstimator(log *slog.Logger) *Estimator {
+	return &Estimator{flows: map[*DownTrack]*flow{}, hold: upHold, log: log}
 }
 
 func (e *Estimator) add(d *DownTrack) {
@@ -152,6 +154,7 @@ func (e *Estimator) update(now int64) {
 		return
 	}
 	p := lost / rate
+	e.log.Debug("bandwidth report", "rate", int(rate), "lost", p, "estimate", int(e.loss))
 	switch {
 	case p > congested:
 		if got := rate * (1 - p); e.loss == 0 || got < e.loss {
@@ -224,6 +227,7 @@ func (e *Estimator) allocate(now int64) {
 		}
 		switch {
 		case capBelow(c, w.f.applied):
+			e.log.Info("layer cap lowered", "track", w.d.track.id, "cap", c, "estimate", int(est))
 			w.f.applied = c
 			w.d.setMaxLayer(c)
 			down = true
@@ -250,10 +254,16 @@ func (e *Estimator) allocate(now int64) {
 		return
 	}
 	for _, w := range ups {
+		// One layer up at a time: the estimate grows without proof that
+		// the link takes more, so each step is a trial.
 		c := w.alloc
-		if w.alloc >= w.desired {
+		if w.f.applied != noCap {
+			c = min(c, w.f.applied+1)
+		}
+		if c >= w.desired {
 			c = noCap
 		}
+		e.log.Info("layer cap raised", "track", w.d.track.id, "cap", c, "estimate", int(est))
 		w.f.applied = c
 		w.d.setMaxLayer(c)
 	}
