@@ -412,13 +412,17 @@ func (d *DownTrack) ReadRTCP(sender *webrtc.RTPSender) {
 // A compound report names every stream of the connection; each down
 // track takes its own.
 func (d *DownTrack) noteReports(reports []rtcp.ReceptionReport) {
+	d.noteReportsAt(reports, time.Now().UnixNano())
+}
+
+func (d *DownTrack) noteReportsAt(reports []rtcp.ReceptionReport, now int64) {
 	b := d.bound.Load()
 	if d.est == nil || b == nil {
 		return
 	}
 	for _, r := range reports {
 		if r.SSRC == b.ssrc {
-			d.est.report(d, r.FractionLost, time.Now().UnixNano())
+			d.est.report(d, r.FractionLost, now)
 		}
 	}
 }

@@ -99,12 +99,12 @@ type Client struct {
 	chat         []signal.Message
 	speakers     []string
 	// layers are the active lists of meetd's layers messages, in order.
-	layers [][]string
-	roles        []string
-	media        *publishedMedia
-	changed      chan struct{} // closed and replaced on every change
-	pendPub      []webrtc.ICECandidateInit
-	answered     bool
+	layers   [][]string
+	roles    []string
+	media    *publishedMedia
+	changed  chan struct{} // closed and replaced on every change
+	pendPub  []webrtc.ICECandidateInit
+	answered bool
 	// subRestarts counts meetd's offers that restarted ICE on the
 	// subscribe connection; pubRestarts the client's own restarts.
 	subRestarts, pubRestarts int

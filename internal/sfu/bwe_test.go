@@ -1,0 +1,194 @@
+package sfu
+
+import (
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+)
+
+// bweSetup is one subscriber with a three-layer camera (q 250, h 500,
+// f 1000 kbit/s) and a 50 kbit/s microphone, both sending at the rates of
+// what they forward, fed reports by the test at a time it controls.
+type bweSetup struct {
+	t        *testing.T
+	e        *Estimator
+	cam, mic *DownTrack
+	camT     *Track
+	now      int64
+}
+
+func newBWESetup(t *testing.T) *bweSetup {
+	cam := newSimulcastTrack()
+	for i, rate := range []uint64{250e3, 500e3, 1000e3} {
+		(*cam.layers.Load())[i].bitrate.Store(rate)
+	}
+	mic := newTestTrack()
+	mic.kind = webrtc.RTPCodecTypeAudio
+	(*mic.layers.Load())[0].bitrate.Store(50e3)
+	e := NewEstimator(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := &bweSetup{t: t, e: e, camT: cam, now: int64(time.Hour)}
+	s.cam = subscribe(cam, 1, 96, discard{})
+	s.mic = subscribe(mic, 2, 111, discard{})
+	s.cam.SetEstimator(e)
+	s.mic.SetEstimator(e)
+	return s
+}
+
+// second lets a second pass: each down track sends at its layer's rate,
+// then the subscriber reports fraction lost for both.
+func (s *bweSetup) second(lost float64) {
+	s.now += int64(time.Second)
+	if l := s.cam.target.Load(); l != nil {
+		s.cam.bytes.Add(l.bitrate.Load() / 8)
+	}
+	s.mic.bytes.Add(50e3 / 8)
+	for _, d := range []*DownTrack{s.cam, s.mic} {
+		d.noteReportsAt([]rtcp.ReceptionReport{{SSRC: d.bound.Load().ssrc, FractionLost: uint8(lost * 256)}}, s.now)
+	}
+}
+
+func (s *bweSetup) layer() string {
+	if l := s.cam.target.Load(); l != nil {
+		return l.rid
+	}
+	return ""
+}
+
+func TestEstimatorFallsAtOnceAndClimbsSlowly(t *testing.T) {
+	s := newBWESetup(t)
+	s.second(0)
+	s.second(0)
+	if got := s.layer(); got != "f" {
+		t.Fatalf("without loss: layer %s, want f", got)
+	}
+	// Half lost: the link carries about 525 kbit/s, 85% of it is 446, less
+	// audio 396: only q fits.
+	s.second(0.5)
+	if got := s.layer(); got != "q" {
+		t.Fatalf("after heavy loss: layer %s, want q (estimate %d)", got, s.e.Estimate())
+	}
+	// Without loss the estimate grows 15% a second; each layer up waits for
+	// it to have allowed more for 3 seconds, one layer at a time.
+	var path []string
+	for range 20 {
+		s.second(0)
+		if l := s.layer(); len(path) == 0 || path[len(path)-1] != l {
+			path = append(path, l)
+		}
+	}
+	if want := []string{"q", "h", "f"}; !equal(path, want) {
+		t.Fatalf("climbed %v, want %v", path, want)
+	}
+}
+
+func TestEstimatorBacksOffAfterAFailedStep(t *testing.T) {
+	s := newBWESetup(t)
+	s.second(0)
+	s.second(0.5)
+	climb := func() int {
+		for i := 1; i <= 60; i++ {
+			s.second(0)
+			if s.layer() != "q" {
+				return i
+			}
+		}
+		t.Fatal("never climbed")
+		return 0
+	}
+	first := climb()
+	s.second(0.4) // the step up did not fit
+	if got := s.layer(); got != "q" {
+		t.Fatalf("after loss on h: layer %s, want q", got)
+	}
+	second := climb()
+	t.Logf("first step up after %d s, second after %d s", first, second)
+	if second <= first {
+		t.Errorf("second step up after %d s, first after %d s: want a longer wait", second, first)
+	}
+}
+
+func TestEstimatorNeverGoesBelowTheSmallestLayer(t *testing.T) {
+	s := newBWESetup(t)
+	s.second(0)
+	for range 5 {
+		s.second(0.9)
+	}
+	if got := s.layer(); got != "q" {
+		t.Errorf("layer %s, want q", got)
+	}
+	if s.mic.target.Load() == nil {
+		t.Error("audio was dropped")
+	}
+}
+
+func TestEstimatorFollowsREMB(t *testing.T) {
+	s := newBWESetup(t)
+	s.e.remb(700e3, s.now)
+	if got := s.layer(); got != "h" {
+		t.Errorf("REMB 700 kbit/s: layer %s, want h", got)
+	}
+	s.e.remb(200e3, s.now+1)
+	if got := s.layer(); got != "q" {
+		t.Errorf("REMB 200 kbit/s: layer %s, want q", got)
+	}
+}
+
+func TestEstimatorLeavesTheViewAlone(t *testing.T) {
+	s := newBWESetup(t)
+	s.second(0)
+	s.second(0.5)
+	s.cam.SetView(View{}) // hidden
+	s.second(0)
+	if l := s.cam.target.Load(); l != nil {
+		t.Errorf("a hidden video gets layer %s", l.rid)
+	}
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// BenchmarkEstimatorReport is the work of one receiver report on a
+// subscriber of 16 videos and 16 microphones (a full meeting): about one
+// per stream per second.
+func BenchmarkEstimatorReport(b *testing.B) {
+	e := NewEstimator(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	var downs []*DownTrack
+	for i := range 16 {
+		cam := newSimulcastTrack()
+		for j, rate := range []uint64{250e3, 500e3, 1000e3} {
+			(*cam.layers.Load())[j].bitrate.Store(rate)
+		}
+		mic := newTestTrack()
+		mic.kind = webrtc.RTPCodecTypeAudio
+		for _, d := range []*DownTrack{subscribe(cam, uint32(2*i+1), 96, discard{}), subscribe(mic, uint32(2*i+2), 111, discard{})} {
+			d.SetEstimator(e)
+			downs = append(downs, d)
+		}
+	}
+	reports := make([][]rtcp.ReceptionReport, len(downs))
+	for i, d := range downs {
+		reports[i] = []rtcp.ReceptionReport{{SSRC: d.bound.Load().ssrc, FractionLost: 5}}
+	}
+	now := int64(time.Hour)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		now += int64(time.Second) / int64(len(downs))
+		downs[i].bytes.Add(4000)
+		downs[i].noteReportsAt(reports[i], now)
+		i = (i + 1) % len(downs)
+	}
+}
