@@ -25,8 +25,8 @@ import (
 // need a sequence number in every packet sent and a pacer per
 // subscriber: more per-packet work than meetd's load targets leave room
 // for. This reads RTCP about once a second per stream; the per-packet
-// work is one atomic add per packet sent and a byte count per packet
-// received.
+// work is a byte count per packet received: the rate sent to a
+// subscriber is taken to be the bitrate of the layer it gets.
 //
 // Layers go down as soon as the estimate falls, and up only after it
 // has allowed more for upHold; a step up that is followed by a step
@@ -52,12 +52,11 @@ type Estimator struct {
 	log           *slog.Logger
 }
 
-// flow is what the estimator knows of one down track.
+// flow is what the estimator knows of one down track at its last report.
 type flow struct {
-	bytes uint64 // d.bytes at the last report
-	at    int64  // when that report came
-	rate  float64
-	lost  float64 // fraction lost in the last report
+	at   int64   // when it came
+	rate float64 // what meetd was sending, bits per second
+	lost float64 // the fraction lost it reported
 	// applied is the cap given to the down track (noCap: none).
 	applied int
 }
@@ -132,11 +131,7 @@ func (e *Estimator) report(d *DownTrack, fractionLost uint8, now int64) {
 	if f == nil {
 		return
 	}
-	bytes := d.bytes.Load()
-	if f.at != 0 && now > f.at {
-		f.rate = float64(bytes-f.bytes) * 8 * float64(time.Second) / float64(now-f.at)
-	}
-	f.bytes, f.at, f.lost = bytes, now, float64(fractionLost)/256
+	f.at, f.rate, f.lost = now, d.sendingRate(), float64(fractionLost)/256
 	e.update(now)
 	e.allocate(now)
 }

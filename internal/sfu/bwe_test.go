@@ -38,14 +38,11 @@ func newBWESetup(t *testing.T) *bweSetup {
 	return s
 }
 
-// second lets a second pass: each down track sends at its layer's rate,
-// then the subscriber reports fraction lost for both.
+// second lets a second pass, in which the camera switched to its target
+// layer, then the subscriber reports fraction lost for both streams.
 func (s *bweSetup) second(lost float64) {
 	s.now += int64(time.Second)
-	if l := s.cam.target.Load(); l != nil {
-		s.cam.bytes.Add(l.bitrate.Load() / 8)
-	}
-	s.mic.bytes.Add(50e3 / 8)
+	s.cam.current.Store(s.cam.target.Load())
 	for _, d := range []*DownTrack{s.cam, s.mic} {
 		d.noteReportsAt([]rtcp.ReceptionReport{{SSRC: d.bound.Load().ssrc, FractionLost: uint8(lost * 256)}}, s.now)
 	}
@@ -187,7 +184,6 @@ func BenchmarkEstimatorReport(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		now += int64(time.Second) / int64(len(downs))
-		downs[i].bytes.Add(4000)
 		downs[i].noteReportsAt(reports[i], now)
 		i = (i + 1) % len(downs)
 	}

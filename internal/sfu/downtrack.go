@@ -44,11 +44,8 @@ type DownTrack struct {
 
 	lastKeyframeRequest atomic.Int64 // unix nanoseconds
 	packets             atomic.Uint64
-	// bytes counts what was sent, with packetOverhead per packet, for
-	// the estimator's sending rate.
-	bytes       atomic.Uint64
-	retransmits atomic.Uint64
-	switches    atomic.Uint64
+	retransmits         atomic.Uint64
+	switches            atomic.Uint64
 	// resendStart and resent count retransmissions in the current
 	// resendWindow; only ReadRTCP's goroutine uses them.
 	resendStart int64
@@ -226,7 +223,6 @@ func (d *DownTrack) writeRTP(l *layer, h *rtp.Header, payload []byte, info *pack
 		d.hdr.PayloadType = b.payloadType
 		if _, err := b.w.WriteRTP(&d.hdr, payload); err == nil {
 			d.packets.Add(1)
-			d.bytes.Add(uint64(len(payload) + packetOverhead))
 		}
 		return
 	}
@@ -289,7 +285,6 @@ func (d *DownTrack) send(b *binding, h *rtp.Header, payload []byte, info *packet
 		return false
 	}
 	d.packets.Add(1)
-	d.bytes.Add(uint64(len(out) + packetOverhead))
 	return true
 }
 
@@ -406,6 +401,19 @@ func (d *DownTrack) ReadRTCP(sender *webrtc.RTPSender) {
 			}
 		}
 	}
+}
+
+// sendingRate is about what d sends, in bits per second: the bitrate of
+// the layer it forwards. Taking it from the layer, measured once per
+// published packet, keeps counting off the per-subscriber path.
+func (d *DownTrack) sendingRate() float64 {
+	if d.track.kind != webrtc.RTPCodecTypeVideo {
+		return float64((*d.track.layers.Load())[0].bitrate.Load())
+	}
+	if l := d.current.Load(); l != nil {
+		return float64(l.bitrate.Load())
+	}
+	return 0
 }
 
 // noteReports gives the estimator the subscriber's report of d's stream.
