@@ -111,3 +111,27 @@ func TestSimulcastPausesUnwatchedLayers(t *testing.T) {
 	}
 	t.Logf("layers messages: %v", pub.Layers())
 }
+
+// A camera nobody watches is paused altogether; the first viewer gets it
+// resumed.
+func TestSimulcastResumesForFirstViewer(t *testing.T) {
+	checkLeaks(t)
+	url := startMeetd(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pub := dial(t, ctx, url, testclient.Options{Simulcast: true})
+	defer pub.Close()
+	join(t, ctx, pub, "cams", signal.RoleStage)
+	if err := pub.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.WaitLayers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec := &received{}
+	viewer := dial(t, ctx, url, testclient.Options{OnTrack: rec.onTrack})
+	defer viewer.Close()
+	join(t, ctx, viewer, "cams", signal.RoleAudience)
+	waitLayer(t, ctx, rec, 'f', 30)
+	t.Logf("layers messages: %v", pub.Layers())
+}
