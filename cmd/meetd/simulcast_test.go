@@ -134,7 +134,8 @@ func checkContinuous(t *testing.T, pkts []rtp.Packet) {
 
 func TestSimulcastLayerFollowsView(t *testing.T) {
 	checkLeaks(t)
-	url := startMeetd(t)
+	m := runMeetd(t, Config{})
+	url := "ws://" + m.Addr() + "/ws"
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 
@@ -152,6 +153,12 @@ func TestSimulcastLayerFollowsView(t *testing.T) {
 
 	// Until it says how it shows the video, a viewer gets the best layer.
 	waitLayer(t, ctx, rec, 'f', 30)
+	camera := cameraTrack(t, m, "cams")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("packets meetd received by layer: %v", camera.LayerPackets())
+		}
+	})
 
 	// A small tile: only the quarter-resolution layer.
 	if err := viewer.SendView(stream, 320, 180, signal.QualityAuto); err != nil {

@@ -176,7 +176,7 @@ func (c *Client) newPublisher() error {
 				return
 			}
 			p.tracks = append(p.tracks, t)
-			log.Info("track received", "track", t.ID(), "codec", t.Codec().MimeType)
+			log.Info("track received", "track", t.ID(), "codec", t.Codec().MimeType, "rid", remote.RID())
 			if len(p.tracks) >= p.expected {
 				c.publish()
 			}

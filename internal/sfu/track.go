@@ -34,6 +34,9 @@ type Track struct {
 
 	// layers is a copy-on-write list of the layers, smallest first.
 	layers atomic.Pointer[[]*layer]
+	// first is the layer the track was made with, which Run reads; the
+	// layers that join later may sort before it.
+	first *layer
 	// downs is a copy-on-write snapshot of the down tracks: the read loops
 	// load it once per packet and take no lock.
 	downs atomic.Pointer[[]*DownTrack]
@@ -74,7 +77,8 @@ func NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, receiver *w
 		log:       log.With("track", remote.ID(), "kind", remote.Kind().String(), "codec", codec.MimeType),
 		done:      make(chan struct{}),
 	}
-	t.layers.Store(&[]*layer{t.newLayer(remote)})
+	t.first = t.newLayer(remote)
+	t.layers.Store(&[]*layer{t.first})
 	t.downs.Store(&[]*DownTrack{})
 	t.level.Store(silence)
 	if t.kind == webrtc.RTPCodecTypeAudio {
@@ -120,7 +124,7 @@ func (t *Track) Run() {
 	if t.simulcast && t.onLayers != nil {
 		go t.watchLayers()
 	}
-	t.readLayer((*t.layers.Load())[0])
+	t.readLayer(t.first)
 }
 
 // readLayer forwards the packets of one layer until it ends.
