@@ -18,9 +18,10 @@ import (
 // fraction lost for each stream, weighed by the rate meetd sent it, and
 // REMB when the client sends it (browsers do when transport-wide
 // congestion control is not used on the stream; meetd forwards without
-// that header extension). Losing more than 10% means the link carries
-// about what got through: the estimate falls to that at once. Losing
-// under 2% lets it grow by 15% a second. REMB, while fresh, bounds it.
+// that header extension). Losing more than 10% in reports a second
+// apart means the link carries about what got through: the estimate
+// falls to that. One lossy report alone (a burst, a busy receiver) does
+// not move it. Losing under 2% lets it grow by 15% a second. REMB, while fresh, bounds it.
 // Send-side estimation from transport-wide feedback (pion's gcc) would
 // need a sequence number in every packet sent and a pacer per
 // subscriber: more per-packet work than meetd's load targets leave room
@@ -42,6 +43,9 @@ type Estimator struct {
 	// first loss; grown is when it last grew.
 	loss  float64
 	grown int64
+	// lossySince is when the reports first said congested, 0 while they
+	// do not.
+	lossySince int64
 	// rembRate is the subscriber's last REMB, received at rembAt.
 	rembRate float64
 	rembAt   int64
@@ -70,6 +74,9 @@ const (
 	congested = 0.10
 	clear     = 0.02
 	growth    = 1.15 // a second
+	// Loss counts as congestion once reports show it for confirmAfter:
+	// two reports, about a second apart.
+	confirmAfter = int64(700 * time.Millisecond)
 	// maxEstimate bounds growth: far above any layer.
 	maxEstimate = 50e6
 	// A report or REMB older than staleAfter no longer counts.
@@ -150,8 +157,18 @@ func (e *Estimator) update(now int64) {
 	}
 	p := lost / rate
 	e.log.Debug("bandwidth report", "rate", int(rate), "lost", p, "estimate", int(e.loss))
+	if p <= congested {
+		e.lossySince = 0
+	}
 	switch {
 	case p > congested:
+		if e.lossySince == 0 {
+			e.lossySince = now
+		}
+		if now-e.lossySince < confirmAfter {
+			e.grown = now
+			return
+		}
 		if got := rate * (1 - p); e.loss == 0 || got < e.loss {
 			e.loss = got
 		}

@@ -55,7 +55,7 @@ func (s *bweSetup) layer() string {
 	return ""
 }
 
-func TestEstimatorFallsAtOnceAndClimbsSlowly(t *testing.T) {
+func TestEstimatorFallsWhenLossLastsAndClimbsSlowly(t *testing.T) {
 	s := newBWESetup(t)
 	s.second(0)
 	s.second(0)
@@ -63,7 +63,11 @@ func TestEstimatorFallsAtOnceAndClimbsSlowly(t *testing.T) {
 		t.Fatalf("without loss: layer %s, want f", got)
 	}
 	// Half lost: the link carries about 525 kbit/s, 85% of it is 446, less
-	// audio 396: only q fits.
+	// audio 396: only q fits. One report is not enough to say so.
+	s.second(0.5)
+	if got := s.layer(); got != "f" {
+		t.Fatalf("after one lossy report: layer %s, want f", got)
+	}
 	s.second(0.5)
 	if got := s.layer(); got != "q" {
 		t.Fatalf("after heavy loss: layer %s, want q (estimate %d)", got, s.e.Estimate())
@@ -82,9 +86,23 @@ func TestEstimatorFallsAtOnceAndClimbsSlowly(t *testing.T) {
 	}
 }
 
+func TestEstimatorIgnoresALossBurst(t *testing.T) {
+	s := newBWESetup(t)
+	s.second(0)
+	for range 3 {
+		s.second(0.6)
+		s.second(0)
+		s.second(0)
+	}
+	if got := s.layer(); got != "f" {
+		t.Errorf("after single lossy reports: layer %s, want f (estimate %d)", got, s.e.Estimate())
+	}
+}
+
 func TestEstimatorBacksOffAfterAFailedStep(t *testing.T) {
 	s := newBWESetup(t)
 	s.second(0)
+	s.second(0.5)
 	s.second(0.5)
 	climb := func() int {
 		for i := 1; i <= 60; i++ {
@@ -98,6 +116,7 @@ func TestEstimatorBacksOffAfterAFailedStep(t *testing.T) {
 	}
 	first := climb()
 	s.second(0.4) // the step up did not fit
+	s.second(0.4)
 	if got := s.layer(); got != "q" {
 		t.Fatalf("after loss on h: layer %s, want q", got)
 	}
@@ -137,6 +156,7 @@ func TestEstimatorFollowsREMB(t *testing.T) {
 func TestEstimatorLeavesTheViewAlone(t *testing.T) {
 	s := newBWESetup(t)
 	s.second(0)
+	s.second(0.5)
 	s.second(0.5)
 	s.cam.SetView(View{}) // hidden
 	s.second(0)
