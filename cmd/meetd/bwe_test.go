@@ -43,16 +43,10 @@ func TestSimulcastPausesUnwatchedLayers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	pub := dial(t, ctx, url, testclient.Options{Simulcast: true})
+	pub := publishSimulcast(t, ctx, url)
 	defer pub.Close()
-	join(t, ctx, pub, "cams", signal.RoleStage)
-	if err := pub.Publish(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rec := &received{}
-	viewer := dial(t, ctx, url, testclient.Options{OnTrack: rec.onTrack})
+	viewer, rec := watchSimulcast(t, ctx, url)
 	defer viewer.Close()
-	join(t, ctx, viewer, "cams", signal.RoleAudience)
 	stream := pub.ID() + "_" + testclient.CameraStream
 	waitLayer(t, ctx, rec, 'f', 30)
 	cam := cameraTrack(t, m, "cams")
@@ -119,19 +113,13 @@ func TestSimulcastResumesForFirstViewer(t *testing.T) {
 	url := startMeetd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	pub := dial(t, ctx, url, testclient.Options{Simulcast: true})
+	pub := publishSimulcast(t, ctx, url)
 	defer pub.Close()
-	join(t, ctx, pub, "cams", signal.RoleStage)
-	if err := pub.Publish(ctx); err != nil {
-		t.Fatal(err)
-	}
 	if err := pub.WaitLayers(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rec := &received{}
-	viewer := dial(t, ctx, url, testclient.Options{OnTrack: rec.onTrack})
+	viewer, rec := watchSimulcast(t, ctx, url)
 	defer viewer.Close()
-	join(t, ctx, viewer, "cams", signal.RoleAudience)
 	waitLayer(t, ctx, rec, 'f', 30)
 	t.Logf("layers messages: %v", pub.Layers())
 }

@@ -57,13 +57,13 @@ func runHelper() bool {
 	case "meetd":
 		err = helperMeetd()
 	case "publisher":
-		err = helperPublisher()
+		err = helperPublisher(testclient.Options{})
 	case "viewer":
 		err = helperViewer()
 	case "watcher":
 		err = helperWatcher()
 	case "simulcaster":
-		err = helperSimulcaster()
+		err = helperPublisher(testclient.Options{Simulcast: true})
 	case "recorder":
 		err = helperRecorder()
 	default:
@@ -97,12 +97,14 @@ func helperMeetd() error {
 	return m.Close()
 }
 
-func helperPublisher() error {
+// helperPublisher publishes a camera (as simulcast if opts say so) into
+// the default broadcast and says READY.
+func helperPublisher(opts testclient.Options) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	start, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	c, err := testclient.Dial(start, os.Getenv(helperArgs), testclient.Options{})
+	c, err := testclient.Dial(start, os.Getenv(helperArgs), opts)
 	if err != nil {
 		return err
 	}

@@ -58,6 +58,29 @@ func marker(p rtp.Packet) byte {
 	return p.Payload[testclient.SimulcastMarkerAt]
 }
 
+// publishSimulcast dials a publisher of a simulcast camera on the stage
+// of broadcast "cams".
+func publishSimulcast(t *testing.T, ctx context.Context, url string) *testclient.Client {
+	t.Helper()
+	pub := dial(t, ctx, url, testclient.Options{Simulcast: true})
+	join(t, ctx, pub, "cams", signal.RoleStage)
+	if err := pub.Publish(ctx); err != nil {
+		pub.Close()
+		t.Fatal(err)
+	}
+	return pub
+}
+
+// watchSimulcast dials a viewer of broadcast "cams" that records what it
+// receives.
+func watchSimulcast(t *testing.T, ctx context.Context, url string) (*testclient.Client, *received) {
+	t.Helper()
+	rec := &received{}
+	viewer := dial(t, ctx, url, testclient.Options{OnTrack: rec.onTrack})
+	join(t, ctx, viewer, "cams", signal.RoleAudience)
+	return viewer, rec
+}
+
 // waitLayer waits until the viewer gets n packets in a row of the layer
 // marked m, and returns how many packets it had then.
 func waitLayer(t *testing.T, ctx context.Context, r *received, m byte, n int) int {
@@ -139,16 +162,10 @@ func TestSimulcastLayerFollowsView(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 
-	pub := dial(t, ctx, url, testclient.Options{Simulcast: true})
+	pub := publishSimulcast(t, ctx, url)
 	defer pub.Close()
-	join(t, ctx, pub, "cams", signal.RoleStage)
-	if err := pub.Publish(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rec := &received{}
-	viewer := dial(t, ctx, url, testclient.Options{OnTrack: rec.onTrack})
+	viewer, rec := watchSimulcast(t, ctx, url)
 	defer viewer.Close()
-	join(t, ctx, viewer, "cams", signal.RoleAudience)
 	stream := pub.ID() + "_" + testclient.CameraStream
 
 	// Until it says how it shows the video, a viewer gets the best layer.

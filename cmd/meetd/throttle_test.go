@@ -9,10 +9,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -41,28 +39,6 @@ type arrival struct {
 type recordResult struct {
 	Packets []arrival
 	Err     string
-}
-
-// helperSimulcaster publishes a simulcast camera into the default broadcast.
-func helperSimulcaster() error {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	start, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	c, err := testclient.Dial(start, os.Getenv(helperArgs), testclient.Options{Simulcast: true})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := c.Join(start, "default", msg.RoleStage); err != nil {
-		return err
-	}
-	if err := c.Publish(start); err != nil {
-		return err
-	}
-	fmt.Println("READY")
-	<-ctx.Done()
-	return nil
 }
 
 // helperRecorder watches the default broadcast, says READY at the first

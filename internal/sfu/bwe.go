@@ -21,7 +21,16 @@ import (
 // that header extension). Losing more than 10% in reports a second
 // apart means the link carries about what got through: the estimate
 // falls to that. One lossy report alone (a burst, a busy receiver) does
-// not move it. Losing under 2% lets it grow by 15% a second. REMB, while fresh, bounds it.
+// not move it. Losing under 2% lets it grow by 15% a second.
+//
+// A browser's REMB (a receive-side estimate) grows only with what it
+// receives, a few percent a second: below what meetd sends, it may just
+// lag behind a step up. And it falls for jitter alone when the browser or
+// its machine is busy. So it bounds the estimate only while the reports
+// show loss (2% or more), once it falls under what meetd sends, and from
+// then on while it stays under that; a REMB at or above what meetd sends,
+// or reports without loss, end the bound, so that a viewer held on a
+// small layer can still step up.
 // Send-side estimation from transport-wide feedback (pion's gcc) would
 // need a sequence number in every packet sent and a pacer per
 // subscriber: more per-packet work than meetd's load targets leave room
@@ -44,11 +53,14 @@ type Estimator struct {
 	loss  float64
 	grown int64
 	// lossySince is when the reports first said congested, 0 while they
-	// do not.
+	// do not; lost is the fraction the last reports said lost.
 	lossySince int64
-	// rembRate is the subscriber's last REMB, received at rembAt.
-	rembRate float64
-	rembAt   int64
+	lost       float64
+	// rembRate is the subscriber's REMB that bounds the estimate,
+	// received at rembAt; rembAt is 0 while none does. rembLast is the
+	// last REMB.
+	rembRate, rembLast float64
+	rembAt             int64
 	// upSince is when the caps were first found too low, 0 while they
 	// are not; upAt is when they were last raised.
 	upSince, upAt int64
@@ -74,6 +86,10 @@ const (
 	congested = 0.10
 	clear     = 0.02
 	growth    = 1.15 // a second
+	// A REMB that fell under rembFall of the last one, to under rembFull
+	// of what meetd sends, says the link is full.
+	rembFall = 0.95
+	rembFull = 0.9
 	// Loss counts as congestion once reports show it for confirmAfter:
 	// two reports, about a second apart.
 	confirmAfter = int64(700 * time.Millisecond)
@@ -125,7 +141,19 @@ func (e *Estimator) estimate(now int64) float64 {
 func (e *Estimator) remb(bitrate float32, now int64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.rembRate, e.rembAt = float64(bitrate), now
+	var sending float64
+	for d := range e.flows {
+		sending += d.sendingRate()
+	}
+	b := float64(bitrate)
+	falling := e.rembLast > 0 && b < rembFall*e.rembLast
+	e.rembLast = b
+	switch {
+	case b >= rembFull*sending:
+		e.rembAt = 0 // the link takes what meetd sends
+	case e.lost >= clear && (falling || e.rembAt != 0):
+		e.rembRate, e.rembAt = b, now
+	}
 	e.allocate(now)
 }
 
@@ -157,6 +185,10 @@ func (e *Estimator) update(now int64) {
 	}
 	p := lost / rate
 	e.log.Debug("bandwidth report", "rate", int(rate), "lost", p, "estimate", int(e.loss))
+	e.lost = p
+	if p < clear {
+		e.rembAt = 0
+	}
 	if p <= congested {
 		e.lossySince = 0
 	}
@@ -222,7 +254,7 @@ func (e *Estimator) allocate(now int64) {
 				continue
 			}
 			step := float64(w.layers[w.alloc+1].bitrate.Load()) - float64(w.layers[w.alloc].bitrate.Load())
-			if step <= budget {
+			if est == 0 || step <= budget { // no estimate: no bound
 				budget -= step
 				w.alloc++
 				more = true
@@ -234,7 +266,7 @@ func (e *Estimator) allocate(now int64) {
 	for i := range video {
 		w := &video[i]
 		c := w.alloc
-		if est == 0 || w.alloc >= w.desired {
+		if w.alloc >= w.desired {
 			c = noCap
 		}
 		switch {

@@ -143,6 +143,9 @@ func TestEstimatorNeverGoesBelowTheSmallestLayer(t *testing.T) {
 
 func TestEstimatorFollowsREMB(t *testing.T) {
 	s := newBWESetup(t)
+	s.second(0)
+	s.e.remb(1200e3, s.now)
+	s.second(0.05)
 	s.e.remb(700e3, s.now)
 	if got := s.layer(); got != "h" {
 		t.Errorf("REMB 700 kbit/s: layer %s, want h", got)
@@ -150,6 +153,47 @@ func TestEstimatorFollowsREMB(t *testing.T) {
 	s.e.remb(200e3, s.now+1)
 	if got := s.layer(); got != "q" {
 		t.Errorf("REMB 200 kbit/s: layer %s, want q", got)
+	}
+}
+
+// A browser's REMB grows only with what it receives: above what meetd
+// sends, it says nothing of what more the link can take.
+func TestEstimatorClimbsPastAREMBThatFollowsWhatItGets(t *testing.T) {
+	s := newBWESetup(t)
+	s.second(0)
+	s.e.remb(1200e3, s.now)
+	s.second(0.05)
+	s.e.remb(200e3, s.now)
+	if got := s.layer(); got != "q" {
+		t.Fatalf("REMB 200 kbit/s: layer %s, want q", got)
+	}
+	// Each second it grows 8%, up to 1.5 times what it gets: after a step
+	// up it is below what meetd sends for a while.
+	remb := 200e3
+	var path []string
+	for range 30 {
+		s.second(0)
+		remb = min(remb*1.08, 1.5*(s.cam.sendingRate()+s.mic.sendingRate()))
+		s.e.remb(float32(remb), s.now)
+		if l := s.layer(); path == nil || path[len(path)-1] != l {
+			path = append(path, l)
+		}
+	}
+	if want := []string{"q", "h", "f"}; !equal(path, want) {
+		t.Fatalf("climbed %v, want %v", path, want)
+	}
+}
+
+// A busy browser's REMB falls for jitter alone; without loss it bounds
+// nothing.
+func TestEstimatorIgnoresAREMBFallWithoutLoss(t *testing.T) {
+	s := newBWESetup(t)
+	s.second(0)
+	s.e.remb(1200e3, s.now)
+	s.e.remb(100e3, s.now)
+	s.second(0)
+	if got := s.layer(); got != "f" {
+		t.Fatalf("REMB 100 kbit/s without loss: layer %s, want f", got)
 	}
 }
 
