@@ -135,6 +135,13 @@ export class Outgoing {
     this.watch?.kick();
   }
 
+  /** meetd's `layers`: which layers of the camera to send; the others pause. */
+  setLayers(track: string, active: readonly string[]): void {
+    this.pub?.setLayers(track, active).catch((err: unknown) => {
+      console.warn('meetd: could not change the camera layers:', err instanceof Error ? err.message : String(err));
+    });
+  }
+
   answer(sdp: string): void {
     this.pub?.answer(sdp);
   }

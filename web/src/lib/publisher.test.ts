@@ -344,6 +344,42 @@ describe('Publisher', () => {
     expect(FakeSocket.all).toHaveLength(1);
   });
 
+  it("pauses the camera's layers nobody watches, and resumes them, as meetd says", async () => {
+    const s = setup();
+    const { ws, pc } = await goLive(s);
+    const camera = pc.transceivers[1]!.sender;
+    const active = () => camera.params.encodings.map((e) => e.active);
+    ws.receive({ type: 'layers', track: s.stream.id, active: ['q'] });
+    await settle();
+    expect(active()).toEqual([true, false, false]);
+    ws.receive({ type: 'layers', track: s.stream.id, active: [] });
+    await settle();
+    expect(active()).toEqual([false, false, false]);
+    // Another stream's layers are not the camera's.
+    ws.receive({ type: 'layers', track: 'screen', active: ['q', 'h', 'f'] });
+    await settle();
+    expect(active()).toEqual([false, false, false]);
+    ws.receive({ type: 'layers', track: s.stream.id, active: ['q', 'h', 'f'] });
+    await settle();
+    expect(active()).toEqual([true, true, true]);
+    expect(camera.setParams).toHaveLength(3);
+    // The microphone is one encoding, never touched; nothing was renegotiated.
+    expect(pc.transceivers[0]!.sender.setParams).toEqual([]);
+    expect(ws.sentOf('offer')).toHaveLength(1);
+    expect(s.status()).toBe('live');
+  });
+
+  it('applies only the latest of layers that come quickly one after another', async () => {
+    const s = setup();
+    const { ws, pc } = await goLive(s);
+    const camera = pc.transceivers[1]!.sender;
+    for (const active of [['q'], ['q', 'h'], ['h'], ['q', 'h', 'f'], ['f']]) {
+      ws.receive({ type: 'layers', track: s.stream.id, active });
+    }
+    await settle();
+    expect(camera.params.encodings.map((e) => e.active)).toEqual([false, false, true]);
+  });
+
   it('ignores bad messages from the server', async () => {
     const s = setup();
     const { ws } = await goLive(s);

@@ -225,6 +225,9 @@ export class Publisher {
       case 'answer':
         this.outgoing.answer(m.sdp);
         return;
+      case 'layers':
+        this.outgoing.setLayers(m.track, m.active);
+        return;
       case 'candidate':
         if (m.target === 'subscribe') await this.sub?.candidate(m.candidate);
         else await this.outgoing.candidate(m.candidate);
