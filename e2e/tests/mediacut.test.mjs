@@ -100,6 +100,18 @@ function advancingAt(samples, from) {
   return samples.find((s) => s.t >= from && s.frames >= start.frames + FRAMES) ?? null;
 }
 
+/** meetd's log lines about connections, ICE restarts and layers from `since` on, times relative to it. */
+function meetdEvents(log, since) {
+  const out = [];
+  for (const line of log.split('\n')) {
+    const t = Date.parse(/time=(\S+)/.exec(line)?.[1] ?? '');
+    if (!(t >= since) || !/connection state|ICE restart|simulcast layers|layer cap/.test(line)) continue;
+    const msg = line.replace(/^.*?msg=/, '').replace(/ (room|kind|participant)=\S+/g, '');
+    out.push(`    ${fmt(t - since)} ${msg}`);
+  }
+  return out.join('\n') || '    (nothing)';
+}
+
 /** The UDP ports of the remote side of each open peer connection's selected candidate pair. */
 function mediaPorts(user) {
   return user.page.evaluate(async () => {
@@ -188,6 +200,7 @@ test(
       `  streamer sent ${sent(streamer, 'offer')} offer(s), ${sent(streamer, 'join')} join(s); ` +
       `viewer got ${got(viewer, 'offer')} offer(s), sent ${sent(viewer, 'restart')} restart(s), ${sent(viewer, 'join')} join(s)`;
     console.log(where);
+    console.log(`  meetd since the cut:\n${meetdEvents(w.server.log(), cutAt)}`);
 
     // The cut was real: the viewer's picture stopped, and it said so.
     assert.ok(stalled.length > 0 && stalled.at(-1).frames - stalled[0].frames < FRAMES, `viewer: frames kept coming while blocked\n${where}`);
