@@ -57,7 +57,7 @@ test-go: web/dist/index.html net-tools
 test-web: web/node_modules/.package-lock.json
 	cd web && $(NPM) test
 
-test-e2e: $(BIN) $(WHIPSEND) chromium e2e/node_modules/.package-lock.json
+test-e2e: $(BIN) $(WHIPSEND) chromium net-tools e2e/node_modules/.package-lock.json
 	cd e2e && $(NPM) test
 
 clean:

@@ -161,22 +161,24 @@ func (n *restartNet) cutUDP(ns string) (restore func()) {
 }
 
 // outage cuts the media of the namespace ns until restarted reports an
-// ICE restart, a second more, and then restores it; the viewer must get
-// video again soon after.
-func (n *restartNet) outage(ns string, side, viewer *watcher, restarted func(watchStats) bool) {
+// ICE restart, hold more, and then restores it; the viewer must get video
+// again soon after. It returns side's report at the restart and the
+// viewer's once video is back.
+func (n *restartNet) outage(ns string, side, viewer *watcher, hold time.Duration, restarted func(watchStats) bool) (atRestart, back watchStats) {
 	n.t.Helper()
 	cut := time.Now()
 	restore := n.cutUDP(ns)
-	st := side.until("ICE restart", 25*time.Second, restarted)
+	atRestart = side.until("ICE restart", 25*time.Second, restarted)
 	restartAfter := time.Since(cut)
-	time.Sleep(time.Second)
+	time.Sleep(hold)
 	before := viewer.until("report", 5*time.Second, func(watchStats) bool { return true }).Video
 	restore()
-	back := time.Now()
-	viewer.until("video after the outage", 15*time.Second, func(s watchStats) bool { return s.Video >= before+30 })
-	n.t.Logf("media cut for %v; ICE restarted %v after the cut (%+v); video back %v after the path",
-		back.Sub(cut).Round(10*time.Millisecond), restartAfter.Round(10*time.Millisecond), st,
-		time.Since(back).Round(10*time.Millisecond))
+	restored := time.Now()
+	back = viewer.until("video after the outage", 15*time.Second, func(s watchStats) bool { return s.Video >= before+30 })
+	n.t.Logf("media cut for %v; ICE restarted %v after the cut (%+v); video back %v after the path (%+v)",
+		restored.Sub(cut).Round(10*time.Millisecond), restartAfter.Round(10*time.Millisecond), atRestart,
+		time.Since(restored).Round(10*time.Millisecond), back)
+	return atRestart, back
 }
 
 // TestViewerICERestart cuts a viewer's media path for a few seconds: meetd
@@ -186,7 +188,23 @@ func TestViewerICERestart(t *testing.T) {
 	n.watcher(n.server, "publisher", watchJob{URL: "ws://127.0.0.1:18081/ws", Role: msg.RoleStage})
 	viewer := n.watcher(n.away, "viewer", watchJob{URL: n.url, Role: msg.RoleAudience,
 		Network: testclient.Network{AllInterfaces: true}})
-	n.outage(n.away, viewer, viewer, func(s watchStats) bool { return s.SubRestarts > 0 })
+	n.outage(n.away, viewer, viewer, time.Second, func(s watchStats) bool { return s.SubRestarts > 0 })
+}
+
+// TestViewerICERestartWhileStillDown keeps a viewer's media path cut for
+// seconds after meetd restarted ICE on its subscribe connection, longer
+// than a candidate pair's first few checks take. When the path comes back,
+// that restart's checks find it: video flows again with no second restart.
+func TestViewerICERestartWhileStillDown(t *testing.T) {
+	n := newRestartNet(t)
+	n.watcher(n.server, "publisher", watchJob{URL: "ws://127.0.0.1:18081/ws", Role: msg.RoleStage})
+	viewer := n.watcher(n.away, "viewer", watchJob{URL: n.url, Role: msg.RoleAudience,
+		Network: testclient.Network{AllInterfaces: true}})
+	atRestart, back := n.outage(n.away, viewer, viewer, 4*time.Second, func(s watchStats) bool { return s.SubRestarts > 0 })
+	if back.SubRestarts != atRestart.SubRestarts {
+		t.Errorf("%d ICE restarts of the subscribe connection by the time video was back, want the %d made while the path was down",
+			back.SubRestarts, atRestart.SubRestarts)
+	}
 }
 
 // TestPublisherICERestart cuts the streamer's media path: the streamer
@@ -196,7 +214,7 @@ func TestPublisherICERestart(t *testing.T) {
 	publisher := n.watcher(n.away, "publisher", watchJob{URL: n.url, Role: msg.RoleStage,
 		Network: testclient.Network{AllInterfaces: true}})
 	viewer := n.watcher(n.server, "viewer", watchJob{URL: "ws://127.0.0.1:18081/ws", Role: msg.RoleAudience})
-	n.outage(n.away, publisher, viewer, func(s watchStats) bool { return s.PubRestarts > 0 })
+	n.outage(n.away, publisher, viewer, time.Second, func(s watchStats) bool { return s.PubRestarts > 0 })
 }
 
 // TestRestartOnRequest restarts ICE on loopback, where nothing breaks: a

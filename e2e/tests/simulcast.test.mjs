@@ -161,3 +161,74 @@ test(
     await waitForVideoPlaying(large, VIDEO);
   }),
 );
+
+/** The `layers` messages a page receives, with when they came. */
+function recordLayers(user) {
+  const seen = [];
+  user.page.on('websocket', (ws) =>
+    ws.on('framereceived', (f) => {
+      const text = typeof f.payload === 'string' ? f.payload : f.payload.toString();
+      if (text.includes('"layers"')) seen.push({ t: Date.now(), ...JSON.parse(text) });
+    }),
+  );
+  return seen;
+}
+
+/** Waits until cond(seen) holds; returns the time it did, or fails with what was seen. */
+async function waitFor(what, seen, cond, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (cond(seen)) return Date.now();
+    await sleep(100);
+  }
+  throw new Error(`no ${what} within ${timeoutMs} ms; saw ${JSON.stringify(seen)}`);
+}
+
+test(
+  'simulcast: the streamer stops sending the layers nobody watches, and sends them again when someone does',
+  e2e(async (w) => {
+    const start = Date.now();
+    const log = (line) => console.log(`${((Date.now() - start) / 1000).toFixed(1).padStart(5)} s ${line}`);
+    const streamer = await w.user('streamer');
+    const layers = recordLayers(streamer);
+    await streamer.goto(w.server.url('/'));
+    await waitForVideoPlaying(streamer, PREVIEW);
+    await streamer.page.getByRole('button', { name: 'Go live' }).click();
+    await waitForStatus(streamer, 'Live');
+    const full = async () => (await outboundVideo(streamer)).find((l) => l.rid === 'f');
+
+    // One viewer in a small window takes the quarter layer: after meetd's 3 s
+    // the full layer is paused, and the streamer's browser stops sending it.
+    const small = await w.user('viewer-small', '/viewer', { viewport: SMALL });
+    await waitForStatus(small, 'Live');
+    await waitForVideoPlaying(small, VIDEO);
+    await waitFor('layers without f', layers, (s) => s.length > 0 && !s.at(-1).active.includes('f'));
+    log(`streamer told ${JSON.stringify(layers.at(-1))}`);
+    await sleep(500); // packets already on the way
+    const before = await full();
+    await sleep(2000);
+    const after = await full();
+    log(`full layer while paused: ${JSON.stringify(before)} → ${JSON.stringify(after)}`);
+    assert.ok(after, `the streamer has no outbound layer f: ${layersText(await outboundVideo(streamer))}`);
+    assert.equal(after.active, false, 'the streamer should report its full layer inactive');
+    assert.ok(after.bytes - before.bytes < 1000, `the paused full layer still sent ${after.bytes - before.bytes} bytes in 2 s`);
+    await waitForVideoPlaying(small, VIDEO);
+
+    // A viewer in a large window joins: meetd wants the full layer again, and it comes.
+    const large = await w.user('viewer-large', '/viewer', { viewport: LARGE });
+    const joined = Date.now();
+    await waitFor('layers with f', layers, (s) => s.at(-1).active.includes('f'));
+    log(`streamer told ${JSON.stringify(layers.at(-1))} ${layers.at(-1).t - joined} ms after the large viewer came`);
+    const resumed = await full();
+    let now = resumed;
+    const until = Date.now() + 10_000;
+    while (Date.now() < until && !(now.active && now.bytes - resumed.bytes > 20_000)) {
+      await sleep(250);
+      now = await full();
+    }
+    log(`full layer resumed: ${JSON.stringify(resumed)} → ${JSON.stringify(now)}`);
+    assert.ok(now.active && now.bytes - resumed.bytes > 20_000, `the full layer did not come back: ${JSON.stringify(now)}`);
+    await waitForStatus(large, 'Live');
+    await waitForVideoPlaying(large, VIDEO);
+  }),
+);

@@ -107,6 +107,14 @@ const (
 	ICEKeepalive           = time.Second
 )
 
+// iceMaxBindingRequests keeps meetd checking a candidate pair for as long as
+// a connection may be checking (pion checks each pair every 200 ms until
+// one works). With pion's default of 7 a pair counts as failed after about
+// 1.4 s and is never checked again; on the subscribe connection, where meetd
+// controls ICE, a path that comes back later (after an ICE restart made
+// while it was down) then stays unused until ICE fails and restarts again.
+const iceMaxBindingRequests = uint16((ICEDisconnectedTimeout + ICEFailedTimeout) / (200 * time.Millisecond))
+
 // AudioLevelURI is the RTP header extension carrying a packet's audio level (RFC 6464).
 const AudioLevelURI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 
@@ -200,6 +208,7 @@ func NewAPI(cfg Config) (*API, error) {
 	s.SetNetworkTypes(networks)
 	s.DisableActiveTCP(true)
 	s.SetICETimeouts(ICEDisconnectedTimeout, ICEFailedTimeout, ICEKeepalive)
+	s.SetICEMaxBindingRequests(iceMaxBindingRequests)
 
 	a.api = webrtc.NewAPI(
 		webrtc.WithMediaEngine(m),

@@ -65,6 +65,12 @@ export interface FakeSender {
   track: MediaStreamTrack | null;
   replaced: (MediaStreamTrack | null)[];
   replaceTrack(t: MediaStreamTrack | null): Promise<void>;
+  /** The encodings as the browser keeps them: one per simulcast layer, else one without a rid. */
+  params: RTCRtpSendParameters;
+  /** Every setParameters call, in order. */
+  setParams: RTCRtpSendParameters[];
+  getParameters(): RTCRtpSendParameters;
+  setParameters(p: RTCRtpSendParameters): Promise<void>;
 }
 
 export class FakePeerConnection {
@@ -96,12 +102,30 @@ export class FakePeerConnection {
   }
 
   addTransceiver(track: MediaStreamTrack | string, init?: RTCRtpTransceiverInit) {
+    let transaction = 0;
+    const copy = (p: RTCRtpSendParameters) => ({ ...p, encodings: p.encodings.map((e) => ({ ...e })) });
     const sender: FakeSender = {
       track: typeof track === 'string' ? null : track,
       replaced: [],
       async replaceTrack(t) {
         sender.replaced.push(t);
         sender.track = t;
+      },
+      params: {
+        transactionId: '0',
+        encodings: (init?.sendEncodings ?? [{}]).map((e) => ({ active: true, ...e })),
+      } as RTCRtpSendParameters,
+      setParams: [],
+      // As the browser does: each get starts a transaction that the next set must carry.
+      getParameters() {
+        sender.params.transactionId = String(++transaction);
+        return copy(sender.params);
+      },
+      async setParameters(p) {
+        if (p.transactionId !== sender.params.transactionId) throw new Error('InvalidStateError: stale parameters');
+        sender.setParams.push(copy(p));
+        sender.params = copy(p);
+        sender.params.transactionId = '';
       },
     };
     this.transceivers.push({ track, init, sender });

@@ -478,6 +478,30 @@ describe('Meeting', () => {
     expect(viewerPhase(s.state(), 'meetd.test').phase).toBe('waiting');
   });
 
+  it("pauses and resumes its camera's layers as meetd says, not the screen share", async () => {
+    const s = setup();
+    const { ws, pub } = await join(s);
+    pub!.setState('connected');
+    const screen = fakeStream([fakeTrack('video')], 'screen');
+    const shared = s.meeting.startScreen(screen);
+    await settle();
+    ws.receive({ type: 'answer', sdp: 'v=0 answer-2' });
+    await shared;
+    const [, camera, shown] = pub!.transceivers.map((t) => t.sender);
+    ws.receive({ type: 'layers', track: 'cam', active: ['q', 'h'] });
+    ws.receive({ type: 'layers', track: 'screen', active: [] });
+    await settle();
+    expect(camera!.params.encodings.map((e) => [e.rid, e.active])).toEqual([
+      ['q', true],
+      ['h', true],
+      ['f', false],
+    ]);
+    expect(shown!.setParams).toEqual([]);
+    ws.receive({ type: 'layers', track: 'cam', active: ['q', 'h', 'f'] });
+    await settle();
+    expect(camera!.params.encodings.map((e) => e.active)).toEqual([true, true, true]);
+  });
+
   it('restarts ICE on a publish connection that fails, then goes Live again without rejoining', async () => {
     const s = setup();
     const { ws, pub } = await join(s);

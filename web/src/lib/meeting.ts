@@ -267,6 +267,9 @@ export class Meeting {
       case 'answer':
         this.outgoing.answer(m.sdp);
         return;
+      case 'layers':
+        this.outgoing.setLayers(m.track, m.active);
+        return;
       case 'candidate': {
         const target = m.target ?? (this.subscriber ? 'subscribe' : 'publish');
         if (target === 'publish') await this.outgoing.candidate(m.candidate);

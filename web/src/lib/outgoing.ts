@@ -1,8 +1,9 @@
-// Outgoing is what one participant on stage sends: camera and microphone,
-// and a screen share, on its publish connection (publish.ts). It opens the
-// connection when asked, swaps devices on it, and closes it when the session
-// drops or the participant leaves the stage. The screen share outlives a
-// dropped connection: the next one carries it again.
+// Outgoing is what one participant on stage sends, in a meeting or as a
+// broadcast's streamer: camera and microphone, and a screen share, on its
+// publish connection (publish.ts). It opens the connection when asked, swaps
+// devices on it, restarts its ICE when the media path breaks, and closes it
+// when the session drops or the participant leaves the stage. The screen
+// share outlives a dropped connection: the next one carries it again.
 
 import type { ClientMessage, IceCandidate, IceServer } from './protocol';
 import { PublishConnection } from './publish';
@@ -20,6 +21,8 @@ export interface OutgoingOptions {
   restartAfterMs: number;
   /** How long it may stay down, ICE restarts and all, before it counts as lost. */
   giveUpAfterMs: number;
+  /** How long meetd may take to answer an offer (publish.ts has a default). */
+  answerTimeoutMs?: number;
   onSending: (state: SendingState) => void;
   /** The stream id of the screen share, empty when it ended. */
   onScreen: (id: string) => void;
@@ -79,6 +82,7 @@ export class Outgoing {
       iceServers,
       send: this.opts.send,
       createPeerConnection: this.opts.createPeerConnection,
+      answerTimeoutMs: this.opts.answerTimeoutMs,
       onState: (s) => {
         if (pub === this.pub) watch.update(s);
       },
@@ -129,6 +133,13 @@ export class Outgoing {
   restartIce(): void {
     if (this.pub?.pc.connectionState === 'new') return;
     this.watch?.kick();
+  }
+
+  /** meetd's `layers`: which layers of the camera to send; the others pause. */
+  setLayers(track: string, active: readonly string[]): void {
+    this.pub?.setLayers(track, active).catch((err: unknown) => {
+      console.warn('meetd: could not change the camera layers:', err instanceof Error ? err.message : String(err));
+    });
   }
 
   answer(sdp: string): void {

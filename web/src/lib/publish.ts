@@ -5,7 +5,7 @@
 
 import type { ClientMessage, IceCandidate, IceServer } from './protocol';
 import { addCandidate, candidateJSON } from './ice';
-import { addSendTrack } from './simulcast';
+import { addSendTrack, setActiveLayers } from './simulcast';
 
 export interface PublishConnectionOptions {
   iceServers: IceServer[];
@@ -40,6 +40,10 @@ export class PublishConnection {
   private restarting: Promise<void> | null = null;
   /** The stream the camera and microphone go out in; its id names them to the others. */
   private camera: MediaStream | null = null;
+  /** The camera's layers meetd last asked for; null until it says. */
+  private layers: readonly string[] | null = null;
+  /** Layer changes run one after another; each applies the latest wish. */
+  private layering: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: PublishConnectionOptions) {
     const pc = opts.createPeerConnection({ iceServers: opts.iceServers });
@@ -119,6 +123,23 @@ export class PublishConnection {
       if (this.restarting === round) this.restarting = null;
     };
     round.then(done, done);
+    return round;
+  }
+
+  /**
+   * Sends only the camera layers meetd wants (`layers`), pausing the others;
+   * `track` is the id of the stream the camera went out in. Resolves once applied.
+   */
+  setLayers(track: string, active: readonly string[]): Promise<void> {
+    if (!this.camera || track !== this.camera.id) return Promise.resolve();
+    this.layers = [...active];
+    const round = this.layering.then(async () => {
+      const sender = this.senders.video;
+      if (this.closed || !sender || !this.layers) return;
+      await setActiveLayers(sender, this.layers);
+    });
+    // A failed change does not block the next one.
+    this.layering = round.catch(() => {});
     return round;
   }
 

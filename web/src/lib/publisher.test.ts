@@ -160,28 +160,120 @@ describe('Publisher', () => {
     expect(FakeSocket.all).toHaveLength(3);
   });
 
-  it('reconnects when the media connection fails or stays disconnected', async () => {
+  it('restarts ICE on a publish connection that fails, says Reconnecting, then Live again without rejoining', async () => {
     const s = setup();
-    const { pc } = await goLive(s);
+    const { ws, pc } = await goLive(s);
+    pc.setState('failed');
+    await settle();
+    expect(s.pub.current).toMatchObject({ status: 'reconnecting', notice: 'The media connection was interrupted.' });
+    expect(pc.offerOptions.at(-1)).toEqual({ iceRestart: true });
+    expect(ws.sentOf('offer')).toEqual([
+      { type: 'offer', sdp: 'v=0 local-offer' },
+      { type: 'offer', sdp: 'v=0 local-offer 2' },
+    ]);
+    ws.receive({ type: 'answer', sdp: 'v=0 answer-2' });
+    await settle();
+    expect(pc.remoteDescription?.sdp).toBe('v=0 answer-2');
+    pc.setState('connected');
+    expect(s.pub.current).toMatchObject({ status: 'live', notice: null });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(FakeSocket.all).toHaveLength(1);
+    expect(FakePeerConnection.all).toHaveLength(1);
+    expect(ws.sentOf('leave')).toHaveLength(0);
+  });
+
+  it('restarts ICE when the publish connection stays disconnected, not when it heals by itself', async () => {
+    const s = setup();
+    const { ws, pc } = await goLive(s);
+    pc.setState('disconnected');
+    expect(s.status()).toBe('reconnecting');
+    await vi.advanceTimersByTimeAsync(1500);
+    pc.setState('connected');
+    expect(s.status()).toBe('live');
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(ws.sentOf('offer')).toHaveLength(1);
+
     pc.setState('disconnected');
     await vi.advanceTimersByTimeAsync(2000);
+    expect(ws.sentOf('offer')).toHaveLength(2);
+    expect(pc.offerOptions.at(-1)).toEqual({ iceRestart: true });
+    ws.receive({ type: 'answer', sdp: 'v=0 answer-2' });
+    await settle();
     pc.setState('connected');
-    await vi.advanceTimersByTimeAsync(10_000);
     expect(s.status()).toBe('live');
+    expect(FakeSocket.all).toHaveLength(1);
+  });
 
-    pc.setState('disconnected');
-    await vi.advanceTimersByTimeAsync(4000);
+  it('keeps mending when meetd refuses an ICE restart, and restarts again', async () => {
+    const s = setup();
+    const { ws, pc } = await goLive(s);
+    pc.setState('failed');
+    await settle();
+    ws.receive({ type: 'error', code: 'bad_sdp', message: 'The offer was refused.' });
+    await settle();
     expect(s.status()).toBe('reconnecting');
+    pc.setState('failed');
+    await settle();
+    expect(ws.sentOf('offer')).toHaveLength(3);
+    expect(pc.offerOptions.at(-1)).toEqual({ iceRestart: true });
+  });
+
+  it('rejoins when ICE restarts do not mend the publish connection in time', async () => {
+    const s = setup();
+    const { ws, pc } = await goLive(s);
+    pc.setState('failed');
+    await vi.advanceTimersByTimeAsync(14_999);
+    expect(pc.closed).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(s.pub.current).toMatchObject({ status: 'reconnecting', notice: 'The media connection was lost.' });
     expect(pc.closed).toBe(true);
+    expect(ws.sent.at(-1)).toEqual({ type: 'leave' });
 
     await vi.advanceTimersByTimeAsync(1000);
-    const ws = FakeSocket.latest();
-    ws.open();
+    const next = FakeSocket.latest();
+    expect(next).not.toBe(ws);
+    next.open();
     await settle();
-    ws.receive({ type: 'joined', room: 'team', role: 'stage', id: 'p2', iceServers: [] });
+    next.receive({ type: 'joined', room: 'team', role: 'stage', id: 'p2', iceServers: [] });
     await settle();
-    FakePeerConnection.latest().setState('failed');
+    const pc2 = FakePeerConnection.latest();
+    expect(pc2).not.toBe(pc);
+    expect(next.sentOf('offer')).toEqual([{ type: 'offer', sdp: 'v=0 local-offer' }]);
+    // A new connection that fails before it was ever live waits for the attempt's timer.
+    pc2.setState('failed');
     expect(s.status()).toBe('reconnecting');
+    next.receive({ type: 'answer', sdp: 'v=0 answer' });
+    await settle();
+    pc2.setState('connected');
+    expect(s.pub.current).toMatchObject({ status: 'live', notice: null });
+  });
+
+  it('restarts ICE when the network changes, and stays Live meanwhile', async () => {
+    let changed = () => {};
+    let watching = false;
+    const stream = fakeStream([fakeTrack('audio'), fakeTrack('video')]);
+    const pub = new Publisher({
+      room: 'team',
+      signalingUrl: 'ws://meetd.test/ws',
+      host: 'meetd.test',
+      getStream: () => stream,
+      onChange: () => {},
+      createSocket: (url) => new FakeSocket(url),
+      createPeerConnection: FakePeerConnection.factory,
+      watchNetwork: (cb) => {
+        changed = cb;
+        watching = true;
+        return () => (watching = false);
+      },
+    });
+    const { pc } = await goLive({ pub } as ReturnType<typeof setup>);
+    expect(watching).toBe(true);
+    changed();
+    await settle();
+    expect(pc.offerOptions.at(-1)).toEqual({ iceRestart: true });
+    expect(pub.current.status).toBe('live');
+    pub.stop();
+    expect(watching).toBe(false);
   });
 
   it('says when the server cannot be reached', async () => {
@@ -235,6 +327,57 @@ describe('Publisher', () => {
     const { pc } = await goLive(s);
     expect(pc.transceivers.map((t) => (t.track as MediaStreamTrack).kind)).toEqual(['audio']);
     expect(s.status()).toBe('live');
+  });
+
+  it('adds a camera it was not sending with a new offer on the same connection', async () => {
+    const s = setup([fakeTrack('audio')]);
+    const { ws, pc } = await goLive(s);
+    const cam = fakeTrack('video');
+    const added = s.pub.replaceTrack('video', cam);
+    await settle();
+    expect(pc.transceivers.map((t) => (t.track as MediaStreamTrack).kind)).toEqual(['audio', 'video']);
+    expect(pc.transceivers[1]!.init?.sendEncodings).toHaveLength(3);
+    expect(ws.sentOf('offer')).toHaveLength(2);
+    ws.receive({ type: 'answer', sdp: 'v=0 answer-2' });
+    await added;
+    expect(s.status()).toBe('live');
+    expect(FakeSocket.all).toHaveLength(1);
+  });
+
+  it("pauses the camera's layers nobody watches, and resumes them, as meetd says", async () => {
+    const s = setup();
+    const { ws, pc } = await goLive(s);
+    const camera = pc.transceivers[1]!.sender;
+    const active = () => camera.params.encodings.map((e) => e.active);
+    ws.receive({ type: 'layers', track: s.stream.id, active: ['q'] });
+    await settle();
+    expect(active()).toEqual([true, false, false]);
+    ws.receive({ type: 'layers', track: s.stream.id, active: [] });
+    await settle();
+    expect(active()).toEqual([false, false, false]);
+    // Another stream's layers are not the camera's.
+    ws.receive({ type: 'layers', track: 'screen', active: ['q', 'h', 'f'] });
+    await settle();
+    expect(active()).toEqual([false, false, false]);
+    ws.receive({ type: 'layers', track: s.stream.id, active: ['q', 'h', 'f'] });
+    await settle();
+    expect(active()).toEqual([true, true, true]);
+    expect(camera.setParams).toHaveLength(3);
+    // The microphone is one encoding, never touched; nothing was renegotiated.
+    expect(pc.transceivers[0]!.sender.setParams).toEqual([]);
+    expect(ws.sentOf('offer')).toHaveLength(1);
+    expect(s.status()).toBe('live');
+  });
+
+  it('applies only the latest of layers that come quickly one after another', async () => {
+    const s = setup();
+    const { ws, pc } = await goLive(s);
+    const camera = pc.transceivers[1]!.sender;
+    for (const active of [['q'], ['q', 'h'], ['h'], ['q', 'h', 'f'], ['f']]) {
+      ws.receive({ type: 'layers', track: s.stream.id, active });
+    }
+    await settle();
+    expect(camera.params.encodings.map((e) => e.active)).toEqual([false, false, true]);
   });
 
   it('ignores bad messages from the server', async () => {

@@ -1,72 +1,34 @@
 // Publisher streams local camera and microphone into a meetd broadcast: it
-// joins the room on stage, offers a sendonly peer connection (the publish
-// connection), trickles ICE, and reconnects with backoff when the connection
-// drops or meetd restarts. A room that needs a password waits for one
-// (authenticate()); an invitation token goes in every join. As the broadcast's host it also follows who is in the room, moves
-// viewers onto the stage and back, and receives the guests it invited on a
-// subscribe connection. It knows nothing about React; the page listens to
-// onChange and onRoom.
+// joins the room on stage and sends them on its publish connection
+// (outgoing.ts, as a meeting does). When that connection's media path breaks
+// it restarts ICE in place and says "Reconnecting…"; only when that does not
+// mend it, or the session drops, or meetd restarts, does it rejoin with
+// backoff. A room that needs a password waits for one (authenticate()); an
+// invitation token goes in every join. As the broadcast's host it also
+// follows who is in the room, moves viewers onto the stage and back, and
+// receives the guests it invited on a subscribe connection. It knows nothing
+// about React; the page listens to onChange and onRoom.
 
 import { Credentials, isAuthError, type AuthPrompt } from './auth';
-import { addCandidate, candidateJSON } from './ice';
-import type { RemoteStream } from './participants';
-import type { IceCandidate, IceServer, Participant, Quality, Role, ServerMessage } from './protocol';
-import { Reconnector, SignalingClient, unreachableMessage, type SocketFactory } from './signaling';
-import { addSendTrack } from './simulcast';
+import { watchNetwork } from './network';
+import { Outgoing, type SendingState } from './outgoing';
+import type { IceServer, Role, ServerMessage } from './protocol';
+import {
+  EMPTY_ROOM,
+  type PublisherOptions,
+  type PublisherRoom,
+  type PublisherState,
+} from './publisher-types';
+import { Reconnector, SignalingClient, unreachableMessage } from './signaling';
 import { SubscribeConnection } from './subscribe';
 import { ViewReporter } from './views';
-import { ConnectionWatch } from './watch';
 
-/** 'auth': the room needs a password (see `auth`). */
-export type PublisherStatus = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'auth' | 'error';
-
-export interface PublisherState {
-  status: PublisherStatus;
-  /** Why status is 'error', in words. */
-  error: string | null;
-  /** Something to tell the person that did not stop the stream, or why we are reconnecting. */
-  notice: string | null;
-  /** Viewer count from the latest `state`, while connected. */
-  viewers: number | null;
-  /** Why status is 'auth': a password is needed, or the one given was wrong. */
-  auth: AuthPrompt | null;
-}
-
-/** The room around the streamer: who is in it, and the guests' media. */
-export interface PublisherRoom {
-  selfId: string | null;
-  participants: Participant[];
-  speaker: string;
-  /** Media received from guests on stage, by participant id. */
-  remote: ReadonlyMap<string, readonly RemoteStream[]>;
-}
-
-export const EMPTY_ROOM: PublisherRoom = { selfId: null, participants: [], speaker: '', remote: new Map() };
-
-export interface PublisherOptions {
-  room: string;
-  /** A display name for the participants list. */
-  name?: string;
-  /** The token or password to join with, kept in memory across reconnects. */
-  credentials?: Credentials;
-  onRoom?: (room: PublisherRoom) => void;
-  signalingUrl: string;
-  /** The server's host, for error messages. */
-  host: string;
-  /** The media to send; read on every (re)connect so device changes carry over. */
-  getStream: () => MediaStream;
-  onChange: (state: PublisherState) => void;
-  createSocket?: SocketFactory;
-  createPeerConnection?: (config: RTCConfiguration) => RTCPeerConnection;
-  /** How long `disconnected` may last before we reconnect. */
-  disconnectGraceMs?: number;
-  /** How long one attempt may take to become live before we retry. */
-  connectTimeoutMs?: number;
-  /** The video quality chosen for the guests' videos (views.ts); 'auto' when missing. */
-  quality?: Quality;
-}
+export { EMPTY_ROOM } from './publisher-types';
+export type { PublisherOptions, PublisherRoom, PublisherState, PublisherStatus } from './publisher-types';
 
 type Kind = 'audio' | 'video';
+
+const INTERRUPTED = 'The media connection was interrupted.';
 
 export class Publisher {
   private state: PublisherState = { status: 'idle', error: null, notice: null, viewers: null, auth: null };
@@ -74,21 +36,19 @@ export class Publisher {
   /** Bumped by every attempt and teardown; callbacks of older attempts compare and give up. */
   private session = 0;
   private sig: SignalingClient | null = null;
-  private pc: RTCPeerConnection | null = null;
+  /** The publish connection and its ICE restarts. */
+  private readonly outgoing: Outgoing;
+  /** The publish connection was live and its path broke: ICE restarts are mending it. */
+  private mending = false;
   /** Guests' media, once meetd offers some. */
   private sub: SubscribeConnection | null = null;
   private iceServers: IceServer[] = [];
   private room: PublisherRoom = EMPTY_ROOM;
   private media = { audio: true, video: true };
-  private senders: Partial<Record<Kind, RTCRtpSender>> = {};
   /** Signaling work for the current attempt runs one step at a time. */
   private ops: Promise<void> = Promise.resolve();
-  /** meetd's candidates that arrived before its answer. */
-  private remoteCandidates: IceCandidate[] = [];
-  /** Our candidates found before the offer went out; null once it has. */
-  private localCandidates: IceCandidate[] | null = [];
-  private watch: ConnectionWatch | null = null;
   private connectTimer: ReturnType<typeof setTimeout> | null = null;
+  private unwatchNetwork: (() => void) | null = null;
   private readonly reconnector = new Reconnector(() => this.attempt());
   private readonly createPc: (config: RTCConfiguration) => RTCPeerConnection;
   private readonly credentials: Credentials;
@@ -99,6 +59,20 @@ export class Publisher {
   constructor(private readonly opts: PublisherOptions) {
     this.createPc = opts.createPeerConnection ?? ((c) => new RTCPeerConnection(c));
     this.credentials = opts.credentials ?? new Credentials();
+    const connectTimeoutMs = opts.connectTimeoutMs ?? 20_000;
+    this.outgoing = new Outgoing({
+      send: (msg) => this.sig?.send(msg),
+      createPeerConnection: this.createPc,
+      getStream: opts.getStream,
+      restartAfterMs: opts.iceRestartAfterMs ?? 2000,
+      giveUpAfterMs: opts.disconnectGraceMs ?? 15_000,
+      // No longer than an attempt may take: its timer retries, where a failed offer would stop.
+      answerTimeoutMs: connectTimeoutMs,
+      onSending: (s) => this.sending(s),
+      onScreen: () => {},
+      onLost: () => this.drop('The media connection was lost.'),
+      onError: (message) => this.fail(message),
+    });
     this.views = new ViewReporter({
       // Only in the room: rejoining sends them all again.
       send: (msg) => this.room.selfId !== null && (this.sig?.send(msg) ?? false),
@@ -116,6 +90,7 @@ export class Publisher {
     this.started = true;
     this.reconnector.reset();
     this.set({ status: 'connecting', error: null, notice: null, viewers: null, auth: null });
+    this.unwatchNetwork ??= (this.opts.watchNetwork ?? watchNetwork)(() => this.networkChanged());
     this.attempt();
   }
 
@@ -130,24 +105,17 @@ export class Publisher {
   stop(): void {
     this.started = false;
     this.reconnector.cancel();
+    this.stopWatchingNetwork();
     this.teardown();
     this.set({ status: 'idle', error: null, notice: null, viewers: null, auth: null });
   }
 
   /**
-   * Sends a different camera or microphone track without renegotiating.
-   * If this connection was set up without that kind of track, it reconnects
-   * so that the new track is offered.
+   * Sends a different camera or microphone track. No new offer when that
+   * kind is sent already; a kind that was not is added with one.
    */
-  async replaceTrack(kind: Kind, track: MediaStreamTrack | null): Promise<void> {
-    const sender = this.senders[kind];
-    if (sender) {
-      await sender.replaceTrack(track);
-    } else if (track && this.started && this.pc) {
-      this.teardown();
-      this.set({ status: 'reconnecting', notice: null });
-      this.attempt();
-    }
+  async replaceTrack(kind: Kind, track: MediaStreamTrack): Promise<void> {
+    await this.outgoing.replaceTrack(kind, track);
   }
 
   /** Microphone and camera on or off, for the participants list; sent now and after every join. */
@@ -169,6 +137,21 @@ export class Publisher {
   private set(patch: Partial<PublisherState>): void {
     this.state = { ...this.state, ...patch };
     this.opts.onChange(this.state);
+  }
+
+  /** The publish connection is up, or its path broke while live (the ICE restarts are Outgoing's). */
+  private sending(s: SendingState): void {
+    if (!this.started) return;
+    if (s === 'on') {
+      this.mending = false;
+      this.clearConnectTimer();
+      this.reconnector.reset();
+      this.set({ status: 'live', error: null, notice: null });
+    } else if (s === 'reconnecting' && this.state.status === 'live') {
+      // Before it was ever live the attempt's timer is still running, and says 'connecting'.
+      this.mending = true;
+      this.set({ status: 'reconnecting', notice: INTERRUPTED });
+    }
   }
 
   private attempt(): void {
@@ -223,7 +206,7 @@ export class Publisher {
         this.sig?.send({ type: 'media', ...this.media, screen: '' });
         // meetd knows nothing of this session's views yet.
         this.views.reset();
-        if (!this.pc) await this.negotiate(id, m.iceServers);
+        if (!this.outgoing.open) this.publish();
         return;
       case 'participants':
         this.setRoom({ participants: m.participants });
@@ -239,27 +222,16 @@ export class Publisher {
       case 'role':
       case 'chat':
         return;
-      case 'answer': {
-        const pc = this.pc;
-        if (!pc) return;
-        await pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
-        if (id !== this.session) return;
-        const queued = this.remoteCandidates;
-        this.remoteCandidates = [];
-        for (const c of queued) await addCandidate(pc, c);
+      case 'answer':
+        this.outgoing.answer(m.sdp);
         return;
-      }
-      case 'candidate': {
-        if (m.target === 'subscribe') {
-          await this.sub?.candidate(m.candidate);
-          return;
-        }
-        const pc = this.pc;
-        if (!pc) return;
-        if (!pc.remoteDescription) this.remoteCandidates.push(m.candidate);
-        else await addCandidate(pc, m.candidate);
+      case 'layers':
+        this.outgoing.setLayers(m.track, m.active);
         return;
-      }
+      case 'candidate':
+        if (m.target === 'subscribe') await this.sub?.candidate(m.candidate);
+        else await this.outgoing.candidate(m.candidate);
+        return;
       case 'state':
         this.set({ viewers: m.viewers });
         return;
@@ -267,6 +239,17 @@ export class Publisher {
         this.serverError(m.code, m.message);
         return;
     }
+  }
+
+  /** Opens the publish connection with the camera and microphone. */
+  private publish(): void {
+    const live = this.opts.getStream().getTracks().some((t) => t.readyState === 'live');
+    if (!live) {
+      this.fail('There is no camera or microphone to stream from.');
+      return;
+    }
+    // Not awaited: meetd's answer comes through the queue this runs in.
+    void this.outgoing.start(this.iceServers);
   }
 
   /** meetd offers the guests' media: answer on the open connection, or a new one. */
@@ -301,52 +284,14 @@ export class Publisher {
     this.setRoom({ remote: new Map() });
   }
 
-  private async negotiate(id: number, iceServers: IceServer[]): Promise<void> {
-    const stream = this.opts.getStream();
-    const tracks = stream.getTracks().filter((t) => t.readyState === 'live');
-    if (tracks.length === 0) {
-      this.fail('There is no camera or microphone to stream from.');
-      return;
-    }
-    const pc = this.createPc({ iceServers });
-    this.pc = pc;
-    pc.onicecandidate = (ev) => {
-      if (id !== this.session || !ev.candidate) return;
-      const c = candidateJSON(ev.candidate);
-      if (this.localCandidates) this.localCandidates.push(c);
-      else this.sig?.send({ type: 'candidate', target: 'publish', candidate: c });
-    };
-    const watch = new ConnectionWatch(this.opts.disconnectGraceMs ?? 4000, {
-      up: () => {
-        this.clearConnectTimer();
-        this.reconnector.reset();
-        this.set({ status: 'live', error: null, notice: null });
-      },
-      lost: () => {
-        if (id !== this.session) return;
-        const failed = pc.connectionState === 'failed';
-        this.drop(failed ? 'The media connection failed.' : 'The media connection was interrupted.');
-      },
-    });
-    this.watch = watch;
-    pc.onconnectionstatechange = () => {
-      if (id === this.session) watch.update(pc.connectionState);
-    };
-    // Tracks must be on the connection before setLocalDescription, or no
-    // candidates are gathered for them.
-    for (const kind of ['audio', 'video'] as const) {
-      const track = tracks.find((t) => t.kind === kind);
-      // The camera goes out as simulcast (simulcast.ts).
-      if (track) this.senders[kind] = addSendTrack(pc, track, stream).sender;
-    }
-    const offer = await pc.createOffer();
-    if (id !== this.session) return;
-    await pc.setLocalDescription(offer);
-    if (id !== this.session) return;
-    this.sig?.send({ type: 'offer', sdp: pc.localDescription?.sdp ?? offer.sdp ?? '' });
-    const early = this.localCandidates ?? [];
-    this.localCandidates = null;
-    for (const c of early) this.sig?.send({ type: 'candidate', target: 'publish', candidate: c });
+  /** The device's network changed: the media path may be gone; find a new one. */
+  private networkChanged(): void {
+    if (this.room.selfId !== null) this.outgoing.restartIce();
+  }
+
+  private stopWatchingNetwork(): void {
+    this.unwatchNetwork?.();
+    this.unwatchNetwork = null;
   }
 
   private serverError(code: string, message: string): void {
@@ -356,9 +301,11 @@ export class Publisher {
     } else if (isAuthError(code)) {
       // Wait for a password; never retry by ourselves with what was refused.
       this.fail(message, { code, message });
-    } else if (this.state.status === 'live') {
-      // The stream is running; say what happened but keep going.
-      this.set({ notice: message });
+    } else if (this.state.status === 'live' || this.mending) {
+      // The stream is running, or being mended; say what happened but keep
+      // going. A refused ICE restart leaves the next one (or a rejoin) to Outgoing.
+      this.outgoing.refuse(message);
+      if (this.state.status === 'live') this.set({ notice: message });
     } else if (this.state.status === 'reconnecting' && code === 'already_live') {
       // meetd may not have noticed yet that our previous connection is gone.
       this.drop(message);
@@ -367,7 +314,7 @@ export class Publisher {
     }
   }
 
-  /** The connection broke: tear down and try again after a while. */
+  /** The session broke: tear down and rejoin after a while. */
   private drop(reason: string): void {
     if (!this.started) return;
     this.teardown();
@@ -379,32 +326,24 @@ export class Publisher {
   private fail(message: string, auth: AuthPrompt | null = null): void {
     this.started = false;
     this.reconnector.cancel();
+    this.stopWatchingNetwork();
     this.teardown();
     this.set({ status: auth ? 'auth' : 'error', error: message, notice: null, viewers: null, auth });
   }
 
   private teardown(): void {
     this.session++;
-    this.watch?.stop();
-    this.watch = null;
+    this.mending = false;
     this.clearConnectTimer();
     if (this.sig) {
       this.sig.send({ type: 'leave' });
       this.sig.close();
       this.sig = null;
     }
-    if (this.pc) {
-      this.pc.onicecandidate = null;
-      this.pc.onconnectionstatechange = null;
-      this.pc.close();
-      this.pc = null;
-    }
+    this.outgoing.close();
     this.sub?.close();
     this.sub = null;
     if (this.room !== EMPTY_ROOM) this.setRoom(EMPTY_ROOM);
-    this.senders = {};
-    this.remoteCandidates = [];
-    this.localCandidates = [];
     this.ops = Promise.resolve();
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakePeerConnection, fakeStream, fakeTrack } from './fakes.testutil';
-import { addSendTrack, CAMERA_ENCODINGS } from './simulcast';
+import { addSendTrack, CAMERA_ENCODINGS, setActiveLayers } from './simulcast';
 
 describe('addSendTrack', () => {
   it('sends a camera as three layers and a microphone as one', () => {
@@ -35,5 +35,52 @@ describe('addSendTrack', () => {
     const stream = fakeStream([cam]);
     addSendTrack(pc as unknown as RTCPeerConnection, cam, stream);
     expect(pc.transceivers.map((t) => t.init)).toEqual([{ direction: 'sendonly', streams: [stream] }]);
+  });
+});
+
+describe('setActiveLayers', () => {
+  function camera() {
+    const pc = new FakePeerConnection({});
+    const cam = fakeTrack('video');
+    addSendTrack(pc as unknown as RTCPeerConnection, cam, fakeStream([cam]));
+    const sender = pc.transceivers[0]!.sender;
+    const active = () => sender.params.encodings.map((e) => [e.rid, e.active]);
+    return { sender, rtc: sender as unknown as RTCRtpSender, active };
+  }
+
+  it('pauses the layers not asked for and resumes them when they are', async () => {
+    const c = camera();
+    expect(await setActiveLayers(c.rtc, ['q', 'h'])).toBe(true);
+    expect(c.active()).toEqual([
+      ['q', true],
+      ['h', true],
+      ['f', false],
+    ]);
+    expect(await setActiveLayers(c.rtc, [])).toBe(true);
+    expect(c.active().map(([, a]) => a)).toEqual([false, false, false]);
+    expect(await setActiveLayers(c.rtc, ['f', 'q', 'h'])).toBe(true);
+    expect(c.active().map(([, a]) => a)).toEqual([true, true, true]);
+    // The other parameters go back as they came.
+    expect(c.sender.params.encodings.map((e) => [e.scaleResolutionDownBy, e.maxBitrate])).toEqual([
+      [4, 150_000],
+      [2, 500_000],
+      [undefined, 1_500_000],
+    ]);
+  });
+
+  it('changes nothing when the layers are as asked', async () => {
+    const c = camera();
+    expect(await setActiveLayers(c.rtc, ['q', 'h', 'f'])).toBe(false);
+    await setActiveLayers(c.rtc, ['q']);
+    expect(await setActiveLayers(c.rtc, ['q'])).toBe(false);
+    expect(c.sender.setParams).toHaveLength(1);
+  });
+
+  it('leaves a camera sent as one encoding alone', async () => {
+    const pc = new FakePeerConnection({});
+    const sender = pc.addTransceiver(fakeTrack('video'), { direction: 'sendonly' }).sender;
+    expect(await setActiveLayers(sender as unknown as RTCRtpSender, [])).toBe(false);
+    expect(sender.params.encodings).toEqual([{ active: true }]);
+    expect(sender.setParams).toEqual([]);
   });
 });

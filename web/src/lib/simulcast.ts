@@ -1,7 +1,8 @@
 // The camera goes out as simulcast: three encodings of one track (quarter,
 // half and full resolution), from which meetd forwards each viewer the one
-// that fits their tile (docs/protocol.md, "Simulcast"). Screen shares and
-// microphones go out as one encoding.
+// that fits their tile (docs/protocol.md, "Simulcast"). Layers nobody
+// watches are paused when meetd says so. Screen shares and microphones go
+// out as one encoding.
 
 /** What the camera is asked for, so that three layers make sense: 1280×720, 640×360, 320×180. */
 export const CAMERA_SIZE: MediaTrackConstraints = { width: { ideal: 1280 }, height: { ideal: 720 } };
@@ -30,4 +31,25 @@ export function addSendTrack(
   } catch {
     return pc.addTransceiver(track, init);
   }
+}
+
+/**
+ * Sends only the layers meetd asks for (its `layers` message): an encoding
+ * whose RID is in `active` is sent, the others are paused. An encoding
+ * without a RID (a camera sent as one encoding) is left alone. Resolves to
+ * whether anything changed.
+ */
+export async function setActiveLayers(sender: RTCRtpSender, active: readonly string[]): Promise<boolean> {
+  const params = sender.getParameters();
+  let changed = false;
+  for (const e of params.encodings ?? []) {
+    if (!e.rid) continue;
+    const want = active.includes(e.rid);
+    if ((e.active ?? true) !== want) {
+      e.active = want;
+      changed = true;
+    }
+  }
+  if (changed) await sender.setParameters(params);
+  return changed;
 }
