@@ -13,19 +13,27 @@ import (
 	"github.com/meetd/meetd/internal/testclient"
 )
 
-func TestRoomsNeedPasswordsAndTokens(t *testing.T) {
-	checkLeaks(t)
-	secret := "s3cret"
+// roomsFile writes a room configuration file, with the bcrypt hash of
+// the password "letmein" in place of {hash}, and returns its path.
+func roomsFile(t *testing.T, text string) string {
+	t.Helper()
 	hash, err := access.HashPassword("letmein")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rooms := filepath.Join(t.TempDir(), "rooms.json")
-	if err := os.WriteFile(rooms, []byte(`{"rooms":[
-		{"kind":"meeting","name":"board","stagePassword":"`+hash+`","maxParticipants":2},
-		{"name":"keynote","stageToken":true}]}`), 0o600); err != nil {
+	path := filepath.Join(t.TempDir(), "rooms.json")
+	if err := os.WriteFile(path, []byte(strings.ReplaceAll(text, "{hash}", hash)), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return path
+}
+
+func TestRoomsNeedPasswordsAndTokens(t *testing.T) {
+	checkLeaks(t)
+	secret := "s3cret"
+	rooms := roomsFile(t, `{"rooms":[
+		{"kind":"meeting","name":"board","stagePassword":"{hash}","maxParticipants":2},
+		{"name":"keynote","stageToken":true}]}`)
 	m := runMeetd(t, Config{RoomsFile: rooms, TokenSecret: secret})
 	url := "ws://" + m.Addr() + "/ws"
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -57,7 +65,7 @@ func TestRoomsNeedPasswordsAndTokens(t *testing.T) {
 	try(signal.Message{Room: "keynote", Kind: "broadcast", Role: "stage", Token: audienceOnly}).expectError(ctx, signal.CodeBadCredentials)
 
 	var tok strings.Builder
-	err = makeToken([]string{"-room", "keynote", "-role", "stage", "-name", "Keynote speaker"}, nil, &tok,
+	err := makeToken([]string{"-room", "keynote", "-role", "stage", "-name", "Keynote speaker"}, nil, &tok,
 		func(k string) string { return map[string]string{"MEETD_TOKEN_SECRET": secret}[k] })
 	if err != nil {
 		t.Fatal(err)

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -202,22 +200,15 @@ func TestWHIPRefusesBadRequests(t *testing.T) {
 func TestWHIPBearerAuth(t *testing.T) {
 	checkLeaks(t)
 	secret := "s3cret"
-	hash, err := access.HashPassword("letmein")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rooms := filepath.Join(t.TempDir(), "rooms.json")
-	if err := os.WriteFile(rooms, []byte(`{"rooms":[
-		{"name":"studio","stagePassword":"`+hash+`"},
-		{"name":"keynote","stageToken":true,"audienceToken":true}]}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	rooms := roomsFile(t, `{"rooms":[
+		{"name":"studio","stagePassword":"{hash}"},
+		{"name":"keynote","stageToken":true,"audienceToken":true}]}`)
 	m := runMeetd(t, Config{RoomsFile: rooms, TokenSecret: secret})
 	base := "http://" + m.Addr()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
-	_, err = testclient.PublishWHIP(ctx, base+"/whip/studio", testclient.HTTPOptions{})
+	_, err := testclient.PublishWHIP(ctx, base+"/whip/studio", testclient.HTTPOptions{})
 	if he := wantStatus(t, "no token", err, http.StatusUnauthorized); !strings.HasPrefix(he.Header.Get("WWW-Authenticate"), "Bearer") {
 		t.Errorf("401 without a Bearer challenge: %v", he.Header)
 	}
