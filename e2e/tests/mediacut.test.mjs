@@ -19,6 +19,7 @@ import { waitForStatus, waitForVideoPlaying } from '../lib/checks.mjs';
 import { firewallProblem, freeUdpPort, UdpBlock } from '../lib/firewall.mjs';
 import { e2e, sleep } from '../lib/harness.mjs';
 import { startServer } from '../lib/server.mjs';
+import { connectionStats } from '../lib/stats.mjs';
 
 /** How long the port stays blocked: long enough for both pages to go disconnected and restart ICE. */
 const CUT_MS = 9000;
@@ -110,21 +111,17 @@ function meetdEvents(log, since) {
 }
 
 /** The UDP ports of the remote side of each open peer connection's selected candidate pair. */
-function mediaPorts(user) {
-  return user.page.evaluate(async () => {
-    const out = [];
-    for (const pc of window.__e2ePeerConnections || []) {
-      if (pc.connectionState === 'closed') continue;
-      const stats = await pc.getStats();
-      stats.forEach((s) => {
-        if (s.type !== 'transport' || !s.selectedCandidatePairId) return;
-        const pair = stats.get(s.selectedCandidatePairId);
-        const remote = pair && stats.get(pair.remoteCandidateId);
-        if (remote) out.push(`${remote.protocol}:${remote.port}`);
-      });
+async function mediaPorts(user) {
+  const out = [];
+  for (const stats of await connectionStats(user)) {
+    for (const s of stats.values()) {
+      if (s.type !== 'transport' || !s.selectedCandidatePairId) continue;
+      const pair = stats.get(s.selectedCandidatePairId);
+      const remote = pair && stats.get(pair.remoteCandidateId);
+      if (remote) out.push(`${remote.protocol}:${remote.port}`);
     }
-    return out;
-  });
+  }
+  return out;
 }
 
 test(
