@@ -14,15 +14,13 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { goLive, LIVE, RECONNECTING, VIDEO } from '../lib/broadcast.mjs';
 import { waitForStatus, waitForVideoPlaying } from '../lib/checks.mjs';
 import { firewallProblem, freeUdpPort, UdpBlock } from '../lib/firewall.mjs';
 import { e2e, sleep } from '../lib/harness.mjs';
 import { startServer } from '../lib/server.mjs';
+import { connectionStats } from '../lib/stats.mjs';
 
-const VIDEO = '[data-testid="remote-video"]';
-const PREVIEW = '[data-testid="local-video"]';
-const LIVE = 'Live';
-const RECONNECTING = 'Reconnecting…';
 /** How long the port stays blocked: long enough for both pages to go disconnected and restart ICE. */
 const CUT_MS = 9000;
 /** The requirement: frames advancing again within this long of the rules going. */
@@ -113,21 +111,17 @@ function meetdEvents(log, since) {
 }
 
 /** The UDP ports of the remote side of each open peer connection's selected candidate pair. */
-function mediaPorts(user) {
-  return user.page.evaluate(async () => {
-    const out = [];
-    for (const pc of window.__e2ePeerConnections || []) {
-      if (pc.connectionState === 'closed') continue;
-      const stats = await pc.getStats();
-      stats.forEach((s) => {
-        if (s.type !== 'transport' || !s.selectedCandidatePairId) return;
-        const pair = stats.get(s.selectedCandidatePairId);
-        const remote = pair && stats.get(pair.remoteCandidateId);
-        if (remote) out.push(`${remote.protocol}:${remote.port}`);
-      });
+async function mediaPorts(user) {
+  const out = [];
+  for (const stats of await connectionStats(user)) {
+    for (const s of stats.values()) {
+      if (s.type !== 'transport' || !s.selectedCandidatePairId) continue;
+      const pair = stats.get(s.selectedCandidatePairId);
+      const remote = pair && stats.get(pair.remoteCandidateId);
+      if (remote) out.push(`${remote.protocol}:${remote.port}`);
     }
-    return out;
-  });
+  }
+  return out;
 }
 
 test(
@@ -145,15 +139,7 @@ test(
       [streamer, countMessages(streamer)],
       [viewer, countMessages(viewer)],
     ]);
-    await streamer.goto(w.server.url('/'));
-    await waitForVideoPlaying(streamer, PREVIEW);
-    await viewer.goto(w.server.url('/viewer'));
-    await waitForStatus(viewer, 'Waiting for the stream to start…');
-    await streamer.page.getByRole('button', { name: 'Go live' }).click();
-    await waitForStatus(streamer, LIVE);
-    await waitForStatus(viewer, LIVE);
-    await waitForVideoPlaying(viewer, VIDEO);
-    for (const u of [streamer, viewer]) await u.page.evaluate(() => (window.__marker = 1));
+    await goLive(w, streamer, viewer);
 
     // All media goes over the one port: cutting it cuts everything.
     for (const u of [streamer, viewer]) {

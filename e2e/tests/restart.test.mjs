@@ -9,13 +9,10 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { goLive, LIVE, RECONNECTING, VIDEO } from '../lib/broadcast.mjs';
 import { expectAudioTrack, waitForStatus, waitForVideoPlaying } from '../lib/checks.mjs';
 import { e2e, sleep } from '../lib/harness.mjs';
 
-const VIDEO = '[data-testid="remote-video"]';
-const PREVIEW = '[data-testid="local-video"]';
-const LIVE = 'Live';
-const RECONNECTING = 'Reconnecting…';
 /** The requirement: playing again within this long of meetd being back. */
 const RECOVERY_MS = 10_000;
 /** How long to keep watching past that, so a slow recovery is measured rather than just failed. */
@@ -223,17 +220,7 @@ test(
       [streamer, watchFrames(streamer)],
       [viewer, watchFrames(viewer)],
     ]);
-    await streamer.goto(w.server.url('/'));
-    await waitForVideoPlaying(streamer, PREVIEW);
-    await waitForStatus(streamer, 'Preview');
-    await viewer.goto(w.server.url('/viewer'));
-    await waitForStatus(viewer, 'Waiting for the stream to start…');
-
-    await streamer.page.getByRole('button', { name: 'Go live' }).click();
-    await waitForStatus(streamer, LIVE);
-    await waitForStatus(viewer, LIVE);
-    await waitForVideoPlaying(viewer, VIDEO);
-    for (const u of [streamer, viewer]) await u.page.evaluate(() => (window.__marker = 1));
+    await goLive(w, streamer, viewer);
 
     // 1. A crash: SIGKILL, so meetd says nothing; a new one starts on the same port.
     const killed = w.server;

@@ -48,6 +48,36 @@ function Toggle({
   );
 }
 
+/** The microphone or the camera: red when off, disabled when there is none. */
+function DeviceToggle({
+  name,
+  icon,
+  offIcon,
+  on,
+  present,
+  onClick,
+}: {
+  name: 'Microphone' | 'Camera';
+  icon: IconName;
+  offIcon: IconName;
+  on: boolean;
+  present: boolean;
+  onClick: () => void;
+}) {
+  const device = name.toLowerCase();
+  return (
+    <Toggle
+      name={name}
+      on={on && present}
+      icon={on && present ? icon : offIcon}
+      tip={!present ? `No ${device}` : on ? `Turn off ${device}` : `Turn on ${device}`}
+      danger
+      disabled={!present}
+      onClick={onClick}
+    />
+  );
+}
+
 function Clock() {
   const [now, setNow] = useState(() => new Date());
   useEffect(() => {
@@ -92,24 +122,8 @@ export function ControlBar(p: ControlBarProps) {
         <span className="controlbar-room">{p.room}</span>
       </p>
       <div className="controlbar-main" role="group" aria-label="Call controls">
-        <Toggle
-          name="Microphone"
-          on={p.micOn && p.hasMic}
-          icon={p.micOn && p.hasMic ? 'mic' : 'micOff'}
-          tip={!p.hasMic ? 'No microphone' : p.micOn ? 'Turn off microphone' : 'Turn on microphone'}
-          danger
-          disabled={!p.hasMic}
-          onClick={p.onMic}
-        />
-        <Toggle
-          name="Camera"
-          on={p.camOn && p.hasCam}
-          icon={p.camOn && p.hasCam ? 'cam' : 'camOff'}
-          tip={!p.hasCam ? 'No camera' : p.camOn ? 'Turn off camera' : 'Turn on camera'}
-          danger
-          disabled={!p.hasCam}
-          onClick={p.onCam}
-        />
+        <DeviceToggle name="Microphone" icon="mic" offIcon="micOff" on={p.micOn} present={p.hasMic} onClick={p.onMic} />
+        <DeviceToggle name="Camera" icon="cam" offIcon="camOff" on={p.camOn} present={p.hasCam} onClick={p.onCam} />
         <Toggle
           name="Share screen"
           on={p.sharing}

@@ -1,4 +1,5 @@
 import type { ReactNode } from 'react';
+import type { LocalMedia } from '../hooks/useLocalMedia';
 
 /** A box that explains something: an error (tone "error") or a plain note. */
 export function Notice({
@@ -15,5 +16,28 @@ export function Notice({
       <p className="notice-title">{title}</p>
       {children}
     </div>
+  );
+}
+
+/**
+ * Why the camera and microphone did not open (with Try again when that may
+ * help; `children` add to it), and anything else worth knowing about them.
+ */
+export function MediaNotices({ media, children }: { media: LocalMedia; children?: ReactNode }) {
+  return (
+    <>
+      {media.problem && (
+        <Notice tone="error" title={media.problem.summary}>
+          <p>{media.problem.help}</p>
+          {children}
+          {media.problem.retry && (
+            <button type="button" className="btn btn-tonal" onClick={media.reopen}>
+              Try again
+            </button>
+          )}
+        </Notice>
+      )}
+      {media.notice && <Notice tone="info" title={media.notice} />}
+    </>
   );
 }

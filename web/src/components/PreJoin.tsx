@@ -1,13 +1,10 @@
-import { useEffect, useRef, useState, type FormEvent } from 'react';
-import type { LocalMedia } from '../hooks/useLocalMedia';
+import { useEffect, useState, type FormEvent } from 'react';
+import { trackOf, type LocalMedia } from '../hooks/useLocalMedia';
 import { copyText } from './clipboard';
 import { DevicePicker } from './DevicePicker';
 import { Icon } from './icons';
-import { Notice } from './Notice';
-
-function trackOf(stream: MediaStream | null, kind: 'audio' | 'video'): MediaStreamTrack | null {
-  return stream?.getTracks().find((t) => t.kind === kind) ?? null;
-}
+import { MediaNotices, Notice } from './Notice';
+import { StreamVideo } from './VideoTile';
 
 /**
  * Before joining a meeting: a preview of one's camera, device pickers, mic and
@@ -40,18 +37,9 @@ export function PreJoin({
   onJoin: (role: 'stage' | 'audience') => void;
 }) {
   const { stream } = media;
-  const video = useRef<HTMLVideoElement>(null);
   const [copied, setCopied] = useState<string | null>(null);
   const mic = trackOf(stream, 'audio');
   const cam = trackOf(stream, 'video');
-
-  useEffect(() => {
-    const v = video.current;
-    if (!v) return;
-    v.muted = true;
-    if (v.srcObject !== stream) v.srcObject = stream;
-    if (stream) v.play().catch(() => {});
-  }, [stream]);
 
   useEffect(() => {
     if (copied === null) return;
@@ -74,7 +62,7 @@ export function PreJoin({
     <main className="prejoin">
       <section className="prejoin-preview">
         <div className="stage prejoin-stage">
-          <video ref={video} className="stage-video cover mirror" autoPlay playsInline muted data-testid="local-video" />
+          <StreamVideo stream={stream} className="stage-video cover mirror" testId="local-video" />
           {(!stream || !cam || !camOn) && (
             <div className="stage-placeholder" aria-hidden="true">
               <Icon name={camOn && !media.problem ? 'cam' : 'camOff'} />
@@ -172,18 +160,9 @@ export function PreJoin({
             {copied ?? ''}
           </span>
         </div>
-        {media.problem && (
-          <Notice tone="error" title={media.problem.summary}>
-            <p>{media.problem.help}</p>
-            <p>You can still join, and others will see your name instead of your video.</p>
-            {media.problem.retry && (
-              <button type="button" className="btn btn-tonal" onClick={media.reopen}>
-                Try again
-              </button>
-            )}
-          </Notice>
-        )}
-        {media.notice && <Notice tone="info" title={media.notice} />}
+        <MediaNotices media={media}>
+          <p>You can still join, and others will see your name instead of your video.</p>
+        </MediaNotices>
       </section>
     </main>
   );

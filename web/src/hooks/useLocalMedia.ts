@@ -163,3 +163,26 @@ export function useLocalMedia({ autoOpen = true }: { autoOpen?: boolean } = {}):
     switchDevice,
   };
 }
+
+/** The stream's track of one kind, or null. */
+export function trackOf(stream: MediaStream | null, kind: Kind): MediaStreamTrack | null {
+  return stream?.getTracks().find((t) => t.kind === kind) ?? null;
+}
+
+/**
+ * Mute and camera-off disable tracks (the connection stays as it is) and tell
+ * the room, through a Meeting or a Publisher (null before there is one).
+ */
+export function useMuting(
+  session: { setMedia(audio: boolean, video: boolean): void } | null,
+  mic: MediaStreamTrack | null,
+  cam: MediaStreamTrack | null,
+  micOn: boolean,
+  camOn: boolean,
+): void {
+  useEffect(() => {
+    if (mic) mic.enabled = micOn;
+    if (cam) cam.enabled = camOn;
+    session?.setMedia(micOn && mic !== null, camOn && cam !== null);
+  }, [session, mic, cam, micOn, camOn]);
+}

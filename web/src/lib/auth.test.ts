@@ -1,63 +1,31 @@
 import { createElement } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { PasswordDialog } from '../components/PasswordDialog';
 import { Credentials, isAuthError, tokenFromSearch } from './auth';
-import { FakePeerConnection, FakeSocket, fakeStream, fakeTrack, resetFakes, settle } from './fakes.testutil';
-import { Meeting, type MeetingOptions } from './meeting';
-import { Publisher } from './publisher';
+import { acceptSocket, FakeSocket, settle } from './fakes.testutil';
+import type { MeetingOptions } from './meeting';
+import { fakeMeeting, fakePublisher, withFakes } from './sessions.testutil';
 import { streamerStatus, viewerPhase } from './status';
 
 const REQUIRED = { type: 'error', code: 'auth_required', message: '"board" needs a password or an invitation link.' };
 const WRONG = { type: 'error', code: 'bad_credentials', message: 'That password for "board" is wrong.' };
 
 function meeting(over: Partial<MeetingOptions> = {}) {
-  const camera = fakeStream([fakeTrack('audio'), fakeTrack('video')], 'cam');
-  const m = new Meeting({
-    room: 'board',
-    kind: 'meeting',
-    role: 'stage',
-    signalingUrl: 'ws://meetd.test/ws',
-    host: 'meetd.test',
-    getStream: () => camera,
-    onChange: () => {},
-    createSocket: (url) => new FakeSocket(url),
-    createPeerConnection: FakePeerConnection.factory,
-    ...over,
-  });
-  return m;
+  return fakeMeeting({ room: 'board', kind: 'meeting', role: 'stage', ...over }).meeting;
 }
 
 function publisher(credentials?: Credentials) {
-  return new Publisher({
-    room: 'team',
-    credentials,
-    signalingUrl: 'ws://meetd.test/ws',
-    host: 'meetd.test',
-    getStream: () => fakeStream([fakeTrack('audio'), fakeTrack('video')]),
-    onChange: () => {},
-    createSocket: (url) => new FakeSocket(url),
-    createPeerConnection: FakePeerConnection.factory,
-  });
+  return fakePublisher({ room: 'team', credentials }).pub;
 }
 
 /** Opens the latest socket and returns it with what it sent first. */
 async function opened(): Promise<{ ws: FakeSocket; join: Record<string, unknown> }> {
-  const ws = FakeSocket.latest();
-  ws.open();
-  await settle();
+  const ws = await acceptSocket();
   return { ws, join: ws.sentOf('join')[0]! };
 }
 
-beforeEach(() => {
-  resetFakes();
-  vi.useFakeTimers();
-  vi.spyOn(console, 'warn').mockImplementation(() => {});
-});
-afterEach(() => {
-  vi.useRealTimers();
-  vi.restoreAllMocks();
-});
+withFakes();
 
 describe('credentials', () => {
   it('takes the token from the page address', () => {

@@ -235,6 +235,14 @@ export function fakeStream(tracks: MediaStreamTrack[] = [], id = 'stream'): Fake
   return s as unknown as FakeStream;
 }
 
+/** meetd accepts the latest socket; resolves to it once the session has answered (with its join). */
+export async function acceptSocket(): Promise<FakeSocket> {
+  const ws = FakeSocket.latest();
+  ws.open();
+  await settle();
+  return ws;
+}
+
 /** Lets pending promise callbacks run. */
 export async function settle(): Promise<void> {
   for (let i = 0; i < 50; i++) await Promise.resolve();

@@ -1,16 +1,17 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
+  acceptSocket,
   FakePeerConnection,
   FakeSocket,
   fakeStream,
   fakeTrack,
-  resetFakes,
   settle,
   type FakeStream,
 } from './fakes.testutil';
-import { Meeting, type MeetingEvent, type MeetingOptions } from './meeting';
+import type { MeetingOptions } from './meeting';
 import { buildTiles } from './participants';
 import type { Participant } from './protocol';
+import { fakeMeeting, withFakes } from './sessions.testutil';
 import { viewerPhase } from './status';
 
 const ICE = [{ urls: ['stun:stun.example.org:3478'] }];
@@ -22,31 +23,13 @@ function person(id: string, p: Partial<Participant> = {}): Participant {
 }
 
 function setup(over: Partial<MeetingOptions> = {}) {
-  const camera = fakeStream([fakeTrack('audio'), fakeTrack('video')], 'cam');
-  const events: MeetingEvent[] = [];
-  const meeting = new Meeting({
-    room: 'standup',
-    kind: 'meeting',
-    role: 'stage',
-    name: 'Ana',
-    signalingUrl: 'ws://meetd.test/ws',
-    host: 'meetd.test',
-    getStream: () => camera,
-    onChange: () => {},
-    onEvent: (e) => events.push(e),
-    createSocket: (url) => new FakeSocket(url),
-    createPeerConnection: FakePeerConnection.factory,
-    ...over,
-  });
-  return { meeting, camera, events, state: () => meeting.current };
+  return fakeMeeting({ room: 'standup', kind: 'meeting', role: 'stage', name: 'Ana', ...over });
 }
 
 /** Starts and walks through join → joined → publish offer → answer. */
 async function join(s: ReturnType<typeof setup>, role: 'stage' | 'audience' = 'stage') {
   s.meeting.start();
-  const ws = FakeSocket.latest();
-  ws.open();
-  await settle();
+  const ws = await acceptSocket();
   ws.receive({ type: 'joined', room: 'standup', kind: 'meeting', role, id: 'me', iceServers: ICE });
   ws.receive({ type: 'state', room: 'standup', live: true, viewers: 0 });
   await settle();
@@ -65,24 +48,14 @@ async function offer(ws: FakeSocket, sdp = FP1) {
   return FakePeerConnection.latest();
 }
 
-beforeEach(() => {
-  resetFakes();
-  vi.useFakeTimers();
-  vi.spyOn(console, 'warn').mockImplementation(() => {});
-});
-afterEach(() => {
-  vi.useRealTimers();
-  vi.restoreAllMocks();
-});
+withFakes();
 
 describe('Meeting', () => {
   it('joins on stage, says its media, and publishes camera and microphone', async () => {
     const s = setup({ media: { audio: false, video: true } });
     s.meeting.start();
     expect(s.state().status).toBe('connecting');
-    const ws = FakeSocket.latest();
-    ws.open();
-    await settle();
+    const ws = await acceptSocket();
     expect(ws.sent).toEqual([{ type: 'join', room: 'standup', kind: 'meeting', role: 'stage', name: 'Ana' }]);
     ws.receive({ type: 'joined', room: 'standup', kind: 'meeting', role: 'stage', id: 'me', iceServers: ICE });
     await settle();
@@ -366,9 +339,7 @@ describe('Meeting', () => {
   it('stops when meetd refuses the join, and reports other refusals as events', async () => {
     const s = setup();
     s.meeting.start();
-    const ws = FakeSocket.latest();
-    ws.open();
-    await settle();
+    const ws = await acceptSocket();
     ws.receive({ type: 'error', code: 'room_full', message: 'The stage of "standup" is full (16 people).' });
     await settle();
     expect(s.state().status).toBe('error');
@@ -391,9 +362,7 @@ describe('Meeting', () => {
     await settle();
     expect(s.state()).toMatchObject({ status: 'reconnecting', unreachable: true });
     await vi.advanceTimersByTimeAsync(1000);
-    const ws = FakeSocket.latest();
-    ws.open();
-    await settle();
+    const ws = await acceptSocket();
     ws.receive({ type: 'joined', room: 'standup', kind: 'meeting', role: 'stage', id: 'me', iceServers: [] });
     await settle();
     expect(s.state()).toMatchObject({ status: 'joined', unreachable: false, publishing: 'connecting' });
@@ -434,9 +403,7 @@ describe('Meeting', () => {
     const phase = () => viewerPhase(s.state(), 'meetd.test').phase;
     s.meeting.start();
     expect(phase()).toBe('connecting');
-    const ws = FakeSocket.latest();
-    ws.open();
-    await settle();
+    const ws = await acceptSocket();
     expect(ws.sent).toEqual([{ type: 'join', room: 'standup', kind: 'broadcast', role: 'audience' }]);
     ws.receive({ type: 'joined', room: 'standup', kind: 'broadcast', role: 'audience', id: 'v1', iceServers: ICE });
     ws.receive({ type: 'state', room: 'standup', live: false, viewers: 1 });
@@ -468,9 +435,7 @@ describe('Meeting', () => {
       error: 'Cannot reach the meetd server at meetd.test.',
     });
     await vi.advanceTimersByTimeAsync(1000);
-    const ws = FakeSocket.latest();
-    ws.open();
-    await settle();
+    const ws = await acceptSocket();
     expect(viewerPhase(s.state(), 'meetd.test').phase).toBe('reconnecting');
     ws.receive({ type: 'joined', room: 'standup', kind: 'broadcast', role: 'audience', id: 'v1', iceServers: [] });
     ws.receive({ type: 'state', room: 'standup', live: false, viewers: 1 });

@@ -6,14 +6,14 @@
 // asks for a password when the room needs one. No React: the page listens to
 // onChange (the whole state) and onEvent (things to announce).
 
-import { Credentials, isAuthError } from './auth';
+import { isAuthError } from './auth';
 import { ChatLog } from './chat';
 import { initialState, type MeetingEvent, type MeetingOptions, type MeetingState } from './meeting-types';
-import { watchNetwork } from './network';
 import { Outgoing } from './outgoing';
 import { diffParticipants } from './participants';
 import type { IceServer, Role, ServerMessage } from './protocol';
-import { Reconnector, SignalingClient } from './signaling';
+import { Session } from './session';
+import type { SignalingClient } from './signaling';
 import { SubscribeConnection } from './subscribe';
 import { ViewReporter } from './views';
 import { IceWatch } from './watch';
@@ -24,31 +24,22 @@ export type { MediaFlags, MeetingEvent, MeetingOptions, MeetingState, MeetingSta
 /** Errors in reply to `join` that trying again will not fix (auth errors wait for a password). */
 const JOIN_REFUSALS = new Set(['bad_room', 'bad_role', 'bad_kind', 'room_full', 'already_live', 'bad_message']);
 
-export class Meeting {
-  private started = false;
-  private session = 0;
-  private sig: SignalingClient | null = null;
+export class Meeting extends Session {
   private readonly outgoing: Outgoing;
   private subscriber: SubscribeConnection | null = null;
   private iceServers: IceServer[] = [];
-  private ops: Promise<void> = Promise.resolve();
-  private readonly reconnector = new Reconnector(() => this.attempt());
   private subscribeWatch: IceWatch | null = null;
-  private unwatchNetwork: (() => void) | null = null;
-  private readonly createPc: (config: RTCConfiguration) => RTCPeerConnection;
   private joinPending = false;
   private firstParticipants = true;
   private readonly chatLog = new ChatLog();
   /** publish() was called (or autoPublish); we publish whenever on stage. */
   private wantPublish: boolean;
-  private readonly credentials: Credentials;
   private state: MeetingState;
   /** How big each received video is shown; tiles report to it, it tells meetd (`view`). */
   readonly views: ViewReporter;
 
   constructor(private readonly opts: MeetingOptions) {
-    this.createPc = opts.createPeerConnection ?? ((c) => new RTCPeerConnection(c));
-    this.credentials = opts.credentials ?? new Credentials();
+    super(opts);
     this.outgoing = new Outgoing({
       send: (msg) => this.sig?.send(msg),
       createPeerConnection: this.createPc,
@@ -76,28 +67,9 @@ export class Meeting {
     return this.state;
   }
 
-  start(): void {
-    if (this.started) return;
-    this.started = true;
-    this.reconnector.reset();
-    this.set({ status: 'connecting', error: null, auth: null });
-    this.unwatchNetwork ??= (this.opts.watchNetwork ?? watchNetwork)(() => this.networkChanged());
-    this.attempt();
-  }
-
-  /** Joins again with the password the person typed (after status 'auth'). */
-  authenticate(password: string): void {
-    this.credentials.usePassword(password);
-    this.started = false;
-    this.start();
-  }
-
   /** Leaves the room and closes everything. */
   stop(): void {
-    this.started = false;
-    this.reconnector.cancel();
-    this.stopWatchingNetwork();
-    this.teardown();
+    this.end();
     this.outgoing.forgetScreen();
     this.set({ status: 'idle', auth: null, publishing: 'off', receiving: 'off', remote: new Map(), participants: [] });
   }
@@ -174,50 +146,36 @@ export class Meeting {
     this.sig?.send({ type: 'media', audio, video, screen });
   }
 
-  private attempt(): void {
-    this.teardown();
-    const id = ++this.session;
-    const sig = new SignalingClient(this.opts.signalingUrl, this.opts.createSocket);
-    this.sig = sig;
-    sig.on('message', (m) => {
-      if (id === this.session) this.enqueue(id, () => this.handle(id, m));
-    });
-    sig.on('close', () => {
-      if (id === this.session) this.drop();
-    });
-    sig.on('invalid', (err, text) => console.warn('meetd: ignoring a bad message:', err.message, text));
-    sig.connect().then(
-      () => {
-        if (id !== this.session) return;
-        // A broadcast's guest rejoins the audience: only the streamer joins its stage by themselves.
-        const role = this.opts.kind === 'broadcast' ? this.opts.role : this.state.role;
-        const name = this.opts.name?.trim();
-        this.joinPending = true;
-        const join = { type: 'join', room: this.opts.room, kind: this.opts.kind, role } as const;
-        sig.send({ ...join, ...(name ? { name } : {}), ...this.credentials.join });
-        this.set({ unreachable: false });
-      },
-      () => {
-        if (id !== this.session) return;
-        // Say so the first time; after a drop keep saying "Reconnecting…".
-        if (this.state.status === 'connecting') this.set({ unreachable: true });
-        this.drop();
-      },
-    );
+  protected override starting(): void {
+    this.set({ status: 'connecting', error: null, auth: null });
   }
 
-  private enqueue(id: number, step: () => Promise<void>): void {
-    this.ops = this.ops
-      .then(() => (id === this.session ? step() : undefined))
-      .catch((err: unknown) => {
-        if (id !== this.session) return;
-        const why = err instanceof Error ? err.message : String(err);
-        console.warn('meetd: media connection trouble:', why);
-        this.drop();
-      });
+  protected override join(sig: SignalingClient): void {
+    // A broadcast's guest rejoins the audience: only the streamer joins its stage by themselves.
+    const role = this.opts.kind === 'broadcast' ? this.opts.role : this.state.role;
+    const name = this.opts.name?.trim();
+    this.joinPending = true;
+    const join = { type: 'join', room: this.opts.room, kind: this.opts.kind, role } as const;
+    sig.send({ ...join, ...(name ? { name } : {}), ...this.credentials.join });
+    this.set({ unreachable: false });
   }
 
-  private async handle(id: number, m: ServerMessage): Promise<void> {
+  protected override unreachable(): void {
+    // Say so the first time; after a drop keep saying "Reconnecting…".
+    if (this.state.status === 'connecting') this.set({ unreachable: true });
+    this.drop();
+  }
+
+  protected override socketClosed(): void {
+    this.drop();
+  }
+
+  protected override stepFailed(why: string): void {
+    console.warn('meetd: media connection trouble:', why);
+    this.drop();
+  }
+
+  protected override async handle(id: number, m: ServerMessage): Promise<void> {
     switch (m.type) {
       case 'joined':
         this.joinPending = false;
@@ -328,10 +286,10 @@ export class Meeting {
       send: (msg) => this.sig?.send(msg),
       createPeerConnection: this.createPc,
       onState: (s) => {
-        if (id === this.session && sub === this.subscriber) watch.update(s);
+        if (id === this.attemptId && sub === this.subscriber) watch.update(s);
       },
       onStreams: () => {
-        if (id !== this.session || sub !== this.subscriber) return;
+        if (id !== this.attemptId || sub !== this.subscriber) return;
         this.views.retain(sub.streamIds());
         this.set({ remote: sub.byParticipant() });
       },
@@ -361,11 +319,11 @@ export class Meeting {
       restart: () => {
         const s = sub();
         const down = this.state.receiving === 'reconnecting';
-        if (id !== this.session || !s || (down && s.restartedSinceDown)) return;
+        if (id !== this.attemptId || !s || (down && s.restartedSinceDown)) return;
         this.sig?.send({ type: 'restart', target: 'subscribe' });
       },
       lost: () => {
-        if (id !== this.session) return;
+        if (id !== this.attemptId) return;
         if (this.othersOnStage()) this.drop();
         else this.closeSubscriber();
       },
@@ -373,15 +331,10 @@ export class Meeting {
   }
 
   /** The device's network changed: the media paths may be gone; find new ones. */
-  private networkChanged(): void {
+  protected override networkChanged(): void {
     if (this.state.status !== 'joined') return;
     this.outgoing.restartIce();
     this.subscribeWatch?.kick();
-  }
-
-  private stopWatchingNetwork(): void {
-    this.unwatchNetwork?.();
-    this.unwatchNetwork = null;
   }
 
   private othersOnStage(): boolean {
@@ -413,26 +366,16 @@ export class Meeting {
    * waits for one (authenticate()); we never retry by ourselves with what it refused.
    */
   private fail(code: string, message: string): void {
-    this.started = false;
-    this.reconnector.cancel();
-    this.stopWatchingNetwork();
-    this.teardown();
+    this.end();
     this.outgoing.forgetScreen();
     const auth = isAuthError(code) ? { code, message } : null;
     this.set({ status: auth ? 'auth' : 'error', error: { code, message }, auth });
   }
 
-  private teardown(): void {
-    this.session++;
+  protected override closeConnections(): void {
     this.joinPending = false;
     this.outgoing.close();
     this.closeSubscriber();
-    if (this.sig) {
-      this.sig.send({ type: 'leave' });
-      this.sig.close();
-      this.sig = null;
-    }
-    this.ops = Promise.resolve();
     // The participants stay on show while we rejoin; the next list replaces them.
     this.state = { ...this.state, live: false };
   }

@@ -1,32 +1,17 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { FakePeerConnection, FakeSocket, fakeStream, fakeTrack, resetFakes, settle } from './fakes.testutil';
-import { Publisher, type PublisherRoom, type PublisherState } from './publisher';
+import { describe, expect, it, vi } from 'vitest';
+import { acceptSocket, FakePeerConnection, FakeSocket, fakeStream, fakeTrack, settle } from './fakes.testutil';
+import { fakePublisher, withFakes } from './sessions.testutil';
 
 const ICE = [{ urls: ['stun:stun.example.org:3478'] }];
 
-function setup(tracks: MediaStreamTrack[] = [fakeTrack('audio'), fakeTrack('video')]) {
-  const stream = fakeStream(tracks);
-  const states: PublisherState[] = [];
-  const rooms: PublisherRoom[] = [];
-  const pub = new Publisher({
-    onRoom: (r) => rooms.push(r),
-    room: 'team',
-    signalingUrl: 'ws://meetd.test/ws',
-    host: 'meetd.test',
-    getStream: () => stream,
-    onChange: (s) => states.push(s),
-    createSocket: (url) => new FakeSocket(url),
-    createPeerConnection: FakePeerConnection.factory,
-  });
-  return { pub, stream, tracks, states, rooms, status: () => pub.current.status };
+function setup(tracks?: MediaStreamTrack[]) {
+  return fakePublisher({ room: 'team' }, tracks);
 }
 
 /** Starts and walks through join → joined → offer → answer → connected. */
 async function goLive(s: ReturnType<typeof setup>) {
   s.pub.start();
-  const ws = FakeSocket.latest();
-  ws.open();
-  await settle();
+  const ws = await acceptSocket();
   ws.receive({ type: 'joined', room: 'team', role: 'stage', id: 'p1', iceServers: ICE });
   await settle();
   const pc = FakePeerConnection.latest();
@@ -36,15 +21,7 @@ async function goLive(s: ReturnType<typeof setup>) {
   return { ws, pc };
 }
 
-beforeEach(() => {
-  resetFakes();
-  vi.useFakeTimers();
-  vi.spyOn(console, 'warn').mockImplementation(() => {});
-});
-afterEach(() => {
-  vi.useRealTimers();
-  vi.restoreAllMocks();
-});
+withFakes();
 
 describe('Publisher', () => {
   it('joins on stage, offers sendonly tracks and goes live', async () => {
@@ -145,9 +122,7 @@ describe('Publisher', () => {
     const first = await goLive(s);
     first.ws.drop();
     await vi.advanceTimersByTimeAsync(1000);
-    const ws = FakeSocket.latest();
-    ws.open();
-    await settle();
+    const ws = await acceptSocket();
     expect(ws.sent[0]).toEqual({ type: 'join', room: 'team', role: 'stage' });
     ws.receive({ type: 'joined', room: 'team', role: 'stage', id: 'p2', iceServers: [] });
     await settle();
@@ -251,22 +226,16 @@ describe('Publisher', () => {
   it('restarts ICE when the network changes, and stays Live meanwhile', async () => {
     let changed = () => {};
     let watching = false;
-    const stream = fakeStream([fakeTrack('audio'), fakeTrack('video')]);
-    const pub = new Publisher({
+    const s = fakePublisher({
       room: 'team',
-      signalingUrl: 'ws://meetd.test/ws',
-      host: 'meetd.test',
-      getStream: () => stream,
-      onChange: () => {},
-      createSocket: (url) => new FakeSocket(url),
-      createPeerConnection: FakePeerConnection.factory,
       watchNetwork: (cb) => {
         changed = cb;
         watching = true;
         return () => (watching = false);
       },
     });
-    const { pc } = await goLive({ pub } as ReturnType<typeof setup>);
+    const { pub } = s;
+    const { pc } = await goLive(s);
     expect(watching).toBe(true);
     changed();
     await settle();
@@ -290,9 +259,7 @@ describe('Publisher', () => {
   it('shows server errors and stops', async () => {
     const s = setup();
     s.pub.start();
-    const ws = FakeSocket.latest();
-    ws.open();
-    await settle();
+    const ws = await acceptSocket();
     ws.receive({ type: 'joined', room: 'team', role: 'stage', id: 'p1', iceServers: [] });
     await settle();
     ws.receive({ type: 'error', code: 'already_live', message: 'This broadcast is already live from another streamer.' });

@@ -9,8 +9,7 @@
 // receives the guests it invited on a subscribe connection. It knows nothing
 // about React; the page listens to onChange and onRoom.
 
-import { Credentials, isAuthError, type AuthPrompt } from './auth';
-import { watchNetwork } from './network';
+import { isAuthError, type AuthPrompt } from './auth';
 import { Outgoing, type SendingState } from './outgoing';
 import type { IceServer, Role, ServerMessage } from './protocol';
 import {
@@ -19,7 +18,8 @@ import {
   type PublisherRoom,
   type PublisherState,
 } from './publisher-types';
-import { Reconnector, SignalingClient, unreachableMessage } from './signaling';
+import { Session } from './session';
+import { unreachableMessage, type SignalingClient } from './signaling';
 import { SubscribeConnection } from './subscribe';
 import { ViewReporter } from './views';
 
@@ -30,12 +30,8 @@ type Kind = 'audio' | 'video';
 
 const INTERRUPTED = 'The media connection was interrupted.';
 
-export class Publisher {
+export class Publisher extends Session {
   private state: PublisherState = { status: 'idle', error: null, notice: null, viewers: null, auth: null };
-  private started = false;
-  /** Bumped by every attempt and teardown; callbacks of older attempts compare and give up. */
-  private session = 0;
-  private sig: SignalingClient | null = null;
   /** The publish connection and its ICE restarts. */
   private readonly outgoing: Outgoing;
   /** The publish connection was live and its path broke: ICE restarts are mending it. */
@@ -45,20 +41,13 @@ export class Publisher {
   private iceServers: IceServer[] = [];
   private room: PublisherRoom = EMPTY_ROOM;
   private media = { audio: true, video: true };
-  /** Signaling work for the current attempt runs one step at a time. */
-  private ops: Promise<void> = Promise.resolve();
   private connectTimer: ReturnType<typeof setTimeout> | null = null;
-  private unwatchNetwork: (() => void) | null = null;
-  private readonly reconnector = new Reconnector(() => this.attempt());
-  private readonly createPc: (config: RTCConfiguration) => RTCPeerConnection;
-  private readonly credentials: Credentials;
 
   /** How big each guest's video is shown; tiles report to it, it tells meetd (`view`). */
   readonly views: ViewReporter;
 
   constructor(private readonly opts: PublisherOptions) {
-    this.createPc = opts.createPeerConnection ?? ((c) => new RTCPeerConnection(c));
-    this.credentials = opts.credentials ?? new Credentials();
+    super(opts);
     const connectTimeoutMs = opts.connectTimeoutMs ?? 20_000;
     this.outgoing = new Outgoing({
       send: (msg) => this.sig?.send(msg),
@@ -84,29 +73,9 @@ export class Publisher {
     return this.state;
   }
 
-  /** Goes live. Does nothing if already started. */
-  start(): void {
-    if (this.started) return;
-    this.started = true;
-    this.reconnector.reset();
-    this.set({ status: 'connecting', error: null, notice: null, viewers: null, auth: null });
-    this.unwatchNetwork ??= (this.opts.watchNetwork ?? watchNetwork)(() => this.networkChanged());
-    this.attempt();
-  }
-
-  /** Goes live with the password the person typed (after status 'auth'). */
-  authenticate(password: string): void {
-    this.credentials.usePassword(password);
-    this.started = false;
-    this.start();
-  }
-
   /** Stops streaming: says leave, closes everything, and goes back to idle. */
   stop(): void {
-    this.started = false;
-    this.reconnector.cancel();
-    this.stopWatchingNetwork();
-    this.teardown();
+    this.end();
     this.set({ status: 'idle', error: null, notice: null, viewers: null, auth: null });
   }
 
@@ -154,51 +123,38 @@ export class Publisher {
     }
   }
 
-  private attempt(): void {
-    this.teardown();
-    const id = ++this.session;
-    const sig = new SignalingClient(this.opts.signalingUrl, this.opts.createSocket);
-    this.sig = sig;
-    sig.on('message', (m) => {
-      if (id === this.session) this.enqueue(id, () => this.handle(id, m));
-    });
-    sig.on('close', () => {
-      if (id === this.session) this.drop('The connection to the server was lost.');
-    });
-    sig.on('invalid', (err, text) => console.warn('meetd: ignoring a bad message:', err.message, text));
+  protected override starting(): void {
+    this.set({ status: 'connecting', error: null, notice: null, viewers: null, auth: null });
+  }
 
+  protected override attempting(id: number): void {
     const timeout = this.opts.connectTimeoutMs ?? 20_000;
     this.connectTimer = setTimeout(() => {
-      if (id === this.session) this.drop('Setting up the connection took too long.');
+      if (id === this.attemptId) this.drop('Setting up the connection took too long.');
     }, timeout);
-
-    sig.connect().then(
-      () => {
-        if (id !== this.session) return;
-        const name = this.opts.name?.trim();
-        sig.send({ type: 'join', room: this.opts.room, role: 'stage', ...(name ? { name } : {}), ...this.credentials.join });
-      },
-      () => {
-        if (id !== this.session) return;
-        const words = unreachableMessage(this.opts.host);
-        // The first try fails plainly; once we were going, keep retrying.
-        if (this.state.status === 'connecting') this.fail(words);
-        else this.drop(words);
-      },
-    );
   }
 
-  private enqueue(id: number, step: () => Promise<void>): void {
-    this.ops = this.ops
-      .then(() => (id === this.session ? step() : undefined))
-      .catch((err: unknown) => {
-        if (id !== this.session) return;
-        const why = err instanceof Error ? err.message : String(err);
-        this.fail(`Could not set up the media connection (${why}).`);
-      });
+  protected override join(sig: SignalingClient): void {
+    const name = this.opts.name?.trim();
+    sig.send({ type: 'join', room: this.opts.room, role: 'stage', ...(name ? { name } : {}), ...this.credentials.join });
   }
 
-  private async handle(id: number, m: ServerMessage): Promise<void> {
+  protected override unreachable(): void {
+    const words = unreachableMessage(this.opts.host);
+    // The first try fails plainly; once we were going, keep retrying.
+    if (this.state.status === 'connecting') this.fail(words);
+    else this.drop(words);
+  }
+
+  protected override socketClosed(): void {
+    this.drop('The connection to the server was lost.');
+  }
+
+  protected override stepFailed(why: string): void {
+    this.fail(`Could not set up the media connection (${why}).`);
+  }
+
+  protected override async handle(id: number, m: ServerMessage): Promise<void> {
     switch (m.type) {
       case 'joined':
         this.iceServers = m.iceServers;
@@ -263,10 +219,10 @@ export class Publisher {
         createPeerConnection: this.createPc,
         onState: (s) => {
           // Losing the guests must not stop the broadcast: let them go.
-          if (id === this.session && next === this.sub && s === 'failed') this.closeGuests();
+          if (id === this.attemptId && next === this.sub && s === 'failed') this.closeGuests();
         },
         onStreams: () => {
-          if (id !== this.session || next !== this.sub) return;
+          if (id !== this.attemptId || next !== this.sub) return;
           this.views.retain(next.streamIds());
           this.setRoom({ remote: next.byParticipant() });
         },
@@ -285,13 +241,8 @@ export class Publisher {
   }
 
   /** The device's network changed: the media path may be gone; find a new one. */
-  private networkChanged(): void {
+  protected override networkChanged(): void {
     if (this.room.selfId !== null) this.outgoing.restartIce();
-  }
-
-  private stopWatchingNetwork(): void {
-    this.unwatchNetwork?.();
-    this.unwatchNetwork = null;
   }
 
   private serverError(code: string, message: string): void {
@@ -324,27 +275,17 @@ export class Publisher {
 
   /** Give up: show the error (or ask for a password) and stop. */
   private fail(message: string, auth: AuthPrompt | null = null): void {
-    this.started = false;
-    this.reconnector.cancel();
-    this.stopWatchingNetwork();
-    this.teardown();
+    this.end();
     this.set({ status: auth ? 'auth' : 'error', error: message, notice: null, viewers: null, auth });
   }
 
-  private teardown(): void {
-    this.session++;
+  protected override closeConnections(): void {
     this.mending = false;
     this.clearConnectTimer();
-    if (this.sig) {
-      this.sig.send({ type: 'leave' });
-      this.sig.close();
-      this.sig = null;
-    }
     this.outgoing.close();
     this.sub?.close();
     this.sub = null;
     if (this.room !== EMPTY_ROOM) this.setRoom(EMPTY_ROOM);
-    this.ops = Promise.resolve();
   }
 
   private clearConnectTimer(): void {

@@ -1,46 +1,24 @@
 // Leaving the stage, declining an invitation, and switching devices during a call.
 
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { FakePeerConnection, FakeSocket, fakeStream, fakeTrack, resetFakes, settle } from './fakes.testutil';
-import { Meeting, type MeetingEvent, type MeetingOptions } from './meeting';
+import { describe, expect, it, vi } from 'vitest';
+import { acceptSocket, FakePeerConnection, FakeSocket, fakeTrack, settle } from './fakes.testutil';
+import type { MeetingOptions } from './meeting';
+import { fakeMeeting, withFakes } from './sessions.testutil';
 
 function setup(over: Partial<MeetingOptions> = {}) {
-  const camera = fakeStream([fakeTrack('audio'), fakeTrack('video')], 'cam');
-  const events: MeetingEvent[] = [];
-  const meeting = new Meeting({
-    room: 'show',
-    kind: 'broadcast',
-    role: 'audience',
-    signalingUrl: 'ws://meetd.test/ws',
-    host: 'meetd.test',
-    getStream: () => camera,
-    onChange: () => {},
-    onEvent: (e) => events.push(e),
-    createSocket: (url) => new FakeSocket(url),
-    createPeerConnection: FakePeerConnection.factory,
-    ...over,
-  });
-  return { meeting, camera, events };
+  return fakeMeeting({ room: 'show', kind: 'broadcast', role: 'audience', ...over });
 }
 
 async function joined(s: ReturnType<typeof setup>, role: 'stage' | 'audience') {
   s.meeting.start();
-  const ws = FakeSocket.latest();
-  ws.open();
-  await settle();
+  const ws = await acceptSocket();
   const kind = s.meeting.current.kind;
   ws.receive({ type: 'joined', room: 'show', kind, role, id: 'me', iceServers: [] });
   await settle();
   return ws;
 }
 
-beforeEach(() => {
-  resetFakes();
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+withFakes();
 
 describe('leaving the stage', () => {
   it('declines an invitation: Not now moves oneself to the audience', async () => {

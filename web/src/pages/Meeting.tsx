@@ -5,7 +5,7 @@ import { PasswordDialog } from '../components/PasswordDialog';
 import { PreJoin } from '../components/PreJoin';
 import { useToasts } from '../components/Toasts';
 import { TopBar } from '../components/TopBar';
-import { useLocalMedia } from '../hooks/useLocalMedia';
+import { trackOf, useLocalMedia, useMuting } from '../hooks/useLocalMedia';
 import { useCredentials, useMeeting } from '../hooks/useMeeting';
 import type { MeetingEvent } from '../lib/meeting';
 import { changeText, displayName } from '../lib/participants';
@@ -13,10 +13,6 @@ import { loadName, saveName } from '../lib/prefs';
 import { meetingUrl } from '../lib/rooms';
 
 type Phase = 'prejoin' | 'call' | 'left';
-
-function trackOf(stream: MediaStream | null, kind: 'audio' | 'video'): MediaStreamTrack | null {
-  return stream?.getTracks().find((t) => t.kind === kind) ?? null;
-}
 
 function deviceTrouble(err: unknown): void {
   console.warn('meetd: could not switch the device:', err);
@@ -103,12 +99,7 @@ export function Meeting({ room }: { room: string }) {
     onEvent,
   });
 
-  // Mute and camera-off disable tracks (the connection stays as it is) and tell the room.
-  useEffect(() => {
-    if (mic) mic.enabled = micOn;
-    if (cam) cam.enabled = camOn;
-    meeting?.setMedia(micOn && mic !== null, camOn && cam !== null);
-  }, [meeting, mic, cam, micOn, camOn]);
+  useMuting(meeting, mic, cam, micOn, camOn);
 
   // The camera opened after we joined (or after taking an invitation): publish it now.
   useEffect(() => {

@@ -1,13 +1,13 @@
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { DevicePicker } from '../components/DevicePicker';
 import { Icon } from '../components/icons';
-import { Notice } from '../components/Notice';
+import { MediaNotices, Notice } from '../components/Notice';
 import { PasswordDialog } from '../components/PasswordDialog';
 import { PeopleList } from '../components/PeopleList';
 import { ShareLink } from '../components/ShareLink';
 import { TopBar } from '../components/TopBar';
-import { RemoteAudio, VideoTile } from '../components/VideoTile';
-import { useLocalMedia, type Kind } from '../hooks/useLocalMedia';
+import { RemoteAudio, StreamVideo, VideoTile } from '../components/VideoTile';
+import { trackOf, useLocalMedia, useMuting, type Kind, type LocalMedia } from '../hooks/useLocalMedia';
 import { useCredentials } from '../hooks/useMeeting';
 import { useQuality, ViewsContext } from '../hooks/useViews';
 import { buildTiles } from '../lib/participants';
@@ -19,10 +19,6 @@ import { streamerStatus, viewerCountText } from '../lib/status';
 
 const IDLE: PublisherState = { status: 'idle', error: null, notice: null, viewers: null, auth: null };
 
-function trackOf(stream: MediaStream | null, kind: Kind): MediaStreamTrack | null {
-  return stream?.getTracks().find((t) => t.kind === kind) ?? null;
-}
-
 /** The streamer page: camera preview, device pickers, Go live / Stop. */
 export function Streamer({ room }: { room: string }) {
   const media = useLocalMedia();
@@ -31,8 +27,9 @@ export function Streamer({ room }: { room: string }) {
   const [roomState, setRoomState] = useState<PublisherRoom>(EMPTY_ROOM);
   const [micOn, setMicOn] = useState(true);
   const [camOn, setCamOn] = useState(true);
-  const videoRef = useRef<HTMLVideoElement>(null);
   const credentials = useCredentials();
+  const mic = trackOf(stream, 'audio');
+  const cam = trackOf(stream, 'video');
 
   const publisher = useMemo(
     () =>
@@ -53,29 +50,11 @@ export function Streamer({ room }: { room: string }) {
   // The guests' videos: the remembered quality, nothing while the tab is hidden.
   useQuality(publisher.views);
 
-  // The preview: always muted, so the microphone never feeds back.
-  useEffect(() => {
-    const v = videoRef.current;
-    if (!v) return;
-    v.muted = true;
-    if (v.srcObject !== stream) v.srcObject = stream;
-    if (stream) v.play().catch(() => {});
-  }, [stream]);
-
-  // Mute and camera-off work by disabling tracks, which keeps the connection as it is.
-  useEffect(() => {
-    const mic = trackOf(stream, 'audio');
-    const cam = trackOf(stream, 'video');
-    if (mic) mic.enabled = micOn;
-    if (cam) cam.enabled = camOn;
-    publisher.setMedia(micOn && mic !== null, camOn && cam !== null);
-  }, [stream, micOn, camOn, publisher]);
+  useMuting(publisher, mic, cam, micOn, camOn);
 
   const started = pub.status === 'connecting' || pub.status === 'live' || pub.status === 'reconnecting';
   const status = streamerStatus(pub, media.problem?.summary ?? null);
   const hasMedia = stream !== null && stream.getTracks().length > 0;
-  const mic = trackOf(stream, 'audio');
-  const cam = trackOf(stream, 'video');
 
   async function changeDevice(kind: Kind, deviceId: string) {
     if (!deviceId) return;
@@ -119,7 +98,8 @@ export function Streamer({ room }: { room: string }) {
       <main className="layout">
         <div className="stage-column">
           <section className="stage">
-            <video ref={videoRef} className="stage-video mirror" autoPlay playsInline muted data-testid="local-video" />
+            {/* The preview: always muted, so the microphone never feeds back. */}
+            <StreamVideo stream={stream} className="stage-video mirror" testId="local-video" />
             {stream && (!cam || !camOn) && (
               <div className="stage-placeholder" aria-hidden="true">
                 <Icon name="camOff" />
@@ -260,7 +240,7 @@ export function Streamer({ room }: { room: string }) {
 }
 
 /** The boxes that explain errors and other things worth knowing. */
-function Explanations({ pub, media }: { pub: PublisherState; media: ReturnType<typeof useLocalMedia> }) {
+function Explanations({ pub, media }: { pub: PublisherState; media: LocalMedia }) {
   return (
     <>
       {pub.status === 'error' && pub.error && (
@@ -282,17 +262,7 @@ function Explanations({ pub, media }: { pub: PublisherState; media: ReturnType<t
           <p>{pub.notice}</p>
         </Notice>
       )}
-      {media.problem && (
-        <Notice tone="error" title={media.problem.summary}>
-          <p>{media.problem.help}</p>
-          {media.problem.retry && (
-            <button type="button" className="btn btn-tonal" onClick={media.reopen}>
-              Try again
-            </button>
-          )}
-        </Notice>
-      )}
-      {media.notice && <Notice tone="info" title={media.notice} />}
+      <MediaNotices media={media} />
     </>
   );
 }

@@ -7,17 +7,13 @@ import { QualityPicker } from '../components/QualityPicker';
 import { Toasts, useToasts } from '../components/Toasts';
 import { TopBar } from '../components/TopBar';
 import { RemoteAudio, VideoTile } from '../components/VideoTile';
-import { useLocalMedia } from '../hooks/useLocalMedia';
+import { trackOf, useLocalMedia, useMuting } from '../hooks/useLocalMedia';
 import { useCredentials, useMeeting } from '../hooks/useMeeting';
 import { useQuality, useReportViewIn, ViewsContext } from '../hooks/useViews';
 import type { MeetingEvent } from '../lib/meeting';
 import { buildTiles, changeText, displayName } from '../lib/participants';
 import { loadName } from '../lib/prefs';
 import { viewerCountText, viewerPhase, viewerStatus } from '../lib/status';
-
-function trackOf(stream: MediaStream | null, kind: 'audio' | 'video'): MediaStreamTrack | null {
-  return stream?.getTracks().find((t) => t.kind === kind) ?? null;
-}
 
 /**
  * The viewer page: joins the broadcast's audience on load and plays its stage,
@@ -68,11 +64,7 @@ export function Viewer({ room }: { room: string }) {
     onEvent,
   });
 
-  useEffect(() => {
-    if (mic) mic.enabled = micOn;
-    if (cam) cam.enabled = camOn;
-    meeting?.setMedia(micOn && mic !== null, camOn && cam !== null);
-  }, [meeting, mic, cam, micOn, camOn]);
+  useMuting(meeting, mic, cam, micOn, camOn);
 
   useEffect(() => {
     if (onStage && stream) meeting?.publish();
