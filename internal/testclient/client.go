@@ -120,6 +120,9 @@ type Stats struct {
 	FirstIsKeyframe []bool
 	// Gaps counts sequence numbers skipped within one track.
 	Gaps int
+	// SSRC and LastSeq are of the last packet received.
+	SSRC    uint32
+	LastSeq uint16
 }
 
 func newAPI(n Network) (*webrtc.API, error) {
