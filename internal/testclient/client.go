@@ -47,8 +47,9 @@ type Options struct {
 	// of every payload.
 	Simulcast bool
 	// Media, when set, writes what Publish sends in place of the default
-	// synthetic audio and video.
-	Media Media
+	// synthetic audio and video; SimulcastMedia does for Simulcast.
+	Media          Media
+	SimulcastMedia SimulcastMedia
 	// OnTrack, when set, is given every track a subscribe connection
 	// receives, on a goroutine of its own, in place of the client's own
 	// counting: it reads the track until it ends. Stats then stay empty.
