@@ -139,6 +139,12 @@ func NewAPI(n Network, interceptors func(*webrtc.MediaEngine, *interceptor.Regis
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
 	}
+	return NewAPIWith(n, m, interceptors)
+}
+
+// NewAPIWith is NewAPI with the codecs registered in m in place of pion's
+// defaults.
+func NewAPIWith(n Network, m *webrtc.MediaEngine, interceptors func(*webrtc.MediaEngine, *interceptor.Registry) error) (*webrtc.API, error) {
 	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: AudioLevelURI},
 		webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, err
