@@ -84,6 +84,7 @@ func mainErr(args []string, out io.Writer) error {
 	fs.Float64Var(&cfg.churnRate, "churn-rate", 10, "w3: subscribers replaced per second")
 	fs.StringVar(&cfg.pprofDir, "pprof-dir", "", "start meetd with -pprof and save a CPU profile of each window in this directory")
 	fs.IntVar(&cfg.floorPackets, "floor-packets", 100000, "packets the floor measurement sends, each time")
+	views := fs.String("views", "small,medium,large", "w4: the sizes subscribers show the video at, in turn: small, medium or large")
 	fs.BoolVar(&cfg.quiet, "q", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -105,6 +106,14 @@ func mainErr(args []string, out io.Writer) error {
 			return err
 		}
 	}
+	var viewIdx []int
+	for _, v := range strings.Split(*views, ",") {
+		i := slices.IndexFunc(w4Views[:], func(w viewSize) bool { return w.name == strings.TrimSpace(v) })
+		if i < 0 {
+			return fmt.Errorf("-views: %q is not small, medium or large", v)
+		}
+		viewIdx = append(viewIdx, i)
+	}
 	var wls []workload
 	for _, s := range strings.Split(*workloads, ",") {
 		kind, n, ok := strings.Cut(strings.TrimSpace(s), ":")
@@ -112,7 +121,7 @@ func mainErr(args []string, out io.Writer) error {
 		if !ok || err != nil || count < 1 || count > 1000 || !slices.Contains([]string{"w1", "w2", "w3", "w4"}, kind) {
 			return fmt.Errorf("workload %q: want w1:N, w2:N, w3:N or w4:N, N from 1 to 1000", s)
 		}
-		wls = append(wls, workload{kind: kind, n: count})
+		wls = append(wls, workload{kind: kind, n: count, views: viewIdx})
 	}
 	warnSharedCore(cfg)
 

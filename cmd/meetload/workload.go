@@ -23,6 +23,9 @@ import (
 type workload struct {
 	kind string
 	n    int
+	// views are the sizes W4's subscribers show the video at, in turn, as
+	// indexes of w4Views.
+	views []int
 }
 
 // fanout is how many subscribers each published packet goes to; in W4,
@@ -63,13 +66,27 @@ func (w workload) mix() []sizeShare {
 	return mix
 }
 
-// W4's subscribers show the video at these sizes, in turn: a third each
-// gets the quarter, half and full layer.
-var w4Views = [len(simLayers)]struct{ width, height int }{{320, 180}, {640, 360}, {1280, 720}}
+// w4Views are the sizes W4's subscribers can show the video at: small,
+// medium and large, which take the quarter, half and full layer.
+var w4Views = [len(simLayers)]viewSize{{"small", 320, 180}, {"medium", 640, 360}, {"large", 1280, 720}}
 
-// viewers is how many of W4's subscribers show the video at w4Views[i].
-func (w workload) viewers(i int) int {
-	return (w.n + len(w4Views) - 1 - i) / len(w4Views)
+type viewSize struct {
+	name          string
+	width, height int
+}
+
+// view is the index in w4Views of the size W4's subscriber i shows.
+func (w workload) view(i int) int { return w.views[i%len(w.views)] }
+
+// viewers is how many of W4's subscribers show the video at w4Views[v].
+func (w workload) viewers(v int) int {
+	n := 0
+	for i := range w.n {
+		if w.view(i) == v {
+			n++
+		}
+	}
+	return n
 }
 
 func (w workload) String() string { return fmt.Sprintf("%s:%d", w.kind, w.n) }
@@ -252,7 +269,7 @@ func (r *run) broadcast(ctx context.Context) error {
 	if r.wl.kind == "w4" {
 		r.res.Layers = map[string]int{}
 		for i, s := range subs {
-			v := w4Views[i%len(w4Views)]
+			v := w4Views[r.wl.view(i)]
 			r.res.Layers[fmt.Sprintf("%dx%d:%s", v.width, v.height, markerRID(s.r.layer()))]++
 		}
 	}
@@ -305,12 +322,12 @@ func (r *run) meeting(ctx context.Context) error {
 }
 
 // showAtSizes has W4's subscribers, which get the full layer until they
-// say, tell meetd they show the video at w4Views in turn, as the web app
+// say, tell meetd the sizes they show the video at, as the web app
 // does once a video has its size, and waits until each gets its layer.
 func (r *run) showAtSizes(ctx context.Context, pub *testclient.Client, subs []*subscriber) error {
 	stream := pub.ID() + "_" + testclient.CameraStream
 	for i, s := range subs {
-		v := w4Views[i%len(w4Views)]
+		v := w4Views[r.wl.view(i)]
 		if err := s.c.SendView(stream, v.width, v.height, signal.QualityAuto); err != nil {
 			return err
 		}
@@ -318,7 +335,7 @@ func (r *run) showAtSizes(ctx context.Context, pub *testclient.Client, subs []*s
 	for {
 		waiting := 0
 		for i, s := range subs {
-			if s.r.layer() != testclient.SimulcastLayers[i%len(w4Views)].Marker {
+			if s.r.layer() != testclient.SimulcastLayers[r.wl.view(i)].Marker {
 				waiting++
 			}
 		}
