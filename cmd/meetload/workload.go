@@ -29,7 +29,8 @@ type workload struct {
 }
 
 // fanout is how many subscribers each published packet goes to; in W4,
-// on average: audio goes to all, each layer to those who view its size.
+// on average: audio goes to all, each layer to those who view its size
+// (meetd pauses a layer nobody views).
 func (w workload) fanout() int {
 	switch w.kind {
 	case "w2":
@@ -38,6 +39,9 @@ func (w workload) fanout() int {
 		audio := float64(keyframeEvery / audioInterval)
 		published, forwarded := audio, audio*float64(w.n)
 		for i, l := range simLayers {
+			if w.viewers(i) == 0 {
+				continue
+			}
 			published += l.perInterval()
 			forwarded += l.perInterval() * float64(w.viewers(i))
 		}
