@@ -99,3 +99,10 @@ func TestReceiverReportsNoted(t *testing.T) {
 		t.Error("a video report counted as audio")
 	}
 }
+
+func TestNacked(t *testing.T) {
+	nack := &rtcp.TransportLayerNack{Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{3, 4, 9, 30, 100, 101, 102})}
+	if n := nacked(nack); n != 7 {
+		t.Errorf("nacked %d, want 7", n)
+	}
+}

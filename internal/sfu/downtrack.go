@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"errors"
+	"math/bits"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -332,7 +333,6 @@ func (d *DownTrack) resend(nack *rtcp.TransportLayerNack, buf []byte) {
 	c := d.track.counters
 	for _, pair := range nack.Nacks {
 		for _, seq := range pair.PacketList() {
-			c.nacked.Add(1)
 			if d.resent >= maxResends {
 				return
 			}
@@ -358,6 +358,15 @@ func (d *DownTrack) resend(nack *rtcp.TransportLayerNack, buf []byte) {
 			}
 		}
 	}
+}
+
+// nacked is how many packets a NACK reports lost.
+func nacked(p *rtcp.TransportLayerNack) uint64 {
+	var n int
+	for _, pair := range p.Nacks {
+		n += 1 + bits.OnesCount16(uint16(pair.LostPackets))
+	}
+	return uint64(n)
 }
 
 // rewritePayload applies the VP8 offsets of off to p in place.
@@ -417,6 +426,7 @@ func (d *DownTrack) ReadRTCP(sender *webrtc.RTPSender) {
 				d.track.requestKeyframe(l)
 			case *rtcp.TransportLayerNack:
 				c.rtcpIn[RTCPNACK].Add(1)
+				c.nacked.Add(nacked(p))
 				d.resend(p, scratch)
 			case *rtcp.ReceiverReport:
 				d.noteReports(p.Reports)
