@@ -47,11 +47,6 @@ type DownTrack struct {
 	packets             atomic.Uint64
 	retransmits         atomic.Uint64
 	switches            atomic.Uint64
-	// rtt (nanoseconds) and lost (of 256) are from the subscriber's last
-	// receiver report of the stream, received at reportAt (unix
-	// nanoseconds; 0: none yet). rtt is -1 while no report gave one.
-	rtt, reportAt atomic.Int64
-	lost          atomic.Uint32
 	// resendStart and resent count retransmissions in the current
 	// resendWindow; only ReadRTCP's goroutine uses them.
 	resendStart int64
@@ -68,6 +63,21 @@ type DownTrack struct {
 	rw  rewriter
 	hdr rtp.Header
 	buf [maxPacketSize]byte
+
+	// report is what the subscriber's last receiver report of the stream
+	// said: read once a second, so kept apart from the fields the fan-out
+	// touches for every packet (and DownTrack in the size class it had).
+	report *reportFigures
+}
+
+// reportFigures are the round trip and loss of a subscriber's last
+// receiver report. ReadRTCP's goroutine writes them, the stats view reads
+// them.
+type reportFigures struct {
+	// rtt is in nanoseconds, -1 while no report gave one; lost is of
+	// 256; at is when the report came, unix nanoseconds (0: none yet).
+	rtt, at atomic.Int64
+	lost    atomic.Uint32
 }
 
 // View is how a subscriber shows a video: the size of its tile in pixels
@@ -484,12 +494,12 @@ func (d *DownTrack) noteReception(r rtcp.ReceptionReport, now int64) {
 	c.rtcpIn[RTCPReceiverReport].Add(1)
 	lost := float64(r.FractionLost) / 256
 	c.lost[k].observe(LossBuckets, lost)
-	d.lost.Store(uint32(r.FractionLost))
+	d.report.lost.Store(uint32(r.FractionLost))
 	if rtt, ok := reportRTT(r.LastSenderReport, r.Delay, now); ok {
 		c.rtt[k].observe(RTTBuckets, rtt.Seconds())
-		d.rtt.Store(int64(rtt))
+		d.report.rtt.Store(int64(rtt))
 	}
-	d.reportAt.Store(now)
+	d.report.at.Store(now)
 }
 
 // sameH264Profile compares the packetization mode and profile of two H.264

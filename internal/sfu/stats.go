@@ -59,18 +59,18 @@ func (d *DownTrack) Stats() DownStats {
 	s := DownStats{
 		Track: d.track.id, Kind: d.track.kind.String(), Layer: d.Layer(),
 		Bitrate: uint64(d.sendingRate()), Packets: d.packets.Load(), Retransmits: d.retransmits.Load(),
-		Lost: float64(d.lost.Load()) / 256,
+		Lost: float64(d.report.lost.Load()) / 256,
 	}
 	if d.track.simulcast {
 		if l := d.target.Load(); l != nil {
 			s.Target = l.rid
 		}
 	}
-	if rtt := d.rtt.Load(); rtt >= 0 {
+	if rtt := d.report.rtt.Load(); rtt >= 0 {
 		ms := float64(rtt) / float64(time.Millisecond)
 		s.RTT = &ms
 	}
-	if at := d.reportAt.Load(); at != 0 {
+	if at := d.report.at.Load(); at != 0 {
 		age := float64(time.Now().UnixNano()-at) / float64(time.Second)
 		s.ReportAge = &age
 	}

@@ -217,8 +217,8 @@ func (t *Track) TakeAudioLevel() uint8 {
 // a peer connection binds it; video starts at the next keyframe, of the
 // largest layer until the subscriber tells the size it shows the video at.
 func (t *Track) Subscribe() *DownTrack {
-	d := &DownTrack{track: t, maxLayer: noCap}
-	d.rtt.Store(-1)
+	d := &DownTrack{track: t, maxLayer: noCap, report: &reportFigures{}}
+	d.report.rtt.Store(-1)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	d.target.Store(t.targetFor(d))
