@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"runtime"
@@ -34,11 +35,36 @@ func parseProfile(name string) (srtp.ProtectionProfile, error) {
 	return 0, fmt.Errorf("unknown SRTP profile %q", name)
 }
 
+// sizeShare is an RTP packet size and its share of the packets subscribers
+// receive.
+type sizeShare struct {
+	size  int
+	share float64
+}
+
+// floorPattern spreads the sizes of mix (shares summing to 1) over n
+// packets, interleaved.
+func floorPattern(mix []sizeShare, n int) []int {
+	counts := make([]float64, len(mix))
+	out := make([]int, n)
+	for i := range out {
+		best, lag := 0, math.Inf(-1)
+		for j, m := range mix {
+			if l := m.share*float64(i+1) - counts[j]; l > lag {
+				best, lag = j, l
+			}
+		}
+		counts[best]++
+		out[i] = mix[best].size
+	}
+	return out
+}
+
 // measureFloor returns the floor in CPU microseconds per packet, over
-// about n packets, on cpu (-1: any). It sends as meetd does: each packet
-// to fanout receivers in a burst, every receiver with its own SRTP context
-// and socket, one burst a millisecond.
-func measureFloor(profile srtp.ProtectionProfile, cpu, fanout, n int) (float64, error) {
+// about n packets of the sizes of mix, on cpu (-1: any). It sends as meetd
+// does: each packet to fanout receivers in a burst, every receiver with
+// its own SRTP context and socket, one burst a millisecond.
+func measureFloor(profile srtp.ProtectionProfile, cpu, fanout, n int, mix []sizeShare) (float64, error) {
 	// The floor's thread is pinned apart from the rest of the tool, which
 	// must keep running to drain the receiving sockets.
 	prev := runtime.GOMAXPROCS(0)
@@ -53,7 +79,7 @@ func measureFloor(profile srtp.ProtectionProfile, cpu, fanout, n int) (float64, 
 		// The thread stays locked: it exits with this goroutine, so its
 		// affinity never leaks to other goroutines.
 		runtime.LockOSThread()
-		us, err := floorOnThread(profile, cpu, fanout, n)
+		us, err := floorOnThread(profile, cpu, fanout, n, mix)
 		ch <- result{us, err}
 	}()
 	r := <-ch
@@ -63,7 +89,7 @@ func measureFloor(profile srtp.ProtectionProfile, cpu, fanout, n int) (float64, 
 // floorReceivers bounds the sockets the floor sends to.
 const floorReceivers = 256
 
-func floorOnThread(profile srtp.ProtectionProfile, cpu, fanout, n int) (float64, error) {
+func floorOnThread(profile srtp.ProtectionProfile, cpu, fanout, n int, mix []sizeShare) (float64, error) {
 	if cpu >= 0 {
 		var set unix.CPUSet
 		set.Set(cpu)
@@ -120,14 +146,9 @@ func floorOnThread(profile srtp.ProtectionProfile, cpu, fanout, n int) (float64,
 	defer send.Close()
 
 	// One packet of each size, in the stream's mix.
-	share := videoShare()
 	const pattern = 100
 	var plain [pattern][]byte
-	for i := range plain {
-		size := audioPacketBytes
-		if int(float64(i+1)*share) > int(float64(i)*share) {
-			size = videoPacketBytes
-		}
+	for i, size := range floorPattern(mix, pattern) {
 		p := make([]byte, size)
 		p[0], p[1] = 0x80, 96
 		binary.BigEndian.PutUint32(p[8:], 0x1234)

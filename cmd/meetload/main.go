@@ -4,8 +4,10 @@
 // sendto of a packet of the same size. See docs/performance.md.
 //
 // Workloads: w1 (broadcast: one publisher, N subscribers), w2 (meeting: N
-// participants each publishing and receiving all others) and w3 (churn: w1
-// while subscribers leave and join continuously).
+// participants each publishing and receiving all others), w3 (churn: w1
+// while subscribers leave and join continuously) and w4 (simulcast: w1
+// with the camera in three layers, and subscribers showing it small,
+// medium and large).
 package main
 
 import (
@@ -14,8 +16,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -65,7 +69,7 @@ func main() {
 func mainErr(args []string, out io.Writer) error {
 	cfg := &config{meetdLog: os.Stderr}
 	fs := flag.NewFlagSet("meetload", flag.ContinueOnError)
-	workloads := fs.String("workloads", "w1:100", "comma-separated runs, KIND:N, KIND one of w1 (broadcast), w2 (meeting), w3 (churn)")
+	workloads := fs.String("workloads", "w1:100", "comma-separated runs, KIND:N, KIND one of w1 (broadcast), w2 (meeting), w3 (churn), w4 (simulcast)")
 	fs.StringVar(&cfg.meetd, "meetd", "bin/meetd", "meetd binary to start for each run")
 	fs.StringVar(&cfg.url, "url", "", "load this running meetd (ws://127.0.0.1:PORT/ws) instead of starting one; needs -pid")
 	fs.IntVar(&cfg.pid, "pid", 0, "process id of the meetd given by -url, to read its CPU time and memory")
@@ -80,6 +84,7 @@ func mainErr(args []string, out io.Writer) error {
 	fs.Float64Var(&cfg.churnRate, "churn-rate", 10, "w3: subscribers replaced per second")
 	fs.StringVar(&cfg.pprofDir, "pprof-dir", "", "start meetd with -pprof and save a CPU profile of each window in this directory")
 	fs.IntVar(&cfg.floorPackets, "floor-packets", 100000, "packets the floor measurement sends, each time")
+	views := fs.String("views", "small,medium,large", "w4: the sizes subscribers show the video at, in turn: small, medium or large")
 	fs.BoolVar(&cfg.quiet, "q", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -101,14 +106,22 @@ func mainErr(args []string, out io.Writer) error {
 			return err
 		}
 	}
+	var viewIdx []int
+	for _, v := range strings.Split(*views, ",") {
+		i := slices.IndexFunc(w4Views[:], func(w viewSize) bool { return w.name == strings.TrimSpace(v) })
+		if i < 0 {
+			return fmt.Errorf("-views: %q is not small, medium or large", v)
+		}
+		viewIdx = append(viewIdx, i)
+	}
 	var wls []workload
 	for _, s := range strings.Split(*workloads, ",") {
 		kind, n, ok := strings.Cut(strings.TrimSpace(s), ":")
 		count, err := strconv.Atoi(n)
-		if !ok || err != nil || count < 1 || count > 1000 || (kind != "w1" && kind != "w2" && kind != "w3") {
-			return fmt.Errorf("workload %q: want w1:N, w2:N or w3:N, N from 1 to 1000", s)
+		if !ok || err != nil || count < 1 || count > 1000 || !slices.Contains([]string{"w1", "w2", "w3", "w4"}, kind) {
+			return fmt.Errorf("workload %q: want w1:N, w2:N, w3:N or w4:N, N from 1 to 1000", s)
 		}
-		wls = append(wls, workload{kind: kind, n: count})
+		wls = append(wls, workload{kind: kind, n: count, views: viewIdx})
 	}
 	warnSharedCore(cfg)
 
@@ -159,6 +172,15 @@ func printTable(out io.Writer, results []result) {
 			r.P50Ms, r.P99Ms, r.P999Ms, r.Loss, r.Freezes, r.SetupP50Ms, r.RSSPerSubMiB, r.ServerCores, r.ClientCores, r.LoadAvg)
 	}
 	_ = tw.Flush()
+	for _, r := range results {
+		if len(r.Layers) > 0 {
+			var parts []string
+			for _, k := range slices.Sorted(maps.Keys(r.Layers)) {
+				parts = append(parts, fmt.Sprintf("%s %d", k, r.Layers[k]))
+			}
+			fmt.Fprintf(out, "%s:%d subscribers by view and layer: %s\n", r.Workload, r.Subscribers, strings.Join(parts, ", "))
+		}
+	}
 	for _, r := range failed {
 		fmt.Fprintf(out, "%s:%d did not run: %s\n", r.Workload, r.Subscribers, r.Error)
 	}

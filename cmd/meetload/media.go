@@ -30,10 +30,11 @@ const (
 func deltaPackets(frame uint32) int { return 4 + int(frame%2) }
 
 // Every packet carries its send time at stampOffset of the payload: after
-// the 4-byte VP8 payload descriptor and the 10-byte keyframe payload header
-// in video, at the same place in audio. A magic number marks it.
+// the VP8 payload descriptor (4 bytes, 6 in W4) and the 10-byte keyframe
+// payload header in video, at the same place in audio. A magic number
+// marks it.
 const (
-	stampOffset = 14
+	stampOffset = 16
 	stampMagic  = 0x4d4c
 	stampLen    = 10
 )

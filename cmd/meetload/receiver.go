@@ -77,6 +77,9 @@ type receiver struct {
 type trackState struct {
 	video       bool
 	lastArrival atomic.Int64
+	// layer is the marker of the simulcast layer of the last video packet
+	// (W4), 0 when it carries none.
+	layer atomic.Uint32
 }
 
 func newReceiver(w *window) *receiver { return &receiver{w: w, dialed: nowNanos()} }
@@ -131,6 +134,9 @@ func (r *receiver) read(t *webrtc.TrackRemote) {
 				r.w.freezes.Add(1)
 			}
 			ts.lastArrival.Store(now)
+			if p := buf[hn:n]; len(p) > layerMarkerAt {
+				ts.layer.Store(uint32(p[layerMarkerAt]))
+			}
 		}
 		started = true
 		if measuring {
@@ -140,6 +146,19 @@ func (r *receiver) read(t *webrtc.TrackRemote) {
 			}
 		}
 	}
+}
+
+// layer is the marker of the simulcast layer r's video arrives in, 0
+// before video or without simulcast.
+func (r *receiver) layer() byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, t := range r.tracks {
+		if t.video {
+			return byte(t.layer.Load())
+		}
+	}
+	return 0
 }
 
 // stalled counts the video tracks of r on which nothing arrived for longer

@@ -18,19 +18,79 @@ import (
 	"github.com/meetd/meetd/internal/testclient"
 )
 
-// workload is one run: W1 broadcast, W2 meeting or W3 churn, with n
-// subscribers (W2: n participants).
+// workload is one run: W1 broadcast, W2 meeting, W3 churn or W4
+// simulcast broadcast, with n subscribers (W2: n participants).
 type workload struct {
 	kind string
 	n    int
+	// views are the sizes W4's subscribers show the video at, in turn, as
+	// indexes of w4Views.
+	views []int
 }
 
-// fanout is how many subscribers each published packet goes to.
+// fanout is how many subscribers each published packet goes to; in W4,
+// on average: audio goes to all, each layer to those who view its size
+// (meetd pauses a layer nobody views).
 func (w workload) fanout() int {
-	if w.kind == "w2" {
+	switch w.kind {
+	case "w2":
 		return max(w.n-1, 1)
+	case "w4":
+		audio := float64(keyframeEvery / audioInterval)
+		published, forwarded := audio, audio*float64(w.n)
+		for i, l := range simLayers {
+			if w.viewers(i) == 0 {
+				continue
+			}
+			published += l.perInterval()
+			forwarded += l.perInterval() * float64(w.viewers(i))
+		}
+		return max(int(math.Round(forwarded/published)), 1)
 	}
 	return w.n
+}
+
+// mix is the sizes of the packets subscribers receive, for the floor.
+func (w workload) mix() []sizeShare {
+	if w.kind != "w4" {
+		v := videoShare()
+		return []sizeShare{{videoPacketBytes, v}, {audioPacketBytes, 1 - v}}
+	}
+	audio := float64(keyframeEvery/audioInterval) * float64(w.n)
+	mix := []sizeShare{{audioPacketBytes, audio}}
+	total := audio
+	for i, l := range simLayers {
+		n := l.perInterval() * float64(w.viewers(i))
+		mix = append(mix, sizeShare{rtpHeaderBytes + l.payload, n})
+		total += n
+	}
+	for i := range mix {
+		mix[i].share /= total
+	}
+	return mix
+}
+
+// w4Views are the sizes W4's subscribers can show the video at: small,
+// medium and large, which take the quarter, half and full layer.
+var w4Views = [len(simLayers)]viewSize{{"small", 320, 180}, {"medium", 640, 360}, {"large", 1280, 720}}
+
+type viewSize struct {
+	name          string
+	width, height int
+}
+
+// view is the index in w4Views of the size W4's subscriber i shows.
+func (w workload) view(i int) int { return w.views[i%len(w.views)] }
+
+// viewers is how many of W4's subscribers show the video at w4Views[v].
+func (w workload) viewers(v int) int {
+	n := 0
+	for i := range w.n {
+		if w.view(i) == v {
+			n++
+		}
+	}
+	return n
 }
 
 func (w workload) String() string { return fmt.Sprintf("%s:%d", w.kind, w.n) }
@@ -61,7 +121,11 @@ type result struct {
 	// LoadAvg is the machine's 1-minute load average after the window:
 	// above the core count, other work competed with the run.
 	LoadAvg float64 `json:"loadavg"`
-	Error   string  `json:"error,omitempty"`
+	// Layers counts W4's subscribers by the size they show the video at
+	// and the layer they received at the end of the window:
+	// "320x180:q" and so on.
+	Layers map[string]int `json:"layers,omitempty"`
+	Error  string         `json:"error,omitempty"`
 }
 
 // subscriber is one load client and what it received.
@@ -86,11 +150,37 @@ type run struct {
 	gone []*subscriber
 }
 
-// clientAPI is the pion API every load client shares: default codecs, NACK
-// and RTCP reports as a browser sends them, no decoding.
+// clientAPI is the pion API every load client shares: Opus and VP8, NACK
+// and RTCP reports as a browser sends them, the MID and RID header
+// extensions of simulcast, no decoding.
+//
+// No RTX: pion's NACK responder would resend a simulcast layer's packets
+// on an RTX stream whose packets keep the layer's RID (a browser's carry
+// the repaired RID instead), and meetd's pion would take that stream for
+// the layer itself. Without RTX, retransmissions go on the layer's stream.
 func clientAPI() (*webrtc.API, error) {
-	return testclient.NewAPI(testclient.Network{}, func(m *webrtc.MediaEngine, ir *interceptor.Registry) error {
+	m := &webrtc.MediaEngine{}
+	feedback := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+	for _, c := range []struct {
+		kind   webrtc.RTPCodecType
+		params webrtc.RTPCodecParameters
+	}{
+		{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecParameters{PayloadType: 111, RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1",
+		}}},
+		{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{PayloadType: 96, RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: feedback,
+		}}},
+	} {
+		if err := m.RegisterCodec(c.params, c.kind); err != nil {
+			return nil, err
+		}
+	}
+	return testclient.NewAPIWith(testclient.Network{}, m, func(m *webrtc.MediaEngine, ir *interceptor.Registry) error {
 		if err := webrtc.ConfigureNack(m, ir); err != nil {
+			return err
+		}
+		if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
 			return err
 		}
 		return webrtc.ConfigureRTCPReports(ir)
@@ -124,7 +214,7 @@ func (r *run) do() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second+time.Duration(r.wl.n)*200*time.Millisecond)
 	defer cancel()
 	switch r.wl.kind {
-	case "w1", "w3":
+	case "w1", "w3", "w4":
 		return r.broadcast(ctx)
 	case "w2":
 		return r.meeting(ctx)
@@ -132,11 +222,16 @@ func (r *run) do() error {
 	return fmt.Errorf("unknown workload %q", r.wl.kind)
 }
 
-// broadcast runs W1 and W3: one publisher, n subscribers; W3 replaces
-// subscribers continuously while it measures.
+// broadcast runs W1, W3 and W4: one publisher, n subscribers; W3 replaces
+// subscribers continuously while it measures; W4's publisher sends
+// simulcast, and its subscribers show the video at three sizes.
 func (r *run) broadcast(ctx context.Context) error {
 	const room = "load"
-	pub, err := testclient.Dial(ctx, r.srv.url, testclient.Options{API: r.api, Media: syntheticMedia})
+	opts := testclient.Options{API: r.api, Media: syntheticMedia}
+	if r.wl.kind == "w4" {
+		opts = testclient.Options{API: r.api, Simulcast: true, SimulcastMedia: simulcastMedia}
+	}
+	pub, err := testclient.Dial(ctx, r.srv.url, opts)
 	if err != nil {
 		return err
 	}
@@ -163,12 +258,24 @@ func (r *run) broadcast(ctx context.Context) error {
 		return err
 	}
 	r.setups(subs)
+	if r.wl.kind == "w4" {
+		if err := r.showAtSizes(ctx, pub, subs); err != nil {
+			return err
+		}
+	}
 	var during func(context.Context)
 	if r.wl.kind == "w3" {
 		during = func(ctx context.Context) { r.churn(ctx, room) }
 	}
 	if err := r.measure(subs, during); err != nil {
 		return err
+	}
+	if r.wl.kind == "w4" {
+		r.res.Layers = map[string]int{}
+		for i, s := range subs {
+			v := w4Views[r.wl.view(i)]
+			r.res.Layers[fmt.Sprintf("%dx%d:%s", v.width, v.height, markerRID(s.r.layer()))]++
+		}
 	}
 	if r.wl.kind == "w3" {
 		// Setup of the subscribers that joined during the window.
@@ -216,6 +323,45 @@ func (r *run) meeting(ctx context.Context) error {
 		return err
 	}
 	return r.rss(base, r.wl.n)
+}
+
+// showAtSizes has W4's subscribers, which get the full layer until they
+// say, tell meetd the sizes they show the video at, as the web app
+// does once a video has its size, and waits until each gets its layer.
+func (r *run) showAtSizes(ctx context.Context, pub *testclient.Client, subs []*subscriber) error {
+	stream := pub.ID() + "_" + testclient.CameraStream
+	for i, s := range subs {
+		v := w4Views[r.wl.view(i)]
+		if err := s.c.SendView(stream, v.width, v.height, signal.QualityAuto); err != nil {
+			return err
+		}
+	}
+	for {
+		waiting := 0
+		for i, s := range subs {
+			if s.r.layer() != testclient.SimulcastLayers[r.wl.view(i)].Marker {
+				waiting++
+			}
+		}
+		if waiting == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d of %d subscribers did not get the layer of their view: %w", waiting, len(subs), ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// markerRID names the simulcast layer of a payload marker.
+func markerRID(m byte) string {
+	for _, l := range testclient.SimulcastLayers {
+		if l.Marker == m {
+			return l.RID
+		}
+	}
+	return "none"
 }
 
 // joinOrRefused joins a room and turns an error reply into an error.
@@ -295,7 +441,7 @@ func (r *run) measure(subs []*subscriber, during func(context.Context)) error {
 		return err
 	}
 	r.res.SRTPProfile = profileName
-	floor1, err := measureFloor(profile, r.cfg.serverCPU, r.wl.fanout(), r.cfg.floorPackets)
+	floor1, err := measureFloor(profile, r.cfg.serverCPU, r.wl.fanout(), r.cfg.floorPackets, r.wl.mix())
 	if err != nil {
 		return fmt.Errorf("floor: %w", err)
 	}
@@ -343,7 +489,7 @@ func (r *run) measure(subs []*subscriber, during func(context.Context)) error {
 			r.cfg.logf("%s: profile: %v", r.wl, err)
 		}
 	}
-	floor2, err := measureFloor(profile, r.cfg.serverCPU, r.wl.fanout(), r.cfg.floorPackets)
+	floor2, err := measureFloor(profile, r.cfg.serverCPU, r.wl.fanout(), r.cfg.floorPackets, r.wl.mix())
 	if err != nil {
 		return fmt.Errorf("floor: %w", err)
 	}

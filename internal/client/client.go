@@ -88,9 +88,11 @@ type Client struct {
 	host  string // the host the client reached meetd by
 	log   *slog.Logger
 	queue *queue
-	// remote is the client's network address; paths its ICE paths.
+	// remote is the client's network address; paths its ICE paths;
+	// recv what its subscribe connection receives.
 	remote string
 	paths  paths
+	recv   atomic.Pointer[reception]
 	// notified coalesces room change notifications into one reconcile.
 	notified atomic.Bool
 

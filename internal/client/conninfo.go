@@ -1,10 +1,14 @@
 package client
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sync/atomic"
 
 	"github.com/pion/webrtc/v4"
+
+	"github.com/meetd/meetd/internal/sfu"
 )
 
 // ConnInfo is how a client is connected, for the operator's stats view.
@@ -15,6 +19,32 @@ type ConnInfo struct {
 	// Subscribe and Publish describe the ICE path in use, such as
 	// "udp host 192.0.2.7:50312 -> 203.0.113.1:40000".
 	Subscribe string `json:"subscribe,omitempty"`
+	// Estimate is the subscribe connection's estimated bandwidth in bits
+	// per second (0: none yet); Receiving what it carries.
+	Estimate  uint64          `json:"estimate,omitempty"`
+	Receiving []sfu.DownStats `json:"receiving,omitempty"`
+}
+
+// reception is a subscribe connection's down tracks, published by the
+// client's goroutine for the stats view.
+type reception struct {
+	est   *sfu.Estimator
+	downs []*sfu.DownTrack
+}
+
+// noteReception publishes what the subscribe connection carries now.
+// Run's goroutine calls it after changing c.sub or its down tracks.
+func (c *Client) noteReception() {
+	s := c.sub
+	if s == nil {
+		c.recv.Store(nil)
+		return
+	}
+	r := &reception{est: s.est}
+	for _, st := range s.downs {
+		r.downs = append(r.downs, st.down)
+	}
+	c.recv.Store(r)
 }
 
 // paths holds the ICE paths of a client's connections; pion callbacks write
@@ -31,6 +61,13 @@ func (c *Client) Connection() ConnInfo {
 	}
 	if p := c.paths.subscribe.Load(); p != nil {
 		info.Subscribe = *p
+	}
+	if r := c.recv.Load(); r != nil {
+		info.Estimate = r.est.Estimate()
+		for _, d := range r.downs {
+			info.Receiving = append(info.Receiving, d.Stats())
+		}
+		slices.SortFunc(info.Receiving, func(a, b sfu.DownStats) int { return cmp.Compare(a.Track, b.Track) })
 	}
 	return info
 }

@@ -64,6 +64,7 @@ func (c *Client) handlePlaybackOffer(offerSDP string) {
 			c.addDown(s, t)
 		}
 	}
+	c.noteReception()
 	if len(s.downs) == 0 {
 		c.fail(signal.Errorf(signal.CodeBadSDP, "The offer asks for neither audio nor video."))
 		c.closeSubscriber()
@@ -144,4 +145,5 @@ func (c *Client) updatePlayback(want []*sfu.Track, live bool) {
 		delete(s.downs, t)
 		s.downs[next] = &subTrack{down: down, sender: st.sender}
 	}
+	c.noteReception()
 }

@@ -87,6 +87,7 @@ func (c *Client) updateSubscriber(want []*sfu.Track, live bool) {
 			c.addDown(s, t)
 		}
 	}
+	c.noteReception()
 	c.offer(s)
 }
 
@@ -190,6 +191,7 @@ func (c *Client) closeSubscriber() {
 		return
 	}
 	c.sub = nil
+	c.noteReception()
 	s.stopLost()
 	if s.negotiating {
 		c.unanswered++

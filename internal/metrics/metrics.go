@@ -12,12 +12,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/meetd/meetd/internal/room"
+	"github.com/meetd/meetd/internal/sfu"
 )
 
-// Metrics holds meetd's counters and reads its gauges from the rooms.
+// Metrics holds meetd's counters and reads its gauges from the rooms and
+// its media counters from the SFU.
 type Metrics struct {
-	rooms *room.Directory
-	reg   *prometheus.Registry
+	rooms    *room.Directory
+	counters *sfu.Counters
+	reg      *prometheus.Registry
 
 	signalingErrors *prometheus.CounterVec
 	iceRestarts     *prometheus.CounterVec
@@ -25,13 +28,15 @@ type Metrics struct {
 	open            atomic.Int64
 
 	roomsDesc, participantsDesc, tracksDesc, subscriptionsDesc, packetsInDesc, openDesc *prometheus.Desc
+	media                                                                               mediaDescs
 }
 
-// New makes the metrics of a server with these rooms.
-func New(rooms *room.Directory) *Metrics {
+// New makes the metrics of a server with these rooms and media counters.
+func New(rooms *room.Directory, media *sfu.Counters) *Metrics {
 	m := &Metrics{
-		rooms: rooms,
-		reg:   prometheus.NewRegistry(),
+		rooms:    rooms,
+		counters: media,
+		reg:      prometheus.NewRegistry(),
 		signalingErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meetd_signaling_errors_total",
 			Help: "Error messages sent to clients, by code.",
@@ -50,6 +55,7 @@ func New(rooms *room.Directory) *Metrics {
 		subscriptionsDesc: prometheus.NewDesc("meetd_subscriptions", "Tracks forwarded to subscribers (one per track and subscriber).", nil, nil),
 		packetsInDesc:     prometheus.NewDesc("meetd_track_packets", "Packets received on the tracks now published.", nil, nil),
 		openDesc:          prometheus.NewDesc("meetd_websocket_connections", "WebSocket connections open.", nil, nil),
+		media:             newMediaDescs(),
 	}
 	m.reg.MustRegister(m, m.signalingErrors, m.iceRestarts, m.connections,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -79,6 +85,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 		m.packetsInDesc, m.openDesc} {
 		ch <- d
 	}
+	m.media.describe(ch)
 }
 
 // Collect implements prometheus.Collector, reading the rooms as they are.
@@ -115,4 +122,5 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.subscriptionsDesc, prometheus.GaugeValue, subscriptions)
 	ch <- prometheus.MustNewConstMetric(m.packetsInDesc, prometheus.GaugeValue, packets)
 	ch <- prometheus.MustNewConstMetric(m.openDesc, prometheus.GaugeValue, float64(m.open.Load()))
+	m.media.collect(ch, m.counters.Snapshot())
 }

@@ -2,11 +2,13 @@ package metrics
 
 import (
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"net/http"
 	"sort"
 
 	"github.com/meetd/meetd/internal/client"
+	"github.com/meetd/meetd/internal/sfu"
 )
 
 // RoomStats is one room in the operator's stats view.
@@ -30,6 +32,12 @@ type ParticipantStats struct {
 	Remote    string `json:"remote,omitempty"`
 	Publish   string `json:"publish,omitempty"`
 	Subscribe string `json:"subscribe,omitempty"`
+	// Publishing are the tracks the participant sends, with their layers.
+	Publishing []sfu.TrackStats `json:"publishing,omitempty"`
+	// Estimate is the subscribe connection's estimated bandwidth in bits
+	// per second, 0 while there is none; Receiving what it carries.
+	Estimate  uint64          `json:"estimate,omitempty"`
+	Receiving []sfu.DownStats `json:"receiving,omitempty"`
 }
 
 // Stats lists the rooms and their participants.
@@ -43,12 +51,17 @@ func (m *Metrics) Stats() []RoomStats {
 				conns[mem.ID()] = c.Connection()
 			}
 		}
+		published := map[string][]sfu.TrackStats{}
+		for _, t := range snap.Tracks {
+			published[t.Publisher] = append(published[t.Publisher], t.Track.Stats())
+		}
 		rs := RoomStats{Kind: snap.Kind.String(), Name: snap.Name, Live: snap.Live, Viewers: snap.Viewers, Tracks: len(snap.Tracks)}
 		for _, p := range snap.Participants {
 			ci := conns[p.ID]
 			rs.Participants = append(rs.Participants, ParticipantStats{
 				ID: p.ID, Name: p.Name, Role: p.Role.String(), Host: p.Host, Audio: p.Audio, Video: p.Video,
 				Remote: ci.Remote, Publish: ci.Publish, Subscribe: ci.Subscribe,
+				Publishing: published[p.ID], Estimate: ci.Estimate, Receiving: ci.Receiving,
 			})
 		}
 		out = append(out, rs)
@@ -77,7 +90,19 @@ func (m *Metrics) StatsHandler() http.Handler {
 	})
 }
 
-var statsPage = template.Must(template.New("stats").Parse(`<!doctype html>
+// pageFuncs format figures for the stats page.
+var pageFuncs = template.FuncMap{
+	"kbps": func(bps uint64) string { return fmt.Sprintf("%d kbit/s", (bps+500)/1000) },
+	"ms": func(ms *float64) string {
+		if ms == nil {
+			return "–"
+		}
+		return fmt.Sprintf("%.1f ms", *ms)
+	},
+	"pct": func(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) },
+}
+
+var statsPage = template.Must(template.New("stats").Funcs(pageFuncs).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
 <title>meetd stats</title>
 <style>
@@ -85,6 +110,7 @@ body{font:14px system-ui,sans-serif;margin:2rem;background:#111418;color:#e8eaed
 h1{font-size:1.3rem} h2{font-size:1.05rem;margin-top:1.6rem}
 table{border-collapse:collapse;width:100%} th,td{text-align:left;padding:.35rem .6rem;border-bottom:1px solid #2a2f36}
 th{color:#9aa0a6;font-weight:500} code{font-size:12px;color:#8ab4f8} .muted{color:#9aa0a6}
+tr.media td{padding-top:0;font-size:12px;color:#bdc1c6} tr.media div{margin:.1rem 0 .1rem 1rem}
 </style></head><body>
 <h1>meetd — rooms and connections</h1>
 <p class="muted">Refreshes every 5 seconds. <a href="?format=json" style="color:#8ab4f8">JSON</a></p>
@@ -93,7 +119,12 @@ th{color:#9aa0a6;font-weight:500} code{font-size:12px;color:#8ab4f8} .muted{colo
 <table><tr><th>participant</th><th>role</th><th>mic / camera</th><th>from</th><th>publish path</th><th>subscribe path</th></tr>
 {{range .Participants}}<tr><td>{{if .Name}}{{.Name}}{{else}}<span class="muted">(no name)</span>{{end}} <code>{{.ID}}</code>{{if .Host}} · host{{end}}</td>
 <td>{{.Role}}</td><td>{{if .Audio}}on{{else}}off{{end}} / {{if .Video}}on{{else}}off{{end}}</td><td><code>{{.Remote}}</code></td>
-<td><code>{{.Publish}}</code></td><td><code>{{.Subscribe}}</code></td></tr>{{end}}
+<td><code>{{.Publish}}</code></td><td><code>{{.Subscribe}}</code></td></tr>
+{{if or .Publishing .Receiving}}<tr class="media"><td colspan="6">
+{{range .Publishing}}<div>sends <code>{{.ID}}</code> {{.Codec}} to {{.Subscribers}}{{range .Layers}} · {{if .RID}}{{.RID}} {{end}}{{if .Width}}{{.Width}}×{{.Height}} {{end}}{{kbps .Bitrate}}{{if .Paused}} paused{{end}}{{end}}</div>{{end}}
+{{if .Receiving}}<div>receives{{if .Estimate}}, estimated {{kbps .Estimate}}{{end}}:</div>
+{{range .Receiving}}<div><code>{{.Track}}</code>{{if .Layer}} layer {{.Layer}}{{end}}{{if ne .Layer .Target}} → {{.Target}}{{end}} · {{kbps .Bitrate}} · rtt {{ms .RTT}} · lost {{pct .Lost}}{{if .Retransmits}} · {{.Retransmits}} resent{{end}}</div>{{end}}{{end}}
+</td></tr>{{end}}{{end}}
 </table>
 {{else}}<p>No rooms are open.</p>{{end}}
 </body></html>

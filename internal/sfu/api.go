@@ -46,7 +46,8 @@ type Config struct {
 type API struct {
 	api *webrtc.API
 	// closers are the shared sockets (UDP and TCP muxes) the API owns.
-	closers []io.Closer
+	closers  []io.Closer
+	counters Counters
 }
 
 // Codecs meetd negotiates. Browsers all speak VP8, H.264 and Opus; keeping
@@ -220,6 +221,9 @@ func NewAPI(cfg Config) (*API, error) {
 
 func notLinkLocal(ip net.IP) bool { return !ip.IsLinkLocalUnicast() }
 
+// Counters are what the media path of the API's peer connections did.
+func (a *API) Counters() *Counters { return &a.counters }
+
 // Close closes the media sockets the API shares between peer connections.
 func (a *API) Close() {
 	for _, c := range a.closers {
@@ -235,11 +239,13 @@ func (a *API) Close() {
 //     congestion control feedback so that browsers raise their bitrate: all
 //     on the publisher's incoming streams, once per published packet;
 //   - sender reports to subscribers, which browsers need to keep audio and
-//     video in sync.
+//     video in sync, and whose receiver reports then give the round trip
+//     (DownTrack.noteReception).
 //
 // Not kept: the NACK responder, which copies every packet into a buffer of
 // its own per subscriber (Track keeps one cache for all subscribers and
-// answers NACKs from it) and the stats interceptor (meetd reads no stats).
+// answers NACKs from it) and the stats interceptor, whose work on every
+// packet sent would give meetd what it reads itself from receiver reports.
 func interceptors(m *webrtc.MediaEngine) (*interceptor.Registry, error) {
 	ir := &interceptor.Registry{}
 	gen, err := nack.NewGeneratorInterceptor()

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"errors"
+	"math/bits"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,21 @@ type DownTrack struct {
 	rw  rewriter
 	hdr rtp.Header
 	buf [maxPacketSize]byte
+
+	// report is what the subscriber's last receiver report of the stream
+	// said: read once a second, so kept apart from the fields the fan-out
+	// touches for every packet (and DownTrack in the size class it had).
+	report *reportFigures
+}
+
+// reportFigures are the round trip and loss of a subscriber's last
+// receiver report. ReadRTCP's goroutine writes them, the stats view reads
+// them.
+type reportFigures struct {
+	// rtt is in nanoseconds, -1 while no report gave one; lost is of
+	// 256; at is when the report came, unix nanoseconds (0: none yet).
+	rtt, at atomic.Int64
+	lost    atomic.Uint32
 }
 
 // View is how a subscriber shows a video: the size of its tile in pixels
@@ -99,12 +115,16 @@ type switchPoint struct {
 }
 
 // packetInfo is what the read loop learns once about a packet for every
-// down track.
+// down track, and what the down tracks did with it.
 type packetInfo struct {
 	keyframe bool
 	vp8      bool
 	desc     vp8Descriptor
 	now      int64 // arrival, unix nanoseconds
+	size     int   // of the payload
+	// How many down tracks sent the packet, dropped it while waiting for
+	// a keyframe, or failed to write it.
+	sent, waiting, failed int32
 }
 
 type binding struct {
@@ -221,8 +241,11 @@ func (d *DownTrack) writeRTP(l *layer, h *rtp.Header, payload []byte, info *pack
 		d.hdr = *h
 		d.hdr.SSRC = b.ssrc
 		d.hdr.PayloadType = b.payloadType
-		if _, err := b.w.WriteRTP(&d.hdr, payload); err == nil {
+		if n, err := b.w.WriteRTP(&d.hdr, payload); err == nil && n > 0 {
 			d.packets.Add(1)
+			info.sent++
+		} else {
+			info.failed++
 		}
 		return
 	}
@@ -249,6 +272,10 @@ func (d *DownTrack) writeRTP(l *layer, h *rtp.Header, payload []byte, info *pack
 		d.send(b, h, payload, info)
 	case l == tgt:
 		if !info.keyframe {
+			if cur == nil {
+				// The subscriber gets nothing until the keyframe.
+				info.waiting++
+			}
 			d.requestKeyframe(l)
 			return
 		}
@@ -282,9 +309,11 @@ func (d *DownTrack) send(b *binding, h *rtp.Header, payload []byte, info *packet
 	out := d.rw.rewrite(&d.hdr, payload, info.desc, info.vp8, d.buf[:], info.now)
 	n, err := b.w.WriteRTP(&d.hdr, out)
 	if err != nil || n == 0 {
+		info.failed++
 		return false
 	}
 	d.packets.Add(1)
+	info.sent++
 	return true
 }
 
@@ -311,6 +340,7 @@ func (d *DownTrack) resend(nack *rtcp.TransportLayerNack, buf []byte) {
 		d.resendStart, d.resent = now, 0
 	}
 	var pkt rtp.Packet
+	c := d.track.counters
 	for _, pair := range nack.Nacks {
 		for _, seq := range pair.PacketList() {
 			if d.resent >= maxResends {
@@ -334,9 +364,19 @@ func (d *DownTrack) resend(nack *rtcp.TransportLayerNack, buf []byte) {
 			d.resent++
 			if _, err := b.w.WriteRTP(&h, pkt.Payload); err == nil {
 				d.retransmits.Add(1)
+				c.retransmitted.Add(1)
 			}
 		}
 	}
+}
+
+// nacked is how many packets a NACK reports lost.
+func nacked(p *rtcp.TransportLayerNack) uint64 {
+	var n int
+	for _, pair := range p.Nacks {
+		n += 1 + bits.OnesCount16(uint16(pair.LostPackets))
+	}
+	return uint64(n)
 }
 
 // rewritePayload applies the VP8 offsets of off to p in place.
@@ -371,6 +411,7 @@ func (d *DownTrack) requestKeyframe(l *layer) {
 func (d *DownTrack) ReadRTCP(sender *webrtc.RTPSender) {
 	buf := make([]byte, 1500)
 	scratch := make([]byte, maxPacketSize)
+	c := d.track.counters
 	for {
 		n, _, err := sender.Read(buf)
 		if err != nil {
@@ -383,12 +424,19 @@ func (d *DownTrack) ReadRTCP(sender *webrtc.RTPSender) {
 		for _, p := range pkts {
 			switch p := p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				if _, ok := p.(*rtcp.FullIntraRequest); ok {
+					c.rtcpIn[RTCPFIR].Add(1)
+				} else {
+					c.rtcpIn[RTCPPLI].Add(1)
+				}
 				l := d.current.Load()
 				if l == nil {
 					l = d.target.Load()
 				}
 				d.track.requestKeyframe(l)
 			case *rtcp.TransportLayerNack:
+				c.rtcpIn[RTCPNACK].Add(1)
+				c.nacked.Add(nacked(p))
 				d.resend(p, scratch)
 			case *rtcp.ReceiverReport:
 				d.noteReports(p.Reports)
@@ -416,23 +464,42 @@ func (d *DownTrack) sendingRate() float64 {
 	return 0
 }
 
-// noteReports gives the estimator the subscriber's report of d's stream.
-// A compound report names every stream of the connection; each down
-// track takes its own.
+// noteReports notes the subscriber's report of d's stream and gives it to
+// the estimator. A compound report names every stream of the connection;
+// each down track takes its own.
 func (d *DownTrack) noteReports(reports []rtcp.ReceptionReport) {
 	d.noteReportsAt(reports, time.Now().UnixNano())
 }
 
 func (d *DownTrack) noteReportsAt(reports []rtcp.ReceptionReport, now int64) {
 	b := d.bound.Load()
-	if d.est == nil || b == nil {
+	if b == nil {
 		return
 	}
 	for _, r := range reports {
-		if r.SSRC == b.ssrc {
+		if r.SSRC != b.ssrc {
+			continue
+		}
+		d.noteReception(r, now)
+		if d.est != nil {
 			d.est.report(d, r.FractionLost, now)
 		}
 	}
+}
+
+// noteReception keeps the round trip and loss a report shows, and counts
+// them for the server.
+func (d *DownTrack) noteReception(r rtcp.ReceptionReport, now int64) {
+	c, k := d.track.counters, kindIndex(d.track.kind)
+	c.rtcpIn[RTCPReceiverReport].Add(1)
+	lost := float64(r.FractionLost) / 256
+	c.lost[k].observe(LossBuckets, lost)
+	d.report.lost.Store(uint32(r.FractionLost))
+	if rtt, ok := reportRTT(r.LastSenderReport, r.Delay, now); ok {
+		c.rtt[k].observe(RTTBuckets, rtt.Seconds())
+		d.report.rtt.Store(int64(rtt))
+	}
+	d.report.at.Store(now)
 }
 
 // sameH264Profile compares the packetization mode and profile of two H.264

@@ -22,6 +22,7 @@ func newTestTrack() *Track {
 		keyframe: isVP8Keyframe,
 		vp8:      true,
 		log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		counters: &Counters{},
 		done:     make(chan struct{}),
 	}
 	t.layers.Store(&[]*layer{{rank: 2, cache: &packetCache{}}})

@@ -43,6 +43,8 @@ type layer struct {
 	rateBytes uint64
 	// paused is set while the publisher is told not to send the layer.
 	paused atomic.Bool
+	// tally is what the read loop received and forwarded.
+	tally layerTally
 }
 
 // packetOverhead is added to each packet's size in bitrates: the RTP
@@ -232,7 +234,10 @@ func (t *Track) requestKeyframe(l *layer) {
 	}
 	l.keyframeWanted.Store(false)
 	err := t.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}})
-	if err != nil && !errors.Is(err, io.ErrClosedPipe) {
+	switch {
+	case err == nil:
+		t.counters.keyframeRequests.Add(1)
+	case !errors.Is(err, io.ErrClosedPipe):
 		t.log.Debug("keyframe request failed", "err", err)
 	}
 }

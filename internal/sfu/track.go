@@ -31,6 +31,8 @@ type Track struct {
 	vp8       bool
 	pc        *webrtc.PeerConnection
 	log       *slog.Logger
+	// counters are the server's, which the read loops add to.
+	counters *Counters
 
 	// layers is a copy-on-write list of the layers, smallest first.
 	layers atomic.Pointer[[]*layer]
@@ -60,9 +62,10 @@ type Track struct {
 // NewTrack wraps a publisher's remote track: its only encoding, or the
 // first of its simulcast layers to arrive (the others join with AddLayer).
 // streamID groups the tracks subscribers should play together (a camera
-// and its microphone). Run must be called to start forwarding.
+// and its microphone). counters are the server's, which the track adds
+// what it forwards to. Run must be called to start forwarding.
 func NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver,
-	streamID string, log *slog.Logger,
+	streamID string, counters *Counters, log *slog.Logger,
 ) *Track {
 	codec := remote.Codec()
 	t := &Track{
@@ -74,6 +77,7 @@ func NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, receiver *w
 		simulcast: remote.RID() != "",
 		vp8:       strings.EqualFold(codec.MimeType, webrtc.MimeTypeVP8),
 		pc:        pc,
+		counters:  counters,
 		log:       log.With("track", remote.ID(), "kind", remote.Kind().String(), "codec", codec.MimeType),
 		done:      make(chan struct{}),
 	}
@@ -137,6 +141,7 @@ func (t *Track) readLayer(l *layer) {
 			if !errors.Is(err, io.EOF) {
 				t.log.Debug("track read ended", "rid", l.rid, "err", err)
 			}
+			l.tally.addTo(t.counters, kindIndex(t.kind), time.Now().UnixNano())
 			return
 		}
 		t.forward(l, buf[:n], &pkt)
@@ -148,6 +153,7 @@ func (t *Track) readLayer(l *layer) {
 func (t *Track) forward(l *layer, raw []byte, pkt *rtp.Packet) {
 	if err := pkt.Unmarshal(raw); err != nil {
 		t.log.Debug("dropping unparsable RTP packet", "err", err)
+		l.tally.counted.dropped[DropMalformed]++
 		return
 	}
 	if len(pkt.Payload) == 0 {
@@ -161,8 +167,8 @@ func (t *Track) forward(l *layer, raw []byte, pkt *rtp.Packet) {
 	if t.audioLevelID != 0 {
 		t.noteAudioLevel(pkt)
 	}
-	info := packetInfo{now: time.Now().UnixNano()}
-	l.noteBytes(len(pkt.Payload), info.now)
+	info := packetInfo{now: time.Now().UnixNano(), size: len(pkt.Payload)}
+	l.noteBytes(info.size, info.now)
 	if l.cache != nil {
 		l.cache.store(pkt.SequenceNumber, raw, info.now)
 	}
@@ -179,6 +185,7 @@ func (t *Track) forward(l *layer, raw []byte, pkt *rtp.Packet) {
 	for _, d := range *t.downs.Load() {
 		d.writeRTP(l, &fwd, pkt.Payload, &info)
 	}
+	l.tally.count(t.counters, kindIndex(t.kind), &info)
 }
 
 // forwardHeader is h as meetd sends it on: without header extensions,
@@ -214,7 +221,8 @@ func (t *Track) TakeAudioLevel() uint8 {
 // a peer connection binds it; video starts at the next keyframe, of the
 // largest layer until the subscriber tells the size it shows the video at.
 func (t *Track) Subscribe() *DownTrack {
-	d := &DownTrack{track: t, maxLayer: noCap}
+	d := &DownTrack{track: t, maxLayer: noCap, report: &reportFigures{}}
+	d.report.rtt.Store(-1)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	d.target.Store(t.targetFor(d))

@@ -47,8 +47,9 @@ type Options struct {
 	// of every payload.
 	Simulcast bool
 	// Media, when set, writes what Publish sends in place of the default
-	// synthetic audio and video.
-	Media Media
+	// synthetic audio and video; SimulcastMedia does for Simulcast.
+	Media          Media
+	SimulcastMedia SimulcastMedia
 	// OnTrack, when set, is given every track a subscribe connection
 	// receives, on a goroutine of its own, in place of the client's own
 	// counting: it reads the track until it ends. Stats then stay empty.
@@ -120,6 +121,9 @@ type Stats struct {
 	FirstIsKeyframe []bool
 	// Gaps counts sequence numbers skipped within one track.
 	Gaps int
+	// SSRC and LastSeq are of the last packet received.
+	SSRC    uint32
+	LastSeq uint16
 }
 
 func newAPI(n Network) (*webrtc.API, error) {
@@ -135,6 +139,12 @@ func NewAPI(n Network, interceptors func(*webrtc.MediaEngine, *interceptor.Regis
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
 	}
+	return NewAPIWith(n, m, interceptors)
+}
+
+// NewAPIWith is NewAPI with the codecs registered in m in place of pion's
+// defaults.
+func NewAPIWith(n Network, m *webrtc.MediaEngine, interceptors func(*webrtc.MediaEngine, *interceptor.Registry) error) (*webrtc.API, error) {
 	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: AudioLevelURI},
 		webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, err

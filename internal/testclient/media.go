@@ -154,17 +154,21 @@ func (c *Client) Publish(ctx context.Context) error {
 			send = m.send
 		}
 		if layers != nil {
-			ids := simulcastIDs{mid: vt.Mid()}
+			sender := &SimulcastSender{m: m, layers: layers, ids: simulcastIDs{mid: vt.Mid()}}
 			for _, e := range vt.Sender().GetParameters().HeaderExtensions {
 				switch e.URI {
 				case sdp.SDESMidURI:
-					ids.midID = uint8(e.ID)
+					sender.ids.midID = uint8(e.ID)
 				case sdp.SDESRTPStreamIDURI:
-					ids.ridID = uint8(e.ID)
+					sender.ids.ridID = uint8(e.ID)
 				}
 			}
+			sendLayers := c.opts.SimulcastMedia
+			if sendLayers == nil {
+				sendLayers = sendSimulcast
+			}
 			send = func(ctx context.Context, audio, _ *webrtc.TrackLocalStaticRTP, _ func() bool) {
-				m.sendSimulcast(ctx, audio, layers, ids)
+				sendLayers(ctx, audio, sender)
 			}
 		}
 		send(c.ctx, audio, video, func() bool { return m.keyframe.Swap(false) })

@@ -77,13 +77,46 @@ type simulcastIDs struct {
 	mid          string
 }
 
+// SimulcastMedia writes a simulcast publisher's audio and layers until
+// ctx ends.
+type SimulcastMedia func(ctx context.Context, audio *webrtc.TrackLocalStaticRTP, video *SimulcastSender)
+
+// SimulcastSender writes the layers of a simulcast publisher, in the
+// order of SimulcastLayers, and tells what meetd asked of them.
+type SimulcastSender struct {
+	m      *publishedMedia
+	layers []*webrtc.TrackLocalStaticRTP
+	ids    simulcastIDs
+}
+
+// WriteRTP sends pkt on layer i, tagged with the MID and the layer's RID.
+func (s *SimulcastSender) WriteRTP(i int, pkt *rtp.Packet) error {
+	if s.ids.midID != 0 {
+		if err := pkt.Header.SetExtension(s.ids.midID, []byte(s.ids.mid)); err != nil {
+			return err
+		}
+	}
+	if s.ids.ridID != 0 {
+		if err := pkt.Header.SetExtension(s.ids.ridID, []byte(SimulcastLayers[i].RID)); err != nil {
+			return err
+		}
+	}
+	return s.layers[i].WriteRTP(pkt)
+}
+
+// KeyframeRequested reports, and clears, whether meetd asked for a
+// keyframe of layer i or resumed it since the last call.
+func (s *SimulcastSender) KeyframeRequested(i int) bool { return s.m.layerKeyframe[i].Swap(false) }
+
+// Paused reports whether meetd asked to stop sending layer i.
+func (s *SimulcastSender) Paused(i int) bool { return s.m.layerPaused[i].Load() }
+
 // sendSimulcast writes audio and three VP8 layers, each with its own
 // sequence numbers, timestamps, picture ids and TL0PICIDX (as a browser's
 // encoders do), and a keyframe in every layer every keyframeEvery and on
 // every keyframe request.
-func (m *publishedMedia) sendSimulcast(ctx context.Context, audio *webrtc.TrackLocalStaticRTP,
-	layers []*webrtc.TrackLocalStaticRTP, ids simulcastIDs,
-) {
+func sendSimulcast(ctx context.Context, audio *webrtc.TrackLocalStaticRTP, video *SimulcastSender) {
+	layers := video.layers
 	at := time.NewTicker(audioInterval)
 	defer at.Stop()
 	vt := time.NewTicker(videoInterval)
@@ -117,12 +150,12 @@ func (m *publishedMedia) sendSimulcast(ctx context.Context, audio *webrtc.TrackL
 				Payload: audioPayload,
 			})
 		case now := <-vt.C:
-			for li, track := range layers {
-				if m.layerPaused[li].Load() {
+			for li := range layers {
+				if video.Paused(li) {
 					st[li].ts += 3000
 					continue
 				}
-				key := m.layerKeyframe[li].Swap(false) || now.Sub(lastKey[li]) >= keyframeEvery
+				key := video.KeyframeRequested(li) || now.Sub(lastKey[li]) >= keyframeEvery
 				if key {
 					lastKey[li] = now
 				}
@@ -162,13 +195,7 @@ func (m *publishedMedia) sendSimulcast(ctx context.Context, audio *webrtc.TrackL
 						Header:  rtp.Header{Version: 2, SequenceNumber: s.seq, Timestamp: s.ts, Marker: i == n-1},
 						Payload: p,
 					}
-					if ids.midID != 0 {
-						_ = pkt.Header.SetExtension(ids.midID, []byte(ids.mid))
-					}
-					if ids.ridID != 0 {
-						_ = pkt.Header.SetExtension(ids.ridID, []byte(SimulcastLayers[li].RID))
-					}
-					_ = track.WriteRTP(pkt)
+					_ = video.WriteRTP(li, pkt)
 				}
 			}
 		}

@@ -1,8 +1,10 @@
 package testclient
 
 import (
+	"errors"
 	"strings"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/meetd/meetd/internal/signal"
@@ -18,7 +20,10 @@ func (c *Client) handleOffer(sdp string) error {
 			return err
 		}
 		pc.OnICECandidate(c.candidateHandler(signal.TargetSubscribe))
-		pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+			// Reading RTCP lets the interceptors see meetd's sender
+			// reports, which receiver reports refer to, as a browser's do.
+			go drainRTCP(r)
 			if c.opts.OnTrack != nil {
 				go c.opts.OnTrack(t)
 				return
@@ -104,9 +109,31 @@ func (c *Client) count(t *webrtc.TrackRemote) {
 			st.FirstIsKeyframe = append(st.FirstIsKeyframe, IsVP8Keyframe(pkt.Payload))
 		}
 		first, last = false, pkt.SequenceNumber
+		st.SSRC, st.LastSeq = pkt.SSRC, pkt.SequenceNumber
 		c.changedLocked()
 		c.mu.Unlock()
 	}
+}
+
+func drainRTCP(r *webrtc.RTPReceiver) {
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := r.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
+// SendRTCP sends RTCP on the subscribe connection, as a receiver
+// would: keyframe requests or NACKs of what meetd sent.
+func (c *Client) SendRTCP(pkts ...rtcp.Packet) error {
+	c.mu.Lock()
+	sub := c.sub
+	c.mu.Unlock()
+	if sub == nil {
+		return errors.New("no subscribe connection")
+	}
+	return sub.WriteRTCP(pkts)
 }
 
 // SRTPProfile names the SRTP protection profile of the subscribe connection
