@@ -120,9 +120,18 @@ func (t *Track) Simulcast() bool { return t.simulcast }
 
 // AddLayer adds a simulcast layer that arrived after the track's first one
 // and forwards it until the publisher stops it.
+//
+// A RID the track already has is not added again: pion announces a layer
+// anew when a stream that repeats its RID (a publisher's retransmissions
+// marked with the RID rather than the repaired RID) arrives.
 func (t *Track) AddLayer(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
 	l := t.newLayer(remote)
 	t.mu.Lock()
+	if slices.ContainsFunc(*t.layers.Load(), func(o *layer) bool { return o.rid == l.rid }) {
+		t.mu.Unlock()
+		t.log.Warn("simulcast layer announced again; ignored", "rid", l.rid, "ssrc", l.ssrc)
+		return
+	}
 	ls := slices.Clone(*t.layers.Load())
 	ls = append(ls, l)
 	slices.SortStableFunc(ls, func(a, b *layer) int { return a.rank - b.rank })
