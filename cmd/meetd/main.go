@@ -98,7 +98,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := m.discoverPublicIP(ctx); err != nil {
 		return err
 	}
-	if m.api, err = sfu.NewAPI(m.Config.SFU); err != nil {
+	if m.api, err = sfu.NewAPI(m.Config.SFU, m.log); err != nil {
 		return err
 	}
 	site, err := m.setupTLS()

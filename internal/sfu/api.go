@@ -6,6 +6,7 @@ package sfu
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"slices"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/sdp/v3"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -47,6 +49,9 @@ type API struct {
 	api *webrtc.API
 	// closers are the shared sockets (UDP and TCP muxes) the API owns.
 	closers []io.Closer
+	// batch is the shared UDP sockets, on which fan-outs batch their
+	// writes; empty when each connection has sockets of its own.
+	batch *sendBatch
 }
 
 // Codecs meetd negotiates. Browsers all speak VP8, H.264 and Opus; keeping
@@ -110,8 +115,8 @@ const (
 // AudioLevelURI is the RTP header extension carrying a packet's audio level (RFC 6464).
 const AudioLevelURI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 
-// NewAPI builds the pion API for cfg.
-func NewAPI(cfg Config) (*API, error) {
+// NewAPI builds the pion API for cfg. log tells of media sockets' errors.
+func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 	m := &webrtc.MediaEngine{}
 	for _, c := range codecs {
 		if err := m.RegisterCodec(c.params, c.kind); err != nil {
@@ -143,7 +148,7 @@ func NewAPI(cfg Config) (*API, error) {
 		s.SetInterfaceFilter(func(name string) bool { return slices.Contains(names, name) })
 	}
 	s.SetIPFilter(notLinkLocal)
-	a := &API{}
+	a := &API{batch: &sendBatch{}}
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	switch {
 	case cfg.UDPPort != 0:
@@ -157,11 +162,18 @@ func NewAPI(cfg Config) (*API, error) {
 			names := slices.Clone(cfg.Interfaces)
 			opts = append(opts, ice.UDPMuxFromPortWithInterfaceFilter(func(name string) bool { return slices.Contains(names, name) }))
 		}
+		std, err := stdnet.NewNet()
+		if err != nil {
+			return nil, fmt.Errorf("network: %w", err)
+		}
+		bn := &batchNet{Net: std, log: log}
+		opts = append(opts, ice.UDPMuxFromPortWithNet(bn))
 		mux, err := ice.NewMultiUDPMuxFromPort(cfg.UDPPort, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("media UDP port %d: %w", cfg.UDPPort, err)
 		}
 		a.closers = append(a.closers, mux)
+		a.batch.conns = bn.conns
 		s.SetICEUDPMux(mux)
 	case cfg.UDPPortMin != 0 || cfg.UDPPortMax != 0:
 		if err := s.SetEphemeralUDPPortRange(cfg.UDPPortMin, cfg.UDPPortMax); err != nil {
@@ -208,6 +220,9 @@ func NewAPI(cfg Config) (*API, error) {
 	)
 	return a, nil
 }
+
+// BatchStats counts what the shared UDP sockets sent in batches.
+func (a *API) BatchStats() BatchStats { return a.batch.stats() }
 
 func notLinkLocal(ip net.IP) bool { return !ip.IsLinkLocalUnicast() }
 

@@ -311,6 +311,8 @@ func (d *DownTrack) resend(nack *rtcp.TransportLayerNack, buf []byte) {
 		d.resendStart, d.resent = now, 0
 	}
 	var pkt rtp.Packet
+	d.track.batch.begin()
+	defer d.track.batch.end()
 	for _, pair := range nack.Nacks {
 		for _, seq := range pair.PacketList() {
 			if d.resent >= maxResends {

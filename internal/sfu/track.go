@@ -31,6 +31,9 @@ type Track struct {
 	vp8       bool
 	pc        *webrtc.PeerConnection
 	log       *slog.Logger
+	// batch groups the writes of one packet's fan-out into few system
+	// calls.
+	batch *sendBatch
 
 	// layers is a copy-on-write list of the layers, smallest first.
 	layers atomic.Pointer[[]*layer]
@@ -54,11 +57,12 @@ type Track struct {
 	level atomic.Uint32
 }
 
-// NewTrack wraps a publisher's remote track: its only encoding, or the
-// first of its simulcast layers to arrive (the others join with AddLayer).
-// streamID groups the tracks subscribers should play together (a camera
-// and its microphone). Run must be called to start forwarding.
-func NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver,
+// NewTrack wraps a publisher's remote track, received on pc, a peer
+// connection of a: its only encoding, or the first of its simulcast layers
+// to arrive (the others join with AddLayer). streamID groups the tracks
+// subscribers should play together (a camera and its microphone). Run
+// must be called to start forwarding.
+func (a *API) NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver,
 	streamID string, log *slog.Logger,
 ) *Track {
 	codec := remote.Codec()
@@ -71,6 +75,7 @@ func NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, receiver *w
 		simulcast: remote.RID() != "",
 		vp8:       strings.EqualFold(codec.MimeType, webrtc.MimeTypeVP8),
 		pc:        pc,
+		batch:     a.batch,
 		log:       log.With("track", remote.ID(), "kind", remote.Kind().String(), "codec", codec.MimeType),
 		done:      make(chan struct{}),
 	}
@@ -172,9 +177,11 @@ func (t *Track) forward(l *layer, raw []byte, pkt *rtp.Packet) {
 	// One header for every subscriber: each down track sets its own SSRC
 	// and payload type on a copy.
 	fwd := forwardHeader(&pkt.Header)
+	t.batch.begin()
 	for _, d := range *t.downs.Load() {
 		d.writeRTP(l, &fwd, pkt.Payload, &info)
 	}
+	t.batch.end()
 }
 
 // forwardHeader is h as meetd sends it on: without header extensions,
