@@ -81,6 +81,9 @@ func newBatchConn(c *net.UDPConn, log *slog.Logger) *batchConn {
 		b.sender = ipv6.NewPacketConn(c)
 	} else {
 		b.sender = ipv4.NewPacketConn(c)
+		if err := setDontFragment(c); err != nil {
+			log.Debug("media socket: cannot set don't-fragment", "local", c.LocalAddr().String(), "err", err)
+		}
 	}
 	for i := range b.slots {
 		s := &b.slots[i]
