@@ -154,7 +154,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}
 	url := scheme + "://" + displayAddr(m.ln.Addr())
-	m.log.Info("meetd listening", "addr", m.ln.Addr().String(), "url", url)
+	m.log.Info("meetd listening", "addr", m.ln.Addr().String(), "url", url, "media_udp", m.api.MediaAddrs())
 	if site.trust != nil {
 		m.log.Info("HTTPS certificate from meetd's local authority: trust it once per device to avoid the browser warning",
 			"ca_file", site.caFile, "sha256", site.trust.Fingerprint, "help", url+httpd.TrustPath)

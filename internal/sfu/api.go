@@ -32,9 +32,11 @@ type Config struct {
 	Interfaces []string
 	// UDPPort, when not zero, is the one UDP port all media uses, on every
 	// address (pion's UDP mux). It wins over UDPPortMin and UDPPortMax.
+	// When all three are zero, media also shares one UDP socket per
+	// address, on a port the kernel picks.
 	UDPPort int
-	// UDPPortMin and UDPPortMax bound the ephemeral UDP ports used for media
-	// (both zero: any port).
+	// UDPPortMin and UDPPortMax, when not zero, bound the UDP ports of
+	// sockets each connection opens for its own media.
 	UDPPortMin, UDPPortMax uint16
 	// TCPPort, when not zero, is the port of ICE-TCP: clients that cannot
 	// send UDP reach the SFU over TCP there.
@@ -151,33 +153,19 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 	a := &API{batch: &sendBatch{}}
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	switch {
-	case cfg.UDPPort != 0:
-		// Link-local IPv6 addresses are useless for media, and binding one
-		// fails while the kernel still checks it is unique.
-		opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithIPFilter(notLinkLocal)}
-		if cfg.Loopback {
-			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
-		}
-		if len(cfg.Interfaces) > 0 {
-			names := slices.Clone(cfg.Interfaces)
-			opts = append(opts, ice.UDPMuxFromPortWithInterfaceFilter(func(name string) bool { return slices.Contains(names, name) }))
-		}
-		std, err := stdnet.NewNet()
-		if err != nil {
-			return nil, fmt.Errorf("network: %w", err)
-		}
-		bn := &batchNet{Net: std, log: log}
-		opts = append(opts, ice.UDPMuxFromPortWithNet(bn))
-		mux, err := ice.NewMultiUDPMuxFromPort(cfg.UDPPort, opts...)
-		if err != nil {
-			return nil, fmt.Errorf("media UDP port %d: %w", cfg.UDPPort, err)
-		}
-		a.closers = append(a.closers, mux)
-		a.batch.conns = bn.conns
-		s.SetICEUDPMux(mux)
-	case cfg.UDPPortMin != 0 || cfg.UDPPortMax != 0:
+	case cfg.UDPPort == 0 && (cfg.UDPPortMin != 0 || cfg.UDPPortMax != 0):
 		if err := s.SetEphemeralUDPPortRange(cfg.UDPPortMin, cfg.UDPPortMax); err != nil {
 			return nil, fmt.Errorf("udp port range: %w", err)
+		}
+	default:
+		mux, err := a.sharedUDP(cfg, log)
+		switch {
+		case err == nil:
+			s.SetICEUDPMux(mux)
+		case cfg.UDPPort != 0:
+			return nil, fmt.Errorf("media UDP port %d: %w", cfg.UDPPort, err)
+		default:
+			log.Warn("cannot open the shared media UDP sockets; each connection opens its own", "err", err)
 		}
 	}
 	if cfg.TCPPort != 0 {
@@ -223,6 +211,55 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 
 // BatchStats counts what the shared UDP sockets sent in batches.
 func (a *API) BatchStats() BatchStats { return a.batch.stats() }
+
+// sharedUDPBuffer is the socket buffer size asked for the shared UDP
+// sockets, each way: they carry every participant's media, where each
+// connection's own socket used to carry one's. The kernel caps it at
+// net.core.rmem_max and wmem_max.
+const sharedUDPBuffer = 4 << 20
+
+// sharedUDP opens one UDP socket per local address, on cfg.UDPPort (0: a
+// port the kernel picks for each), that all peer connections share; their
+// writes batch (see batchConn).
+func (a *API) sharedUDP(cfg Config, log *slog.Logger) (ice.UDPMux, error) {
+	// Link-local IPv6 addresses are useless for media, and binding one
+	// fails while the kernel still checks it is unique.
+	opts := []ice.UDPMuxFromPortOption{
+		ice.UDPMuxFromPortWithIPFilter(notLinkLocal),
+		ice.UDPMuxFromPortWithReadBufferSize(sharedUDPBuffer),
+		ice.UDPMuxFromPortWithWriteBufferSize(sharedUDPBuffer),
+	}
+	if cfg.Loopback {
+		opts = append(opts, ice.UDPMuxFromPortWithLoopback())
+	}
+	if len(cfg.Interfaces) > 0 {
+		names := slices.Clone(cfg.Interfaces)
+		opts = append(opts, ice.UDPMuxFromPortWithInterfaceFilter(func(name string) bool { return slices.Contains(names, name) }))
+	}
+	std, err := stdnet.NewNet()
+	if err != nil {
+		return nil, fmt.Errorf("network: %w", err)
+	}
+	bn := &batchNet{Net: std, log: log}
+	opts = append(opts, ice.UDPMuxFromPortWithNet(bn))
+	mux, err := ice.NewMultiUDPMuxFromPort(cfg.UDPPort, opts...)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, mux)
+	a.batch.conns = bn.conns
+	return mux, nil
+}
+
+// MediaAddrs are the addresses of the shared UDP sockets media uses, none
+// when each connection has its own.
+func (a *API) MediaAddrs() []string {
+	var addrs []string
+	for _, c := range a.batch.conns {
+		addrs = append(addrs, c.LocalAddr().String())
+	}
+	return addrs
+}
 
 func notLinkLocal(ip net.IP) bool { return !ip.IsLinkLocalUnicast() }
 
