@@ -11,8 +11,6 @@ import (
 
 	"github.com/pion/transport/v5"
 	"github.com/pion/transport/v5/stdnet"
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 )
 
 // maxBatch is the most datagrams one sendmmsg carries: a fan-out to more
@@ -35,7 +33,6 @@ const maxBatch = 64
 // the embedded connection's other write methods send at once.
 type batchConn struct {
 	*net.UDPConn
-	sender batchSender
 	// v6 is whether the socket is IPv6: IPv4 destinations then go out
 	// one by one, since sendmmsg takes them only on an IPv4 socket.
 	v6  bool
@@ -44,15 +41,15 @@ type batchConn struct {
 	// open counts the batches open: while above zero, writes queue.
 	open atomic.Int32
 
-	// mu guards the queue; it is held while the queue is sent, so that
-	// datagrams leave in the order they were written.
+	// mu guards the queue and sys; it is held while the queue is sent, so
+	// that datagrams leave in the order they were written.
 	mu    sync.Mutex
 	n     int // datagrams queued
 	slots [maxBatch]slot
-	msgs  [maxBatch]ipv4.Message
+	sys   batchSys
 	// warned is when a failed send was last logged (unix nanoseconds).
 	warned int64
-	// failed counts datagrams a batch could not send since the last log.
+	// failedSinceLog counts datagrams not sent since the last log.
 	failedSinceLog int
 
 	// sent and failed count datagrams sent and lost by batches, and
@@ -60,36 +57,23 @@ type batchConn struct {
 	sent, failed, batches atomic.Uint64
 }
 
-// slot holds one queued datagram; its buffer and address are reused.
+// slot holds one queued datagram; its buffer is reused.
 type slot struct {
-	ip   [16]byte
-	addr net.UDPAddr
 	buf  []byte
-	bufs [1][]byte
-}
-
-// batchSender is what ipv4.PacketConn and ipv6.PacketConn have in common
-// (their Message types are the same).
-type batchSender interface {
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+	addr netip.AddrPort
 }
 
 func newBatchConn(c *net.UDPConn, log *slog.Logger) *batchConn {
 	b := &batchConn{UDPConn: c, log: log}
 	if a, ok := c.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
 		b.v6 = true
-		b.sender = ipv6.NewPacketConn(c)
-	} else {
-		b.sender = ipv4.NewPacketConn(c)
-		if err := setDontFragment(c); err != nil {
-			log.Debug("media socket: cannot set don't-fragment", "local", c.LocalAddr().String(), "err", err)
-		}
+	} else if err := setDontFragment(c); err != nil {
+		log.Debug("media socket: cannot set don't-fragment", "local", c.LocalAddr().String(), "err", err)
 	}
 	for i := range b.slots {
-		s := &b.slots[i]
-		s.buf = make([]byte, 0, maxPacketSize)
-		b.msgs[i].Addr = &s.addr
+		b.slots[i].buf = make([]byte, 0, maxPacketSize)
 	}
+	b.sys.init(c)
 	return b
 }
 
@@ -126,9 +110,10 @@ func (c *batchConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 }
 
 func (c *batchConn) write(b []byte, addr netip.AddrPort) (int, error) {
-	ip := addr.Addr().Unmap()
+	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+	ip := addr.Addr()
 	c.mu.Lock()
-	if c.open.Load() == 0 || len(b) > maxPacketSize || (c.v6 && ip.Is4()) || ip.Zone() != "" {
+	if c.open.Load() == 0 || len(b) > maxPacketSize || ip.Is4() == c.v6 || ip.Zone() != "" {
 		// Straight out, after what is queued. Holding mu keeps the
 		// order: a datagram this goroutine queued earlier may be on its
 		// way in another goroutine's flush, which holds mu.
@@ -138,17 +123,7 @@ func (c *batchConn) write(b []byte, addr netip.AddrPort) (int, error) {
 	}
 	s := &c.slots[c.n]
 	s.buf = append(s.buf[:0], b...)
-	s.bufs[0] = s.buf
-	if ip.Is4() && !c.v6 {
-		a := ip.As4()
-		copy(s.ip[:], a[:])
-		s.addr.IP = s.ip[:4]
-	} else {
-		s.ip = ip.As16()
-		s.addr.IP = s.ip[:]
-	}
-	s.addr.Port = int(addr.Port())
-	c.msgs[c.n].Buffers = s.bufs[:]
+	s.addr = addr
 	c.n++
 	if c.n == maxBatch {
 		c.flushLocked()
@@ -160,23 +135,22 @@ func (c *batchConn) write(b []byte, addr netip.AddrPort) (int, error) {
 // flushLocked sends the queue. A datagram the kernel refuses is counted
 // and logged, and the rest are sent after it. mu must be held.
 func (c *batchConn) flushLocked() {
-	msgs := c.msgs[:c.n]
-	for len(msgs) > 0 {
-		n, err := c.sender.WriteBatch(msgs, 0)
+	queue := c.slots[:c.n]
+	for len(queue) > 0 {
+		n, err := c.sys.send(queue)
 		c.batches.Add(1)
-		n = max(n, 0)
 		c.sent.Add(uint64(n))
-		msgs = msgs[n:]
-		if err == nil || len(msgs) == 0 {
+		queue = queue[n:]
+		if err == nil || len(queue) == 0 {
 			continue
 		}
 		// sendmmsg fails only for its first datagram: skip it, unless
 		// the socket is gone, and then everything is.
 		lost := 1
 		if errors.Is(err, net.ErrClosed) {
-			lost = len(msgs)
+			lost = len(queue)
 		}
-		msgs = msgs[lost:]
+		queue = queue[lost:]
 		c.noteFailed(lost, err)
 	}
 	c.n = 0

@@ -211,9 +211,6 @@ func TestBatchConnCountsFailures(t *testing.T) {
 }
 
 func TestBatchConnAllocatesNothing(t *testing.T) {
-	if raceEnabled {
-		t.Skip("sendmmsg's buffers come from a sync.Pool")
-	}
 	b := newTestBatchConn(t)
 	rs := receivers(t, 10)
 	p := datagram(0, 0, 1100)
@@ -283,5 +280,34 @@ func BenchmarkSend(b *testing.B) {
 				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n), "cpu-ns/datagram")
 			})
 		}
+	}
+}
+
+func TestBatchConnIPv6(t *testing.T) {
+	c, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Skip("no IPv6 loopback:", err)
+	}
+	b := newBatchConn(c, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer b.Close()
+	r, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	b.begin()
+	for seq := range 3 {
+		if _, err := b.WriteToAddrPort(datagram(0, seq, 300), addrPort(r)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.end()
+	for seq, p := range readAll(t, r, 3) {
+		if string(p) != string(datagram(0, seq, 300)) {
+			t.Fatalf("datagram %d garbled", seq)
+		}
+	}
+	if st := (&sendBatch{conns: []*batchConn{b}}).stats(); st.Sent != 3 || st.Batches != 1 {
+		t.Errorf("stats %+v, want 3 sent in 1 batch", st)
 	}
 }

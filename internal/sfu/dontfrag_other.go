@@ -1,8 +1,0 @@
-//go:build !linux
-
-package sfu
-
-import "net"
-
-// setDontFragment does nothing but on Linux.
-func setDontFragment(*net.UDPConn) error { return nil }
