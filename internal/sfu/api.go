@@ -276,13 +276,15 @@ func (a *API) Close() {
 // subscriber; meetd keeps only what earns its cost:
 //   - NACKs for what publishers lose, receiver reports, and transport-wide
 //     congestion control feedback so that browsers raise their bitrate: all
-//     on the publisher's incoming streams, once per published packet;
-//   - sender reports to subscribers, which browsers need to keep audio and
-//     video in sync.
+//     on the publisher's incoming streams, once per published packet.
 //
-// Not kept: the NACK responder, which copies every packet into a buffer of
-// its own per subscriber (Track keeps one cache for all subscribers and
-// answers NACKs from it) and the stats interceptor (meetd reads no stats).
+// Nothing is kept on the streams sent to subscribers, where every packet
+// would pay for it once per subscriber. Not kept: the NACK responder,
+// which copies every packet into a buffer of its own per subscriber (Track
+// keeps one cache for all subscribers and answers NACKs from it), the
+// sender report interceptor, which locks and updates each stream's state
+// on every packet (Reporter makes the reports from counts the down tracks
+// keep anyway), and the stats interceptor (meetd reads no stats).
 func interceptors(m *webrtc.MediaEngine) (*interceptor.Registry, error) {
 	ir := &interceptor.Registry{}
 	gen, err := nack.NewGeneratorInterceptor()
@@ -295,11 +297,6 @@ func interceptors(m *webrtc.MediaEngine) (*interceptor.Registry, error) {
 		return nil, err
 	}
 	ir.Add(rr)
-	sr, err := report.NewSenderInterceptor()
-	if err != nil {
-		return nil, err
-	}
-	ir.Add(sr)
 	if err := webrtc.ConfigureTWCCSender(m, ir); err != nil {
 		return nil, err
 	}

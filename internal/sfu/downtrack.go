@@ -45,7 +45,9 @@ type DownTrack struct {
 	lastKeyframeRequest atomic.Int64 // unix nanoseconds
 	packets             atomic.Uint64
 	retransmits         atomic.Uint64
-	switches            atomic.Uint64
+	// octets counts the payload bytes sent, retransmissions included.
+	octets   atomic.Uint64
+	switches atomic.Uint64
 	// resendStart and resent count retransmissions in the current
 	// resendWindow; only ReadRTCP's goroutine uses them.
 	resendStart int64
@@ -223,6 +225,7 @@ func (d *DownTrack) writeRTP(l *layer, h *rtp.Header, payload []byte, info *pack
 		d.hdr.PayloadType = b.payloadType
 		if _, err := b.w.WriteRTP(&d.hdr, payload); err == nil {
 			d.packets.Add(1)
+			d.octets.Add(uint64(len(payload)))
 		}
 		return
 	}
@@ -285,6 +288,7 @@ func (d *DownTrack) send(b *binding, h *rtp.Header, payload []byte, info *packet
 		return false
 	}
 	d.packets.Add(1)
+	d.octets.Add(uint64(len(out)))
 	return true
 }
 
@@ -336,6 +340,7 @@ func (d *DownTrack) resend(nack *rtcp.TransportLayerNack, buf []byte) {
 			d.resent++
 			if _, err := b.w.WriteRTP(&h, pkt.Payload); err == nil {
 				d.retransmits.Add(1)
+				d.octets.Add(uint64(len(pkt.Payload)))
 			}
 		}
 	}

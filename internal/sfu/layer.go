@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,6 +44,12 @@ type layer struct {
 	rateBytes uint64
 	// paused is set while the publisher is told not to send the layer.
 	paused atomic.Bool
+
+	// clockMu guards the RTP timestamp of the last packet and when it
+	// arrived (unix nanoseconds), which sender reports are made from.
+	clockMu sync.Mutex
+	clockTS uint32
+	clockAt int64
 }
 
 // packetOverhead is added to each packet's size in bitrates: the RTP

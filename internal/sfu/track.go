@@ -164,6 +164,7 @@ func (t *Track) forward(l *layer, raw []byte, pkt *rtp.Packet) {
 	}
 	info := packetInfo{now: time.Now().UnixNano()}
 	l.noteBytes(len(pkt.Payload), info.now)
+	l.noteClock(pkt.Timestamp, info.now)
 	if l.cache != nil {
 		l.cache.store(pkt.SequenceNumber, raw, info.now)
 	}

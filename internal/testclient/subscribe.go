@@ -3,6 +3,7 @@ package testclient
 import (
 	"strings"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/meetd/meetd/internal/signal"
@@ -18,7 +19,10 @@ func (c *Client) handleOffer(sdp string) error {
 			return err
 		}
 		pc.OnICECandidate(c.candidateHandler(signal.TargetSubscribe))
-		pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+			if c.opts.OnSenderReport != nil {
+				go readReports(t.Kind(), r, c.opts.OnSenderReport)
+			}
 			if c.opts.OnTrack != nil {
 				go c.opts.OnTrack(t)
 				return
@@ -58,6 +62,21 @@ func (c *Client) handleOffer(sdp string) error {
 		return err
 	}
 	return c.send(signal.Message{Type: signal.TypeAnswer, SDP: answer.SDP})
+}
+
+// readReports gives the sender reports r receives to f until r stops.
+func readReports(kind webrtc.RTPCodecType, r *webrtc.RTPReceiver, f func(webrtc.RTPCodecType, *rtcp.SenderReport)) {
+	for {
+		pkts, _, err := r.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			if sr, ok := p.(*rtcp.SenderReport); ok {
+				f(kind, sr)
+			}
+		}
+	}
 }
 
 // closeSubscribeOnEnd closes the subscribe connection when meetd says the
