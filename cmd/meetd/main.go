@@ -121,7 +121,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		httpLn = m.mux.HTTP()
 	}
 	m.rooms = room.NewDirectory(m.log, m.Config.Limits)
-	met := metrics.New(m.rooms)
+	met := metrics.New(m.rooms, m.api.BatchStats)
 	env := &client.Env{API: m.api, Rooms: m.rooms, Log: m.log, Metrics: met}
 	if len(m.Config.ICEServers) > 0 {
 		env.ICEServers = []msg.ICEServer{{URLs: m.Config.ICEServers}}

@@ -12,11 +12,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/meetd/meetd/internal/room"
+	"github.com/meetd/meetd/internal/sfu"
 )
 
 // Metrics holds meetd's counters and reads its gauges from the rooms.
 type Metrics struct {
 	rooms *room.Directory
+	// media reads the counts of the shared media sockets.
+	media func() sfu.BatchStats
 	reg   *prometheus.Registry
 
 	signalingErrors *prometheus.CounterVec
@@ -25,12 +28,15 @@ type Metrics struct {
 	open            atomic.Int64
 
 	roomsDesc, participantsDesc, tracksDesc, subscriptionsDesc, packetsInDesc, openDesc *prometheus.Desc
+	datagramsDesc, batchesDesc                                                          *prometheus.Desc
 }
 
-// New makes the metrics of a server with these rooms.
-func New(rooms *room.Directory) *Metrics {
+// New makes the metrics of a server with these rooms, whose shared media
+// sockets media counts.
+func New(rooms *room.Directory, media func() sfu.BatchStats) *Metrics {
 	m := &Metrics{
 		rooms: rooms,
+		media: media,
 		reg:   prometheus.NewRegistry(),
 		signalingErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meetd_signaling_errors_total",
@@ -50,6 +56,9 @@ func New(rooms *room.Directory) *Metrics {
 		subscriptionsDesc: prometheus.NewDesc("meetd_subscriptions", "Tracks forwarded to subscribers (one per track and subscriber).", nil, nil),
 		packetsInDesc:     prometheus.NewDesc("meetd_track_packets", "Packets received on the tracks now published.", nil, nil),
 		openDesc:          prometheus.NewDesc("meetd_websocket_connections", "WebSocket connections open.", nil, nil),
+		datagramsDesc: prometheus.NewDesc("meetd_media_datagrams_batched_total",
+			"Media datagrams queued on the shared UDP sockets, by result: sent, or failed (refused by the kernel).", []string{"result"}, nil),
+		batchesDesc: prometheus.NewDesc("meetd_media_batches_total", "Batches (sendmmsg calls) sent on the shared UDP sockets.", nil, nil),
 	}
 	m.reg.MustRegister(m, m.signalingErrors, m.iceRestarts, m.connections,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -76,7 +85,7 @@ func (m *Metrics) ConnectionClosed() { m.open.Add(-1) }
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{m.roomsDesc, m.participantsDesc, m.tracksDesc, m.subscriptionsDesc,
-		m.packetsInDesc, m.openDesc} {
+		m.packetsInDesc, m.openDesc, m.datagramsDesc, m.batchesDesc} {
 		ch <- d
 	}
 }
@@ -115,4 +124,10 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.subscriptionsDesc, prometheus.GaugeValue, subscriptions)
 	ch <- prometheus.MustNewConstMetric(m.packetsInDesc, prometheus.GaugeValue, packets)
 	ch <- prometheus.MustNewConstMetric(m.openDesc, prometheus.GaugeValue, float64(m.open.Load()))
+	if m.media != nil {
+		st := m.media()
+		ch <- prometheus.MustNewConstMetric(m.datagramsDesc, prometheus.CounterValue, float64(st.Sent), "sent")
+		ch <- prometheus.MustNewConstMetric(m.datagramsDesc, prometheus.CounterValue, float64(st.Failed), "failed")
+		ch <- prometheus.MustNewConstMetric(m.batchesDesc, prometheus.CounterValue, float64(st.Batches))
+	}
 }
