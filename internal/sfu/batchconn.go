@@ -47,6 +47,9 @@ type batchConn struct {
 	n     int // datagrams queued
 	slots [maxBatch]slot
 	sys   batchSys
+	// rmu guards recv: the mux has one reader, but nothing says so.
+	rmu  sync.Mutex
+	recv recvSys
 	// warned is when a failed send was last logged (unix nanoseconds).
 	warned int64
 	// failedSinceLog counts datagrams not sent since the last log.
@@ -74,6 +77,7 @@ func newBatchConn(c *net.UDPConn, log *slog.Logger) *batchConn {
 		b.slots[i].buf = make([]byte, 0, maxPacketSize)
 	}
 	b.sys.init(c)
+	b.recv.init(c)
 	return b
 }
 
@@ -104,9 +108,12 @@ func (c *batchConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) 
 	return c.write(b, addr)
 }
 
-// ReadFromAddrPort is the allocation-free read of ice.AddrPortReaderWriter.
+// ReadFromAddrPort is the allocation-free read of ice.AddrPortReaderWriter,
+// which pion's mux reads every datagram with (see recvSys).
 func (c *batchConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
-	return c.ReadFromUDPAddrPort(b)
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	return c.recv.read(b)
 }
 
 func (c *batchConn) write(b []byte, addr netip.AddrPort) (int, error) {

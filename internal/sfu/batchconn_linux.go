@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"syscall"
 	"unsafe"
 
@@ -84,6 +85,90 @@ func (s *batchSys) sendmmsg(fd uintptr) bool {
 		}
 		return true
 	}
+}
+
+// recvSys reads datagrams with recvfrom, made directly as batchSys makes
+// sendmmsg. A read that goes through the runtime's syscall path wakes
+// the runtime's monitor thread (sysmon) when it sleeps, which then polls
+// every 20 µs for the next millisecond or more; with a publisher's packet
+// every millisecond or so, meetd kept it polling all the time it was not
+// idle, a thread switch every 20 µs. batchConn.rmu guards it.
+type recvSys struct {
+	raw  syscall.RawConn
+	from unix.RawSockaddrAny
+	// The call's buffer, and what it returns.
+	buf   []byte
+	n     int
+	errno syscall.Errno
+	call  func(fd uintptr) bool
+}
+
+func (r *recvSys) init(c *net.UDPConn) {
+	r.raw, _ = c.SyscallConn()
+	r.call = r.recvfrom
+}
+
+// read reads one datagram into b, waiting in the poller until one comes
+// (or the read deadline passes).
+func (r *recvSys) read(b []byte) (int, netip.AddrPort, error) {
+	if r.raw == nil {
+		return 0, netip.AddrPort{}, net.ErrClosed
+	}
+	r.buf, r.n, r.errno = b, 0, 0
+	err := r.raw.Read(r.call)
+	r.buf = nil
+	if err != nil {
+		return 0, netip.AddrPort{}, err
+	}
+	if r.errno != 0 {
+		return 0, netip.AddrPort{}, os.NewSyscallError("recvfrom", r.errno)
+	}
+	return r.n, sockaddrAddrPort(&r.from), nil
+}
+
+// recvfrom is the raw connection's read callback: false asks it to wait
+// until a datagram comes.
+func (r *recvSys) recvfrom(fd uintptr) bool {
+	var p unsafe.Pointer
+	if len(r.buf) > 0 {
+		p = unsafe.Pointer(&r.buf[0])
+	}
+	for {
+		size := uint32(unsafe.Sizeof(r.from))
+		n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(p), uintptr(len(r.buf)), 0,
+			uintptr(unsafe.Pointer(&r.from)), uintptr(unsafe.Pointer(&size)))
+		switch e {
+		case 0:
+			r.n = int(n)
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		default:
+			r.errno = e
+		}
+		return true
+	}
+}
+
+// sockaddrAddrPort is the address and port of a struct sockaddr_in or
+// sockaddr_in6; the zero AddrPort for any other.
+func sockaddrAddrPort(sa *unix.RawSockaddrAny) netip.AddrPort {
+	switch sa.Addr.Family {
+	case unix.AF_INET:
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		port := (*[2]byte)(unsafe.Pointer(&sa4.Port))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), uint16(port[0])<<8|uint16(port[1]))
+	case unix.AF_INET6:
+		sa6 := (*unix.RawSockaddrInet6)(unsafe.Pointer(sa))
+		port := (*[2]byte)(unsafe.Pointer(&sa6.Port))
+		addr := netip.AddrFrom16(sa6.Addr)
+		if sa6.Scope_id != 0 {
+			addr = addr.WithZone(strconv.FormatUint(uint64(sa6.Scope_id), 10))
+		}
+		return netip.AddrPortFrom(addr, uint16(port[0])<<8|uint16(port[1]))
+	}
+	return netip.AddrPort{}
 }
 
 // putSockaddr writes a as a struct sockaddr_in or sockaddr_in6 into sa and

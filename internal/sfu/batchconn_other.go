@@ -2,7 +2,10 @@
 
 package sfu
 
-import "net"
+import (
+	"net"
+	"net/netip"
+)
 
 // batchSys sends a queue one datagram at a time: sendmmsg is Linux's.
 type batchSys struct {
@@ -24,6 +27,15 @@ func (s *batchSys) send(queue []slot) (int, error) {
 	}
 	return len(queue), nil
 }
+
+// recvSys reads datagrams as net.UDPConn does.
+type recvSys struct {
+	c *net.UDPConn
+}
+
+func (r *recvSys) init(c *net.UDPConn) { r.c = c }
+
+func (r *recvSys) read(b []byte) (int, netip.AddrPort, error) { return r.c.ReadFromUDPAddrPort(b) }
 
 // setDontFragment does nothing but on Linux.
 func setDontFragment(*net.UDPConn) error { return nil }

@@ -2,11 +2,13 @@ package sfu
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"sync"
 	"testing"
@@ -309,5 +311,37 @@ func TestBatchConnIPv6(t *testing.T) {
 	}
 	if st := (&sendBatch{conns: []*batchConn{b}}).stats(); st.Sent != 3 || st.Batches != 1 {
 		t.Errorf("stats %+v, want 3 sent in 1 batch", st)
+	}
+}
+
+func TestBatchConnReads(t *testing.T) {
+	b := newTestBatchConn(t)
+	s := receivers(t, 1)[0]
+	for seq := range 3 {
+		if _, err := s.WriteToUDPAddrPort(datagram(0, seq, 100+seq), addrPort(b.UDPConn)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf := make([]byte, 2048)
+	for seq := range 3 {
+		n, from, err := b.ReadFromAddrPort(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if from != addrPort(s) || string(buf[:n]) != string(datagram(0, seq, 100+seq)) {
+			t.Fatalf("read %d bytes from %v, want datagram %d from %v", n, from, seq, addrPort(s))
+		}
+	}
+	_ = b.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	if _, _, err := b.ReadFromAddrPort(buf); !os.IsTimeout(err) {
+		t.Errorf("read past the deadline: %v, want a timeout", err)
+	}
+	_ = b.SetReadDeadline(time.Time{})
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		b.Close()
+	}()
+	if _, _, err := b.ReadFromAddrPort(buf); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("read of a closed socket: %v", err)
 	}
 }
