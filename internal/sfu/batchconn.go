@@ -120,13 +120,20 @@ func (c *batchConn) write(b []byte, addr netip.AddrPort) (int, error) {
 	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
 	ip := addr.Addr()
 	c.mu.Lock()
-	if c.open.Load() == 0 || len(b) > maxPacketSize || ip.Is4() == c.v6 || ip.Zone() != "" {
+	if ip.Is4() == c.v6 || ip.Zone() != "" {
+		// Not for sendmmsg: the socket's own write says why.
+		c.flushLocked()
+		c.mu.Unlock()
+		return c.WriteToUDPAddrPort(b, addr)
+	}
+	if c.open.Load() == 0 || len(b) > maxPacketSize {
 		// Straight out, after what is queued. Holding mu keeps the
 		// order: a datagram this goroutine queued earlier may be on its
 		// way in another goroutine's flush, which holds mu.
 		c.flushLocked()
+		n, err := c.sys.sendOne(b, addr)
 		c.mu.Unlock()
-		return c.WriteToUDPAddrPort(b, addr)
+		return n, err
 	}
 	s := &c.slots[c.n]
 	s.buf = append(s.buf[:0], b...)

@@ -87,6 +87,29 @@ func (s *batchSys) sendmmsg(fd uintptr) bool {
 	}
 }
 
+// sendOne sends one datagram, as a batch of one: through the runtime's
+// syscall path, each write outside a batch (RTCP, ICE) would wake its
+// monitor thread as reads did (see recvSys). It uses the first message's
+// address and vector.
+func (s *batchSys) sendOne(b []byte, addr netip.AddrPort) (int, error) {
+	if s.raw == nil {
+		return 0, net.ErrClosed
+	}
+	s.iovs[0].Base = unsafe.SliceData(b)
+	s.iovs[0].SetLen(len(b))
+	s.hdrs[0].hdr.Namelen = putSockaddr(&s.names[0], addr)
+	s.n, s.errno = 1, 0
+	err := s.raw.Write(s.call)
+	s.iovs[0].Base = nil
+	if err != nil {
+		return 0, err
+	}
+	if s.errno != 0 {
+		return 0, os.NewSyscallError("sendmmsg", s.errno)
+	}
+	return len(b), nil
+}
+
 // recvSys reads datagrams with recvfrom, made directly as batchSys makes
 // sendmmsg. A read that goes through the runtime's syscall path wakes
 // the runtime's monitor thread (sysmon) when it sleeps, which then polls

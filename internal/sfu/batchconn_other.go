@@ -28,6 +28,11 @@ func (s *batchSys) send(queue []slot) (int, error) {
 	return len(queue), nil
 }
 
+// sendOne sends one datagram.
+func (s *batchSys) sendOne(b []byte, addr netip.AddrPort) (int, error) {
+	return s.c.WriteToUDPAddrPort(b, addr)
+}
+
 // recvSys reads datagrams as net.UDPConn does.
 type recvSys struct {
 	c *net.UDPConn
