@@ -138,7 +138,7 @@ func (c *Client) handleOffer(offerSDP string) {
 }
 
 func (c *Client) newPublisher() error {
-	pc, err := c.env.API.NewPeerConnection()
+	pc, err := c.env.API.NewPublishConnection()
 	if err != nil {
 		return err
 	}

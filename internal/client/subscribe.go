@@ -160,7 +160,7 @@ func (c *Client) handleAnswer(answerSDP string) {
 }
 
 func (c *Client) newSubscriber() (*subscriber, error) {
-	pc, err := c.env.API.NewPeerConnection()
+	pc, err := c.env.API.NewSubscribeConnection()
 	if err != nil {
 		return nil, err
 	}

@@ -46,9 +46,12 @@ type Config struct {
 	PublicIPs []string
 }
 
-// API creates peer connections that share one media and interceptor setup.
+// API creates peer connections that share one media setup and sockets.
 type API struct {
-	api *webrtc.API
+	// publish makes the connections publishers send on, with the
+	// interceptors of received streams; subscribe those meetd sends on,
+	// with none.
+	publish, subscribe *webrtc.API
 	// closers are the shared sockets (UDP and TCP muxes) the API owns.
 	closers []io.Closer
 	// batch is the shared UDP sockets, on which fan-outs batch their
@@ -201,9 +204,19 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 	s.DisableActiveTCP(true)
 	s.SetICETimeouts(ICEDisconnectedTimeout, ICEFailedTimeout, ICEKeepalive)
 
-	a.api = webrtc.NewAPI(
+	a.publish = webrtc.NewAPI(
 		webrtc.WithMediaEngine(m),
 		webrtc.WithInterceptorRegistry(ir),
+		webrtc.WithSettingEngine(s),
+	)
+	// A subscribe connection receives no media: the interceptors of
+	// received streams would only tick (the NACK generator ten times a
+	// second) for each subscriber. Each connection copies the media
+	// engine, so the two can share it. The registry must be given, empty:
+	// without one pion registers its defaults, into the media engine too.
+	a.subscribe = webrtc.NewAPI(
+		webrtc.WithMediaEngine(m),
+		webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
 		webrtc.WithSettingEngine(s),
 	)
 	return a, nil
@@ -271,15 +284,15 @@ func (a *API) Close() {
 	a.closers = nil
 }
 
-// interceptors registers the per-stream RTP and RTCP work pion does. Most
-// of pion's defaults do work on every packet meetd sends to every
-// subscriber; meetd keeps only what earns its cost:
-//   - NACKs for what publishers lose, receiver reports, and transport-wide
-//     congestion control feedback so that browsers raise their bitrate: all
-//     on the publisher's incoming streams, once per published packet.
+// interceptors registers the per-stream RTP and RTCP work pion does on
+// publish connections. Most of pion's defaults do work on every packet
+// meetd sends to every subscriber; meetd keeps only what earns its cost:
+// NACKs for what publishers lose, receiver reports, and transport-wide
+// congestion control feedback so that browsers raise their bitrate: all
+// on the publisher's incoming streams, once per published packet.
 //
-// Nothing is kept on the streams sent to subscribers, where every packet
-// would pay for it once per subscriber. Not kept: the NACK responder,
+// Subscribe connections have none, as every packet would pay for them
+// once per subscriber. Not kept: the NACK responder,
 // which copies every packet into a buffer of its own per subscriber (Track
 // keeps one cache for all subscribers and answers NACKs from it), the
 // sender report interceptor, which locks and updates each stream's state
@@ -303,11 +316,20 @@ func interceptors(m *webrtc.MediaEngine) (*interceptor.Registry, error) {
 	return ir, nil
 }
 
-// NewPeerConnection creates a peer connection. meetd's own candidates are
-// its host addresses (or the configured public ones), so it needs no STUN.
-func (a *API) NewPeerConnection() (*webrtc.PeerConnection, error) {
-	return a.api.NewPeerConnection(webrtc.Configuration{
-		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
-		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
-	})
+// pcConfig is every peer connection's: meetd's own candidates are its
+// host addresses (or the configured public ones), so it needs no STUN.
+var pcConfig = webrtc.Configuration{
+	BundlePolicy:  webrtc.BundlePolicyMaxBundle,
+	RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
+}
+
+// NewPublishConnection creates a peer connection a publisher sends media on.
+func (a *API) NewPublishConnection() (*webrtc.PeerConnection, error) {
+	return a.publish.NewPeerConnection(pcConfig)
+}
+
+// NewSubscribeConnection creates a peer connection meetd sends media on,
+// and receives none.
+func (a *API) NewSubscribeConnection() (*webrtc.PeerConnection, error) {
+	return a.subscribe.NewPeerConnection(pcConfig)
 }

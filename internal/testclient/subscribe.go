@@ -21,7 +21,7 @@ func (c *Client) handleOffer(sdp string) error {
 		pc.OnICECandidate(c.candidateHandler(signal.TargetSubscribe))
 		pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 			if c.opts.OnSenderReport != nil {
-				go readReports(t.Kind(), r, c.opts.OnSenderReport)
+				go readReports(t, r, c.opts.OnSenderReport)
 			}
 			if c.opts.OnTrack != nil {
 				go c.opts.OnTrack(t)
@@ -64,16 +64,18 @@ func (c *Client) handleOffer(sdp string) error {
 	return c.send(signal.Message{Type: signal.TypeAnswer, SDP: answer.SDP})
 }
 
-// readReports gives the sender reports r receives to f until r stops.
-func readReports(kind webrtc.RTPCodecType, r *webrtc.RTPReceiver, f func(webrtc.RTPCodecType, *rtcp.SenderReport)) {
+// readReports gives the sender reports of t that r receives to f until r
+// stops. pion gives each receiver every compound packet that names its
+// stream, with the reports of other streams.
+func readReports(t *webrtc.TrackRemote, r *webrtc.RTPReceiver, f func(webrtc.RTPCodecType, *rtcp.SenderReport)) {
 	for {
 		pkts, _, err := r.ReadRTCP()
 		if err != nil {
 			return
 		}
 		for _, p := range pkts {
-			if sr, ok := p.(*rtcp.SenderReport); ok {
-				f(kind, sr)
+			if sr, ok := p.(*rtcp.SenderReport); ok && sr.SSRC == uint32(t.SSRC()) {
+				f(t.Kind(), sr)
 			}
 		}
 	}
