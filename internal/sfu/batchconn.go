@@ -26,8 +26,8 @@ const maxBatch = 64
 // open, WriteTo copies the datagram into a queue and returns; end sends
 // the queue, as does a write that fills it. Nothing waits for a timer: a
 // datagram waits at most until the fan-out it was written during ends.
-// Writes while no batch is open (ICE, DTLS, RTCP, retransmissions, most
-// of the time) go straight out, after whatever is queued.
+// Writes while no batch is open (ICE, DTLS, RTCP) go straight out, after
+// whatever is queued.
 //
 // Only WriteTo and WriteToAddrPort, what pion's mux writes with, batch;
 // the embedded connection's other write methods send at once.
@@ -171,12 +171,13 @@ func (c *batchConn) flushLocked() {
 }
 
 // noteFailed counts datagrams that could not be sent and logs it, at most
-// once a second. mu must be held.
+// once a second and not once the socket is closed (meetd is stopping).
+// mu must be held.
 func (c *batchConn) noteFailed(lost int, err error) {
 	c.failed.Add(uint64(lost))
 	c.failedSinceLog += lost
 	now := time.Now().UnixNano()
-	if now-c.warned < int64(time.Second) {
+	if now-c.warned < int64(time.Second) || errors.Is(err, net.ErrClosed) {
 		return
 	}
 	c.log.Warn("media datagrams not sent", "local", c.LocalAddr().String(), "count", c.failedSinceLog, "err", err)
