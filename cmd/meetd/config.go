@@ -103,9 +103,9 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	fs.StringVar(&cfg.PublicIPSTUN, "public-ip-stun", env("MEETD_PUBLIC_IP_STUN", ""),
 		"STUN server host:port to ask for the public IP address at start, when -public-ip is unset, e.g. stun.l.google.com:19302 (env MEETD_PUBLIC_IP_STUN)")
 	fs.StringVar(&udpPort, "udp-port", env("MEETD_UDP_PORT", ""),
-		"one UDP port for all media, e.g. 3479; wins over -udp-ports (env MEETD_UDP_PORT)")
+		"one UDP port for all media, e.g. 3479; wins over -udp-ports; empty: one the kernel picks (env MEETD_UDP_PORT)")
 	fs.StringVar(&ports, "udp-ports", env("MEETD_UDP_PORTS", ""),
-		"UDP port range for media, MIN-MAX, one port per connection; empty means any (env MEETD_UDP_PORTS)")
+		"UDP port range for media, MIN-MAX, one port per connection instead of one shared (env MEETD_UDP_PORTS)")
 	fs.StringVar(&tcpPort, "tcp-port", env("MEETD_TCP_PORT", ""),
 		"TCP port for media (ICE-TCP), for clients whose network blocks UDP; empty means none (env MEETD_TCP_PORT)")
 	fs.BoolVar(&cfg.TURN.Enabled, "turn", envBool("MEETD_TURN"),

@@ -98,7 +98,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := m.discoverPublicIP(ctx); err != nil {
 		return err
 	}
-	if m.api, err = sfu.NewAPI(m.Config.SFU); err != nil {
+	if m.api, err = sfu.NewAPI(m.Config.SFU, m.log); err != nil {
 		return err
 	}
 	site, err := m.setupTLS()
@@ -121,7 +121,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		httpLn = m.mux.HTTP()
 	}
 	m.rooms = room.NewDirectory(m.log, m.Config.Limits)
-	met := metrics.New(m.rooms, m.api.Counters())
+	met := metrics.New(m.rooms, m.api.Counters(), m.api.BatchStats)
 	env := &client.Env{API: m.api, Rooms: m.rooms, Log: m.log, Metrics: met}
 	if len(m.Config.ICEServers) > 0 {
 		env.ICEServers = []msg.ICEServer{{URLs: m.Config.ICEServers}}
@@ -154,7 +154,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}
 	url := scheme + "://" + displayAddr(m.ln.Addr())
-	m.log.Info("meetd listening", "addr", m.ln.Addr().String(), "url", url)
+	m.log.Info("meetd listening", "addr", m.ln.Addr().String(), "url", url, "media_udp", m.api.MediaAddrs())
 	if site.trust != nil {
 		m.log.Info("HTTPS certificate from meetd's local authority: trust it once per device to avoid the browser warning",
 			"ca_file", site.caFile, "sha256", site.trust.Fingerprint, "help", url+httpd.TrustPath)

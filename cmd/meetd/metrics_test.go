@@ -63,6 +63,8 @@ func TestMetricsAndStats(t *testing.T) {
 		`meetd_subscriptions 4`,
 		`meetd_signaling_errors_total{code="bad_message"} 1`,
 		`meetd_websocket_connections 4`,
+		`meetd_media_datagrams_batched_total{result="failed"} 0`,
+		`meetd_media_batches_total`,
 		`process_resident_memory_bytes`,
 	} {
 		if !strings.Contains(text, want) {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -221,6 +222,42 @@ func TestAllMediaOnOneUDPPort(t *testing.T) {
 				t.Errorf("%s %s: path %v, want meetd's UDP port %d", names[i], target, path, port)
 			}
 		}
+	}
+	if st := m.api.BatchStats(); st.Batches == 0 || st.Sent == 0 || st.Failed != 0 {
+		t.Errorf("batched sends %+v, want some and no failures", st)
+	}
+}
+
+// TestMediaSharesOneSocketByDefault: with no UDP port given, media of all
+// connections still goes through one socket, on a port the kernel chose.
+func TestMediaSharesOneSocketByDefault(t *testing.T) {
+	checkLeaks(t)
+	m := runMeetd(t, Config{SFU: sfu.Config{Loopback: true, Interfaces: []string{"lo"}}})
+	addrs := m.api.MediaAddrs()
+	if len(addrs) != 1 {
+		t.Fatalf("media sockets %v, want one on 127.0.0.1", addrs)
+	}
+	_, port, _ := strings.Cut(addrs[0], ":")
+	url := "ws://" + m.Addr() + "/ws"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pub := publishDefault(t, ctx, url, testclient.Options{})
+	defer pub.Close()
+	for i := range 2 {
+		v := dial(t, ctx, url, testclient.Options{})
+		defer v.Close()
+		join(t, ctx, v, "default", signal.RoleAudience)
+		waitMedia(t, ctx, fmt.Sprintf("viewer %d", i), v)
+		path, err := v.Path(signal.TargetSubscribe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if path.Protocol != "udp" || strconv.Itoa(path.RemotePort) != port {
+			t.Errorf("viewer %d: path %v, want meetd's media socket %s", i, path, addrs[0])
+		}
+	}
+	if st := m.api.BatchStats(); st.Batches == 0 || st.Failed != 0 {
+		t.Errorf("batched sends %+v, want some and no failures", st)
 	}
 }
 

@@ -30,6 +30,7 @@ import (
 
 type config struct {
 	meetd        string
+	meetdArgs    []string
 	url          string
 	pid          int
 	serverCPU    int
@@ -54,7 +55,7 @@ func (c *config) server() (*server, error) {
 	if c.url != "" {
 		return &server{pid: c.pid, url: c.url}, nil
 	}
-	return startServer(c.meetd, c.serverCPU, c.pprofDir != "", c.meetdLog)
+	return startServer(c.meetd, c.meetdArgs, c.serverCPU, c.pprofDir != "", c.meetdLog)
 }
 
 func main() {
@@ -71,6 +72,7 @@ func mainErr(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("meetload", flag.ContinueOnError)
 	workloads := fs.String("workloads", "w1:100", "comma-separated runs, KIND:N, KIND one of w1 (broadcast), w2 (meeting), w3 (churn), w4 (simulcast)")
 	fs.StringVar(&cfg.meetd, "meetd", "bin/meetd", "meetd binary to start for each run")
+	meetdArgs := fs.String("meetd-args", "", "extra space-separated flags for the meetd started, such as \"-udp-port 0\"")
 	fs.StringVar(&cfg.url, "url", "", "load this running meetd (ws://127.0.0.1:PORT/ws) instead of starting one; needs -pid")
 	fs.IntVar(&cfg.pid, "pid", 0, "process id of the meetd given by -url, to read its CPU time and memory")
 	defCPU := -1
@@ -89,6 +91,7 @@ func mainErr(args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	cfg.meetdArgs = strings.Fields(*meetdArgs)
 	if cfg.url != "" && cfg.pid == 0 {
 		return errors.New("-url needs -pid")
 	}

@@ -24,9 +24,9 @@ type server struct {
 	cmd   *exec.Cmd
 }
 
-// startServer runs bin on a free loopback port, pinned to cpu with taskset
-// when cpu >= 0, and waits until it answers /healthz.
-func startServer(bin string, cpu int, pprof bool, log io.Writer) (*server, error) {
+// startServer runs bin with extra flags on a free loopback port, pinned to
+// cpu with taskset when cpu >= 0, and waits until it answers /healthz.
+func startServer(bin string, extra []string, cpu int, pprof bool, log io.Writer) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -42,6 +42,7 @@ func startServer(bin string, cpu int, pprof bool, log io.Writer) (*server, error
 		s.pprof = fmt.Sprintf("127.0.0.1:%d", pport)
 		args = append(args, "-pprof", s.pprof)
 	}
+	args = append(args, extra...)
 	name := bin
 	if cpu >= 0 {
 		if _, err := exec.LookPath("taskset"); err == nil {

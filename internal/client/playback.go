@@ -107,6 +107,7 @@ func (c *Client) addDown(s *subscriber, t *sfu.Track) {
 		return
 	}
 	go down.ReadRTCP(sender)
+	s.reports.Add(down)
 	s.downs[t] = &subTrack{down: down, sender: sender}
 	if v, ok := c.views[t.StreamID()]; ok && t.Kind() == webrtc.RTPCodecTypeVideo {
 		down.SetView(v)
@@ -142,6 +143,8 @@ func (c *Client) updatePlayback(want []*sfu.Track, live bool) {
 		// The sender's RTCP still goes to the first down track's reader:
 		// the new one forwards without an estimate.
 		s.est.Remove(st.down)
+		s.reports.Remove(st.down)
+		s.reports.Add(down)
 		delete(s.downs, t)
 		s.downs[next] = &subTrack{down: down, sender: st.sender}
 	}

@@ -138,7 +138,7 @@ func (c *Client) handleOffer(offerSDP string) {
 }
 
 func (c *Client) newPublisher() error {
-	pc, err := c.env.API.NewPeerConnection()
+	pc, err := c.env.API.NewPublishConnection()
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func (c *Client) newPublisher() error {
 			p.simulcastMu.Lock()
 			first, ok := p.simulcast[receiver]
 			if !ok {
-				first = sfu.NewTrack(pc, remote, receiver, streamPrefix+remote.StreamID(), c.env.API.Counters(), log)
+				first = c.env.API.NewTrack(pc, remote, receiver, streamPrefix+remote.StreamID(), log)
 				if c.mode == WebSocket {
 					// WHIP has no way to tell an encoder: its layers all keep coming.
 					stream := remote.StreamID()
@@ -168,7 +168,7 @@ func (c *Client) newPublisher() error {
 			}
 			t = first
 		} else {
-			t = sfu.NewTrack(pc, remote, receiver, streamPrefix+remote.StreamID(), c.env.API.Counters(), log)
+			t = c.env.API.NewTrack(pc, remote, receiver, streamPrefix+remote.StreamID(), log)
 		}
 		go t.Run()
 		c.post(func() {

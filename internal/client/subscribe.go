@@ -17,6 +17,8 @@ type subscriber struct {
 	downs map[*sfu.Track]*subTrack
 	// est estimates the connection's bandwidth for all of its down tracks.
 	est *sfu.Estimator
+	// reports sends the down tracks' sender reports.
+	reports *sfu.Reporter
 	// negotiating is set from sending an offer until its answer.
 	negotiating bool
 	// again is set when the tracks changed during a negotiation.
@@ -76,6 +78,7 @@ func (c *Client) updateSubscriber(want []*sfu.Track, live bool) {
 		if !slices.Contains(want, t) {
 			t.Unsubscribe(st.down)
 			s.est.Remove(st.down)
+			s.reports.Remove(st.down)
 			if err := s.pc.RemoveTrack(st.sender); err != nil {
 				c.log.Debug("remove track", "err", err)
 			}
@@ -158,11 +161,12 @@ func (c *Client) handleAnswer(answerSDP string) {
 }
 
 func (c *Client) newSubscriber() (*subscriber, error) {
-	pc, err := c.env.API.NewPeerConnection()
+	pc, err := c.env.API.NewSubscribeConnection()
 	if err != nil {
 		return nil, err
 	}
-	s := &subscriber{pc: pc, downs: map[*sfu.Track]*subTrack{}, est: sfu.NewEstimator(c.log.With("pc", "subscribe"))}
+	s := &subscriber{pc: pc, downs: map[*sfu.Track]*subTrack{}, est: sfu.NewEstimator(c.log.With("pc", "subscribe")),
+		reports: sfu.NewReporter(pc.WriteRTCP)}
 	c.sub = s
 	log := c.log.With("pc", "subscribe")
 	c.forwardCandidates(pc, signal.TargetSubscribe, func() bool { return c.sub == s })
@@ -199,6 +203,7 @@ func (c *Client) closeSubscriber() {
 	for t, st := range s.downs {
 		t.Unsubscribe(st.down)
 	}
+	s.reports.Close()
 	if err := s.pc.Close(); err != nil {
 		c.log.Debug("close subscribe connection", "err", err)
 	}

@@ -20,7 +20,9 @@ import (
 type Metrics struct {
 	rooms    *room.Directory
 	counters *sfu.Counters
-	reg      *prometheus.Registry
+	// batches reads the counts of the shared media sockets.
+	batches func() sfu.BatchStats
+	reg     *prometheus.Registry
 
 	signalingErrors *prometheus.CounterVec
 	iceRestarts     *prometheus.CounterVec
@@ -28,14 +30,17 @@ type Metrics struct {
 	open            atomic.Int64
 
 	roomsDesc, participantsDesc, tracksDesc, subscriptionsDesc, packetsInDesc, openDesc *prometheus.Desc
+	datagramsDesc, batchesDesc                                                          *prometheus.Desc
 	media                                                                               mediaDescs
 }
 
-// New makes the metrics of a server with these rooms and media counters.
-func New(rooms *room.Directory, media *sfu.Counters) *Metrics {
+// New makes the metrics of a server with these rooms and media counters,
+// whose shared media sockets batches counts.
+func New(rooms *room.Directory, media *sfu.Counters, batches func() sfu.BatchStats) *Metrics {
 	m := &Metrics{
 		rooms:    rooms,
 		counters: media,
+		batches:  batches,
 		reg:      prometheus.NewRegistry(),
 		signalingErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meetd_signaling_errors_total",
@@ -56,6 +61,9 @@ func New(rooms *room.Directory, media *sfu.Counters) *Metrics {
 		packetsInDesc:     prometheus.NewDesc("meetd_track_packets", "Packets received on the tracks now published.", nil, nil),
 		openDesc:          prometheus.NewDesc("meetd_websocket_connections", "WebSocket connections open.", nil, nil),
 		media:             newMediaDescs(),
+		datagramsDesc: prometheus.NewDesc("meetd_media_datagrams_batched_total",
+			"Media datagrams queued on the shared UDP sockets, by result: sent, or failed (refused by the kernel).", []string{"result"}, nil),
+		batchesDesc: prometheus.NewDesc("meetd_media_batches_total", "Batches (sendmmsg calls) sent on the shared UDP sockets.", nil, nil),
 	}
 	m.reg.MustRegister(m, m.signalingErrors, m.iceRestarts, m.connections,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -82,7 +90,7 @@ func (m *Metrics) ConnectionClosed() { m.open.Add(-1) }
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{m.roomsDesc, m.participantsDesc, m.tracksDesc, m.subscriptionsDesc,
-		m.packetsInDesc, m.openDesc} {
+		m.packetsInDesc, m.openDesc, m.datagramsDesc, m.batchesDesc} {
 		ch <- d
 	}
 	m.media.describe(ch)
@@ -123,4 +131,10 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.packetsInDesc, prometheus.GaugeValue, packets)
 	ch <- prometheus.MustNewConstMetric(m.openDesc, prometheus.GaugeValue, float64(m.open.Load()))
 	m.media.collect(ch, m.counters.Snapshot())
+	if m.batches != nil {
+		st := m.batches()
+		ch <- prometheus.MustNewConstMetric(m.datagramsDesc, prometheus.CounterValue, float64(st.Sent), "sent")
+		ch <- prometheus.MustNewConstMetric(m.datagramsDesc, prometheus.CounterValue, float64(st.Failed), "failed")
+		ch <- prometheus.MustNewConstMetric(m.batchesDesc, prometheus.CounterValue, float64(st.Batches))
+	}
 }

@@ -6,6 +6,7 @@ package sfu
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"slices"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/sdp/v3"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -30,9 +32,11 @@ type Config struct {
 	Interfaces []string
 	// UDPPort, when not zero, is the one UDP port all media uses, on every
 	// address (pion's UDP mux). It wins over UDPPortMin and UDPPortMax.
+	// When all three are zero, media also shares one UDP socket per
+	// address, on a port the kernel picks.
 	UDPPort int
-	// UDPPortMin and UDPPortMax bound the ephemeral UDP ports used for media
-	// (both zero: any port).
+	// UDPPortMin and UDPPortMax, when not zero, bound the UDP ports of
+	// sockets each connection opens for its own media.
 	UDPPortMin, UDPPortMax uint16
 	// TCPPort, when not zero, is the port of ICE-TCP: clients that cannot
 	// send UDP reach the SFU over TCP there.
@@ -42,12 +46,18 @@ type Config struct {
 	PublicIPs []string
 }
 
-// API creates peer connections that share one media and interceptor setup.
+// API creates peer connections that share one media setup and sockets.
 type API struct {
-	api *webrtc.API
+	// publish makes the connections publishers send on, with the
+	// interceptors of received streams; subscribe those meetd sends on,
+	// with none.
+	publish, subscribe *webrtc.API
 	// closers are the shared sockets (UDP and TCP muxes) the API owns.
 	closers  []io.Closer
 	counters Counters
+	// batch is the shared UDP sockets, on which fan-outs batch their
+	// writes; empty when each connection has sockets of its own.
+	batch *sendBatch
 }
 
 // Codecs meetd negotiates. Browsers all speak VP8, H.264 and Opus; keeping
@@ -119,8 +129,8 @@ const iceMaxBindingRequests = uint16((ICEDisconnectedTimeout + ICEFailedTimeout)
 // AudioLevelURI is the RTP header extension carrying a packet's audio level (RFC 6464).
 const AudioLevelURI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 
-// NewAPI builds the pion API for cfg.
-func NewAPI(cfg Config) (*API, error) {
+// NewAPI builds the pion API for cfg. log tells of media sockets' errors.
+func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 	m := &webrtc.MediaEngine{}
 	for _, c := range codecs {
 		if err := m.RegisterCodec(c.params, c.kind); err != nil {
@@ -152,29 +162,22 @@ func NewAPI(cfg Config) (*API, error) {
 		s.SetInterfaceFilter(func(name string) bool { return slices.Contains(names, name) })
 	}
 	s.SetIPFilter(notLinkLocal)
-	a := &API{}
+	a := &API{batch: &sendBatch{}}
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	switch {
-	case cfg.UDPPort != 0:
-		// Link-local IPv6 addresses are useless for media, and binding one
-		// fails while the kernel still checks it is unique.
-		opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithIPFilter(notLinkLocal)}
-		if cfg.Loopback {
-			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
-		}
-		if len(cfg.Interfaces) > 0 {
-			names := slices.Clone(cfg.Interfaces)
-			opts = append(opts, ice.UDPMuxFromPortWithInterfaceFilter(func(name string) bool { return slices.Contains(names, name) }))
-		}
-		mux, err := ice.NewMultiUDPMuxFromPort(cfg.UDPPort, opts...)
-		if err != nil {
-			return nil, fmt.Errorf("media UDP port %d: %w", cfg.UDPPort, err)
-		}
-		a.closers = append(a.closers, mux)
-		s.SetICEUDPMux(mux)
-	case cfg.UDPPortMin != 0 || cfg.UDPPortMax != 0:
+	case cfg.UDPPort == 0 && (cfg.UDPPortMin != 0 || cfg.UDPPortMax != 0):
 		if err := s.SetEphemeralUDPPortRange(cfg.UDPPortMin, cfg.UDPPortMax); err != nil {
 			return nil, fmt.Errorf("udp port range: %w", err)
+		}
+	default:
+		mux, err := a.sharedUDP(cfg, log)
+		switch {
+		case err == nil:
+			s.SetICEUDPMux(mux)
+		case cfg.UDPPort != 0:
+			return nil, fmt.Errorf("media UDP port %d: %w", cfg.UDPPort, err)
+		default:
+			log.Warn("cannot open the shared media UDP sockets; each connection opens its own", "err", err)
 		}
 	}
 	if cfg.TCPPort != 0 {
@@ -211,12 +214,74 @@ func NewAPI(cfg Config) (*API, error) {
 	s.SetICETimeouts(ICEDisconnectedTimeout, ICEFailedTimeout, ICEKeepalive)
 	s.SetICEMaxBindingRequests(iceMaxBindingRequests)
 
-	a.api = webrtc.NewAPI(
+	a.publish = webrtc.NewAPI(
 		webrtc.WithMediaEngine(m),
 		webrtc.WithInterceptorRegistry(ir),
 		webrtc.WithSettingEngine(s),
 	)
+	// A subscribe connection receives no media: the interceptors of
+	// received streams would only tick (the NACK generator ten times a
+	// second) for each subscriber. Each connection copies the media
+	// engine, so the two can share it. The registry must be given, empty:
+	// without one pion registers its defaults, into the media engine too.
+	a.subscribe = webrtc.NewAPI(
+		webrtc.WithMediaEngine(m),
+		webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
+		webrtc.WithSettingEngine(s),
+	)
 	return a, nil
+}
+
+// BatchStats counts what the shared UDP sockets sent in batches.
+func (a *API) BatchStats() BatchStats { return a.batch.stats() }
+
+// sharedUDPBuffer is the socket buffer size asked for the shared UDP
+// sockets, each way: they carry every participant's media, where each
+// connection's own socket used to carry one's. The kernel caps it at
+// net.core.rmem_max and wmem_max.
+const sharedUDPBuffer = 4 << 20
+
+// sharedUDP opens one UDP socket per local address, on cfg.UDPPort (0: a
+// port the kernel picks for each), that all peer connections share; their
+// writes batch (see batchConn).
+func (a *API) sharedUDP(cfg Config, log *slog.Logger) (ice.UDPMux, error) {
+	// Link-local IPv6 addresses are useless for media, and binding one
+	// fails while the kernel still checks it is unique.
+	opts := []ice.UDPMuxFromPortOption{
+		ice.UDPMuxFromPortWithIPFilter(notLinkLocal),
+		ice.UDPMuxFromPortWithReadBufferSize(sharedUDPBuffer),
+		ice.UDPMuxFromPortWithWriteBufferSize(sharedUDPBuffer),
+	}
+	if cfg.Loopback {
+		opts = append(opts, ice.UDPMuxFromPortWithLoopback())
+	}
+	if len(cfg.Interfaces) > 0 {
+		names := slices.Clone(cfg.Interfaces)
+		opts = append(opts, ice.UDPMuxFromPortWithInterfaceFilter(func(name string) bool { return slices.Contains(names, name) }))
+	}
+	std, err := stdnet.NewNet()
+	if err != nil {
+		return nil, fmt.Errorf("network: %w", err)
+	}
+	bn := &batchNet{Net: std, log: log}
+	opts = append(opts, ice.UDPMuxFromPortWithNet(bn))
+	mux, err := ice.NewMultiUDPMuxFromPort(cfg.UDPPort, opts...)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, mux)
+	a.batch.conns = bn.conns
+	return mux, nil
+}
+
+// MediaAddrs are the addresses of the shared UDP sockets media uses, none
+// when each connection has its own.
+func (a *API) MediaAddrs() []string {
+	var addrs []string
+	for _, c := range a.batch.conns {
+		addrs = append(addrs, c.LocalAddr().String())
+	}
+	return addrs
 }
 
 func notLinkLocal(ip net.IP) bool { return !ip.IsLinkLocalUnicast() }
@@ -232,20 +297,22 @@ func (a *API) Close() {
 	a.closers = nil
 }
 
-// interceptors registers the per-stream RTP and RTCP work pion does. Most
-// of pion's defaults do work on every packet meetd sends to every
-// subscriber; meetd keeps only what earns its cost:
-//   - NACKs for what publishers lose, receiver reports, and transport-wide
-//     congestion control feedback so that browsers raise their bitrate: all
-//     on the publisher's incoming streams, once per published packet;
-//   - sender reports to subscribers, which browsers need to keep audio and
-//     video in sync, and whose receiver reports then give the round trip
-//     (DownTrack.noteReception).
+// interceptors registers the per-stream RTP and RTCP work pion does on
+// publish connections. Most of pion's defaults do work on every packet
+// meetd sends to every subscriber; meetd keeps only what earns its cost:
+// NACKs for what publishers lose, receiver reports, and transport-wide
+// congestion control feedback so that browsers raise their bitrate: all
+// on the publisher's incoming streams, once per published packet.
 //
-// Not kept: the NACK responder, which copies every packet into a buffer of
-// its own per subscriber (Track keeps one cache for all subscribers and
-// answers NACKs from it) and the stats interceptor, whose work on every
-// packet sent would give meetd what it reads itself from receiver reports.
+// Subscribe connections have none, as every packet would pay for them
+// once per subscriber. Not kept: the NACK responder,
+// which copies every packet into a buffer of its own per subscriber (Track
+// keeps one cache for all subscribers and answers NACKs from it), the
+// sender report interceptor, which locks and updates each stream's state
+// on every packet (Reporter makes the reports from counts the down tracks
+// keep anyway; their receiver reports then give the round trip,
+// DownTrack.noteReception), and the stats interceptor (meetd reads what
+// it needs from receiver reports).
 func interceptors(m *webrtc.MediaEngine) (*interceptor.Registry, error) {
 	ir := &interceptor.Registry{}
 	gen, err := nack.NewGeneratorInterceptor()
@@ -258,22 +325,26 @@ func interceptors(m *webrtc.MediaEngine) (*interceptor.Registry, error) {
 		return nil, err
 	}
 	ir.Add(rr)
-	sr, err := report.NewSenderInterceptor()
-	if err != nil {
-		return nil, err
-	}
-	ir.Add(sr)
 	if err := webrtc.ConfigureTWCCSender(m, ir); err != nil {
 		return nil, err
 	}
 	return ir, nil
 }
 
-// NewPeerConnection creates a peer connection. meetd's own candidates are
-// its host addresses (or the configured public ones), so it needs no STUN.
-func (a *API) NewPeerConnection() (*webrtc.PeerConnection, error) {
-	return a.api.NewPeerConnection(webrtc.Configuration{
-		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
-		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
-	})
+// pcConfig is every peer connection's: meetd's own candidates are its
+// host addresses (or the configured public ones), so it needs no STUN.
+var pcConfig = webrtc.Configuration{
+	BundlePolicy:  webrtc.BundlePolicyMaxBundle,
+	RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
+}
+
+// NewPublishConnection creates a peer connection a publisher sends media on.
+func (a *API) NewPublishConnection() (*webrtc.PeerConnection, error) {
+	return a.publish.NewPeerConnection(pcConfig)
+}
+
+// NewSubscribeConnection creates a peer connection meetd sends media on,
+// and receives none.
+func (a *API) NewSubscribeConnection() (*webrtc.PeerConnection, error) {
+	return a.subscribe.NewPeerConnection(pcConfig)
 }

@@ -106,3 +106,9 @@ func TestNacked(t *testing.T) {
 		t.Errorf("nacked %d, want 7", n)
 	}
 }
+
+// writerFunc is a subscriber's stream whose writes f answers.
+type writerFunc func(*rtp.Header, []byte) (int, error)
+
+func (f writerFunc) WriteRTP(h *rtp.Header, p []byte) (int, error) { return f(h, p) }
+func (f writerFunc) Write(b []byte) (int, error)                   { return len(b), nil }

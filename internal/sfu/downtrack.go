@@ -46,7 +46,9 @@ type DownTrack struct {
 	lastKeyframeRequest atomic.Int64 // unix nanoseconds
 	packets             atomic.Uint64
 	retransmits         atomic.Uint64
-	switches            atomic.Uint64
+	// octets counts the payload bytes sent, retransmissions included.
+	octets   atomic.Uint64
+	switches atomic.Uint64
 	// resendStart and resent count retransmissions in the current
 	// resendWindow; only ReadRTCP's goroutine uses them.
 	resendStart int64
@@ -243,6 +245,7 @@ func (d *DownTrack) writeRTP(l *layer, h *rtp.Header, payload []byte, info *pack
 		d.hdr.PayloadType = b.payloadType
 		if n, err := b.w.WriteRTP(&d.hdr, payload); err == nil && n > 0 {
 			d.packets.Add(1)
+			d.octets.Add(uint64(len(payload)))
 			info.sent++
 		} else {
 			info.failed++
@@ -313,6 +316,7 @@ func (d *DownTrack) send(b *binding, h *rtp.Header, payload []byte, info *packet
 		return false
 	}
 	d.packets.Add(1)
+	d.octets.Add(uint64(len(out)))
 	info.sent++
 	return true
 }
@@ -341,6 +345,8 @@ func (d *DownTrack) resend(nack *rtcp.TransportLayerNack, buf []byte) {
 	}
 	var pkt rtp.Packet
 	c := d.track.counters
+	d.track.batch.begin()
+	defer d.track.batch.end()
 	for _, pair := range nack.Nacks {
 		for _, seq := range pair.PacketList() {
 			if d.resent >= maxResends {
@@ -364,6 +370,7 @@ func (d *DownTrack) resend(nack *rtcp.TransportLayerNack, buf []byte) {
 			d.resent++
 			if _, err := b.w.WriteRTP(&h, pkt.Payload); err == nil {
 				d.retransmits.Add(1)
+				d.octets.Add(uint64(len(pkt.Payload)))
 				c.retransmitted.Add(1)
 			}
 		}

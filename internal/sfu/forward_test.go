@@ -7,7 +7,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -211,48 +210,3 @@ func BenchmarkForward(b *testing.B) {
 		})
 	}
 }
-
-// BenchmarkForwardInterceptors adds the interceptors meetd registers, as
-// pion binds them to a subscriber's stream, in front of a writer that
-// drops packets: what each sent packet costs before SRTP.
-func BenchmarkForwardInterceptors(b *testing.B) {
-	m := &webrtc.MediaEngine{}
-	ir, err := interceptors(m)
-	if err != nil {
-		b.Fatal(err)
-	}
-	const n = 100
-	tr := newTestTrack()
-	var closers []interceptor.Interceptor
-	for i := range n {
-		ic, err := ir.Build("")
-		if err != nil {
-			b.Fatal(err)
-		}
-		closers = append(closers, ic)
-		info := &interceptor.StreamInfo{SSRC: uint32(i + 1), ClockRate: 90000, MimeType: webrtc.MimeTypeVP8}
-		w := ic.BindLocalStream(info, interceptor.RTPWriterFunc(
-			func(_ *rtp.Header, p []byte, _ interceptor.Attributes) (int, error) { return len(p), nil }))
-		subscribe(tr, uint32(i+1), 96, writerFunc(func(h *rtp.Header, p []byte) (int, error) {
-			return w.Write(h, p, nil)
-		}))
-	}
-	defer func() {
-		for _, c := range closers {
-			_ = c.Close()
-		}
-	}()
-	key, inter := vp8(b, 1, true), vp8(b, 2, false)
-	var scratch rtp.Packet
-	forwardFirst(tr, key, &scratch)
-	b.ReportAllocs()
-	for b.Loop() {
-		forwardFirst(tr, inter, &scratch)
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/subscriber")
-}
-
-type writerFunc func(*rtp.Header, []byte) (int, error)
-
-func (f writerFunc) WriteRTP(h *rtp.Header, p []byte) (int, error) { return f(h, p) }
-func (f writerFunc) Write(b []byte) (int, error)                   { return len(b), nil }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -45,6 +46,12 @@ type layer struct {
 	paused atomic.Bool
 	// tally is what the read loop received and forwarded.
 	tally layerTally
+
+	// clockMu guards the RTP timestamp of the last packet and when it
+	// arrived (unix nanoseconds), which sender reports are made from.
+	clockMu sync.Mutex
+	clockTS uint32
+	clockAt int64
 }
 
 // packetOverhead is added to each packet's size in bitrates: the RTP

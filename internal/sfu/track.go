@@ -33,6 +33,9 @@ type Track struct {
 	log       *slog.Logger
 	// counters are the server's, which the read loops add to.
 	counters *Counters
+	// batch groups the writes of one packet's fan-out into few system
+	// calls.
+	batch *sendBatch
 
 	// layers is a copy-on-write list of the layers, smallest first.
 	layers atomic.Pointer[[]*layer]
@@ -59,13 +62,14 @@ type Track struct {
 	level atomic.Uint32
 }
 
-// NewTrack wraps a publisher's remote track: its only encoding, or the
-// first of its simulcast layers to arrive (the others join with AddLayer).
-// streamID groups the tracks subscribers should play together (a camera
-// and its microphone). counters are the server's, which the track adds
-// what it forwards to. Run must be called to start forwarding.
-func NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver,
-	streamID string, counters *Counters, log *slog.Logger,
+// NewTrack wraps a publisher's remote track, received on pc, a peer
+// connection of a: its only encoding, or the first of its simulcast layers
+// to arrive (the others join with AddLayer). streamID groups the tracks
+// subscribers should play together (a camera and its microphone). The
+// track adds what it forwards to a's counters. Run must be called to
+// start forwarding.
+func (a *API) NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver,
+	streamID string, log *slog.Logger,
 ) *Track {
 	codec := remote.Codec()
 	t := &Track{
@@ -77,7 +81,8 @@ func NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, receiver *w
 		simulcast: remote.RID() != "",
 		vp8:       strings.EqualFold(codec.MimeType, webrtc.MimeTypeVP8),
 		pc:        pc,
-		counters:  counters,
+		counters:  &a.counters,
+		batch:     a.batch,
 		log:       log.With("track", remote.ID(), "kind", remote.Kind().String(), "codec", codec.MimeType),
 		done:      make(chan struct{}),
 	}
@@ -169,6 +174,7 @@ func (t *Track) forward(l *layer, raw []byte, pkt *rtp.Packet) {
 	}
 	info := packetInfo{now: time.Now().UnixNano(), size: len(pkt.Payload)}
 	l.noteBytes(info.size, info.now)
+	l.noteClock(pkt.Timestamp, info.now)
 	if l.cache != nil {
 		l.cache.store(pkt.SequenceNumber, raw, info.now)
 	}
@@ -182,9 +188,11 @@ func (t *Track) forward(l *layer, raw []byte, pkt *rtp.Packet) {
 	// One header for every subscriber: each down track sets its own SSRC
 	// and payload type on a copy.
 	fwd := forwardHeader(&pkt.Header)
+	t.batch.begin()
 	for _, d := range *t.downs.Load() {
 		d.writeRTP(l, &fwd, pkt.Payload, &info)
 	}
+	t.batch.end()
 	l.tally.count(t.counters, kindIndex(t.kind), &info)
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/meetd/meetd/internal/signal"
@@ -54,6 +55,10 @@ type Options struct {
 	// receives, on a goroutine of its own, in place of the client's own
 	// counting: it reads the track until it ends. Stats then stay empty.
 	OnTrack func(*webrtc.TrackRemote)
+	// OnSenderReport, when set, is given the sender reports meetd sends
+	// for each track a subscribe connection receives, with the track's
+	// kind, from a goroutine per track.
+	OnSenderReport func(webrtc.RTPCodecType, *rtcp.SenderReport)
 	// RestartICE makes the client restart ICE on its publish connection
 	// when ICE fails or stays disconnected, as the web app does.
 	RestartICE bool

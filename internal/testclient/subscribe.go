@@ -23,7 +23,11 @@ func (c *Client) handleOffer(sdp string) error {
 		pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 			// Reading RTCP lets the interceptors see meetd's sender
 			// reports, which receiver reports refer to, as a browser's do.
-			go drainRTCP(r)
+			if c.opts.OnSenderReport != nil {
+				go readReports(t, r, c.opts.OnSenderReport)
+			} else {
+				go drainRTCP(r)
+			}
 			if c.opts.OnTrack != nil {
 				go c.opts.OnTrack(t)
 				return
@@ -63,6 +67,23 @@ func (c *Client) handleOffer(sdp string) error {
 		return err
 	}
 	return c.send(signal.Message{Type: signal.TypeAnswer, SDP: answer.SDP})
+}
+
+// readReports gives the sender reports of t that r receives to f until r
+// stops. pion gives each receiver every compound packet that names its
+// stream, with the reports of other streams.
+func readReports(t *webrtc.TrackRemote, r *webrtc.RTPReceiver, f func(webrtc.RTPCodecType, *rtcp.SenderReport)) {
+	for {
+		pkts, _, err := r.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			if sr, ok := p.(*rtcp.SenderReport); ok && sr.SSRC == uint32(t.SSRC()) {
+				f(t.Kind(), sr)
+			}
+		}
+	}
 }
 
 // closeSubscribeOnEnd closes the subscribe connection when meetd says the

@@ -1,0 +1,88 @@
+package sfu
+
+import (
+	"testing"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+)
+
+func TestNTPTime(t *testing.T) {
+	for _, c := range []struct {
+		t    time.Time
+		want uint64
+	}{
+		{time.Unix(0, 0), 2208988800 << 32},
+		{time.Unix(1, 500_000_000), (2208988801 << 32) | 1<<31},
+		{time.Date(2036, 1, 1, 0, 0, 0, 0, time.UTC), uint64(time.Date(2036, 1, 1, 0, 0, 0, 0, time.UTC).Unix()+2208988800) << 32},
+	} {
+		if got := ntpTime(c.t); got != c.want {
+			t.Errorf("ntpTime(%v) = %#x, want %#x", c.t, got, c.want)
+		}
+	}
+}
+
+func TestSenderReport(t *testing.T) {
+	tr := newTestTrack()
+	tr.codec.ClockRate = 90000
+	rec := &recorder{}
+	d := subscribe(tr, 1111, 100, rec)
+	if _, ok := d.senderReport(time.Now()); ok {
+		t.Fatal("a report before anything was sent")
+	}
+	var scratch rtp.Packet
+	for seq := uint16(10); seq < 15; seq++ {
+		forwardFirst(tr, vp8(t, seq, seq == 10), &scratch)
+	}
+	sent := rec.packets()
+	_, at := (*tr.layers.Load())[0].clock()
+	now := time.Unix(0, at).Add(100 * time.Millisecond)
+	sr, ok := d.senderReport(now)
+	if !ok {
+		t.Fatal("no report after 5 packets")
+	}
+	last := sent[len(sent)-1]
+	want := rtcp.SenderReport{
+		SSRC: 1111, NTPTime: ntpTime(now),
+		RTPTime:     last.Timestamp + 9000, // 100 ms at 90 kHz
+		PacketCount: 5, OctetCount: uint32(5 * len(last.Payload)),
+	}
+	if sr.SSRC != want.SSRC || sr.NTPTime != want.NTPTime || sr.RTPTime != want.RTPTime ||
+		sr.PacketCount != want.PacketCount || sr.OctetCount != want.OctetCount {
+		t.Errorf("report %+v, want %+v", *sr, want)
+	}
+
+	// Not shown: no video, no report.
+	d.SetView(View{})
+	forwardFirst(tr, vp8(t, 15, false), &scratch)
+	if _, ok := d.senderReport(now); ok {
+		t.Error("a report while no video is sent")
+	}
+}
+
+func TestReporterSends(t *testing.T) {
+	tr := newTestTrack()
+	tr.codec.ClockRate = 90000
+	d := subscribe(tr, 1111, 100, discard{})
+	var scratch rtp.Packet
+	forwardFirst(tr, vp8(t, 1, true), &scratch)
+	got := make(chan []rtcp.Packet, 1)
+	r := NewReporter(func(p []rtcp.Packet) error {
+		select {
+		case got <- append([]rtcp.Packet(nil), p...):
+		default:
+		}
+		return nil
+	})
+	defer r.Close()
+	r.Add(d)
+	select {
+	case pkts := <-got:
+		if sr, ok := pkts[0].(*rtcp.SenderReport); len(pkts) != 1 || !ok || sr.SSRC != 1111 || sr.PacketCount != 1 {
+			t.Errorf("sent %v, want one sender report of SSRC 1111", pkts)
+		}
+	case <-time.After(5 * reportInterval):
+		t.Fatal("no report sent")
+	}
+}
