@@ -84,24 +84,46 @@ func vp8Packet(p []byte, picture uint16, i int, key bool) {
 	}
 }
 
+// opusSource makes the synthetic Opus stream, a packet every
+// audioInterval carrying its send time.
+type opusSource struct {
+	seq uint16
+	ts  uint32
+	pkt []byte
+}
+
+func newOpusSource() *opusSource { return &opusSource{pkt: make([]byte, audioPayload)} }
+
+// send writes the next packet to t.
+func (o *opusSource) send(t *webrtc.TrackLocalStaticRTP) {
+	o.seq++
+	o.ts += 960
+	o.pkt[0] = 0x78 // an Opus TOC byte: SILK/CELT 20 ms
+	putStamp(o.pkt)
+	_ = t.WriteRTP(&rtp.Packet{
+		Header:  rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: o.seq, Timestamp: o.ts, Marker: true},
+		Payload: o.pkt,
+	})
+}
+
 // syntheticMedia is the publisher's testclient.Media.
 func syntheticMedia(ctx context.Context, audio, video *webrtc.TrackLocalStaticRTP, keyframeRequested func() bool) {
 	tick := time.NewTicker(pacerInterval)
 	defer tick.Stop()
 	var (
-		aseq, vseq     uint16
-		ats, vts       uint32
-		picture        uint16
-		frame          uint32
-		backing        [keyframePackets]rtp.Packet
-		queue          = backing[:0] // a frame's packets waiting for the pacer
-		start          = time.Now()
-		nextAudio      = start
-		nextFrame      = start
-		lastKey        time.Time
-		apkt           = make([]byte, audioPayload)
-		bufs           [keyframePackets][videoPayload]byte
-		audioPT, vidPT uint8 = 111, 96 // rewritten by the track for each binding
+		vseq      uint16
+		vts       uint32
+		picture   uint16
+		frame     uint32
+		backing   [keyframePackets]rtp.Packet
+		queue     = backing[:0] // a frame's packets waiting for the pacer
+		start     = time.Now()
+		nextAudio = start
+		nextFrame = start
+		lastKey   time.Time
+		opus      = newOpusSource()
+		bufs      [keyframePackets][videoPayload]byte
+		vidPT     uint8 = 96 // rewritten by the track for each binding
 	)
 	for {
 		select {
@@ -110,14 +132,7 @@ func syntheticMedia(ctx context.Context, audio, video *webrtc.TrackLocalStaticRT
 		case now := <-tick.C:
 			if !now.Before(nextAudio) {
 				nextAudio = nextAudio.Add(audioInterval)
-				aseq++
-				ats += 960
-				apkt[0] = 0x78 // an Opus TOC byte: SILK/CELT 20 ms
-				putStamp(apkt)
-				_ = audio.WriteRTP(&rtp.Packet{
-					Header:  rtp.Header{Version: 2, PayloadType: audioPT, SequenceNumber: aseq, Timestamp: ats, Marker: true},
-					Payload: apkt,
-				})
+				opus.send(audio)
 			}
 			if !now.Before(nextFrame) && len(queue) == 0 {
 				nextFrame = nextFrame.Add(frameInterval)

@@ -116,13 +116,11 @@ func simulcastMedia(ctx context.Context, audio *webrtc.TrackLocalStaticRTP, vide
 		next      int
 		backing   = make([]queued, 0, ring)
 		queue     = backing
-		aseq      uint16
-		ats       uint32
 		frame     uint32
 		start     = time.Now()
 		nextAudio = start
 		nextFrame = start
-		apkt      = make([]byte, audioPayload)
+		opus      = newOpusSource()
 	)
 	for {
 		select {
@@ -131,14 +129,7 @@ func simulcastMedia(ctx context.Context, audio *webrtc.TrackLocalStaticRTP, vide
 		case now := <-tick.C:
 			if !now.Before(nextAudio) {
 				nextAudio = nextAudio.Add(audioInterval)
-				aseq++
-				ats += 960
-				apkt[0] = 0x78
-				putStamp(apkt)
-				_ = audio.WriteRTP(&rtp.Packet{
-					Header:  rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: aseq, Timestamp: ats, Marker: true},
-					Payload: apkt,
-				})
+				opus.send(audio)
 			}
 			if !now.Before(nextFrame) {
 				nextFrame = nextFrame.Add(frameInterval)

@@ -48,6 +48,23 @@ func (s *bweSetup) second(lost float64) {
 	}
 }
 
+// climbs fails unless, over that many seconds without loss (each also
+// running also), the camera's layer goes from q to h to f.
+func (s *bweSetup) climbs(seconds int, also func()) {
+	s.t.Helper()
+	var path []string
+	for range seconds {
+		s.second(0)
+		also()
+		if l := s.layer(); len(path) == 0 || path[len(path)-1] != l {
+			path = append(path, l)
+		}
+	}
+	if want := []string{"q", "h", "f"}; !equal(path, want) {
+		s.t.Fatalf("climbed %v, want %v", path, want)
+	}
+}
+
 func (s *bweSetup) layer() string {
 	if l := s.cam.target.Load(); l != nil {
 		return l.rid
@@ -74,16 +91,7 @@ func TestEstimatorFallsWhenLossLastsAndClimbsSlowly(t *testing.T) {
 	}
 	// Without loss the estimate grows 15% a second; each layer up waits for
 	// it to have allowed more for 3 seconds, one layer at a time.
-	var path []string
-	for range 20 {
-		s.second(0)
-		if l := s.layer(); len(path) == 0 || path[len(path)-1] != l {
-			path = append(path, l)
-		}
-	}
-	if want := []string{"q", "h", "f"}; !equal(path, want) {
-		t.Fatalf("climbed %v, want %v", path, want)
-	}
+	s.climbs(20, func() {})
 }
 
 func TestEstimatorIgnoresALossBurst(t *testing.T) {
@@ -170,18 +178,10 @@ func TestEstimatorClimbsPastAREMBThatFollowsWhatItGets(t *testing.T) {
 	// Each second it grows 8%, up to 1.5 times what it gets: after a step
 	// up it is below what meetd sends for a while.
 	remb := 200e3
-	var path []string
-	for range 30 {
-		s.second(0)
+	s.climbs(30, func() {
 		remb = min(remb*1.08, 1.5*(s.cam.sendingRate()+s.mic.sendingRate()))
 		s.e.remb(float32(remb), s.now)
-		if l := s.layer(); path == nil || path[len(path)-1] != l {
-			path = append(path, l)
-		}
-	}
-	if want := []string{"q", "h", "f"}; !equal(path, want) {
-		t.Fatalf("climbed %v, want %v", path, want)
-	}
+	})
 }
 
 // A busy browser's REMB falls for jitter alone; without loss it bounds
