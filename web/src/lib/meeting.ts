@@ -15,8 +15,9 @@ import type { IceServer, Role, ServerMessage } from './protocol';
 import { Session } from './session';
 import type { SignalingClient } from './signaling';
 import { SubscribeConnection } from './subscribe';
+import { watchSubscribe } from './subscribe-watch';
 import { ViewReporter } from './views';
-import { IceWatch } from './watch';
+import type { IceWatch } from './watch';
 
 export type { ChatEntry } from './chat';
 export type { MediaFlags, MeetingEvent, MeetingOptions, MeetingState, MeetingStatus } from './meeting-types';
@@ -301,29 +302,19 @@ export class Meeting extends Session {
   }
 
   /**
-   * Follows the subscribe connection. meetd offers it, so meetd restarts its
-   * ICE when the path breaks; we ask for that only when meetd has not done it
-   * since the path went down (or the network changed). If that does not mend
-   * it, rejoining gets a fresh one. A connection with nobody left to carry
-   * was closed by meetd, and just goes.
+   * Follows the subscribe connection (see watchSubscribe). A connection with
+   * nobody left to carry was closed by meetd, and just goes; otherwise a lost
+   * one is mended by rejoining.
    */
   private watch(id: number, sub: () => SubscribeConnection | null): IceWatch {
-    return new IceWatch({
+    return watchSubscribe({
       restartAfterMs: this.opts.iceRestartAfterMs ?? 2000,
       giveUpAfterMs: this.opts.disconnectGraceMs ?? 15_000,
+      current: () => (id === this.attemptId ? sub() : null),
+      askRestart: () => this.sig?.send({ type: 'restart', target: 'subscribe' }),
       up: () => this.set({ receiving: 'on' }),
-      down: () => {
-        sub()?.markDown();
-        this.set({ receiving: 'reconnecting' });
-      },
-      restart: () => {
-        const s = sub();
-        const down = this.state.receiving === 'reconnecting';
-        if (id !== this.attemptId || !s || (down && s.restartedSinceDown)) return;
-        this.sig?.send({ type: 'restart', target: 'subscribe' });
-      },
+      down: () => this.set({ receiving: 'reconnecting' }),
       lost: () => {
-        if (id !== this.attemptId) return;
         if (this.othersOnStage()) this.drop();
         else this.closeSubscriber();
       },

@@ -21,6 +21,8 @@ import {
 import { Session } from './session';
 import { unreachableMessage, type SignalingClient } from './signaling';
 import { SubscribeConnection } from './subscribe';
+import { watchSubscribe } from './subscribe-watch';
+import type { IceWatch } from './watch';
 import { ViewReporter } from './views';
 
 export { EMPTY_ROOM } from './publisher-types';
@@ -38,6 +40,8 @@ export class Publisher extends Session {
   private mending = false;
   /** Guests' media, once meetd offers some. */
   private sub: SubscribeConnection | null = null;
+  /** Follows the guests' connection while there is one. */
+  private guestWatch: IceWatch | null = null;
   private iceServers: IceServer[] = [];
   private room: PublisherRoom = EMPTY_ROOM;
   private media = { audio: true, video: true };
@@ -213,13 +217,22 @@ export class Publisher extends Session {
     let sub = this.sub;
     if (!sub || sub.isClosed || !sub.renegotiates(sdp)) {
       this.closeGuests();
-      const next = new SubscribeConnection({
+      const current = () => (id === this.attemptId && next === this.sub ? next : null);
+      // meetd restarts ICE when the path breaks; ask when it has not. Losing
+      // the guests for good must not stop the broadcast: let them go.
+      const watch = watchSubscribe({
+        restartAfterMs: this.opts.iceRestartAfterMs ?? 2000,
+        giveUpAfterMs: this.opts.disconnectGraceMs ?? 15_000,
+        current,
+        askRestart: () => this.sig?.send({ type: 'restart', target: 'subscribe' }),
+        lost: () => this.closeGuests(),
+      });
+      const next: SubscribeConnection = new SubscribeConnection({
         iceServers: this.iceServers,
         send: (msg) => this.sig?.send(msg),
         createPeerConnection: this.createPc,
         onState: (s) => {
-          // Losing the guests must not stop the broadcast: let them go.
-          if (id === this.attemptId && next === this.sub && s === 'failed') this.closeGuests();
+          if (current()) watch.update(s);
         },
         onStreams: () => {
           if (id !== this.attemptId || next !== this.sub) return;
@@ -228,12 +241,15 @@ export class Publisher extends Session {
         },
       });
       this.sub = next;
+      this.guestWatch = watch;
       sub = next;
     }
     await sub.offer(sdp);
   }
 
   private closeGuests(): void {
+    this.guestWatch?.stop();
+    this.guestWatch = null;
     if (!this.sub) return;
     this.sub.close();
     this.sub = null;
@@ -242,7 +258,9 @@ export class Publisher extends Session {
 
   /** The device's network changed: the media path may be gone; find a new one. */
   protected override networkChanged(): void {
-    if (this.room.selfId !== null) this.outgoing.restartIce();
+    if (this.room.selfId === null) return;
+    this.outgoing.restartIce();
+    this.guestWatch?.kick();
   }
 
   private serverError(code: string, message: string): void {
