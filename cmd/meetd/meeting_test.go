@@ -10,8 +10,8 @@ import (
 	"github.com/meetd/meetd/internal/testclient"
 )
 
-// joinMeeting dials a participant, joins the meeting on stage and publishes.
-func joinMeeting(t *testing.T, ctx context.Context, url, room string, opts testclient.Options) *testclient.Client {
+// enterMeeting dials a participant that joins the meeting on stage.
+func enterMeeting(t *testing.T, ctx context.Context, url, room string, opts testclient.Options) *testclient.Client {
 	t.Helper()
 	c := dial(t, ctx, url, opts)
 	if err := c.JoinKind(ctx, signal.KindMeeting, room, signal.RoleStage); err != nil {
@@ -20,6 +20,13 @@ func joinMeeting(t *testing.T, ctx context.Context, url, room string, opts testc
 	if errs := c.Errors(); len(errs) > 0 {
 		t.Fatalf("%s joining: %+v", opts.Name, errs)
 	}
+	return c
+}
+
+// joinMeeting dials a participant, joins the meeting on stage and publishes.
+func joinMeeting(t *testing.T, ctx context.Context, url, room string, opts testclient.Options) *testclient.Client {
+	t.Helper()
+	c := enterMeeting(t, ctx, url, room, opts)
 	if err := c.Publish(ctx); err != nil {
 		t.Fatalf("%s publishing: %v", opts.Name, err)
 	}

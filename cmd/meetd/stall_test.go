@@ -72,11 +72,8 @@ func TestStalledClientDelaysNoOne(t *testing.T) {
 
 	ann := joinMeeting(t, ctx, url, "stall", testclient.Options{Name: "Ann"})
 	defer ann.Close()
-	ben := dial(t, ctx, url, testclient.Options{Name: "Ben"})
+	ben := enterMeeting(t, ctx, url, "stall", testclient.Options{Name: "Ben"})
 	defer ben.Close()
-	if err := ben.JoinKind(ctx, signal.KindMeeting, "stall", signal.RoleStage); err != nil {
-		t.Fatal(err)
-	}
 	waitMedia(t, ctx, "Ben", ben)
 
 	stalled := dialStalled(t, ctx, url, "stall")
@@ -91,14 +88,8 @@ func TestStalledClientDelaysNoOne(t *testing.T) {
 	// limit, until meetd drops the stalled participant.
 	var chatters []*testclient.Client
 	for range 13 { // the meeting's 16 places, with Ann, Ben and the stalled one
-		c := dial(t, ctx, url, testclient.Options{Name: "Chatter"})
+		c := enterMeeting(t, ctx, url, "stall", testclient.Options{Name: "Chatter"})
 		defer c.Close()
-		if err := c.JoinKind(ctx, signal.KindMeeting, "stall", signal.RoleStage); err != nil {
-			t.Fatal(err)
-		}
-		if errs := c.Errors(); len(errs) > 0 {
-			t.Fatalf("joining: %+v", errs)
-		}
 		chatters = append(chatters, c)
 	}
 	text := strings.Repeat("漢", signal.MaxChatText)

@@ -48,6 +48,14 @@ func (s *bweSetup) second(lost float64) {
 	}
 }
 
+// rembFallsTo has the subscriber's REMB fall from 1.2 Mbit/s to b while it
+// reports some loss.
+func (s *bweSetup) rembFallsTo(b float32) {
+	s.e.remb(1200e3, s.now)
+	s.second(0.05)
+	s.e.remb(b, s.now)
+}
+
 // climbs fails unless, over that many seconds without loss (each also
 // running also), the camera's layer goes from q to h to f.
 func (s *bweSetup) climbs(seconds int, also func()) {
@@ -152,9 +160,7 @@ func TestEstimatorNeverGoesBelowTheSmallestLayer(t *testing.T) {
 func TestEstimatorFollowsREMB(t *testing.T) {
 	s := newBWESetup(t)
 	s.second(0)
-	s.e.remb(1200e3, s.now)
-	s.second(0.05)
-	s.e.remb(700e3, s.now)
+	s.rembFallsTo(700e3)
 	if got := s.layer(); got != "h" {
 		t.Errorf("REMB 700 kbit/s: layer %s, want h", got)
 	}
@@ -169,9 +175,7 @@ func TestEstimatorFollowsREMB(t *testing.T) {
 func TestEstimatorClimbsPastAREMBThatFollowsWhatItGets(t *testing.T) {
 	s := newBWESetup(t)
 	s.second(0)
-	s.e.remb(1200e3, s.now)
-	s.second(0.05)
-	s.e.remb(200e3, s.now)
+	s.rembFallsTo(200e3)
 	if got := s.layer(); got != "q" {
 		t.Fatalf("REMB 200 kbit/s: layer %s, want q", got)
 	}

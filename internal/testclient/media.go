@@ -322,31 +322,43 @@ func (c *Client) handleAnswer(sdp string) error {
 
 // send is the default Media: synthetic audio with the client's audio level,
 // VP8 video, and the screen share while there is one.
+// microphone is where a publisher's audio stream is.
+type microphone struct {
+	seq     uint16
+	ts      uint32
+	payload [80]byte
+}
+
+// sendAudio writes the next audio packet, with m's audio level.
+func (m *publishedMedia) sendAudio(audio *webrtc.TrackLocalStaticRTP, mic *microphone) {
+	mic.seq++
+	mic.ts += 960
+	pkt := &rtp.Packet{
+		Header:  rtp.Header{Version: 2, SequenceNumber: mic.seq, Timestamp: mic.ts, Marker: true},
+		Payload: mic.payload[:],
+	}
+	if m.audioLevelID != 0 {
+		_ = pkt.Header.SetExtension(m.audioLevelID, []byte{m.audioLevel})
+	}
+	_ = audio.WriteRTP(pkt)
+}
+
 func (m *publishedMedia) send(ctx context.Context, audio, video *webrtc.TrackLocalStaticRTP, keyframeRequested func() bool) {
 	at := time.NewTicker(audioInterval)
 	defer at.Stop()
 	vt := time.NewTicker(videoInterval)
 	defer vt.Stop()
-	var aseq, vseq, sseq uint16
-	var ats, vts uint32
+	var vseq, sseq uint16
+	var vts uint32
+	var mic microphone
 	lastKey := time.Time{}
-	audioPayload := make([]byte, 80)
 	videoPayload := make([]byte, videoPacketBytes)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-at.C:
-			aseq++
-			ats += 960
-			pkt := &rtp.Packet{
-				Header:  rtp.Header{Version: 2, SequenceNumber: aseq, Timestamp: ats, Marker: true},
-				Payload: audioPayload,
-			}
-			if m.audioLevelID != 0 {
-				_ = pkt.Header.SetExtension(m.audioLevelID, []byte{m.audioLevel})
-			}
-			_ = audio.WriteRTP(pkt)
+			m.sendAudio(audio, &mic)
 		case now := <-vt.C:
 			vts += 3000
 			key := keyframeRequested() || now.Sub(lastKey) >= keyframeEvery

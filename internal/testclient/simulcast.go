@@ -133,22 +133,15 @@ func sendSimulcast(ctx context.Context, audio *webrtc.TrackLocalStaticRTP, video
 	for i := range st {
 		st[i] = state{seq: uint16(1000 * (i + 1)), ts: uint32(100000 * (i + 1)), pic: uint16(3000*i + 32700), tl0: uint8(80 * i)}
 	}
-	var aseq uint16
-	var ats uint32
+	var mic microphone
 	lastKey := make([]time.Time, len(layers))
-	audioPayload := make([]byte, 80)
 	payload := make([]byte, videoPacketBytes)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-at.C:
-			aseq++
-			ats += 960
-			_ = audio.WriteRTP(&rtp.Packet{
-				Header:  rtp.Header{Version: 2, SequenceNumber: aseq, Timestamp: ats, Marker: true},
-				Payload: audioPayload,
-			})
+			video.m.sendAudio(audio, &mic)
 		case now := <-vt.C:
 			for li := range layers {
 				if video.Paused(li) {
