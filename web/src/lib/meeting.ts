@@ -14,8 +14,8 @@ import { diffParticipants } from './participants';
 import type { IceServer, Role, ServerMessage } from './protocol';
 import { Session } from './session';
 import type { SignalingClient } from './signaling';
-import { SubscribeConnection } from './subscribe';
-import { watchSubscribe } from './subscribe-watch';
+import type { SubscribeConnection } from './subscribe';
+import { openIncoming } from './subscribe-watch';
 import { ViewReporter } from './views';
 import type { IceWatch } from './watch';
 
@@ -279,39 +279,24 @@ export class Meeting extends Session {
     this.emit({ type: 'error', code, message });
   }
 
-  private openSubscriber(id: number): SubscribeConnection {
-    this.closeSubscriber();
-    const watch = this.watch(id, () => (sub === this.subscriber ? sub : null));
-    const sub: SubscribeConnection = new SubscribeConnection({
-      iceServers: this.iceServers,
-      send: (msg) => this.sig?.send(msg),
-      createPeerConnection: this.createPc,
-      onState: (s) => {
-        if (id === this.attemptId && sub === this.subscriber) watch.update(s);
-      },
-      onStreams: () => {
-        if (id !== this.attemptId || sub !== this.subscriber) return;
-        this.views.retain(sub.streamIds());
-        this.set({ remote: sub.byParticipant() });
-      },
-    });
-    this.subscriber = sub;
-    this.subscribeWatch = watch;
-    this.set({ receiving: 'connecting' });
-    return sub;
-  }
-
   /**
-   * Follows the subscribe connection (see watchSubscribe). A connection with
+   * Opens the subscribe connection (see openIncoming). A connection with
    * nobody left to carry was closed by meetd, and just goes; otherwise a lost
    * one is mended by rejoining.
    */
-  private watch(id: number, sub: () => SubscribeConnection | null): IceWatch {
-    return watchSubscribe({
+  private openSubscriber(id: number): SubscribeConnection {
+    this.closeSubscriber();
+    const { conn, watch } = openIncoming({
+      iceServers: this.iceServers,
+      send: (msg) => this.sig?.send(msg),
+      createPeerConnection: this.createPc,
       restartAfterMs: this.opts.iceRestartAfterMs ?? 2000,
       giveUpAfterMs: this.opts.disconnectGraceMs ?? 15_000,
-      current: () => (id === this.attemptId ? sub() : null),
-      askRestart: () => this.sig?.send({ type: 'restart', target: 'subscribe' }),
+      isCurrent: (c) => id === this.attemptId && c === this.subscriber,
+      onStreams: (c) => {
+        this.views.retain(c.streamIds());
+        this.set({ remote: c.byParticipant() });
+      },
       up: () => this.set({ receiving: 'on' }),
       down: () => this.set({ receiving: 'reconnecting' }),
       lost: () => {
@@ -319,6 +304,10 @@ export class Meeting extends Session {
         else this.closeSubscriber();
       },
     });
+    this.subscriber = conn;
+    this.subscribeWatch = watch;
+    this.set({ receiving: 'connecting' });
+    return conn;
   }
 
   /** The device's network changed: the media paths may be gone; find new ones. */

@@ -20,8 +20,8 @@ import {
 } from './publisher-types';
 import { Session } from './session';
 import { unreachableMessage, type SignalingClient } from './signaling';
-import { SubscribeConnection } from './subscribe';
-import { watchSubscribe } from './subscribe-watch';
+import type { SubscribeConnection } from './subscribe';
+import { openIncoming } from './subscribe-watch';
 import type { IceWatch } from './watch';
 import { ViewReporter } from './views';
 
@@ -217,28 +217,19 @@ export class Publisher extends Session {
     let sub = this.sub;
     if (!sub || sub.isClosed || !sub.renegotiates(sdp)) {
       this.closeGuests();
-      const current = () => (id === this.attemptId && next === this.sub ? next : null);
-      // meetd restarts ICE when the path breaks; ask when it has not. Losing
-      // the guests for good must not stop the broadcast: let them go.
-      const watch = watchSubscribe({
-        restartAfterMs: this.opts.iceRestartAfterMs ?? 2000,
-        giveUpAfterMs: this.opts.disconnectGraceMs ?? 15_000,
-        current,
-        askRestart: () => this.sig?.send({ type: 'restart', target: 'subscribe' }),
-        lost: () => this.closeGuests(),
-      });
-      const next: SubscribeConnection = new SubscribeConnection({
+      // Losing the guests for good must not stop the broadcast: let them go.
+      const { conn: next, watch } = openIncoming({
         iceServers: this.iceServers,
         send: (msg) => this.sig?.send(msg),
         createPeerConnection: this.createPc,
-        onState: (s) => {
-          if (current()) watch.update(s);
+        restartAfterMs: this.opts.iceRestartAfterMs ?? 2000,
+        giveUpAfterMs: this.opts.disconnectGraceMs ?? 15_000,
+        isCurrent: (c) => id === this.attemptId && c === this.sub,
+        onStreams: (c) => {
+          this.views.retain(c.streamIds());
+          this.setRoom({ remote: c.byParticipant() });
         },
-        onStreams: () => {
-          if (id !== this.attemptId || next !== this.sub) return;
-          this.views.retain(next.streamIds());
-          this.setRoom({ remote: next.byParticipant() });
-        },
+        lost: () => this.closeGuests(),
       });
       this.sub = next;
       this.guestWatch = watch;

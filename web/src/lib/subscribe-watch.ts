@@ -1,15 +1,20 @@
-// Follows a subscribe connection's ICE, for meetings and the streamer's guests alike.
+// A subscribe connection and the watch on its ICE, for meetings and the
+// streamer's guests alike.
 
-import type { SubscribeConnection } from './subscribe';
+import type { ClientMessage, IceServer } from './protocol';
+import { SubscribeConnection } from './subscribe';
 import { IceWatch } from './watch';
 
-export interface SubscribeWatchOptions {
+export interface IncomingOptions {
+  iceServers: IceServer[];
+  send: (msg: ClientMessage) => void;
+  createPeerConnection: (config: RTCConfiguration) => RTCPeerConnection;
   restartAfterMs: number;
   giveUpAfterMs: number;
-  /** The connection while it is still the one followed; null once it is not. */
-  current: () => SubscribeConnection | null;
-  /** Asks meetd to restart ICE on it (`restart`, target `subscribe`). */
-  askRestart: () => void;
+  /** Whether conn is still the connection followed (same attempt, not replaced). */
+  isCurrent: (conn: SubscribeConnection) => boolean;
+  /** The received streams of conn changed. */
+  onStreams: (conn: SubscribeConnection) => void;
   up?: () => void;
   down?: () => void;
   /** ICE restarts did not bring it back. */
@@ -17,14 +22,16 @@ export interface SubscribeWatchOptions {
 }
 
 /**
- * Follows a subscribe connection. meetd offers it, so meetd restarts its
- * ICE when the path breaks; we ask for that only when meetd has not done it
- * since the path went down (or the network changed). If that does not mend
- * it, `lost` says so.
+ * Opens a subscribe connection and follows it. meetd offers it, so meetd
+ * restarts its ICE when the path breaks; we ask for that (`restart`) only
+ * when meetd has not done it since the path went down (or the network
+ * changed). If that does not mend it, `lost` says so. Nothing is reported
+ * of a connection no longer current.
  */
-export function watchSubscribe(o: SubscribeWatchOptions): IceWatch {
+export function openIncoming(o: IncomingOptions): { conn: SubscribeConnection; watch: IceWatch } {
+  const current = () => (o.isCurrent(conn) ? conn : null);
   let down = false;
-  return new IceWatch({
+  const watch = new IceWatch({
     restartAfterMs: o.restartAfterMs,
     giveUpAfterMs: o.giveUpAfterMs,
     up: () => {
@@ -33,16 +40,28 @@ export function watchSubscribe(o: SubscribeWatchOptions): IceWatch {
     },
     down: () => {
       down = true;
-      o.current()?.markDown();
+      current()?.markDown();
       o.down?.();
     },
     restart: () => {
-      const s = o.current();
-      if (!s || (down && s.restartedSinceDown)) return;
-      o.askRestart();
+      const c = current();
+      if (!c || (down && c.restartedSinceDown)) return;
+      o.send({ type: 'restart', target: 'subscribe' });
     },
     lost: () => {
-      if (o.current()) o.lost();
+      if (current()) o.lost();
     },
   });
+  const conn: SubscribeConnection = new SubscribeConnection({
+    iceServers: o.iceServers,
+    send: o.send,
+    createPeerConnection: o.createPeerConnection,
+    onState: (s) => {
+      if (current()) watch.update(s);
+    },
+    onStreams: () => {
+      if (current()) o.onStreams(conn);
+    },
+  });
+  return { conn, watch };
 }
