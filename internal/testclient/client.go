@@ -161,6 +161,10 @@ func NewAPIWith(n Network, m *webrtc.MediaEngine, interceptors func(*webrtc.Medi
 		}
 	}
 	s := webrtc.SettingEngine{}
+	// Browsers keep checking a candidate pair for tens of seconds; pion gives
+	// up on one after 7 checks (about 1.4 s) and never checks it again, so a
+	// path that comes back later would stay unused on the client's side.
+	s.SetICEMaxBindingRequests(55)
 	switch {
 	case n.AllInterfaces:
 		s.SetInterfaceFilter(func(name string) bool { return name != "lo" })
