@@ -72,6 +72,20 @@ func TestMetricsAndStats(t *testing.T) {
 		}
 	}
 
+	// The viewers' packets went out on the shared UDP socket, encrypted by
+	// meetd: none through ICE's write path, and no connection fell back
+	// to pion's.
+	values := scrape(t, base)
+	if n := values[`meetd_media_egress_packets_total{path="shared_socket"}`]; n == 0 {
+		t.Errorf("no packets sent on the shared socket by meetd's egress")
+	}
+	if n := values[`meetd_media_egress_packets_total{path="ice"}`]; n != 0 {
+		t.Errorf("%v packets sent through ICE on UDP host paths", n)
+	}
+	if n := values[`meetd_media_egress_pion_connections_total`]; n != 0 {
+		t.Errorf("%v connections send through pion", n)
+	}
+
 	// The stats view: open from this machine, behind a password for others.
 	code, body := get(t, base+"/admin/stats?format=json", nil)
 	if code != http.StatusOK {

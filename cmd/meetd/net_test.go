@@ -226,6 +226,9 @@ func TestAllMediaOnOneUDPPort(t *testing.T) {
 	if st := m.api.BatchStats(); st.Batches == 0 || st.Sent == 0 || st.Failed != 0 {
 		t.Errorf("batched sends %+v, want some and no failures", st)
 	}
+	if st := m.api.BatchStats(); st.EgressShared == 0 || st.EgressICE != 0 || st.EgressViaPion != 0 {
+		t.Errorf("egress %+v, want every packet queued on the shared socket by meetd", st)
+	}
 }
 
 // TestMediaSharesOneSocketByDefault: with no UDP port given, media of all
@@ -261,6 +264,36 @@ func TestMediaSharesOneSocketByDefault(t *testing.T) {
 	}
 }
 
+// TestSocketPerConnection: with a port range, each connection has
+// sockets of its own; meetd's egress then writes through ICE.
+func TestSocketPerConnection(t *testing.T) {
+	checkLeaks(t)
+	low := freePort(t)
+	m := runMeetd(t, Config{SFU: sfu.Config{Loopback: true, Interfaces: []string{"lo"}, UDPPortMin: uint16(low), UDPPortMax: uint16(low + 20)}})
+	if addrs := m.api.MediaAddrs(); len(addrs) != 0 {
+		t.Fatalf("shared media sockets %v, want none", addrs)
+	}
+	url := "ws://" + m.Addr() + "/ws"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pub := publishDefault(t, ctx, url, testclient.Options{})
+	defer pub.Close()
+	v := dial(t, ctx, url, testclient.Options{})
+	defer v.Close()
+	join(t, ctx, v, "default", signal.RoleAudience)
+	waitMedia(t, ctx, "viewer", v)
+	path, err := v.Path(signal.TargetSubscribe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if path.Protocol != "udp" || path.RemotePort < low || path.RemotePort > low+20 {
+		t.Errorf("path %v, want a port of %d-%d", path, low, low+20)
+	}
+	if st := m.api.BatchStats(); st.EgressICE == 0 || st.EgressShared != 0 {
+		t.Errorf("egress %+v, want the viewer's packets through ICE", st)
+	}
+}
+
 func TestICETCPWhenUDPIsOff(t *testing.T) {
 	checkLeaks(t)
 	m := runMeetd(t, Config{SFU: sfu.Config{Loopback: true, Interfaces: []string{"lo"}, UDPPort: freePort(t), TCPPort: freePort(t)}})
@@ -279,6 +312,10 @@ func TestICETCPWhenUDPIsOff(t *testing.T) {
 	}
 	if path.Protocol != "tcp" || path.RemotePort != m.Config.SFU.TCPPort {
 		t.Errorf("path %v, want TCP to meetd's port %d", path, m.Config.SFU.TCPPort)
+	}
+	// Not a shared UDP socket: meetd's egress writes through ICE.
+	if st := m.api.BatchStats(); st.EgressICE == 0 || st.EgressShared != 0 {
+		t.Errorf("egress %+v, want the TCP viewer's packets through ICE", st)
 	}
 }
 

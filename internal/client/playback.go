@@ -99,6 +99,7 @@ func (c *Client) stageTracks() []*sfu.Track {
 func (c *Client) addDown(s *subscriber, t *sfu.Track) {
 	down := t.Subscribe()
 	down.SetEstimator(s.est)
+	down.SetEgress(s.egress)
 	sender, err := s.pc.AddTrack(down)
 	if err != nil {
 		t.Unsubscribe(down)
@@ -134,6 +135,7 @@ func (c *Client) updatePlayback(want []*sfu.Track, live bool) {
 			continue
 		}
 		down := next.Subscribe()
+		down.SetEgress(s.egress)
 		if err := st.sender.ReplaceTrack(down); err != nil {
 			next.Unsubscribe(down)
 			c.log.Warn("replace playback track", "track", next.ID(), "err", err)

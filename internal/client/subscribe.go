@@ -19,6 +19,8 @@ type subscriber struct {
 	est *sfu.Estimator
 	// reports sends the down tracks' sender reports.
 	reports *sfu.Reporter
+	// egress sends the down tracks' packets (nil: pion does).
+	egress *sfu.Egress
 	// negotiating is set from sending an offer until its answer.
 	negotiating bool
 	// again is set when the tracks changed during a negotiation.
@@ -169,6 +171,7 @@ func (c *Client) newSubscriber() (*subscriber, error) {
 		reports: sfu.NewReporter(pc.WriteRTCP)}
 	c.sub = s
 	log := c.log.With("pc", "subscribe")
+	s.egress = c.env.API.NewEgress(pc, log)
 	c.forwardCandidates(pc, signal.TargetSubscribe, func() bool { return c.sub == s })
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		log.Info("connection state", "state", st.String())

@@ -10,6 +10,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/pion/dtls/v3"
@@ -58,6 +59,9 @@ type API struct {
 	// batch is the shared UDP sockets, on which fan-outs batch their
 	// writes; empty when each connection has sockets of its own.
 	batch *sendBatch
+	// warnEgress logs once that subscribe connections cannot use Egress.
+	warnEgress sync.Once
+	egress     egressSessions
 }
 
 // Codecs meetd negotiates. Browsers all speak VP8, H.264 and Opus; keeping
@@ -232,8 +236,13 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 	return a, nil
 }
 
-// BatchStats counts what the shared UDP sockets sent in batches.
-func (a *API) BatchStats() BatchStats { return a.batch.stats() }
+// BatchStats counts what the shared UDP sockets sent in batches,
+// and what subscribe connections sent themselves.
+func (a *API) BatchStats() BatchStats {
+	st := a.batch.stats()
+	a.egress.stats(&st)
+	return st
+}
 
 // sharedUDPBuffer is the socket buffer size asked for the shared UDP
 // sockets, each way: they carry every participant's media, where each

@@ -242,6 +242,10 @@ func (s *sendBatch) end() {
 type BatchStats struct {
 	// Datagrams sent and lost (refused by the kernel), and sendmmsg calls.
 	Sent, Failed, Batches uint64
+	// RTP packets subscribe connections sent themselves (see Egress): on
+	// a shared socket, or through ICE (TCP, or a socket of their own);
+	// and connections that write through pion instead.
+	EgressShared, EgressICE, EgressViaPion uint64
 }
 
 func (s *sendBatch) stats() BatchStats {

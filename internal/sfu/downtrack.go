@@ -40,6 +40,9 @@ type DownTrack struct {
 	// est is the subscriber's bandwidth estimator, nil for none. It is set
 	// before the down track is bound and never changes.
 	est *Estimator
+	// egress sends the subscriber's packets, nil for pion's write path.
+	// It is set before the down track is bound and never changes.
+	egress *Egress
 	// sent is how the current layer's packets were rewritten, for NACKs.
 	sent atomic.Pointer[switchPoint]
 
@@ -175,6 +178,20 @@ func (d *DownTrack) SetEstimator(e *Estimator) {
 	e.add(d)
 }
 
+// SetEgress makes d send its packets with e, its subscribe connection's
+// Egress (nil: through pion). Call it before binding.
+func (d *DownTrack) SetEgress(e *Egress) { d.egress = e }
+
+// put writes one packet, whose header is ready, to the subscriber.
+func (d *DownTrack) put(b *binding, h *rtp.Header, payload []byte) (int, error) {
+	if d.egress != nil {
+		if n, ok, err := d.egress.write(h, payload); ok {
+			return n, err
+		}
+	}
+	return b.w.WriteRTP(h, payload)
+}
+
 // setMaxLayer caps the layer d forwards at index i of its track's
 // layers (noCap: no cap).
 func (d *DownTrack) setMaxLayer(i int) {
@@ -243,7 +260,7 @@ func (d *DownTrack) writeRTP(l *layer, h *rtp.Header, payload []byte, info *pack
 		d.hdr = *h
 		d.hdr.SSRC = b.ssrc
 		d.hdr.PayloadType = b.payloadType
-		if n, err := b.w.WriteRTP(&d.hdr, payload); err == nil && n > 0 {
+		if n, err := d.put(b, &d.hdr, payload); err == nil && n > 0 {
 			d.packets.Add(1)
 			d.octets.Add(uint64(len(payload)))
 			info.sent++
@@ -310,7 +327,7 @@ func (d *DownTrack) send(b *binding, h *rtp.Header, payload []byte, info *packet
 	d.hdr.SSRC = b.ssrc
 	d.hdr.PayloadType = b.payloadType
 	out := d.rw.rewrite(&d.hdr, payload, info.desc, info.vp8, d.buf[:], info.now)
-	n, err := b.w.WriteRTP(&d.hdr, out)
+	n, err := d.put(b, &d.hdr, out)
 	if err != nil || n == 0 {
 		info.failed++
 		return false
@@ -368,7 +385,7 @@ func (d *DownTrack) resend(nack *rtcp.TransportLayerNack, buf []byte) {
 				rewritePayload(pkt.Payload, sp.off)
 			}
 			d.resent++
-			if _, err := b.w.WriteRTP(&h, pkt.Payload); err == nil {
+			if _, err := d.put(b, &h, pkt.Payload); err == nil {
 				d.retransmits.Add(1)
 				d.octets.Add(uint64(len(pkt.Payload)))
 				c.retransmitted.Add(1)

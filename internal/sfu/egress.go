@@ -1,0 +1,306 @@
+package sfu
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"reflect"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/dtls/v3"
+	"github.com/pion/ice/v4"
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// Egress sends the media of one subscribe connection. It encrypts each
+// packet with the connection's SRTP keys itself and, when ICE selected a
+// path on one of the shared UDP sockets, queues it on that socket for the
+// remote address; otherwise it writes it to the connection's ICE
+// connection. That skips most of pion's write path, which costs about a
+// microsecond per packet per subscriber (its track writer, the SRTP
+// session's lock, buffer pool and per-SSRC map, the packet mux, and ICE's
+// per-write checks): a third of what forwarding a packet costs.
+//
+// pion exposes neither the SRTP keys nor the transports' connections, so
+// Egress reads them from the unexported fields of the pinned pion version
+// (see internals). If that version has them not, NewEgress returns nil and
+// down tracks write through pion, as does an Egress whose keys could not
+// be derived.
+//
+// Every RTP packet of the connection's down tracks goes through one
+// Egress, so the SRTP state of each SSRC (its rollover counter) is one,
+// even when a sender's track is replaced. pion's SRTP session of the
+// connection still carries RTCP.
+type Egress struct {
+	api   *API
+	log   *slog.Logger
+	conns []*batchConn
+	// session is nil until DTLS is connected and again once it closes:
+	// packets are then dropped, as pion drops them.
+	session atomic.Pointer[egressSession]
+	// route is where ICE's selected pair sends from and to, when that is
+	// one of the shared UDP sockets; nil otherwise.
+	route atomic.Pointer[route]
+}
+
+// route is a destination on a shared UDP socket.
+type route struct {
+	conn *batchConn
+	addr netip.AddrPort
+}
+
+// egressSession is the SRTP state of a connected Egress.
+type egressSession struct {
+	// viaPion makes down tracks write through pion: the keys could not
+	// be had.
+	viaPion bool
+	ice     *ice.Conn
+	// mu guards ctx, hdr, buf and sent: the down tracks of a connection
+	// are written by several read loops and RTCP readers.
+	mu  sync.Mutex
+	ctx *srtp.Context
+	// sent counts packets sent by path: on a shared socket, through ICE.
+	sent [2]uint64
+	hdr  rtp.Header
+	buf  [maxPacketSize + srtpMaxOverhead]byte
+}
+
+// srtpMaxOverhead is the most SRTP adds to an RTP packet: an AEAD tag of
+// 16 bytes (an HMAC tag takes 10), with room for a rollover counter.
+const srtpMaxOverhead = 32
+
+// internals are the unexported fields Egress reads: the DTLS transport's
+// connection (for the keys), the ICE transport's connection (to write to
+// when the path is not a shared socket), and which end of the DTLS
+// handshake meetd was (which half of the keys is its own).
+var internals = sync.OnceValue(func() bool {
+	has := func(t reflect.Type, name string, want reflect.Type) bool {
+		f, ok := t.FieldByName(name)
+		return ok && f.Type == want
+	}
+	return has(reflect.TypeFor[webrtc.DTLSTransport](), "conn", reflect.TypeFor[*dtls.Conn]()) &&
+		has(reflect.TypeFor[webrtc.ICETransport](), "conn", reflect.TypeFor[*ice.Conn]()) &&
+		has(reflect.TypeFor[dtls.State](), "isClient", reflect.TypeFor[bool]())
+})
+
+// NewEgress makes the Egress of pc, a subscribe connection just created,
+// or returns nil when down tracks must write through pion: the pion
+// version lacks what Egress reads.
+func (a *API) NewEgress(pc *webrtc.PeerConnection, log *slog.Logger) *Egress {
+	if !internals() {
+		a.warnEgress.Do(func() {
+			log.Warn("this pion version hides the SRTP keys: media is sent through pion's write path")
+		})
+		return nil
+	}
+	dt := pc.SCTP().Transport()
+	it := dt.ICETransport()
+	e := &Egress{api: a, log: log, conns: a.batch.conns}
+	it.OnSelectedCandidatePairChange(e.pairChanged)
+	dt.OnStateChange(func(st webrtc.DTLSTransportState) {
+		// pion calls this holding the transport's lock: only fields are
+		// read here, not its methods.
+		switch st {
+		case webrtc.DTLSTransportStateConnected:
+			s := e.connect(dt, it)
+			a.egress.add(s)
+			e.session.Store(s)
+		case webrtc.DTLSTransportStateClosed, webrtc.DTLSTransportStateFailed:
+			if s := e.session.Swap(nil); s != nil {
+				a.egress.remove(s)
+			}
+		}
+	})
+	return e
+}
+
+// connect derives meetd's SRTP keys of the connection from its DTLS
+// connection.
+func (e *Egress) connect(dt *webrtc.DTLSTransport, it *webrtc.ICETransport) *egressSession {
+	conn := (*dtls.Conn)(reflect.ValueOf(dt).Elem().FieldByName("conn").UnsafePointer())
+	iceConn := (*ice.Conn)(reflect.ValueOf(it).Elem().FieldByName("conn").UnsafePointer())
+	if conn == nil || iceConn == nil {
+		e.log.Warn("SRTP keys not found: media goes through pion's write path")
+		return &egressSession{viaPion: true}
+	}
+	ctx, err := localContext(conn)
+	if err != nil {
+		e.log.Warn("SRTP keys not derived: media goes through pion's write path", "err", err)
+		return &egressSession{viaPion: true}
+	}
+	return &egressSession{ice: iceConn, ctx: ctx}
+}
+
+// localContext is the SRTP context meetd encrypts with on conn.
+func localContext(conn *dtls.Conn) (*srtp.Context, error) {
+	state, ok := conn.ConnectionState()
+	if !ok {
+		return nil, errNoDTLSState
+	}
+	dp, ok := conn.SelectedSRTPProtectionProfile()
+	if !ok {
+		return nil, webrtc.ErrNoSRTPProtectionProfile
+	}
+	var profile srtp.ProtectionProfile
+	switch dp {
+	case dtls.SRTP_AEAD_AES_128_GCM:
+		profile = srtp.ProtectionProfileAeadAes128Gcm
+	case dtls.SRTP_AEAD_AES_256_GCM:
+		profile = srtp.ProtectionProfileAeadAes256Gcm
+	case dtls.SRTP_AES128_CM_HMAC_SHA1_80:
+		profile = srtp.ProtectionProfileAes128CmHmacSha1_80
+	default:
+		return nil, webrtc.ErrNoSRTPProtectionProfile
+	}
+	isClient := reflect.ValueOf(&state).Elem().FieldByName("isClient").Bool()
+	cfg := srtp.Config{Profile: profile}
+	if err := cfg.ExtractSessionKeysFromDTLS(&state, isClient); err != nil {
+		return nil, err
+	}
+	return srtp.CreateContext(cfg.Keys.LocalMasterKey, cfg.Keys.LocalMasterSalt, profile)
+}
+
+var errNoDTLSState = errors.New("DTLS connection has no state")
+
+// pairChanged follows ICE's selected candidate pair.
+func (e *Egress) pairChanged(p *webrtc.ICECandidatePair) {
+	r := routeFor(e.conns, p)
+	e.route.Store(r)
+	e.log.Debug("media path", "pair", p.String(), "shared_socket", r != nil)
+}
+
+// routeFor is the shared socket and remote address of pair p, nil when p
+// is not on a shared socket (TCP, or a socket of the connection's own).
+func routeFor(conns []*batchConn, p *webrtc.ICECandidatePair) *route {
+	if p == nil || p.Local == nil || p.Remote == nil ||
+		p.Local.Protocol != webrtc.ICEProtocolUDP || p.Remote.Protocol != webrtc.ICEProtocolUDP {
+		return nil
+	}
+	remoteIP, err := netip.ParseAddr(p.Remote.Address)
+	if err != nil {
+		return nil
+	}
+	localAddr, localPort := p.Local.Address, p.Local.Port
+	if p.Local.Typ != webrtc.ICECandidateTypeHost && p.Local.RelatedAddress != "" {
+		localAddr, localPort = p.Local.RelatedAddress, p.Local.RelatedPort
+	}
+	localIP, err := netip.ParseAddr(localAddr)
+	if err != nil {
+		return nil
+	}
+	local := netip.AddrPortFrom(localIP.Unmap(), localPort)
+	remote := netip.AddrPortFrom(remoteIP.Unmap(), p.Remote.Port)
+	// The socket bound to the candidate's address; failing that (a host
+	// candidate given a public address), the only one on its port and
+	// of its family.
+	var byPort *batchConn
+	n := 0
+	for _, c := range conns {
+		ua, ok := c.LocalAddr().(*net.UDPAddr)
+		if !ok {
+			continue
+		}
+		addr := ua.AddrPort()
+		addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+		if addr == local {
+			return &route{conn: c, addr: remote}
+		}
+		if addr.Port() == localPort && addr.Addr().Is4() == localIP.Is4() {
+			byPort = c
+			n++
+		}
+	}
+	if n == 1 && byPort.v6 != remote.Addr().Is4() {
+		return &route{conn: byPort, addr: remote}
+	}
+	return nil
+}
+
+// write encrypts and sends one RTP packet. ok is false when the packet is
+// to go through pion instead. n is 0 while DTLS is not connected.
+func (e *Egress) write(h *rtp.Header, payload []byte) (n int, ok bool, err error) {
+	s := e.session.Load()
+	if s == nil {
+		return 0, true, nil
+	}
+	if s.viaPion {
+		return 0, false, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	hn, err := h.MarshalTo(s.buf[:])
+	if err != nil || hn+len(payload) > maxPacketSize {
+		return 0, true, errPacketTooLarge
+	}
+	copy(s.buf[hn:], payload)
+	out, err := s.ctx.EncryptRTP(s.buf[:0], s.buf[:hn+len(payload)], &s.hdr)
+	if err != nil {
+		return 0, true, err
+	}
+	if r := e.route.Load(); r != nil {
+		s.sent[0]++
+		n, err = r.conn.write(out, r.addr)
+	} else {
+		s.sent[1]++
+		n, err = s.ice.Write(out)
+	}
+	return n, true, err
+}
+
+var errPacketTooLarge = errors.New("RTP packet too large")
+
+// egressSessions are the sessions of an API's connected subscribe
+// connections, kept to count what they sent.
+type egressSessions struct {
+	mu   sync.Mutex
+	live map[*egressSession]struct{}
+	// ended is what the sessions that ended sent, and viaPion how many
+	// connections write through pion.
+	ended   [2]uint64
+	viaPion uint64
+}
+
+func (r *egressSessions) add(s *egressSession) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s.viaPion {
+		r.viaPion++
+		return
+	}
+	if r.live == nil {
+		r.live = map[*egressSession]struct{}{}
+	}
+	r.live[s] = struct{}{}
+}
+
+func (r *egressSessions) remove(s *egressSession) {
+	s.mu.Lock()
+	sent := s.sent
+	s.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.live[s]; !ok {
+		return
+	}
+	delete(r.live, s)
+	r.ended[0] += sent[0]
+	r.ended[1] += sent[1]
+}
+
+// stats adds what the sessions sent to st.
+func (r *egressSessions) stats(st *BatchStats) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sent := r.ended
+	for s := range r.live {
+		s.mu.Lock()
+		sent[0] += s.sent[0]
+		sent[1] += s.sent[1]
+		s.mu.Unlock()
+	}
+	st.EgressShared, st.EgressICE, st.EgressViaPion = sent[0], sent[1], r.viaPion
+}
