@@ -127,6 +127,8 @@ type packetInfo struct {
 	desc     vp8Descriptor
 	now      int64 // arrival, unix nanoseconds
 	size     int   // of the payload
+	// seal is the read loop's space to encrypt in (see Egress.write).
+	seal *sealBuf
 	// How many down tracks sent the packet, dropped it while waiting for
 	// a keyframe, or failed to write it.
 	sent, waiting, failed int32
@@ -182,10 +184,11 @@ func (d *DownTrack) SetEstimator(e *Estimator) {
 // Egress (nil: through pion). Call it before binding.
 func (d *DownTrack) SetEgress(e *Egress) { d.egress = e }
 
-// put writes one packet, whose header is ready, to the subscriber.
-func (d *DownTrack) put(b *binding, h *rtp.Header, payload []byte) (int, error) {
+// put writes one packet, whose header is ready, to the subscriber. seal
+// is the caller's space to encrypt in.
+func (d *DownTrack) put(b *binding, h *rtp.Header, payload []byte, seal *sealBuf) (int, error) {
 	if d.egress != nil {
-		if n, ok, err := d.egress.write(h, payload); ok {
+		if n, ok, err := d.egress.write(h, payload, seal); ok {
 			return n, err
 		}
 	}
@@ -260,7 +263,7 @@ func (d *DownTrack) writeRTP(l *layer, h *rtp.Header, payload []byte, info *pack
 		d.hdr = *h
 		d.hdr.SSRC = b.ssrc
 		d.hdr.PayloadType = b.payloadType
-		if n, err := d.put(b, &d.hdr, payload); err == nil && n > 0 {
+		if n, err := d.put(b, &d.hdr, payload, info.seal); err == nil && n > 0 {
 			d.packets.Add(1)
 			d.octets.Add(uint64(len(payload)))
 			info.sent++
@@ -327,7 +330,7 @@ func (d *DownTrack) send(b *binding, h *rtp.Header, payload []byte, info *packet
 	d.hdr.SSRC = b.ssrc
 	d.hdr.PayloadType = b.payloadType
 	out := d.rw.rewrite(&d.hdr, payload, info.desc, info.vp8, d.buf[:], info.now)
-	n, err := d.put(b, &d.hdr, out)
+	n, err := d.put(b, &d.hdr, out, info.seal)
 	if err != nil || n == 0 {
 		info.failed++
 		return false
@@ -348,9 +351,9 @@ const (
 
 // resend sends again the packets a NACK reports lost that the cache of
 // the layer being forwarded still holds, rewritten as they were first
-// sent. buf is scratch space of maxPacketSize bytes. It runs on ReadRTCP's
-// goroutine only.
-func (d *DownTrack) resend(nack *rtcp.TransportLayerNack, buf []byte) {
+// sent. buf is scratch space of maxPacketSize bytes, seal space to
+// encrypt in. It runs on ReadRTCP's goroutine only.
+func (d *DownTrack) resend(nack *rtcp.TransportLayerNack, buf []byte, seal *sealBuf) {
 	sp := d.sent.Load()
 	b := d.bound.Load()
 	if sp == nil || sp.layer.cache == nil || b == nil || d.current.Load() != sp.layer {
@@ -385,7 +388,7 @@ func (d *DownTrack) resend(nack *rtcp.TransportLayerNack, buf []byte) {
 				rewritePayload(pkt.Payload, sp.off)
 			}
 			d.resent++
-			if _, err := d.put(b, &h, pkt.Payload); err == nil {
+			if _, err := d.put(b, &h, pkt.Payload, seal); err == nil {
 				d.retransmits.Add(1)
 				d.octets.Add(uint64(len(pkt.Payload)))
 				c.retransmitted.Add(1)
@@ -435,6 +438,7 @@ func (d *DownTrack) requestKeyframe(l *layer) {
 func (d *DownTrack) ReadRTCP(sender *webrtc.RTPSender) {
 	buf := make([]byte, 1500)
 	scratch := make([]byte, maxPacketSize)
+	seal := new(sealBuf)
 	c := d.track.counters
 	for {
 		n, _, err := sender.Read(buf)
@@ -461,7 +465,7 @@ func (d *DownTrack) ReadRTCP(sender *webrtc.RTPSender) {
 			case *rtcp.TransportLayerNack:
 				c.rtcpIn[RTCPNACK].Add(1)
 				c.nacked.Add(nacked(p))
-				d.resend(p, scratch)
+				d.resend(p, scratch, seal)
 			case *rtcp.ReceiverReport:
 				d.noteReports(p.Reports)
 			case *rtcp.SenderReport:

@@ -59,14 +59,21 @@ type egressSession struct {
 	// be had.
 	viaPion bool
 	ice     *ice.Conn
-	// mu guards ctx, hdr, buf and sent: the down tracks of a connection
-	// are written by several read loops and RTCP readers.
+	// mu guards ctx and sent: the down tracks of a connection are
+	// written by several read loops and RTCP readers.
 	mu  sync.Mutex
 	ctx *srtp.Context
 	// sent counts packets sent by path: on a shared socket, through ICE.
 	sent [2]uint64
-	hdr  rtp.Header
-	buf  [maxPacketSize + srtpMaxOverhead]byte
+}
+
+// sealBuf is where a packet is encrypted. Each goroutine that sends keeps
+// one (a track's read loop, a down track's RTCP reader) and encrypts the
+// packets of all its subscribers in it: it stays in the processor's cache,
+// where a buffer per subscriber would not.
+type sealBuf struct {
+	hdr rtp.Header
+	buf [maxPacketSize + srtpMaxOverhead]byte
 }
 
 // srtpMaxOverhead is the most SRTP adds to an RTP packet: an AEAD tag of
@@ -222,7 +229,7 @@ func routeFor(conns []*batchConn, p *webrtc.ICECandidatePair) *route {
 
 // write encrypts and sends one RTP packet. ok is false when the packet is
 // to go through pion instead. n is 0 while DTLS is not connected.
-func (e *Egress) write(h *rtp.Header, payload []byte) (n int, ok bool, err error) {
+func (e *Egress) write(h *rtp.Header, payload []byte, sb *sealBuf) (n int, ok bool, err error) {
 	s := e.session.Load()
 	if s == nil {
 		return 0, true, nil
@@ -232,12 +239,12 @@ func (e *Egress) write(h *rtp.Header, payload []byte) (n int, ok bool, err error
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	hn, err := h.MarshalTo(s.buf[:])
+	hn, err := h.MarshalTo(sb.buf[:])
 	if err != nil || hn+len(payload) > maxPacketSize {
 		return 0, true, errPacketTooLarge
 	}
-	copy(s.buf[hn:], payload)
-	out, err := s.ctx.EncryptRTP(s.buf[:0], s.buf[:hn+len(payload)], &s.hdr)
+	copy(sb.buf[hn:], payload)
+	out, err := s.ctx.EncryptRTP(sb.buf[:0], sb.buf[:hn+len(payload)], &sb.hdr)
 	if err != nil {
 		return 0, true, err
 	}

@@ -31,8 +31,12 @@ func newTestTrack() *Track {
 
 // forwardFirst gives a packet to the track's first layer.
 func forwardFirst(t *Track, raw []byte, pkt *rtp.Packet) {
-	t.forward((*t.layers.Load())[0], raw, pkt)
+	t.forward((*t.layers.Load())[0], raw, pkt, &testSeal)
 }
+
+// testSeal is the read loop's encryption space for forwardFirst; the
+// down tracks of these tests have no Egress, which would use it.
+var testSeal sealBuf
 
 // recorder is a webrtc.TrackLocalWriter that keeps what is written.
 type recorder struct {
@@ -130,7 +134,7 @@ func TestResendFromCache(t *testing.T) {
 	}
 	// 103 and 105 are lost; 5 is long gone.
 	nack := &rtcp.TransportLayerNack{Nacks: []rtcp.NackPair{{PacketID: 103, LostPackets: 0b10}, {PacketID: 5}}}
-	d.resend(nack, make([]byte, maxPacketSize))
+	d.resend(nack, make([]byte, maxPacketSize), new(sealBuf))
 	got := rec.packets()[10:]
 	if len(got) != 2 || got[0].SequenceNumber != 103 || got[1].SequenceNumber != 105 {
 		t.Fatalf("resent %v, want 103 and 105", got)
@@ -145,7 +149,7 @@ func TestResendFromCache(t *testing.T) {
 	// A subscriber asking for everything gets at most maxResends a window.
 	all := &rtcp.TransportLayerNack{Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{100, 101, 102, 103, 104, 105, 106, 107, 108, 109})}
 	for range 3 {
-		d.resend(all, make([]byte, maxPacketSize))
+		d.resend(all, make([]byte, maxPacketSize), new(sealBuf))
 	}
 	if got := d.Retransmits(); got > 2+maxResends {
 		t.Errorf("%d retransmissions in one window, at most %d allowed", got-2, maxResends)

@@ -155,18 +155,19 @@ func TestSimulcastDownTrackSwitchesAtKeyframe(t *testing.T) {
 	rec := &recorder{}
 	d := subscribe(tr, 1, 96, rec)
 	var pkt rtp.Packet
+	seal := new(sealBuf)
 	// The largest layer by default.
-	tr.forward(ls[0], simulcastPacket(500, 10, true), &pkt)
-	tr.forward(ls[2], simulcastPacket(9000, 700, true), &pkt)
-	tr.forward(ls[2], simulcastPacket(9001, 701, false), &pkt)
+	tr.forward(ls[0], simulcastPacket(500, 10, true), &pkt, seal)
+	tr.forward(ls[2], simulcastPacket(9000, 700, true), &pkt, seal)
+	tr.forward(ls[2], simulcastPacket(9001, 701, false), &pkt, seal)
 	d.SetView(View{Width: 320, Height: 180})
 	// The small layer's interframes wait for its keyframe; the big layer
 	// goes on meanwhile.
-	tr.forward(ls[0], simulcastPacket(501, 11, false), &pkt)
-	tr.forward(ls[2], simulcastPacket(9002, 702, false), &pkt)
-	tr.forward(ls[0], simulcastPacket(502, 12, true), &pkt)
-	tr.forward(ls[2], simulcastPacket(9003, 703, false), &pkt)
-	tr.forward(ls[0], simulcastPacket(503, 13, false), &pkt)
+	tr.forward(ls[0], simulcastPacket(501, 11, false), &pkt, seal)
+	tr.forward(ls[2], simulcastPacket(9002, 702, false), &pkt, seal)
+	tr.forward(ls[0], simulcastPacket(502, 12, true), &pkt, seal)
+	tr.forward(ls[2], simulcastPacket(9003, 703, false), &pkt, seal)
+	tr.forward(ls[0], simulcastPacket(503, 13, false), &pkt, seal)
 	got := rec.packets()
 	wantPics := []uint16{700, 701, 702, 703, 704}
 	if len(got) != len(wantPics) {
@@ -191,9 +192,10 @@ func TestSimulcastForwardAllocatesNothing(t *testing.T) {
 		d.SetView(View{Width: 320, Height: 180})
 	}
 	var pkt rtp.Packet
-	tr.forward(ls[0], simulcastPacket(1, 1, true), &pkt)
+	seal := new(sealBuf)
+	tr.forward(ls[0], simulcastPacket(1, 1, true), &pkt, seal)
 	inter := simulcastPacket(2, 2, false)
-	if n := testing.AllocsPerRun(100, func() { tr.forward(ls[0], inter, &pkt) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { tr.forward(ls[0], inter, &pkt, seal) }); n != 0 {
 		t.Errorf("forward allocates %.1f times per packet", n)
 	}
 }
@@ -209,15 +211,16 @@ func BenchmarkForwardSimulcast(b *testing.B) {
 		subscribe(tr, uint32(i+1), 96, discard{})
 	}
 	var pkt rtp.Packet
-	tr.forward(ls[2], simulcastPacket(1, 1, true), &pkt)
+	seal := new(sealBuf)
+	tr.forward(ls[2], simulcastPacket(1, 1, true), &pkt, seal)
 	for _, d := range *tr.downs.Load() {
 		d.SetView(View{Width: 320, Height: 180})
 	}
-	tr.forward(ls[0], simulcastPacket(900, 5000, true), &pkt)
+	tr.forward(ls[0], simulcastPacket(900, 5000, true), &pkt, seal)
 	inter := simulcastPacket(901, 5001, false)
 	b.ReportAllocs()
 	for b.Loop() {
-		tr.forward(ls[0], inter, &pkt)
+		tr.forward(ls[0], inter, &pkt, seal)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/subscriber")
 }

@@ -140,6 +140,7 @@ func (t *Track) Run() {
 func (t *Track) readLayer(l *layer) {
 	buf := make([]byte, maxPacketSize)
 	var pkt rtp.Packet
+	seal := new(sealBuf)
 	for {
 		n, _, err := l.remote.Read(buf)
 		if err != nil {
@@ -149,13 +150,14 @@ func (t *Track) readLayer(l *layer) {
 			l.tally.addTo(t.counters, kindIndex(t.kind), time.Now().UnixNano())
 			return
 		}
-		t.forward(l, buf[:n], &pkt)
+		t.forward(l, buf[:n], &pkt, seal)
 	}
 }
 
-// forward fans one packet of layer l out to the down tracks. pkt is
-// scratch space the read loop keeps, so that forwarding allocates nothing.
-func (t *Track) forward(l *layer, raw []byte, pkt *rtp.Packet) {
+// forward fans one packet of layer l out to the down tracks. pkt and seal
+// are scratch space the read loop keeps, so that forwarding allocates
+// nothing.
+func (t *Track) forward(l *layer, raw []byte, pkt *rtp.Packet, seal *sealBuf) {
 	if err := pkt.Unmarshal(raw); err != nil {
 		t.log.Debug("dropping unparsable RTP packet", "err", err)
 		l.tally.counted.dropped[DropMalformed]++
@@ -172,7 +174,7 @@ func (t *Track) forward(l *layer, raw []byte, pkt *rtp.Packet) {
 	if t.audioLevelID != 0 {
 		t.noteAudioLevel(pkt)
 	}
-	info := packetInfo{now: time.Now().UnixNano(), size: len(pkt.Payload)}
+	info := packetInfo{now: time.Now().UnixNano(), size: len(pkt.Payload), seal: seal}
 	l.noteBytes(info.size, info.now)
 	l.noteClock(pkt.Timestamp, info.now)
 	if l.cache != nil {
