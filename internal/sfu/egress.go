@@ -36,15 +36,26 @@ import (
 // even when a sender's track is replaced. pion's SRTP session of the
 // connection still carries RTCP.
 type Egress struct {
+	// path is how packets go, nil until DTLS is connected and again once
+	// it closes: packets are then dropped, as pion drops them. One load
+	// gives a packet all it needs: a fan-out meets each subscriber's
+	// state cold in the processor's cache, and every pointer followed
+	// costs a miss.
+	path atomic.Pointer[egressPath]
+	// mu guards sent, and the SRTP state within path's context: the down
+	// tracks of a connection are written by several read loops and RTCP
+	// readers.
+	mu sync.Mutex
+	// sent counts packets sent by path: on a shared socket, through ICE.
+	sent [2]uint64
+
 	api   *API
 	log   *slog.Logger
 	conns []*batchConn
-	// session is nil until DTLS is connected and again once it closes:
-	// packets are then dropped, as pion drops them.
-	session atomic.Pointer[egressSession]
-	// route is where ICE's selected pair sends from and to, when that is
-	// one of the shared UDP sockets; nil otherwise.
-	route atomic.Pointer[route]
+	// state guards keys and route, from which path is made.
+	state sync.Mutex
+	keys  *egressKeys
+	route *route
 }
 
 // route is a destination on a shared UDP socket.
@@ -53,18 +64,36 @@ type route struct {
 	addr netip.AddrPort
 }
 
-// egressSession is the SRTP state of a connected Egress.
-type egressSession struct {
+// egressKeys is what a connected DTLS transport gives an Egress.
+type egressKeys struct {
 	// viaPion makes down tracks write through pion: the keys could not
 	// be had.
 	viaPion bool
+	ctx     *srtp.Context
 	ice     *ice.Conn
-	// mu guards ctx and sent: the down tracks of a connection are
-	// written by several read loops and RTCP readers.
-	mu  sync.Mutex
-	ctx *srtp.Context
-	// sent counts packets sent by path: on a shared socket, through ICE.
-	sent [2]uint64
+}
+
+// egressPath is an Egress's keys and route together.
+type egressPath struct {
+	viaPion bool
+	ctx     *srtp.Context
+	// conn is the shared socket to send on, to addr; nil: through ice.
+	conn *batchConn
+	addr netip.AddrPort
+	ice  *ice.Conn
+}
+
+// update makes the path from the keys and route. state must be held.
+func (e *Egress) update() {
+	if e.keys == nil {
+		e.path.Store(nil)
+		return
+	}
+	p := &egressPath{viaPion: e.keys.viaPion, ctx: e.keys.ctx, ice: e.keys.ice}
+	if e.route != nil {
+		p.conn, p.addr = e.route.conn, e.route.addr
+	}
+	e.path.Store(p)
 }
 
 // sealBuf is where a packet is encrypted. Each goroutine that sends keeps
@@ -111,35 +140,40 @@ func (a *API) NewEgress(pc *webrtc.PeerConnection, log *slog.Logger) *Egress {
 	dt.OnStateChange(func(st webrtc.DTLSTransportState) {
 		// pion calls this holding the transport's lock: only fields are
 		// read here, not its methods.
+		e.state.Lock()
+		defer e.state.Unlock()
 		switch st {
 		case webrtc.DTLSTransportStateConnected:
-			s := e.connect(dt, it)
-			a.egress.add(s)
-			e.session.Store(s)
+			if e.keys == nil {
+				e.keys = e.connect(dt, it)
+				a.egress.add(e, e.keys.viaPion)
+			}
 		case webrtc.DTLSTransportStateClosed, webrtc.DTLSTransportStateFailed:
-			if s := e.session.Swap(nil); s != nil {
-				a.egress.remove(s)
+			if e.keys != nil {
+				e.keys = nil
+				a.egress.remove(e)
 			}
 		}
+		e.update()
 	})
 	return e
 }
 
 // connect derives meetd's SRTP keys of the connection from its DTLS
 // connection.
-func (e *Egress) connect(dt *webrtc.DTLSTransport, it *webrtc.ICETransport) *egressSession {
+func (e *Egress) connect(dt *webrtc.DTLSTransport, it *webrtc.ICETransport) *egressKeys {
 	conn := (*dtls.Conn)(reflect.ValueOf(dt).Elem().FieldByName("conn").UnsafePointer())
 	iceConn := (*ice.Conn)(reflect.ValueOf(it).Elem().FieldByName("conn").UnsafePointer())
 	if conn == nil || iceConn == nil {
 		e.log.Warn("SRTP keys not found: media goes through pion's write path")
-		return &egressSession{viaPion: true}
+		return &egressKeys{viaPion: true}
 	}
 	ctx, err := localContext(conn)
 	if err != nil {
 		e.log.Warn("SRTP keys not derived: media goes through pion's write path", "err", err)
-		return &egressSession{viaPion: true}
+		return &egressKeys{viaPion: true}
 	}
-	return &egressSession{ice: iceConn, ctx: ctx}
+	return &egressKeys{ice: iceConn, ctx: ctx}
 }
 
 // localContext is the SRTP context meetd encrypts with on conn.
@@ -176,7 +210,10 @@ var errNoDTLSState = errors.New("DTLS connection has no state")
 // pairChanged follows ICE's selected candidate pair.
 func (e *Egress) pairChanged(p *webrtc.ICECandidatePair) {
 	r := routeFor(e.conns, p)
-	e.route.Store(r)
+	e.state.Lock()
+	e.route = r
+	e.update()
+	e.state.Unlock()
 	e.log.Debug("media path", "pair", p.String(), "shared_socket", r != nil)
 }
 
@@ -227,87 +264,89 @@ func routeFor(conns []*batchConn, p *webrtc.ICECandidatePair) *route {
 	return nil
 }
 
-// write encrypts and sends one RTP packet. ok is false when the packet is
-// to go through pion instead. n is 0 while DTLS is not connected.
+// write encrypts and sends one RTP packet, in sb. ok is false when the
+// packet is to go through pion instead. n is 0 while DTLS is not
+// connected.
 func (e *Egress) write(h *rtp.Header, payload []byte, sb *sealBuf) (n int, ok bool, err error) {
-	s := e.session.Load()
-	if s == nil {
+	p := e.path.Load()
+	if p == nil {
 		return 0, true, nil
 	}
-	if s.viaPion {
+	if p.viaPion {
 		return 0, false, nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	hn, err := h.MarshalTo(sb.buf[:])
 	if err != nil || hn+len(payload) > maxPacketSize {
 		return 0, true, errPacketTooLarge
 	}
 	copy(sb.buf[hn:], payload)
-	out, err := s.ctx.EncryptRTP(sb.buf[:0], sb.buf[:hn+len(payload)], &sb.hdr)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out, err := p.ctx.EncryptRTP(sb.buf[:0], sb.buf[:hn+len(payload)], &sb.hdr)
 	if err != nil {
 		return 0, true, err
 	}
-	if r := e.route.Load(); r != nil {
-		s.sent[0]++
-		n, err = r.conn.write(out, r.addr)
+	if p.conn != nil {
+		e.sent[0]++
+		n, err = p.conn.write(out, p.addr)
 	} else {
-		s.sent[1]++
-		n, err = s.ice.Write(out)
+		e.sent[1]++
+		n, err = p.ice.Write(out)
 	}
 	return n, true, err
 }
 
 var errPacketTooLarge = errors.New("RTP packet too large")
 
-// egressSessions are the sessions of an API's connected subscribe
+// egressSessions are the Egresses of an API's connected subscribe
 // connections, kept to count what they sent.
 type egressSessions struct {
 	mu   sync.Mutex
-	live map[*egressSession]struct{}
-	// ended is what the sessions that ended sent, and viaPion how many
-	// connections write through pion.
+	live map[*Egress]struct{}
+	// ended is what the Egresses whose connection closed sent, and
+	// viaPion how many connections wrote through pion.
 	ended   [2]uint64
 	viaPion uint64
 }
 
-func (r *egressSessions) add(s *egressSession) {
+func (r *egressSessions) add(e *Egress, viaPion bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if s.viaPion {
+	if viaPion {
 		r.viaPion++
 		return
 	}
 	if r.live == nil {
-		r.live = map[*egressSession]struct{}{}
+		r.live = map[*Egress]struct{}{}
 	}
-	r.live[s] = struct{}{}
+	r.live[e] = struct{}{}
 }
 
-func (r *egressSessions) remove(s *egressSession) {
-	s.mu.Lock()
-	sent := s.sent
-	s.mu.Unlock()
+func (r *egressSessions) remove(e *Egress) {
+	e.mu.Lock()
+	sent := e.sent
+	e.sent = [2]uint64{}
+	e.mu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.live[s]; !ok {
+	if _, ok := r.live[e]; !ok {
 		return
 	}
-	delete(r.live, s)
+	delete(r.live, e)
 	r.ended[0] += sent[0]
 	r.ended[1] += sent[1]
 }
 
-// stats adds what the sessions sent to st.
+// stats adds what the Egresses sent to st.
 func (r *egressSessions) stats(st *BatchStats) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	sent := r.ended
-	for s := range r.live {
-		s.mu.Lock()
-		sent[0] += s.sent[0]
-		sent[1] += s.sent[1]
-		s.mu.Unlock()
+	for e := range r.live {
+		e.mu.Lock()
+		sent[0] += e.sent[0]
+		sent[1] += e.sent[1]
+		e.mu.Unlock()
 	}
 	st.EgressShared, st.EgressICE, st.EgressViaPion = sent[0], sent[1], r.viaPion
 }
