@@ -24,6 +24,10 @@ var ErrCodecNotSupported = errors.New("subscriber does not support the publisher
 // continuous stream.
 type DownTrack struct {
 	track *Track
+	// wire is the binding's SSRC and payload type, 0 while unbound: what
+	// the fan-out needs of it, here where the down track is already in
+	// cache.
+	wire atomic.Uint64
 	// bound is set by Bind and cleared by Unbind; the forwarding path only
 	// loads it.
 	bound atomic.Pointer[binding]
@@ -134,6 +138,15 @@ type packetInfo struct {
 	sent, waiting, failed int32
 }
 
+// wire packs a binding's SSRC and payload type, with a bit that says it
+// is bound.
+type wire uint64
+
+func makeWire(ssrc uint32, pt uint8) wire { return wire(1<<40 | uint64(pt)<<32 | uint64(ssrc)) }
+
+func (w wire) ssrc() uint32 { return uint32(w) }
+func (w wire) pt() uint8    { return uint8(w >> 32) }
+
 type binding struct {
 	ssrc        uint32
 	payloadType uint8
@@ -186,11 +199,15 @@ func (d *DownTrack) SetEgress(e *Egress) { d.egress = e }
 
 // put writes one packet, whose header is ready, to the subscriber. seal
 // is the caller's space to encrypt in.
-func (d *DownTrack) put(b *binding, h *rtp.Header, payload []byte, seal *sealBuf) (int, error) {
+func (d *DownTrack) put(h *rtp.Header, payload []byte, seal *sealBuf) (int, error) {
 	if d.egress != nil {
 		if n, ok, err := d.egress.write(h, payload, seal); ok {
 			return n, err
 		}
+	}
+	b := d.bound.Load()
+	if b == nil {
+		return 0, nil
 	}
 	return b.w.WriteRTP(h, payload)
 }
@@ -239,6 +256,7 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 			continue
 		}
 		d.bound.Store(&binding{ssrc: uint32(ctx.SSRC()), payloadType: uint8(c.PayloadType), w: ctx.WriteStream()})
+		d.wire.Store(uint64(makeWire(uint32(ctx.SSRC()), uint8(c.PayloadType))))
 		d.current.Store(nil)
 		d.track.requestKeyframe(d.target.Load())
 		return c, nil
@@ -248,6 +266,7 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 
 // Unbind implements webrtc.TrackLocal.
 func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
+	d.wire.Store(0)
 	d.bound.Store(nil)
 	return nil
 }
@@ -255,15 +274,15 @@ func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
 // writeRTP forwards one packet of layer l, whose header h is already
 // stripped for forwarding. It runs on l's read loop.
 func (d *DownTrack) writeRTP(l *layer, h *rtp.Header, payload []byte, info *packetInfo) {
-	b := d.bound.Load()
-	if b == nil {
+	b := wire(d.wire.Load())
+	if b == 0 {
 		return
 	}
 	if d.track.kind != webrtc.RTPCodecTypeVideo {
 		d.hdr = *h
-		d.hdr.SSRC = b.ssrc
-		d.hdr.PayloadType = b.payloadType
-		if n, err := d.put(b, &d.hdr, payload, info.seal); err == nil && n > 0 {
+		d.hdr.SSRC = b.ssrc()
+		d.hdr.PayloadType = b.pt()
+		if n, err := d.put(&d.hdr, payload, info.seal); err == nil && n > 0 {
 			d.packets.Add(1)
 			d.octets.Add(uint64(len(payload)))
 			info.sent++
@@ -309,7 +328,7 @@ func (d *DownTrack) writeRTP(l *layer, h *rtp.Header, payload []byte, info *pack
 // switchTo starts forwarding layer l at h, the first packet of a keyframe.
 // Until the subscriber's DTLS handshake is done pion drops packets,
 // reporting 0 bytes written: then it waits for the next keyframe.
-func (d *DownTrack) switchTo(b *binding, l *layer, h *rtp.Header, payload []byte, info *packetInfo) {
+func (d *DownTrack) switchTo(b wire, l *layer, h *rtp.Header, payload []byte, info *packetInfo) {
 	saved := d.rw
 	d.hdr = *h
 	d.rw.switchTo(&d.hdr, payload, info.desc, info.vp8, info.now, d.track.codec.ClockRate)
@@ -325,12 +344,12 @@ func (d *DownTrack) switchTo(b *binding, l *layer, h *rtp.Header, payload []byte
 }
 
 // send rewrites and writes one packet of the current layer.
-func (d *DownTrack) send(b *binding, h *rtp.Header, payload []byte, info *packetInfo) bool {
+func (d *DownTrack) send(b wire, h *rtp.Header, payload []byte, info *packetInfo) bool {
 	d.hdr = *h
-	d.hdr.SSRC = b.ssrc
-	d.hdr.PayloadType = b.payloadType
+	d.hdr.SSRC = b.ssrc()
+	d.hdr.PayloadType = b.pt()
 	out := d.rw.rewrite(&d.hdr, payload, info.desc, info.vp8, d.buf[:], info.now)
-	n, err := d.put(b, &d.hdr, out, info.seal)
+	n, err := d.put(&d.hdr, out, info.seal)
 	if err != nil || n == 0 {
 		info.failed++
 		return false
@@ -388,7 +407,7 @@ func (d *DownTrack) resend(nack *rtcp.TransportLayerNack, buf []byte, seal *seal
 				rewritePayload(pkt.Payload, sp.off)
 			}
 			d.resent++
-			if _, err := d.put(b, &h, pkt.Payload, seal); err == nil {
+			if _, err := d.put(&h, pkt.Payload, seal); err == nil {
 				d.retransmits.Add(1)
 				d.octets.Add(uint64(len(pkt.Payload)))
 				c.retransmitted.Add(1)
