@@ -1,0 +1,195 @@
+package sfu
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// egressKeyPair is an SRTP context to encrypt with and its peer's, to
+// decrypt with.
+func egressKeyPair(t testing.TB) (enc, dec *srtp.Context) {
+	t.Helper()
+	key, salt := make([]byte, 16), make([]byte, 12)
+	_, _ = rand.Read(key)
+	_, _ = rand.Read(salt)
+	enc, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err = srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return enc, dec
+}
+
+// testEgress is a connected Egress sending on c to r, as one whose DTLS
+// and ICE came up would.
+func testEgress(enc *srtp.Context, c *batchConn, r *net.UDPConn) *Egress {
+	e := &Egress{log: slog.New(slog.NewTextHandler(io.Discard, nil)), conns: []*batchConn{c}}
+	e.keys = &egressKeys{ctx: enc}
+	e.route = &route{conn: c, addr: addrPort(r)}
+	e.update()
+	return e
+}
+
+// TestEgressSendsWhatTheSubscriberDecrypts: the fan-out through an
+// Egress per subscriber puts SRTP on the wire that each subscriber's keys
+// decrypt, with its own SSRC and payload type and the publisher's payload.
+func TestEgressSendsWhatTheSubscriberDecrypts(t *testing.T) {
+	c := newTestBatchConn(t)
+	tr := newTestTrack()
+	tr.batch = &sendBatch{conns: []*batchConn{c}}
+	rs := receivers(t, 3)
+	decs := make([]*srtp.Context, len(rs))
+	for i, r := range rs {
+		enc, dec := egressKeyPair(t)
+		decs[i] = dec
+		d := subscribe(tr, uint32(100+i), 96, discard{})
+		d.SetEgress(testEgress(enc, c, r))
+	}
+	var pkt rtp.Packet
+	raws := [][]byte{vp8(t, 1, true), vp8(t, 2, false), vp8(t, 3, false)}
+	for _, raw := range raws {
+		forwardFirst(tr, raw, &pkt)
+	}
+	for i, r := range rs {
+		for j, raw := range raws {
+			var sent rtp.Packet
+			if err := sent.Unmarshal(raw); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 1500)
+			_ = r.SetReadDeadline(time.Now().Add(2 * time.Second))
+			n, _, err := r.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				t.Fatalf("subscriber %d, packet %d: %v", i, j, err)
+			}
+			plain, err := decs[i].DecryptRTP(nil, buf[:n], nil)
+			if err != nil {
+				t.Fatalf("subscriber %d, packet %d does not decrypt: %v", i, j, err)
+			}
+			var got rtp.Packet
+			if err := got.Unmarshal(plain); err != nil {
+				t.Fatal(err)
+			}
+			if got.SSRC != uint32(100+i) || got.PayloadType != 96 || got.Extension {
+				t.Errorf("subscriber %d, packet %d: header %v", i, j, got.Header)
+			}
+			if !bytes.Equal(got.Payload, sent.Payload) {
+				t.Errorf("subscriber %d, packet %d: payload differs", i, j)
+			}
+		}
+	}
+	if st := c.sent.Load(); st != uint64(len(rs)*len(raws)) {
+		t.Errorf("the shared socket sent %d datagrams, want %d", st, len(rs)*len(raws))
+	}
+}
+
+// TestEgressDropsUntilConnected: before DTLS is up a down track sends
+// nothing, as through pion, so video starts at a keyframe sent after it;
+// an Egress without keys hands packets to pion.
+func TestEgressDropsUntilConnected(t *testing.T) {
+	tr := newTestTrack()
+	rec := &recorder{}
+	d := subscribe(tr, 7, 96, rec)
+	e := &Egress{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	d.SetEgress(e)
+	var pkt rtp.Packet
+	forwardFirst(tr, vp8(t, 1, true), &pkt)
+	if d.Packets() != 0 || len(rec.packets()) != 0 {
+		t.Fatalf("sent %d packets before DTLS was up", d.Packets())
+	}
+	e.keys = &egressKeys{viaPion: true}
+	e.update()
+	forwardFirst(tr, vp8(t, 2, false), &pkt)
+	if len(rec.packets()) != 0 {
+		t.Fatalf("video started without a keyframe")
+	}
+	forwardFirst(tr, vp8(t, 3, true), &pkt)
+	if got := rec.packets(); len(got) != 1 || got[0].SSRC != 7 {
+		t.Fatalf("through pion: %d packets, want the keyframe", len(got))
+	}
+}
+
+func TestRouteFor(t *testing.T) {
+	c := newTestBatchConn(t)
+	local := addrPort(c.UDPConn)
+	pair := func(typ webrtc.ICECandidateType, proto webrtc.ICEProtocol, addr string, port uint16, related string, relatedPort uint16) *webrtc.ICECandidatePair {
+		return webrtc.NewICECandidatePair(
+			&webrtc.ICECandidate{Typ: typ, Protocol: proto, Address: addr, Port: port, RelatedAddress: related, RelatedPort: relatedPort},
+			&webrtc.ICECandidate{Typ: webrtc.ICECandidateTypePrflx, Protocol: proto, Address: "127.0.0.1", Port: 40000})
+	}
+	for _, tc := range []struct {
+		name   string
+		pair   *webrtc.ICECandidatePair
+		shared bool
+	}{
+		{"host on the socket", pair(webrtc.ICECandidateTypeHost, webrtc.ICEProtocolUDP, "127.0.0.1", local.Port(), "", 0), true},
+		{"host given a public address (NAT 1:1)", pair(webrtc.ICECandidateTypeHost, webrtc.ICEProtocolUDP, "203.0.113.9", local.Port(), "", 0), true},
+		{"server reflexive, based on the socket", pair(webrtc.ICECandidateTypeSrflx, webrtc.ICEProtocolUDP, "203.0.113.9", 61000, "127.0.0.1", local.Port()), true},
+		{"another port", pair(webrtc.ICECandidateTypeHost, webrtc.ICEProtocolUDP, "127.0.0.1", local.Port()+1, "", 0), false},
+		{"TCP", pair(webrtc.ICECandidateTypeHost, webrtc.ICEProtocolTCP, "127.0.0.1", local.Port(), "", 0), false},
+		{"none", nil, false},
+	} {
+		r := routeFor([]*batchConn{c}, tc.pair)
+		if (r != nil) != tc.shared {
+			t.Errorf("%s: route %v, want one on the shared socket: %v", tc.name, r, tc.shared)
+			continue
+		}
+		if r != nil && (r.conn != c || r.addr.String() != "127.0.0.1:40000") {
+			t.Errorf("%s: route %+v", tc.name, r)
+		}
+	}
+}
+
+// BenchmarkForwardEgress is the whole per-subscriber cost of forwarding a
+// 1100-byte VP8 packet: rewriting, SRTP encryption with each subscriber's
+// keys and batched sends to loopback sockets. cpu-ns/subscriber is the
+// forwarding thread's CPU time, kernel included (the receivers drain
+// their sockets on other threads).
+func BenchmarkForwardEgress(b *testing.B) {
+	for _, n := range []int{10, 200} {
+		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
+			c := newTestBatchConn(b)
+			tr := newTestTrack()
+			tr.batch = &sendBatch{conns: []*batchConn{c}}
+			for i, r := range receivers(b, n) {
+				go func() {
+					buf := make([]byte, 2048)
+					for {
+						if _, _, err := r.ReadFromUDPAddrPort(buf); err != nil {
+							return
+						}
+					}
+				}()
+				enc, _ := egressKeyPair(b)
+				subscribe(tr, uint32(i+1), 96, discard{}).SetEgress(testEgress(enc, c, r))
+			}
+			key, inter := vp8(b, 1, true), vp8(b, 2, false)
+			var scratch rtp.Packet
+			forwardFirst(tr, key, &scratch)
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			b.ReportAllocs()
+			start := threadCPU(b)
+			for b.Loop() {
+				forwardFirst(tr, inter, &scratch)
+			}
+			cpu := threadCPU(b) - start
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/subscriber")
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n), "cpu-ns/subscriber")
+		})
+	}
+}
