@@ -2,7 +2,9 @@ package sfu
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/dtls/v3"
+	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
@@ -191,5 +195,102 @@ func BenchmarkForwardEgress(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/subscriber")
 			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n), "cpu-ns/subscriber")
 		})
+	}
+}
+
+// dtlsPair is a DTLS client and server that completed a handshake over
+// loopback UDP, agreeing on profile.
+func dtlsPair(t *testing.T, profile dtls.SRTPProtectionProfile) (client, server *dtls.Conn) {
+	t.Helper()
+	cert, err := selfsign.GenerateSelfSigned()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &dtls.Config{
+		Certificates:           []tls.Certificate{cert},
+		InsecureSkipVerify:     true,
+		SRTPProtectionProfiles: []dtls.SRTPProtectionProfile{profile},
+		ExtendedMasterSecret:   dtls.RequireExtendedMasterSecret,
+	}
+	rs := receivers(t, 2)
+	a, b := rs[0], rs[1]
+	if client, err = dtls.Client(a, b.LocalAddr(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	if server, err = dtls.Server(b, a.LocalAddr(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	errs := make(chan error, 1)
+	go func() { errs <- client.HandshakeContext(ctx) }()
+	if err := server.HandshakeContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	return client, server
+}
+
+// peerContext is the context the other end of conn decrypts with, made
+// as pion makes it.
+func peerContext(t *testing.T, peer *dtls.Conn, isClient bool, profile srtp.ProtectionProfile) *srtp.Context {
+	t.Helper()
+	state, ok := peer.ConnectionState()
+	if !ok {
+		t.Fatal("no DTLS state")
+	}
+	cfg := srtp.Config{Profile: profile}
+	if err := cfg.ExtractSessionKeysFromDTLS(&state, isClient); err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := srtp.CreateContext(cfg.Keys.RemoteMasterKey, cfg.Keys.RemoteMasterSalt, profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+// TestLocalContextMatchesThePeer: meetd's half of the SRTP keys, whichever
+// end of the DTLS handshake it was and whichever profile was agreed, is
+// what the peer decrypts with.
+func TestLocalContextMatchesThePeer(t *testing.T) {
+	for _, tc := range []struct {
+		dtls dtls.SRTPProtectionProfile
+		srtp srtp.ProtectionProfile
+	}{
+		{dtls.SRTP_AEAD_AES_128_GCM, srtp.ProtectionProfileAeadAes128Gcm},
+		{dtls.SRTP_AEAD_AES_256_GCM, srtp.ProtectionProfileAeadAes256Gcm},
+		{dtls.SRTP_AES128_CM_HMAC_SHA1_80, srtp.ProtectionProfileAes128CmHmacSha1_80},
+	} {
+		client, server := dtlsPair(t, tc.dtls)
+		for _, side := range []struct {
+			name       string
+			local      *dtls.Conn
+			peer       *dtls.Conn
+			peerClient bool
+		}{
+			{"meetd the DTLS client", client, server, false},
+			{"meetd the DTLS server", server, client, true},
+		} {
+			enc, err := localContext(side.local)
+			if err != nil {
+				t.Fatalf("%v, %s: %v", tc.srtp, side.name, err)
+			}
+			dec := peerContext(t, side.peer, side.peerClient, tc.srtp)
+			h := rtp.Header{Version: 2, SSRC: 42, SequenceNumber: 7, Timestamp: 9, PayloadType: 96}
+			plain, _ := (&rtp.Packet{Header: h, Payload: []byte("a frame")}).Marshal()
+			sealed, err := enc.EncryptRTP(nil, plain, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := dec.DecryptRTP(nil, sealed, nil)
+			if err != nil || !bytes.Equal(got, plain) {
+				t.Errorf("%v, %s: the peer cannot decrypt (%v)", tc.srtp, side.name, err)
+			}
+		}
 	}
 }
