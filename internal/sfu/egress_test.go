@@ -294,3 +294,49 @@ func TestLocalContextMatchesThePeer(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkFloor is meetload's floor measured as BenchmarkForwardEgress
+// measures meetd: per subscriber, one SRTP encryption with a context of
+// its own and one sendto of the packet to a loopback socket.
+func BenchmarkFloor(b *testing.B) {
+	for _, n := range []int{10, 200} {
+		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
+			c := newTestBatchConn(b)
+			rs := receivers(b, n)
+			encs := make([]*srtp.Context, n)
+			for i, r := range rs {
+				go func() {
+					buf := make([]byte, 2048)
+					for {
+						if _, _, err := r.ReadFromUDPAddrPort(buf); err != nil {
+							return
+						}
+					}
+				}()
+				encs[i], _ = egressKeyPair(b)
+			}
+			var pkt rtp.Packet
+			if err := pkt.Unmarshal(vp8(b, 2, false)); err != nil {
+				b.Fatal(err)
+			}
+			pkt.Extension, pkt.Extensions = false, nil
+			plain, _ := pkt.Marshal()
+			out := make([]byte, 0, 1600)
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			start := threadCPU(b)
+			for b.Loop() {
+				for i, r := range rs {
+					sealed, err := encs[i].EncryptRTP(out[:0], plain, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					_, _ = c.WriteToUDPAddrPort(sealed, addrPort(r))
+				}
+			}
+			cpu := threadCPU(b) - start
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/subscriber")
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n), "cpu-ns/subscriber")
+		})
+	}
+}
