@@ -20,7 +20,8 @@ func TestJoinLeaveCyclesLeaveNothingBehind(t *testing.T) {
 		cycles = 100
 	}
 	checkLeaks(t)
-	url := startMeetd(t)
+	m := runMeetd(t, Config{})
+	url := "ws://" + m.Addr() + "/ws"
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
@@ -80,13 +81,14 @@ feed:
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		g, h := settle()
-		if g <= goroutines+5 && h <= heap+heap/2+(2<<20) {
+		live := m.api.BatchStats().EgressLive
+		if g <= goroutines+5 && h <= heap+heap/2+(2<<20) && live == 0 {
 			t.Logf("after: %d goroutines, %d KiB heap", g, h>>10)
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after %d cycles: %d goroutines (baseline %d), %d KiB heap (baseline %d KiB)",
-				cycles, g, goroutines, h>>10, heap>>10)
+			t.Fatalf("after %d cycles: %d goroutines (baseline %d), %d KiB heap (baseline %d KiB), %d subscribe connections still sending",
+				cycles, g, goroutines, h>>10, heap>>10, live)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

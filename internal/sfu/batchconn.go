@@ -246,6 +246,8 @@ type BatchStats struct {
 	// a shared socket, or through ICE (TCP, or a socket of their own);
 	// and connections that write through pion instead.
 	EgressShared, EgressICE, EgressViaPion uint64
+	// EgressLive is how many subscribe connections send with an Egress now.
+	EgressLive int
 }
 
 func (s *sendBatch) stats() BatchStats {

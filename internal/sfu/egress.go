@@ -349,4 +349,5 @@ func (r *egressSessions) stats(st *BatchStats) {
 		e.mu.Unlock()
 	}
 	st.EgressShared, st.EgressICE, st.EgressViaPion = sent[0], sent[1], r.viaPion
+	st.EgressLive = len(r.live)
 }
