@@ -119,6 +119,10 @@ func TestWHIPPublisherReachesViewersAndWHEPPlayers(t *testing.T) {
 	if st, err := pub.Delete(ctx); err != nil || st != http.StatusOK {
 		t.Fatalf("DELETE: %d %v", st, err)
 	}
+	// Gone at once, while its participant still leaves the room.
+	if st, _, _ := pub.Patch(ctx, "application/trickle-ice-sdpfrag", ""); st != http.StatusNotFound {
+		t.Errorf("PATCH right after DELETE: %d", st)
+	}
 	waitUntil(t, ctx, "the viewer to see the broadcast end", func() bool {
 		st, ok := viewer.LastState()
 		return ok && st.Live != nil && !*st.Live

@@ -72,6 +72,13 @@ func (s *session) push(m signal.Message) bool {
 	}
 }
 
+// ended is whether the session ended.
+func (s *session) ended() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
 // end ends the session: the participant leaves its room and closes its
 // peer connection.
 func (s *session) end() {

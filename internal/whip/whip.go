@@ -301,7 +301,9 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request, kind string) *se
 	s.mu.Lock()
 	sess := s.sessions[r.PathValue("session")]
 	s.mu.Unlock()
-	if sess == nil || sess.kind != kind || sess.room != r.PathValue("room") {
+	// A session that ended is gone, even while its participant is still
+	// leaving the room.
+	if sess == nil || sess.kind != kind || sess.room != r.PathValue("room") || sess.ended() {
 		fail(w, http.StatusNotFound, "There is no such session; it may have ended.")
 		return nil
 	}
