@@ -20,16 +20,16 @@ import (
 // packet with the connection's SRTP keys itself and, when ICE selected a
 // path on one of the shared UDP sockets, queues it on that socket for the
 // remote address; otherwise it writes it to the connection's ICE
-// connection. That skips most of pion's write path, which costs about a
+// connection. That skips most of pion's write path, which cost about a
 // microsecond per packet per subscriber (its track writer, the SRTP
 // session's lock, buffer pool and per-SSRC map, the packet mux, and ICE's
-// per-write checks): a third of what forwarding a packet costs.
+// per-write checks; see docs/performance.md).
 //
 // pion exposes neither the SRTP keys nor the transports' connections, so
 // Egress reads them from the unexported fields of the pinned pion version
-// (see internals). If that version has them not, NewEgress returns nil and
-// down tracks write through pion, as does an Egress whose keys could not
-// be derived.
+// (see internals). If a pion version lacks them, NewEgress returns nil and
+// down tracks write through pion, as do those of an Egress whose keys
+// could not be derived.
 //
 // Every RTP packet of the connection's down tracks goes through one
 // Egress, so the SRTP state of each SSRC (its rollover counter) is one,
@@ -49,7 +49,6 @@ type Egress struct {
 	// sent counts packets sent by path: on a shared socket, through ICE.
 	sent [2]uint64
 
-	api   *API
 	log   *slog.Logger
 	conns []*batchConn
 	// state guards keys and route, from which path is made.
@@ -135,7 +134,7 @@ func (a *API) NewEgress(pc *webrtc.PeerConnection, log *slog.Logger) *Egress {
 	}
 	dt := pc.SCTP().Transport()
 	it := dt.ICETransport()
-	e := &Egress{api: a, log: log, conns: a.batch.conns}
+	e := &Egress{log: log, conns: a.batch.conns}
 	it.OnSelectedCandidatePairChange(e.pairChanged)
 	dt.OnStateChange(func(st webrtc.DTLSTransportState) {
 		// pion calls this holding the transport's lock: only fields are
