@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meetd/meetd/internal/sfu"
 	"github.com/meetd/meetd/internal/signal"
 	"github.com/meetd/meetd/internal/testclient"
 )
@@ -81,7 +82,8 @@ feed:
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		g, h := settle()
-		live := m.api.BatchStats().EgressLive
+		paths := m.api.Counters().Snapshot().SendPaths
+		live := paths[sfu.SendShared] + paths[sfu.SendICE] + paths[sfu.SendPion]
 		if g <= goroutines+5 && h <= heap+heap/2+(2<<20) && live == 0 {
 			t.Logf("after: %d goroutines, %d KiB heap", g, h>>10)
 			break

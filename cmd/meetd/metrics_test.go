@@ -72,17 +72,13 @@ func TestMetricsAndStats(t *testing.T) {
 		}
 	}
 
-	// The viewers' packets went out on the shared UDP socket, encrypted by
-	// meetd, and no connection fell back to pion's write path. (ICE tells
-	// the selected pair a moment after it connects: packets sent before
-	// that go through ICE, so a few may.)
+	// The viewers' media goes out on the shared UDP socket, encrypted by
+	// meetd, and no connection fell back to pion's write path.
 	values := scrape(t, base)
-	shared := values[`meetd_media_egress_packets_total{path="shared_socket"}`]
-	if ice := values[`meetd_media_egress_packets_total{path="ice"}`]; shared == 0 || ice > shared/20 {
-		t.Errorf("egress: %v packets on the shared socket, %v through ICE: want nearly all on the shared socket", shared, ice)
-	}
-	if n := values[`meetd_media_egress_pion_connections_total`]; n != 0 {
-		t.Errorf("%v connections send through pion", n)
+	for path, want := range map[string]float64{"shared_socket": 2, "ice": 0, "pion": 0} {
+		if got := values[`meetd_subscribe_connections{path="`+path+`"}`]; got != want {
+			t.Errorf("subscribe connections sending by %s: %v, want %v", path, got, want)
+		}
 	}
 
 	// The stats view: open from this machine, behind a password for others.

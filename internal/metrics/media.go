@@ -10,6 +10,7 @@ import (
 type mediaDescs struct {
 	receivedPackets, receivedBytes, forwardedPackets, forwardedBytes *prometheus.Desc
 	dropped, nacked, retransmitted, rtcpIn, plisSent, rtt, lost      *prometheus.Desc
+	sendPaths                                                        *prometheus.Desc
 }
 
 func newMediaDescs() mediaDescs {
@@ -40,12 +41,16 @@ func newMediaDescs() mediaDescs {
 			"Round-trip times to subscribers from their receiver reports, by kind of stream reported on.", kind, nil),
 		lost: prometheus.NewDesc("meetd_subscriber_fraction_lost",
 			"Fraction of packets lost on the way to subscribers, from each receiver report, by kind of stream.", kind, nil),
+		sendPaths: prometheus.NewDesc("meetd_subscribe_connections",
+			"Connected subscribe connections by how their media goes: shared_socket (meetd encrypts it and queues it on a shared UDP socket), "+
+				"ice (meetd encrypts it and writes it through ICE: TCP, or a socket of the connection's own), "+
+				"pion (pion's write path, as meetd could not read the SRTP keys).", []string{"path"}, nil),
 	}
 }
 
 func (d *mediaDescs) describe(ch chan<- *prometheus.Desc) {
 	for _, x := range []*prometheus.Desc{d.receivedPackets, d.receivedBytes, d.forwardedPackets, d.forwardedBytes,
-		d.dropped, d.nacked, d.retransmitted, d.rtcpIn, d.plisSent, d.rtt, d.lost} {
+		d.dropped, d.nacked, d.retransmitted, d.rtcpIn, d.plisSent, d.rtt, d.lost, d.sendPaths} {
 		ch <- x
 	}
 }
@@ -72,4 +77,9 @@ func (d *mediaDescs) collect(ch chan<- prometheus.Metric, s sfu.CounterSnapshot)
 	counter(d.nacked, s.NACKed)
 	counter(d.retransmitted, s.Retransmitted)
 	counter(d.plisSent, s.KeyframeRequests)
+	for p, v := range s.SendPaths {
+		if sfu.SendPath(p) != sfu.SendNone {
+			ch <- prometheus.MustNewConstMetric(d.sendPaths, prometheus.GaugeValue, float64(v), sfu.SendPath(p).String())
+		}
+	}
 }

@@ -30,7 +30,7 @@ type Metrics struct {
 	open            atomic.Int64
 
 	roomsDesc, participantsDesc, tracksDesc, subscriptionsDesc, packetsInDesc, openDesc *prometheus.Desc
-	datagramsDesc, batchesDesc, egressDesc, egressPionDesc                              *prometheus.Desc
+	datagramsDesc, batchesDesc                                                          *prometheus.Desc
 	media                                                                               mediaDescs
 }
 
@@ -64,12 +64,6 @@ func New(rooms *room.Directory, media *sfu.Counters, batches func() sfu.BatchSta
 		datagramsDesc: prometheus.NewDesc("meetd_media_datagrams_batched_total",
 			"Media datagrams queued on the shared UDP sockets, by result: sent, or failed (refused by the kernel).", []string{"result"}, nil),
 		batchesDesc: prometheus.NewDesc("meetd_media_batches_total", "Batches (sendmmsg calls) sent on the shared UDP sockets.", nil, nil),
-		egressDesc: prometheus.NewDesc("meetd_media_egress_packets_total",
-			"RTP packets meetd encrypted and sent to subscribers itself, by path: shared_socket (queued on a shared UDP socket), "+
-				"or ice (through the connection's ICE transport: TCP, or a socket of its own). Connections where pion "+
-				"does it are counted in meetd_media_egress_pion_connections_total.", []string{"path"}, nil),
-		egressPionDesc: prometheus.NewDesc("meetd_media_egress_pion_connections_total",
-			"Subscribe connections whose SRTP keys meetd could not read, which send through pion.", nil, nil),
 	}
 	m.reg.MustRegister(m, m.signalingErrors, m.iceRestarts, m.connections,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -96,7 +90,7 @@ func (m *Metrics) ConnectionClosed() { m.open.Add(-1) }
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{m.roomsDesc, m.participantsDesc, m.tracksDesc, m.subscriptionsDesc,
-		m.packetsInDesc, m.openDesc, m.datagramsDesc, m.batchesDesc, m.egressDesc, m.egressPionDesc} {
+		m.packetsInDesc, m.openDesc, m.datagramsDesc, m.batchesDesc} {
 		ch <- d
 	}
 	m.media.describe(ch)
@@ -142,8 +136,5 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.datagramsDesc, prometheus.CounterValue, float64(st.Sent), "sent")
 		ch <- prometheus.MustNewConstMetric(m.datagramsDesc, prometheus.CounterValue, float64(st.Failed), "failed")
 		ch <- prometheus.MustNewConstMetric(m.batchesDesc, prometheus.CounterValue, float64(st.Batches))
-		ch <- prometheus.MustNewConstMetric(m.egressDesc, prometheus.CounterValue, float64(st.EgressShared), "shared_socket")
-		ch <- prometheus.MustNewConstMetric(m.egressDesc, prometheus.CounterValue, float64(st.EgressICE), "ice")
-		ch <- prometheus.MustNewConstMetric(m.egressPionDesc, prometheus.CounterValue, float64(st.EgressViaPion))
 	}
 }

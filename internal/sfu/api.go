@@ -10,7 +10,6 @@ import (
 	"net"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/pion/dtls/v3"
@@ -59,9 +58,6 @@ type API struct {
 	// batch is the shared UDP sockets, on which fan-outs batch their
 	// writes; empty when each connection has sockets of its own.
 	batch *sendBatch
-	// warnEgress logs once that subscribe connections cannot use Egress.
-	warnEgress sync.Once
-	egress     egressSessions
 }
 
 // Codecs meetd negotiates. Browsers all speak VP8, H.264 and Opus; keeping
@@ -233,16 +229,14 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 		webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
 		webrtc.WithSettingEngine(s),
 	)
+	if !internals() {
+		log.Warn("this pion version hides the SRTP keys: media is sent through pion's write path")
+	}
 	return a, nil
 }
 
-// BatchStats counts what the shared UDP sockets sent in batches,
-// and what subscribe connections sent themselves.
-func (a *API) BatchStats() BatchStats {
-	st := a.batch.stats()
-	a.egress.stats(&st)
-	return st
-}
+// BatchStats counts what the shared UDP sockets sent in batches.
+func (a *API) BatchStats() BatchStats { return a.batch.stats() }
 
 // sharedUDPBuffer is the socket buffer size asked for the shared UDP
 // sockets, each way: they carry every participant's media, where each

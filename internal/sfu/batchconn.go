@@ -242,12 +242,6 @@ func (s *sendBatch) end() {
 type BatchStats struct {
 	// Datagrams sent and lost (refused by the kernel), and sendmmsg calls.
 	Sent, Failed, Batches uint64
-	// RTP packets subscribe connections sent themselves (see Egress): on
-	// a shared socket, or through ICE (TCP, or a socket of their own);
-	// and connections that write through pion instead.
-	EgressShared, EgressICE, EgressViaPion uint64
-	// EgressLive is how many subscribe connections send with an Egress now.
-	EgressLive int
 }
 
 func (s *sendBatch) stats() BatchStats {

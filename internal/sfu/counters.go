@@ -25,6 +25,9 @@ type Counters struct {
 
 	// rtt and lost are the subscribers' receiver reports, by kindIndex.
 	rtt, lost [2]histogram
+	// sendPaths counts subscribe connections by how they send now
+	// (SendNone not counted).
+	sendPaths [numSendPaths]atomic.Int64
 }
 
 type flowCounter struct {
@@ -48,6 +51,27 @@ const (
 
 func (r DropReason) String() string {
 	return [...]string{"keyframe", "write", "malformed"}[r]
+}
+
+// SendPath is how a subscribe connection's packets go (see Egress).
+type SendPath int
+
+// Send paths.
+const (
+	// SendNone: the connection is not connected, or closed.
+	SendNone SendPath = iota
+	// SendShared: meetd encrypts and queues them on a shared UDP socket.
+	SendShared
+	// SendICE: meetd encrypts them and writes them through the
+	// connection's ICE transport (TCP, or a socket of its own).
+	SendICE
+	// SendPion: pion's write path, as meetd could not read the keys.
+	SendPion
+	numSendPaths
+)
+
+func (p SendPath) String() string {
+	return [...]string{"none", "shared_socket", "ice", "pion"}[p]
 }
 
 // RTCPType names the RTCP messages from subscribers meetd counts.
@@ -137,6 +161,8 @@ type CounterSnapshot struct {
 	// RTT (seconds) and Lost (fraction) from subscribers' receiver
 	// reports, by kind.
 	RTT, Lost [2]Histogram
+	// SendPaths is how many subscribe connections send each way now.
+	SendPaths [numSendPaths]int64
 }
 
 // Snapshot reads the counters.
@@ -156,6 +182,9 @@ func (c *Counters) Snapshot() CounterSnapshot {
 	}
 	s.NACKed, s.Retransmitted = c.nacked.Load(), c.retransmitted.Load()
 	s.KeyframeRequests = c.keyframeRequests.Load()
+	for i := range s.SendPaths {
+		s.SendPaths[i] = c.sendPaths[i].Load()
+	}
 	return s
 }
 

@@ -42,22 +42,22 @@ type Egress struct {
 	// state cold in the processor's cache, and every pointer followed
 	// costs a miss.
 	path atomic.Pointer[egressPath]
-	// mu guards sent, and the SRTP state within path's context: the down
-	// tracks of a connection are written by several read loops and RTCP
-	// readers.
+	// mu guards the SRTP state within path's context: the down tracks of
+	// a connection are written by several read loops and RTCP readers.
 	mu sync.Mutex
-	// sent counts packets sent by path: on a shared socket, through ICE.
-	sent [2]uint64
 
 	log   *slog.Logger
 	conns []*batchConn
-	// state guards keys and route, from which path is made.
-	state sync.Mutex
-	keys  *egressKeys
-	route *route
+	// paths counts the API's connections by how they send.
+	paths *[numSendPaths]atomic.Int64
+	// state guards keys, route and counted, from which path is made.
+	state   sync.Mutex
+	keys    *egressKeys
+	route   route
+	counted SendPath
 }
 
-// route is a destination on a shared UDP socket.
+// route is a destination on a shared UDP socket; conn is nil for none.
 type route struct {
 	conn *batchConn
 	addr netip.AddrPort
@@ -72,27 +72,40 @@ type egressKeys struct {
 	ice     *ice.Conn
 }
 
-// egressPath is an Egress's keys and route together.
+// egressPath is an Egress's keys and route together. Without a route,
+// packets go through ice.
 type egressPath struct {
-	viaPion bool
-	ctx     *srtp.Context
-	// conn is the shared socket to send on, to addr; nil: through ice.
-	conn *batchConn
-	addr netip.AddrPort
-	ice  *ice.Conn
+	egressKeys
+	route
 }
 
-// update makes the path from the keys and route. state must be held.
+// update makes the path from the keys and route, and counts the
+// connection by it. state must be held.
 func (e *Egress) update() {
-	if e.keys == nil {
-		e.path.Store(nil)
-		return
-	}
-	p := &egressPath{viaPion: e.keys.viaPion, ctx: e.keys.ctx, ice: e.keys.ice}
-	if e.route != nil {
-		p.conn, p.addr = e.route.conn, e.route.addr
+	var p *egressPath
+	now := SendNone
+	if e.keys != nil {
+		p = &egressPath{egressKeys: *e.keys, route: e.route}
+		switch {
+		case p.viaPion:
+			now = SendPion
+		case p.conn != nil:
+			now = SendShared
+		default:
+			now = SendICE
+		}
 	}
 	e.path.Store(p)
+	if now == e.counted {
+		return
+	}
+	if e.counted != SendNone {
+		e.paths[e.counted].Add(-1)
+	}
+	if now != SendNone {
+		e.paths[now].Add(1)
+	}
+	e.counted = now
 }
 
 // sealBuf is where a packet is encrypted. Each goroutine that sends keeps
@@ -124,17 +137,14 @@ var internals = sync.OnceValue(func() bool {
 
 // NewEgress makes the Egress of pc, a subscribe connection just created,
 // or returns nil when down tracks must write through pion: the pion
-// version lacks what Egress reads.
+// version lacks what Egress reads (NewAPI said so).
 func (a *API) NewEgress(pc *webrtc.PeerConnection, log *slog.Logger) *Egress {
 	if !internals() {
-		a.warnEgress.Do(func() {
-			log.Warn("this pion version hides the SRTP keys: media is sent through pion's write path")
-		})
 		return nil
 	}
 	dt := pc.SCTP().Transport()
 	it := dt.ICETransport()
-	e := &Egress{log: log, conns: a.batch.conns}
+	e := &Egress{log: log, conns: a.batch.conns, paths: &a.counters.sendPaths}
 	it.OnSelectedCandidatePairChange(e.pairChanged)
 	dt.OnStateChange(func(st webrtc.DTLSTransportState) {
 		// pion calls this holding the transport's lock: only fields are
@@ -145,13 +155,9 @@ func (a *API) NewEgress(pc *webrtc.PeerConnection, log *slog.Logger) *Egress {
 		case webrtc.DTLSTransportStateConnected:
 			if e.keys == nil {
 				e.keys = e.connect(dt, it)
-				a.egress.add(e, e.keys.viaPion)
 			}
 		case webrtc.DTLSTransportStateClosed, webrtc.DTLSTransportStateFailed:
-			if e.keys != nil {
-				e.keys = nil
-				a.egress.remove(e)
-			}
+			e.keys = nil
 		}
 		e.update()
 	})
@@ -213,19 +219,19 @@ func (e *Egress) pairChanged(p *webrtc.ICECandidatePair) {
 	e.route = r
 	e.update()
 	e.state.Unlock()
-	e.log.Debug("media path", "pair", p.String(), "shared_socket", r != nil)
+	e.log.Debug("media path", "pair", p.String(), "shared_socket", r.conn != nil)
 }
 
-// routeFor is the shared socket and remote address of pair p, nil when p
+// routeFor is the shared socket and remote address of pair p, none when p
 // is not on a shared socket (TCP, or a socket of the connection's own).
-func routeFor(conns []*batchConn, p *webrtc.ICECandidatePair) *route {
+func routeFor(conns []*batchConn, p *webrtc.ICECandidatePair) route {
 	if p == nil || p.Local == nil || p.Remote == nil ||
 		p.Local.Protocol != webrtc.ICEProtocolUDP || p.Remote.Protocol != webrtc.ICEProtocolUDP {
-		return nil
+		return route{}
 	}
 	remoteIP, err := netip.ParseAddr(p.Remote.Address)
 	if err != nil {
-		return nil
+		return route{}
 	}
 	localAddr, localPort := p.Local.Address, p.Local.Port
 	if p.Local.Typ != webrtc.ICECandidateTypeHost && p.Local.RelatedAddress != "" {
@@ -233,7 +239,7 @@ func routeFor(conns []*batchConn, p *webrtc.ICECandidatePair) *route {
 	}
 	localIP, err := netip.ParseAddr(localAddr)
 	if err != nil {
-		return nil
+		return route{}
 	}
 	local := netip.AddrPortFrom(localIP.Unmap(), localPort)
 	remote := netip.AddrPortFrom(remoteIP.Unmap(), p.Remote.Port)
@@ -250,7 +256,7 @@ func routeFor(conns []*batchConn, p *webrtc.ICECandidatePair) *route {
 		addr := ua.AddrPort()
 		addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
 		if addr == local {
-			return &route{conn: c, addr: remote}
+			return route{conn: c, addr: remote}
 		}
 		if addr.Port() == localPort && addr.Addr().Is4() == localIP.Is4() {
 			byPort = c
@@ -258,9 +264,9 @@ func routeFor(conns []*batchConn, p *webrtc.ICECandidatePair) *route {
 		}
 	}
 	if n == 1 && byPort.v6 != remote.Addr().Is4() {
-		return &route{conn: byPort, addr: remote}
+		return route{conn: byPort, addr: remote}
 	}
-	return nil
+	return route{}
 }
 
 // write encrypts and sends one RTP packet, in sb. ok is false when the
@@ -286,67 +292,11 @@ func (e *Egress) write(h *rtp.Header, payload []byte, sb *sealBuf) (n int, ok bo
 		return 0, true, err
 	}
 	if p.conn != nil {
-		e.sent[0]++
 		n, err = p.conn.write(out, p.addr)
 	} else {
-		e.sent[1]++
 		n, err = p.ice.Write(out)
 	}
 	return n, true, err
 }
 
 var errPacketTooLarge = errors.New("RTP packet too large")
-
-// egressSessions are the Egresses of an API's connected subscribe
-// connections, kept to count what they sent.
-type egressSessions struct {
-	mu   sync.Mutex
-	live map[*Egress]struct{}
-	// ended is what the Egresses whose connection closed sent, and
-	// viaPion how many connections wrote through pion.
-	ended   [2]uint64
-	viaPion uint64
-}
-
-func (r *egressSessions) add(e *Egress, viaPion bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if viaPion {
-		r.viaPion++
-		return
-	}
-	if r.live == nil {
-		r.live = map[*Egress]struct{}{}
-	}
-	r.live[e] = struct{}{}
-}
-
-func (r *egressSessions) remove(e *Egress) {
-	e.mu.Lock()
-	sent := e.sent
-	e.sent = [2]uint64{}
-	e.mu.Unlock()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.live[e]; !ok {
-		return
-	}
-	delete(r.live, e)
-	r.ended[0] += sent[0]
-	r.ended[1] += sent[1]
-}
-
-// stats adds what the Egresses sent to st.
-func (r *egressSessions) stats(st *BatchStats) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	sent := r.ended
-	for e := range r.live {
-		e.mu.Lock()
-		sent[0] += e.sent[0]
-		sent[1] += e.sent[1]
-		e.mu.Unlock()
-	}
-	st.EgressShared, st.EgressICE, st.EgressViaPion = sent[0], sent[1], r.viaPion
-	st.EgressLive = len(r.live)
-}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,12 +39,19 @@ func egressKeyPair(t testing.TB) (enc, dec *srtp.Context) {
 	return enc, dec
 }
 
+// newTestEgress is an Egress of no connection, counted in counters of
+// its own.
+func newTestEgress() *Egress {
+	return &Egress{log: slog.New(slog.NewTextHandler(io.Discard, nil)), paths: new([numSendPaths]atomic.Int64)}
+}
+
 // testEgress is a connected Egress sending on c to r, as one whose DTLS
 // and ICE came up would.
 func testEgress(enc *srtp.Context, c *batchConn, r *net.UDPConn) *Egress {
-	e := &Egress{log: slog.New(slog.NewTextHandler(io.Discard, nil)), conns: []*batchConn{c}}
+	e := newTestEgress()
+	e.conns = []*batchConn{c}
 	e.keys = &egressKeys{ctx: enc}
-	e.route = &route{conn: c, addr: addrPort(r)}
+	e.route = route{conn: c, addr: addrPort(r)}
 	e.update()
 	return e
 }
@@ -108,7 +116,7 @@ func TestEgressDropsUntilConnected(t *testing.T) {
 	tr := newTestTrack()
 	rec := &recorder{}
 	d := subscribe(tr, 7, 96, rec)
-	e := &Egress{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	e := newTestEgress()
 	d.SetEgress(e)
 	var pkt rtp.Packet
 	forwardFirst(tr, vp8(t, 1, true), &pkt)
@@ -148,11 +156,11 @@ func TestRouteFor(t *testing.T) {
 		{"none", nil, false},
 	} {
 		r := routeFor([]*batchConn{c}, tc.pair)
-		if (r != nil) != tc.shared {
+		if (r.conn != nil) != tc.shared {
 			t.Errorf("%s: route %v, want one on the shared socket: %v", tc.name, r, tc.shared)
 			continue
 		}
-		if r != nil && (r.conn != c || r.addr.String() != "127.0.0.1:40000") {
+		if r.conn != nil && (r.conn != c || r.addr.String() != "127.0.0.1:40000") {
 			t.Errorf("%s: route %+v", tc.name, r)
 		}
 	}
@@ -338,5 +346,37 @@ func BenchmarkFloor(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/subscriber")
 			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n), "cpu-ns/subscriber")
 		})
+	}
+}
+
+// TestEgressCountsConnectionsByPath: a connection is counted by how it
+// sends while connected, and not at all before or after.
+func TestEgressCountsConnectionsByPath(t *testing.T) {
+	c := newTestBatchConn(t)
+	e := newTestEgress()
+	want := func(step string, shared, ice, pion int64) {
+		t.Helper()
+		if got := [...]int64{e.paths[SendShared].Load(), e.paths[SendICE].Load(), e.paths[SendPion].Load()}; got != [...]int64{shared, ice, pion} {
+			t.Errorf("%s: shared, ice, pion = %v", step, got)
+		}
+	}
+	e.route = route{conn: c, addr: addrPort(c.UDPConn)}
+	e.update()
+	want("a route before DTLS", 0, 0, 0)
+	enc, _ := egressKeyPair(t)
+	e.keys = &egressKeys{ctx: enc}
+	e.update()
+	want("connected on the shared socket", 1, 0, 0)
+	e.route = route{}
+	e.update()
+	want("a pair on no shared socket", 0, 1, 0)
+	e.keys = nil
+	e.update()
+	want("closed", 0, 0, 0)
+	e.keys = &egressKeys{viaPion: true}
+	e.update()
+	want("no keys", 0, 0, 1)
+	if n := e.paths[SendNone].Load(); n != 0 {
+		t.Errorf("connections counted as not sending: %d", n)
 	}
 }
