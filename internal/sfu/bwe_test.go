@@ -44,7 +44,7 @@ func (s *bweSetup) second(lost float64) {
 	s.now += int64(time.Second)
 	s.cam.current.Store(s.cam.target.Load())
 	for _, d := range []*DownTrack{s.cam, s.mic} {
-		d.noteReportsAt([]rtcp.ReceptionReport{{SSRC: d.bound.Load().ssrc, FractionLost: uint8(lost * 256)}}, s.now)
+		d.noteReportsAt([]rtcp.ReceptionReport{{SSRC: wire(d.wire.Load()).ssrc(), FractionLost: uint8(lost * 256)}}, s.now)
 	}
 }
 
@@ -245,7 +245,7 @@ func BenchmarkEstimatorReport(b *testing.B) {
 	}
 	reports := make([][]rtcp.ReceptionReport, len(downs))
 	for i, d := range downs {
-		reports[i] = []rtcp.ReceptionReport{{SSRC: d.bound.Load().ssrc, FractionLost: 5}}
+		reports[i] = []rtcp.ReceptionReport{{SSRC: wire(d.wire.Load()).ssrc(), FractionLost: 5}}
 	}
 	now := int64(time.Hour)
 	b.ReportAllocs()

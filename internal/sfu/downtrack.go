@@ -28,8 +28,8 @@ type DownTrack struct {
 	// the fan-out needs of it, here where the down track is already in
 	// cache.
 	wire atomic.Uint64
-	// bound is set by Bind and cleared by Unbind; the forwarding path only
-	// loads it.
+	// bound is pion's writer of the stream, set by Bind and cleared by
+	// Unbind, for when no Egress sends.
 	bound atomic.Pointer[binding]
 	// current is the layer being forwarded: nil until video starts at a
 	// keyframe, and while the subscriber shows none.
@@ -138,8 +138,8 @@ type packetInfo struct {
 	sent, waiting, failed int32
 }
 
-// wire packs a binding's SSRC and payload type, with a bit that says it
-// is bound.
+// wire packs the SSRC and payload type a down track is bound with, with
+// a bit that says it is bound.
 type wire uint64
 
 func makeWire(ssrc uint32, pt uint8) wire { return wire(1<<40 | uint64(pt)<<32 | uint64(ssrc)) }
@@ -148,9 +148,7 @@ func (w wire) ssrc() uint32 { return uint32(w) }
 func (w wire) pt() uint8    { return uint8(w >> 32) }
 
 type binding struct {
-	ssrc        uint32
-	payloadType uint8
-	w           webrtc.TrackLocalWriter
+	w webrtc.TrackLocalWriter
 }
 
 // Track is the publisher's track this down track carries.
@@ -255,7 +253,7 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		if strings.EqualFold(want.MimeType, webrtc.MimeTypeH264) && !sameH264Profile(c.SDPFmtpLine, want.SDPFmtpLine) {
 			continue
 		}
-		d.bound.Store(&binding{ssrc: uint32(ctx.SSRC()), payloadType: uint8(c.PayloadType), w: ctx.WriteStream()})
+		d.bound.Store(&binding{w: ctx.WriteStream()})
 		d.wire.Store(uint64(makeWire(uint32(ctx.SSRC()), uint8(c.PayloadType))))
 		d.current.Store(nil)
 		d.track.requestKeyframe(d.target.Load())
@@ -374,8 +372,8 @@ const (
 // encrypt in. It runs on ReadRTCP's goroutine only.
 func (d *DownTrack) resend(nack *rtcp.TransportLayerNack, buf []byte, seal *sealBuf) {
 	sp := d.sent.Load()
-	b := d.bound.Load()
-	if sp == nil || sp.layer.cache == nil || b == nil || d.current.Load() != sp.layer {
+	b := wire(d.wire.Load())
+	if sp == nil || sp.layer.cache == nil || b == 0 || d.current.Load() != sp.layer {
 		return
 	}
 	now := time.Now().UnixNano()
@@ -399,7 +397,7 @@ func (d *DownTrack) resend(nack *rtcp.TransportLayerNack, buf []byte, seal *seal
 				continue
 			}
 			h := forwardHeader(&pkt.Header)
-			h.SSRC, h.PayloadType = b.ssrc, b.payloadType
+			h.SSRC, h.PayloadType = b.ssrc(), b.pt()
 			h.SequenceNumber = seq
 			h.Timestamp += sp.off.ts
 			if sp.off.pic != 0 || sp.off.tl0 != 0 {
@@ -519,12 +517,12 @@ func (d *DownTrack) noteReports(reports []rtcp.ReceptionReport) {
 }
 
 func (d *DownTrack) noteReportsAt(reports []rtcp.ReceptionReport, now int64) {
-	b := d.bound.Load()
-	if b == nil {
+	b := wire(d.wire.Load())
+	if b == 0 {
 		return
 	}
 	for _, r := range reports {
-		if r.SSRC != b.ssrc {
+		if r.SSRC != b.ssrc() {
 			continue
 		}
 		d.noteReception(r, now)

@@ -68,7 +68,7 @@ func (discard) Write(b []byte) (int, error)                   { return len(b), n
 
 func subscribe(t *Track, ssrc uint32, pt uint8, w webrtc.TrackLocalWriter) *DownTrack {
 	d := t.Subscribe()
-	d.bound.Store(&binding{ssrc: ssrc, payloadType: pt, w: w})
+	d.bound.Store(&binding{w: w})
 	d.wire.Store(uint64(makeWire(ssrc, pt)))
 	return d
 }

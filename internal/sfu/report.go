@@ -90,9 +90,9 @@ func (r *Reporter) reports(pkts []rtcp.Packet, now time.Time) []rtcp.Packet {
 
 // senderReport is d's sender report at now; false while d sends nothing.
 func (d *DownTrack) senderReport(now time.Time) (*rtcp.SenderReport, bool) {
-	b := d.bound.Load()
+	b := wire(d.wire.Load())
 	packets := d.packets.Load() + d.retransmits.Load()
-	if b == nil || packets == 0 {
+	if b == 0 || packets == 0 {
 		return nil, false
 	}
 	var l *layer
@@ -114,7 +114,7 @@ func (d *DownTrack) senderReport(now time.Time) (*rtcp.SenderReport, bool) {
 	elapsed := now.UnixNano() - at
 	rtpTime := ts + tsOffset + uint32(elapsed*int64(d.track.codec.ClockRate)/int64(time.Second))
 	return &rtcp.SenderReport{
-		SSRC:        b.ssrc,
+		SSRC:        b.ssrc(),
 		NTPTime:     ntpTime(now),
 		RTPTime:     rtpTime,
 		PacketCount: uint32(packets),
