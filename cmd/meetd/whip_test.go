@@ -12,6 +12,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/meetd/meetd/internal/access"
+	"github.com/meetd/meetd/internal/signal"
 	"github.com/meetd/meetd/internal/testclient"
 )
 
@@ -250,4 +251,55 @@ func TestWHIPBearerAuth(t *testing.T) {
 	}
 	defer player.Close()
 	waitUntil(t, ctx, "WHEP video", func() bool { return player.Packets(webrtc.RTPCodecTypeVideo) > 25 })
+}
+
+// TestWHEPPlayerFollowsTheStage: when the streamer leaves and a guest
+// stays on stage, a WHEP player goes on with the guest's tracks, on the
+// same stream, and its keyframe requests reach the guest.
+func TestWHEPPlayerFollowsTheStage(t *testing.T) {
+	checkLeaks(t)
+	m := runMeetd(t, Config{})
+	url, base := "ws://"+m.Addr()+"/ws", "http://"+m.Addr()
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+
+	streamer := goLive(t, ctx, url, "show", testclient.Options{Name: "Host"})
+	defer streamer.Close()
+	guest := dial(t, ctx, url, testclient.Options{Name: "Guest"})
+	defer guest.Close()
+	join(t, ctx, guest, "show", signal.RoleAudience)
+	if err := streamer.Move(guest.ID(), signal.RoleStage); err != nil {
+		t.Fatal(err)
+	}
+	if err := guest.Wait(ctx, "invitation", func() bool {
+		r := guest.Roles()
+		return len(r) > 0 && r[len(r)-1] == signal.RoleStage
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := guest.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	player, err := playWHEP(ctx, base+"/whep/show", testclient.HTTPOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer player.Close()
+	waitUntil(t, ctx, "the player's video", func() bool { return player.Packets(webrtc.RTPCodecTypeVideo) > 50 })
+
+	streamer.Close()
+	before := player.Packets(webrtc.RTPCodecTypeVideo)
+	waitUntil(t, ctx, "the guest's video at the player", func() bool {
+		return player.Packets(webrtc.RTPCodecTypeVideo) > before+100 && guest.KeyframeRequests() > 0
+	})
+	// Past the keyframe asked for when the player's sender took the
+	// guest's track, and the rate limit of keyframe requests.
+	time.Sleep(1500 * time.Millisecond)
+	asked := guest.KeyframeRequests()
+	if err := player.RequestKeyframe(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, ctx, "the player's keyframe request at the guest", func() bool {
+		return guest.KeyframeRequests() > asked
+	})
 }

@@ -42,7 +42,7 @@ func (c *Client) noteReception() {
 	}
 	r := &reception{est: s.est}
 	for _, st := range s.downs {
-		r.downs = append(r.downs, st.down)
+		r.downs = append(r.downs, st.Down())
 	}
 	c.recv.Store(r)
 }

@@ -97,19 +97,15 @@ func (c *Client) stageTracks() []*sfu.Track {
 
 // addDown subscribes s to t on a new sender.
 func (c *Client) addDown(s *subscriber, t *sfu.Track) {
-	down := t.Subscribe()
-	down.SetEstimator(s.est)
-	down.SetEgress(s.egress)
+	down := s.newDown(t)
 	sender, err := s.pc.AddTrack(down)
 	if err != nil {
-		t.Unsubscribe(down)
-		s.est.Remove(down)
+		s.dropDown(t, down)
 		c.log.Warn("add track to subscriber", "track", t.ID(), "err", err)
 		return
 	}
-	go down.ReadRTCP(sender)
 	s.reports.Add(down)
-	s.downs[t] = &subTrack{down: down, sender: sender}
+	s.downs[t] = sfu.NewSender(sender, down)
 	if v, ok := c.views[t.StreamID()]; ok && t.Kind() == webrtc.RTPCodecTypeVideo {
 		down.SetView(v)
 	}
@@ -134,21 +130,17 @@ func (c *Client) updatePlayback(want []*sfu.Track, live bool) {
 		if !ok || next == t {
 			continue
 		}
-		down := next.Subscribe()
-		down.SetEgress(s.egress)
-		if err := st.sender.ReplaceTrack(down); err != nil {
-			next.Unsubscribe(down)
+		old := st.Down()
+		down := s.newDown(next)
+		if err := st.Replace(down); err != nil {
+			s.dropDown(next, down)
 			c.log.Warn("replace playback track", "track", next.ID(), "err", err)
 			continue
 		}
-		t.Unsubscribe(st.down)
-		// The sender's RTCP still goes to the first down track's reader:
-		// the new one forwards without an estimate.
-		s.est.Remove(st.down)
-		s.reports.Remove(st.down)
+		s.dropDown(t, old)
 		s.reports.Add(down)
 		delete(s.downs, t)
-		s.downs[next] = &subTrack{down: down, sender: st.sender}
+		s.downs[next] = st
 	}
 	c.noteReception()
 }

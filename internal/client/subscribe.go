@@ -14,7 +14,7 @@ import (
 // tracks, the client answers.
 type subscriber struct {
 	pc    *webrtc.PeerConnection
-	downs map[*sfu.Track]*subTrack
+	downs map[*sfu.Track]*sfu.Sender
 	// est estimates the connection's bandwidth for all of its down tracks.
 	est *sfu.Estimator
 	// reports sends the down tracks' sender reports.
@@ -35,9 +35,20 @@ type subscriber struct {
 	lost *time.Timer
 }
 
-type subTrack struct {
-	down   *sfu.DownTrack
-	sender *webrtc.RTPSender
+// newDown makes a down track of t for s, estimated and sent with the
+// connection's others.
+func (s *subscriber) newDown(t *sfu.Track) *sfu.DownTrack {
+	d := t.Subscribe()
+	d.SetEstimator(s.est)
+	d.SetEgress(s.egress)
+	return d
+}
+
+// dropDown stops d, a down track of t.
+func (s *subscriber) dropDown(t *sfu.Track, d *sfu.DownTrack) {
+	t.Unsubscribe(d)
+	s.est.Remove(d)
+	s.reports.Remove(d)
 }
 
 // updateSubscriber makes the subscribe connection carry want. The
@@ -78,10 +89,8 @@ func (c *Client) updateSubscriber(want []*sfu.Track, live bool) {
 	}
 	for t, st := range s.downs {
 		if !slices.Contains(want, t) {
-			t.Unsubscribe(st.down)
-			s.est.Remove(st.down)
-			s.reports.Remove(st.down)
-			if err := s.pc.RemoveTrack(st.sender); err != nil {
+			s.dropDown(t, st.Down())
+			if err := s.pc.RemoveTrack(st.RTPSender()); err != nil {
 				c.log.Debug("remove track", "err", err)
 			}
 			delete(s.downs, t)
@@ -167,7 +176,7 @@ func (c *Client) newSubscriber() (*subscriber, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &subscriber{pc: pc, downs: map[*sfu.Track]*subTrack{}, est: sfu.NewEstimator(c.log.With("pc", "subscribe")),
+	s := &subscriber{pc: pc, downs: map[*sfu.Track]*sfu.Sender{}, est: sfu.NewEstimator(c.log.With("pc", "subscribe")),
 		reports: sfu.NewReporter(pc.WriteRTCP)}
 	c.sub = s
 	log := c.log.With("pc", "subscribe")
@@ -204,7 +213,7 @@ func (c *Client) closeSubscriber() {
 		c.unanswered++
 	}
 	for t, st := range s.downs {
-		t.Unsubscribe(st.down)
+		t.Unsubscribe(st.Down())
 	}
 	s.reports.Close()
 	if err := s.pc.Close(); err != nil {
@@ -246,7 +255,7 @@ func (c *Client) handleView(stream string, width, height int, quality string) {
 	}
 	for t, st := range c.sub.downs {
 		if t.StreamID() == stream && t.Kind() == webrtc.RTPCodecTypeVideo {
-			st.down.SetView(v)
+			st.Down().SetView(v)
 		}
 	}
 }

@@ -57,7 +57,7 @@ type DownTrack struct {
 	octets   atomic.Uint64
 	switches atomic.Uint64
 	// resendStart and resent count retransmissions in the current
-	// resendWindow; only ReadRTCP's goroutine uses them.
+	// resendWindow; only its Sender's RTCP reader uses them.
 	resendStart int64
 	resent      int
 
@@ -80,8 +80,8 @@ type DownTrack struct {
 }
 
 // reportFigures are the round trip and loss of a subscriber's last
-// receiver report. ReadRTCP's goroutine writes them, the stats view reads
-// them.
+// receiver report. Its Sender's RTCP reader writes them, the stats view
+// reads them.
 type reportFigures struct {
 	// rtt is in nanoseconds, -1 while no report gave one; lost is of
 	// 256; at is when the report came, unix nanoseconds (0: none yet).
@@ -369,7 +369,7 @@ const (
 // resend sends again the packets a NACK reports lost that the cache of
 // the layer being forwarded still holds, rewritten as they were first
 // sent. buf is scratch space of maxPacketSize bytes, seal space to
-// encrypt in. It runs on ReadRTCP's goroutine only.
+// encrypt in. It runs on its Sender's RTCP reader only.
 func (d *DownTrack) resend(nack *rtcp.TransportLayerNack, buf []byte, seal *sealBuf) {
 	sp := d.sent.Load()
 	b := wire(d.wire.Load())
@@ -449,16 +449,47 @@ func (d *DownTrack) requestKeyframe(l *layer) {
 	d.track.requestKeyframe(l)
 }
 
-// ReadRTCP handles the subscriber's RTCP for this down track until the
-// sender stops: keyframe requests go on to the publisher, NACKs are
-// answered from the track's cache.
-func (d *DownTrack) ReadRTCP(sender *webrtc.RTPSender) {
+// Sender is a subscribe connection's sender and the down track it
+// carries. It reads the subscriber's RTCP about the sender's stream and
+// hands it to that down track, also once the track was replaced.
+type Sender struct {
+	rtp  *webrtc.RTPSender
+	down atomic.Pointer[DownTrack]
+}
+
+// NewSender starts handling the RTCP of rtp, which carries d, until the
+// sender stops.
+func NewSender(rtp *webrtc.RTPSender, d *DownTrack) *Sender {
+	s := &Sender{rtp: rtp}
+	s.down.Store(d)
+	go s.readRTCP()
+	return s
+}
+
+// RTPSender is pion's sender.
+func (s *Sender) RTPSender() *webrtc.RTPSender { return s.rtp }
+
+// Down is the down track the sender carries.
+func (s *Sender) Down() *DownTrack { return s.down.Load() }
+
+// Replace makes the sender carry d, on the same stream.
+func (s *Sender) Replace(d *DownTrack) error {
+	if err := s.rtp.ReplaceTrack(d); err != nil {
+		return err
+	}
+	s.down.Store(d)
+	return nil
+}
+
+// readRTCP handles the subscriber's RTCP until the sender stops:
+// keyframe requests go on to the publisher, NACKs are answered from the
+// track's cache, receiver reports and REMB feed the estimator.
+func (s *Sender) readRTCP() {
 	buf := make([]byte, 1500)
 	scratch := make([]byte, maxPacketSize)
 	seal := new(sealBuf)
-	c := d.track.counters
 	for {
-		n, _, err := sender.Read(buf)
+		n, _, err := s.rtp.Read(buf)
 		if err != nil {
 			return
 		}
@@ -466,31 +497,38 @@ func (d *DownTrack) ReadRTCP(sender *webrtc.RTPSender) {
 		if err != nil {
 			continue
 		}
-		for _, p := range pkts {
-			switch p := p.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				if _, ok := p.(*rtcp.FullIntraRequest); ok {
-					c.rtcpIn[RTCPFIR].Add(1)
-				} else {
-					c.rtcpIn[RTCPPLI].Add(1)
-				}
-				l := d.current.Load()
-				if l == nil {
-					l = d.target.Load()
-				}
-				d.track.requestKeyframe(l)
-			case *rtcp.TransportLayerNack:
-				c.rtcpIn[RTCPNACK].Add(1)
-				c.nacked.Add(nacked(p))
-				d.resend(p, scratch, seal)
-			case *rtcp.ReceiverReport:
-				d.noteReports(p.Reports)
-			case *rtcp.SenderReport:
-				d.noteReports(p.Reports)
-			case *rtcp.ReceiverEstimatedMaximumBitrate:
-				if d.est != nil {
-					d.est.remb(p.Bitrate, time.Now().UnixNano())
-				}
+		s.down.Load().handleRTCP(pkts, scratch, seal)
+	}
+}
+
+// handleRTCP handles RTCP about d's stream. scratch and seal are the
+// reading goroutine's (see resend).
+func (d *DownTrack) handleRTCP(pkts []rtcp.Packet, scratch []byte, seal *sealBuf) {
+	c := d.track.counters
+	for _, p := range pkts {
+		switch p := p.(type) {
+		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			if _, ok := p.(*rtcp.FullIntraRequest); ok {
+				c.rtcpIn[RTCPFIR].Add(1)
+			} else {
+				c.rtcpIn[RTCPPLI].Add(1)
+			}
+			l := d.current.Load()
+			if l == nil {
+				l = d.target.Load()
+			}
+			d.track.requestKeyframe(l)
+		case *rtcp.TransportLayerNack:
+			c.rtcpIn[RTCPNACK].Add(1)
+			c.nacked.Add(nacked(p))
+			d.resend(p, scratch, seal)
+		case *rtcp.ReceiverReport:
+			d.noteReports(p.Reports)
+		case *rtcp.SenderReport:
+			d.noteReports(p.Reports)
+		case *rtcp.ReceiverEstimatedMaximumBitrate:
+			if d.est != nil {
+				d.est.remb(p.Bitrate, time.Now().UnixNano())
 			}
 		}
 	}

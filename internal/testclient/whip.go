@@ -2,6 +2,7 @@ package testclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -293,6 +295,19 @@ func (s *HTTPSession) Packets(kind webrtc.RTPCodecType) int {
 	defer s.mu.Unlock()
 	return s.packets[kind]
 }
+
+// RequestKeyframe sends a keyframe request (PLI) for the video it plays,
+// as a player does after losing packets.
+func (s *HTTPSession) RequestKeyframe() error {
+	for _, r := range s.pc.GetReceivers() {
+		if t := r.Track(); t != nil && t.Kind() == webrtc.RTPCodecTypeVideo && t.SSRC() != 0 {
+			return s.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(t.SSRC())}})
+		}
+	}
+	return errNoVideo
+}
+
+var errNoVideo = errors.New("no video received yet")
 
 // State is the peer connection's state.
 func (s *HTTPSession) State() webrtc.PeerConnectionState { return s.pc.ConnectionState() }
