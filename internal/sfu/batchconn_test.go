@@ -34,6 +34,22 @@ func receivers(t testing.TB, n int) []*net.UDPConn {
 	return rs
 }
 
+// drained reads and drops what rs receive, each on a goroutine of its own,
+// until they are closed; it returns rs.
+func drained(rs []*net.UDPConn) []*net.UDPConn {
+	for _, r := range rs {
+		go func() {
+			buf := make([]byte, 2048)
+			for {
+				if _, _, err := r.ReadFromUDPAddrPort(buf); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	return rs
+}
+
 func addrPort(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr).AddrPort() }
 
 func newTestBatchConn(t testing.TB) *batchConn {
@@ -244,17 +260,7 @@ func threadCPU(b *testing.B) time.Duration {
 // (the receivers drain their sockets on other threads).
 func BenchmarkSend(b *testing.B) {
 	for _, n := range []int{10, 200} {
-		rs := receivers(b, n)
-		for _, r := range rs {
-			go func() {
-				buf := make([]byte, 2048)
-				for {
-					if _, _, err := r.ReadFromUDPAddrPort(buf); err != nil {
-						return
-					}
-				}
-			}()
-		}
+		rs := drained(receivers(b, n))
 		p := datagram(0, 0, 1100)
 		for _, batch := range []bool{false, true} {
 			name := "sendto"

@@ -177,15 +177,7 @@ func BenchmarkForwardEgress(b *testing.B) {
 			c := newTestBatchConn(b)
 			tr := newTestTrack()
 			tr.batch = &sendBatch{conns: []*batchConn{c}}
-			for i, r := range receivers(b, n) {
-				go func() {
-					buf := make([]byte, 2048)
-					for {
-						if _, _, err := r.ReadFromUDPAddrPort(buf); err != nil {
-							return
-						}
-					}
-				}()
+			for i, r := range drained(receivers(b, n)) {
 				enc, _ := egressKeyPair(b)
 				subscribe(tr, uint32(i+1), 96, discard{}).SetEgress(testEgress(enc, c, r))
 			}
@@ -310,17 +302,9 @@ func BenchmarkFloor(b *testing.B) {
 	for _, n := range []int{10, 200} {
 		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
 			c := newTestBatchConn(b)
-			rs := receivers(b, n)
+			rs := drained(receivers(b, n))
 			encs := make([]*srtp.Context, n)
-			for i, r := range rs {
-				go func() {
-					buf := make([]byte, 2048)
-					for {
-						if _, _, err := r.ReadFromUDPAddrPort(buf); err != nil {
-							return
-						}
-					}
-				}()
+			for i := range encs {
 				encs[i], _ = egressKeyPair(b)
 			}
 			var pkt rtp.Packet
