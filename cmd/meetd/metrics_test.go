@@ -65,6 +65,7 @@ func TestMetricsAndStats(t *testing.T) {
 		`meetd_websocket_connections 4`,
 		`meetd_media_datagrams_batched_total{result="failed"} 0`,
 		`meetd_media_batches_total`,
+		`meetd_subscriber_rtcp_packets_total{read="dropped"} 0`,
 		`process_resident_memory_bytes`,
 	} {
 		if !strings.Contains(text, want) {

@@ -227,6 +227,8 @@ func TestAllMediaOnOneUDPPort(t *testing.T) {
 		t.Errorf("batched sends %+v, want some and no failures", st)
 	}
 	wantSendPaths(t, m, "every participant", 4, 0)
+	// Their receiver reports (one a second) are read at the socket.
+	waitRTCPRead(t, m, sfu.RTCPAtSocket)
 }
 
 // TestMediaSharesOneSocketByDefault: with no UDP port given, media of all
@@ -273,6 +275,26 @@ func wantSendPaths(t *testing.T, m *Main, who string, shared, ice int64) {
 	}
 }
 
+// waitRTCPRead waits until meetd has read subscribers' RTCP where read
+// says, and checks that none was dropped.
+func waitRTCPRead(t *testing.T, m *Main, read sfu.RTCPRead) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := m.api.Counters().Snapshot().RTCPRead
+		if r[sfu.RTCPDropped] != 0 {
+			t.Errorf("subscribers' RTCP dropped: %d packets (read %v)", r[sfu.RTCPDropped], r)
+		}
+		if r[read] > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no subscriber RTCP read %s (read %v)", read, r)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // TestSocketPerConnection: with a port range, each connection has
 // sockets of its own; meetd's egress then writes through ICE.
 func TestSocketPerConnection(t *testing.T) {
@@ -299,6 +321,11 @@ func TestSocketPerConnection(t *testing.T) {
 		t.Errorf("path %v, want a port of %d-%d", path, low, low+20)
 	}
 	wantSendPaths(t, m, "the viewer", 0, 1)
+	// Its RTCP goes through pion: only shared sockets are read by meetd.
+	waitRTCPRead(t, m, sfu.RTCPFromPion)
+	if n := m.api.Counters().Snapshot().RTCPRead[sfu.RTCPAtSocket]; n != 0 {
+		t.Errorf("%d RTCP packets read at a shared socket, with none open", n)
+	}
 }
 
 func TestICETCPWhenUDPIsOff(t *testing.T) {

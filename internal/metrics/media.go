@@ -10,7 +10,7 @@ import (
 type mediaDescs struct {
 	receivedPackets, receivedBytes, forwardedPackets, forwardedBytes *prometheus.Desc
 	dropped, nacked, retransmitted, rtcpIn, plisSent, rtt, lost      *prometheus.Desc
-	sendPaths                                                        *prometheus.Desc
+	sendPaths, rtcpRead                                              *prometheus.Desc
 }
 
 func newMediaDescs() mediaDescs {
@@ -45,12 +45,16 @@ func newMediaDescs() mediaDescs {
 			"Connected subscribe connections by how their media goes: shared_socket (meetd encrypts it and queues it on a shared UDP socket), "+
 				"ice (meetd encrypts it and writes it through ICE: TCP, or a socket of the connection's own), "+
 				"pion (pion's write path, as meetd could not read the SRTP keys).", []string{"path"}, nil),
+		rtcpRead: prometheus.NewDesc("meetd_subscriber_rtcp_packets_total",
+			"RTCP packets from subscribers by where meetd read them: shared_socket (decrypted where the shared UDP socket is read), "+
+				"pion (through pion's SRTCP session: other paths, or before the keys were known), "+
+				"dropped (at the shared socket, did not decrypt or parse).", []string{"read"}, nil),
 	}
 }
 
 func (d *mediaDescs) describe(ch chan<- *prometheus.Desc) {
 	for _, x := range []*prometheus.Desc{d.receivedPackets, d.receivedBytes, d.forwardedPackets, d.forwardedBytes,
-		d.dropped, d.nacked, d.retransmitted, d.rtcpIn, d.plisSent, d.rtt, d.lost, d.sendPaths} {
+		d.dropped, d.nacked, d.retransmitted, d.rtcpIn, d.plisSent, d.rtt, d.lost, d.sendPaths, d.rtcpRead} {
 		ch <- x
 	}
 }
@@ -81,5 +85,8 @@ func (d *mediaDescs) collect(ch chan<- prometheus.Metric, s sfu.CounterSnapshot)
 		if sfu.SendPath(p) != sfu.SendNone {
 			ch <- prometheus.MustNewConstMetric(d.sendPaths, prometheus.GaugeValue, float64(v), sfu.SendPath(p).String())
 		}
+	}
+	for r, v := range s.RTCPRead {
+		counter(d.rtcpRead, v, sfu.RTCPRead(r).String())
 	}
 }

@@ -47,9 +47,15 @@ type batchConn struct {
 	n     int // datagrams queued
 	slots [maxBatch]slot
 	sys   batchSys
-	// rmu guards recv: the mux has one reader, but nothing says so.
+	// rmu guards recv and fb: the mux has one reader, but nothing says
+	// so.
 	rmu  sync.Mutex
 	recv recvSys
+	fb   feedbackBuf
+	// lmu guards listeners, the subscribe connections whose RTCP the
+	// reader handles, by remote address (see feedback.go).
+	lmu       sync.Mutex
+	listeners map[netip.AddrPort]*Egress
 	// warned is when a failed send was last logged (unix nanoseconds).
 	warned int64
 	// failedSinceLog counts datagrams not sent since the last log.
@@ -109,11 +115,17 @@ func (c *batchConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) 
 }
 
 // ReadFromAddrPort is the allocation-free read of ice.AddrPortReaderWriter,
-// which pion's mux reads every datagram with (see recvSys).
+// which pion's mux reads every datagram with (see recvSys). It returns
+// every datagram but the subscribers' RTCP that it handles itself.
 func (c *batchConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	return c.recv.read(b)
+	for {
+		n, addr, err := c.recv.read(b)
+		if err != nil || !c.handleRTCP(b[:n], addr) {
+			return n, addr, err
+		}
+	}
 }
 
 func (c *batchConn) write(b []byte, addr netip.AddrPort) (int, error) {

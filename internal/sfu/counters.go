@@ -28,6 +28,8 @@ type Counters struct {
 	// sendPaths counts subscribe connections by how they send now
 	// (SendNone not counted).
 	sendPaths [numSendPaths]atomic.Int64
+	// rtcpRead counts subscribers' RTCP packets by where they were read.
+	rtcpRead [numRTCPReads]atomic.Uint64
 }
 
 type flowCounter struct {
@@ -163,6 +165,8 @@ type CounterSnapshot struct {
 	RTT, Lost [2]Histogram
 	// SendPaths is how many subscribe connections send each way now.
 	SendPaths [numSendPaths]int64
+	// RTCPRead counts subscribers' RTCP packets by where meetd read them.
+	RTCPRead [numRTCPReads]uint64
 }
 
 // Snapshot reads the counters.
@@ -184,6 +188,9 @@ func (c *Counters) Snapshot() CounterSnapshot {
 	s.KeyframeRequests = c.keyframeRequests.Load()
 	for i := range s.SendPaths {
 		s.SendPaths[i] = c.sendPaths[i].Load()
+	}
+	for i := range s.RTCPRead {
+		s.RTCPRead[i] = c.rtcpRead[i].Load()
 	}
 	return s
 }

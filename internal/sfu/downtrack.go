@@ -57,7 +57,7 @@ type DownTrack struct {
 	octets   atomic.Uint64
 	switches atomic.Uint64
 	// resendStart and resent count retransmissions in the current
-	// resendWindow; only its Sender's RTCP reader uses them.
+	// resendWindow; only its Sender's RTCP handling uses them.
 	resendStart int64
 	resent      int
 
@@ -80,7 +80,7 @@ type DownTrack struct {
 }
 
 // reportFigures are the round trip and loss of a subscriber's last
-// receiver report. Its Sender's RTCP reader writes them, the stats view
+// receiver report. Its Sender's RTCP handling writes them, the stats view
 // reads them.
 type reportFigures struct {
 	// rtt is in nanoseconds, -1 while no report gave one; lost is of
@@ -450,11 +450,15 @@ func (d *DownTrack) requestKeyframe(l *layer) {
 }
 
 // Sender is a subscribe connection's sender and the down track it
-// carries. It reads the subscriber's RTCP about the sender's stream and
-// hands it to that down track, also once the track was replaced.
+// carries. It hands the subscriber's RTCP about the sender's stream to
+// that down track, also once the track was replaced: RTCP read from pion,
+// and that the connection's Egress read at a shared socket.
 type Sender struct {
 	rtp  *webrtc.RTPSender
 	down atomic.Pointer[DownTrack]
+	// mu makes the two readers take turns: a down track's RTCP state
+	// has one owner at a time.
+	mu sync.Mutex
 }
 
 // NewSender starts handling the RTCP of rtp, which carries d, until the
@@ -462,7 +466,12 @@ type Sender struct {
 func NewSender(rtp *webrtc.RTPSender, d *DownTrack) *Sender {
 	s := &Sender{rtp: rtp}
 	s.down.Store(d)
-	go s.readRTCP()
+	var ssrc uint32
+	if enc := rtp.GetParameters().Encodings; d.egress != nil && len(enc) > 0 {
+		ssrc = uint32(enc[0].SSRC)
+		d.egress.addSender(ssrc, s)
+	}
+	go s.readRTCP(d.egress, ssrc)
 	return s
 }
 
@@ -481,10 +490,12 @@ func (s *Sender) Replace(d *DownTrack) error {
 	return nil
 }
 
-// readRTCP handles the subscriber's RTCP until the sender stops:
-// keyframe requests go on to the publisher, NACKs are answered from the
-// track's cache, receiver reports and REMB feed the estimator.
-func (s *Sender) readRTCP() {
+// readRTCP handles the subscriber's RTCP that pion reads, until the
+// sender stops; then e (if any) stops handing it RTCP about ssrc.
+func (s *Sender) readRTCP(e *Egress, ssrc uint32) {
+	if e != nil {
+		defer e.removeSender(ssrc, s)
+	}
 	buf := make([]byte, 1500)
 	scratch := make([]byte, maxPacketSize)
 	seal := new(sealBuf)
@@ -497,8 +508,19 @@ func (s *Sender) readRTCP() {
 		if err != nil {
 			continue
 		}
-		s.down.Load().handleRTCP(pkts, scratch, seal)
+		s.down.Load().track.counters.rtcpRead[RTCPFromPion].Add(1)
+		s.handle(pkts, scratch, seal)
 	}
+}
+
+// handle handles the subscriber's RTCP: keyframe requests go on to the
+// publisher, NACKs are answered from the track's cache, receiver reports
+// and REMB feed the estimator. scratch and seal are the reading
+// goroutine's.
+func (s *Sender) handle(pkts []rtcp.Packet, scratch []byte, seal *sealBuf) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down.Load().handleRTCP(pkts, scratch, seal)
 }
 
 // handleRTCP handles RTCP about d's stream. scratch and seal are the

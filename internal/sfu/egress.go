@@ -34,7 +34,12 @@ import (
 // Every RTP packet of the connection's down tracks goes through one
 // Egress, so the SRTP state of each SSRC (its rollover counter) is one,
 // even when a sender's track is replaced. pion's SRTP session of the
-// connection still carries RTCP.
+// connection still carries the RTCP meetd sends.
+//
+// The subscriber's RTCP (receiver reports, keyframe requests, NACKs) is
+// read by the Egress too while the path is on a shared socket: the
+// socket's reader decrypts it and hands it to the senders it names (see
+// receive), instead of passing it through five of pion's goroutines.
 type Egress struct {
 	// path is how packets go, nil until DTLS is connected and again once
 	// it closes: packets are then dropped, as pion drops them. One load
@@ -45,16 +50,25 @@ type Egress struct {
 	// mu guards the SRTP state within path's context: the down tracks of
 	// a connection are written by several read loops and RTCP readers.
 	mu sync.Mutex
+	// rmu guards the SRTCP state within path's remote context.
+	rmu sync.Mutex
+	// senders are the connection's senders by SSRC, for its RTCP read at
+	// a shared socket; replaced whole, under state.
+	senders atomic.Pointer[map[uint32]*Sender]
 
 	log   *slog.Logger
 	conns []*batchConn
-	// paths counts the API's connections by how they send.
-	paths *[numSendPaths]atomic.Int64
-	// state guards keys, route and counted, from which path is made.
+	// counters counts the API's connections by how they send, and the
+	// subscribers' RTCP by where it was read.
+	counters *Counters
+	// state guards keys, route, counted and listening, from which path
+	// is made, and changes to senders.
 	state   sync.Mutex
 	keys    *egressKeys
 	route   route
 	counted SendPath
+	// listening is the route whose socket hands e the subscriber's RTCP.
+	listening route
 }
 
 // route is a destination on a shared UDP socket; conn is nil for none.
@@ -69,7 +83,9 @@ type egressKeys struct {
 	// be had.
 	viaPion bool
 	ctx     *srtp.Context
-	ice     *ice.Conn
+	// remote decrypts the subscriber's SRTCP.
+	remote *srtp.Context
+	ice    *ice.Conn
 }
 
 // egressPath is an Egress's keys and route together. Without a route,
@@ -96,16 +112,38 @@ func (e *Egress) update() {
 		}
 	}
 	e.path.Store(p)
+	e.listen(p)
 	if now == e.counted {
 		return
 	}
+	paths := &e.counters.sendPaths
 	if e.counted != SendNone {
-		e.paths[e.counted].Add(-1)
+		paths[e.counted].Add(-1)
 	}
 	if now != SendNone {
-		e.paths[now].Add(1)
+		paths[now].Add(1)
 	}
 	e.counted = now
+}
+
+// listen makes the shared socket of p's route, if any, hand e the
+// subscriber's RTCP, and the socket of the route before stop. state must
+// be held.
+func (e *Egress) listen(p *egressPath) {
+	var want route
+	if p != nil && p.conn != nil && p.remote != nil {
+		want = p.route
+	}
+	if want == e.listening {
+		return
+	}
+	if e.listening.conn != nil {
+		e.listening.conn.unlisten(e.listening.addr, e)
+	}
+	if want.conn != nil {
+		want.conn.listen(want.addr, e)
+	}
+	e.listening = want
 }
 
 // sealBuf is where a packet is encrypted. Each goroutine that sends keeps
@@ -144,7 +182,7 @@ func (a *API) NewEgress(pc *webrtc.PeerConnection, log *slog.Logger) *Egress {
 	}
 	dt := pc.SCTP().Transport()
 	it := dt.ICETransport()
-	e := &Egress{log: log, conns: a.batch.conns, paths: &a.counters.sendPaths}
+	e := &Egress{log: log, conns: a.batch.conns, counters: &a.counters}
 	it.OnSelectedCandidatePairChange(e.pairChanged)
 	dt.OnStateChange(func(st webrtc.DTLSTransportState) {
 		// pion calls this holding the transport's lock: only fields are
@@ -173,23 +211,24 @@ func (e *Egress) connect(dt *webrtc.DTLSTransport, it *webrtc.ICETransport) *egr
 		e.log.Warn("SRTP keys not found: media goes through pion's write path")
 		return &egressKeys{viaPion: true}
 	}
-	ctx, err := localContext(conn)
+	local, remote, err := srtpContexts(conn)
 	if err != nil {
 		e.log.Warn("SRTP keys not derived: media goes through pion's write path", "err", err)
 		return &egressKeys{viaPion: true}
 	}
-	return &egressKeys{ice: iceConn, ctx: ctx}
+	return &egressKeys{ice: iceConn, ctx: local, remote: remote}
 }
 
-// localContext is the SRTP context meetd encrypts with on conn.
-func localContext(conn *dtls.Conn) (*srtp.Context, error) {
+// srtpContexts are the SRTP contexts of conn: local, which meetd
+// encrypts with, and remote, which decrypts the peer's SRTCP.
+func srtpContexts(conn *dtls.Conn) (local, remote *srtp.Context, err error) {
 	state, ok := conn.ConnectionState()
 	if !ok {
-		return nil, errNoDTLSState
+		return nil, nil, errNoDTLSState
 	}
 	dp, ok := conn.SelectedSRTPProtectionProfile()
 	if !ok {
-		return nil, webrtc.ErrNoSRTPProtectionProfile
+		return nil, nil, webrtc.ErrNoSRTPProtectionProfile
 	}
 	var profile srtp.ProtectionProfile
 	switch dp {
@@ -200,15 +239,27 @@ func localContext(conn *dtls.Conn) (*srtp.Context, error) {
 	case dtls.SRTP_AES128_CM_HMAC_SHA1_80:
 		profile = srtp.ProtectionProfileAes128CmHmacSha1_80
 	default:
-		return nil, webrtc.ErrNoSRTPProtectionProfile
+		return nil, nil, webrtc.ErrNoSRTPProtectionProfile
 	}
 	isClient := reflect.ValueOf(&state).Elem().FieldByName("isClient").Bool()
 	cfg := srtp.Config{Profile: profile}
 	if err := cfg.ExtractSessionKeysFromDTLS(&state, isClient); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return srtp.CreateContext(cfg.Keys.LocalMasterKey, cfg.Keys.LocalMasterSalt, profile)
+	if local, err = srtp.CreateContext(cfg.Keys.LocalMasterKey, cfg.Keys.LocalMasterSalt, profile); err != nil {
+		return nil, nil, err
+	}
+	remote, err = srtp.CreateContext(cfg.Keys.RemoteMasterKey, cfg.Keys.RemoteMasterSalt, profile,
+		srtp.SRTCPReplayProtection(srtcpReplayWindow))
+	if err != nil {
+		return nil, nil, err
+	}
+	return local, remote, nil
 }
+
+// srtcpReplayWindow is how many SRTCP packets back a replay is caught, as
+// pion's sessions default to.
+const srtcpReplayWindow = 64
 
 var errNoDTLSState = errors.New("DTLS connection has no state")
 

@@ -10,12 +10,12 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
@@ -42,7 +42,7 @@ func egressKeyPair(t testing.TB) (enc, dec *srtp.Context) {
 // newTestEgress is an Egress of no connection, counted in counters of
 // its own.
 func newTestEgress() *Egress {
-	return &Egress{log: slog.New(slog.NewTextHandler(io.Discard, nil)), paths: new([numSendPaths]atomic.Int64)}
+	return &Egress{log: slog.New(slog.NewTextHandler(io.Discard, nil)), counters: new(Counters)}
 }
 
 // testEgress is a connected Egress sending on c to r, as one whose DTLS
@@ -235,9 +235,10 @@ func dtlsPair(t *testing.T, profile dtls.SRTPProtectionProfile) (client, server 
 	return client, server
 }
 
-// peerContext is the context the other end of conn decrypts with, made
-// as pion makes it.
-func peerContext(t *testing.T, peer *dtls.Conn, isClient bool, profile srtp.ProtectionProfile) *srtp.Context {
+// peerContexts are the contexts of peer, the other end of meetd's DTLS
+// connection, made as pion makes them: dec decrypts what meetd sends, enc
+// encrypts what peer sends.
+func peerContexts(t *testing.T, peer *dtls.Conn, isClient bool, profile srtp.ProtectionProfile) (dec, enc *srtp.Context) {
 	t.Helper()
 	state, ok := peer.ConnectionState()
 	if !ok {
@@ -247,17 +248,22 @@ func peerContext(t *testing.T, peer *dtls.Conn, isClient bool, profile srtp.Prot
 	if err := cfg.ExtractSessionKeysFromDTLS(&state, isClient); err != nil {
 		t.Fatal(err)
 	}
-	ctx, err := srtp.CreateContext(cfg.Keys.RemoteMasterKey, cfg.Keys.RemoteMasterSalt, profile)
+	dec, err := srtp.CreateContext(cfg.Keys.RemoteMasterKey, cfg.Keys.RemoteMasterSalt, profile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ctx
+	enc, err = srtp.CreateContext(cfg.Keys.LocalMasterKey, cfg.Keys.LocalMasterSalt, profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dec, enc
 }
 
-// TestLocalContextMatchesThePeer: meetd's half of the SRTP keys, whichever
+// TestSRTPContextsMatchThePeer: meetd's half of the SRTP keys, whichever
 // end of the DTLS handshake it was and whichever profile was agreed, is
-// what the peer decrypts with.
-func TestLocalContextMatchesThePeer(t *testing.T) {
+// what the peer decrypts with, and its other half decrypts the peer's
+// SRTCP.
+func TestSRTPContextsMatchThePeer(t *testing.T) {
 	for _, tc := range []struct {
 		dtls dtls.SRTPProtectionProfile
 		srtp srtp.ProtectionProfile
@@ -276,11 +282,11 @@ func TestLocalContextMatchesThePeer(t *testing.T) {
 			{"meetd the DTLS client", client, server, false},
 			{"meetd the DTLS server", server, client, true},
 		} {
-			enc, err := localContext(side.local)
+			enc, remote, err := srtpContexts(side.local)
 			if err != nil {
 				t.Fatalf("%v, %s: %v", tc.srtp, side.name, err)
 			}
-			dec := peerContext(t, side.peer, side.peerClient, tc.srtp)
+			dec, peerEnc := peerContexts(t, side.peer, side.peerClient, tc.srtp)
 			h := rtp.Header{Version: 2, SSRC: 42, SequenceNumber: 7, Timestamp: 9, PayloadType: 96}
 			plain, _ := (&rtp.Packet{Header: h, Payload: []byte("a frame")}).Marshal()
 			sealed, err := enc.EncryptRTP(nil, plain, nil)
@@ -290,6 +296,15 @@ func TestLocalContextMatchesThePeer(t *testing.T) {
 			got, err := dec.DecryptRTP(nil, sealed, nil)
 			if err != nil || !bytes.Equal(got, plain) {
 				t.Errorf("%v, %s: the peer cannot decrypt (%v)", tc.srtp, side.name, err)
+			}
+			pli, _ := (&rtcp.PictureLossIndication{SenderSSRC: 1, MediaSSRC: 42}).Marshal()
+			sealed, err = peerEnc.EncryptRTCP(nil, pli, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err = remote.DecryptRTCP(nil, sealed, nil)
+			if err != nil || !bytes.Equal(got, pli) {
+				t.Errorf("%v, %s: meetd cannot decrypt the peer's RTCP (%v)", tc.srtp, side.name, err)
 			}
 		}
 	}
@@ -340,7 +355,8 @@ func TestEgressCountsConnectionsByPath(t *testing.T) {
 	e := newTestEgress()
 	want := func(step string, shared, ice, pion int64) {
 		t.Helper()
-		if got := [...]int64{e.paths[SendShared].Load(), e.paths[SendICE].Load(), e.paths[SendPion].Load()}; got != [...]int64{shared, ice, pion} {
+		p := &e.counters.sendPaths
+		if got := [...]int64{p[SendShared].Load(), p[SendICE].Load(), p[SendPion].Load()}; got != [...]int64{shared, ice, pion} {
 			t.Errorf("%s: shared, ice, pion = %v", step, got)
 		}
 	}
@@ -360,7 +376,7 @@ func TestEgressCountsConnectionsByPath(t *testing.T) {
 	e.keys = &egressKeys{viaPion: true}
 	e.update()
 	want("no keys", 0, 0, 1)
-	if n := e.paths[SendNone].Load(); n != 0 {
+	if n := e.counters.sendPaths[SendNone].Load(); n != 0 {
 		t.Errorf("connections counted as not sending: %d", n)
 	}
 }
