@@ -176,11 +176,11 @@ func (c *Client) newSubscriber() (*subscriber, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &subscriber{pc: pc, downs: map[*sfu.Track]*sfu.Sender{}, est: sfu.NewEstimator(c.log.With("pc", "subscribe")),
-		reports: sfu.NewReporter(pc.WriteRTCP)}
-	c.sub = s
 	log := c.log.With("pc", "subscribe")
-	s.egress = c.env.API.NewEgress(pc, log)
+	egress := c.env.API.NewEgress(pc, log)
+	s := &subscriber{pc: pc, downs: map[*sfu.Track]*sfu.Sender{}, est: sfu.NewEstimator(log),
+		egress: egress, reports: c.env.API.NewReporter(egress, pc.WriteRTCP)}
+	c.sub = s
 	c.forwardCandidates(pc, signal.TargetSubscribe, func() bool { return c.sub == s })
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		log.Info("connection state", "state", st.String())

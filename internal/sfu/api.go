@@ -58,6 +58,8 @@ type API struct {
 	// batch is the shared UDP sockets, on which fan-outs batch their
 	// writes; empty when each connection has sockets of its own.
 	batch *sendBatch
+	// reports sends the subscribe connections' sender reports.
+	reports reportClock
 }
 
 // Codecs meetd negotiates. Browsers all speak VP8, H.264 and Opus; keeping
@@ -163,6 +165,7 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 	}
 	s.SetIPFilter(notLinkLocal)
 	a := &API{batch: &sendBatch{}}
+	a.reports.batch = a.batch
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	switch {
 	case cfg.UDPPort == 0 && (cfg.UDPPortMin != 0 || cfg.UDPPortMax != 0):

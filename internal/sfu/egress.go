@@ -33,8 +33,8 @@ import (
 //
 // Every RTP packet of the connection's down tracks goes through one
 // Egress, so the SRTP state of each SSRC (its rollover counter) is one,
-// even when a sender's track is replaced. pion's SRTP session of the
-// connection still carries the RTCP meetd sends.
+// even when a sender's track is replaced; so does the RTCP meetd sends
+// (its sender reports), for the same reason: one SRTCP index per SSRC.
 //
 // The subscriber's RTCP (receiver reports, keyframe requests, NACKs) is
 // read by the Egress too while the path is on a shared socket: the
@@ -339,6 +339,34 @@ func (e *Egress) write(h *rtp.Header, payload []byte, sb *sealBuf) (n int, ok bo
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	out, err := p.ctx.EncryptRTP(sb.buf[:0], sb.buf[:hn+len(payload)], &sb.hdr)
+	if err != nil {
+		return 0, true, err
+	}
+	if p.conn != nil {
+		n, err = p.conn.write(out, p.addr)
+	} else {
+		n, err = p.ice.Write(out)
+	}
+	return n, true, err
+}
+
+// writeRTCP encrypts and sends raw, RTCP from meetd, as write sends RTP:
+// with the one SRTCP context of the connection's SSRCs. ok is false when
+// it is to go through pion instead.
+func (e *Egress) writeRTCP(raw []byte, sb *sealBuf) (n int, ok bool, err error) {
+	p := e.path.Load()
+	if p == nil {
+		return 0, true, nil
+	}
+	if p.viaPion {
+		return 0, false, nil
+	}
+	if len(raw) > maxPacketSize {
+		return 0, true, errPacketTooLarge
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out, err := p.ctx.EncryptRTCP(sb.buf[:0], raw, nil)
 	if err != nil {
 		return 0, true, err
 	}

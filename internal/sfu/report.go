@@ -19,21 +19,25 @@ const reportInterval = time.Second
 // updating each stream's state on every packet sent to every subscriber;
 // here a layer's read loop notes its clock once per packet received, and
 // each down track counts what it sends.
+//
+// One clock of the API's sends the reports of all its connections in one
+// go (a timer per connection woke the server for each), through each
+// connection's Egress: those on a shared socket leave in batched sends.
 type Reporter struct {
-	write func([]rtcp.Packet) error
+	clock *reportClock
+	// write is the connection's WriteRTCP, for when egress cannot send.
+	write  func([]rtcp.Packet) error
+	egress *Egress
 	// mu guards downs.
 	mu    sync.Mutex
 	downs map[*DownTrack]struct{}
-	stop  chan struct{}
-	done  chan struct{}
 }
 
-// NewReporter starts sending reports with write, which is a peer
-// connection's WriteRTCP, until Close.
-func NewReporter(write func([]rtcp.Packet) error) *Reporter {
-	r := &Reporter{write: write, downs: map[*DownTrack]struct{}{}, stop: make(chan struct{}), done: make(chan struct{})}
-	go r.run()
-	return r
+// NewReporter starts sending the reports of a subscribe connection
+// through e, or write (its WriteRTCP) when e is nil or cannot, until
+// Close.
+func (a *API) NewReporter(e *Egress, write func([]rtcp.Packet) error) *Reporter {
+	return a.reports.newReporter(e, write)
 }
 
 // Add reports d from now on.
@@ -50,42 +54,99 @@ func (r *Reporter) Remove(d *DownTrack) {
 	delete(r.downs, d)
 }
 
-// Close stops the reports and waits until they have.
-func (r *Reporter) Close() {
-	close(r.stop)
-	<-r.done
-}
+// Close stops the reports; none is sent once it returns.
+func (r *Reporter) Close() { r.clock.remove(r) }
 
-func (r *Reporter) run() {
-	defer close(r.done)
-	tick := time.NewTicker(reportInterval)
-	defer tick.Stop()
+// send sends the connection's reports at now; sb is the clock's space to
+// encrypt in.
+func (r *Reporter) send(now time.Time, sb *sealBuf) {
 	var pkts []rtcp.Packet
-	for {
-		select {
-		case <-r.stop:
-			return
-		case now := <-tick.C:
-			pkts = r.reports(pkts[:0], now)
-			if len(pkts) > 0 {
-				// An error means the connection is closing: the client
-				// closes the reporter then.
-				_ = r.write(pkts)
-			}
-		}
-	}
-}
-
-// reports appends a sender report for each down track that sends.
-func (r *Reporter) reports(pkts []rtcp.Packet, now time.Time) []rtcp.Packet {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	for d := range r.downs {
 		if sr, ok := d.senderReport(now); ok {
 			pkts = append(pkts, sr)
 		}
 	}
-	return pkts
+	r.mu.Unlock()
+	if len(pkts) == 0 {
+		return
+	}
+	if r.egress != nil {
+		raw, err := rtcp.Marshal(pkts)
+		if err != nil {
+			return
+		}
+		if _, ok, _ := r.egress.writeRTCP(raw, sb); ok {
+			// An error means the connection is closing: the client
+			// closes the reporter then.
+			return
+		}
+	}
+	_ = r.write(pkts)
+}
+
+// reportClock sends the reports of an API's Reporters every
+// reportInterval. Its goroutine runs while there are any.
+type reportClock struct {
+	batch *sendBatch
+	// mu guards reporters and stop, and is held while reports are sent.
+	mu        sync.Mutex
+	reporters map[*Reporter]struct{}
+	// stop stops the goroutine, nil while none runs; done closes when it
+	// has.
+	stop, done chan struct{}
+}
+
+func (c *reportClock) newReporter(e *Egress, write func([]rtcp.Packet) error) *Reporter {
+	r := &Reporter{clock: c, write: write, egress: e, downs: map[*DownTrack]struct{}{}}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reporters == nil {
+		c.reporters = map[*Reporter]struct{}{}
+	}
+	c.reporters[r] = struct{}{}
+	if c.stop == nil {
+		c.stop, c.done = make(chan struct{}), make(chan struct{})
+		go c.run(c.stop, c.done)
+	}
+	return r
+}
+
+// remove stops reporting r; the last one out stops the goroutine and
+// waits until it has.
+func (c *reportClock) remove(r *Reporter) {
+	c.mu.Lock()
+	delete(c.reporters, r)
+	if len(c.reporters) > 0 || c.stop == nil {
+		c.mu.Unlock()
+		return
+	}
+	stop, done := c.stop, c.done
+	c.stop, c.done = nil, nil
+	c.mu.Unlock()
+	close(stop)
+	<-done
+}
+
+func (c *reportClock) run(stop, done chan struct{}) {
+	defer close(done)
+	tick := time.NewTicker(reportInterval)
+	defer tick.Stop()
+	sb := new(sealBuf)
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-tick.C:
+			c.mu.Lock()
+			c.batch.begin()
+			for r := range c.reporters {
+				r.send(now, sb)
+			}
+			c.batch.end()
+			c.mu.Unlock()
+		}
+	}
 }
 
 // senderReport is d's sender report at now; false while d sends nothing.

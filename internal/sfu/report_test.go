@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"runtime"
 	"testing"
 	"time"
 
@@ -68,7 +69,8 @@ func TestReporterSends(t *testing.T) {
 	var scratch rtp.Packet
 	forwardFirst(tr, vp8(t, 1, true), &scratch)
 	got := make(chan []rtcp.Packet, 1)
-	r := NewReporter(func(p []rtcp.Packet) error {
+	clock := &reportClock{}
+	r := clock.newReporter(nil, func(p []rtcp.Packet) error {
 		select {
 		case got <- append([]rtcp.Packet(nil), p...):
 		default:
@@ -84,5 +86,60 @@ func TestReporterSends(t *testing.T) {
 		}
 	case <-time.After(5 * reportInterval):
 		t.Fatal("no report sent")
+	}
+}
+
+// TestReportsGoThroughTheEgress: a connection's sender reports are
+// encrypted by its Egress, with the context its RTP is, and leave on the
+// shared socket; once the last Reporter closes, the clock stops.
+func TestReportsGoThroughTheEgress(t *testing.T) {
+	c := newTestBatchConn(t)
+	r := receivers(t, 1)[0]
+	enc, dec := egressKeyPair(t)
+	tr := newTestTrack()
+	tr.codec.ClockRate = 90000
+	d := subscribe(tr, 1111, 96, discard{})
+	d.SetEgress(testEgress(enc, c, r))
+	var scratch rtp.Packet
+	forwardFirst(tr, vp8(t, 1, true), &scratch)
+
+	clock := &reportClock{batch: &sendBatch{conns: []*batchConn{c}}}
+	before := runtime.NumGoroutine()
+	rep := clock.newReporter(d.egress, func([]rtcp.Packet) error {
+		t.Error("a report written through pion")
+		return nil
+	})
+	rep.Add(d)
+	buf := make([]byte, 1500)
+	_ = r.SetReadDeadline(time.Now().Add(5 * reportInterval))
+	for {
+		n, _, err := r.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatalf("no sender report: %v", err)
+		}
+		if !isRTCP(buf[:n]) {
+			continue // the RTP packet
+		}
+		plain, err := dec.DecryptRTCP(nil, buf[:n], nil)
+		if err != nil {
+			t.Fatalf("the subscriber cannot decrypt the report: %v", err)
+		}
+		pkts, err := rtcp.Unmarshal(plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sr, ok := pkts[0].(*rtcp.SenderReport); len(pkts) != 1 || !ok || sr.SSRC != 1111 || sr.PacketCount != 1 {
+			t.Fatalf("sent %v, want one sender report of SSRC 1111", pkts)
+		}
+		break
+	}
+	// The RTP packet was written outside a fan-out's batch; the report
+	// was sent in the clock's.
+	if b, n := c.batches.Load(), c.sent.Load(); b != 1 || n != 1 {
+		t.Errorf("%d batches with %d datagrams sent, want the report's", b, n)
+	}
+	rep.Close()
+	if n := runtime.NumGoroutine(); n >= before+1 {
+		t.Errorf("%d goroutines after the last reporter closed, %d before the first", n, before)
 	}
 }
