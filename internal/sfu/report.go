@@ -54,7 +54,8 @@ func (r *Reporter) Remove(d *DownTrack) {
 	delete(r.downs, d)
 }
 
-// Close stops the reports; none is sent once it returns.
+// Close stops the reports. One the clock is making as Close is called
+// may still go out (or fail, on a closed connection).
 func (r *Reporter) Close() { r.clock.remove(r) }
 
 // send sends the connection's reports at now; sb is the clock's space to
@@ -89,7 +90,9 @@ func (r *Reporter) send(now time.Time, sb *sealBuf) {
 // reportInterval. Its goroutine runs while there are any.
 type reportClock struct {
 	batch *sendBatch
-	// mu guards reporters and stop, and is held while reports are sent.
+	// mu guards reporters and stop. It is not held while reports are
+	// sent: a write can block (a TCP connection whose buffer is full),
+	// and closing that connection must not wait for it.
 	mu        sync.Mutex
 	reporters map[*Reporter]struct{}
 	// stop stops the goroutine, nil while none runs; done closes when it
@@ -112,20 +115,15 @@ func (c *reportClock) newReporter(e *Egress, write func([]rtcp.Packet) error) *R
 	return r
 }
 
-// remove stops reporting r; the last one out stops the goroutine and
-// waits until it has.
+// remove stops reporting r; the last one out stops the goroutine.
 func (c *reportClock) remove(r *Reporter) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	delete(c.reporters, r)
-	if len(c.reporters) > 0 || c.stop == nil {
-		c.mu.Unlock()
-		return
+	if len(c.reporters) == 0 && c.stop != nil {
+		close(c.stop)
+		c.stop, c.done = nil, nil
 	}
-	stop, done := c.stop, c.done
-	c.stop, c.done = nil, nil
-	c.mu.Unlock()
-	close(stop)
-	<-done
 }
 
 func (c *reportClock) run(stop, done chan struct{}) {
@@ -133,18 +131,26 @@ func (c *reportClock) run(stop, done chan struct{}) {
 	tick := time.NewTicker(reportInterval)
 	defer tick.Stop()
 	sb := new(sealBuf)
+	var rs []*Reporter
 	for {
 		select {
 		case <-stop:
 			return
 		case now := <-tick.C:
+			rs = rs[:0]
 			c.mu.Lock()
-			c.batch.begin()
 			for r := range c.reporters {
+				rs = append(rs, r)
+			}
+			c.mu.Unlock()
+			c.batch.begin()
+			for _, r := range rs {
 				r.send(now, sb)
 			}
 			c.batch.end()
-			c.mu.Unlock()
+			for i := range rs {
+				rs[i] = nil // keep no closed connection alive
+			}
 		}
 	}
 }
