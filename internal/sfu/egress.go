@@ -342,11 +342,7 @@ func (e *Egress) write(h *rtp.Header, payload []byte, sb *sealBuf) (n int, ok bo
 	if err != nil {
 		return 0, true, err
 	}
-	if p.conn != nil {
-		n, err = p.conn.write(out, p.addr)
-	} else {
-		n, err = p.ice.Write(out)
-	}
+	n, err = p.send(out)
 	return n, true, err
 }
 
@@ -370,12 +366,17 @@ func (e *Egress) writeRTCP(raw []byte, sb *sealBuf) (n int, ok bool, err error) 
 	if err != nil {
 		return 0, true, err
 	}
-	if p.conn != nil {
-		n, err = p.conn.write(out, p.addr)
-	} else {
-		n, err = p.ice.Write(out)
-	}
+	n, err = p.send(out)
 	return n, true, err
+}
+
+// send sends out, an encrypted packet: queued on the shared socket of
+// the route, or through ICE when there is none.
+func (p *egressPath) send(out []byte) (int, error) {
+	if p.conn != nil {
+		return p.conn.write(out, p.addr)
+	}
+	return p.ice.Write(out)
 }
 
 var errPacketTooLarge = errors.New("RTP packet too large")

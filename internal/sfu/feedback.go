@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"maps"
 	"net/netip"
 
 	"github.com/pion/rtcp"
@@ -88,12 +89,9 @@ func (c *batchConn) handleRTCP(b []byte, addr netip.AddrPort) bool {
 func (e *Egress) addSender(ssrc uint32, s *Sender) {
 	e.state.Lock()
 	defer e.state.Unlock()
-	old := e.senders.Load()
-	m := make(map[uint32]*Sender, 1)
-	if old != nil {
-		for k, v := range *old {
-			m[k] = v
-		}
+	m := map[uint32]*Sender{}
+	if old := e.senders.Load(); old != nil {
+		m = maps.Clone(*old)
 	}
 	m[ssrc] = s
 	e.senders.Store(&m)
@@ -107,12 +105,8 @@ func (e *Egress) removeSender(ssrc uint32, s *Sender) {
 	if old == nil || (*old)[ssrc] != s {
 		return
 	}
-	m := make(map[uint32]*Sender, len(*old))
-	for k, v := range *old {
-		if k != ssrc {
-			m[k] = v
-		}
-	}
+	m := maps.Clone(*old)
+	delete(m, ssrc)
 	e.senders.Store(&m)
 }
 
