@@ -36,6 +36,24 @@ func dial(t *testing.T, ctx context.Context, url string, opts testclient.Options
 	return c
 }
 
+// inviteToStage has host move guest to the stage, and guest publish
+// once it knows.
+func inviteToStage(t *testing.T, ctx context.Context, host, guest *testclient.Client) {
+	t.Helper()
+	if err := host.Move(guest.ID(), signal.RoleStage); err != nil {
+		t.Fatal(err)
+	}
+	if err := guest.Wait(ctx, "invitation", func() bool {
+		r := guest.Roles()
+		return len(r) > 0 && r[len(r)-1] == signal.RoleStage
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := guest.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func join(t *testing.T, ctx context.Context, c *testclient.Client, room, role string) {
 	t.Helper()
 	if err := c.Join(ctx, room, role); err != nil {

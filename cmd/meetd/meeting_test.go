@@ -207,18 +207,7 @@ func TestStageInvitation(t *testing.T) {
 	}
 
 	// Invited, the guest publishes and everyone sees them.
-	if err := streamer.Move(guest.ID(), signal.RoleStage); err != nil {
-		t.Fatal(err)
-	}
-	if err := guest.Wait(ctx, "invitation", func() bool {
-		r := guest.Roles()
-		return len(r) > 0 && r[len(r)-1] == signal.RoleStage
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := guest.Publish(ctx); err != nil {
-		t.Fatal(err)
-	}
+	inviteToStage(t, ctx, streamer, guest)
 	for _, c := range []*testclient.Client{streamer, viewer} {
 		if err := c.WaitFrom(ctx, guest.ID(), "video", 20); err != nil {
 			t.Fatal(err)

@@ -268,18 +268,7 @@ func TestWHEPPlayerFollowsTheStage(t *testing.T) {
 	guest := dial(t, ctx, url, testclient.Options{Name: "Guest"})
 	defer guest.Close()
 	join(t, ctx, guest, "show", signal.RoleAudience)
-	if err := streamer.Move(guest.ID(), signal.RoleStage); err != nil {
-		t.Fatal(err)
-	}
-	if err := guest.Wait(ctx, "invitation", func() bool {
-		r := guest.Roles()
-		return len(r) > 0 && r[len(r)-1] == signal.RoleStage
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := guest.Publish(ctx); err != nil {
-		t.Fatal(err)
-	}
+	inviteToStage(t, ctx, streamer, guest)
 	player, err := playWHEP(ctx, base+"/whep/show", testclient.HTTPOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -22,8 +22,8 @@ import (
 )
 
 // egressKeyPair is an SRTP context to encrypt with and its peer's, to
-// decrypt with.
-func egressKeyPair(t testing.TB) (enc, dec *srtp.Context) {
+// decrypt with, made with decOpts.
+func egressKeyPair(t testing.TB, decOpts ...srtp.ContextOption) (enc, dec *srtp.Context) {
 	t.Helper()
 	key, salt := make([]byte, 16), make([]byte, 12)
 	_, _ = rand.Read(key)
@@ -32,7 +32,7 @@ func egressKeyPair(t testing.TB) (enc, dec *srtp.Context) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec, err = srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm)
+	dec, err = srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm, decOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}

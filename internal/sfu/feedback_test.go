@@ -2,7 +2,6 @@ package sfu
 
 import (
 	"bytes"
-	"crypto/rand"
 	"net"
 	"testing"
 	"time"
@@ -11,24 +10,6 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 )
-
-// srtcpKeyPair is a subscriber's SRTCP context and meetd's, which
-// decrypts it as srtpContexts makes it.
-func srtcpKeyPair(t *testing.T) (sub, meetd *srtp.Context) {
-	t.Helper()
-	key, salt := make([]byte, 16), make([]byte, 12)
-	_, _ = rand.Read(key)
-	_, _ = rand.Read(salt)
-	sub, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	meetd, err = srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm, srtp.SRTCPReplayProtection(srtcpReplayWindow))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sub, meetd
-}
 
 // TestSubscriberRTCPReadAtTheSocket: a subscriber's SRTCP that comes on
 // the shared socket of its connection's path is handled where the socket
@@ -43,7 +24,9 @@ func TestSubscriberRTCPReadAtTheSocket(t *testing.T) {
 	sub, stranger := rs[0], rs[1]
 	tr := newTestTrack()
 	enc, dec := egressKeyPair(t)
-	subEnc, remote := srtcpKeyPair(t)
+	// The subscriber's SRTCP context, and meetd's to decrypt it, as
+	// srtpContexts makes it.
+	subEnc, remote := egressKeyPair(t, srtp.SRTCPReplayProtection(srtcpReplayWindow))
 	e := newTestEgress()
 	e.conns = []*batchConn{c}
 	e.keys = &egressKeys{ctx: enc, remote: remote}
