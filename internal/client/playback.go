@@ -104,7 +104,6 @@ func (c *Client) addDown(s *subscriber, t *sfu.Track) {
 		c.log.Warn("add track to subscriber", "track", t.ID(), "err", err)
 		return
 	}
-	s.reports.Add(down)
 	s.downs[t] = sfu.NewSender(sender, down)
 	if v, ok := c.views[t.StreamID()]; ok && t.Kind() == webrtc.RTPCodecTypeVideo {
 		down.SetView(v)
@@ -138,7 +137,6 @@ func (c *Client) updatePlayback(want []*sfu.Track, live bool) {
 			continue
 		}
 		s.dropDown(t, old)
-		s.reports.Add(down)
 		delete(s.downs, t)
 		s.downs[next] = st
 	}

@@ -35,12 +35,13 @@ type subscriber struct {
 	lost *time.Timer
 }
 
-// newDown makes a down track of t for s, estimated and sent with the
-// connection's others.
+// newDown makes a down track of t for s, estimated, sent and reported
+// on with the connection's others.
 func (s *subscriber) newDown(t *sfu.Track) *sfu.DownTrack {
 	d := t.Subscribe()
 	d.SetEstimator(s.est)
 	d.SetEgress(s.egress)
+	s.reports.Add(d)
 	return d
 }
 
