@@ -82,7 +82,10 @@ type egressKeys struct {
 	// viaPion makes down tracks write through pion: the keys could not
 	// be had.
 	viaPion bool
-	ctx     *srtp.Context
+	// ctx encrypts meetd's RTCP, and its RTP when seal is nil (a profile
+	// other than AES-GCM).
+	ctx  *srtp.Context
+	seal *rtpSealer
 	// remote decrypts the subscriber's SRTCP.
 	remote *srtp.Context
 	ice    *ice.Conn
@@ -211,24 +214,25 @@ func (e *Egress) connect(dt *webrtc.DTLSTransport, it *webrtc.ICETransport) *egr
 		e.log.Warn("SRTP keys not found: media goes through pion's write path")
 		return &egressKeys{viaPion: true}
 	}
-	local, remote, err := srtpContexts(conn)
+	keys, err := srtpKeys(conn)
 	if err != nil {
 		e.log.Warn("SRTP keys not derived: media goes through pion's write path", "err", err)
 		return &egressKeys{viaPion: true}
 	}
-	return &egressKeys{ice: iceConn, ctx: local, remote: remote}
+	keys.ice = iceConn
+	return keys
 }
 
-// srtpContexts are the SRTP contexts of conn: local, which meetd
-// encrypts with, and remote, which decrypts the peer's SRTCP.
-func srtpContexts(conn *dtls.Conn) (local, remote *srtp.Context, err error) {
+// srtpKeys are the SRTP keys of conn: meetd's own, which it encrypts
+// with, and the peer's, which decrypt the peer's SRTCP.
+func srtpKeys(conn *dtls.Conn) (*egressKeys, error) {
 	state, ok := conn.ConnectionState()
 	if !ok {
-		return nil, nil, errNoDTLSState
+		return nil, errNoDTLSState
 	}
 	dp, ok := conn.SelectedSRTPProtectionProfile()
 	if !ok {
-		return nil, nil, webrtc.ErrNoSRTPProtectionProfile
+		return nil, webrtc.ErrNoSRTPProtectionProfile
 	}
 	var profile srtp.ProtectionProfile
 	switch dp {
@@ -239,22 +243,32 @@ func srtpContexts(conn *dtls.Conn) (local, remote *srtp.Context, err error) {
 	case dtls.SRTP_AES128_CM_HMAC_SHA1_80:
 		profile = srtp.ProtectionProfileAes128CmHmacSha1_80
 	default:
-		return nil, nil, webrtc.ErrNoSRTPProtectionProfile
+		return nil, webrtc.ErrNoSRTPProtectionProfile
 	}
 	isClient := reflect.ValueOf(&state).Elem().FieldByName("isClient").Bool()
 	cfg := srtp.Config{Profile: profile}
 	if err := cfg.ExtractSessionKeysFromDTLS(&state, isClient); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if local, err = srtp.CreateContext(cfg.Keys.LocalMasterKey, cfg.Keys.LocalMasterSalt, profile); err != nil {
-		return nil, nil, err
+	return newEgressKeys(profile, cfg.Keys)
+}
+
+// newEgressKeys makes the contexts and sealer of keys.
+func newEgressKeys(profile srtp.ProtectionProfile, keys srtp.SessionKeys) (*egressKeys, error) {
+	local, err := srtp.CreateContext(keys.LocalMasterKey, keys.LocalMasterSalt, profile)
+	if err != nil {
+		return nil, err
 	}
-	remote, err = srtp.CreateContext(cfg.Keys.RemoteMasterKey, cfg.Keys.RemoteMasterSalt, profile,
+	seal, err := newRTPSealer(profile, keys.LocalMasterKey, keys.LocalMasterSalt)
+	if err != nil {
+		return nil, err
+	}
+	remote, err := srtp.CreateContext(keys.RemoteMasterKey, keys.RemoteMasterSalt, profile,
 		srtp.SRTCPReplayProtection(srtcpReplayWindow))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return local, remote, nil
+	return &egressKeys{ctx: local, seal: seal, remote: remote}, nil
 }
 
 // srtcpReplayWindow is how many SRTCP packets back a replay is caught, as
@@ -338,7 +352,12 @@ func (e *Egress) write(h *rtp.Header, payload []byte, sb *sealBuf) (n int, ok bo
 	copy(sb.buf[hn:], payload)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out, err := p.ctx.EncryptRTP(sb.buf[:0], sb.buf[:hn+len(payload)], &sb.hdr)
+	var out []byte
+	if p.seal != nil {
+		out, err = p.seal.seal(sb.buf[:], hn, len(payload), h.SSRC, h.SequenceNumber)
+	} else {
+		out, err = p.ctx.EncryptRTP(sb.buf[:0], sb.buf[:hn+len(payload)], &sb.hdr)
+	}
 	if err != nil {
 		return 0, true, err
 	}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -21,22 +22,28 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// egressKeyPair is an SRTP context to encrypt with and its peer's, to
-// decrypt with, made with decOpts.
-func egressKeyPair(t testing.TB, decOpts ...srtp.ContextOption) (enc, dec *srtp.Context) {
+// egressKeyPair is an Egress's keys to encrypt with (AES-128-GCM, its
+// context and sealer) and its peer's context, to decrypt with, made with
+// decOpts.
+func egressKeyPair(t testing.TB, decOpts ...srtp.ContextOption) (enc *egressKeys, dec *srtp.Context) {
 	t.Helper()
+	const profile = srtp.ProtectionProfileAeadAes128Gcm
 	key, salt := make([]byte, 16), make([]byte, 12)
 	_, _ = rand.Read(key)
 	_, _ = rand.Read(salt)
-	enc, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm)
+	ctx, err := srtp.CreateContext(key, salt, profile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec, err = srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm, decOpts...)
+	seal, err := newRTPSealer(profile, key, salt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return enc, dec
+	dec, err = srtp.CreateContext(key, salt, profile, decOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &egressKeys{ctx: ctx, seal: seal}, dec
 }
 
 // newTestEgress is an Egress of no connection, counted in counters of
@@ -47,10 +54,10 @@ func newTestEgress() *Egress {
 
 // testEgress is a connected Egress sending on c to r, as one whose DTLS
 // and ICE came up would.
-func testEgress(enc *srtp.Context, c *batchConn, r *net.UDPConn) *Egress {
+func testEgress(enc *egressKeys, c *batchConn, r *net.UDPConn) *Egress {
 	e := newTestEgress()
 	e.conns = []*batchConn{c}
-	e.keys = &egressKeys{ctx: enc}
+	e.keys = enc
 	e.route = route{conn: c, addr: addrPort(r)}
 	e.update()
 	return e
@@ -265,12 +272,13 @@ func peerContexts(t *testing.T, peer *dtls.Conn, isClient bool, profile srtp.Pro
 // SRTCP.
 func TestSRTPContextsMatchThePeer(t *testing.T) {
 	for _, tc := range []struct {
-		dtls dtls.SRTPProtectionProfile
-		srtp srtp.ProtectionProfile
+		dtls   dtls.SRTPProtectionProfile
+		srtp   srtp.ProtectionProfile
+		sealer bool // meetd seals RTP itself
 	}{
-		{dtls.SRTP_AEAD_AES_128_GCM, srtp.ProtectionProfileAeadAes128Gcm},
-		{dtls.SRTP_AEAD_AES_256_GCM, srtp.ProtectionProfileAeadAes256Gcm},
-		{dtls.SRTP_AES128_CM_HMAC_SHA1_80, srtp.ProtectionProfileAes128CmHmacSha1_80},
+		{dtls.SRTP_AEAD_AES_128_GCM, srtp.ProtectionProfileAeadAes128Gcm, true},
+		{dtls.SRTP_AEAD_AES_256_GCM, srtp.ProtectionProfileAeadAes256Gcm, true},
+		{dtls.SRTP_AES128_CM_HMAC_SHA1_80, srtp.ProtectionProfileAes128CmHmacSha1_80, false},
 	} {
 		client, server := dtlsPair(t, tc.dtls)
 		for _, side := range []struct {
@@ -282,14 +290,17 @@ func TestSRTPContextsMatchThePeer(t *testing.T) {
 			{"meetd the DTLS client", client, server, false},
 			{"meetd the DTLS server", server, client, true},
 		} {
-			enc, remote, err := srtpContexts(side.local)
+			keys, err := srtpKeys(side.local)
 			if err != nil {
 				t.Fatalf("%v, %s: %v", tc.srtp, side.name, err)
+			}
+			if (keys.seal != nil) != tc.sealer {
+				t.Errorf("%v, %s: sealer %v, want %v", tc.srtp, side.name, keys.seal != nil, tc.sealer)
 			}
 			dec, peerEnc := peerContexts(t, side.peer, side.peerClient, tc.srtp)
 			h := rtp.Header{Version: 2, SSRC: 42, SequenceNumber: 7, Timestamp: 9, PayloadType: 96}
 			plain, _ := (&rtp.Packet{Header: h, Payload: []byte("a frame")}).Marshal()
-			sealed, err := enc.EncryptRTP(nil, plain, nil)
+			sealed, err := keys.ctx.EncryptRTP(nil, plain, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -297,12 +308,25 @@ func TestSRTPContextsMatchThePeer(t *testing.T) {
 			if err != nil || !bytes.Equal(got, plain) {
 				t.Errorf("%v, %s: the peer cannot decrypt (%v)", tc.srtp, side.name, err)
 			}
+			if keys.seal != nil {
+				h.SequenceNumber++
+				plain, _ = (&rtp.Packet{Header: h, Payload: []byte("the next frame")}).Marshal()
+				buf := append(slices.Clone(plain), make([]byte, srtpMaxOverhead)...)
+				sealed, err = keys.seal.seal(buf, len(plain)-len("the next frame"), len("the next frame"), h.SSRC, h.SequenceNumber)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err = dec.DecryptRTP(nil, sealed, nil)
+				if err != nil || !bytes.Equal(got, plain) {
+					t.Errorf("%v, %s: the peer cannot decrypt what the sealer sealed (%v)", tc.srtp, side.name, err)
+				}
+			}
 			pli, _ := (&rtcp.PictureLossIndication{SenderSSRC: 1, MediaSSRC: 42}).Marshal()
 			sealed, err = peerEnc.EncryptRTCP(nil, pli, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err = remote.DecryptRTCP(nil, sealed, nil)
+			got, err = keys.remote.DecryptRTCP(nil, sealed, nil)
 			if err != nil || !bytes.Equal(got, pli) {
 				t.Errorf("%v, %s: meetd cannot decrypt the peer's RTCP (%v)", tc.srtp, side.name, err)
 			}
@@ -320,7 +344,8 @@ func BenchmarkFloor(b *testing.B) {
 			rs := drained(receivers(b, n))
 			encs := make([]*srtp.Context, n)
 			for i := range encs {
-				encs[i], _ = egressKeyPair(b)
+				keys, _ := egressKeyPair(b)
+				encs[i] = keys.ctx
 			}
 			var pkt rtp.Packet
 			if err := pkt.Unmarshal(vp8(b, 2, false)); err != nil {
@@ -364,7 +389,7 @@ func TestEgressCountsConnectionsByPath(t *testing.T) {
 	e.update()
 	want("a route before DTLS", 0, 0, 0)
 	enc, _ := egressKeyPair(t)
-	e.keys = &egressKeys{ctx: enc}
+	e.keys = enc
 	e.update()
 	want("connected on the shared socket", 1, 0, 0)
 	e.route = route{}

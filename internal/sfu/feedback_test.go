@@ -25,11 +25,11 @@ func TestSubscriberRTCPReadAtTheSocket(t *testing.T) {
 	tr := newTestTrack()
 	enc, dec := egressKeyPair(t)
 	// The subscriber's SRTCP context, and meetd's to decrypt it, as
-	// srtpContexts makes it.
+	// srtpKeys makes it.
 	subEnc, remote := egressKeyPair(t, srtp.SRTCPReplayProtection(srtcpReplayWindow))
 	e := newTestEgress()
 	e.conns = []*batchConn{c}
-	e.keys = &egressKeys{ctx: enc, remote: remote}
+	e.keys = &egressKeys{ctx: enc.ctx, seal: enc.seal, remote: remote}
 	e.route = route{conn: c, addr: addrPort(sub)}
 	e.update()
 	d := subscribe(tr, 1111, 96, discard{})
@@ -97,7 +97,7 @@ func TestSubscriberRTCPReadAtTheSocket(t *testing.T) {
 
 	nack, _ := (&rtcp.TransportLayerNack{SenderSSRC: 1, MediaSSRC: 1111,
 		Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{seqs[1]})}).Marshal()
-	sealed, err := subEnc.EncryptRTCP(nil, nack, nil)
+	sealed, err := subEnc.ctx.EncryptRTCP(nil, nack, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
