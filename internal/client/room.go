@@ -165,9 +165,14 @@ func (c *Client) sendState(snap room.Snapshot) {
 // audience sees the stage only: a large audience would otherwise send
 // everyone a long list on every arrival.
 func (c *Client) sendParticipants(snap room.Snapshot) {
-	list := make([]signal.Participant, 0, len(snap.Participants))
+	stageOnly := snap.Kind == room.Broadcast && c.role == room.Audience
+	n := len(snap.Participants)
+	if stageOnly {
+		n += 1 - snap.Viewers // the stage and this client
+	}
+	list := make([]signal.Participant, 0, max(n, 0))
 	for _, p := range snap.Participants {
-		if snap.Kind == room.Broadcast && c.role == room.Audience && p.Role == room.Audience && p.ID != c.id {
+		if stageOnly && p.Role == room.Audience && p.ID != c.id {
 			continue
 		}
 		list = append(list, signal.Participant{

@@ -139,7 +139,15 @@ type Room struct {
 	chat    []ChatMessage // the last ChatHistory messages
 	chatSeq uint64
 	speaker string
+	// snap is the room as Snapshot last made it, nil once it changed
+	// (changedLocked): every change notifies every member, and each takes
+	// a snapshot, so one made per change serves them all.
+	snap *Snapshot
 }
+
+// changedLocked drops the snapshot of the room before a change. r.mu
+// must be held.
+func (r *Room) changedLocked() { r.snap = nil }
 
 func newRoom(name string, kind Kind, log *slog.Logger) *Room {
 	r := &Room{
@@ -190,6 +198,7 @@ func (r *Room) join(m Member, role Role, name string, maxParticipants int) error
 			return err
 		}
 	}
+	r.changedLocked()
 	r.members[m.ID()] = &entry{member: m, role: role, name: name}
 	r.order = append(r.order, m.ID())
 	if r.host == "" && (r.kind == Meeting || role == Stage) {
@@ -264,6 +273,7 @@ func (r *Room) Move(host Member, target string, role Role) error {
 }
 
 func (r *Room) setRoleLocked(e *entry, role Role) {
+	r.changedLocked()
 	e.role = role
 	if role == Audience {
 		e.tracks, e.audio, e.video, e.screen = nil, false, false, ""
@@ -282,6 +292,7 @@ func (r *Room) Publish(m Member, tracks []*sfu.Track) error {
 		r.mu.Unlock()
 		return errors.New("only the stage can publish")
 	}
+	r.changedLocked()
 	e.tracks = slices.Clone(tracks)
 	r.mu.Unlock()
 	r.log.Info("publishing", "participant", m.ID(), "tracks", len(tracks))
@@ -302,6 +313,7 @@ func (r *Room) SetMedia(m Member, audio, video bool, screen string) error {
 		r.mu.Unlock()
 		return nil
 	}
+	r.changedLocked()
 	e.audio, e.video, e.screen = audio, video, screen
 	r.mu.Unlock()
 	r.notify()
@@ -316,6 +328,7 @@ func (r *Room) Chat(m Member, text string) error {
 		r.mu.Unlock()
 		return ErrNotMember
 	}
+	r.changedLocked()
 	r.chatSeq++
 	r.chat = append(r.chat, ChatMessage{Seq: r.chatSeq, From: m.ID(), Name: e.name, Text: text, Time: time.Now().UTC()})
 	if len(r.chat) > ChatHistory {
@@ -347,6 +360,7 @@ func (r *Room) leave(m Member) (empty bool) {
 	r.mu.Lock()
 	_, ok := r.members[m.ID()]
 	if ok {
+		r.changedLocked()
 		delete(r.members, m.ID())
 		r.order = slices.DeleteFunc(r.order, func(id string) bool { return id == m.ID() })
 		if r.host == m.ID() {
@@ -383,9 +397,21 @@ func (r *Room) nextHostLocked() string {
 func (r *Room) close() { close(r.stop) }
 
 // Snapshot returns the room's state now.
+//
+// Its slices are shared by every caller until the room changes: read
+// them, never write to them.
 func (r *Room) Snapshot() Snapshot {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.snap == nil {
+		s := r.snapshotLocked()
+		r.snap = &s
+	}
+	return *r.snap
+}
+
+// snapshotLocked makes a snapshot of the room. r.mu must be held.
+func (r *Room) snapshotLocked() Snapshot {
 	s := Snapshot{Name: r.name, Kind: r.kind, Speaker: r.speaker, ChatSeq: r.chatSeq}
 	s.Participants = make([]Participant, 0, len(r.order))
 	for _, id := range r.order {

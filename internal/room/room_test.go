@@ -241,3 +241,53 @@ func TestLimits(t *testing.T) {
 		t.Fatalf("a room's own limit: %v", err)
 	}
 }
+
+// TestSnapshotIsMadeOncePerChange: members that take a snapshot between
+// two changes share one, and every kind of change shows in the next.
+func TestSnapshotIsMadeOncePerChange(t *testing.T) {
+	d := newDir()
+	h, g := &member{id: "h"}, &member{id: "g"}
+	r, _ := d.Join(Meeting, "m", h, Stage, "Host", 0)
+	if _, err := d.Join(Meeting, "m", g, Audience, "Guest", 0); err != nil {
+		t.Fatal(err)
+	}
+	a, b := r.Snapshot(), r.Snapshot()
+	if &a.Participants[0] != &b.Participants[0] {
+		t.Error("two snapshots without a change between them were made twice")
+	}
+	find := func(s Snapshot, id string) Participant {
+		for _, p := range s.Participants {
+			if p.ID == id {
+				return p
+			}
+		}
+		return Participant{}
+	}
+	steps := []struct {
+		name   string
+		change func() error
+		shows  func(Snapshot) bool
+	}{
+		{"media", func() error { return r.SetMedia(h, true, true, "") },
+			func(s Snapshot) bool { return find(s, "h").Video }},
+		{"chat", func() error { return r.Chat(h, "hi") },
+			func(s Snapshot) bool { return s.ChatSeq == 1 }},
+		{"role", func() error { return r.SetRole(g, Stage) },
+			func(s Snapshot) bool { return find(s, "g").Role == Stage }},
+		{"moved", func() error { return r.Move(h, "g", Audience) },
+			func(s Snapshot) bool { return find(s, "g").Role == Audience }},
+		{"publish", func() error { return r.Publish(h, []*sfu.Track{{}}) },
+			func(s Snapshot) bool { return s.Live }},
+		{"leave", func() error { d.Leave(r, g); return nil },
+			func(s Snapshot) bool { return len(s.Participants) == 1 }},
+	}
+	for _, st := range steps {
+		_ = r.Snapshot()
+		if err := st.change(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if !st.shows(r.Snapshot()) {
+			t.Errorf("the snapshot after %s does not show it", st.name)
+		}
+	}
+}

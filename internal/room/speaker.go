@@ -72,6 +72,7 @@ func (r *Room) detectSpeakers() {
 		r.mu.Lock()
 		changed := r.speaker == cur
 		if changed {
+			r.changedLocked()
 			r.speaker = next
 		}
 		r.mu.Unlock()
