@@ -107,3 +107,41 @@ func settle() (goroutines int, heap uint64) {
 	runtime.ReadMemStats(&ms)
 	return runtime.NumGoroutine(), ms.HeapAlloc
 }
+
+// TestAudienceCountComesOnceASecond: while viewers arrive one after another,
+// a viewer is told the audience's size at most about once a second, and is
+// told the final size once they stop.
+func TestAudienceCountComesOnceASecond(t *testing.T) {
+	checkLeaks(t)
+	url := startMeetd(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	first := dial(t, ctx, url, testclient.Options{})
+	defer first.Close()
+	join(t, ctx, first, "default", signal.RoleAudience)
+	const arrivals = 20
+	start := time.Now()
+	for range arrivals {
+		v := dial(t, ctx, url, testclient.Options{})
+		defer v.Close()
+		join(t, ctx, v, "default", signal.RoleAudience)
+		time.Sleep(100 * time.Millisecond)
+	}
+	err := first.Wait(ctx, "the final count", func() bool {
+		st, ok := first.LastState()
+		return ok && *st.Viewers == arrivals+1
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	var counts []int
+	for _, st := range first.States() {
+		counts = append(counts, *st.Viewers)
+	}
+	// The state after joining, then at most one a second.
+	if most := 2 + int(elapsed/time.Second); len(counts) > most {
+		t.Errorf("%d state messages in %v (counts %v), want at most %d", len(counts), elapsed.Round(time.Millisecond), counts, most)
+	}
+}

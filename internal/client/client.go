@@ -112,7 +112,10 @@ type Client struct {
 	// their answer came; those answers are expected and ignored.
 	unanswered int
 	// What the client was last told, to send only changes.
-	lastState        *signal.Message
+	lastState   *signal.Message
+	lastStateAt time.Time
+	// stateDue is set while a state held back (viewerCountEvery) waits.
+	stateDue         bool
 	lastParticipants []byte
 	lastSpeaker      *string
 	chatSeq          uint64

@@ -151,13 +151,34 @@ func (c *Client) roleChanged(role room.Role) {
 	}
 }
 
+// viewerCountEvery is how often at most a client is told that only the
+// audience's size changed: when many join or leave at once (a broadcast
+// starting, a large audience coming and going), every member would
+// otherwise get a message for each of them. Whether the room is live is
+// told at once.
+const viewerCountEvery = time.Second
+
 func (c *Client) sendState(snap room.Snapshot) {
 	live, viewers := snap.Live, snap.Viewers
-	if c.lastState != nil && *c.lastState.Live == live && *c.lastState.Viewers == viewers {
-		return
+	if c.lastState != nil && *c.lastState.Live == live {
+		if *c.lastState.Viewers == viewers {
+			return
+		}
+		if wait := viewerCountEvery - time.Since(c.lastStateAt); wait > 0 {
+			if !c.stateDue {
+				c.stateDue = true
+				time.AfterFunc(wait, func() {
+					c.post(func() {
+						c.stateDue = false
+						c.reconcile()
+					})
+				})
+			}
+			return
+		}
 	}
 	st := signal.Message{Type: signal.TypeState, Room: snap.Name, Live: &live, Viewers: &viewers}
-	c.lastState = &st
+	c.lastState, c.lastStateAt = &st, time.Now()
 	c.conn.Send(st)
 }
 

@@ -342,6 +342,13 @@ func (c *Client) LastState() (signal.Message, bool) {
 	return c.states[len(c.states)-1], true
 }
 
+// States returns the state messages that arrived, in order.
+func (c *Client) States() []signal.Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.states)
+}
+
 // Stats returns a copy of what arrived of kind.
 func (c *Client) Stats(kind webrtc.RTPCodecType) Stats {
 	c.mu.Lock()
