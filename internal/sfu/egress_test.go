@@ -205,6 +205,29 @@ func BenchmarkForwardEgress(b *testing.B) {
 	}
 }
 
+// TestEgressForwardAllocatesNothing: forwarding through each
+// subscriber's Egress (rewriting, sealing, queueing on the shared socket)
+// allocates nothing per packet, as forwarding to pion's writer does not
+// (TestForwardAllocatesNothing).
+func TestEgressForwardAllocatesNothing(t *testing.T) {
+	c := newTestBatchConn(t)
+	tr := newTestTrack()
+	tr.batch = &sendBatch{conns: []*batchConn{c}}
+	for i, r := range drained(receivers(t, 10)) {
+		enc, _ := egressKeyPair(t)
+		subscribe(tr, uint32(i+1), 96, discard{}).SetEgress(testEgress(enc, c, r))
+	}
+	key, inter := vp8(t, 1, true), vp8(t, 2, false)
+	var scratch rtp.Packet
+	forwardFirst(tr, key, &scratch)
+	if n := testing.AllocsPerRun(100, func() { forwardFirst(tr, inter, &scratch) }); n != 0 {
+		t.Errorf("forwarding through the Egress allocates %.1f times per packet", n)
+	}
+	if c.sent.Load() == 0 {
+		t.Error("nothing was sent")
+	}
+}
+
 // dtlsPair is a DTLS client and server that completed a handshake over
 // loopback UDP, agreeing on profile.
 func dtlsPair(t *testing.T, profile dtls.SRTPProtectionProfile) (client, server *dtls.Conn) {

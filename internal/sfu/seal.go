@@ -19,10 +19,13 @@ import (
 // indexes of a connection's first SSRCs in its own cache line. The cipher
 // is crypto/cipher's; RTCP and the other profiles stay with pion.
 //
-// The sealer's indexes are guarded by the Egress's mu.
+// The sealer's indexes and IV are guarded by the Egress's mu.
 type rtpSealer struct {
 	aead cipher.AEAD
 	salt [12]byte
+	// iv is where each packet's IV is made: a local would escape to the
+	// heap through the cipher's interface, an allocation per packet.
+	iv [12]byte
 	// first holds the indexes of the first SSRCs sent (a viewer's audio
 	// and video fit), more the rest (a meeting's).
 	first [4]ssrcIndex
@@ -31,11 +34,10 @@ type rtpSealer struct {
 
 // ssrcIndex is an SSRC's SRTP packet index (RFC 3711 section 3.3.1): its
 // rollover counter and highest sequence number, in the bits pion keeps
-// them (roc << 16 | seq). used marks an entry of first in use, sent an
-// index that has seen a packet.
+// them (roc << 16 | seq). sent marks an index that has seen a packet; an
+// entry of first is free until then.
 type ssrcIndex struct {
 	ssrc  uint32
-	used  bool
 	sent  bool
 	index uint64
 }
@@ -104,13 +106,17 @@ var (
 // a payload of n, for ssrc and its sequence number seq, and returns it
 // with its authentication tag. buf must have room for the tag.
 func (s *rtpSealer) seal(buf []byte, hn, n int, ssrc uint32, seq uint16) ([]byte, error) {
+	if len(buf) < hn+n+gcmTagSize {
+		return nil, errPacketTooLarge
+	}
 	roc, ok := s.indexOf(ssrc).next(seq)
 	if !ok {
 		return nil, errSRTPIndexSpent
 	}
 	// The IV (RFC 7714 section 8.1): 00 00, SSRC, ROC, SEQ, XORed with the
 	// session salt.
-	var iv [12]byte
+	iv := &s.iv
+	iv[0], iv[1] = 0, 0
 	binary.BigEndian.PutUint32(iv[2:], ssrc)
 	binary.BigEndian.PutUint32(iv[6:], roc)
 	binary.BigEndian.PutUint16(iv[10:], seq)
@@ -121,12 +127,13 @@ func (s *rtpSealer) seal(buf []byte, hn, n int, ssrc uint32, seq uint16) ([]byte
 	return buf[:hn+len(sealed)], nil
 }
 
-// indexOf is ssrc's index, made on its first packet.
+// indexOf is ssrc's index, made on its first packet: seal calls next on
+// it at once, which marks it sent.
 func (s *rtpSealer) indexOf(ssrc uint32) *ssrcIndex {
 	for i := range s.first {
 		x := &s.first[i]
-		if !x.used {
-			x.ssrc, x.used = ssrc, true
+		if !x.sent {
+			x.ssrc = ssrc
 			return x
 		}
 		if x.ssrc == ssrc {
@@ -138,11 +145,14 @@ func (s *rtpSealer) indexOf(ssrc uint32) *ssrcIndex {
 		if s.more == nil {
 			s.more = map[uint32]*ssrcIndex{}
 		}
-		x = &ssrcIndex{ssrc: ssrc, used: true}
+		x = &ssrcIndex{ssrc: ssrc}
 		s.more[ssrc] = x
 	}
 	return x
 }
+
+// gcmTagSize is the length of AES-GCM's authentication tag in SRTP.
+const gcmTagSize = 16
 
 // Sequence number arithmetic of the packet index.
 const (
