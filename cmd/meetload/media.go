@@ -40,10 +40,11 @@ const (
 )
 
 // epoch is the origin of send stamps; publishers and subscribers share the
-// process, so monotonic time serves.
-var epoch = time.Now()
+// process. The clock is the wall clock, which the kernel's receive stamps
+// are on (see arrival.go).
+var epoch = time.Now().UnixNano()
 
-func nowNanos() int64 { return int64(time.Since(epoch)) }
+func nowNanos() int64 { return time.Now().UnixNano() - epoch }
 
 func putStamp(p []byte) {
 	binary.BigEndian.PutUint16(p[stampOffset:], stampMagic)

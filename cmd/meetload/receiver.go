@@ -20,7 +20,13 @@ type window struct {
 	packets   atomic.Uint64
 	lost      atomic.Uint64
 	freezes   atomic.Uint64
-	latency   histogram
+	// latency is from the send stamp to the packet's arrival at the
+	// subscriber's socket, readLatency to the subscriber's read of it
+	// (arrival.go); unstamped counts packets whose arrival was not found.
+	latency     histogram
+	readLatency histogram
+	unstamped   atomic.Uint64
+	arrivals    *arrivals
 }
 
 // histogram counts latencies in 10 µs buckets up to 200 ms.
@@ -142,7 +148,12 @@ func (r *receiver) read(t *webrtc.TrackRemote) {
 		if measuring {
 			r.w.packets.Add(1)
 			if sent, ok := readStamp(buf[hn:n]); ok {
-				r.w.latency.add(now - sent)
+				r.w.readLatency.add(now - sent)
+				if at, ok := r.w.arrivals.get(h.SSRC, h.SequenceNumber); ok {
+					r.w.latency.add(at - sent)
+				} else {
+					r.w.unstamped.Add(1)
+				}
 			}
 		}
 	}

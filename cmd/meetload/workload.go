@@ -110,14 +110,21 @@ type result struct {
 	P50Ms         float64 `json:"p50_ms"`
 	P99Ms         float64 `json:"p99_ms"`
 	P999Ms        float64 `json:"p999_ms"`
-	Loss          uint64  `json:"loss"`
-	LossRate      float64 `json:"loss_rate"`
-	Freezes       uint64  `json:"freezes"`
-	KeyframeReqs  int64   `json:"keyframe_requests"`
-	SetupP50Ms    float64 `json:"setup_p50_ms"`
-	SetupMaxMs    float64 `json:"setup_max_ms"`
-	RSSMiB        float64 `json:"rss_mib"`
-	RSSPerSubMiB  float64 `json:"rss_per_sub_mib"`
+	// The same to the subscriber's read of the track, after the load
+	// clients' own pion stacks, and the packets whose socket arrival was
+	// not found (arrival.go).
+	ReadP50Ms    float64 `json:"read_p50_ms"`
+	ReadP99Ms    float64 `json:"read_p99_ms"`
+	ReadP999Ms   float64 `json:"read_p999_ms"`
+	Unstamped    uint64  `json:"unstamped"`
+	Loss         uint64  `json:"loss"`
+	LossRate     float64 `json:"loss_rate"`
+	Freezes      uint64  `json:"freezes"`
+	KeyframeReqs int64   `json:"keyframe_requests"`
+	SetupP50Ms   float64 `json:"setup_p50_ms"`
+	SetupMaxMs   float64 `json:"setup_max_ms"`
+	RSSMiB       float64 `json:"rss_mib"`
+	RSSPerSubMiB float64 `json:"rss_per_sub_mib"`
 	// LoadAvg is the machine's 1-minute load average after the window:
 	// above the core count, other work competed with the run.
 	LoadAvg float64 `json:"loadavg"`
@@ -158,7 +165,9 @@ type run struct {
 // on an RTX stream whose packets keep the layer's RID (a browser's carry
 // the repaired RID instead), and meetd's pion would take that stream for
 // the layer itself. Without RTX, retransmissions go on the layer's stream.
-func clientAPI() (*webrtc.API, error) {
+//
+// Their sockets note when RTP arrives, in arr.
+func clientAPI(arr *arrivals) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	feedback := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
 	for _, c := range []struct {
@@ -176,7 +185,11 @@ func clientAPI() (*webrtc.API, error) {
 			return nil, err
 		}
 	}
-	return testclient.NewAPIWith(testclient.Network{}, m, func(m *webrtc.MediaEngine, ir *interceptor.Registry) error {
+	nw, err := newArrivalNet(arr)
+	if err != nil {
+		return nil, err
+	}
+	return testclient.NewAPIWith(testclient.Network{Net: nw}, m, func(m *webrtc.MediaEngine, ir *interceptor.Registry) error {
 		if err := webrtc.ConfigureNack(m, ir); err != nil {
 			return err
 		}
@@ -197,7 +210,8 @@ func runWorkload(cfg *config, wl workload) result {
 
 func (r *run) do() error {
 	var err error
-	if r.api, err = clientAPI(); err != nil {
+	r.w.arrivals = new(arrivals)
+	if r.api, err = clientAPI(r.w.arrivals); err != nil {
 		return err
 	}
 	if r.srv, err = r.cfg.server(); err != nil {
@@ -508,6 +522,10 @@ func (r *run) measure(subs []*subscriber, during func(context.Context)) error {
 	res.P50Ms = finite(r.w.latency.quantile(0.5))
 	res.P99Ms = finite(r.w.latency.quantile(0.99))
 	res.P999Ms = finite(r.w.latency.quantile(0.999))
+	res.ReadP50Ms = finite(r.w.readLatency.quantile(0.5))
+	res.ReadP99Ms = finite(r.w.readLatency.quantile(0.99))
+	res.ReadP999Ms = finite(r.w.readLatency.quantile(0.999))
+	res.Unstamped = r.w.unstamped.Load()
 	res.Loss = r.w.lost.Load()
 	if total := pkts + float64(res.Loss); total > 0 {
 		res.LossRate = float64(res.Loss) / total

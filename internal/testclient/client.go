@@ -17,6 +17,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
+	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/meetd/meetd/internal/signal"
@@ -79,6 +80,9 @@ type Network struct {
 	ICEServerURL func(url string) bool `json:"-"`
 	// Relay allows only relayed candidates (iceTransportPolicy "relay").
 	Relay bool
+	// Net, when set, is the network pion listens and dials with in place
+	// of the host's.
+	Net transport.Net `json:"-"`
 }
 
 // Client is one connection to meetd.
@@ -185,6 +189,9 @@ func NewAPIWith(n Network, m *webrtc.MediaEngine, interceptors func(*webrtc.Medi
 	}
 	s.SetNetworkTypes(types)
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if n.Net != nil {
+		s.SetNet(n.Net)
+	}
 	// Notice a lost path about as fast as a browser does.
 	s.SetICETimeouts(3*time.Second, 8*time.Second, time.Second)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(s)), nil
