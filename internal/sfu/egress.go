@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
@@ -96,6 +97,10 @@ type egressKeys struct {
 type egressPath struct {
 	egressKeys
 	route
+	// cipher and cipherSize are the sealer's cipher state, here so that a
+	// fan-out can ask for it without reading the sealer (prefetch.go).
+	cipher     unsafe.Pointer
+	cipherSize uintptr
 }
 
 // update makes the path from the keys and route, and counts the
@@ -105,6 +110,9 @@ func (e *Egress) update() {
 	now := SendNone
 	if e.keys != nil {
 		p = &egressPath{egressKeys: *e.keys, route: e.route}
+		if p.seal != nil {
+			p.cipher, p.cipherSize = p.seal.state, p.seal.stateSize
+		}
 		switch {
 		case p.viaPion:
 			now = SendPion

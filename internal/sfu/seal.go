@@ -5,6 +5,8 @@ import (
 	"crypto/cipher"
 	"encoding/binary"
 	"errors"
+	"reflect"
+	"unsafe"
 
 	"github.com/pion/srtp/v3"
 )
@@ -22,7 +24,12 @@ import (
 // The sealer's indexes and IV are guarded by the Egress's mu.
 type rtpSealer struct {
 	aead cipher.AEAD
-	salt [12]byte
+	// state and stateSize are the cipher's own state (its key schedule and
+	// GHASH table), for asking for it ahead (prefetch.go); nil when the
+	// cipher is no pointer.
+	state     unsafe.Pointer
+	stateSize uintptr
+	salt      [12]byte
 	// iv is where each packet's IV is made: a local would escape to the
 	// heap through the cipher's interface, an allocation per packet.
 	iv [12]byte
@@ -74,6 +81,9 @@ func newRTPSealer(profile srtp.ProtectionProfile, masterKey, masterSalt []byte) 
 		return nil, err
 	}
 	s := &rtpSealer{aead: aead}
+	if v := reflect.ValueOf(aead); v.Kind() == reflect.Pointer {
+		s.state, s.stateSize = v.UnsafePointer(), v.Type().Elem().Size()
+	}
 	copy(s.salt[:], salt)
 	return s, nil
 }

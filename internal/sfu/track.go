@@ -191,9 +191,7 @@ func (t *Track) forward(l *layer, raw []byte, pkt *rtp.Packet, seal *sealBuf) {
 	// and payload type on a copy.
 	fwd := forwardHeader(&pkt.Header)
 	t.batch.begin()
-	for _, d := range *t.downs.Load() {
-		d.writeRTP(l, &fwd, pkt.Payload, &info)
-	}
+	fanOut(*t.downs.Load(), l, &fwd, pkt.Payload, &info)
 	t.batch.end()
 	l.tally.count(t.counters, kindIndex(t.kind), &info)
 }

@@ -1,0 +1,79 @@
+package sfu
+
+import (
+	"unsafe"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// A fan-out meets each subscriber's state cold in the processor's cache:
+// between two packets of a track, the kernel's work for hundreds of
+// datagrams pushes it out. Followed one pointer at a time, the down
+// track, its Egress, the Egress's path, the sealer and the sealer's
+// cipher each stall the read loop for a miss, per packet and subscriber:
+// about a tenth of meetd's time in W1 at 200 subscribers (see
+// docs/performance.md). fanOut asks for that state ahead, in stages, while
+// it sends to the subscribers before: each stage reads what the one
+// before asked for an iteration earlier, and asks for the next object in
+// the chain.
+
+// hotDownTrack is the part of a DownTrack that forwarding a packet reads:
+// everything before the rewriting buffer, which only a layer switch or a
+// rewritten payload writes.
+const hotDownTrack = unsafe.Offsetof(DownTrack{}.buf)
+
+// fanOut writes a packet of layer l to each of downs.
+func fanOut(downs []*DownTrack, l *layer, h *rtp.Header, payload []byte, info *packetInfo) {
+	n := len(downs)
+	for i, d := range downs {
+		if j := i + 4; j < n {
+			prefetch(unsafe.Pointer(downs[j]), hotDownTrack)
+		}
+		if j := i + 3; j < n {
+			downs[j].prefetchEgress(l)
+		}
+		if j := i + 2; j < n {
+			downs[j].prefetchPath(l)
+		}
+		if j := i + 1; j < n {
+			downs[j].prefetchKeys(l)
+		}
+		d.writeRTP(l, h, payload, info)
+	}
+}
+
+// takes reports whether d may be sent a packet of l: audio, and the video
+// layer it is on or switching to.
+func (d *DownTrack) takes(l *layer) bool {
+	if d.track.kind != webrtc.RTPCodecTypeVideo {
+		return true
+	}
+	return l == d.current.Load() || l == d.target.Load()
+}
+
+// prefetchEgress asks for the first line of d's Egress: its path and mu.
+func (d *DownTrack) prefetchEgress(l *layer) {
+	if e := d.egress; e != nil && d.takes(l) {
+		prefetch(unsafe.Pointer(e), 1)
+	}
+}
+
+// prefetchPath asks for the Egress's path.
+func (d *DownTrack) prefetchPath(l *layer) {
+	if e := d.egress; e != nil && d.takes(l) {
+		if p := e.path.Load(); p != nil {
+			prefetch(unsafe.Pointer(p), unsafe.Sizeof(*p))
+		}
+	}
+}
+
+// prefetchKeys asks for the path's sealer and its cipher's state.
+func (d *DownTrack) prefetchKeys(l *layer) {
+	if e := d.egress; e != nil && d.takes(l) {
+		if p := e.path.Load(); p != nil && p.seal != nil {
+			prefetch(unsafe.Pointer(p.seal), unsafe.Sizeof(*p.seal))
+			prefetch(p.cipher, p.cipherSize)
+		}
+	}
+}

@@ -1,0 +1,58 @@
+package sfu
+
+import (
+	"testing"
+	"unsafe"
+
+	"github.com/pion/srtp/v3"
+)
+
+// TestForwardingReadsOnlyTheHotDownTrack: the fields of a DownTrack that
+// forwarding reads or writes for every packet lie in the part fanOut asks
+// for ahead. A field moved after buf would be met cold again.
+func TestForwardingReadsOnlyTheHotDownTrack(t *testing.T) {
+	var d DownTrack
+	for name, end := range map[string]uintptr{
+		"track":   unsafe.Offsetof(d.track) + unsafe.Sizeof(d.track),
+		"wire":    unsafe.Offsetof(d.wire) + unsafe.Sizeof(d.wire),
+		"current": unsafe.Offsetof(d.current) + unsafe.Sizeof(d.current),
+		"target":  unsafe.Offsetof(d.target) + unsafe.Sizeof(d.target),
+		"egress":  unsafe.Offsetof(d.egress) + unsafe.Sizeof(d.egress),
+		"packets": unsafe.Offsetof(d.packets) + unsafe.Sizeof(d.packets),
+		"octets":  unsafe.Offsetof(d.octets) + unsafe.Sizeof(d.octets),
+		"sending": unsafe.Offsetof(d.sending) + unsafe.Sizeof(d.sending),
+		"rw":      unsafe.Offsetof(d.rw) + unsafe.Sizeof(d.rw),
+		"hdr":     unsafe.Offsetof(d.hdr) + unsafe.Sizeof(d.hdr),
+	} {
+		if end > hotDownTrack {
+			t.Errorf("DownTrack.%s ends at byte %d, after the %d bytes asked for ahead", name, end, hotDownTrack)
+		}
+	}
+}
+
+// TestPathNamesTheCiphersState: for each profile the sealer handles, the
+// path an Egress sends with names the cipher's state, so that a fan-out
+// can ask for it ahead: the sealer's AES-GCM, with its key schedule and
+// GHASH table (256 bytes alone), behind a pointer.
+func TestPathNamesTheCiphersState(t *testing.T) {
+	for _, profile := range []srtp.ProtectionProfile{srtp.ProtectionProfileAeadAes128Gcm, srtp.ProtectionProfileAeadAes256Gcm} {
+		keyLen, err := profile.KeyLen()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seal, err := newRTPSealer(profile, make([]byte, keyLen), make([]byte, 12))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seal.state == nil || seal.stateSize < 256 {
+			t.Fatalf("%v: the sealer names %d bytes at %p as its cipher's state", profile, seal.stateSize, seal.state)
+		}
+		e := newTestEgress()
+		e.keys = &egressKeys{seal: seal}
+		e.update()
+		p := e.path.Load()
+		if p.cipher != seal.state || p.cipherSize != seal.stateSize {
+			t.Errorf("%v: the path names %d bytes at %p, the sealer %d at %p", profile, p.cipherSize, p.cipher, seal.stateSize, seal.state)
+		}
+	}
+}
