@@ -43,9 +43,14 @@ func fanOut(downs []*DownTrack, l *layer, h *rtp.Header, payload []byte, info *p
 	}
 }
 
-// takes reports whether d may be sent a packet of l: audio, and the video
-// layer it is on or switching to.
+// takes reports whether d may be sent a packet of l: bound, and audio or
+// the video layer it is on or switching to. Its egress may be read only
+// then: it is set before the down track is bound, and a down track is in
+// its track's list before either, as writeRTP checks too.
 func (d *DownTrack) takes(l *layer) bool {
+	if d.wire.Load() == 0 {
+		return false
+	}
 	if d.track.kind != webrtc.RTPCodecTypeVideo {
 		return true
 	}
@@ -54,14 +59,20 @@ func (d *DownTrack) takes(l *layer) bool {
 
 // prefetchEgress asks for the first line of d's Egress: its path and mu.
 func (d *DownTrack) prefetchEgress(l *layer) {
-	if e := d.egress; e != nil && d.takes(l) {
+	if !d.takes(l) {
+		return
+	}
+	if e := d.egress; e != nil {
 		prefetch(unsafe.Pointer(e), 1)
 	}
 }
 
 // prefetchPath asks for the Egress's path.
 func (d *DownTrack) prefetchPath(l *layer) {
-	if e := d.egress; e != nil && d.takes(l) {
+	if !d.takes(l) {
+		return
+	}
+	if e := d.egress; e != nil {
 		if p := e.path.Load(); p != nil {
 			prefetch(unsafe.Pointer(p), unsafe.Sizeof(*p))
 		}
@@ -70,7 +81,10 @@ func (d *DownTrack) prefetchPath(l *layer) {
 
 // prefetchKeys asks for the path's sealer and its cipher's state.
 func (d *DownTrack) prefetchKeys(l *layer) {
-	if e := d.egress; e != nil && d.takes(l) {
+	if !d.takes(l) {
+		return
+	}
+	if e := d.egress; e != nil {
 		if p := e.path.Load(); p != nil && p.seal != nil {
 			prefetch(unsafe.Pointer(p.seal), unsafe.Sizeof(*p.seal))
 			prefetch(p.cipher, p.cipherSize)

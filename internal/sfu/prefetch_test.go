@@ -2,8 +2,10 @@ package sfu
 
 import (
 	"testing"
+	"time"
 	"unsafe"
 
+	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 )
 
@@ -53,6 +55,54 @@ func TestPathNamesTheCiphersState(t *testing.T) {
 		p := e.path.Load()
 		if p.cipher != seal.state || p.cipherSize != seal.stateSize {
 			t.Errorf("%v: the path names %d bytes at %p, the sealer %d at %p", profile, p.cipherSize, p.cipher, seal.stateSize, seal.state)
+		}
+	}
+}
+
+// TestSubscribersJoinWhileForwarding: as in the server, a down track is in
+// its track's list before its Egress is set and it is bound, while the
+// read loop forwards; the fan-out (its stages that ask ahead included)
+// reads a down track's Egress only once it is bound. Under -race this
+// fails if a stage reads it sooner. Every subscriber is then sent
+// packets.
+func TestSubscribersJoinWhileForwarding(t *testing.T) {
+	c := newTestBatchConn(t)
+	tr := newTestTrack()
+	tr.batch = &sendBatch{conns: []*batchConn{c}}
+	rs := drained(receivers(t, 8))
+	key, inter := vp8(t, 1, true), vp8(t, 2, false)
+	done := make(chan struct{})
+	forwarded := make(chan struct{})
+	go func() {
+		defer close(forwarded)
+		var pkt rtp.Packet
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			raw := inter
+			if i%20 == 0 {
+				raw = key
+			}
+			forwardFirst(tr, raw, &pkt)
+			time.Sleep(100 * time.Microsecond)
+		}
+	}()
+	for i, r := range rs {
+		enc, _ := egressKeyPair(t)
+		d := tr.Subscribe()
+		d.SetEgress(testEgress(enc, c, r))
+		d.bound.Store(&binding{w: discard{}})
+		d.wire.Store(uint64(makeWire(uint32(100+i), 96)))
+	}
+	time.Sleep(200 * time.Millisecond)
+	close(done)
+	<-forwarded
+	for i, d := range *tr.downs.Load() {
+		if d.Packets() == 0 {
+			t.Errorf("subscriber %d was sent nothing", i)
 		}
 	}
 }
