@@ -111,7 +111,7 @@ func (e *Egress) update() {
 	if e.keys != nil {
 		p = &egressPath{egressKeys: *e.keys, route: e.route}
 		if p.seal != nil {
-			p.cipher, p.cipherSize = p.seal.state, p.seal.stateSize
+			p.cipher, p.cipherSize = p.seal.cipherState()
 		}
 		switch {
 		case p.viaPion:

@@ -43,51 +43,47 @@ func fanOut(downs []*DownTrack, l *layer, h *rtp.Header, payload []byte, info *p
 	}
 }
 
-// takes reports whether d may be sent a packet of l: bound, and audio or
-// the video layer it is on or switching to. Its egress may be read only
-// then: it is set before the down track is bound, and a down track is in
-// its track's list before either, as writeRTP checks too.
-func (d *DownTrack) takes(l *layer) bool {
+// egressFor is d's Egress if d may be sent a packet of l (bound, and
+// audio or the video layer it is on or switching to), nil otherwise. The
+// Egress is set before the down track is bound, and a down track is in its
+// track's list before either: it may be read only once bound, as writeRTP
+// checks too.
+func (d *DownTrack) egressFor(l *layer) *Egress {
 	if d.wire.Load() == 0 {
-		return false
+		return nil
 	}
-	if d.track.kind != webrtc.RTPCodecTypeVideo {
-		return true
+	if d.track.kind == webrtc.RTPCodecTypeVideo && l != d.current.Load() && l != d.target.Load() {
+		return nil
 	}
-	return l == d.current.Load() || l == d.target.Load()
+	return d.egress
 }
 
 // prefetchEgress asks for the first line of d's Egress: its path and mu.
 func (d *DownTrack) prefetchEgress(l *layer) {
-	if !d.takes(l) {
-		return
-	}
-	if e := d.egress; e != nil {
+	if e := d.egressFor(l); e != nil {
 		prefetch(unsafe.Pointer(e), 1)
 	}
 }
 
+// pathFor is the path of d's Egress if d may be sent a packet of l.
+func (d *DownTrack) pathFor(l *layer) *egressPath {
+	if e := d.egressFor(l); e != nil {
+		return e.path.Load()
+	}
+	return nil
+}
+
 // prefetchPath asks for the Egress's path.
 func (d *DownTrack) prefetchPath(l *layer) {
-	if !d.takes(l) {
-		return
-	}
-	if e := d.egress; e != nil {
-		if p := e.path.Load(); p != nil {
-			prefetch(unsafe.Pointer(p), unsafe.Sizeof(*p))
-		}
+	if p := d.pathFor(l); p != nil {
+		prefetch(unsafe.Pointer(p), unsafe.Sizeof(*p))
 	}
 }
 
 // prefetchKeys asks for the path's sealer and its cipher's state.
 func (d *DownTrack) prefetchKeys(l *layer) {
-	if !d.takes(l) {
-		return
-	}
-	if e := d.egress; e != nil {
-		if p := e.path.Load(); p != nil && p.seal != nil {
-			prefetch(unsafe.Pointer(p.seal), unsafe.Sizeof(*p.seal))
-			prefetch(p.cipher, p.cipherSize)
-		}
+	if p := d.pathFor(l); p != nil && p.seal != nil {
+		prefetch(unsafe.Pointer(p.seal), unsafe.Sizeof(*p.seal))
+		prefetch(p.cipher, p.cipherSize)
 	}
 }

@@ -24,12 +24,7 @@ import (
 // The sealer's indexes and IV are guarded by the Egress's mu.
 type rtpSealer struct {
 	aead cipher.AEAD
-	// state and stateSize are the cipher's own state (its key schedule and
-	// GHASH table), for asking for it ahead (prefetch.go); nil when the
-	// cipher is no pointer.
-	state     unsafe.Pointer
-	stateSize uintptr
-	salt      [12]byte
+	salt [12]byte
 	// iv is where each packet's IV is made: a local would escape to the
 	// heap through the cipher's interface, an allocation per packet.
 	iv [12]byte
@@ -81,11 +76,18 @@ func newRTPSealer(profile srtp.ProtectionProfile, masterKey, masterSalt []byte) 
 		return nil, err
 	}
 	s := &rtpSealer{aead: aead}
-	if v := reflect.ValueOf(aead); v.Kind() == reflect.Pointer {
-		s.state, s.stateSize = v.UnsafePointer(), v.Type().Elem().Size()
-	}
 	copy(s.salt[:], salt)
 	return s, nil
+}
+
+// cipherState is where the cipher keeps its own state (key schedule and
+// GHASH table) and its size, for asking for it ahead (prefetch.go); nil
+// when the cipher is no pointer.
+func (s *rtpSealer) cipherState() (unsafe.Pointer, uintptr) {
+	if v := reflect.ValueOf(s.aead); v.Kind() == reflect.Pointer {
+		return v.UnsafePointer(), v.Type().Elem().Size()
+	}
+	return nil, 0
 }
 
 // deriveSessionKey is RFC 3711's AES-CM key derivation (section 4.3.3)
