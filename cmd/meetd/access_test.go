@@ -58,10 +58,10 @@ func TestRoomsNeedPasswordsAndTokens(t *testing.T) {
 
 	// The keynote's stage takes a token; its audience is open.
 	try(signal.Message{Room: "keynote", Kind: "broadcast", Role: "stage"}).expectError(ctx, signal.CodeAuthRequired)
-	expired, _ := access.Sign([]byte(secret), access.Claims{Room: "keynote", Role: "stage"}, -time.Minute)
+	expired, _ := access.Sign([]byte(secret), access.Claims{Kind: "broadcast", Room: "keynote", Role: "stage"}, -time.Minute)
 	r := try(signal.Message{Room: "keynote", Kind: "broadcast", Role: "stage", Token: expired})
 	r.expectError(ctx, signal.CodeBadCredentials)
-	audienceOnly, _ := access.Sign([]byte(secret), access.Claims{Room: "keynote", Role: "audience"}, time.Hour)
+	audienceOnly, _ := access.Sign([]byte(secret), access.Claims{Kind: "broadcast", Room: "keynote", Role: "audience"}, time.Hour)
 	try(signal.Message{Room: "keynote", Kind: "broadcast", Role: "stage", Token: audienceOnly}).expectError(ctx, signal.CodeBadCredentials)
 
 	var tok strings.Builder

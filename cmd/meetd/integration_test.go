@@ -36,14 +36,24 @@ func dial(t *testing.T, ctx context.Context, url string, opts testclient.Options
 	return c
 }
 
-// inviteToStage has host move guest to the stage, and guest publish
-// once it knows.
+// inviteToStage has host invite guest to the stage, guest accept, and
+// publish once meetd moved it.
 func inviteToStage(t *testing.T, ctx context.Context, host, guest *testclient.Client) {
 	t.Helper()
+	invited := guest.Invitations()
 	if err := host.Move(guest.ID(), signal.RoleStage); err != nil {
 		t.Fatal(err)
 	}
-	if err := guest.Wait(ctx, "invitation", func() bool {
+	if err := guest.Wait(ctx, "invitation", func() bool { return guest.Invitations() > invited }); err != nil {
+		t.Fatal(err)
+	}
+	if r := guest.Roles(); len(r) > 0 && r[len(r)-1] == signal.RoleStage {
+		t.Fatal("the guest was put on stage before accepting")
+	}
+	if err := guest.TakeStage("", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := guest.Wait(ctx, "the stage", func() bool {
 		r := guest.Roles()
 		return len(r) > 0 && r[len(r)-1] == signal.RoleStage
 	}); err != nil {

@@ -228,11 +228,11 @@ func TestWHIPBearerAuth(t *testing.T) {
 		t.Errorf("PATCH without the token: %d", st)
 	}
 
-	stage, err := access.Sign([]byte(secret), access.Claims{Room: "keynote", Role: "stage"}, time.Hour)
+	stage, err := access.Sign([]byte(secret), access.Claims{Kind: "broadcast", Room: "keynote", Role: "stage"}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	watch, err := access.Sign([]byte(secret), access.Claims{Room: "keynote", Role: "audience"}, time.Hour)
+	watch, err := access.Sign([]byte(secret), access.Claims{Kind: "broadcast", Room: "keynote", Role: "audience"}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -133,8 +134,8 @@ func (p *Policy) Admit(req Request) (Grant, error) {
 		if err != nil {
 			return g, err
 		}
-		if c.Room != req.Room || (c.Kind != "" && c.Kind != req.Kind) {
-			return g, fmt.Errorf("%w: it is for another room", ErrBadToken)
+		if c.Room != req.Room || c.Kind != req.Kind {
+			return g, fmt.Errorf("%w: it is for the %s %q, not the %s %q", ErrBadToken, c.Kind, c.Room, req.Kind, req.Room)
 		}
 		if req.Role == Stage && c.Role != Stage {
 			return g, fmt.Errorf("%w: it lets you watch, not present", ErrBadToken)
@@ -182,6 +183,10 @@ func (p *Policy) verify(token string) (*Claims, error) {
 		return nil, fmt.Errorf("%w: %v", ErrBadToken, err)
 	case c.Role != Stage && c.Role != Audience:
 		return nil, fmt.Errorf("%w: its role %q is not stage or audience", ErrBadToken, c.Role)
+	case c.Kind != "broadcast" && c.Kind != "meeting":
+		// A meeting and a broadcast may share a name: a token that does
+		// not say which would open both.
+		return nil, fmt.Errorf("%w: it does not say whether it is for a meeting or a broadcast", ErrBadToken)
 	}
 	return &c, nil
 }
@@ -198,4 +203,10 @@ func Sign(secret []byte, c Claims, ttl time.Duration) (string, error) {
 func HashPassword(password string) (string, error) {
 	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
 	return string(h), err
+}
+
+// Reason is why a token was refused, in words, without the words of
+// ErrBadToken itself: "it has expired".
+func Reason(err error) string {
+	return strings.TrimPrefix(err.Error(), ErrBadToken.Error()+": ")
 }

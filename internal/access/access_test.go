@@ -52,15 +52,16 @@ func TestAdmit(t *testing.T) {
 		{"wrong password", Request{Kind: "meeting", Room: "board", Role: Audience, Password: "guess"}, ErrBadPassword, ""},
 		{"token needed", Request{Room: "keynote", Role: Stage, Password: "present"}, ErrAuthRequired, ""},
 		{"keynote audience open", Request{Room: "keynote", Role: Audience}, nil, ""},
-		{"stage token", Request{Room: "keynote", Role: Stage, Token: token(Claims{Room: "keynote", Role: Stage, Name: "Ana"}, time.Hour)}, nil, "Ana"},
-		{"audience token on stage", Request{Room: "keynote", Role: Stage, Token: token(Claims{Room: "keynote", Role: Audience}, time.Hour)}, ErrBadToken, ""},
-		{"token for another room", Request{Room: "private", Role: Audience, Token: token(Claims{Room: "keynote", Role: Stage}, time.Hour)}, ErrBadToken, ""},
+		{"stage token", Request{Room: "keynote", Role: Stage, Token: token(Claims{Kind: "broadcast", Room: "keynote", Role: Stage, Name: "Ana"}, time.Hour)}, nil, "Ana"},
+		{"audience token on stage", Request{Room: "keynote", Role: Stage, Token: token(Claims{Kind: "broadcast", Room: "keynote", Role: Audience}, time.Hour)}, ErrBadToken, ""},
+		{"token for another room", Request{Room: "private", Role: Audience, Token: token(Claims{Kind: "broadcast", Room: "keynote", Role: Stage}, time.Hour)}, ErrBadToken, ""},
 		{"token for another kind", Request{Room: "keynote", Role: Stage, Token: token(Claims{Kind: "meeting", Room: "keynote", Role: Stage}, time.Hour)}, ErrBadToken, ""},
-		{"expired token", Request{Room: "keynote", Role: Stage, Token: token(Claims{Room: "keynote", Role: Stage}, -time.Minute)}, ErrBadToken, ""},
+		{"expired token", Request{Room: "keynote", Role: Stage, Token: token(Claims{Kind: "broadcast", Room: "keynote", Role: Stage}, -time.Minute)}, ErrBadToken, ""},
 		{"forged token", Request{Room: "keynote", Role: Stage, Token: forged}, ErrBadToken, ""},
 		{"unsigned token", Request{Room: "keynote", Role: Stage, Token: unsigned}, ErrBadToken, ""},
 		{"token without expiry", Request{Room: "keynote", Role: Stage, Token: noExpiry}, ErrBadToken, ""},
 		{"garbage token", Request{Room: "keynote", Role: Stage, Token: "not.a.token"}, ErrBadToken, ""},
+		{"token without kind", Request{Room: "keynote", Role: Stage, Token: token(Claims{Room: "keynote", Role: Stage}, time.Hour)}, ErrBadToken, ""},
 		{"private needs a token to watch", Request{Room: "private", Role: Audience}, ErrAuthRequired, ""},
 	}
 	for _, tt := range tests {
@@ -70,6 +71,20 @@ func TestAdmit(t *testing.T) {
 		}
 		if err == nil && g.Name != tt.who {
 			t.Errorf("%s: name %q, want %q", tt.name, g.Name, tt.who)
+		}
+	}
+	// A refusal says why, once.
+	for _, tt := range []struct {
+		claims Claims
+		ttl    time.Duration
+		want   string
+	}{
+		{Claims{Kind: "broadcast", Room: "keynote", Role: Stage}, -time.Minute, "it has expired"},
+		{Claims{Room: "keynote", Role: Stage}, time.Hour, "it does not say whether it is for a meeting or a broadcast"},
+	} {
+		_, err := p.Admit(Request{Room: "keynote", Role: Stage, Token: token(tt.claims, tt.ttl)})
+		if got, want := Reason(err), tt.want; got != want {
+			t.Errorf("reason %q (%v), want %q", got, err, want)
 		}
 	}
 	if g, _ := p.Admit(Request{Kind: "meeting", Room: "board", Role: Audience, Password: "watch"}); g.MaxParticipants != 8 {

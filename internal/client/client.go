@@ -96,10 +96,13 @@ type Client struct {
 	// notified coalesces room change notifications into one reconcile.
 	notified atomic.Bool
 
-	room  *room.Room
-	role  room.Role
-	name  string
-	plain bool // an original streamer/viewer client: never sent join
+	room *room.Room
+	role room.Role
+	name string
+	// invitation is the host's last invitation to the stage the client
+	// was told of.
+	invitation uint64
+	plain      bool // an original streamer/viewer client: never sent join
 	// explicit is set once the client has sent join.
 	explicit bool
 	// early holds candidates that came before the first offer.
@@ -117,12 +120,18 @@ type Client struct {
 	// stateDue is set while a state held back (viewerCountEvery) waits.
 	stateDue         bool
 	lastParticipants []byte
-	lastSpeaker      *string
-	chatSeq          uint64
-	chatSynced       bool
-	chatLimit        *rate.Limiter
-	msgLimit         *rate.Limiter
-	dropped          int
+	// lastNear is the stage, invited members and the client itself, as
+	// last sent; lastParticipantsAt when the whole list last went out, and
+	// participantsDue is set while a list held back waits.
+	lastNear           []byte
+	lastParticipantsAt time.Time
+	participantsDue    bool
+	lastSpeaker        *string
+	chatSeq            uint64
+	chatSynced         bool
+	chatLimit          *rate.Limiter
+	msgLimit           *rate.Limiter
+	dropped            int
 }
 
 // maxDropped is how many messages over the rate limit close a connection.
@@ -261,7 +270,7 @@ func (c *Client) handle(in signal.Incoming) {
 	case signal.TypeChat:
 		c.handleChat(m.Text)
 	case signal.TypeRole:
-		c.handleRole(m.ID, roleOf(m.Role))
+		c.handleRole(m)
 	case signal.TypeRestart:
 		c.handleRestart()
 	case signal.TypeView:

@@ -9,7 +9,6 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/meetd/meetd/internal/access"
 	"github.com/meetd/meetd/internal/room"
 	"github.com/meetd/meetd/internal/sfu"
 	"github.com/meetd/meetd/internal/signal"
@@ -74,12 +73,9 @@ func (c *Client) handleOffer(offerSDP string) {
 			c.fail(signal.Errorf(signal.CodeNotAllowed, "Only the stage can publish; you joined as audience."))
 			return
 		}
-		if c.env.Access != nil {
-			req := access.Request{Kind: c.room.Kind().String(), Room: c.room.Name(), Role: access.Stage}
-			if _, err := c.env.Access.Admit(req); err != nil {
-				c.fail(roomError(err, c.room.Name()))
-				return
-			}
+		if err := c.admitStage("", ""); err != nil {
+			c.fail(roomError(err, c.room.Name()))
+			return
 		}
 		if err := c.room.SetRole(c, room.Stage); err != nil {
 			c.fail(roomError(err, c.room.Name()))

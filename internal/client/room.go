@@ -35,6 +35,8 @@ func roomError(err error, name string) *signal.Error {
 		return signal.Errorf(signal.CodeRoomFull, "The stage of %q is full (%d people).", name, room.MaxStage)
 	case errors.Is(err, room.ErrNotHost):
 		return signal.Errorf(signal.CodeNotHost, "Only the host of %q can do this.", name)
+	case errors.Is(err, room.ErrNotInvited):
+		return signal.Errorf(signal.CodeNotAllowed, "Only the host of %q can invite you to the stage; you are watching.", name)
 	case errors.Is(err, room.ErrNotMember):
 		return signal.Errorf(signal.CodeNotFound, "That participant is not in %q.", name)
 	case errors.Is(err, room.ErrServerFull):
@@ -44,7 +46,7 @@ func roomError(err error, name string) *signal.Error {
 	case errors.Is(err, access.ErrBadPassword):
 		return signal.Errorf(signal.CodeBadCredentials, "That password for %q is wrong.", name)
 	case errors.Is(err, access.ErrBadToken):
-		return signal.Errorf(signal.CodeBadCredentials, "The invitation for %q is not valid: %v.", name, errors.Unwrap(err))
+		return signal.Errorf(signal.CodeBadCredentials, "The invitation for %q is not valid: %s.", name, access.Reason(err))
 	}
 	return signal.Errorf(signal.CodeInternal, "%q: %v.", name, err)
 }
@@ -106,7 +108,8 @@ func (c *Client) leaveRoom() {
 		c.env.Rooms.Leave(c.room, c)
 		c.room = nil
 	}
-	c.lastState, c.lastParticipants, c.lastSpeaker, c.chatSeq, c.chatSynced = nil, nil, nil, 0, false
+	c.lastState, c.lastParticipants, c.lastNear, c.lastSpeaker, c.chatSeq, c.chatSynced = nil, nil, nil, nil, 0, false
+	c.invitation = 0
 }
 
 // reconcile brings the client in line with its room: its role, what it was
@@ -117,8 +120,15 @@ func (c *Client) reconcile() {
 	}
 	snap := c.room.Snapshot()
 	for _, p := range snap.Participants {
-		if p.ID == c.id && p.Role != c.role {
+		if p.ID != c.id {
+			continue
+		}
+		if p.Role != c.role {
 			c.roleChanged(p.Role)
+		}
+		if p.Invited && p.Invitation != c.invitation && !c.plain {
+			c.conn.Send(signal.Message{Type: signal.TypeInvited, Room: snap.Name})
+			c.invitation = p.Invitation
 		}
 	}
 	if !c.plain {
@@ -182,31 +192,68 @@ func (c *Client) sendState(snap room.Snapshot) {
 	c.conn.Send(st)
 }
 
-// sendParticipants sends the member list when it changed. A broadcast's
-// audience sees the stage only: a large audience would otherwise send
-// everyone a long list on every arrival.
+// participantsEvery is how often at most a stage member is told that the
+// audience alone changed: a meeting's stage sees everyone (to invite them),
+// and a large audience arriving would otherwise send each of them a long
+// list for every arrival. Changes on the stage, invitations and one's own
+// entry are told at once.
+const participantsEvery = time.Second
+
+// sendParticipants sends the member list when it changed. An audience
+// member sees the stage (and itself), with the audience's size in state;
+// the stage sees everyone.
 func (c *Client) sendParticipants(snap room.Snapshot) {
-	stageOnly := snap.Kind == room.Broadcast && c.role == room.Audience
-	n := len(snap.Participants)
-	if stageOnly {
-		n += 1 - snap.Viewers // the stage and this client
-	}
-	list := make([]signal.Participant, 0, max(n, 0))
+	near := make([]signal.Participant, 0, len(snap.Participants)-snap.Viewers+1)
 	for _, p := range snap.Participants {
-		if stageOnly && p.Role == room.Audience && p.ID != c.id {
-			continue
+		if p.Role == room.Stage || p.Invited || p.ID == c.id {
+			near = append(near, wireParticipant(p))
 		}
-		list = append(list, signal.Participant{
-			ID: p.ID, Name: p.Name, Role: p.Role.String(), Host: p.Host, Audio: p.Audio, Video: p.Video, Screen: p.Screen,
-		})
+	}
+	nearData, err := json.Marshal(near)
+	if err != nil {
+		return
+	}
+	nearChanged := !bytes.Equal(nearData, c.lastNear)
+	if c.role == room.Audience {
+		// lastParticipants is kept only while the whole list was last sent.
+		if nearChanged || c.lastParticipants != nil {
+			c.lastNear, c.lastParticipants = nearData, nil
+			c.conn.Send(signal.Message{Type: signal.TypeParticipants, Participants: near})
+		}
+		return
+	}
+	if !nearChanged {
+		if wait := participantsEvery - time.Since(c.lastParticipantsAt); wait > 0 {
+			if !c.participantsDue {
+				c.participantsDue = true
+				time.AfterFunc(wait, func() {
+					c.post(func() {
+						c.participantsDue = false
+						c.reconcile()
+					})
+				})
+			}
+			return
+		}
+	}
+	list := make([]signal.Participant, 0, len(snap.Participants))
+	for _, p := range snap.Participants {
+		list = append(list, wireParticipant(p))
 	}
 	m := signal.Message{Type: signal.TypeParticipants, Participants: list}
 	data, err := json.Marshal(m)
 	if err != nil || bytes.Equal(data, c.lastParticipants) {
 		return
 	}
-	c.lastParticipants = data
+	c.lastNear, c.lastParticipants, c.lastParticipantsAt = nearData, data, time.Now()
 	c.conn.Send(m)
+}
+
+func wireParticipant(p room.Participant) signal.Participant {
+	return signal.Participant{
+		ID: p.ID, Name: p.Name, Role: p.Role.String(), Host: p.Host, Audio: p.Audio, Video: p.Video, Screen: p.Screen,
+		Invited: p.Invited,
+	}
 }
 
 func (c *Client) sendChat(snap room.Snapshot) {
@@ -258,12 +305,47 @@ func (c *Client) handleChat(text string) {
 	}
 }
 
-func (c *Client) handleRole(target string, role room.Role) {
+// handleRole moves a participant between audience and stage. The host
+// invites (or sends back) others; a member moves itself to the audience,
+// accepts an invitation, or takes the stage with the stage's credentials,
+// checked as for a join as stage.
+func (c *Client) handleRole(m signal.Message) {
 	if c.room == nil {
 		c.fail(signal.Errorf(signal.CodeNotJoined, "Join a room first."))
 		return
 	}
-	if err := c.room.Move(c, target, role); err != nil {
+	role := roleOf(m.Role)
+	if m.ID != c.id || role != room.Stage {
+		if err := c.room.Move(c, m.ID, role); err != nil {
+			c.fail(roomError(err, c.room.Name()))
+		}
+		return
+	}
+	err := c.room.Accept(c)
+	if !errors.Is(err, room.ErrNotInvited) {
+		if err != nil {
+			c.fail(roomError(err, c.room.Name()))
+		}
+		return
+	}
+	if err := c.admitStage(m.Password, m.Token); err != nil {
+		c.log.Info("stage refused", "err", err)
+		c.fail(roomError(err, c.room.Name()))
+		return
+	}
+	if err := c.room.SetRole(c, room.Stage); err != nil {
 		c.fail(roomError(err, c.room.Name()))
 	}
+}
+
+// admitStage checks the stage's credentials for a member of the room who
+// takes the stage by itself, as a join as stage would.
+func (c *Client) admitStage(password, token string) error {
+	if c.env.Access == nil {
+		return nil
+	}
+	_, err := c.env.Access.Admit(access.Request{
+		Kind: c.room.Kind().String(), Room: c.room.Name(), Role: access.Stage, Password: password, Token: token,
+	})
+	return err
 }

@@ -61,6 +61,9 @@ var (
 	ErrNotMember   = errors.New("not a member of this room")
 	ErrNotHost     = errors.New("only the host may do this")
 	ErrServerFull  = errors.New("the server has as many rooms as it may")
+	// ErrNotInvited refuses an audience member who takes the stage without
+	// an invitation from the host or the stage's credentials.
+	ErrNotInvited = errors.New("only the host can invite you to the stage")
 )
 
 // Member is a participant as a room sees it.
@@ -87,6 +90,11 @@ type Participant struct {
 	Audio, Video bool
 	// Screen is the id of the stream carrying the member's screen share.
 	Screen string
+	// Invited is set while an audience member has an invitation to the
+	// stage that they have not yet accepted or declined; Invitation
+	// numbers it, to tell a new invitation from the one before.
+	Invited    bool
+	Invitation uint64
 }
 
 // ChatMessage is one message of the room's chat.
@@ -122,6 +130,8 @@ type entry struct {
 	tracks       []*sfu.Track
 	audio, video bool
 	screen       string
+	invited      bool
+	invitation   uint64
 }
 
 // Room is one broadcast or meeting.
@@ -138,7 +148,9 @@ type Room struct {
 	host    string
 	chat    []ChatMessage // the last ChatHistory messages
 	chatSeq uint64
-	speaker string
+	// invitations numbers the host's invitations to the stage.
+	invitations uint64
+	speaker     string
 	// snap is the room as Snapshot last made it, nil once it changed
 	// (changedLocked): every change notifies every member, and each takes
 	// a snapshot, so one made per change serves them all.
@@ -166,12 +178,7 @@ func (r *Room) Kind() Kind { return r.kind }
 
 // mayJoinStageLocked checks whether a member may take the stage by itself.
 func (r *Room) mayJoinStageLocked() error {
-	stage := 0
-	for _, e := range r.members {
-		if e.role == Stage {
-			stage++
-		}
-	}
+	stage := r.stageLocked()
 	if r.kind == Broadcast && stage > 0 {
 		return ErrAlreadyLive
 	}
@@ -201,7 +208,7 @@ func (r *Room) join(m Member, role Role, name string, maxParticipants int) error
 	r.changedLocked()
 	r.members[m.ID()] = &entry{member: m, role: role, name: name}
 	r.order = append(r.order, m.ID())
-	if r.host == "" && (r.kind == Meeting || role == Stage) {
+	if r.host == "" && role == Stage {
 		r.host = m.ID()
 	}
 	r.mu.Unlock()
@@ -210,7 +217,11 @@ func (r *Room) join(m Member, role Role, name string, maxParticipants int) error
 	return nil
 }
 
-// SetRole moves m itself between audience and stage.
+// SetRole moves m itself between audience and stage. Taking the stage
+// this way is for a member whose credentials for the stage the caller has
+// checked, as for a join as stage: it follows the same rules (a broadcast
+// has one streamer of its own), and the member becomes host when the room
+// has none.
 func (r *Room) SetRole(m Member, role Role) error {
 	r.mu.Lock()
 	e, ok := r.members[m.ID()]
@@ -227,24 +238,51 @@ func (r *Room) SetRole(m Member, role Role) error {
 			r.mu.Unlock()
 			return err
 		}
-		if r.host == "" {
-			r.host = m.ID()
-		}
 	}
-	r.setRoleLocked(e, role)
+	r.setRoleLocked(m.ID(), e, role)
 	r.mu.Unlock()
 	r.log.Info("role changed", "participant", m.ID(), "role", role)
 	r.notify()
 	return nil
 }
 
-// Move is the host moving the member called target between audience and
-// stage. An invitation to the stage passes a broadcast's one-streamer rule.
-// Anyone may move themselves to the audience (declining an invitation,
-// leaving the stage).
-func (r *Room) Move(host Member, target string, role Role) error {
+// Accept takes the stage on the host's invitation. It passes a broadcast's
+// one-streamer rule (the host invited a guest), not the stage's size.
+func (r *Room) Accept(m Member) error {
 	r.mu.Lock()
-	if r.host != host.ID() && (target != host.ID() || role != Audience) {
+	e, ok := r.members[m.ID()]
+	if !ok {
+		r.mu.Unlock()
+		return ErrNotMember
+	}
+	if e.role == Stage {
+		r.mu.Unlock()
+		return nil
+	}
+	if !e.invited {
+		r.mu.Unlock()
+		return ErrNotInvited
+	}
+	if r.stageLocked() >= MaxStage {
+		r.mu.Unlock()
+		return ErrRoomFull
+	}
+	r.setRoleLocked(m.ID(), e, Stage)
+	r.mu.Unlock()
+	r.log.Info("invitation accepted", "participant", m.ID())
+	r.notify()
+	return nil
+}
+
+// Move is a member changing where target is. The host invites an audience
+// member to the stage (the invitation waits for Accept or a decline), or
+// sends a stage member back to the audience, withdrawing an invitation
+// too. Anyone may move themselves to the audience: declining an
+// invitation, or leaving the stage.
+func (r *Room) Move(by Member, target string, role Role) error {
+	r.mu.Lock()
+	self := target == by.ID()
+	if r.host != by.ID() && (!self || role != Audience) {
 		r.mu.Unlock()
 		return ErrNotHost
 	}
@@ -253,30 +291,58 @@ func (r *Room) Move(host Member, target string, role Role) error {
 		r.mu.Unlock()
 		return ErrNotMember
 	}
-	if e.role != role && role == Stage {
-		stage := 0
-		for _, x := range r.members {
-			if x.role == Stage {
-				stage++
-			}
-		}
-		if stage >= MaxStage {
+	switch {
+	case role == Stage && e.role == Stage:
+		r.mu.Unlock()
+		return nil
+	case role == Stage:
+		if r.stageLocked() >= MaxStage {
 			r.mu.Unlock()
 			return ErrRoomFull
 		}
+		r.changedLocked()
+		r.invitations++
+		e.invited, e.invitation = true, r.invitations
+		r.mu.Unlock()
+		r.log.Info("invited to the stage", "participant", target, "host", by.ID())
+		r.notify()
+		return nil
+	case e.role == Audience && !e.invited:
+		r.mu.Unlock()
+		return nil
 	}
-	r.setRoleLocked(e, role)
+	r.setRoleLocked(target, e, Audience)
 	r.mu.Unlock()
-	r.log.Info("moved by host", "participant", target, "role", role, "host", host.ID())
+	r.log.Info("moved to the audience", "participant", target, "by", by.ID())
 	r.notify()
 	return nil
 }
 
-func (r *Room) setRoleLocked(e *entry, role Role) {
+// stageLocked counts the stage. r.mu must be held.
+func (r *Room) stageLocked() int {
+	n := 0
+	for _, e := range r.members {
+		if e.role == Stage {
+			n++
+		}
+	}
+	return n
+}
+
+// setRoleLocked moves the member id to role and keeps the host on stage:
+// a member taking the stage of a room without a host becomes host, and a
+// host who leaves the stage hands over to the next one on it. r.mu must
+// be held.
+func (r *Room) setRoleLocked(id string, e *entry, role Role) {
 	r.changedLocked()
-	e.role = role
+	e.role, e.invited = role, false
 	if role == Audience {
 		e.tracks, e.audio, e.video, e.screen = nil, false, false, ""
+		if r.host == id {
+			r.host = r.nextHostLocked()
+		}
+	} else if r.host == "" {
+		r.host = id
 	}
 }
 
@@ -379,16 +445,16 @@ func (r *Room) leave(m Member) (empty bool) {
 	return empty
 }
 
-// nextHostLocked picks who hosts after the host left: the earliest member
-// on stage, or in a meeting the earliest member of all.
+// nextHostLocked picks who hosts after the host left the room or the
+// stage: the earliest member on stage. Only the stage hosts: an audience
+// member, whatever let them watch, never gets a host's rights, so a room
+// whose stage is empty has no host until someone takes the stage with
+// the stage's credentials.
 func (r *Room) nextHostLocked() string {
 	for _, id := range r.order {
 		if r.members[id].role == Stage {
 			return id
 		}
-	}
-	if r.kind == Meeting && len(r.order) > 0 {
-		return r.order[0]
 	}
 	return ""
 }
@@ -424,6 +490,7 @@ func (r *Room) snapshotLocked() Snapshot {
 		}
 		s.Participants = append(s.Participants, Participant{
 			ID: id, Name: e.name, Role: e.role, Host: id == r.host, Audio: e.audio, Video: e.video, Screen: e.screen,
+			Invited: e.invited, Invitation: e.invitation,
 		})
 	}
 	s.Live = len(s.Tracks) > 0

@@ -162,6 +162,9 @@ func TestMeetingHostsAndRoles(t *testing.T) {
 	if err := r.Move(a, "c", Stage); err != nil {
 		t.Fatal(err)
 	}
+	if err := r.Accept(c); err != nil {
+		t.Fatal(err)
+	}
 	d.Leave(r, a)
 	if host() != "c" {
 		t.Fatalf("host after the host left: %q, want the earliest on stage", host())
@@ -199,8 +202,74 @@ func TestBroadcastInvitation(t *testing.T) {
 	if err := r.Move(streamer, "g", Stage); err != nil {
 		t.Fatal(err)
 	}
-	if p := r.Snapshot().Participants; p[2].Role != Stage {
+	if p := r.Snapshot().Participants; p[2].Role != Audience || !p[2].Invited {
+		t.Fatalf("an invitation put the guest on stage before they accepted: %+v", p)
+	}
+	if err := r.Accept(viewer); !errors.Is(err, ErrNotInvited) {
+		t.Fatalf("an uninvited viewer accepted: %v", err)
+	}
+	if err := r.Accept(guest); err != nil {
+		t.Fatal(err)
+	}
+	if p := r.Snapshot().Participants; p[2].Role != Stage || p[2].Invited {
 		t.Fatalf("the invited guest is not on stage: %+v", p)
+	}
+}
+
+// Only the stage hosts: an audience member is never host, however the
+// room came to be, and cannot put itself on stage.
+func TestAudienceNeverHosts(t *testing.T) {
+	d := newDir()
+	aud, ana, ben := &member{id: "aud"}, &member{id: "ana"}, &member{id: "ben"}
+	r, _ := d.Join(Meeting, "m", aud, Audience, "", 0)
+	host := func() string {
+		for _, p := range r.Snapshot().Participants {
+			if p.Host {
+				return p.ID
+			}
+		}
+		return ""
+	}
+	if h := host(); h != "" {
+		t.Fatalf("the first member, in the audience, hosts: %q", h)
+	}
+	if err := r.Move(aud, "aud", Stage); !errors.Is(err, ErrNotHost) {
+		t.Fatalf("an audience member moved itself to the stage: %v", err)
+	}
+	if err := r.Accept(aud); !errors.Is(err, ErrNotInvited) {
+		t.Fatalf("an audience member accepted an invitation nobody made: %v", err)
+	}
+	if _, err := d.Join(Meeting, "m", ana, Stage, "", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Join(Meeting, "m", ben, Stage, "", 0); err != nil {
+		t.Fatal(err)
+	}
+	if h := host(); h != "ana" {
+		t.Fatalf("host %q, want the first on stage", h)
+	}
+	// The host who leaves the stage hands over to the next one on it.
+	if err := r.Move(ana, "ana", Audience); err != nil {
+		t.Fatal(err)
+	}
+	if h := host(); h != "ben" {
+		t.Fatalf("host %q after the host left the stage, want ben", h)
+	}
+	if err := r.Move(ana, "ana", Stage); !errors.Is(err, ErrNotHost) {
+		t.Fatalf("the former host put itself back on stage: %v", err)
+	}
+	// With the stage empty, nobody hosts; the audience inherits nothing.
+	d.Leave(r, ben)
+	if h := host(); h != "" {
+		t.Fatalf("host %q with an empty stage", h)
+	}
+	for _, m := range []*member{aud, ana} {
+		if err := r.Move(m, m.id, Stage); !errors.Is(err, ErrNotHost) {
+			t.Fatalf("%s moved itself to the stage: %v", m.id, err)
+		}
+		if err := r.Publish(m, []*sfu.Track{{}}); err == nil {
+			t.Fatalf("%s published from the audience", m.id)
+		}
 	}
 }
 

@@ -40,6 +40,9 @@ const (
 	TypeParticipants = "participants"
 	TypeSpeaker      = "speaker"
 	TypeLayers       = "layers"
+	// TypeInvited only comes from meetd: the host invites the client to
+	// the stage; the client accepts with a role message for itself.
+	TypeInvited = "invited"
 )
 
 // Kinds of room.
@@ -170,6 +173,9 @@ type Participant struct {
 	Audio  bool   `json:"audio"`
 	Video  bool   `json:"video"`
 	Screen string `json:"screen"`
+	// Invited is set while an audience member has an invitation to the
+	// stage they have not answered.
+	Invited bool `json:"invited,omitempty"`
 }
 
 // ICEServer is one STUN or TURN server, as RTCPeerConnection takes it.
@@ -292,6 +298,9 @@ func Decode(data []byte) (Message, error) {
 		}
 		if m.Role != RoleStage && m.Role != RoleAudience {
 			return m, Errorf(CodeBadRole, "The role must be %q or %q.", RoleStage, RoleAudience)
+		}
+		if len(m.Password) > 256 || len(m.Token) > 4096 {
+			return m, Errorf(CodeBadMessage, "The password or token is too long.")
 		}
 	case TypeOffer, TypeAnswer:
 		if m.SDP == "" {

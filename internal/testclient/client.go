@@ -109,12 +109,14 @@ type Client struct {
 	chat         []signal.Message
 	speakers     []string
 	// layers are the active lists of meetd's layers messages, in order.
-	layers   [][]string
-	roles    []string
-	media    *publishedMedia
-	changed  chan struct{} // closed and replaced on every change
-	pendPub  []webrtc.ICECandidateInit
-	answered bool
+	layers [][]string
+	roles  []string
+	// invitations counts the host's invitations to the stage.
+	invitations int
+	media       *publishedMedia
+	changed     chan struct{} // closed and replaced on every change
+	pendPub     []webrtc.ICECandidateInit
+	answered    bool
 	// subRestarts counts meetd's offers that restarted ICE on the
 	// subscribe connection; pubRestarts the client's own restarts.
 	subRestarts, pubRestarts int
@@ -458,6 +460,20 @@ func (c *Client) Move(id, role string) error {
 	return c.send(signal.Message{Type: signal.TypeRole, ID: id, Role: role})
 }
 
+// Invitations is how many invitations to the stage the host sent.
+func (c *Client) Invitations() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.invitations
+}
+
+// TakeStage asks for the stage for the client itself: it accepts the
+// host's invitation, or, with none, gives the stage's password or token as
+// a join as stage would.
+func (c *Client) TakeStage(password, token string) error {
+	return c.send(signal.Message{Type: signal.TypeRole, ID: c.ID(), Role: signal.RoleStage, Password: password, Token: token})
+}
+
 // SubscribeConnections is how many subscribe connections meetd has offered.
 func (c *Client) SubscribeConnections() int {
 	c.mu.Lock()
@@ -529,6 +545,11 @@ func (c *Client) handle(m signal.Message) error {
 		if c.media != nil && m.Track == CameraStream {
 			c.media.setActive(m.Active)
 		}
+		c.changedLocked()
+		c.mu.Unlock()
+	case signal.TypeInvited:
+		c.mu.Lock()
+		c.invitations++
 		c.changedLocked()
 		c.mu.Unlock()
 	case signal.TypeRole:

@@ -172,6 +172,7 @@ export function Call({
                 selfId={self}
                 amHost={amHost}
                 sendBackWords="Move to audience"
+                hiddenAudience={state.viewers ?? 0}
                 onRole={(id: string, role: Role) => meeting.setRole(id, role)}
               />
             </SidePanel>

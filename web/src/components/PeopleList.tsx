@@ -27,6 +27,9 @@ export function PeopleList({
   const audience = participants.filter((p) => p.role === 'audience');
   const audienceCount = Math.max(audience.length, hiddenAudience);
 
+  const action = (p: Participant) =>
+    p.role === 'stage' ? sendBackWords : p.invited ? 'Withdraw invitation' : 'Invite to stage';
+
   const row = (p: Participant) => {
     const self = p.id === selfId;
     const name = displayName(p);
@@ -41,6 +44,7 @@ export function PeopleList({
             {self && ' (You)'}
           </span>
           {p.host && <span className="person-tag">Host</span>}
+          {p.invited && <span className="person-tag">Invited</span>}
         </span>
         {p.role === 'stage' && (
           <span className="person-media">
@@ -64,11 +68,11 @@ export function PeopleList({
           <button
             type="button"
             className="btn btn-small btn-tonal"
-            onClick={() => onRole(p.id, p.role === 'stage' ? 'audience' : 'stage')}
-            aria-label={`${p.role === 'stage' ? sendBackWords : 'Invite to stage'}: ${name}`}
+            onClick={() => onRole(p.id, p.role === 'stage' || p.invited ? 'audience' : 'stage')}
+            aria-label={`${action(p)}: ${name}`}
           >
-            <Icon name={p.role === 'stage' ? 'personRemove' : 'personAdd'} />
-            {p.role === 'stage' ? sendBackWords : 'Invite to stage'}
+            <Icon name={p.role === 'stage' || p.invited ? 'personRemove' : 'personAdd'} />
+            {action(p)}
           </button>
         )}
       </li>

@@ -39,6 +39,7 @@ const serverTypes: Record<ServerMessage['type'], true> = {
   state: true,
   participants: true,
   role: true,
+  invited: true,
   chat: true,
   speaker: true,
   layers: true,
@@ -166,6 +167,7 @@ function participants(m: Fields): Participant[] {
       audio: flag('audio'),
       video: flag('video'),
       screen: strOrEmpty(f, 'screen'),
+      ...(flag('invited') ? { invited: true } : {}),
     };
   });
 }
@@ -275,6 +277,8 @@ export function decodeServerMessage(text: string | unknown): ServerMessage {
       return { type: 'participants', participants: participants(m) };
     case 'role':
       return { type: 'role', role: role(m) };
+    case 'invited':
+      return { type: 'invited', room: str(m, 'room') };
     case 'chat': {
       const out: ChatMessage = {
         type: 'chat',

@@ -317,23 +317,43 @@ describe('Meeting', () => {
     expect(FakePeerConnection.all).toHaveLength(0);
     expect(ws.sentOf('media')).toEqual([]);
 
-    ws.receive({ type: 'role', role: 'stage' });
+    // The invitation waits for an answer: accepting it asks meetd for the stage.
+    ws.receive({ type: 'invited', room: 'standup' });
     await settle();
     expect(s.events).toEqual([{ type: 'invited' }]);
     expect(FakePeerConnection.all).toHaveLength(0);
     s.meeting.publish();
     await settle();
+    expect(ws.sentOf('role')).toEqual([{ type: 'role', id: 'me', role: 'stage' }]);
+    expect(ws.sentOf('offer')).toHaveLength(0);
+    ws.receive({ type: 'role', role: 'stage' });
+    await settle();
     const pub = FakePeerConnection.latest();
     expect(ws.sentOf('offer')).toHaveLength(1);
 
     s.meeting.setRole('p2', 'stage');
-    expect(ws.sentOf('role')).toEqual([{ type: 'role', id: 'p2', role: 'stage' }]);
+    expect(ws.sentOf('role').at(-1)).toEqual({ type: 'role', id: 'p2', role: 'stage' });
 
     ws.receive({ type: 'role', role: 'audience' });
     await settle();
     expect(pub.closed).toBe(true);
     expect(s.state()).toMatchObject({ role: 'audience', publishing: 'off' });
     expect(s.events.at(-1)).toEqual({ type: 'to-audience' });
+  });
+
+  it('declines an invitation', async () => {
+    const s = setup({ role: 'audience' });
+    const { ws } = await join(s, 'audience');
+    ws.receive({ type: 'invited', room: 'standup' });
+    await settle();
+    expect(s.meeting.leaveStage()).toBe(true);
+    expect(ws.sentOf('role')).toEqual([{ type: 'role', id: 'me', role: 'audience' }]);
+    // Nothing more to decline; and publishing without an invitation asks for nothing.
+    expect(s.meeting.leaveStage()).toBe(false);
+    s.meeting.publish();
+    await settle();
+    expect(ws.sentOf('role')).toHaveLength(1);
+    expect(FakePeerConnection.all).toHaveLength(0);
   });
 
   it('stops when meetd refuses the join, and reports other refusals as events', async () => {

@@ -32,6 +32,10 @@ export class Meeting extends Session {
   private subscribeWatch: IceWatch | null = null;
   private joinPending = false;
   private firstParticipants = true;
+  /** The last participants list was the audience's view: the stage and oneself. */
+  private listStageOnly = false;
+  /** The host's invitation to the stage waits for an answer. */
+  private invited = false;
   private readonly chatLog = new ChatLog();
   /** publish() was called (or autoPublish); we publish whenever on stage. */
   private wantPublish: boolean;
@@ -84,7 +88,17 @@ export class Meeting extends Session {
   /** Starts publishing camera and microphone (accepting an invitation to the stage). */
   publish(): void {
     this.wantPublish = true;
-    if (this.state.status === 'joined' && this.state.role === 'stage') void this.outgoing.start(this.iceServers);
+    if (this.state.status !== 'joined') return;
+    if (this.state.role === 'stage') void this.outgoing.start(this.iceServers);
+    else if (this.invited) this.acceptInvitation();
+  }
+
+  /** Accepts the host's invitation: meetd moves us to the stage (`role`), and we publish then. */
+  private acceptInvitation(): void {
+    const id = this.state.selfId;
+    if (!id) return;
+    this.invited = false;
+    this.sig?.send({ type: 'role', id, role: 'stage' });
   }
 
   /**
@@ -94,7 +108,13 @@ export class Meeting extends Session {
   leaveStage(): boolean {
     this.wantPublish = false;
     const id = this.state.selfId;
-    if (this.state.role !== 'stage' || !id) return false;
+    if (!id) return false;
+    if (this.state.role !== 'stage') {
+      // Declining: meetd drops the invitation, and the host sees it.
+      if (!this.invited) return false;
+      this.invited = false;
+      return this.sig?.send({ type: 'role', id, role: 'audience' }) ?? false;
+    }
     this.outgoing.close();
     this.outgoing.forgetScreen();
     this.set({ role: 'audience' });
@@ -182,6 +202,7 @@ export class Meeting extends Session {
         this.joinPending = false;
         this.iceServers = m.iceServers;
         this.firstParticipants = true;
+        this.invited = false;
         this.chatLog.rejoined();
         this.reconnector.reset();
         this.set({ status: 'joined', error: null, auth: null, unreachable: false, selfId: m.id, role: m.role, kind: m.kind });
@@ -191,12 +212,15 @@ export class Meeting extends Session {
         if (m.role === 'stage' && this.wantPublish) void this.outgoing.start(this.iceServers);
         return;
       case 'participants': {
-        if (!this.firstParticipants) {
-          const stageOnly = this.state.kind === 'broadcast' && this.state.role === 'audience';
+        // The audience sees the stage and itself; the stage sees everyone.
+        const stageOnly = this.state.role === 'audience';
+        // A list of the other kind (after a role change) is a new view, not arrivals.
+        if (!this.firstParticipants && stageOnly === this.listStageOnly) {
           const changes = diffParticipants(this.state.participants, m.participants, this.state.selfId, { stageOnly });
           for (const change of changes) this.emit({ type: 'people', change });
         }
         this.firstParticipants = false;
+        this.listStageOnly = stageOnly;
         this.set({ participants: m.participants });
         // meetd closes the subscribe connection when nobody else is on stage.
         if (!this.othersOnStage()) this.closeSubscriber();
@@ -204,6 +228,10 @@ export class Meeting extends Session {
       }
       case 'role':
         this.roleChanged(m.role);
+        return;
+      case 'invited':
+        this.invited = true;
+        this.emit({ type: 'invited' });
         return;
       case 'chat':
         this.chat(m);

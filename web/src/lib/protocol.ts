@@ -181,6 +181,8 @@ export interface Participant {
   video: boolean;
   /** The stream id of their screen share; empty when none. */
   screen: string;
+  /** An audience member the host invited to the stage, who has not answered yet. */
+  invited?: boolean;
 }
 
 export interface ParticipantsMessage {
@@ -192,6 +194,12 @@ export interface ParticipantsMessage {
 export interface RoleChangedMessage {
   type: 'role';
   role: Role;
+}
+
+/** The host invites you to the stage: accept with a `role` message for yourself. */
+export interface InvitedMessage {
+  type: 'invited';
+  room: string;
 }
 
 export interface ChatMessage {
@@ -252,6 +260,7 @@ export type ServerMessage =
   | StateMessage
   | ParticipantsMessage
   | RoleChangedMessage
+  | InvitedMessage
   | ChatMessage
   | SpeakerMessage
   | LayersMessage

@@ -180,6 +180,7 @@ export class Publisher extends Session {
         await this.guestOffer(id, m.sdp);
         return;
       case 'role':
+      case 'invited':
       case 'chat':
         return;
       case 'answer':
