@@ -138,6 +138,10 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"rooms this server holds at once, 0 for no limit (env MEETD_MAX_ROOMS)")
 	fs.IntVar(&cfg.Limits.MaxParticipants, "max-participants", envInt(env("MEETD_MAX_PARTICIPANTS", ""), 1000),
 		"participants per room unless the rooms file says otherwise, 0 for no limit (env MEETD_MAX_PARTICIPANTS)")
+	fs.IntVar(&cfg.Limits.ChatBytes, "chat-history-bytes", envInt(env("MEETD_CHAT_HISTORY_BYTES", ""), 256<<10),
+		"bytes of chat history a room keeps for late joiners (at most 100 messages), 0 for no limit (env MEETD_CHAT_HISTORY_BYTES)")
+	fs.IntVar(&cfg.Limits.ChatTotal, "chat-history-total", envInt(env("MEETD_CHAT_HISTORY_TOTAL", ""), 64<<20),
+		"bytes of chat history all rooms keep together, 0 for no limit (env MEETD_CHAT_HISTORY_TOTAL)")
 	fs.StringVar(&cfg.AdminPassword, "admin-password", env("MEETD_ADMIN_PASSWORD", ""),
 		"password (user admin) for the stats view at /admin/stats from other machines; from this machine it needs none (env MEETD_ADMIN_PASSWORD)")
 	fs.StringVar(&cfg.PprofAddr, "pprof", env("MEETD_PPROF", ""),

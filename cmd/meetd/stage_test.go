@@ -224,3 +224,49 @@ func TestTokenRefusalsSayWhy(t *testing.T) {
 		c.Close()
 	}
 }
+
+// A meeting's audience costs what a broadcast's does: each member is sent
+// the stage and itself, not everyone, and the stage hears of arrivals in
+// the audience at most once a second.
+func TestMeetingAudienceSeesTheStage(t *testing.T) {
+	checkLeaks(t)
+	url := startMeetd(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	host := enterMeeting(t, ctx, url, "town-hall", testclient.Options{Name: "Host"})
+	defer host.Close()
+	start := time.Now()
+	const n = 40
+	audience := make([]*testclient.Client, n)
+	for i := range audience {
+		a := dial(t, ctx, url, testclient.Options{Name: "Listener"})
+		defer a.Close()
+		if err := a.JoinKind(ctx, signal.KindMeeting, "town-hall", signal.RoleAudience); err != nil {
+			t.Fatal(err)
+		}
+		audience[i] = a
+	}
+	if err := host.Wait(ctx, "the whole audience listed", func() bool { return len(host.Participants()) == n+1 }); err != nil {
+		t.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	for i, a := range audience {
+		if err := a.Wait(ctx, "the stage", func() bool {
+			p, ok := a.Participant(host.ID())
+			return ok && p.Host
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got := len(a.Participants()); got != 2 {
+			t.Fatalf("audience member %d is sent %d participants, want the stage and itself", i, got)
+		}
+		if st, ok := a.LastState(); !ok || st.Viewers == nil {
+			t.Fatalf("audience member %d has no audience count", i)
+		}
+	}
+	// One list on joining, then at most one a second while the audience came.
+	if lists, most := host.Lists(), 2+int(elapsed/time.Second)+1; lists > most {
+		t.Fatalf("the host was sent %d lists while %d people arrived in %v; want at most %d", lists, n, elapsed, most)
+	}
+}

@@ -131,11 +131,33 @@ type Client struct {
 	chatSynced         bool
 	chatLimit          *rate.Limiter
 	msgLimit           *rate.Limiter
-	dropped            int
+	dropped            floodMeter
 }
 
-// maxDropped is how many messages over the rate limit close a connection.
-const maxDropped = 1000
+// maxDropped is how many messages over the rate limit, within
+// droppedWindow, close a connection: a client that floods is cut off, one
+// that bursts now and then over a long life is not.
+const (
+	maxDropped    = 1000
+	droppedWindow = time.Minute
+)
+
+// floodMeter counts a client's messages dropped over the rate limit in
+// windows of droppedWindow.
+type floodMeter struct {
+	n     int
+	since time.Time
+}
+
+// drop counts one message dropped at now and returns how many were in
+// this window.
+func (f *floodMeter) drop(now time.Time) int {
+	if now.Sub(f.since) > droppedWindow {
+		f.n, f.since = 0, now
+	}
+	f.n++
+	return f.n
+}
 
 // New makes a client for conn, which comes from the address remote and
 // reached meetd by host (the request's Host: a name or address of meetd
@@ -208,12 +230,12 @@ func (c *Client) Run(ctx context.Context) {
 			}
 			heard = true
 			if !c.msgLimit.Allow() {
-				c.dropped++
-				if c.dropped == 1 || c.dropped%100 == 0 {
-					c.log.Warn("signaling rate limit", "dropped", c.dropped)
+				dropped := c.dropped.drop(time.Now())
+				if dropped == 1 || dropped%100 == 0 {
+					c.log.Warn("signaling rate limit", "dropped", dropped)
 					c.conn.SendError(signal.Errorf(signal.CodeRateLimited, "Too many messages; some were dropped."))
 				}
-				if c.dropped >= maxDropped {
+				if dropped >= maxDropped {
 					c.conn.Close(errors.New("flooding"))
 				}
 				continue

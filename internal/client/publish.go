@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -84,11 +85,17 @@ func (c *Client) handleOffer(offerSDP string) {
 		c.role = room.Stage
 		c.closeSubscriber()
 	}
-	expected, err := countSentTracks(offerSDP)
+	sent, err := countSentTracks(offerSDP)
 	if err != nil {
 		c.fail(signal.Errorf(signal.CodeBadSDP, "The offer could not be parsed: %v.", err))
 		return
 	}
+	if err := sent.check(); err != nil {
+		c.log.Info("offer refused", "audio", sent.audio, "video", sent.video, "layers", sent.layers)
+		c.fail(err)
+		return
+	}
+	expected := sent.total()
 	if c.pub == nil {
 		if err := c.newPublisher(); err != nil {
 			c.fail(signal.Errorf(signal.CodeInternal, "Could not create a peer connection: %v.", err))
@@ -320,14 +327,44 @@ func (c *Client) endSession(reason error) {
 	}
 }
 
+// What one publisher may send: a camera and a screen share, a microphone
+// and the screen's sound, which is what the web app publishes (a WHIP
+// encoder sends less); a simulcast camera in up to maxSentLayers layers.
+// Each track costs the server a reader, and each subscriber a down track.
+const (
+	maxSentAudio  = 2
+	maxSentVideo  = 2
+	maxSentLayers = 4
+)
+
+// sentTracks counts what an offer sends: its audio and video sections in
+// which the client sends media, and the most simulcast layers of one.
+type sentTracks struct{ audio, video, layers int }
+
+func (s sentTracks) total() int { return s.audio + s.video }
+
+// check refuses an offer that sends more than a publisher may.
+func (s sentTracks) check() error {
+	if s.audio > maxSentAudio || s.video > maxSentVideo {
+		return signal.Errorf(signal.CodeNotAllowed,
+			"An offer may send at most %d video tracks (a camera and a screen) and %d audio tracks (a microphone and the screen's sound); this one sends %d and %d.",
+			maxSentVideo, maxSentAudio, s.video, s.audio)
+	}
+	if s.layers > maxSentLayers {
+		return signal.Errorf(signal.CodeNotAllowed, "A simulcast track may have at most %d layers; this one has %d.",
+			maxSentLayers, s.layers)
+	}
+	return nil
+}
+
 // countSentTracks counts the audio and video sections of an offer in which
-// the client sends media.
-func countSentTracks(offer string) (int, error) {
+// the client sends media, and their simulcast layers.
+func countSentTracks(offer string) (sentTracks, error) {
 	var d sdp.SessionDescription
 	if err := d.UnmarshalString(offer); err != nil {
-		return 0, err
+		return sentTracks{}, err
 	}
-	n := 0
+	var n sentTracks
 	for _, m := range d.MediaDescriptions {
 		if m.MediaName.Media != "audio" && m.MediaName.Media != "video" {
 			continue
@@ -337,9 +374,21 @@ func countSentTracks(offer string) (int, error) {
 		}
 		_, recvonly := m.Attribute("recvonly")
 		_, inactive := m.Attribute("inactive")
-		if !recvonly && !inactive {
-			n++
+		if recvonly || inactive {
+			continue
 		}
+		if m.MediaName.Media == "audio" {
+			n.audio++
+		} else {
+			n.video++
+		}
+		layers := 0
+		for _, a := range m.Attributes {
+			if f := strings.Fields(a.Value); a.Key == "rid" && len(f) >= 2 && f[1] == "send" {
+				layers++
+			}
+		}
+		n.layers = max(n.layers, layers)
 	}
 	return n, nil
 }

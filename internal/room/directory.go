@@ -12,6 +12,7 @@ import (
 type Directory struct {
 	log    *slog.Logger
 	limits Limits
+	chat   *chatBudget
 
 	// mu protects rooms. It is taken before a room's own lock, never after.
 	mu    sync.Mutex
@@ -30,11 +31,16 @@ type Limits struct {
 	// MaxParticipants is how many members one room may have, unless the
 	// room has a limit of its own.
 	MaxParticipants int
+	// ChatBytes bounds the chat history one room keeps, ChatTotal that of
+	// all rooms together, in bytes of text (and a little per message).
+	// The newest message of a room is always kept, so it reaches everyone.
+	ChatBytes, ChatTotal int
 }
 
 // NewDirectory makes an empty directory.
 func NewDirectory(log *slog.Logger, limits Limits) *Directory {
-	return &Directory{log: log, limits: limits, rooms: map[key]*Room{}}
+	return &Directory{log: log, limits: limits, rooms: map[key]*Room{},
+		chat: &chatBudget{perRoom: int64(limits.ChatBytes), total: int64(limits.ChatTotal)}}
 }
 
 // Join adds m to the room of that kind and name, creating the room if
@@ -50,6 +56,7 @@ func (d *Directory) Join(kind Kind, name string, m Member, role Role, displayNam
 			return nil, ErrServerFull
 		}
 		r = newRoom(name, kind, d.log)
+		r.budget = d.chat
 		d.rooms[k] = r
 		d.log.Info("room created", "room", name, "kind", kind.String())
 	}

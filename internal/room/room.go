@@ -146,8 +146,11 @@ type Room struct {
 	members map[string]*entry
 	order   []string // join order
 	host    string
-	chat    []ChatMessage // the last ChatHistory messages
-	chatSeq uint64
+	chat    []ChatMessage // the last ChatHistory messages, within chatBytes
+	// chatBytes is what chat holds, counted in budget (nil: no bound).
+	chatBytes int64
+	budget    *chatBudget
+	chatSeq   uint64
 	// invitations numbers the host's invitations to the stage.
 	invitations uint64
 	speaker     string
@@ -396,10 +399,15 @@ func (r *Room) Chat(m Member, text string) error {
 	}
 	r.changedLocked()
 	r.chatSeq++
-	r.chat = append(r.chat, ChatMessage{Seq: r.chatSeq, From: m.ID(), Name: e.name, Text: text, Time: time.Now().UTC()})
-	if len(r.chat) > ChatHistory {
-		r.chat = slices.Delete(r.chat, 0, len(r.chat)-ChatHistory)
+	msg := ChatMessage{Seq: r.chatSeq, From: m.ID(), Name: e.name, Text: text, Time: time.Now().UTC()}
+	r.chat = append(r.chat, msg)
+	r.chatBytes += r.budget.take(msg)
+	drop := 0
+	for len(r.chat)-drop > 1 && (len(r.chat)-drop > ChatHistory || r.budget.over(r.chatBytes)) {
+		r.chatBytes -= r.budget.give(r.chat[drop])
+		drop++
 	}
+	r.chat = slices.Delete(r.chat, 0, drop)
 	r.mu.Unlock()
 	r.notify()
 	return nil
@@ -459,8 +467,17 @@ func (r *Room) nextHostLocked() string {
 	return ""
 }
 
-// close stops the room's speaker detection; the directory's lock is held.
-func (r *Room) close() { close(r.stop) }
+// close stops the room's speaker detection and gives back what its chat
+// held; the directory's lock is held.
+func (r *Room) close() {
+	close(r.stop)
+	r.mu.Lock()
+	for _, c := range r.chat {
+		r.chatBytes -= r.budget.give(c)
+	}
+	r.chat = nil
+	r.mu.Unlock()
+}
 
 // Snapshot returns the room's state now.
 //

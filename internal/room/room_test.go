@@ -360,3 +360,54 @@ func TestSnapshotIsMadeOncePerChange(t *testing.T) {
 		}
 	}
 }
+
+// Chat history is bounded in bytes, per room and for all rooms, and the
+// newest message is always kept so that it reaches the room.
+func TestChatHistoryIsBoundedInBytes(t *testing.T) {
+	big := strings.Repeat("한", 1000) // 3,000 bytes
+	size := chatSize(ChatMessage{Text: big, Name: "Ana"})
+	d := NewDirectory(slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Limits{ChatBytes: int(10 * size), ChatTotal: int(25 * size)})
+	a, b, c := &member{id: "a"}, &member{id: "b"}, &member{id: "c"}
+	ra, _ := d.Join(Meeting, "one", a, Stage, "Ana", 0)
+	rb, _ := d.Join(Meeting, "two", b, Stage, "Ana", 0)
+	rc, _ := d.Join(Meeting, "three", c, Stage, "Ana", 0)
+	for range 50 {
+		for _, x := range []struct {
+			r *Room
+			m *member
+		}{{ra, a}, {rb, b}} {
+			if err := x.r.Chat(x.m, big); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n := len(ra.ChatSince(0)); n != 10 {
+		t.Fatalf("room one keeps %d messages, want the last 10 that fit its bytes", n)
+	}
+	if used := d.ChatBytes(); used != 20*size {
+		t.Fatalf("all rooms hold %d bytes, want %d", used, 20*size)
+	}
+	// A third room fills what is left of the total, then drops its own.
+	for range 20 {
+		if err := rc.Chat(c, big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(rc.ChatSince(0)); n != 5 {
+		t.Fatalf("room three keeps %d messages, want the 5 left in the total", n)
+	}
+	if used := d.ChatBytes(); used > 25*size {
+		t.Fatalf("all rooms hold %d bytes, over the total %d", used, 25*size)
+	}
+	last := rc.ChatSince(0)
+	if last[len(last)-1].Seq != rc.Snapshot().ChatSeq {
+		t.Fatal("the newest message was not kept")
+	}
+	d.Leave(rc, c)
+	d.Leave(rb, b)
+	d.Leave(ra, a)
+	if used := d.ChatBytes(); used != 0 {
+		t.Fatalf("closed rooms still hold %d bytes", used)
+	}
+}

@@ -113,6 +113,8 @@ type Client struct {
 	roles  []string
 	// invitations counts the host's invitations to the stage.
 	invitations int
+	// lists counts the participants messages.
+	lists int
 	media       *publishedMedia
 	changed     chan struct{} // closed and replaced on every change
 	pendPub     []webrtc.ICECandidateInit
@@ -460,6 +462,13 @@ func (c *Client) Move(id, role string) error {
 	return c.send(signal.Message{Type: signal.TypeRole, ID: id, Role: role})
 }
 
+// Lists is how many participants messages meetd sent.
+func (c *Client) Lists() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lists
+}
+
 // Invitations is how many invitations to the stage the host sent.
 func (c *Client) Invitations() int {
 	c.mu.Lock()
@@ -527,6 +536,7 @@ func (c *Client) handle(m signal.Message) error {
 	case signal.TypeParticipants:
 		c.mu.Lock()
 		c.participants = m.Participants
+		c.lists++
 		c.changedLocked()
 		c.mu.Unlock()
 	case signal.TypeChat:
