@@ -114,11 +114,11 @@ type Client struct {
 	// invitations counts the host's invitations to the stage.
 	invitations int
 	// lists counts the participants messages.
-	lists int
-	media       *publishedMedia
-	changed     chan struct{} // closed and replaced on every change
-	pendPub     []webrtc.ICECandidateInit
-	answered    bool
+	lists    int
+	media    *publishedMedia
+	changed  chan struct{} // closed and replaced on every change
+	pendPub  []webrtc.ICECandidateInit
+	answered bool
 	// subRestarts counts meetd's offers that restarted ICE on the
 	// subscribe connection; pubRestarts the client's own restarts.
 	subRestarts, pubRestarts int
