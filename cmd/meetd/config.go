@@ -69,6 +69,9 @@ type TURNConfig struct {
 	Port     int
 	Secret   string
 	Lifetime time.Duration
+	// MaxAllocationsPerUser and MaxAllocationsPerIP cap the live relays
+	// of one participant and of one client address; 0 for no cap.
+	MaxAllocationsPerUser, MaxAllocationsPerIP int
 }
 
 // ParseConfig reads flags from args, falling back to the environment.
@@ -115,6 +118,12 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"secret that signs TURN credentials; empty means a random one at each start (env MEETD_TURN_SECRET)")
 	fs.StringVar(&lifetime, "turn-credential-lifetime", env("MEETD_TURN_CREDENTIAL_LIFETIME", turn.DefaultLifetime.String()),
 		"how long an issued TURN credential works (env MEETD_TURN_CREDENTIAL_LIFETIME)")
+	fs.IntVar(&cfg.TURN.MaxAllocationsPerUser, "turn-max-allocations-per-user",
+		envInt(env("MEETD_TURN_MAX_ALLOCATIONS_PER_USER", ""), turn.DefaultMaxAllocationsPerUser),
+		"TURN relays one participant holds at once (a browser takes about 6), 0 for no limit (env MEETD_TURN_MAX_ALLOCATIONS_PER_USER)")
+	fs.IntVar(&cfg.TURN.MaxAllocationsPerIP, "turn-max-allocations-per-ip",
+		envInt(env("MEETD_TURN_MAX_ALLOCATIONS_PER_IP", ""), turn.DefaultMaxAllocationsPerIP),
+		"TURN relays one client address holds at once, for everyone behind it, 0 for no limit (env MEETD_TURN_MAX_ALLOCATIONS_PER_IP)")
 	fs.StringVar(&cfg.TLS.CertFile, "tls-cert", env("MEETD_TLS_CERT", ""), "PEM certificate chain file: serve HTTPS with it and -tls-key (env MEETD_TLS_CERT)")
 	fs.StringVar(&cfg.TLS.KeyFile, "tls-key", env("MEETD_TLS_KEY", ""), "PEM private key file of -tls-cert (env MEETD_TLS_KEY)")
 	fs.BoolVar(&cfg.TLS.SelfSigned, "tls-self-signed", envBool("MEETD_TLS_SELF_SIGNED"),

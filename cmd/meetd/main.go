@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
@@ -166,7 +167,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 func (m *Main) startTURN(env *client.Env) error {
 	cfg := turn.Config{
 		Port: m.Config.TURN.Port, Secret: m.Config.TURN.Secret, Lifetime: m.Config.TURN.Lifetime,
-		Log: m.log.With("part", "turn"),
+		Log: m.log.With("part", "turn"), Media: m.mediaSockets(),
+		MaxAllocationsPerUser: m.Config.TURN.MaxAllocationsPerUser, MaxAllocationsPerIP: m.Config.TURN.MaxAllocationsPerIP,
 	}
 	for _, s := range m.Config.SFU.PublicIPs {
 		cfg.PublicIPs = append(cfg.PublicIPs, net.ParseIP(s))
@@ -189,7 +191,24 @@ func (m *Main) startTURN(env *client.Env) error {
 		}
 		return []msg.ICEServer{s}
 	}
+	env.TURNRevoke = m.turn.Revoke
 	return nil
+}
+
+// mediaSockets are the SFU's UDP sockets, the only peers of TURN relays:
+// the shared ones (on -udp-port, or ports the kernel picked), or with
+// -udp-ports the range of the per-connection ones.
+func (m *Main) mediaSockets() turn.Media {
+	var media turn.Media
+	for _, a := range m.api.MediaAddrs() {
+		if ap, err := netip.ParseAddrPort(a); err == nil {
+			media.UDP = append(media.UDP, ap)
+		}
+	}
+	if sfu := m.Config.SFU; sfu.UDPPort == 0 && sfu.UDPPortMin != 0 {
+		media.PortMin, media.PortMax = sfu.UDPPortMin, sfu.UDPPortMax
+	}
+	return media
 }
 
 // splitHost splits a request's Host into a name and the port the client

@@ -47,6 +47,10 @@ type Env struct {
 	// by host; they come before ICEServers in joined.
 	TURN func(host, participant string) []signal.ICEServer
 	Log  *slog.Logger
+
+	// TURNRevoke, when set, is called once when a client goes away, so
+	// that its TURN credentials stop working and its relays close.
+	TURNRevoke func(participant string)
 }
 
 // Conn is how a client exchanges messages: a WebSocket (*signal.Conn), or
@@ -212,6 +216,9 @@ func (c *Client) post(f func()) { c.queue.post(f) }
 func (c *Client) Run(ctx context.Context) {
 	c.log.Info("client connected")
 	defer c.log.Info("client gone")
+	if c.env.TURNRevoke != nil {
+		defer c.env.TURNRevoke(c.id)
+	}
 	defer c.leaveRoom()
 	plainTimer := time.NewTimer(plainJoinDelay)
 	defer plainTimer.Stop()

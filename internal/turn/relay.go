@@ -3,20 +3,37 @@ package turn
 import (
 	"errors"
 	"net"
+	"net/netip"
+	"sync"
 
 	"github.com/pion/turn/v5"
 )
 
-// errTCPRelay refuses TCP relays (RFC 6062): meetd's media is UDP.
-var errTCPRelay = errors.New("TCP relays are not offered")
+var (
+	// errTCPRelay refuses TCP relays (RFC 6062): meetd's media is UDP,
+	// and browsers ask only for UDP relays.
+	errTCPRelay = errors.New("TCP relays are not offered")
+	// errPeerRefused is a relay's answer to sending anywhere but to
+	// meetd's media sockets.
+	errPeerRefused = errors.New("relay peer is not one of meetd's media sockets")
+	// errNoParticipant refuses a relay to a credential whose participant
+	// is gone (or an allocation that names none).
+	errNoParticipant = errors.New("the participant is gone")
+)
 
-// relayGenerator opens UDP relays on ip. Behind a 1:1 NAT the SFU announces
-// public addresses that this machine may not reach itself (no hairpinning),
-// so the relay sends to ip in their place and reports replies as coming from
-// the public address, which is what the client holds a permission for.
+// relayGenerator opens UDP relays on ip, each guarded so that it reaches
+// only meetd's media sockets. Behind a 1:1 NAT the SFU announces public
+// addresses that this machine may not reach itself (no hairpinning), so the
+// relay sends to ip in their place and reports replies as coming from the
+// public address, which is what the client holds a permission for.
 type relayGenerator struct {
 	ip     net.IP
 	public []net.IP
+	// peers and participants are set once, before the server starts.
+	peers        *peers
+	participants *participants
+	// refused hears of each packet a relay did not send.
+	refused func(participant string, to netip.AddrPort)
 }
 
 var _ turn.RelayAddressGenerator = (*relayGenerator)(nil)
@@ -33,43 +50,91 @@ func (g *relayGenerator) AllocatePacketConn(conf turn.AllocateListenerConfig) (n
 		return nil, nil, err
 	}
 	addr := conn.LocalAddr().(*net.UDPAddr)
-	if len(g.public) == 0 {
-		return conn, addr, nil
+	r := &relayConn{UDPConn: conn, g: g, participant: conf.UserID, addr: plain(addr.AddrPort())}
+	if !g.participants.addRelay(r) {
+		_ = conn.Close()
+		return nil, nil, errNoParticipant
 	}
-	return &natConn{UDPConn: conn, local: g.ip, public: g.public}, addr, nil
+	return r, addr, nil
 }
 
 func (g *relayGenerator) AllocateListener(turn.AllocateListenerConfig) (net.Listener, net.Addr, error) {
 	return nil, nil, errTCPRelay
 }
 
+// AllocateConn is what a Connect request asks for, even on a UDP
+// allocation: a TCP connection to a peer. None is made.
 func (g *relayGenerator) AllocateConn(turn.AllocateConnConfig) (net.Conn, error) {
 	return nil, errTCPRelay
 }
 
-// natConn maps meetd's public addresses to its local one and back.
-type natConn struct {
-	*net.UDPConn
-	local  net.IP
-	public []net.IP
-}
-
-func (c *natConn) WriteTo(p []byte, addr net.Addr) (int, error) {
-	if u, ok := addr.(*net.UDPAddr); ok {
-		for _, ip := range c.public {
-			if ip.Equal(u.IP) {
-				addr = &net.UDPAddr{IP: c.local, Port: u.Port}
-				break
-			}
+// toLocal maps meetd's public addresses to the local one.
+func (g *relayGenerator) toLocal(a netip.AddrPort) netip.AddrPort {
+	for _, ip := range g.public {
+		if pub, ok := netip.AddrFromSlice(ip); ok && pub.Unmap() == a.Addr() {
+			local, _ := netip.AddrFromSlice(g.ip)
+			return netip.AddrPortFrom(local.Unmap(), a.Port())
 		}
 	}
-	return c.UDPConn.WriteTo(p, addr)
+	return a
 }
 
-func (c *natConn) ReadFrom(p []byte) (int, net.Addr, error) {
-	n, addr, err := c.UDPConn.ReadFrom(p)
-	if u, ok := addr.(*net.UDPAddr); ok && u.IP.Equal(c.local) {
-		addr = &net.UDPAddr{IP: c.public[0], Port: u.Port}
+// toPublic maps the local address to the first public one.
+func (g *relayGenerator) toPublic(a netip.AddrPort) netip.AddrPort {
+	if len(g.public) == 0 {
+		return a
 	}
-	return n, addr, err
+	local, _ := netip.AddrFromSlice(g.ip)
+	if a.Addr() != local.Unmap() {
+		return a
+	}
+	pub, _ := netip.AddrFromSlice(g.public[0])
+	return netip.AddrPortFrom(pub.Unmap(), a.Port())
+}
+
+// relayConn is one allocation's relay socket. It sends only to meetd's
+// media sockets, and passes on only what comes from them.
+type relayConn struct {
+	*net.UDPConn
+	g           *relayGenerator
+	participant string
+	addr        netip.AddrPort
+	once        sync.Once
+}
+
+func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	u, ok := addr.(*net.UDPAddr)
+	if !ok {
+		return 0, errPeerRefused
+	}
+	to := c.g.toLocal(plain(u.AddrPort()))
+	if !c.g.peers.allows(to) {
+		c.g.refused(c.participant, to)
+		return 0, errPeerRefused
+	}
+	return c.UDPConn.WriteToUDPAddrPort(p, to)
+}
+
+func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	for {
+		n, from, err := c.UDPConn.ReadFromUDPAddrPort(p)
+		if err != nil {
+			return n, nil, err
+		}
+		from = plain(from)
+		if c.g.peers.allows(from) {
+			return n, net.UDPAddrFromAddrPort(c.g.toPublic(from)), nil
+		}
+	}
+}
+
+// Close closes the relay once: a revoked participant's relays are closed
+// by meetd, and then again by pion as it deletes the allocation.
+func (c *relayConn) Close() error {
+	var err error
+	c.once.Do(func() {
+		c.g.participants.removeRelay(c)
+		err = c.UDPConn.Close()
+	})
+	return err
 }

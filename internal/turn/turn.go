@@ -1,8 +1,10 @@
 // Package turn is meetd's embedded TURN server: it relays the media of
 // clients that cannot reach the SFU directly (UDP blocked, strict NATs,
 // networks that only allow HTTPS), over UDP, TCP, and TLS on the HTTPS port.
-// It relays only to meetd's own addresses, and only for participants holding
-// a short-lived credential meetd issued them (TURN REST style).
+// It relays only to meetd's own media sockets (address and port), only for
+// participants holding a short-lived credential meetd issued them (TURN REST
+// style), and only while they are connected to meetd; allocations are capped
+// per participant and per client address.
 package turn
 
 import (
@@ -12,11 +14,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/turn/v5"
+	"golang.org/x/time/rate"
 
 	"github.com/meetd/meetd/internal/signal"
 )
@@ -26,6 +31,18 @@ const Realm = "meetd"
 
 // DefaultLifetime is how long an issued credential works.
 const DefaultLifetime = 6 * time.Hour
+
+// Default caps of live allocations. A browser makes one allocation per
+// TURN URL (UDP, TCP, TLS: three) for each of its two peer connections, on
+// each network it has: six on one network, twelve with a second network or
+// across an ICE restart. Past the cap it only lacks some relay candidates.
+// A school or office behind one NAT address brings many participants from
+// one address: a thousand allocations are about 160 of them at six each,
+// and a thousand relay sockets is as much as one address may hold open.
+const (
+	DefaultMaxAllocationsPerUser = 12
+	DefaultMaxAllocationsPerIP   = 1000
+)
 
 // Config is how the TURN server listens and relays.
 type Config struct {
@@ -46,6 +63,12 @@ type Config struct {
 	// PublicIPs are meetd's public addresses behind a 1:1 NAT: the SFU
 	// announces them, and the relay sends to RelayIP in their place.
 	PublicIPs []net.IP
+	// Media are meetd's media sockets, the only peers relays reach.
+	Media Media
+	// MaxAllocationsPerUser and MaxAllocationsPerIP cap the live
+	// allocations of one participant and of one client address; zero means
+	// no cap.
+	MaxAllocationsPerUser, MaxAllocationsPerIP int
 	// Log gets one line per allocation.
 	Log *slog.Logger
 }
@@ -55,12 +78,35 @@ type Server struct {
 	cfg    Config
 	secret string
 	server *turn.Server
-	// own are the addresses peers may be at: meetd's own.
-	own []net.IP
+	// public are meetd's public addresses (PublicIPs).
+	public []net.IP
+	// peers are meetd's media sockets; participants those relayed for.
+	peers        *peers
+	participants *participants
+	// Logs of what a client can repeat at will are kept few.
+	refusedPeer, refusedQuota, refusedGone quietLog
 
 	// mu protects allocations.
 	mu          sync.Mutex
 	allocations map[string]int
+}
+
+// quietLog logs an event a client can repeat at will: the first few, then
+// one line a minute, each with how many there were in all.
+type quietLog struct {
+	every rate.Sometimes
+	n     atomic.Int64
+}
+
+func (q *quietLog) log(l *slog.Logger, msg string, args ...any) {
+	n := q.n.Add(1)
+	q.every.Do(func() { l.Warn(msg, append(args, "total", n)...) })
+}
+
+func newQuietLogs(s *Server) {
+	for _, q := range []*quietLog{&s.refusedPeer, &s.refusedQuota, &s.refusedGone} {
+		q.every = rate.Sometimes{First: 5, Interval: time.Minute}
+	}
 }
 
 // ErrNoRelayIP means no address was found to open relays on.
@@ -90,8 +136,15 @@ func NewServer(cfg Config) (*Server, error) {
 			return nil, ErrNoRelayIP
 		}
 	}
-	own = append(own, cfg.PublicIPs...)
-	s := &Server{cfg: cfg, secret: secret, own: own, allocations: map[string]int{}}
+	s := &Server{
+		cfg: cfg, secret: secret, public: cfg.PublicIPs, allocations: map[string]int{},
+		participants: newParticipants(cfg.MaxAllocationsPerUser, cfg.MaxAllocationsPerIP),
+	}
+	newQuietLogs(s)
+	s.peers = newPeers(cfg.Media, own, cfg.Port, s.participants.isRelay)
+	if cfg.Media.Empty() {
+		cfg.Log.Warn("TURN relays reach no media socket: meetd's media ports are not known (set -udp-port or -udp-ports)")
+	}
 
 	udp, err := net.ListenPacket("udp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
@@ -102,20 +155,25 @@ func NewServer(cfg Config) (*Server, error) {
 		_ = udp.Close()
 		return nil, fmt.Errorf("TURN TCP port %d: %w", cfg.Port, err)
 	}
-	relay := &relayGenerator{ip: cfg.RelayIP, public: cfg.PublicIPs}
+	relay := &relayGenerator{
+		ip: cfg.RelayIP, public: cfg.PublicIPs, peers: s.peers, participants: s.participants, refused: s.refusedRelay,
+	}
 	listeners := []turn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: relay, PermissionHandler: s.permit}}
 	if cfg.TLS != nil {
 		listeners = append(listeners, turn.ListenerConfig{Listener: cfg.TLS, RelayAddressGenerator: relay, PermissionHandler: s.permit})
 	}
 	plog := newPionLogger(cfg.Log)
+	auth := turn.LongTermTURNRESTAuthHandler(secret, plog.NewLogger("turn"))
 	s.server, err = turn.NewServer(turn.ServerConfig{
 		Realm:             Realm,
-		AuthHandler:       turn.LongTermTURNRESTAuthHandler(secret, plog.NewLogger("turn")),
+		AuthHandler:       func(ra *turn.RequestAttributes) (string, []byte, bool) { return s.authenticate(auth, ra) },
+		QuotaHandler:      s.quota,
 		LoggerFactory:     plog,
 		PacketConnConfigs: []turn.PacketConnConfig{{PacketConn: udp, RelayAddressGenerator: relay, PermissionHandler: s.permit}},
 		ListenerConfigs:   listeners,
 		EventHandler: turn.EventHandler{
 			OnAllocationCreated: s.allocated,
+			OnAllocationDeleted: s.deleted,
 		},
 	})
 	if err != nil {
@@ -123,7 +181,9 @@ func NewServer(cfg Config) (*Server, error) {
 		_ = tcp.Close()
 		return nil, fmt.Errorf("TURN server: %w", err)
 	}
-	cfg.Log.Info("TURN listening", "port", cfg.Port, "tls", cfg.TLS != nil, "relay_ip", cfg.RelayIP.String())
+	cfg.Log.Info("TURN listening", "port", cfg.Port, "tls", cfg.TLS != nil, "relay_ip", cfg.RelayIP.String(),
+		"media", cfg.Media.UDP, "media_ports", fmt.Sprintf("%d-%d", cfg.Media.PortMin, cfg.Media.PortMax),
+		"max_allocations_per_user", cfg.MaxAllocationsPerUser, "max_allocations_per_ip", cfg.MaxAllocationsPerIP)
 	return s, nil
 }
 
@@ -131,10 +191,26 @@ func NewServer(cfg Config) (*Server, error) {
 func (s *Server) Close() error { return s.server.Close() }
 
 // Credentials issues a participant's username and password, valid for the
-// configured lifetime: username "expiry:participant", password
-// base64(HMAC-SHA1(secret, username)).
+// configured lifetime or until Revoke: username "expiry:participant",
+// password base64(HMAC-SHA1(secret, username)).
 func (s *Server) Credentials(participant string) (username, password string, err error) {
+	// A second of slack: the username's expiry is rounded to seconds.
+	s.participants.issue(participant, time.Now().Add(s.cfg.Lifetime+time.Second))
 	return turn.GenerateLongTermTURNRESTCredentials(s.secret, participant, s.cfg.Lifetime)
+}
+
+// Revoke ends the credentials of a participant who left meetd: they get no
+// more allocations, and the relays they hold are closed (pion then deletes
+// their allocations). It is called once for every client, with credentials
+// or not.
+func (s *Server) Revoke(participant string) {
+	open, had := s.participants.revoke(participant)
+	for _, r := range open {
+		_ = r.Close()
+	}
+	if had {
+		s.cfg.Log.Info("TURN credentials revoked", "participant", participant, "relays_closed", len(open))
+	}
 }
 
 // ICEServer is the entry for meetd's TURN server a participant gets in
@@ -174,6 +250,7 @@ func (s *Server) Allocations() map[string]int {
 }
 
 func (s *Server) allocated(src, dst net.Addr, protocol, user, _ string, relay net.Addr, _ int) {
+	s.participants.count(user, src, 1)
 	transport := "udp"
 	if _, ok := src.(*net.TCPAddr); ok {
 		transport = "tcp"
@@ -187,6 +264,42 @@ func (s *Server) allocated(src, dst net.Addr, protocol, user, _ string, relay ne
 	s.cfg.Log.Info("TURN allocation", "participant", user, "transport", transport, "client", src.String(), "relay", relay.String())
 }
 
+func (s *Server) deleted(src, _ net.Addr, _, user, _ string) {
+	s.participants.count(user, src, -1)
+}
+
+// authenticate checks a credential as pion's TURN REST handler does, and
+// also that its participant is still connected.
+func (s *Server) authenticate(check turn.AuthHandler, ra *turn.RequestAttributes) (string, []byte, bool) {
+	user, key, ok := check(ra)
+	if !ok {
+		return user, key, ok
+	}
+	if !s.participants.present(user) {
+		s.refusedGone.log(s.cfg.Log, "TURN credential refused: its participant has left", "participant", user,
+			"client", ra.SrcAddr.String(), "method", ra.Method.String())
+		return "", nil, false
+	}
+	return user, key, true
+}
+
+// quota refuses an allocation past the caps per participant and per
+// client address.
+func (s *Server) quota(user, _ string, src net.Addr) bool {
+	if why := s.participants.quota(user, src); why != "" {
+		s.refusedQuota.log(s.cfg.Log, "TURN allocation refused: too many", "cap", why, "participant", user,
+			"client", src.String(), "max_per_user", s.cfg.MaxAllocationsPerUser, "max_per_ip", s.cfg.MaxAllocationsPerIP)
+		return false
+	}
+	return true
+}
+
+// refusedRelay logs a packet a relay did not send: to anything but meetd's
+// media sockets.
+func (s *Server) refusedRelay(participant string, to netip.AddrPort) {
+	s.refusedPeer.log(s.cfg.Log, "TURN relay refused a peer that is not meetd's media", "participant", participant, "peer", to.String())
+}
+
 func sameAddr(a, b net.Addr) bool {
 	ta, ok1 := a.(*net.TCPAddr)
 	tb, ok2 := b.(*net.TCPAddr)
@@ -194,14 +307,19 @@ func sameAddr(a, b net.Addr) bool {
 }
 
 // permit lets relays send only to meetd itself: the TURN server carries
-// media to the SFU and is no open relay into the networks around it.
+// media to the SFU and is no open relay into the networks around it. A
+// permission names an address without a port; the relays check the port
+// of each packet (relayConn).
 func (s *Server) permit(_ net.Addr, peer net.IP) bool {
-	for _, ip := range s.own {
+	for _, ip := range s.public {
 		if ip.Equal(peer) {
 			return true
 		}
 	}
-	s.cfg.Log.Info("TURN permission refused", "peer", peer.String())
+	if ip, ok := netip.AddrFromSlice(peer); ok && s.peers.allowsIP(ip) {
+		return true
+	}
+	s.refusedPeer.log(s.cfg.Log, "TURN permission refused: no media socket of meetd's at that address", "peer", peer.String())
 	return false
 }
 

@@ -20,9 +20,29 @@ func freeUDPPort(t *testing.T) int {
 	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
-func startServer(t *testing.T) *Server {
+// mediaSocket stands for one of the SFU's shared UDP sockets.
+func mediaSocket(t *testing.T) *net.UDPConn {
 	t.Helper()
-	s, err := NewServer(Config{Port: freeUDPPort(t), Secret: "test-secret", Lifetime: time.Minute, RelayIP: net.IPv4(127, 0, 0, 1)})
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func startServer(t *testing.T, media ...*net.UDPConn) *Server {
+	t.Helper()
+	cfg := Config{Port: freeUDPPort(t), Secret: "test-secret", Lifetime: time.Minute, RelayIP: net.IPv4(127, 0, 0, 1)}
+	for _, c := range media {
+		cfg.Media.UDP = append(cfg.Media.UDP, c.LocalAddr().(*net.UDPAddr).AddrPort())
+	}
+	return startServerWith(t, cfg)
+}
+
+func startServerWith(t *testing.T, cfg Config) *Server {
+	t.Helper()
+	s, err := NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,14 +50,13 @@ func startServer(t *testing.T) *Server {
 	return s
 }
 
-// allocate asks the server for a relay with the credentials.
-func allocate(t *testing.T, s *Server, user, pass string) error {
+// client is a TURN client of s, closed at the end of the test.
+func client(t *testing.T, s *Server, user, pass string) *turn.Client {
 	t.Helper()
 	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(s.cfg.Port))
 	c, err := turn.NewClient(&turn.ClientConfig{
 		STUNServerAddr: addr, TURNServerAddr: addr, Username: user, Password: pass, Realm: Realm, Conn: conn,
@@ -46,11 +65,20 @@ func allocate(t *testing.T, s *Server, user, pass string) error {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
 	if err := c.Listen(); err != nil {
 		t.Fatal(err)
 	}
-	relay, err := c.Allocate()
+	t.Cleanup(func() {
+		c.Close()
+		conn.Close()
+	})
+	return c
+}
+
+// allocate asks the server for a relay with the credentials.
+func allocate(t *testing.T, s *Server, user, pass string) error {
+	t.Helper()
+	relay, err := client(t, s, user, pass).Allocate()
 	if err == nil {
 		relay.Close()
 	}
@@ -86,13 +114,13 @@ func TestCredentialsAllowRelaysUntilTheyExpire(t *testing.T) {
 }
 
 func TestRelaysOnlyReachMeetd(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, mediaSocket(t))
 	if !s.permit(nil, net.IPv4(127, 0, 0, 1)) {
 		t.Error("loopback (meetd itself) refused")
 	}
-	for _, ip := range []string{"198.51.100.7", "8.8.8.8", "10.255.255.254"} {
+	for _, ip := range []string{"198.51.100.7", "8.8.8.8", "10.255.255.254", "127.0.0.2", "::1"} {
 		if s.permit(nil, net.ParseIP(ip)) {
-			t.Errorf("relay to %s allowed: TURN must not relay into other networks", ip)
+			t.Errorf("relay to %s allowed: TURN must not relay into other networks, nor where meetd has no media socket", ip)
 		}
 	}
 }
