@@ -56,6 +56,9 @@ test(
     for (const id of ['websocket', 'candidates', 'udp', 'tcp', 'turn-udp', 'turn-tcp']) {
       assert.equal(r[id][0], 'ok', `${id}: ${text}`);
     }
+    // The candidates line gathers with the TURN credential of its own join, which works while that
+    // participant is connected.
+    assert.match(r.candidates[1], /relay \(udp\)/, text);
     assert.match(r['turn-udp'][1], /via TURN \(udp\)/, text);
     assert.match(r['turn-tcp'][1], /via TURN \(tcp\)/, text);
     // TURN over TLS needs HTTPS.

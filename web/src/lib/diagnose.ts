@@ -177,16 +177,32 @@ export class DiagnoseSocket {
   }
 }
 
-/** Opens the WebSocket and joins: the first line. */
-export async function checkWebSocket(url: string): Promise<{ result: CheckResult; iceServers: IceServer[] }> {
+/**
+ * Opens the WebSocket and joins: the first line. The socket stays open
+ * until close is called: meetd's TURN credential in joined works only
+ * while its participant is connected.
+ */
+export async function checkWebSocket(
+  url: string,
+): Promise<{ result: CheckResult; iceServers: IceServer[]; close: () => void }> {
+  let s: DiagnoseSocket | null = null;
   try {
-    const s = await DiagnoseSocket.open(url);
+    s = await DiagnoseSocket.open(url);
     const joined = await s.join();
-    s.close();
     const servers = joined.iceServers ?? [];
-    return { result: { id: 'websocket', outcome: 'ok', detail: `${url} opens and answers.` }, iceServers: servers };
+    const open = s;
+    return {
+      result: { id: 'websocket', outcome: 'ok', detail: `${url} opens and answers.` },
+      iceServers: servers,
+      close: () => open.close(),
+    };
   } catch (err) {
-    return { result: { id: 'websocket', outcome: 'fail', detail: `${url}: ${(err as Error).message}.` }, iceServers: [] };
+    s?.close();
+    return {
+      result: { id: 'websocket', outcome: 'fail', detail: `${url}: ${(err as Error).message}.` },
+      iceServers: [],
+      close: () => {},
+    };
   }
 }
 

@@ -36,7 +36,9 @@ export function Diagnose() {
       return;
     }
     await Promise.all([
-      checkCandidates(ws.iceServers).then(set),
+      checkCandidates(ws.iceServers)
+        .then(set)
+        .finally(ws.close),
       ...MEDIA_CHECKS.map((id) => checkMedia(url, id).then(set)),
     ]);
   }, []);
