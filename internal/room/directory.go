@@ -13,10 +13,23 @@ type Directory struct {
 	log    *slog.Logger
 	limits Limits
 
-	// mu protects rooms. It is taken before a room's own lock, never after.
+	// opener, when set, is asked before a member opens a room.
+	opener Opener
+
+	// mu protects rooms and opened. It is taken before a room's own lock,
+	// never after.
 	mu    sync.Mutex
 	rooms map[key]*Room
+	// opened holds, for each room an opener let open, what to call once
+	// the room has closed.
+	opened map[*Room]func()
 }
+
+// Opener decides whether member m may open a new room (per-client limits
+// live there). When it may, closed is called once the room has closed. It
+// runs under the directory's lock, so it must be quick and must not call
+// the directory.
+type Opener func(m Member) (closed func(), err error)
 
 type key struct {
 	kind Kind
@@ -34,8 +47,11 @@ type Limits struct {
 
 // NewDirectory makes an empty directory.
 func NewDirectory(log *slog.Logger, limits Limits) *Directory {
-	return &Directory{log: log, limits: limits, rooms: map[key]*Room{}}
+	return &Directory{log: log, limits: limits, rooms: map[key]*Room{}, opened: map[*Room]func(){}}
 }
+
+// SetOpener installs o; call it before the first Join.
+func (d *Directory) SetOpener(o Opener) { d.opener = o }
 
 // Join adds m to the room of that kind and name, creating the room if
 // needed. maxParticipants is the room's own limit, 0 for the default.
@@ -49,8 +65,19 @@ func (d *Directory) Join(kind Kind, name string, m Member, role Role, displayNam
 			d.log.Warn("room refused: server full", "room", name, "rooms", len(d.rooms))
 			return nil, ErrServerFull
 		}
+		var closed func()
+		if d.opener != nil {
+			var err error
+			if closed, err = d.opener(m); err != nil {
+				d.mu.Unlock()
+				return nil, err
+			}
+		}
 		r = newRoom(name, kind, d.log)
 		d.rooms[k] = r
+		if closed != nil {
+			d.opened[r] = closed
+		}
 		d.log.Info("room created", "room", name, "kind", kind.String())
 	}
 	if maxParticipants == 0 {
@@ -59,7 +86,7 @@ func (d *Directory) Join(kind Kind, name string, m Member, role Role, displayNam
 	err := r.join(m, role, displayName, maxParticipants)
 	if err != nil && !ok {
 		delete(d.rooms, k)
-		r.close()
+		d.closed(r)
 	}
 	d.mu.Unlock()
 	if err != nil {
@@ -75,7 +102,7 @@ func (d *Directory) Leave(r *Room, m Member) {
 	k := key{r.kind, r.name}
 	if r.leave(m) && d.rooms[k] == r {
 		delete(d.rooms, k)
-		r.close()
+		d.closed(r)
 		d.log.Info("room closed", "room", r.name, "kind", r.kind.String())
 	}
 }
@@ -118,6 +145,16 @@ func (d *Directory) Close() {
 	defer d.mu.Unlock()
 	for k, r := range d.rooms {
 		delete(d.rooms, k)
-		r.close()
+		d.closed(r)
+	}
+}
+
+// closed closes r, taken out of the directory, and tells its opener; d.mu
+// is held.
+func (d *Directory) closed(r *Room) {
+	r.close()
+	if f := d.opened[r]; f != nil {
+		delete(d.opened, r)
+		f()
 	}
 }
