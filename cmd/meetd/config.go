@@ -180,7 +180,7 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	fs.IntVar(&cfg.Passwords.Comparisons, "password-checks", envInt(env("MEETD_PASSWORD_CHECKS", ""), max(1, runtime.GOMAXPROCS(0)/2)),
 		"room password checks (bcrypt) run at once, so guessing cannot take every core; default half the cores, 0 for no limit (env MEETD_PASSWORD_CHECKS)")
 	fs.StringVar(&cfg.AdminPassword, "admin-password", env("MEETD_ADMIN_PASSWORD", ""),
-		"password (user admin) for the stats view at /admin/stats from other machines; from this machine it needs none (env MEETD_ADMIN_PASSWORD)")
+		"password (user admin) for the stats view at /admin/stats; only a request from this machine with no proxy in between needs none (env MEETD_ADMIN_PASSWORD)")
 	fs.StringVar(&cfg.PprofAddr, "pprof", env("MEETD_PPROF", ""),
 		"address to serve Go profiles (/debug/pprof/) on, such as 127.0.0.1:6060; empty means none (env MEETD_PPROF)")
 	fs.StringVar(&level, "log-level", env("MEETD_LOG_LEVEL", "info"), "debug, info, warn or error (env MEETD_LOG_LEVEL)")
