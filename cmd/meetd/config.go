@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/meetd/meetd/internal/access"
 	"github.com/meetd/meetd/internal/room"
 	"github.com/meetd/meetd/internal/sfu"
 	"github.com/meetd/meetd/internal/turn"
@@ -34,11 +37,30 @@ type Config struct {
 	RoomsFile   string
 	TokenSecret string
 	Limits      room.Limits
+	// PerAddr bounds what one client address may hold and do, and
+	// Passwords the guessing of room passwords. TrustProxy lists the
+	// reverse proxies whose forwarding headers name the client.
+	PerAddr    PerAddrLimits
+	Passwords  access.Limits
+	TrustProxy []netip.Prefix
 	// AdminPassword opens the stats view to others than this machine.
 	AdminPassword string
 	// PprofAddr, when set, serves net/http/pprof there, apart from the
 	// public address.
 	PprofAddr string
+}
+
+// PerAddrLimits bound what one client address (an IPv6 /64) may hold and
+// do, so that one client cannot take what everyone shares; 0 means no
+// bound.
+type PerAddrLimits struct {
+	// Connections are /ws connections open at once; Sessions, WHIP and
+	// WHEP sessions.
+	Connections, Sessions int
+	// Rooms is how many rooms the address has opened that are still open;
+	// RoomsOpened how many it may open in RoomsWindow.
+	Rooms, RoomsOpened int
+	RoomsWindow        time.Duration
 }
 
 // TLSConfig is where meetd's HTTPS certificate comes from; at most one of
@@ -91,6 +113,7 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	var origins, iceServers, interfaces, publicIPs, ports, level, acmeDomains string
 	var udpPort, tcpPort, turnPort, lifetime string
+	var trustProxy, wrongWindow string
 	var loopback bool
 	fs.StringVar(&cfg.Addr, "addr", env("MEETD_ADDR", ""), "address to serve HTTP (or HTTPS) on; default :8080, with -acme-domain :443 (env MEETD_ADDR)")
 	fs.StringVar(&origins, "allowed-origins", env("MEETD_ALLOWED_ORIGINS", ""),
@@ -151,8 +174,26 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"bytes of chat history a room keeps for late joiners (at most 100 messages), 0 for no limit (env MEETD_CHAT_HISTORY_BYTES)")
 	fs.IntVar(&cfg.Limits.ChatTotal, "chat-history-total", envInt(env("MEETD_CHAT_HISTORY_TOTAL", ""), 64<<20),
 		"bytes of chat history all rooms keep together, 0 for no limit (env MEETD_CHAT_HISTORY_TOTAL)")
+	fs.StringVar(&trustProxy, "trust-proxy", env("MEETD_TRUST_PROXY", ""),
+		"comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For, Forwarded or X-Real-IP header names the client; anyone else's are ignored (env MEETD_TRUST_PROXY)")
+	fs.IntVar(&cfg.PerAddr.Connections, "ip-max-connections", envInt(env("MEETD_IP_MAX_CONNECTIONS", ""), 2000),
+		"WebSocket connections one client address (IPv6: /64) may have open at once, 0 for no limit (env MEETD_IP_MAX_CONNECTIONS)")
+	fs.IntVar(&cfg.PerAddr.Rooms, "ip-max-rooms", envInt(env("MEETD_IP_MAX_ROOMS", ""), 100),
+		"rooms one client address may have opened that are still open, 0 for no limit (env MEETD_IP_MAX_ROOMS)")
+	fs.IntVar(&cfg.PerAddr.RoomsOpened, "ip-rooms-per-minute", envInt(env("MEETD_IP_ROOMS_PER_MINUTE", ""), 60),
+		"rooms one client address may open a minute, 0 for no limit (env MEETD_IP_ROOMS_PER_MINUTE)")
+	fs.IntVar(&cfg.PerAddr.Sessions, "ip-max-sessions", envInt(env("MEETD_IP_MAX_SESSIONS", ""), 1000),
+		"WHIP and WHEP sessions one client address may have at once, 0 for no limit (env MEETD_IP_MAX_SESSIONS)")
+	fs.IntVar(&cfg.Passwords.PerAddr, "ip-wrong-passwords", envInt(env("MEETD_IP_WRONG_PASSWORDS", ""), 100),
+		"wrong room passwords one client address may send in -wrong-password-window before it must wait, 0 for no limit (env MEETD_IP_WRONG_PASSWORDS)")
+	fs.IntVar(&cfg.Passwords.PerRoom, "room-wrong-passwords", envInt(env("MEETD_ROOM_WRONG_PASSWORDS", ""), 300),
+		"wrong passwords one room may get in -wrong-password-window, from everyone, before attempts must wait, 0 for no limit (env MEETD_ROOM_WRONG_PASSWORDS)")
+	fs.StringVar(&wrongWindow, "wrong-password-window", env("MEETD_WRONG_PASSWORD_WINDOW", "10m"),
+		"the window of -ip-wrong-passwords and -room-wrong-passwords (env MEETD_WRONG_PASSWORD_WINDOW)")
+	fs.IntVar(&cfg.Passwords.Comparisons, "password-checks", envInt(env("MEETD_PASSWORD_CHECKS", ""), max(1, runtime.GOMAXPROCS(0)/2)),
+		"room password checks (bcrypt) run at once, so guessing cannot take every core; default half the cores, 0 for no limit (env MEETD_PASSWORD_CHECKS)")
 	fs.StringVar(&cfg.AdminPassword, "admin-password", env("MEETD_ADMIN_PASSWORD", ""),
-		"password (user admin) for the stats view at /admin/stats from other machines; from this machine it needs none (env MEETD_ADMIN_PASSWORD)")
+		"password (user admin) for the stats view at /admin/stats; only a request from this machine with no proxy in between needs none (env MEETD_ADMIN_PASSWORD)")
 	fs.StringVar(&cfg.PprofAddr, "pprof", env("MEETD_PPROF", ""),
 		"address to serve Go profiles (/debug/pprof/) on, such as 127.0.0.1:6060; empty means none (env MEETD_PPROF)")
 	fs.StringVar(&level, "log-level", env("MEETD_LOG_LEVEL", "info"), "debug, info, warn or error (env MEETD_LOG_LEVEL)")
@@ -172,6 +213,14 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	cfg.SFU.Interfaces = splitList(interfaces)
 	cfg.SFU.PublicIPs = splitList(publicIPs)
 	cfg.TLS.ACMEDomains = splitList(acmeDomains)
+	cfg.PerAddr.RoomsWindow = time.Minute
+	for _, p := range splitList(trustProxy) {
+		pre, err := parsePrefix(p)
+		if err != nil {
+			return cfg, fmt.Errorf("-trust-proxy %q: want addresses or CIDR prefixes, such as 10.0.0.5 or 10.0.0.0/8", p)
+		}
+		cfg.TrustProxy = append(cfg.TrustProxy, pre)
+	}
 	if ports != "" {
 		lo, hi, ok := strings.Cut(ports, "-")
 		min, err1 := strconv.ParseUint(lo, 10, 16)
@@ -196,6 +245,9 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if cfg.TURN.Lifetime, err = time.ParseDuration(lifetime); err != nil || cfg.TURN.Lifetime < time.Minute {
 		return cfg, fmt.Errorf("-turn-credential-lifetime %q: want a duration of a minute or more, such as 6h", lifetime)
+	}
+	if cfg.Passwords.Window, err = time.ParseDuration(wrongWindow); err != nil || cfg.Passwords.Window < time.Second {
+		return cfg, fmt.Errorf("-wrong-password-window %q: want a duration of a second or more, such as 10m", wrongWindow)
 	}
 	ways := 0
 	for _, on := range []bool{cfg.TLS.CertFile != "" || cfg.TLS.KeyFile != "", cfg.TLS.SelfSigned, len(cfg.TLS.ACMEDomains) > 0} {
@@ -222,6 +274,20 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		return cfg, fmt.Errorf("-log-level %q: %w", level, err)
 	}
 	return cfg, nil
+}
+
+// parsePrefix reads a CIDR prefix, or an address as the prefix of itself.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 func parsePort(flag, s string) (int, error) {

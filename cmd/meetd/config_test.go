@@ -3,8 +3,11 @@ package main
 import (
 	"io"
 	"log/slog"
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -55,6 +58,44 @@ func TestParseConfig(t *testing.T) {
 	for _, flag := range []string{"-addr", "-allowed-origins", "-ice-loopback", "-ice-interfaces", "-ice-servers", "-public-ip", "-udp-ports", "-log-level", "MEETD_ADDR",
 		"-udp-port", "-tcp-port", "-public-ip-stun", "-turn", "-turn-port", "-turn-secret", "-turn-credential-lifetime",
 		"-tls-cert", "-tls-key", "-tls-self-signed", "-state-dir", "-acme-domain", "-acme-email", "-acme-dir", "-acme-ca", "-acme-ca-roots", "-acme-http-addr", "-pprof"} {
+		if !strings.Contains(help.String(), flag) {
+			t.Errorf("-h does not list %s", flag)
+		}
+	}
+}
+
+func TestParsePerAddressLimits(t *testing.T) {
+	none := func(string) string { return "" }
+	cfg, err := ParseConfig(nil, none, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PerAddr.Connections != 2000 || cfg.PerAddr.Rooms != 100 || cfg.PerAddr.RoomsOpened != 60 ||
+		cfg.PerAddr.RoomsWindow != time.Minute || cfg.PerAddr.Sessions != 1000 || len(cfg.TrustProxy) != 0 ||
+		cfg.Passwords.PerAddr != 100 || cfg.Passwords.PerRoom != 300 || cfg.Passwords.Window != 10*time.Minute ||
+		cfg.Passwords.Comparisons < 1 {
+		t.Fatalf("defaults: %+v %+v %v", cfg.PerAddr, cfg.Passwords, cfg.TrustProxy)
+	}
+	cfg, err = ParseConfig([]string{"-trust-proxy", "10.0.0.5, 192.168.7.9/16,::1,::ffff:172.16.0.1", "-ip-max-connections", "0",
+		"-wrong-password-window", "1h"}, func(k string) string { return map[string]string{"MEETD_IP_MAX_ROOMS": "5"}[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.5/32"), netip.MustParsePrefix("192.168.0.0/16"),
+		netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("172.16.0.1/32")}
+	if !slices.Equal(cfg.TrustProxy, want) || cfg.PerAddr.Connections != 0 || cfg.PerAddr.Rooms != 5 || cfg.Passwords.Window != time.Hour {
+		t.Fatalf("flags: %v %+v %v", cfg.TrustProxy, cfg.PerAddr, cfg.Passwords.Window)
+	}
+	for _, args := range [][]string{{"-trust-proxy", "proxy.example"}, {"-trust-proxy", "10.0.0.0/33"},
+		{"-wrong-password-window", "10"}, {"-wrong-password-window", "0s"}} {
+		if _, err := ParseConfig(args, none, io.Discard); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+	var help strings.Builder
+	_, _ = ParseConfig([]string{"-h"}, none, &help)
+	for _, flag := range []string{"-trust-proxy", "-ip-max-connections", "-ip-max-rooms", "-ip-rooms-per-minute", "-ip-max-sessions",
+		"-ip-wrong-passwords", "-room-wrong-passwords", "-wrong-password-window", "-password-checks"} {
 		if !strings.Contains(help.String(), flag) {
 			t.Errorf("-h does not list %s", flag)
 		}

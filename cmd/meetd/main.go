@@ -81,6 +81,8 @@ type Main struct {
 	httpd *httpd.Server
 	done  chan error
 	pprof *http.Server
+	// access is the rooms' policy, when there is one.
+	access *access.Policy
 }
 
 // NewMain makes a Main for cfg.
@@ -122,6 +124,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		httpLn = m.mux.HTTP()
 	}
 	m.rooms = room.NewDirectory(m.log, m.Config.Limits)
+	perAddr := newPerAddr(m.Config.PerAddr, m.log)
+	m.rooms.SetOpener(client.RoomOpener(perAddr.rooms))
 	met := metrics.New(m.rooms, m.api.Counters(), m.api.BatchStats)
 	env := &client.Env{API: m.api, Rooms: m.rooms, Log: m.log, Metrics: met}
 	if len(m.Config.ICEServers) > 0 {
@@ -136,6 +140,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		if err != nil {
 			return err
 		}
+		passwords := m.Config.Passwords
+		passwords.Log = m.log
+		env.Access.SetLimits(passwords)
+		m.access = env.Access
 	}
 	if m.Config.TURN.Enabled {
 		if err := m.startTURN(env); err != nil {
@@ -145,6 +153,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.httpd = httpd.New(httpd.Config{
 		AllowedOrigins: m.Config.AllowedOrigins, App: web.Dist(), Trust: site.trust,
 		Metrics: met, AdminPassword: m.Config.AdminPassword,
+		TrustProxy: m.Config.TrustProxy, Connections: perAddr.connections, Sessions: perAddr.sessions,
 	}, env)
 	m.srv = &http.Server{Handler: m.httpd, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelDebug)}
 	m.done = make(chan error, 1)

@@ -73,7 +73,7 @@ func mainErr(args []string, out io.Writer) error {
 	workloads := fs.String("workloads", "w1:100", "comma-separated runs, KIND:N, KIND one of w1 (broadcast), w2 (meeting), w3 (churn), w4 (simulcast)")
 	fs.StringVar(&cfg.meetd, "meetd", "bin/meetd", "meetd binary to start for each run")
 	meetdArgs := fs.String("meetd-args", "", "extra space-separated flags for the meetd started, such as \"-udp-port 0\"")
-	fs.StringVar(&cfg.url, "url", "", "load this running meetd (ws://127.0.0.1:PORT/ws) instead of starting one; needs -pid")
+	fs.StringVar(&cfg.url, "url", "", "load this running meetd (ws://127.0.0.1:PORT/ws) instead of starting one; needs -pid. Start it with -ip-max-connections 0 -ip-max-rooms 0 -ip-rooms-per-minute 0 -ip-max-sessions 0: every client comes from one address")
 	fs.IntVar(&cfg.pid, "pid", 0, "process id of the meetd given by -url, to read its CPU time and memory")
 	defCPU := -1
 	if runtime.NumCPU() >= 2 {

@@ -24,6 +24,12 @@ type server struct {
 	cmd   *exec.Cmd
 }
 
+// unlimited lifts meetd's limits per client address.
+var unlimited = []string{
+	"MEETD_IP_MAX_CONNECTIONS=0", "MEETD_IP_MAX_ROOMS=0", "MEETD_IP_ROOMS_PER_MINUTE=0", "MEETD_IP_MAX_SESSIONS=0",
+	"MEETD_IP_WRONG_PASSWORDS=0", "MEETD_ROOM_WRONG_PASSWORDS=0",
+}
+
 // startServer runs bin with extra flags on a free loopback port, pinned to
 // cpu with taskset when cpu >= 0, and waits until it answers /healthz.
 func startServer(bin string, extra []string, cpu int, pprof bool, log io.Writer) (*server, error) {
@@ -51,6 +57,10 @@ func startServer(bin string, extra []string, cpu int, pprof bool, log io.Writer)
 		}
 	}
 	s.cmd = exec.Command(name, args...)
+	// Every client of a load run comes from 127.0.0.1: lift meetd's limits
+	// per client address. By environment rather than by flag, so that an
+	// older meetd, which has neither, still starts; -meetd-args wins.
+	s.cmd.Env = append(os.Environ(), unlimited...)
 	s.cmd.Stdout, s.cmd.Stderr = log, log
 	if err := s.cmd.Start(); err != nil {
 		return nil, err

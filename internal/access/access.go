@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -22,7 +23,8 @@ const (
 	Audience = "audience"
 )
 
-// Errors of Admit. ErrBadToken is wrapped with the reason.
+// Errors of Admit. ErrBadToken is wrapped with the reason. Refusals by
+// the Limits are *limit.Error.
 var (
 	ErrAuthRequired = errors.New("this room needs a password or an invitation link")
 	ErrBadPassword  = errors.New("the password is wrong")
@@ -54,11 +56,12 @@ type Policy struct {
 	rooms  map[string]Room // by kind + "/" + name
 	secret []byte
 	now    func() time.Time
+	guard  *guard
 }
 
 // New makes a policy from rooms and a token secret (nil: tokens are refused).
 func New(rooms []Room, secret []byte) (*Policy, error) {
-	p := &Policy{rooms: map[string]Room{}, secret: secret, now: time.Now}
+	p := &Policy{rooms: map[string]Room{}, secret: secret, now: time.Now, guard: newGuard(Limits{})}
 	for _, r := range rooms {
 		if r.Kind == "" {
 			r.Kind = "broadcast"
@@ -82,6 +85,13 @@ func New(rooms []Room, secret []byte) (*Policy, error) {
 	return p, nil
 }
 
+// SetLimits bounds password guessing; call it before the first Admit.
+// Without it there are no bounds.
+func (p *Policy) SetLimits(l Limits) { p.guard = newGuard(l) }
+
+// Comparisons is how many bcrypt comparisons the policy has run.
+func (p *Policy) Comparisons() uint64 { return p.guard.compared.Load() }
+
 // Load reads a rooms file.
 func Load(path string, secret []byte) (*Policy, error) {
 	data, err := os.ReadFile(path)
@@ -103,6 +113,8 @@ func Load(path string, secret []byte) (*Policy, error) {
 type Request struct {
 	Kind, Room, Role string
 	Password, Token  string
+	// IP is the client's address, for the limits on wrong passwords.
+	IP netip.Addr
 }
 
 // Grant is what an admitted request gets.
@@ -156,15 +168,12 @@ func (p *Policy) Admit(req Request) (Grant, error) {
 	if req.Password == "" {
 		return g, ErrAuthRequired
 	}
-	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(req.Password)) == nil {
-		return g, nil
+	hashes := []string{hash}
+	if req.Role == Audience {
+		// The stage password lets one watch too.
+		hashes = append(hashes, rule.StagePassword)
 	}
-	// The stage password lets one watch too.
-	if req.Role == Audience && rule.StagePassword != "" &&
-		bcrypt.CompareHashAndPassword([]byte(rule.StagePassword), []byte(req.Password)) == nil {
-		return g, nil
-	}
-	return g, ErrBadPassword
+	return g, p.guard.check(req.IP, req.Kind+"/"+req.Room, req.Password, hashes...)
 }
 
 func (p *Policy) verify(token string) (*Claims, error) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/meetd/meetd/internal/access"
+	"github.com/meetd/meetd/internal/limit"
 	"github.com/meetd/meetd/internal/room"
 	"github.com/meetd/meetd/internal/sfu"
 	"github.com/meetd/meetd/internal/signal"
@@ -28,7 +29,10 @@ func roleOf(role string) room.Role {
 
 // roomError turns a room's refusal into words for the client.
 func roomError(err error, name string) *signal.Error {
+	var over *limit.Error
 	switch {
+	case errors.As(err, &over):
+		return &signal.Error{Code: signal.CodeRateLimited, Message: over.Error(), RetryAfter: over.Seconds()}
 	case errors.Is(err, room.ErrAlreadyLive):
 		return signal.Errorf(signal.CodeAlreadyLive, "The broadcast %q is already live from another streamer.", name)
 	case errors.Is(err, room.ErrRoomFull):
@@ -56,14 +60,13 @@ func (c *Client) joinRoom(kind room.Kind, name string, role room.Role, m *signal
 	var displayName string
 	var grant access.Grant
 	if c.env.Access != nil {
-		req := access.Request{Kind: kind.String(), Room: name, Role: role.String()}
+		req := access.Request{Kind: kind.String(), Room: name, Role: role.String(), IP: c.Addr()}
 		if m != nil {
 			req.Password, req.Token = m.Password, m.Token
 		}
 		var err error
 		if grant, err = c.env.Access.Admit(req); err != nil {
-			c.log.Info("join refused", "room", name, "role", role, "err", err)
-			c.fail(roomError(err, name))
+			c.refuseJoin(err, name)
 			return false
 		}
 	}
@@ -75,7 +78,7 @@ func (c *Client) joinRoom(kind room.Kind, name string, role room.Role, m *signal
 	}
 	r, err := c.env.Rooms.Join(kind, name, c, role, displayName, grant.MaxParticipants)
 	if err != nil {
-		c.fail(roomError(err, name))
+		c.refuseJoin(err, name)
 		return false
 	}
 	c.room, c.role, c.name = r, role, displayName

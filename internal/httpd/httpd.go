@@ -5,10 +5,11 @@ package httpd
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"path"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/meetd/meetd/internal/client"
+	"github.com/meetd/meetd/internal/limit"
 	"github.com/meetd/meetd/internal/metrics"
 	"github.com/meetd/meetd/internal/signal"
 	"github.com/meetd/meetd/internal/whip"
@@ -37,6 +39,12 @@ type Config struct {
 	AdminPassword string
 	// Trust, when set, is served at CAPath and explained at TrustPath.
 	Trust *Trust
+	// TrustProxy lists the reverse proxies whose forwarding headers name
+	// the client; anyone else's are ignored.
+	TrustProxy Proxies
+	// Connections and Sessions, when set, bound the /ws connections and
+	// the WHIP and WHEP sessions each client address has open.
+	Connections, Sessions *limit.Registry[netip.Addr]
 }
 
 // Server routes meetd's HTTP requests.
@@ -56,12 +64,16 @@ type Server struct {
 	closed bool
 	// clients counts running client sessions.
 	clients sync.WaitGroup
+	// refused logs refusals, a few a second at most; proxyWarning is done
+	// once an untrusted proxy has been warned of.
+	refused      *limit.Log
+	proxyWarning sync.Once
 }
 
 // New builds the routes.
 func New(cfg Config, env *client.Env) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, env: env, log: env.Log, mux: http.NewServeMux(), ctx: ctx, cancel: cancel}
+	s := &Server{cfg: cfg, env: env, log: env.Log, mux: http.NewServeMux(), ctx: ctx, cancel: cancel, refused: limit.NewLog(env.Log)}
 	if b, err := fs.ReadFile(cfg.App, "index.html"); err == nil {
 		s.index = b
 	} else {
@@ -69,7 +81,7 @@ func New(cfg Config, env *client.Env) *Server {
 		s.index = []byte("<!doctype html><title>meetd</title><p>The meetd web app was not built into this binary. Build it with <code>make build</code>.</p>")
 	}
 	s.mux.HandleFunc("GET /ws", s.serveWS)
-	s.whip = whip.New(env, s.originAllowed)
+	s.whip = whip.New(env, whip.Config{Allowed: s.originAllowed, Remote: s.remote, Sessions: cfg.Sessions})
 	s.whip.Register(s.mux)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -165,12 +177,14 @@ func (s *Server) writeIndex(w http.ResponseWriter, r *http.Request, status int) 
 	}
 }
 
-// adminOnly lets through requests from this machine, and others that give
-// the admin password (HTTP basic auth, user "admin").
+// adminOnly lets through requests from this machine (see local), and
+// others that give the admin password (HTTP basic auth, user "admin"). The
+// page shows where participants connect from: no cache may keep it.
 func (s *Server) adminOnly(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() && r.Header.Get("X-Forwarded-For") == "" {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		if s.local(r) {
 			h.ServeHTTP(w, r)
 			return
 		}
@@ -181,7 +195,8 @@ func (s *Server) adminOnly(h http.Handler) http.Handler {
 			return
 		}
 		w.Header().Set("WWW-Authenticate", `Basic realm="meetd admin"`)
-		http.Error(w, "The stats view is for the operator: open it on the server's machine, or set -admin-password.",
+		s.refused.Refused("refused: stats view without the admin password", "remote", r.RemoteAddr)
+		http.Error(w, "The stats view is for the operator: open it on the server's machine without a proxy, or set -admin-password and give it (user admin).",
 			http.StatusUnauthorized)
 	})
 }
@@ -200,20 +215,30 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.clients.Done()
+	addr, remote := s.remote(r)
+	release, over := s.cfg.Connections.Acquire(addr)
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins})
 	if err != nil {
 		// Accept has answered the request (403 for a foreign origin).
-		s.log.Info("websocket refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
+		s.log.Info("websocket refused", "remote", remote, "origin", r.Header.Get("Origin"), "err", err)
+		if over == nil {
+			release()
+		}
 		return
 	}
+	if over != nil {
+		refuseWS(ws, over)
+		return
+	}
+	defer release()
 	// The connection outlives s.ctx by a moment: the client says goodbye
 	// when the server closes, then closes the connection itself.
-	conn := signal.NewConn(context.Background(), ws, s.log.With("remote", r.RemoteAddr))
+	conn := signal.NewConn(context.Background(), ws, s.log.With("remote", remote))
 	if s.cfg.Metrics != nil {
 		s.cfg.Metrics.ConnectionOpened()
 		defer s.cfg.Metrics.ConnectionClosed()
 	}
-	c := client.New(s.env, conn, r.RemoteAddr, r.Host)
+	c := client.New(s.env, conn, remote, r.Host)
 	c.Run(s.ctx)
 	conn.Close(nil)
 	// Let the write loop flush and close the socket.
@@ -221,4 +246,26 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	case <-conn.Closed():
 	case <-time.After(2 * time.Second):
 	}
+}
+
+// refuseWS tells a client over its new WebSocket that a limit refuses it,
+// and closes the socket: a browser cannot read the body of a refused
+// handshake, so a 429 would reach the person as a bare failure. The limit
+// has logged the refusal.
+func refuseWS(ws *websocket.Conn, over error) {
+	e := &signal.Error{Code: signal.CodeRateLimited, Message: over.Error()}
+	if l, ok := over.(*limit.Error); ok {
+		e.RetryAfter = l.Seconds()
+	}
+	data, _ := json.Marshal(signal.ErrorMessage(e))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	// Close waits for the client's close frame; a client that sends none
+	// is not waited for long.
+	stop := context.AfterFunc(ctx, func() { ws.CloseNow() })
+	defer stop()
+	if ws.Write(ctx, websocket.MessageText, data) == nil {
+		_ = ws.Close(websocket.StatusTryAgainLater, "too many connections from this address")
+	}
+	ws.CloseNow()
 }

@@ -14,10 +14,23 @@ type Directory struct {
 	limits Limits
 	chat   *chatBudget
 
-	// mu protects rooms. It is taken before a room's own lock, never after.
+	// opener, when set, is asked before a member opens a room.
+	opener Opener
+
+	// mu protects rooms and opened. It is taken before a room's own lock,
+	// never after.
 	mu    sync.Mutex
 	rooms map[key]*Room
+	// opened holds, for each room an opener let open, what to call once
+	// the room has closed.
+	opened map[*Room]func()
 }
+
+// Opener decides whether member m may open a new room (per-client limits
+// live there). When it may, closed is called once the room has closed. It
+// runs under the directory's lock, so it must be quick and must not call
+// the directory.
+type Opener func(m Member) (closed func(), err error)
 
 type key struct {
 	kind Kind
@@ -39,9 +52,12 @@ type Limits struct {
 
 // NewDirectory makes an empty directory.
 func NewDirectory(log *slog.Logger, limits Limits) *Directory {
-	return &Directory{log: log, limits: limits, rooms: map[key]*Room{},
+	return &Directory{log: log, limits: limits, rooms: map[key]*Room{}, opened: map[*Room]func(){},
 		chat: &chatBudget{perRoom: int64(limits.ChatBytes), total: int64(limits.ChatTotal)}}
 }
+
+// SetOpener installs o; call it before the first Join.
+func (d *Directory) SetOpener(o Opener) { d.opener = o }
 
 // Join adds m to the room of that kind and name, creating the room if
 // needed. maxParticipants is the room's own limit, 0 for the default.
@@ -55,9 +71,20 @@ func (d *Directory) Join(kind Kind, name string, m Member, role Role, displayNam
 			d.log.Warn("room refused: server full", "room", name, "rooms", len(d.rooms))
 			return nil, ErrServerFull
 		}
+		var closed func()
+		if d.opener != nil {
+			var err error
+			if closed, err = d.opener(m); err != nil {
+				d.mu.Unlock()
+				return nil, err
+			}
+		}
 		r = newRoom(name, kind, d.log)
 		r.budget = d.chat
 		d.rooms[k] = r
+		if closed != nil {
+			d.opened[r] = closed
+		}
 		d.log.Info("room created", "room", name, "kind", kind.String())
 	}
 	if maxParticipants == 0 {
@@ -66,7 +93,7 @@ func (d *Directory) Join(kind Kind, name string, m Member, role Role, displayNam
 	err := r.join(m, role, displayName, maxParticipants)
 	if err != nil && !ok {
 		delete(d.rooms, k)
-		r.close()
+		d.closed(r)
 	}
 	d.mu.Unlock()
 	if err != nil {
@@ -82,7 +109,7 @@ func (d *Directory) Leave(r *Room, m Member) {
 	k := key{r.kind, r.name}
 	if r.leave(m) && d.rooms[k] == r {
 		delete(d.rooms, k)
-		r.close()
+		d.closed(r)
 		d.log.Info("room closed", "room", r.name, "kind", r.kind.String())
 	}
 }
@@ -125,6 +152,16 @@ func (d *Directory) Close() {
 	defer d.mu.Unlock()
 	for k, r := range d.rooms {
 		delete(d.rooms, k)
-		r.close()
+		d.closed(r)
+	}
+}
+
+// closed closes r, taken out of the directory, and tells its opener; d.mu
+// is held.
+func (d *Directory) closed(r *Room) {
+	r.close()
+	if f := d.opened[r]; f != nil {
+		delete(d.opened, r)
+		f()
 	}
 }

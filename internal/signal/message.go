@@ -159,9 +159,11 @@ type Message struct {
 	Live    *bool `json:"live,omitempty"`
 	Viewers *int  `json:"viewers,omitempty"`
 
-	// error
-	Code    string `json:"code,omitempty"`
-	Message string `json:"message,omitempty"`
+	// error; RetryAfter, in seconds, says when a rate_limited refusal
+	// may be tried again
+	Code       string `json:"code,omitempty"`
+	Message    string `json:"message,omitempty"`
+	RetryAfter int    `json:"retryAfter,omitempty"`
 }
 
 // Participant is one member of a room as others see it.
@@ -210,6 +212,8 @@ func (c *Candidate) Init() webrtc.ICECandidateInit {
 type Error struct {
 	Code    string
 	Message string
+	// RetryAfter is when to try again, in seconds; 0 when it is not said.
+	RetryAfter int
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -231,7 +235,7 @@ func AsError(err error) *Error {
 // ErrorMessage is the wire form of err.
 func ErrorMessage(err error) Message {
 	e := AsError(err)
-	return Message{Type: TypeError, Code: e.Code, Message: e.Message}
+	return Message{Type: TypeError, Code: e.Code, Message: e.Message, RetryAfter: e.RetryAfter}
 }
 
 var roomName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)

@@ -17,6 +17,8 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +26,7 @@ import (
 	"github.com/pion/sdp/v3"
 
 	"github.com/meetd/meetd/internal/client"
+	"github.com/meetd/meetd/internal/limit"
 	"github.com/meetd/meetd/internal/signal"
 )
 
@@ -43,12 +46,22 @@ const (
 	retryAfter = "5"
 )
 
+// Config is what the server needs besides the clients' Env.
+type Config struct {
+	// Allowed says whether a browser page of another origin may call.
+	Allowed func(r *http.Request) bool
+	// Remote gives the client's address and how logs and the stats view
+	// show it; nil takes the TCP peer's.
+	Remote func(r *http.Request) (netip.Addr, string)
+	// Sessions, when set, bounds the sessions of each client address.
+	Sessions *limit.Registry[netip.Addr]
+}
+
 // Server holds the running sessions.
 type Server struct {
 	env *client.Env
 	log *slog.Logger
-	// allowed says whether a browser page of another origin may call.
-	allowed func(r *http.Request) bool
+	cfg Config
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -59,11 +72,14 @@ type Server struct {
 	wg       sync.WaitGroup
 }
 
-// New makes a server; allowed decides CORS for requests with an Origin.
-func New(env *client.Env, allowed func(r *http.Request) bool) *Server {
+// New makes a server.
+func New(env *client.Env, cfg Config) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
+	if cfg.Remote == nil {
+		cfg.Remote = func(r *http.Request) (netip.Addr, string) { return limit.ParseAddr(r.RemoteAddr), r.RemoteAddr }
+	}
 	return &Server{
-		env: env, log: env.Log.With("part", "whip"), allowed: allowed,
+		env: env, log: env.Log.With("part", "whip"), cfg: cfg,
 		ctx: ctx, cancel: cancel, sessions: map[string]*session{},
 	}
 }
@@ -97,7 +113,7 @@ func (s *Server) Sessions() int {
 
 func (s *Server) cors(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Origin") != "" && s.allowed(r) {
+		if r.Header.Get("Origin") != "" && s.cfg.Allowed(r) {
 			h := w.Header()
 			h.Set("Access-Control-Allow-Origin", r.Header.Get("Origin"))
 			h.Add("Vary", "Origin")
@@ -116,6 +132,18 @@ func preflight(methods string) http.HandlerFunc {
 		h.Set("Access-Control-Max-Age", "86400")
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// tooMany answers a request a limit refused: 429, Retry-After, and the
+// limit in words.
+func tooMany(w http.ResponseWriter, err error) {
+	retry := 1
+	var over *limit.Error
+	if errors.As(err, &over) {
+		retry = over.Seconds()
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(retry))
+	fail(w, http.StatusTooManyRequests, "%v", err)
 }
 
 // fail answers with a status and a sentence.
@@ -169,19 +197,29 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, kind string) {
 		fail(w, http.StatusUnsupportedMediaType, "Send the SDP offer as Content-Type application/sdp.")
 		return
 	}
+	addr, remote := s.cfg.Remote(r)
+	release, err := s.cfg.Sessions.Acquire(addr)
+	if err != nil {
+		// The limit has logged the refusal.
+		tooMany(w, err)
+		return
+	}
 	offer, ok := readBody(w, r)
 	if !ok {
+		release()
 		return
 	}
 	ufrag, err := offerUfrag(offer)
 	if err != nil {
+		release()
 		fail(w, http.StatusBadRequest, "The offer is not valid SDP: %v.", err)
 		return
 	}
 	auth := bearer(r)
 	sess := newSession(newID(), name, kind, auth)
 	sess.ufrag = ufrag
-	if !s.start(sess, r) {
+	if !s.start(sess, r, remote, release) {
+		release()
 		fail(w, http.StatusServiceUnavailable, "meetd is shutting down.")
 		return
 	}
@@ -213,8 +251,9 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, kind string) {
 	_, _ = io.WriteString(w, answer)
 }
 
-// start runs the session's participant until the session ends.
-func (s *Server) start(sess *session, r *http.Request) bool {
+// start runs the session's participant until the session ends, then
+// calls release.
+func (s *Server) start(sess *session, r *http.Request, remote string, release func()) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -224,11 +263,12 @@ func (s *Server) start(sess *session, r *http.Request) bool {
 	if sess.kind == Playback {
 		mode = client.WHEP
 	}
-	c := client.NewMode(s.env, sess, r.RemoteAddr, r.Host, mode)
+	c := client.NewMode(s.env, sess, remote, r.Host, mode)
 	s.sessions[sess.id] = sess
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		defer release()
 		c.Run(s.ctx)
 		sess.end()
 		s.mu.Lock()
@@ -283,6 +323,9 @@ func (s *Server) refuse(w http.ResponseWriter, kind string, m *signal.Message) {
 		status = http.StatusBadRequest
 	case signal.CodeRoomFull, signal.CodeServerFull, signal.CodeShuttingDown:
 		status = http.StatusServiceUnavailable
+	case signal.CodeRateLimited:
+		status = http.StatusTooManyRequests
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, m.RetryAfter)))
 	case signal.CodeWrongState:
 		status = http.StatusConflict
 		if kind == Playback {
@@ -291,7 +334,12 @@ func (s *Server) refuse(w http.ResponseWriter, kind string, m *signal.Message) {
 			status = http.StatusServiceUnavailable
 		}
 	}
-	s.log.Info("session refused", "kind", kind, "status", status, "code", m.Code, "reason", m.Message)
+	level := slog.LevelInfo
+	if m.Code == signal.CodeRateLimited {
+		// The limit has logged it, a few a second at most.
+		level = slog.LevelDebug
+	}
+	s.log.Log(context.Background(), level, "session refused", "kind", kind, "status", status, "code", m.Code, "reason", m.Message)
 	fail(w, status, "%s", m.Message)
 }
 
