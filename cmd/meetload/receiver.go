@@ -83,6 +83,8 @@ type receiver struct {
 type trackState struct {
 	video       bool
 	lastArrival atomic.Int64
+	// seq is the track reader's own.
+	seq seqTracker
 	// layer is the marker of the simulcast layer of the last video packet
 	// (W4), 0 when it carries none.
 	layer atomic.Uint32
@@ -99,18 +101,11 @@ func (r *receiver) setup() time.Duration {
 }
 
 // read is the testclient's OnTrack: it reads a track until it ends,
-// counting sequence gaps, latency and freezes.
+// counting what arrives.
 func (r *receiver) read(t *webrtc.TrackRemote) {
-	ts := &trackState{video: t.Kind() == webrtc.RTPCodecTypeVideo}
-	r.mu.Lock()
-	r.tracks = append(r.tracks, ts)
-	r.mu.Unlock()
+	ts := r.track(t.Kind() == webrtc.RTPCodecTypeVideo)
 	buf := make([]byte, 1500)
-	var (
-		h       rtp.Header
-		last    uint16
-		started bool
-	)
+	var h rtp.Header
 	for {
 		n, _, err := t.Read(buf)
 		if err != nil {
@@ -121,42 +116,78 @@ func (r *receiver) read(t *webrtc.TrackRemote) {
 		if err != nil {
 			continue
 		}
-		measuring := r.w.measuring.Load()
-		if started {
-			d := h.SequenceNumber - last
-			if d == 0 || d >= 0x8000 {
-				continue // a duplicate, or a retransmission arriving late
-			}
-			if d > 1 && measuring {
-				r.w.lost.Add(uint64(d - 1))
-			}
+		r.packet(ts, &h, buf[hn:n], now)
+	}
+}
+
+// track adds the state of a new track of r.
+func (r *receiver) track(video bool) *trackState {
+	ts := &trackState{video: video}
+	r.mu.Lock()
+	r.tracks = append(r.tracks, ts)
+	r.mu.Unlock()
+	return ts
+}
+
+// packet counts a packet of track ts, with header h and payload p, that
+// the subscriber read at now: sequence gaps, latency and freezes.
+func (r *receiver) packet(ts *trackState, h *rtp.Header, p []byte, now int64) {
+	measuring := r.w.measuring.Load()
+	first := !ts.seq.started
+	lost, ok := ts.seq.next(h.SequenceNumber)
+	if !ok {
+		return // a duplicate, or a retransmission arriving late
+	}
+	if lost > 0 && measuring {
+		r.w.lost.Add(uint64(lost))
+	}
+	if ts.video {
+		if first {
+			r.firstVideo.CompareAndSwap(0, now)
+			r.videoTracks.Add(1)
+		} else if measuring && now-ts.lastArrival.Load() > freezeGap {
+			r.w.freezes.Add(1)
 		}
-		last = h.SequenceNumber
-		if ts.video {
-			if !started {
-				r.firstVideo.CompareAndSwap(0, now)
-				r.videoTracks.Add(1)
-			} else if measuring && now-ts.lastArrival.Load() > freezeGap {
-				r.w.freezes.Add(1)
-			}
-			ts.lastArrival.Store(now)
-			if p := buf[hn:n]; len(p) > layerMarkerAt {
-				ts.layer.Store(uint32(p[layerMarkerAt]))
-			}
+		ts.lastArrival.Store(now)
+		if len(p) > layerMarkerAt {
+			ts.layer.Store(uint32(p[layerMarkerAt]))
 		}
-		started = true
-		if measuring {
-			r.w.packets.Add(1)
-			if sent, ok := readStamp(buf[hn:n]); ok {
-				r.w.readLatency.add(now - sent)
-				if at, ok := r.w.arrivals.get(h.SSRC, h.SequenceNumber); ok {
-					r.w.latency.add(at - sent)
-				} else {
-					r.w.unstamped.Add(1)
-				}
+	}
+	if measuring {
+		r.w.packets.Add(1)
+		if sent, ok := readStamp(p); ok {
+			r.w.readLatency.add(now - sent)
+			if at, ok := r.w.arrivals.get(h.SSRC, h.SequenceNumber); ok {
+				r.w.latency.add(at - sent)
+			} else {
+				r.w.unstamped.Add(1)
 			}
 		}
 	}
+}
+
+// seqTracker follows the sequence numbers of one track's packets in the
+// order they arrive.
+type seqTracker struct {
+	started bool
+	last    uint16 // the highest so far, in 16-bit serial order
+}
+
+// next takes the sequence number of the packet that arrived after the
+// others: lost is how many the gap before it skipped, and ok is false if
+// the packet is a duplicate or behind one already seen. Sequence numbers
+// wrap: 0 follows 65535.
+func (s *seqTracker) next(seq uint16) (lost int, ok bool) {
+	if !s.started {
+		s.started, s.last = true, seq
+		return 0, true
+	}
+	d := seq - s.last
+	if d == 0 || d >= 0x8000 {
+		return 0, false
+	}
+	s.last = seq
+	return int(d) - 1, true
 }
 
 // layer is the marker of the simulcast layer r's video arrives in, 0
