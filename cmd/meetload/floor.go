@@ -202,6 +202,9 @@ func floorOnThread(profile srtp.ProtectionProfile, cpu, fanout, n int, mix []siz
 // floorPerPacket is the floor in CPU microseconds per packet: the CPU time
 // spent sending sent packets, of which the receivers got received.
 func floorPerPacket(spent time.Duration, sent, received int64) (float64, error) {
+	if sent <= 0 || spent <= 0 {
+		return 0, fmt.Errorf("the floor's thread sent %d packets in %v of CPU time: the measurement is not sound", sent, spent)
+	}
 	if received < sent*99/100 {
 		return 0, fmt.Errorf("the floor's receivers got %d of %d packets: the measurement is not sound", received, sent)
 	}

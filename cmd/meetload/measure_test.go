@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/binary"
 	"encoding/json"
+	"math"
 	"os"
 	"reflect"
 	"strings"
@@ -307,5 +308,54 @@ func checkJSON(t *testing.T, res result) {
 	t.Helper()
 	if _, err := json.Marshal(res); err != nil {
 		t.Errorf("the result does not encode: %v", err)
+	}
+}
+
+// A floor of zero (a thread CPU clock that did not move, say) has no
+// ratio: the run says so, and its figures still encode, where a ratio of
+// +Inf would stop the tool's JSON output.
+func TestZeroFloor(t *testing.T) {
+	for _, floors := range [][2]float64{{0, 0}, {0.0002, 0.0004}, {math.NaN(), 2}, {math.Inf(1), 2}} {
+		w := new(window)
+		w.packets.Store(100000)
+		var res result
+		err := res.fill(windowTotals{elapsed: 10 * time.Second, server: 3 * time.Second, floors: floors}, w)
+		if err == nil || !strings.Contains(err.Error(), "floor") {
+			t.Errorf("floors %v: error %v, want one about the floor", floors, err)
+		}
+		if res.CPUUsPerPkt != 30 || res.RatioToFloor != 0 || res.FloorUsPerPkt != 0 {
+			t.Errorf("floors %v: %v µs a packet, floor %v, ratio %v; want 30, 0, 0",
+				floors, res.CPUUsPerPkt, res.FloorUsPerPkt, res.RatioToFloor)
+		}
+		checkJSON(t, res)
+	}
+	// Nor a window that took no time.
+	w := new(window)
+	w.packets.Store(1)
+	var res result
+	if err := res.fill(windowTotals{floors: [2]float64{2, 2}}, w); err == nil {
+		t.Error("a window of no time: no error")
+	}
+	checkJSON(t, res)
+	// The floor itself is never 0 or NaN.
+	if us, err := floorPerPacket(0, 1000, 1000); err == nil {
+		t.Errorf("no CPU time: floor %v, want an error", us)
+	}
+	if us, err := floorPerPacket(time.Millisecond, 0, 0); err == nil {
+		t.Errorf("no packets: floor %v, want an error", us)
+	}
+}
+
+// A run whose ratio could not be had shows its row and says why.
+func TestTableSaysWhatIsMissing(t *testing.T) {
+	var out strings.Builder
+	printTable(&out, []result{
+		{Workload: "w1", Subscribers: 5, ForwardedPPS: 950, CPUUsPerPkt: 30, Error: "the floor came to 0 and 0 µs per packet: no ratio to it"},
+		{Workload: "w2", Subscribers: 3, Error: "no packets arrived in the window"},
+	})
+	for _, want := range []string{"950", "w1:5: the floor came to 0", "w2:3 did not run: no packets"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the table has no %q:\n%s", want, out.String())
+		}
 	}
 }

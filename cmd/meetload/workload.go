@@ -528,16 +528,25 @@ type windowTotals struct {
 
 // fill sets res's figures from a window's totals t and what the
 // subscribers received in it, w.
+// A figure that cannot be had is left 0 with an error, never NaN or Inf,
+// which encoding/json refuses: the tool's output would end there.
 func (res *result) fill(t windowTotals, w *window) error {
+	if t.elapsed <= 0 {
+		return fmt.Errorf("the window took %v", t.elapsed)
+	}
 	pkts := float64(w.packets.Load())
 	res.Seconds = round(t.elapsed.Seconds(), 2)
 	res.ForwardedPPS = round(pkts/t.elapsed.Seconds(), 0)
 	res.ServerCores = round(t.server.Seconds()/t.elapsed.Seconds(), 3)
 	res.ClientCores = round(t.client.Seconds()/t.elapsed.Seconds(), 3)
-	res.FloorUsPerPkt = round((t.floors[0]+t.floors[1])/2, 3)
+	if floor := (t.floors[0] + t.floors[1]) / 2; floor > 0 && !math.IsInf(floor, 0) {
+		res.FloorUsPerPkt = round(floor, 3)
+	}
 	if pkts > 0 {
 		res.CPUUsPerPkt = round(float64(t.server)/float64(time.Microsecond)/pkts, 3)
-		res.RatioToFloor = round(res.CPUUsPerPkt/res.FloorUsPerPkt, 3)
+		if res.FloorUsPerPkt > 0 {
+			res.RatioToFloor = round(res.CPUUsPerPkt/res.FloorUsPerPkt, 3)
+		}
 	}
 	res.P50Ms = finite(w.latency.quantile(0.5))
 	res.P99Ms = finite(w.latency.quantile(0.99))
@@ -551,8 +560,11 @@ func (res *result) fill(t windowTotals, w *window) error {
 		res.LossRate = float64(res.Loss) / total
 	}
 	res.Freezes = w.freezes.Load()
-	if pkts == 0 {
+	switch {
+	case pkts == 0:
 		return errors.New("no packets arrived in the window")
+	case res.FloorUsPerPkt == 0:
+		return fmt.Errorf("the floor came to %v and %v µs per packet: no ratio to it", t.floors[0], t.floors[1])
 	}
 	return nil
 }
