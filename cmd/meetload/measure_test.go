@@ -359,3 +359,67 @@ func TestTableSaysWhatIsMissing(t *testing.T) {
 		}
 	}
 }
+
+// A packet that arrives behind a later one, out of order or resent after
+// a NACK (meetd resends with the same sequence number), is not lost: it
+// counts as late, and only while the window runs, as its gap did.
+func TestLateIsNotLost(t *testing.T) {
+	upTo := func(from, to uint16) []uint16 {
+		var s []uint16
+		for x := from; x != to+1; x++ {
+			s = append(s, x)
+		}
+		return s
+	}
+	for _, c := range []struct {
+		name             string
+		seqs             []uint16
+		lost, late, pkts uint64
+	}{
+		{"swapped", []uint16{1, 3, 2, 4}, 0, 1, 3},
+		{"late twice", []uint16{1, 3, 2, 2, 4}, 0, 1, 3},
+		{"backwards", []uint16{1, 4, 3, 2}, 0, 2, 2},
+		{"one of two", []uint16{1, 4, 3}, 1, 1, 2},
+		{"across the wrap", []uint16{65534, 1, 65535, 0}, 0, 2, 2},
+		{"first behind", []uint16{5, 4}, 0, 0, 1},
+		{"too late", append(append([]uint16{1}, upTo(3, 1030)...), 2), 1, 0, 1029},
+		{"just in time", append(append([]uint16{1}, upTo(3, 1025)...), 2), 0, 1, 1024},
+		// 1026 takes 2's place in the window; its duplicate is not 2.
+		{"place taken", append(append([]uint16{1}, upTo(3, 1030)...), 1026), 1, 0, 1029},
+		{"far ahead", []uint16{1, 3000, 2999, 1500}, 2997, 1, 2},
+	} {
+		r, w := newTestReceiver(true)
+		feed(r, r.track(true), seqs(c.seqs...))
+		if w.lost.Load() != c.lost || w.late.Load() != c.late || w.packets.Load() != c.pkts {
+			t.Errorf("%s: lost %d, late %d, packets %d; want %d, %d, %d", c.name,
+				w.lost.Load(), w.late.Load(), w.packets.Load(), c.lost, c.late, c.pkts)
+		}
+	}
+
+	// A gap before the window, filled in it, was not counted lost and is
+	// not late; one in the window filled after it stays lost.
+	r, w := newTestReceiver(false)
+	ts := r.track(false)
+	feed(r, ts, seqs(1, 3))
+	w.measuring.Store(true)
+	feed(r, ts, seqs(2, 5))
+	w.measuring.Store(false)
+	feed(r, ts, seqs(4))
+	if w.lost.Load() != 1 || w.late.Load() != 0 {
+		t.Errorf("at the window's edges: lost %d, late %d; want 1, 0", w.lost.Load(), w.late.Load())
+	}
+
+	// The loss rate is over the packets sent: received in order, late
+	// and lost.
+	w = new(window)
+	w.packets.Store(970)
+	w.late.Store(20)
+	w.lost.Store(10)
+	var res result
+	if err := res.fill(windowTotals{elapsed: time.Second, floors: [2]float64{1, 1}}, w); err != nil {
+		t.Fatal(err)
+	}
+	if res.Loss != 10 || res.Late != 20 || res.LossRate != 0.01 {
+		t.Errorf("loss %d, late %d, rate %v; want 10, 20, 0.01", res.Loss, res.Late, res.LossRate)
+	}
+}

@@ -19,7 +19,10 @@ type window struct {
 	measuring atomic.Bool
 	packets   atomic.Uint64
 	lost      atomic.Uint64
-	freezes   atomic.Uint64
+	// late counts packets counted in lost that arrived after all, behind
+	// later ones: out of order or resent after a NACK.
+	late    atomic.Uint64
+	freezes atomic.Uint64
 	// latency is from the send stamp to the packet's arrival at the
 	// subscriber's socket, readLatency to the subscriber's read of it
 	// (arrival.go); unstamped counts packets whose arrival was not found.
@@ -134,11 +137,20 @@ func (r *receiver) track(video bool) *trackState {
 func (r *receiver) packet(ts *trackState, h *rtp.Header, p []byte, now int64) {
 	measuring := r.w.measuring.Load()
 	first := !ts.seq.started
-	lost, ok := ts.seq.next(h.SequenceNumber)
-	if !ok {
-		return // a duplicate, or a retransmission arriving late
+	lost, arrival := ts.seq.next(h.SequenceNumber, measuring)
+	switch arrival {
+	case seqStale:
+		return
+	case seqLate:
+		// Counted lost, it came after all. Only its loss is undone: a
+		// packet behind others, mostly a retransmission, is not counted
+		// as forwarded (meetd's counters do not either), and has no
+		// say in freezes or latency, which are about the stream moving on.
+		r.w.lost.Add(^uint64(0))
+		r.w.late.Add(1)
+		return
 	}
-	if lost > 0 && measuring {
+	if lost > 0 {
 		r.w.lost.Add(uint64(lost))
 	}
 	if ts.video {
@@ -171,23 +183,73 @@ func (r *receiver) packet(ts *trackState, h *rtp.Header, p []byte, now int64) {
 type seqTracker struct {
 	started bool
 	last    uint16 // the highest so far, in 16-bit serial order
+	// missing has a bit for each of the seqWindow sequence numbers up to
+	// last, at its number modulo seqWindow: set if it was counted lost
+	// and has not arrived since.
+	missing [seqWindow / 64]uint64
 }
 
+// seqWindow is how far behind the highest sequence number a packet may
+// arrive and still not be lost: about a second of W1's video, well beyond
+// a retransmission's round trip on loopback. It divides 65536, so that
+// the bits of missing follow the sequence numbers across their wrap.
+const seqWindow = 1024
+
+// seqArrival is what a packet's sequence number says of it.
+type seqArrival int
+
+const (
+	seqNext  seqArrival = iota // ahead of every packet before it
+	seqLate                    // behind, in a gap counted lost
+	seqStale                   // a duplicate, or behind without a gap counted
+)
+
 // next takes the sequence number of the packet that arrived after the
-// others: lost is how many the gap before it skipped, and ok is false if
-// the packet is a duplicate or behind one already seen. Sequence numbers
-// wrap: 0 follows 65535.
-func (s *seqTracker) next(seq uint16) (lost int, ok bool) {
+// others. Ahead of the others, lost is how many the gap before it
+// skipped; count says whether gaps count (while the window runs), both
+// for lost and for later packets to fill as late. Sequence numbers wrap:
+// 0 follows 65535.
+func (s *seqTracker) next(seq uint16, count bool) (lost int, _ seqArrival) {
 	if !s.started {
 		s.started, s.last = true, seq
-		return 0, true
+		return 0, seqNext
 	}
 	d := seq - s.last
-	if d == 0 || d >= 0x8000 {
-		return 0, false
+	switch {
+	case d == 0:
+		return 0, seqStale
+	case d >= 0x8000: // behind
+		if count && s.last-seq < seqWindow && s.take(seq) {
+			return 0, seqLate
+		}
+		return 0, seqStale
+	}
+	// Of the numbers skipped, only the last seqWindow-1 keep their bits.
+	for i := max(1, int(d)-seqWindow+1); i <= int(d); i++ {
+		s.mark(s.last+uint16(i), count && i < int(d))
 	}
 	s.last = seq
-	return int(d) - 1, true
+	if !count {
+		return 0, seqNext
+	}
+	return int(d) - 1, seqNext
+}
+
+func (s *seqTracker) mark(seq uint16, missing bool) {
+	i, bit := seq%seqWindow/64, uint64(1)<<(seq%64)
+	if missing {
+		s.missing[i] |= bit
+	} else {
+		s.missing[i] &^= bit
+	}
+}
+
+// take clears the bit of seq and says whether it was set.
+func (s *seqTracker) take(seq uint16) bool {
+	i, bit := seq%seqWindow/64, uint64(1)<<(seq%64)
+	set := s.missing[i]&bit != 0
+	s.missing[i] &^= bit
+	return set
 }
 
 // layer is the marker of the simulcast layer r's video arrives in, 0

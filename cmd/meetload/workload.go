@@ -118,6 +118,7 @@ type result struct {
 	ReadP999Ms   float64 `json:"read_p999_ms"`
 	Unstamped    uint64  `json:"unstamped"`
 	Loss         uint64  `json:"loss"`
+	Late         uint64  `json:"late"`
 	LossRate     float64 `json:"loss_rate"`
 	Freezes      uint64  `json:"freezes"`
 	KeyframeReqs int64   `json:"keyframe_requests"`
@@ -556,7 +557,8 @@ func (res *result) fill(t windowTotals, w *window) error {
 	res.ReadP999Ms = finite(w.readLatency.quantile(0.999))
 	res.Unstamped = w.unstamped.Load()
 	res.Loss = w.lost.Load()
-	if total := pkts + float64(res.Loss); total > 0 {
+	res.Late = w.late.Load()
+	if total := pkts + float64(res.Late+res.Loss); total > 0 {
 		res.LossRate = float64(res.Loss) / total
 	}
 	res.Freezes = w.freezes.Load()
