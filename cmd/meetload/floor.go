@@ -196,9 +196,17 @@ func floorOnThread(profile srtp.ProtectionProfile, cpu, fanout, n int, mix []siz
 		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(50 * time.Millisecond)
-	sent := int64(bursts * fanout)
-	if got := received.Load(); got < sent*99/100 {
-		return 0, fmt.Errorf("the floor's receivers got %d of %d packets: the measurement is not sound", got, sent)
+	return floorPerPacket(spent, int64(bursts*fanout), received.Load())
+}
+
+// floorPerPacket is the floor in CPU microseconds per packet: the CPU time
+// spent sending sent packets, of which the receivers got received.
+func floorPerPacket(spent time.Duration, sent, received int64) (float64, error) {
+	if sent <= 0 || spent <= 0 {
+		return 0, fmt.Errorf("the floor's thread sent %d packets in %v of CPU time: the measurement is not sound", sent, spent)
+	}
+	if received < sent*99/100 {
+		return 0, fmt.Errorf("the floor's receivers got %d of %d packets: the measurement is not sound", received, sent)
 	}
 	return float64(spent) / float64(time.Microsecond) / float64(sent), nil
 }

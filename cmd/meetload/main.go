@@ -163,16 +163,21 @@ func warnSharedCore(cfg *config) {
 
 func printTable(out io.Writer, results []result) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tN\tpkt/s\tµs/pkt\tfloor µs\tratio\tp50 ms\tp99 ms\tp99.9 ms\tread p50\tread p99\tloss\tfreezes\tsetup p50 ms\tRSS/sub MiB\tserver cores\tclient cores\tload\t")
-	var failed []result
+	fmt.Fprintln(tw, "workload\tN\tpkt/s\tµs/pkt\tfloor µs\tratio\tp50 ms\tp99 ms\tp99.9 ms\tread p50\tread p99\tloss\tlate\tfreezes\tsetup p50 ms\tRSS/sub MiB\tserver cores\tclient cores\tload\t")
+	// failed did not run; incomplete ran, but some figures in their rows
+	// could not be had and are 0.
+	var failed, incomplete []result
 	for _, r := range results {
 		if r.Error != "" && r.ForwardedPPS == 0 {
 			failed = append(failed, r)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%.0f\t%.3f\t%.2f\t%.2f\t%.1f\t\n",
+		if r.Error != "" {
+			incomplete = append(incomplete, r)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%d\t%.0f\t%.3f\t%.2f\t%.2f\t%.1f\t\n",
 			r.Workload, r.Subscribers, r.ForwardedPPS, r.CPUUsPerPkt, r.FloorUsPerPkt, r.RatioToFloor,
-			r.P50Ms, r.P99Ms, r.P999Ms, r.ReadP50Ms, r.ReadP99Ms, r.Loss, r.Freezes, r.SetupP50Ms, r.RSSPerSubMiB, r.ServerCores, r.ClientCores, r.LoadAvg)
+			r.P50Ms, r.P99Ms, r.P999Ms, r.ReadP50Ms, r.ReadP99Ms, r.Loss, r.Late, r.Freezes, r.SetupP50Ms, r.RSSPerSubMiB, r.ServerCores, r.ClientCores, r.LoadAvg)
 	}
 	_ = tw.Flush()
 	for _, r := range results {
@@ -183,6 +188,9 @@ func printTable(out io.Writer, results []result) {
 			}
 			fmt.Fprintf(out, "%s:%d subscribers by view and layer: %s\n", r.Workload, r.Subscribers, strings.Join(parts, ", "))
 		}
+	}
+	for _, r := range incomplete {
+		fmt.Fprintf(out, "%s:%d: %s\n", r.Workload, r.Subscribers, r.Error)
 	}
 	for _, r := range failed {
 		fmt.Fprintf(out, "%s:%d did not run: %s\n", r.Workload, r.Subscribers, r.Error)

@@ -19,7 +19,10 @@ type window struct {
 	measuring atomic.Bool
 	packets   atomic.Uint64
 	lost      atomic.Uint64
-	freezes   atomic.Uint64
+	// late counts packets counted in lost that arrived after all, behind
+	// later ones: out of order or resent after a NACK.
+	late    atomic.Uint64
+	freezes atomic.Uint64
 	// latency is from the send stamp to the packet's arrival at the
 	// subscriber's socket, readLatency to the subscriber's read of it
 	// (arrival.go); unstamped counts packets whose arrival was not found.
@@ -83,6 +86,8 @@ type receiver struct {
 type trackState struct {
 	video       bool
 	lastArrival atomic.Int64
+	// seq is the track reader's own.
+	seq seqTracker
 	// layer is the marker of the simulcast layer of the last video packet
 	// (W4), 0 when it carries none.
 	layer atomic.Uint32
@@ -99,18 +104,11 @@ func (r *receiver) setup() time.Duration {
 }
 
 // read is the testclient's OnTrack: it reads a track until it ends,
-// counting sequence gaps, latency and freezes.
+// counting what arrives.
 func (r *receiver) read(t *webrtc.TrackRemote) {
-	ts := &trackState{video: t.Kind() == webrtc.RTPCodecTypeVideo}
-	r.mu.Lock()
-	r.tracks = append(r.tracks, ts)
-	r.mu.Unlock()
+	ts := r.track(t.Kind() == webrtc.RTPCodecTypeVideo)
 	buf := make([]byte, 1500)
-	var (
-		h       rtp.Header
-		last    uint16
-		started bool
-	)
+	var h rtp.Header
 	for {
 		n, _, err := t.Read(buf)
 		if err != nil {
@@ -121,42 +119,137 @@ func (r *receiver) read(t *webrtc.TrackRemote) {
 		if err != nil {
 			continue
 		}
-		measuring := r.w.measuring.Load()
-		if started {
-			d := h.SequenceNumber - last
-			if d == 0 || d >= 0x8000 {
-				continue // a duplicate, or a retransmission arriving late
-			}
-			if d > 1 && measuring {
-				r.w.lost.Add(uint64(d - 1))
-			}
+		r.packet(ts, &h, buf[hn:n], now)
+	}
+}
+
+// track adds the state of a new track of r.
+func (r *receiver) track(video bool) *trackState {
+	ts := &trackState{video: video}
+	r.mu.Lock()
+	r.tracks = append(r.tracks, ts)
+	r.mu.Unlock()
+	return ts
+}
+
+// packet counts a packet of track ts, with header h and payload p, that
+// the subscriber read at now: sequence gaps, latency and freezes.
+func (r *receiver) packet(ts *trackState, h *rtp.Header, p []byte, now int64) {
+	measuring := r.w.measuring.Load()
+	first := !ts.seq.started
+	lost, arrival := ts.seq.next(h.SequenceNumber, measuring)
+	switch arrival {
+	case seqStale:
+		return
+	case seqLate:
+		// Counted lost, it came after all. Only its loss is undone: a
+		// packet behind others, mostly a retransmission, is not counted
+		// as forwarded (meetd's counters do not either), and has no
+		// say in freezes or latency, which are about the stream moving on.
+		r.w.lost.Add(^uint64(0))
+		r.w.late.Add(1)
+		return
+	}
+	if lost > 0 {
+		r.w.lost.Add(uint64(lost))
+	}
+	if ts.video {
+		if first {
+			r.firstVideo.CompareAndSwap(0, now)
+			r.videoTracks.Add(1)
+		} else if measuring && now-ts.lastArrival.Load() > freezeGap {
+			r.w.freezes.Add(1)
 		}
-		last = h.SequenceNumber
-		if ts.video {
-			if !started {
-				r.firstVideo.CompareAndSwap(0, now)
-				r.videoTracks.Add(1)
-			} else if measuring && now-ts.lastArrival.Load() > freezeGap {
-				r.w.freezes.Add(1)
-			}
-			ts.lastArrival.Store(now)
-			if p := buf[hn:n]; len(p) > layerMarkerAt {
-				ts.layer.Store(uint32(p[layerMarkerAt]))
-			}
+		ts.lastArrival.Store(now)
+		if len(p) > layerMarkerAt {
+			ts.layer.Store(uint32(p[layerMarkerAt]))
 		}
-		started = true
-		if measuring {
-			r.w.packets.Add(1)
-			if sent, ok := readStamp(buf[hn:n]); ok {
-				r.w.readLatency.add(now - sent)
-				if at, ok := r.w.arrivals.get(h.SSRC, h.SequenceNumber); ok {
-					r.w.latency.add(at - sent)
-				} else {
-					r.w.unstamped.Add(1)
-				}
+	}
+	if measuring {
+		r.w.packets.Add(1)
+		if sent, ok := readStamp(p); ok {
+			r.w.readLatency.add(now - sent)
+			if at, ok := r.w.arrivals.get(h.SSRC, h.SequenceNumber); ok {
+				r.w.latency.add(at - sent)
+			} else {
+				r.w.unstamped.Add(1)
 			}
 		}
 	}
+}
+
+// seqTracker follows the sequence numbers of one track's packets in the
+// order they arrive.
+type seqTracker struct {
+	started bool
+	last    uint16 // the highest so far, in 16-bit serial order
+	// missing has a bit for each of the seqWindow sequence numbers up to
+	// last, at its number modulo seqWindow: set if it was counted lost
+	// and has not arrived since.
+	missing [seqWindow / 64]uint64
+}
+
+// seqWindow is how far behind the highest sequence number a packet may
+// arrive and still not be lost: about a second of W1's video, well beyond
+// a retransmission's round trip on loopback. It divides 65536, so that
+// the bits of missing follow the sequence numbers across their wrap.
+const seqWindow = 1024
+
+// seqArrival is what a packet's sequence number says of it.
+type seqArrival int
+
+const (
+	seqNext  seqArrival = iota // ahead of every packet before it
+	seqLate                    // behind, in a gap counted lost
+	seqStale                   // a duplicate, or behind without a gap counted
+)
+
+// next takes the sequence number of the packet that arrived after the
+// others. Ahead of the others, lost is how many the gap before it
+// skipped; count says whether gaps count (while the window runs), both
+// for lost and for later packets to fill as late. Sequence numbers wrap:
+// 0 follows 65535.
+func (s *seqTracker) next(seq uint16, count bool) (lost int, _ seqArrival) {
+	if !s.started {
+		s.started, s.last = true, seq
+		return 0, seqNext
+	}
+	d := seq - s.last
+	switch {
+	case d == 0:
+		return 0, seqStale
+	case d >= 0x8000: // behind
+		if count && s.last-seq < seqWindow && s.take(seq) {
+			return 0, seqLate
+		}
+		return 0, seqStale
+	}
+	// Of the numbers skipped, only the last seqWindow-1 keep their bits.
+	for i := max(1, int(d)-seqWindow+1); i <= int(d); i++ {
+		s.mark(s.last+uint16(i), count && i < int(d))
+	}
+	s.last = seq
+	if !count {
+		return 0, seqNext
+	}
+	return int(d) - 1, seqNext
+}
+
+func (s *seqTracker) mark(seq uint16, missing bool) {
+	i, bit := seq%seqWindow/64, uint64(1)<<(seq%64)
+	if missing {
+		s.missing[i] |= bit
+	} else {
+		s.missing[i] &^= bit
+	}
+}
+
+// take clears the bit of seq and says whether it was set.
+func (s *seqTracker) take(seq uint16) bool {
+	i, bit := seq%seqWindow/64, uint64(1)<<(seq%64)
+	set := s.missing[i]&bit != 0
+	s.missing[i] &^= bit
+	return set
 }
 
 // layer is the marker of the simulcast layer r's video arrives in, 0

@@ -126,6 +126,12 @@ func procCPU(pid int) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
+	return statCPU(data)
+}
+
+// statCPU is the CPU time, user and system, in the content of a
+// /proc/PID/stat file.
+func statCPU(data []byte) (time.Duration, error) {
 	// The command name in parentheses may hold spaces; fields follow the last ')'.
 	i := bytes.LastIndexByte(data, ')')
 	if i < 0 {

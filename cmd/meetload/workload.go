@@ -118,6 +118,7 @@ type result struct {
 	ReadP999Ms   float64 `json:"read_p999_ms"`
 	Unstamped    uint64  `json:"unstamped"`
 	Loss         uint64  `json:"loss"`
+	Late         uint64  `json:"late"`
 	LossRate     float64 `json:"loss_rate"`
 	Freezes      uint64  `json:"freezes"`
 	KeyframeReqs int64   `json:"keyframe_requests"`
@@ -508,31 +509,64 @@ func (r *run) measure(subs []*subscriber, during func(context.Context)) error {
 		return fmt.Errorf("floor: %w", err)
 	}
 
-	res := &r.res
-	pkts := float64(r.w.packets.Load())
-	res.Seconds = round(elapsed.Seconds(), 2)
-	res.ForwardedPPS = round(pkts/elapsed.Seconds(), 0)
-	res.ServerCores = round((cpu1-cpu0).Seconds()/elapsed.Seconds(), 3)
-	res.ClientCores = round((self1-self0).Seconds()/elapsed.Seconds(), 3)
-	res.FloorUsPerPkt = round((floor1+floor2)/2, 3)
-	if pkts > 0 {
-		res.CPUUsPerPkt = round(float64(cpu1-cpu0)/float64(time.Microsecond)/pkts, 3)
-		res.RatioToFloor = round(res.CPUUsPerPkt/res.FloorUsPerPkt, 3)
+	return r.res.fill(windowTotals{
+		elapsed: elapsed,
+		server:  cpu1 - cpu0,
+		client:  self1 - self0,
+		floors:  [2]float64{floor1, floor2},
+	}, &r.w)
+}
+
+// windowTotals is what the tool measured around a window, besides what
+// the subscribers received in it.
+type windowTotals struct {
+	elapsed time.Duration
+	// server and client are the CPU time meetd and the tool used in it.
+	server, client time.Duration
+	// floors are the floor, in CPU µs per packet, before and after it.
+	floors [2]float64
+}
+
+// fill sets res's figures from a window's totals t and what the
+// subscribers received in it, w.
+// A figure that cannot be had is left 0 with an error, never NaN or Inf,
+// which encoding/json refuses: the tool's output would end there.
+func (res *result) fill(t windowTotals, w *window) error {
+	if t.elapsed <= 0 {
+		return fmt.Errorf("the window took %v", t.elapsed)
 	}
-	res.P50Ms = finite(r.w.latency.quantile(0.5))
-	res.P99Ms = finite(r.w.latency.quantile(0.99))
-	res.P999Ms = finite(r.w.latency.quantile(0.999))
-	res.ReadP50Ms = finite(r.w.readLatency.quantile(0.5))
-	res.ReadP99Ms = finite(r.w.readLatency.quantile(0.99))
-	res.ReadP999Ms = finite(r.w.readLatency.quantile(0.999))
-	res.Unstamped = r.w.unstamped.Load()
-	res.Loss = r.w.lost.Load()
-	if total := pkts + float64(res.Loss); total > 0 {
+	pkts := float64(w.packets.Load())
+	res.Seconds = round(t.elapsed.Seconds(), 2)
+	res.ForwardedPPS = round(pkts/t.elapsed.Seconds(), 0)
+	res.ServerCores = round(t.server.Seconds()/t.elapsed.Seconds(), 3)
+	res.ClientCores = round(t.client.Seconds()/t.elapsed.Seconds(), 3)
+	if floor := (t.floors[0] + t.floors[1]) / 2; floor > 0 && !math.IsInf(floor, 0) {
+		res.FloorUsPerPkt = round(floor, 3)
+	}
+	if pkts > 0 {
+		res.CPUUsPerPkt = round(float64(t.server)/float64(time.Microsecond)/pkts, 3)
+		if res.FloorUsPerPkt > 0 {
+			res.RatioToFloor = round(res.CPUUsPerPkt/res.FloorUsPerPkt, 3)
+		}
+	}
+	res.P50Ms = finite(w.latency.quantile(0.5))
+	res.P99Ms = finite(w.latency.quantile(0.99))
+	res.P999Ms = finite(w.latency.quantile(0.999))
+	res.ReadP50Ms = finite(w.readLatency.quantile(0.5))
+	res.ReadP99Ms = finite(w.readLatency.quantile(0.99))
+	res.ReadP999Ms = finite(w.readLatency.quantile(0.999))
+	res.Unstamped = w.unstamped.Load()
+	res.Loss = w.lost.Load()
+	res.Late = w.late.Load()
+	if total := pkts + float64(res.Late+res.Loss); total > 0 {
 		res.LossRate = float64(res.Loss) / total
 	}
-	res.Freezes = r.w.freezes.Load()
-	if pkts == 0 {
+	res.Freezes = w.freezes.Load()
+	switch {
+	case pkts == 0:
 		return errors.New("no packets arrived in the window")
+	case res.FloorUsPerPkt == 0:
+		return fmt.Errorf("the floor came to %v and %v µs per packet: no ratio to it", t.floors[0], t.floors[1])
 	}
 	return nil
 }
