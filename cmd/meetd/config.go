@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meetd/meetd/internal/httpd"
 	"github.com/meetd/meetd/internal/room"
 	"github.com/meetd/meetd/internal/sfu"
 	"github.com/meetd/meetd/internal/turn"
@@ -39,6 +40,8 @@ type Config struct {
 	// PprofAddr, when set, serves net/http/pprof there, apart from the
 	// public address.
 	PprofAddr string
+	// HTTP bounds each HTTP connection, on every listener.
+	HTTP httpd.Limits
 }
 
 // TLSConfig is where meetd's HTTPS certificate comes from; at most one of
@@ -88,6 +91,7 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	var origins, iceServers, interfaces, publicIPs, ports, level, acmeDomains string
 	var udpPort, tcpPort, turnPort, lifetime string
+	var httpRead, httpWrite, httpIdle string
 	var loopback bool
 	fs.StringVar(&cfg.Addr, "addr", env("MEETD_ADDR", ""), "address to serve HTTP (or HTTPS) on; default :8080, with -acme-domain :443 (env MEETD_ADDR)")
 	fs.StringVar(&origins, "allowed-origins", env("MEETD_ALLOWED_ORIGINS", ""),
@@ -142,6 +146,14 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"password (user admin) for the stats view at /admin/stats from other machines; from this machine it needs none (env MEETD_ADMIN_PASSWORD)")
 	fs.StringVar(&cfg.PprofAddr, "pprof", env("MEETD_PPROF", ""),
 		"address to serve Go profiles (/debug/pprof/) on, such as 127.0.0.1:6060; empty means none (env MEETD_PPROF)")
+	fs.StringVar(&httpRead, "http-read-timeout", env("MEETD_HTTP_READ_TIMEOUT", httpd.DefaultLimits.ReadTimeout.String()),
+		"time a client has to send an HTTP request's headers, and again its body (env MEETD_HTTP_READ_TIMEOUT)")
+	fs.StringVar(&httpWrite, "http-write-timeout", env("MEETD_HTTP_WRITE_TIMEOUT", httpd.DefaultLimits.WriteTimeout.String()),
+		"time an HTTP response may take to reach the client; WebSockets are not limited by it (env MEETD_HTTP_WRITE_TIMEOUT)")
+	fs.StringVar(&httpIdle, "http-idle-timeout", env("MEETD_HTTP_IDLE_TIMEOUT", httpd.DefaultLimits.IdleTimeout.String()),
+		"time an idle keep-alive HTTP connection stays open (env MEETD_HTTP_IDLE_TIMEOUT)")
+	fs.IntVar(&cfg.HTTP.MaxHeaderBytes, "http-max-header-bytes", envInt(env("MEETD_HTTP_MAX_HEADER_BYTES", ""), httpd.DefaultLimits.MaxHeaderBytes),
+		"largest HTTP request header, in bytes (env MEETD_HTTP_MAX_HEADER_BYTES)")
 	fs.StringVar(&level, "log-level", env("MEETD_LOG_LEVEL", "info"), "debug, info, warn or error (env MEETD_LOG_LEVEL)")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: meetd [flags]\n       meetd hash-password < password\n       meetd token -room NAME -role stage|audience [-kind meeting] [-name NAME] [-ttl 24h]\n\nmeetd serves a streamer page at /, a viewer page at /viewer, meetings at /meet and signaling at /ws.\n\nFlags:\n")
@@ -183,6 +195,21 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if cfg.TURN.Lifetime, err = time.ParseDuration(lifetime); err != nil || cfg.TURN.Lifetime < time.Minute {
 		return cfg, fmt.Errorf("-turn-credential-lifetime %q: want a duration of a minute or more, such as 6h", lifetime)
+	}
+	for _, d := range []struct {
+		flag, value string
+		to          *time.Duration
+	}{
+		{"-http-read-timeout", httpRead, &cfg.HTTP.ReadTimeout},
+		{"-http-write-timeout", httpWrite, &cfg.HTTP.WriteTimeout},
+		{"-http-idle-timeout", httpIdle, &cfg.HTTP.IdleTimeout},
+	} {
+		if *d.to, err = time.ParseDuration(d.value); err != nil || *d.to <= 0 {
+			return cfg, fmt.Errorf("%s %q: want a duration above zero, such as 30s", d.flag, d.value)
+		}
+	}
+	if cfg.HTTP.MaxHeaderBytes < 1024 {
+		return cfg, fmt.Errorf("-http-max-header-bytes %d: want at least 1024", cfg.HTTP.MaxHeaderBytes)
 	}
 	ways := 0
 	for _, on := range []bool{cfg.TLS.CertFile != "" || cfg.TLS.KeyFile != "", cfg.TLS.SelfSigned, len(cfg.TLS.ACMEDomains) > 0} {

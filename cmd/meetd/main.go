@@ -109,7 +109,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	if m.Config.PprofAddr != "" {
-		if m.pprof, err = servePprof(m.Config.PprofAddr, m.log); err != nil {
+		if m.pprof, err = servePprof(m.Config.PprofAddr, m.Config.HTTP, m.log); err != nil {
 			return err
 		}
 	}
@@ -145,7 +145,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		AllowedOrigins: m.Config.AllowedOrigins, App: web.Dist(), Trust: site.trust,
 		Metrics: met, AdminPassword: m.Config.AdminPassword,
 	}, env)
-	m.srv = &http.Server{Handler: m.httpd, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelDebug)}
+	m.srv = m.Config.HTTP.NewServer(m.httpd, m.log)
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.srv.Serve(httpLn) }()
 	if site.acme != nil {

@@ -195,11 +195,23 @@ func cacheForever(h http.Handler) http.Handler {
 }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 {
+		// Refused before the deadlines go, so that net/http never waits on
+		// a body without one.
+		http.Error(w, "A WebSocket upgrade request has no body.", http.StatusBadRequest)
+		return
+	}
 	if !s.addClient() {
 		http.Error(w, "meetd is shutting down", http.StatusServiceUnavailable)
 		return
 	}
 	defer s.clients.Done()
+	// The WebSocket keeps its own deadlines (pings, and a timeout per
+	// write): lift the HTTP request's (Limits.Wrap) before the connection
+	// is taken over, as net/http leaves them to the handler.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins})
 	if err != nil {
 		// Accept has answered the request (403 for a foreign origin).
