@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/meetd/meetd/internal/httpd"
+	"github.com/meetd/meetd/internal/sfu"
+	"github.com/meetd/meetd/internal/signal"
 )
 
 // closedByServer waits, up to limit, for the server to close conn: it
@@ -93,5 +96,67 @@ func TestStalledBodyIsCut(t *testing.T) {
 			t.Errorf("request %d: %d %q, want 408 saying the body did not arrive in time", i, res.StatusCode, body)
 		}
 		closedByServer(t, conn, 20*time.Second)
+	}
+}
+
+// TestShutdownTellsClientsBeforeDraining: with an HTTP request stalled
+// mid-body, a WebSocket client still hears shutting_down while that request
+// is open and before Close returns; the stalled request is then cut, and
+// the stop is a clean one.
+func TestShutdownTellsClientsBeforeDraining(t *testing.T) {
+	checkLeaks(t)
+	m := NewMain(Config{Addr: "127.0.0.1:0", SFU: sfu.Config{Loopback: true, Interfaces: []string{"lo"}}}, testLog())
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ws := dialRaw(t, ctx, "ws://"+m.Addr()+"/ws")
+	ws.send(ctx, `{"type":"join","room":"shutdown","role":"audience"}`)
+	if msg, err := ws.next(ctx); err != nil || msg.Type != signal.TypeJoined {
+		t.Fatalf("join: %+v %v", msg, err)
+	}
+	stalled, err := net.Dial("tcp", m.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	// meetd's "100 Continue" says the handler is reading the body.
+	if _, err := io.WriteString(stalled, "POST /whip/stall HTTP/1.1\r\nHost: "+m.Addr()+
+		"\r\nContent-Type: application/sdp\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	_ = stalled.SetReadDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(stalled)
+	if line, err := br.ReadString('\n'); err != nil || !strings.Contains(line, " 100 ") {
+		t.Fatalf("want 100 Continue, got %q %v", line, err)
+	}
+	if line, err := br.ReadString('\n'); err != nil || line != "\r\n" {
+		t.Fatalf("want the end of 100 Continue, got %q %v", line, err)
+	}
+	if _, err := io.WriteString(stalled, "v=0\r\no=- 1"); err != nil {
+		t.Fatal(err)
+	}
+
+	closed := make(chan error, 1)
+	go func() { closed <- m.Close() }()
+	ws.expectError(ctx, signal.CodeShuttingDown)
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) before the client was told", err)
+	default:
+	}
+	_ = stalled.SetReadDeadline(time.Now().Add(time.Millisecond))
+	if _, err := br.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the stalled request was answered or cut (%v) before the client was told", err)
+	}
+	closedByServer(t, stalled, 20*time.Second)
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("Close: %v, want a clean stop", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Close did not return")
 	}
 }
