@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/meetd/meetd/internal/httpd"
 	"github.com/meetd/meetd/internal/sfu"
 	"github.com/meetd/meetd/internal/signal"
@@ -158,5 +160,54 @@ func TestShutdownTellsClientsBeforeDraining(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("Close did not return")
+	}
+}
+
+// TestOversizedMessagesKeepTheConnection: chat and offers over their
+// limits get too_large, and the same connection goes on: its next chat is
+// sent. Only a message over 1 MiB closes it, after saying so.
+func TestOversizedMessagesKeepTheConnection(t *testing.T) {
+	checkLeaks(t)
+	url := startMeetd(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := dialRaw(t, ctx, url)
+	c.send(ctx, `{"type":"join","room":"big-talk","kind":"meeting","role":"stage","name":"Ana"}`)
+	if m, err := c.next(ctx); err != nil || m.Type != signal.TypeJoined {
+		t.Fatalf("join: %+v %v", m, err)
+	}
+	for _, tc := range []struct{ what, msg string }{
+		{"chat over its limit", `{"type":"chat","text":"` + strings.Repeat("é", signal.MaxChatText+1) + `"}`},
+		{"chat over the message limit", `{"type":"chat","text":"` + strings.Repeat("x", signal.MaxMessageSize) + `"}`},
+		{"offer with an sdp over its limit", `{"type":"offer","sdp":"` + strings.Repeat("x", 50_000) + `"}`},
+		{"offer over the message limit", `{"type":"offer","sdp":"` + strings.Repeat("x", 512<<10) + `"}`},
+	} {
+		c.send(ctx, tc.msg)
+		m, err := c.next(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.what, err)
+		}
+		if m.Type != signal.TypeError || m.Code != signal.CodeTooLarge || m.Message == "" {
+			t.Fatalf("%s: got %+v, want too_large", tc.what, m)
+		}
+	}
+	c.send(ctx, `{"type":"chat","text":"still here"}`)
+	for {
+		m, err := c.next(ctx)
+		if err != nil {
+			t.Fatalf("waiting for the chat: %v", err)
+		}
+		if m.Type == signal.TypeChat && m.Text == "still here" {
+			break
+		}
+		if m.Type == signal.TypeError {
+			t.Fatalf("chat after the oversized messages: %+v", m)
+		}
+	}
+	// Over 1 MiB: meetd stops reading, says why and closes.
+	go c.ws.Write(ctx, websocket.MessageText, []byte(`{"type":"chat","text":"`+strings.Repeat("x", 1<<20)+`"}`))
+	c.expectError(ctx, signal.CodeTooLarge)
+	if _, err := c.next(ctx); err == nil {
+		t.Fatal("connection still open after a message over 1 MiB")
 	}
 }
