@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -42,6 +43,8 @@ type Config struct {
 	PprofAddr string
 	// HTTP bounds each HTTP connection, on every listener.
 	HTTP httpd.Limits
+	// AllowedHosts are Host patterns /ws accepts besides meetd's own names.
+	AllowedHosts []string
 }
 
 // TLSConfig is where meetd's HTTPS certificate comes from; at most one of
@@ -89,13 +92,15 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		v := strings.ToLower(getenv(name))
 		return v == "true" || v == "1" || v == "yes"
 	}
-	var origins, iceServers, interfaces, publicIPs, ports, level, acmeDomains string
+	var origins, hosts, iceServers, interfaces, publicIPs, ports, level, acmeDomains string
 	var udpPort, tcpPort, turnPort, lifetime string
 	var httpRead, httpWrite, httpIdle string
 	var loopback bool
 	fs.StringVar(&cfg.Addr, "addr", env("MEETD_ADDR", ""), "address to serve HTTP (or HTTPS) on; default :8080, with -acme-domain :443 (env MEETD_ADDR)")
 	fs.StringVar(&origins, "allowed-origins", env("MEETD_ALLOWED_ORIGINS", ""),
 		"comma-separated origin hosts allowed to open /ws besides the page's own, e.g. app.example.com,*.example.org (env MEETD_ALLOWED_ORIGINS)")
+	fs.StringVar(&hosts, "allowed-hosts", env("MEETD_ALLOWED_HOSTS", ""),
+		"comma-separated names browsers may reach /ws by besides addresses, localhost, the machine's and the certificate's names, e.g. meet.example.com; when set, other names are refused even through a reverse proxy; * allows any (env MEETD_ALLOWED_HOSTS)")
 	fs.StringVar(&iceServers, "ice-servers", env("MEETD_ICE_SERVERS", ""),
 		"comma-separated extra STUN/TURN URLs handed to browsers, e.g. stun:stun.example.org:3478 (env MEETD_ICE_SERVERS)")
 	fs.BoolVar(&loopback, "ice-loopback", envBool("MEETD_ICE_LOOPBACK"),
@@ -166,6 +171,12 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	cfg.AllowedOrigins = splitList(origins)
+	cfg.AllowedHosts = splitList(hosts)
+	for _, p := range cfg.AllowedHosts {
+		if _, err := path.Match(p, ""); err != nil {
+			return cfg, fmt.Errorf("-allowed-hosts %q: not a name pattern such as meet.example.com or *.example.com", p)
+		}
+	}
 	cfg.ICEServers = splitList(iceServers)
 	cfg.SFU.Loopback = loopback
 	cfg.SFU.Interfaces = splitList(interfaces)

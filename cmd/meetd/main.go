@@ -146,6 +146,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.httpd = httpd.New(httpd.Config{
 		AllowedOrigins: m.Config.AllowedOrigins, App: web.Dist(), Trust: site.trust,
 		Metrics: met, AdminPassword: m.Config.AdminPassword,
+		Hosts: m.hostNames(site), AllowedHosts: m.Config.AllowedHosts,
 	}, env)
 	m.srv = m.Config.HTTP.NewServer(m.httpd, m.log)
 	m.done = make(chan error, 1)

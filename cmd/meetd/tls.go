@@ -81,3 +81,18 @@ func (m *Main) serveACME(a *certs.ACME) error {
 	m.log.Info("ACME challenges and redirect to HTTPS", "addr", ln.Addr().String(), "domains", m.Config.TLS.ACMEDomains)
 	return nil
 }
+
+// hostNames are the names meetd knows itself by: the machine's, and those
+// of its certificate.
+func (m *Main) hostNames(s site) []string {
+	names, _ := certs.MachineNames()
+	names = append(names, m.Config.TLS.ACMEDomains...)
+	if s.tls != nil {
+		for _, c := range s.tls.Certificates {
+			if c.Leaf != nil {
+				names = append(names, c.Leaf.DNSNames...)
+			}
+		}
+	}
+	return names
+}

@@ -211,3 +211,75 @@ func TestOversizedMessagesKeepTheConnection(t *testing.T) {
 		t.Fatal("connection still open after a message over 1 MiB")
 	}
 }
+
+// TestWebSocketHostCheck: a browser's upgrade to /ws that names meetd by a
+// foreign name, as a page re-pointed by DNS rebinding does, is refused;
+// addresses, localhost, the machine's name, names in -allowed-hosts and
+// requests through a reverse proxy are not.
+func TestWebSocketHostCheck(t *testing.T) {
+	checkLeaks(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	hostname, _ := os.Hostname()
+	try := func(addr, host string, header ...string) (*http.Response, error) {
+		t.Helper()
+		h := http.Header{"Origin": []string{"http://" + host}}
+		for i := 0; i+1 < len(header); i += 2 {
+			h.Set(header[i], header[i+1])
+		}
+		ws, res, err := websocket.Dial(ctx, "ws://"+addr+"/ws", &websocket.DialOptions{Host: host, HTTPHeader: h})
+		if err == nil {
+			ws.CloseNow()
+		}
+		return res, err
+	}
+	refused := func(what string, res *http.Response, err error) {
+		t.Helper()
+		if err == nil {
+			t.Errorf("%s: accepted, want 403", what)
+			return
+		}
+		if res == nil || res.StatusCode != http.StatusForbidden {
+			t.Errorf("%s: %v, want 403", what, err)
+			return
+		}
+		body, _ := io.ReadAll(res.Body)
+		if !strings.Contains(string(body), "-allowed-hosts") {
+			t.Errorf("%s: 403 %q, want words that name -allowed-hosts", what, body)
+		}
+	}
+
+	addr := runMeetd(t, Config{}).Addr()
+	_, port, _ := net.SplitHostPort(addr)
+	res, err := try(addr, "evil.example:"+port)
+	refused("evil.example", res, err)
+	res, err = try(addr, "evil.example")
+	refused("evil.example without a port", res, err)
+	for _, host := range []string{"127.0.0.1:" + port, "localhost:" + port, "[::1]:" + port, hostname + ":" + port} {
+		if _, err := try(addr, host); err != nil {
+			t.Errorf("%s: %v", host, err)
+		}
+	}
+	// Through a reverse proxy, whose public name meetd cannot know.
+	if _, err := try(addr, "meet.example.com", "X-Forwarded-For", "198.51.100.7"); err != nil {
+		t.Errorf("through a proxy: %v", err)
+	}
+	// Not a browser: no Origin, so no page to fear.
+	if ws, _, err := websocket.Dial(ctx, "ws://"+addr+"/ws", &websocket.DialOptions{Host: "evil.example"}); err != nil {
+		t.Errorf("without an Origin: %v", err)
+	} else {
+		ws.CloseNow()
+	}
+
+	// With -allowed-hosts, its names are let in and no others, even
+	// through a proxy.
+	addr = runMeetd(t, Config{AllowedHosts: []string{"meet.example.com", "*.example.net"}}).Addr()
+	_, port, _ = net.SplitHostPort(addr)
+	for _, host := range []string{"meet.example.com:" + port, "meet.example.com", "a.example.net", "127.0.0.1:" + port} {
+		if _, err := try(addr, host); err != nil {
+			t.Errorf("with -allowed-hosts, %s: %v", host, err)
+		}
+	}
+	res, err = try(addr, "evil.example", "X-Forwarded-For", "198.51.100.7")
+	refused("with -allowed-hosts, evil.example through a proxy", res, err)
+}

@@ -37,6 +37,11 @@ type Config struct {
 	AdminPassword string
 	// Trust, when set, is served at CAPath and explained at TrustPath.
 	Trust *Trust
+	// Hosts are names meetd is reached by (the machine's, the
+	// certificate's), and AllowedHosts more from the settings, both in
+	// path.Match syntax: see hostAllowed.
+	Hosts        []string
+	AllowedHosts []string
 }
 
 // Server routes meetd's HTTP requests.
@@ -199,6 +204,10 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		// Refused before the deadlines go, so that net/http never waits on
 		// a body without one.
 		http.Error(w, "A WebSocket upgrade request has no body.", http.StatusBadRequest)
+		return
+	}
+	if !s.hostAllowed(r) {
+		s.refuseHost(w, r)
 		return
 	}
 	if !s.addClient() {
