@@ -8,7 +8,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -282,4 +285,85 @@ func TestWebSocketHostCheck(t *testing.T) {
 	}
 	res, err = try(addr, "evil.example", "X-Forwarded-For", "198.51.100.7")
 	refused("with -allowed-hosts, evil.example through a proxy", res, err)
+}
+
+// runMainEnv makes the test binary run meetd's main instead of the tests,
+// for TestSIGTERMStopsCleanly.
+const runMainEnv = "MEETD_TEST_RUN_MAIN"
+
+func init() {
+	if os.Getenv(runMainEnv) != "" {
+		os.Args = os.Args[:1]
+		main()
+		os.Exit(0)
+	}
+}
+
+// TestSIGTERMStopsCleanly: meetd's own process, stopped by SIGTERM with a
+// request stalled mid-body, tells its WebSocket client and exits 0.
+func TestSIGTERMStopsCleanly(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0])
+	cmd.Env = append(os.Environ(), runMainEnv+"=1", "MEETD_ADDR=127.0.0.1:0", "MEETD_ICE_LOOPBACK=true",
+		"MEETD_ICE_INTERFACES=lo", "MEETD_STATE_DIR="+t.TempDir())
+	logFile, err := os.Create(filepath.Join(t.TempDir(), "meetd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	cmd.Stderr = logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	logs := func() string {
+		b, _ := os.ReadFile(logFile.Name())
+		return string(b)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("meetd's log:\n%s", logs())
+		}
+	})
+	var addr string
+	waitUntil(t, ctx, "meetd to listen", func() bool {
+		for _, line := range strings.Split(logs(), "\n") {
+			if !strings.Contains(line, "meetd listening") {
+				continue
+			}
+			for _, f := range strings.Fields(line) {
+				if a, ok := strings.CutPrefix(f, "addr="); ok {
+					addr = a
+					return true
+				}
+			}
+		}
+		return false
+	})
+	ws := dialRaw(t, ctx, "ws://"+addr+"/ws")
+	ws.send(ctx, `{"type":"join","room":"sigterm","role":"audience"}`)
+	if m, err := ws.next(ctx); err != nil || m.Type != signal.TypeJoined {
+		t.Fatalf("join: %+v %v", m, err)
+	}
+	stalled, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	if _, err := io.WriteString(stalled, "POST /whip/stall HTTP/1.1\r\nHost: "+addr+
+		"\r\nContent-Type: application/sdp\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	_ = stalled.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if line, err := bufio.NewReader(stalled).ReadString('\n'); err != nil || !strings.Contains(line, " 100 ") {
+		t.Fatalf("want 100 Continue, got %q %v", line, err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	ws.expectError(ctx, signal.CodeShuttingDown)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("meetd stopped by SIGTERM: %v, want exit status 0", err)
+	}
 }
