@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/meetd/meetd/internal/access"
+	"github.com/meetd/meetd/internal/httpd"
 	"github.com/meetd/meetd/internal/room"
 	"github.com/meetd/meetd/internal/sfu"
 	"github.com/meetd/meetd/internal/turn"
@@ -48,6 +50,10 @@ type Config struct {
 	// PprofAddr, when set, serves net/http/pprof there, apart from the
 	// public address.
 	PprofAddr string
+	// HTTP bounds each HTTP connection, on every listener.
+	HTTP httpd.Limits
+	// AllowedHosts are Host patterns /ws accepts besides meetd's own names.
+	AllowedHosts []string
 }
 
 // PerAddrLimits bound what one client address (an IPv6 /64) may hold and
@@ -111,13 +117,16 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		v := strings.ToLower(getenv(name))
 		return v == "true" || v == "1" || v == "yes"
 	}
-	var origins, iceServers, interfaces, publicIPs, ports, level, acmeDomains string
+	var origins, hosts, iceServers, interfaces, publicIPs, ports, level, acmeDomains string
 	var udpPort, tcpPort, turnPort, lifetime string
 	var trustProxy, wrongWindow string
+	var httpRead, httpWrite, httpIdle string
 	var loopback bool
 	fs.StringVar(&cfg.Addr, "addr", env("MEETD_ADDR", ""), "address to serve HTTP (or HTTPS) on; default :8080, with -acme-domain :443 (env MEETD_ADDR)")
 	fs.StringVar(&origins, "allowed-origins", env("MEETD_ALLOWED_ORIGINS", ""),
 		"comma-separated origin hosts allowed to open /ws besides the page's own, e.g. app.example.com,*.example.org (env MEETD_ALLOWED_ORIGINS)")
+	fs.StringVar(&hosts, "allowed-hosts", env("MEETD_ALLOWED_HOSTS", ""),
+		"comma-separated names browsers may reach /ws by besides addresses, localhost, the machine's and the certificate's names, e.g. meet.example.com; when set, other names are refused even through a reverse proxy; * allows any (env MEETD_ALLOWED_HOSTS)")
 	fs.StringVar(&iceServers, "ice-servers", env("MEETD_ICE_SERVERS", ""),
 		"comma-separated extra STUN/TURN URLs handed to browsers, e.g. stun:stun.example.org:3478 (env MEETD_ICE_SERVERS)")
 	fs.BoolVar(&loopback, "ice-loopback", envBool("MEETD_ICE_LOOPBACK"),
@@ -196,6 +205,14 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"password (user admin) for the stats view at /admin/stats; only a request from this machine with no proxy in between needs none (env MEETD_ADMIN_PASSWORD)")
 	fs.StringVar(&cfg.PprofAddr, "pprof", env("MEETD_PPROF", ""),
 		"address to serve Go profiles (/debug/pprof/) on, such as 127.0.0.1:6060; empty means none (env MEETD_PPROF)")
+	fs.StringVar(&httpRead, "http-read-timeout", env("MEETD_HTTP_READ_TIMEOUT", httpd.DefaultLimits.ReadTimeout.String()),
+		"time a client has to send an HTTP request's headers, and again its body (env MEETD_HTTP_READ_TIMEOUT)")
+	fs.StringVar(&httpWrite, "http-write-timeout", env("MEETD_HTTP_WRITE_TIMEOUT", httpd.DefaultLimits.WriteTimeout.String()),
+		"time an HTTP response may take to reach the client; WebSockets are not limited by it (env MEETD_HTTP_WRITE_TIMEOUT)")
+	fs.StringVar(&httpIdle, "http-idle-timeout", env("MEETD_HTTP_IDLE_TIMEOUT", httpd.DefaultLimits.IdleTimeout.String()),
+		"time an idle keep-alive HTTP connection stays open (env MEETD_HTTP_IDLE_TIMEOUT)")
+	fs.IntVar(&cfg.HTTP.MaxHeaderBytes, "http-max-header-bytes", envInt(env("MEETD_HTTP_MAX_HEADER_BYTES", ""), httpd.DefaultLimits.MaxHeaderBytes),
+		"largest HTTP request header, in bytes (env MEETD_HTTP_MAX_HEADER_BYTES)")
 	fs.StringVar(&level, "log-level", env("MEETD_LOG_LEVEL", "info"), "debug, info, warn or error (env MEETD_LOG_LEVEL)")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: meetd [flags]\n       meetd hash-password < password\n       meetd token -room NAME -role stage|audience [-kind meeting] [-name NAME] [-ttl 24h]\n\nmeetd serves a streamer page at /, a viewer page at /viewer, meetings at /meet and signaling at /ws.\n\nFlags:\n")
@@ -208,6 +225,12 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	cfg.AllowedOrigins = splitList(origins)
+	cfg.AllowedHosts = splitList(hosts)
+	for _, p := range cfg.AllowedHosts {
+		if _, err := path.Match(p, ""); err != nil {
+			return cfg, fmt.Errorf("-allowed-hosts %q: not a name pattern such as meet.example.com or *.example.com", p)
+		}
+	}
 	cfg.ICEServers = splitList(iceServers)
 	cfg.SFU.Loopback = loopback
 	cfg.SFU.Interfaces = splitList(interfaces)
@@ -248,6 +271,21 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if cfg.Passwords.Window, err = time.ParseDuration(wrongWindow); err != nil || cfg.Passwords.Window < time.Second {
 		return cfg, fmt.Errorf("-wrong-password-window %q: want a duration of a second or more, such as 10m", wrongWindow)
+	}
+	for _, d := range []struct {
+		flag, value string
+		to          *time.Duration
+	}{
+		{"-http-read-timeout", httpRead, &cfg.HTTP.ReadTimeout},
+		{"-http-write-timeout", httpWrite, &cfg.HTTP.WriteTimeout},
+		{"-http-idle-timeout", httpIdle, &cfg.HTTP.IdleTimeout},
+	} {
+		if *d.to, err = time.ParseDuration(d.value); err != nil || *d.to <= 0 {
+			return cfg, fmt.Errorf("%s %q: want a duration above zero, such as 30s", d.flag, d.value)
+		}
+	}
+	if cfg.HTTP.MaxHeaderBytes < 1024 {
+		return cfg, fmt.Errorf("-http-max-header-bytes %d: want at least 1024", cfg.HTTP.MaxHeaderBytes)
 	}
 	ways := 0
 	for _, on := range []bool{cfg.TLS.CertFile != "" || cfg.TLS.KeyFile != "", cfg.TLS.SelfSigned, len(cfg.TLS.ACMEDomains) > 0} {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meetd/meetd/internal/httpd"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -40,13 +42,29 @@ func TestParseConfig(t *testing.T) {
 		cfg.TURN.Secret != "s3cret" || cfg.TURN.Lifetime.Hours() != 2 || !cfg.TLS.SelfSigned || cfg.TLS.ACMECacheDir != "/tmp/x/acme" {
 		t.Fatalf("network settings: %+v", cfg)
 	}
+	cfg, err = ParseConfig([]string{"-http-read-timeout", "5s", "-http-idle-timeout", "1m30s"},
+		func(k string) string { return map[string]string{"MEETD_HTTP_MAX_HEADER_BYTES": "8192"}[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTP.ReadTimeout != 5*time.Second || cfg.HTTP.IdleTimeout != 90*time.Second ||
+		cfg.HTTP.WriteTimeout != httpd.DefaultLimits.WriteTimeout || cfg.HTTP.MaxHeaderBytes != 8192 {
+		t.Fatalf("HTTP limits: %+v", cfg.HTTP)
+	}
+	cfg, err = ParseConfig(nil, func(k string) string {
+		return map[string]string{"MEETD_ALLOWED_HOSTS": "meet.example.com, *.example.org"}[k]
+	}, io.Discard)
+	if err != nil || len(cfg.AllowedHosts) != 2 || cfg.AllowedHosts[1] != "*.example.org" {
+		t.Fatalf("allowed hosts: %q %v", cfg.AllowedHosts, err)
+	}
 	cfg, _ = ParseConfig([]string{"-acme-domain", "meet.example.org"}, func(string) string { return "" }, io.Discard)
 	if cfg.Addr != ":443" || cfg.TLS.ACMEHTTPAddr != ":80" {
 		t.Fatalf("ACME defaults: %+v", cfg)
 	}
 	for _, args := range [][]string{{"-udp-ports", "9-1"}, {"-udp-ports", "x"}, {"-log-level", "loud"}, {"extra"},
 		{"-udp-port", "70000"}, {"-tcp-port", "x"}, {"-turn-credential-lifetime", "1s"}, {"-tls-cert", "a.pem"},
-		{"-tls-self-signed", "-acme-domain", "a.example"}} {
+		{"-tls-self-signed", "-acme-domain", "a.example"}, {"-http-read-timeout", "0"}, {"-http-idle-timeout", "soon"},
+		{"-http-write-timeout", "-1s"}, {"-http-max-header-bytes", "10"}, {"-allowed-hosts", "[meet"}} {
 		if _, err := ParseConfig(args, func(string) string { return "" }, io.Discard); err == nil {
 			t.Errorf("%v accepted", args)
 		}
@@ -57,7 +75,8 @@ func TestParseConfig(t *testing.T) {
 	}
 	for _, flag := range []string{"-addr", "-allowed-origins", "-ice-loopback", "-ice-interfaces", "-ice-servers", "-public-ip", "-udp-ports", "-log-level", "MEETD_ADDR",
 		"-udp-port", "-tcp-port", "-public-ip-stun", "-turn", "-turn-port", "-turn-secret", "-turn-credential-lifetime",
-		"-tls-cert", "-tls-key", "-tls-self-signed", "-state-dir", "-acme-domain", "-acme-email", "-acme-dir", "-acme-ca", "-acme-ca-roots", "-acme-http-addr", "-pprof"} {
+		"-tls-cert", "-tls-key", "-tls-self-signed", "-state-dir", "-acme-domain", "-acme-email", "-acme-dir", "-acme-ca", "-acme-ca-roots", "-acme-http-addr", "-pprof",
+		"-http-read-timeout", "-http-write-timeout", "-http-idle-timeout", "-http-max-header-bytes", "-allowed-hosts"} {
 		if !strings.Contains(help.String(), flag) {
 			t.Errorf("-h does not list %s", flag)
 		}

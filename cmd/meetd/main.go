@@ -59,6 +59,8 @@ func main() {
 		os.Exit(1)
 	}
 	<-ctx.Done()
+	// A second signal stops meetd at once.
+	stop()
 	m.log.Info("shutting down")
 	if err := m.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, "meetd:", err)
@@ -112,7 +114,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	if m.Config.PprofAddr != "" {
-		if m.pprof, err = servePprof(m.Config.PprofAddr, m.log); err != nil {
+		if m.pprof, err = servePprof(m.Config.PprofAddr, m.Config.HTTP, m.log); err != nil {
 			return err
 		}
 	}
@@ -154,8 +156,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		AllowedOrigins: m.Config.AllowedOrigins, App: web.Dist(), Trust: site.trust,
 		Metrics: met, AdminPassword: m.Config.AdminPassword,
 		TrustProxy: m.Config.TrustProxy, Connections: perAddr.connections, Sessions: perAddr.sessions,
+		Hosts: m.hostNames(site), AllowedHosts: m.Config.AllowedHosts,
 	}, env)
-	m.srv = &http.Server{Handler: m.httpd, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelDebug)}
+	m.srv = m.Config.HTTP.NewServer(m.httpd, m.log)
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.srv.Serve(httpLn) }()
 	if site.acme != nil {
@@ -254,19 +257,45 @@ func (m *Main) discoverPublicIP(ctx context.Context) error {
 // Addr is the address meetd listens on.
 func (m *Main) Addr() string { return m.ln.Addr().String() }
 
-// Close stops accepting connections, tells every client, and waits for
-// them to go, for a few seconds at most.
+// drainTimeout bounds the wait for HTTP requests still running at
+// shutdown; the ones left then are cut.
+const drainTimeout = 5 * time.Second
+
+// Close stops accepting connections and tells every WebSocket client at
+// once that meetd is going away. Then it lets HTTP requests in progress
+// finish, for drainTimeout at most, and cuts those left: a stalled client
+// neither delays the others' notice nor makes the stop an error.
 func (m *Main) Close() error {
 	if m.srv == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
-	err := m.srv.Shutdown(ctx)
+	servers := []*http.Server{m.srv}
 	if m.acme != nil {
-		_ = m.acme.Shutdown(ctx)
+		servers = append(servers, m.acme)
+	}
+	// Shutdown closes the listeners at once, then waits for the requests
+	// in progress. WebSockets are not among them (their connections were
+	// taken over), so they are told in the meantime.
+	drained := make(chan error, len(servers))
+	for _, srv := range servers {
+		go func() { drained <- srv.Shutdown(ctx) }()
 	}
 	m.httpd.Close()
+	var err error
+	for range servers {
+		if e := <-drained; e != nil && err == nil {
+			err = e
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		m.log.Warn("cutting HTTP requests still running at shutdown", "waited", drainTimeout)
+		err = nil
+	}
+	for _, srv := range servers {
+		_ = srv.Close()
+	}
 	m.rooms.Close()
 	serveErr := <-m.done
 	m.stop()

@@ -5,12 +5,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"time"
+
+	"github.com/meetd/meetd/internal/httpd"
 )
 
 // servePprof serves Go's profiles on addr, a listener of its own so that
 // they are never reachable through the public address.
-func servePprof(addr string, log *slog.Logger) (*http.Server, error) {
+func servePprof(addr string, limits httpd.Limits, log *slog.Logger) (*http.Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -21,7 +22,9 @@ func servePprof(addr string, log *slog.Logger) (*http.Server, error) {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// A profile or trace streams for as long as it was asked to.
+	limits.WriteTimeout = -1
+	srv := limits.NewServer(mux, log)
 	go func() { _ = srv.Serve(ln) }()
 	log.Info("profiles served", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
 	return srv, nil

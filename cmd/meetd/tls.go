@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/meetd/meetd/internal/certs"
 	"github.com/meetd/meetd/internal/httpd"
@@ -73,7 +72,7 @@ func (m *Main) serveACME(a *certs.ACME) error {
 	if err != nil {
 		return err
 	}
-	m.acme = &http.Server{Handler: a.HTTPHandler, ReadHeaderTimeout: 10 * time.Second}
+	m.acme = m.Config.HTTP.NewServer(a.HTTPHandler, m.log)
 	go func() {
 		if err := m.acme.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.log.Error("ACME HTTP server stopped", "err", err)
@@ -81,4 +80,19 @@ func (m *Main) serveACME(a *certs.ACME) error {
 	}()
 	m.log.Info("ACME challenges and redirect to HTTPS", "addr", ln.Addr().String(), "domains", m.Config.TLS.ACMEDomains)
 	return nil
+}
+
+// hostNames are the names meetd knows itself by: the machine's, and those
+// of its certificate.
+func (m *Main) hostNames(s site) []string {
+	names, _ := certs.MachineNames()
+	names = append(names, m.Config.TLS.ACMEDomains...)
+	if s.tls != nil {
+		for _, c := range s.tls.Certificates {
+			if c.Leaf != nil {
+				names = append(names, c.Leaf.DNSNames...)
+			}
+		}
+	}
+	return names
 }

@@ -45,6 +45,11 @@ type Config struct {
 	// Connections and Sessions, when set, bound the /ws connections and
 	// the WHIP and WHEP sessions each client address has open.
 	Connections, Sessions *limit.Registry[netip.Addr]
+	// Hosts are names meetd is reached by (the machine's, the
+	// certificate's), and AllowedHosts more from the settings, both in
+	// path.Match syntax: see hostAllowed.
+	Hosts        []string
+	AllowedHosts []string
 }
 
 // Server routes meetd's HTTP requests.
@@ -210,6 +215,16 @@ func cacheForever(h http.Handler) http.Handler {
 }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 {
+		// Refused before the deadlines go, so that net/http never waits on
+		// a body without one.
+		http.Error(w, "A WebSocket upgrade request has no body.", http.StatusBadRequest)
+		return
+	}
+	if !s.hostAllowed(r) {
+		s.refuseHost(w, r)
+		return
+	}
 	if !s.addClient() {
 		http.Error(w, "meetd is shutting down", http.StatusServiceUnavailable)
 		return
@@ -217,6 +232,12 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	defer s.clients.Done()
 	addr, remote := s.remote(r)
 	release, over := s.cfg.Connections.Acquire(addr)
+	// The WebSocket keeps its own deadlines (pings, and a timeout per
+	// write): lift the HTTP request's (Limits.Wrap) before the connection
+	// is taken over, as net/http leaves them to the handler.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins})
 	if err != nil {
 		// Accept has answered the request (403 for a foreign origin).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -18,9 +19,11 @@ const (
 	writeTimeout  = 10 * time.Second
 	pingInterval  = 20 * time.Second
 	pingTimeout   = 15 * time.Second
-	// readLimit is what the WebSocket layer reads before giving up; messages
-	// between MaxMessageSize and readLimit get a too_large error first.
-	readLimit = 1 << 20
+	// discardLimit is the largest message read to its end: one over
+	// MaxMessageSize is dropped as it arrives, never held, and answered
+	// with too_large; one over discardLimit is not worth reading on, and
+	// closes the connection after a too_large error.
+	discardLimit = 1 << 20
 )
 
 // ErrSlowClient is the reason a connection is closed when its send queue is full.
@@ -59,7 +62,9 @@ type Incoming struct {
 func NewConn(ctx context.Context, ws *websocket.Conn, log *slog.Logger) *Conn {
 	ctx, cancel := context.WithCancel(ctx)
 	abortCtx, abort := context.WithCancel(context.Background())
-	ws.SetReadLimit(readLimit)
+	// readMessage bounds what is held; the WebSocket layer's own limit is
+	// only a backstop behind it.
+	ws.SetReadLimit(discardLimit + 1)
 	c := &Conn{
 		ws:       ws,
 		log:      log,
@@ -134,7 +139,7 @@ func (c *Conn) readLoop(ctx context.Context) {
 	defer close(c.in)
 	defer c.Close(nil)
 	for {
-		typ, data, err := c.ws.Read(ctx)
+		typ, data, size, err := c.readMessage(ctx)
 		if err != nil {
 			status := websocket.CloseStatus(err)
 			if status == websocket.StatusNormalClosure || status == websocket.StatusGoingAway || ctx.Err() != nil {
@@ -148,17 +153,21 @@ func (c *Conn) readLoop(ctx context.Context) {
 			return
 		}
 		var in Incoming
-		if typ != websocket.MessageText {
-			in.Err = Errorf(CodeBadMessage, "Messages must be text frames holding JSON.")
-		} else {
-			in.Msg, in.Err = Decode(data)
-		}
-		if in.Err != nil && AsError(in.Err).Code == CodeTooLarge {
+		switch {
+		case size > discardLimit:
 			// The write loop flushes this error before it closes the socket.
-			c.log.Warn("closing connection: message too large", "bytes", len(data))
-			c.SendError(in.Err)
-			c.Close(in.Err)
+			err := Errorf(CodeTooLarge, "The message is over %d bytes, so meetd closed the connection; a message is at most %d bytes.",
+				discardLimit, MaxMessageSize)
+			c.log.Warn("closing connection: message too large", "bytes", size)
+			c.SendError(err)
+			c.Close(err)
 			return
+		case size > MaxMessageSize:
+			in.Err = Errorf(CodeTooLarge, "The message is %d bytes; the limit is %d.", size, MaxMessageSize)
+		case typ != websocket.MessageText:
+			in.Err = Errorf(CodeBadMessage, "Messages must be text frames holding JSON.")
+		default:
+			in.Msg, in.Err = Decode(data)
 		}
 		select {
 		case c.in <- in:
@@ -166,6 +175,23 @@ func (c *Conn) readLoop(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// readMessage reads the next message, keeping at most MaxMessageSize+1
+// bytes of it: the rest of a longer one is read and dropped, up to
+// discardLimit+1 bytes, so the connection goes on with the next message.
+// size is how much was read.
+func (c *Conn) readMessage(ctx context.Context) (websocket.MessageType, []byte, int64, error) {
+	typ, r, err := c.ws.Reader(ctx)
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	data, err := io.ReadAll(io.LimitReader(r, MaxMessageSize+1))
+	if err != nil || len(data) <= MaxMessageSize {
+		return typ, data, int64(len(data)), err
+	}
+	dropped, err := io.Copy(io.Discard, io.LimitReader(r, discardLimit+1-int64(len(data))))
+	return typ, nil, int64(len(data)) + dropped, err
 }
 
 // pingLoop drops a client whose connection stops answering pings.

@@ -18,6 +18,7 @@ import (
 	"mime"
 	"net/http"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -177,7 +178,10 @@ func readBody(w http.ResponseWriter, r *http.Request) (string, bool) {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			fail(w, http.StatusRequestEntityTooLarge, "The body is over %d bytes.", maxSDP)
+			fail(w, http.StatusRequestEntityTooLarge, "The body is over %d bytes.", tooLarge.Limit)
+		} else if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The server's read deadline for bodies (httpd.Limits) passed.
+			fail(w, http.StatusRequestTimeout, "The body did not arrive in time.")
 		} else {
 			fail(w, http.StatusBadRequest, "Could not read the body: %v.", err)
 		}
