@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -285,6 +286,50 @@ func TestWebSocketHostCheck(t *testing.T) {
 	}
 	res, err = try(addr, "evil.example", "X-Forwarded-For", "198.51.100.7")
 	refused("with -allowed-hosts, evil.example through a proxy", res, err)
+}
+
+// TestWHEPHostCheck: WHIP and WHEP, which a page's script calls with
+// fetch, refuse a browser that names meetd by a foreign name; fetch can
+// set forwarding headers itself, so they count only from a trusted proxy.
+func TestWHEPHostCheck(t *testing.T) {
+	checkLeaks(t)
+	post := func(addr, host string, header ...string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/whep/talk", strings.NewReader("v=0\r\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		req.Header.Set("Content-Type", "application/sdp")
+		req.Header.Set("Origin", "http://"+host)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(body)
+	}
+	addr := runMeetd(t, Config{}).Addr()
+	_, port, _ := net.SplitHostPort(addr)
+	if code, body := post(addr, "evil.example:"+port); code != http.StatusForbidden || !strings.Contains(body, "-allowed-hosts") {
+		t.Errorf("evil.example: %d %q, want 403 naming -allowed-hosts", code, body)
+	}
+	if code, _ := post(addr, "evil.example:"+port, "X-Forwarded-For", "198.51.100.7"); code != http.StatusForbidden {
+		t.Errorf("evil.example with a forwarding header of its own: %d, want 403", code)
+	}
+	if code, body := post(addr, "127.0.0.1:"+port); code == http.StatusForbidden {
+		t.Errorf("127.0.0.1: %d %q", code, body)
+	}
+	// Behind a trusted proxy, a name meetd cannot know is the proxy's.
+	proxy, _ := netip.ParsePrefix("127.0.0.1/32")
+	addr = runMeetd(t, Config{TrustProxy: []netip.Prefix{proxy}}).Addr()
+	if code, body := post(addr, "meet.example.com", "X-Forwarded-For", "198.51.100.7"); code == http.StatusForbidden {
+		t.Errorf("through a trusted proxy: %d %q", code, body)
+	}
 }
 
 // runMainEnv makes the test binary run meetd's main instead of the tests,

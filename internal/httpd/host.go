@@ -61,6 +61,19 @@ func (s *Server) hostAllowed(r *http.Request) bool {
 	return len(s.cfg.AllowedHosts) == 0 && proxied(r)
 }
 
+// fetchHostAllowed is hostAllowed for WHIP and WHEP, which a page's script
+// calls with fetch: that can set forwarding headers of its own, so they
+// count only from a proxy -trust-proxy names.
+func (s *Server) fetchHostAllowed(r *http.Request) bool {
+	if proxied(r) && !s.cfg.TrustProxy.trusts(peerAddr(r)) {
+		r = r.Clone(r.Context())
+		for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip"} {
+			r.Header.Del(h)
+		}
+	}
+	return s.hostAllowed(r)
+}
+
 // proxied says whether a reverse proxy passed the request on.
 func proxied(r *http.Request) bool {
 	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip"} {
@@ -73,7 +86,7 @@ func proxied(r *http.Request) bool {
 
 // refuseHost answers an upgrade that hostAllowed refused.
 func (s *Server) refuseHost(w http.ResponseWriter, r *http.Request) {
-	s.log.Warn("websocket refused: unknown host name", "host", r.Host, "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr)
+	s.log.Warn("request refused: unknown host name", "path", r.URL.Path, "host", r.Host, "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr)
 	http.Error(w, fmt.Sprintf("meetd does not answer to the name %q: it is not an address or a name of this server. "+
 		"If meetd is reached by this name, add it to -allowed-hosts (MEETD_ALLOWED_HOSTS). "+
 		"This check stops other web sites from pointing their own names at meetd (DNS rebinding).", r.Host),

@@ -86,7 +86,10 @@ func New(cfg Config, env *client.Env) *Server {
 		s.index = []byte("<!doctype html><title>meetd</title><p>The meetd web app was not built into this binary. Build it with <code>make build</code>.</p>")
 	}
 	s.mux.HandleFunc("GET /ws", s.serveWS)
-	s.whip = whip.New(env, whip.Config{Allowed: s.originAllowed, Remote: s.remote, Sessions: cfg.Sessions})
+	s.whip = whip.New(env, whip.Config{
+		Allowed: s.originAllowed, Remote: s.remote, Sessions: cfg.Sessions,
+		Host: s.fetchHostAllowed, Refuse: s.refuseHost,
+	})
 	s.whip.Register(s.mux)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

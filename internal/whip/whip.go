@@ -56,6 +56,10 @@ type Config struct {
 	Remote func(r *http.Request) (netip.Addr, string)
 	// Sessions, when set, bounds the sessions of each client address.
 	Sessions *limit.Registry[netip.Addr]
+	// Host, when set, says whether the request names meetd by a name it
+	// answers to; Refuse answers one that does not (DNS rebinding).
+	Host   func(r *http.Request) bool
+	Refuse func(w http.ResponseWriter, r *http.Request)
 }
 
 // Server holds the running sessions.
@@ -114,6 +118,10 @@ func (s *Server) Sessions() int {
 
 func (s *Server) cors(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.Host != nil && !s.cfg.Host(r) {
+			s.cfg.Refuse(w, r)
+			return
+		}
 		if r.Header.Get("Origin") != "" && s.cfg.Allowed(r) {
 			h := w.Header()
 			h.Set("Access-Control-Allow-Origin", r.Header.Get("Origin"))
