@@ -173,11 +173,15 @@ func TestMetricsOfTheMediaPath(t *testing.T) {
 	)
 	waitMetrics(t, ctx, base, "round trips of both viewers", func(v map[string]float64) bool { return v[rttCount] >= 2 })
 
-	// Every packet received goes to both viewers. The read loops add up
-	// their counts once a second, both counts at once.
+	// Every packet received goes to both viewers. Each track's read loop
+	// adds up its counts once a second, both counts at once, each on its
+	// own clock: wait for both tracks to have added some.
 	a := scrape(t, base)
 	b := waitMetrics(t, ctx, base, "2 s of media", func(v map[string]float64) bool {
-		return v["meetd_rtp_received_packets_total"+video]-a["meetd_rtp_received_packets_total"+video] >= 60
+		added := func(kind string) float64 {
+			return v["meetd_rtp_received_packets_total"+kind] - a["meetd_rtp_received_packets_total"+kind]
+		}
+		return added(video) >= 60 && added(audio) > 0
 	})
 	for _, kind := range []string{video, audio} {
 		in := b["meetd_rtp_received_packets_total"+kind] - a["meetd_rtp_received_packets_total"+kind]
