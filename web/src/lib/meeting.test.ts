@@ -330,6 +330,8 @@ describe('Meeting', () => {
     await settle();
     const pub = FakePeerConnection.latest();
     expect(ws.sentOf('offer')).toHaveLength(1);
+    // On stage, the room hears of the camera and microphone set while watching.
+    expect(ws.sentOf('media')).toHaveLength(1);
 
     s.meeting.setRole('p2', 'stage');
     expect(ws.sentOf('role').at(-1)).toEqual({ type: 'role', id: 'p2', role: 'stage' });

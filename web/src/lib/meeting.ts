@@ -273,6 +273,8 @@ export class Meeting extends Session {
     const was = this.state.role;
     this.set({ role });
     if (role === 'stage' && was === 'audience') {
+      // What was set while watching was not sent: only the stage tells its media.
+      this.sendMedia();
       if (this.wantPublish) void this.outgoing.start(this.iceServers);
       else this.emit({ type: 'invited' });
     } else if (role === 'audience' && was === 'stage') {

@@ -1,0 +1,58 @@
+// The streamer invites a viewer to the stage: the viewer is asked, and
+// only once they accept do they go on stage and everyone sees them. A
+// viewer who declines stays in the audience.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { PREVIEW, VIDEO } from '../lib/broadcast.mjs';
+import { waitForStatus, waitForText, waitForVideoPlaying } from '../lib/checks.mjs';
+import { e2e } from '../lib/harness.mjs';
+
+const ROOM = '/b/guest-check';
+
+/** The streamer's row for the viewer with this name, in the Participants card. */
+const row = (streamer, name) =>
+  streamer.page.getByTestId('people-card').locator('[data-testid="person"]', { hasText: name });
+
+test(
+  'an invited viewer joins the stage only on accepting; one who declines stays in the audience',
+  e2e(async (w) => {
+    const streamer = await w.user('streamer-guest', ROOM);
+    await waitForVideoPlaying(streamer, PREVIEW);
+    await streamer.page.getByRole('button', { name: 'Go live' }).click();
+    await waitForStatus(streamer, 'Live');
+
+    const guests = [];
+    for (const name of ['Ana', 'Ben']) {
+      const u = await w.user(`viewer-${name}`);
+      await u.page.addInitScript((n) => localStorage.setItem('meetd.name', n), name);
+      await u.goto(w.server.url(`${ROOM}/viewer`));
+      await waitForVideoPlaying(u, VIDEO);
+      guests.push(u);
+    }
+    const [ana, ben] = guests;
+
+    // Invited, Ana is asked; she is not on stage until she answers.
+    await row(streamer, 'Ana').getByRole('button', { name: /^Invite to stage/ }).click();
+    await ana.page.getByRole('dialog', { name: /invited to the stage/ }).waitFor({ timeout: 15_000 });
+    await waitForText(streamer, row(streamer, 'Ana'), /Invited/, undefined, 'Ana invited');
+    assert.equal(await streamer.page.locator('.guest-row video').count(), 0, 'Ana is on stage before accepting');
+
+    await ana.page.getByRole('button', { name: 'Join stage' }).click();
+    await waitForVideoPlaying(streamer, '.guest-row video');
+    await waitForVideoPlaying(ben, '.guest-row video');
+
+    // Ben declines: he stays in the audience and the invitation is gone.
+    await row(streamer, 'Ben').getByRole('button', { name: /^Invite to stage/ }).click();
+    await ben.page.getByRole('dialog', { name: /invited to the stage/ }).waitFor({ timeout: 15_000 });
+    await ben.page.getByRole('button', { name: 'Not now' }).click();
+    await waitForText(
+      streamer,
+      row(streamer, 'Ben').getByRole('button'),
+      /^Invite to stage/,
+      undefined,
+      'the invitation declined',
+    );
+    assert.equal(await streamer.page.locator('.guest-row video').count(), 1, 'only Ana is on stage');
+  }),
+);
