@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { waitForStatus, waitForVideoPlaying } from '../lib/checks.mjs';
+import { waitForStatus } from '../lib/checks.mjs';
 import { e2e, sleep } from '../lib/harness.mjs';
+import { expectFramesGrow } from '../lib/media.mjs';
 
 const WAIT = 15_000;
 
@@ -171,7 +172,7 @@ test(
     await step('pre-join', async () => {
       for (const u of users) {
         assert.equal(await u.page.getByTestId('room-name').first().textContent(), room);
-        await waitForVideoPlaying(u, '[data-testid="local-video"]');
+        await expectFramesGrow(u, '[data-testid="local-video"]');
       }
     });
 
@@ -199,7 +200,7 @@ test(
           for (const o of others(u)) {
             const t = await tileState(u, tileOf(o.label));
             assert.equal(t.caption, o.label, `${u.label}: caption of ${o.label}'s tile`);
-            await waitForVideoPlaying(u, `${tileOf(o.label)} video`);
+            await expectFramesGrow(u, `${tileOf(o.label)} video`);
           }
         }),
       );
@@ -221,7 +222,7 @@ test(
       const own = await tileState(cy, tileOf('Cy (You)'));
       assert.equal(own.video, false, "Cy's own tile still shows video with the camera off");
       // Ben stays on show for Ana while Cy's camera is off.
-      await waitForVideoPlaying(ana, `${tileOf('Ben')} video`);
+      await expectFramesGrow(ana, `${tileOf('Ben')} video`);
     });
 
     await step('Ben mutes the microphone', async () => {
@@ -239,7 +240,7 @@ test(
     await step('Cy turns the camera on again, Ben unmutes', async () => {
       await press(cy, 'Camera', true);
       await press(ben, 'Microphone', true);
-      for (const u of [ana, ben]) await waitForVideoPlaying(u, `${tileOf('Cy')} video`);
+      for (const u of [ana, ben]) await expectFramesGrow(u, `${tileOf('Cy')} video`);
       for (const u of [ana, cy]) {
         await until(`${u.label}: Ben's tile without the muted mark`, async () => {
           const t = await tileState(u, tileOf('Ben'));
@@ -287,9 +288,9 @@ test(
 
     await step('Ben shares a screen', async () => {
       await press(ben, 'Share screen', true);
-      await waitForVideoPlaying(ben, `${screenTileOf('Ben')} video`);
+      await expectFramesGrow(ben, `${screenTileOf('Ben')} video`);
       for (const u of [ana, cy]) {
-        const seen = await waitForVideoPlaying(u, `${screenTileOf('Ben')} video`, 20_000);
+        const seen = await expectFramesGrow(u, `${screenTileOf('Ben')} video`, { within: 20_000 });
         // The canvas (16:9), not Ben's camera (4:3).
         assert.ok(
           seen.videoWidth / seen.videoHeight > 1.6,
@@ -298,7 +299,7 @@ test(
         const t = await tileState(u, screenTileOf('Ben'));
         assert.equal(t.caption, 'Ben (screen)');
         // The people stay on show beside the screen.
-        for (const o of others(u)) await waitForVideoPlaying(u, `${tileOf(o.label)} video`);
+        for (const o of others(u)) await expectFramesGrow(u, `${tileOf(o.label)} video`);
       }
     });
 
@@ -325,8 +326,8 @@ test(
         );
       }
       // The cameras play on after the renegotiation.
-      for (const u of [ana, cy]) await waitForVideoPlaying(u, `${tileOf('Ben')} video`);
-      await waitForVideoPlaying(ben, `${tileOf('Ana')} video`);
+      for (const u of [ana, cy]) await expectFramesGrow(u, `${tileOf('Ben')} video`);
+      await expectFramesGrow(ben, `${tileOf('Ana')} video`);
     });
 
     await step('a phone-sized page', async () => {
@@ -337,7 +338,7 @@ test(
           return { ok: grid?.dataset.cols === '2', cols: grid?.dataset.cols ?? null };
         }),
       );
-      for (const o of others(cy)) await waitForVideoPlaying(cy, `${tileOf(o.label)} video`);
+      for (const o of others(cy)) await expectFramesGrow(cy, `${tileOf(o.label)} video`);
       // Every control of the bar is on the screen.
       for (const name of ['Microphone', 'Camera', 'Share screen', 'Leave', 'Chat', 'Participants']) {
         const box = await cy.page.getByRole('button', { name, exact: true }).boundingBox();

@@ -10,8 +10,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { goLive, LIVE, RECONNECTING, VIDEO } from '../lib/broadcast.mjs';
-import { expectAudioTrack, waitForStatus, waitForVideoPlaying } from '../lib/checks.mjs';
+import { expectAudioTrack, waitForStatus } from '../lib/checks.mjs';
 import { e2e, sleep } from '../lib/harness.mjs';
+import { expectFramesGrow } from '../lib/media.mjs';
 
 /** The requirement: playing again within this long of meetd being back. */
 const RECOVERY_MS = 10_000;
@@ -205,7 +206,7 @@ async function restartAndRecover(w, { what, down, streamer, viewer }) {
   // The harness's own checks agree: the viewer plays with sound, and the streamer is still Live.
   await waitForStatus(streamer, LIVE, 2000);
   await waitForStatus(viewer, LIVE, 2000);
-  const seen = await waitForVideoPlaying(viewer, VIDEO, 3000);
+  const seen = await expectFramesGrow(viewer, VIDEO, { within: 3000 });
   assert.ok(seen.videoWidth > 0, `viewer: videoWidth ${seen.videoWidth}`);
   await expectAudioTrack(viewer, VIDEO);
   return timings;

@@ -8,8 +8,9 @@ import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { expectWatching, waitForStatus, waitForVideoPlaying } from '../lib/checks.mjs';
+import { expectWatching, waitForStatus } from '../lib/checks.mjs';
 import { e2e } from '../lib/harness.mjs';
+import { expectFramesGrow } from '../lib/media.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const top = path.resolve(here, '../..');
@@ -122,7 +123,7 @@ test(
   'a broadcast from / plays in a WHEP player',
   e2e(async (w) => {
     const streamer = await w.user('streamer', '/');
-    await waitForVideoPlaying(streamer, '[data-testid="local-video"]');
+    await expectFramesGrow(streamer, '[data-testid="local-video"]');
     await streamer.page.getByRole('button', { name: 'Go live' }).click();
     await waitForStatus(streamer, 'Live');
 
@@ -130,7 +131,7 @@ test(
     const url = w.server.url('/whep-player.html');
     await player.page.route(url, (route) => route.fulfill({ contentType: 'text/html', body: WHEP_PLAYER }));
     await player.goto(url);
-    await waitForVideoPlaying(player, '#player');
+    await expectFramesGrow(player, '#player');
     await w.screenshot(player, 'whep-player.png');
 
     // The broadcast stops: the session ends, and its URL is gone.
