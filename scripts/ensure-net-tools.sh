@@ -18,4 +18,4 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   exit 0
 fi
 echo "WARNING: the network tests need ${missing[*]} (Debian: sudo apt-get install ${missing[*]});" >&2
-echo "without them they are skipped, and fail under CI=true." >&2
+echo "without them they are skipped, and fail under CI (CI=true; the browser tests take CI=1 too)." >&2

@@ -107,6 +107,35 @@ export class User {
       .catch((e) => `unavailable (${e.message.split('\n')[0]})`);
   }
 
+  /**
+   * What each open peer connection sends and receives, per RTP stream:
+   * "out video f 1280x720 packets=… frames=… limit=…", "in audio packets=… energy=…".
+   */
+  async rtpSummary() {
+    return this.page
+      .evaluate(async () => {
+        const out = [];
+        for (const pc of window.__e2ePeerConnections || []) {
+          if (pc.connectionState === 'closed') continue;
+          const lines = [];
+          (await pc.getStats()).forEach((s) => {
+            if (s.type === 'outbound-rtp') {
+              const size = s.frameWidth ? ` ${s.frameWidth}x${s.frameHeight}` : '';
+              const frames = s.kind === 'video' ? ` frames=${s.framesEncoded ?? 0}` : '';
+              const limit = s.qualityLimitationReason ? ` limit=${s.qualityLimitationReason}` : '';
+              lines.push(`out ${s.kind}${s.rid ? ` ${s.rid}` : ''}${size} packets=${s.packetsSent}${frames}${limit}`);
+            } else if (s.type === 'inbound-rtp') {
+              const more = s.kind === 'video' ? ` frames=${s.framesDecoded ?? 0}` : ` energy=${(s.totalAudioEnergy ?? 0).toFixed(3)}`;
+              lines.push(`in ${s.kind} packets=${s.packetsReceived}${more}`);
+            }
+          });
+          out.push(lines);
+        }
+        return out;
+      })
+      .catch((e) => `unavailable (${e.message.split('\n')[0]})`);
+  }
+
   /** Everything worth printing when a test fails. */
   async diagnostics() {
     const lines = [`--- ${this.label}: ${this.page.url()}`];
@@ -126,6 +155,7 @@ export class User {
       )
       .catch((e) => `unavailable (${e.message.split('\n')[0]})`);
     lines.push(`video elements: ${JSON.stringify(video)}`);
+    lines.push(`rtp: ${JSON.stringify(await this.rtpSummary())}`);
     lines.push(`console (${this.logs.length} lines):`);
     lines.push(...this.logs.slice(-60).map((l) => `  ${l}`));
     return lines.join('\n');

@@ -1,54 +1,10 @@
-// Waits and checks on what a page shows and plays. Each wait is short (15 s
-// by default) and fails with what it last saw.
+// Waits and checks on what a page shows and plays. Each wait polls its
+// condition with a deadline (15 s by default) and fails with what it last saw.
 
-export const WAIT_MS = 15_000;
+import { expectFramesGrow } from './media.mjs';
+import { sleep, WAIT_MS } from './wait.mjs';
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * Waits until the <video> matched by selector really plays: readyState >= 2,
- * videoWidth > 0, and currentTime advances between two reads ~500 ms apart.
- * Returns the last observation.
- */
-export async function waitForVideoPlaying(user, selector = 'video', timeoutMs = WAIT_MS) {
-  const seen = await user.page.evaluate(
-    async ({ selector, timeoutMs }) => {
-      const pause = (ms) => new Promise((r) => setTimeout(r, ms));
-      const deadline = Date.now() + timeoutMs;
-      let last = { found: false };
-      while (Date.now() < deadline) {
-        const v = document.querySelector(selector);
-        if (v && v.readyState >= 2 && v.videoWidth > 0) {
-          const t1 = v.currentTime;
-          await pause(500);
-          const t2 = v.currentTime;
-          last = {
-            found: true,
-            readyState: v.readyState,
-            videoWidth: v.videoWidth,
-            videoHeight: v.videoHeight,
-            t1,
-            t2,
-            paused: v.paused,
-            muted: v.muted,
-          };
-          if (t2 > t1) return { ok: true, ...last };
-        } else {
-          last = v
-            ? { found: true, readyState: v.readyState, videoWidth: v.videoWidth, paused: v.paused, hasSource: !!v.srcObject }
-            : { found: false };
-          await pause(100);
-        }
-      }
-      return { ok: false, ...last };
-    },
-    { selector, timeoutMs },
-  );
-  if (!seen.ok) {
-    throw new Error(`${user.label}: ${selector} did not play within ${timeoutMs} ms; last seen ${JSON.stringify(seen)}`);
-  }
-  return seen;
-}
+export { WAIT_MS };
 
 /** Checks that the video's srcObject carries an audio track; returns the track count. */
 export async function expectAudioTrack(user, selector = 'video') {
@@ -124,9 +80,13 @@ export async function expectStatusStays(user, expected, holdMs) {
   }
 }
 
-/** Everything a viewer must show: video playing with an audio track, and audio arriving. */
+/**
+ * Everything a viewer must show: video playing (its frames growing) with an
+ * audio track, and audio arriving. Whether the sound is heard is
+ * expectSound's (lib/media.mjs) to say: a muted element plays none.
+ */
 export async function expectWatching(user, selector = 'video') {
-  const video = await waitForVideoPlaying(user, selector);
+  const video = await expectFramesGrow(user, selector);
   await expectAudioTrack(user, selector);
   const audioPackets = await waitForInboundAudio(user);
   return { ...video, audioPackets };

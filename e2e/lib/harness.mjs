@@ -90,4 +90,4 @@ export function e2e(body) {
   };
 }
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export { sleep } from './wait.mjs';

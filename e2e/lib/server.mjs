@@ -78,6 +78,19 @@ export class MeetdServer {
     return this.lines.join('\n');
   }
 
+  /**
+   * The value of one series of meetd's /metrics, named as it is printed there
+   * (`meetd_participants{role="audience"}`); null when it is not there.
+   */
+  async metric(series) {
+    const res = await fetch(this.url('/metrics'), { signal: AbortSignal.timeout(2000) });
+    if (!res.ok) throw new Error(`/metrics answered ${res.status}`);
+    for (const line of (await res.text()).split('\n')) {
+      if (line.startsWith(series + ' ')) return Number(line.slice(series.length + 1));
+    }
+    return null;
+  }
+
   get running() {
     return this.exit === null;
   }

@@ -1,6 +1,8 @@
 // What the page's recorded peer connections send and receive, from getStats():
 // video frame sizes per simulcast layer (outbound-rtp) and as decoded (inbound-rtp).
 
+import { sleep, WAIT_MS } from './wait.mjs';
+
 /** The getStats() reports of each of the page's open peer connections: one Map of report id → report per connection. */
 export async function connectionStats(user) {
   const all = await user.page.evaluate(async () => {
@@ -52,4 +54,26 @@ export function layersText(layers) {
   const limits = [...new Set(layers.map((l) => l.limit).filter((l) => l && l !== 'none'))];
   const text = layers.map((l) => `${l.rid || '-'} ${l.width}x${l.height}@${Math.round(l.fps)}`).join(' ');
   return limits.length ? `${text} (limited by ${limits.join(', ')})` : text;
+}
+
+/**
+ * Waits until a growing count that read() returns (bytes sent or received)
+ * grows by less than `below` over `hold` ms: what was on the way has arrived
+ * and nothing more comes. Returns { from, to, grown } of that stretch.
+ */
+export async function waitForQuiet(what, read, { below, hold = 2000, within = WAIT_MS, every = 250 } = {}) {
+  const start = Date.now();
+  const seen = [];
+  for (;;) {
+    const now = Date.now();
+    seen.push({ t: now, n: await read() });
+    const old = seen.findLast((x) => x.t <= now - hold);
+    const last = seen.at(-1);
+    if (old && last.n - old.n < below) return { from: old.n, to: last.n, grown: last.n - old.n };
+    if (now - start >= within) {
+      const grown = old ? last.n - old.n : null;
+      throw new Error(`${what}: still grew by ${grown} (not under ${below}) in ${hold} ms after ${within} ms`);
+    }
+    await sleep(every);
+  }
 }

@@ -3,8 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { expectStatusStays, expectWatching, waitForStatus, waitForVideoPlaying } from '../lib/checks.mjs';
+import { expectStatusStays, expectWatching, waitForStatus } from '../lib/checks.mjs';
 import { e2e } from '../lib/harness.mjs';
+import { expectFramesGrow } from '../lib/media.mjs';
 
 const VIDEO = '[data-testid="remote-video"]';
 const WAITING = 'Waiting for the stream to start…';
@@ -14,7 +15,7 @@ test(
   e2e(async (w) => {
     const streamer = await w.user('streamer-team', '/b/team-standup');
     assert.equal(await streamer.page.getByTestId('room-name').textContent(), 'team-standup');
-    await waitForVideoPlaying(streamer, '[data-testid="local-video"]');
+    await expectFramesGrow(streamer, '[data-testid="local-video"]');
 
     const named = await w.user('viewer-team', '/b/team-standup/viewer');
     const other = await w.user('viewer-default', '/viewer');

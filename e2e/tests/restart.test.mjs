@@ -1,17 +1,20 @@
 // meetd restarts under a live broadcast: first killed hard (SIGKILL, no
 // goodbye), then stopped gracefully (SIGTERM, it says `shutting_down`). Each
 // time it comes back on the same port at once, and without a reload the
-// streamer is Live again and the viewer plays again within 10 s.
+// streamer is Live again and the viewer plays again within 10 s, and is
+// heard again.
 //
 // Each page gets a small in-page recorder that samples its status line (and
-// on the viewer, the video element) every 25 ms, so the test can tell when
-// "Reconnecting…" showed, that no error showed, and when each page recovered.
+// on the viewer, the video element's frame count) every 25 ms, so the test
+// can tell when "Reconnecting…" showed, that no error showed, and when each
+// page recovered.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { goLive, LIVE, RECONNECTING, VIDEO } from '../lib/broadcast.mjs';
-import { expectAudioTrack, waitForStatus, waitForVideoPlaying } from '../lib/checks.mjs';
+import { goLive, LIVE, RECONNECTING, unmute, VIDEO } from '../lib/broadcast.mjs';
+import { expectAudioTrack, waitForStatus } from '../lib/checks.mjs';
 import { e2e, sleep } from '../lib/harness.mjs';
+import { expectFramesGrow, expectSound, FRAMES } from '../lib/media.mjs';
 
 /** The requirement: playing again within this long of meetd being back. */
 const RECOVERY_MS = 10_000;
@@ -37,11 +40,11 @@ function watchFrames(user) {
 
 /**
  * Starts (or restarts) the page's recorder. On a page with a video selector it
- * also notes the first moment a *new* stream (not the one playing now) has
- * frames and an advancing currentTime.
+ * also notes the first moment a *new* stream (not the one playing now) shows a
+ * frame, and the moment it has shown FRAMES more.
  */
 async function record(user, videoSelector = null) {
-  await user.page.evaluate((videoSelector) => {
+  await user.page.evaluate(({ videoSelector, FRAMES }) => {
     if (window.__restartRec) clearInterval(window.__restartRec.timer);
     const v0 = videoSelector ? document.querySelector(videoSelector) : null;
     const rec = {
@@ -71,17 +74,19 @@ async function record(user, videoSelector = null) {
       const v = document.querySelector(videoSelector);
       const fresh = v && v.srcObject && v.srcObject !== rec.before;
       if (fresh && v.readyState >= 2 && v.videoWidth > 0) {
-        if (!rec.firstFrame || rec.firstFrame.src !== v.srcObject) {
-          rec.firstFrame = { t: now, src: v.srcObject, currentTime: v.currentTime };
-        } else if (v.currentTime > rec.firstFrame.currentTime) {
-          rec.playing = { t: now, currentTime: v.currentTime, videoWidth: v.videoWidth, videoHeight: v.videoHeight };
+        const frames = v.getVideoPlaybackQuality().totalVideoFrames;
+        if (!rec.firstFrame || rec.firstFrame.src !== v.srcObject || frames < rec.firstFrame.frames) {
+          rec.firstFrame = { t: now, src: v.srcObject, frames };
+        } else if (frames >= rec.firstFrame.frames + FRAMES) {
+          const shown = frames - rec.firstFrame.frames;
+          rec.playing = { t: now, frames: shown, videoWidth: v.videoWidth, videoHeight: v.videoHeight };
         }
       }
     };
     tick();
     rec.timer = setInterval(tick, 25);
     window.__restartRec = rec;
-  }, videoSelector);
+  }, { videoSelector, FRAMES });
 }
 
 /** What the recorder saw so far (null if the page lost it, e.g. by navigating). */
@@ -93,7 +98,7 @@ function recorded(user) {
       return {
         events: r.events,
         notices: r.notices,
-        firstFrame: r.firstFrame && { t: r.firstFrame.t, currentTime: r.firstFrame.currentTime },
+        firstFrame: r.firstFrame && { t: r.firstFrame.t, frames: r.firstFrame.frames },
         playing: r.playing,
       };
     })
@@ -158,7 +163,7 @@ async function restartAndRecover(w, { what, down, streamer, viewer }) {
     `  streamer notices: ${JSON.stringify(s?.notices.map((n) => `${fmt(n.t - downStart)} ${n.notice}`))}\n` +
     `  viewer notices: ${JSON.stringify(v?.notices.map((n) => `${fmt(n.t - downStart)} ${n.notice}`))}\n` +
     `  viewer new video: first frame ${v?.firstFrame ? fmt(v.firstFrame.t - downStart) : 'never'}, ` +
-    `advancing ${v?.playing ? `${fmt(v.playing.t - downStart)} ${JSON.stringify(v.playing)}` : 'never'}`;
+    `${FRAMES} frames shown ${v?.playing ? `${fmt(v.playing.t - downStart)} ${JSON.stringify(v.playing)}` : 'never'}`;
   console.log(where);
   assert.ok(s && v, `${what}: a page lost its recorder (was it reloaded?)\n${where}`);
 
@@ -190,7 +195,7 @@ async function restartAndRecover(w, { what, down, streamer, viewer }) {
   const viewerMs = Math.max(timings.viewerLiveMs, timings.viewerPlayingMs);
   console.log(
     `${what}: recovered after meetd was back: streamer Live in ${timings.streamerLiveMs} ms; ` +
-      `viewer Live in ${timings.viewerLiveMs} ms, new video advancing in ${timings.viewerPlayingMs} ms ` +
+      `viewer Live in ${timings.viewerLiveMs} ms, new video showing ${FRAMES} frames in ${timings.viewerPlayingMs} ms ` +
       `(from the signal: streamer ${streamerLive - downStart} ms, viewer ${Math.max(viewerLive, v.playing.t) - downStart} ms)`,
   );
   assert.ok(
@@ -202,12 +207,15 @@ async function restartAndRecover(w, { what, down, streamer, viewer }) {
     `viewer: playing again only ${viewerMs} ms after meetd was back (limit ${RECOVERY_MS})\n${where}`,
   );
 
-  // The harness's own checks agree: the viewer plays with sound, and the streamer is still Live.
-  await waitForStatus(streamer, LIVE, 2000);
-  await waitForStatus(viewer, LIVE, 2000);
-  const seen = await waitForVideoPlaying(viewer, VIDEO, 3000);
+  // The harness's own checks agree: the streamer is still Live, the viewer
+  // plays, and (unmuted before the restart, and still) hears the streamer.
+  await waitForStatus(streamer, LIVE);
+  await waitForStatus(viewer, LIVE);
+  const seen = await expectFramesGrow(viewer, VIDEO);
   assert.ok(seen.videoWidth > 0, `viewer: videoWidth ${seen.videoWidth}`);
   await expectAudioTrack(viewer, VIDEO);
+  const heard = await expectSound(viewer);
+  console.log(`${what}: the viewer hears the streamer again (energy +${heard.grown.toFixed(3)} in ${heard.ms} ms of looking)`);
   return timings;
 }
 
@@ -221,6 +229,8 @@ test(
       [viewer, watchFrames(viewer)],
     ]);
     await goLive(w, streamer, viewer);
+    await unmute(viewer);
+    await expectSound(viewer);
 
     // 1. A crash: SIGKILL, so meetd says nothing; a new one starts on the same port.
     const killed = w.server;
