@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PREVIEW, VIDEO } from '../lib/broadcast.mjs';
-import { waitForStatus, waitForText, waitForVideoPlaying } from '../lib/checks.mjs';
+import { waitForStatus, waitForText } from '../lib/checks.mjs';
+import { expectFramesGrow } from '../lib/media.mjs';
 import { e2e } from '../lib/harness.mjs';
 
 const ROOM = '/b/guest-check';
@@ -18,7 +19,7 @@ test(
   'an invited viewer joins the stage only on accepting; one who declines stays in the audience',
   e2e(async (w) => {
     const streamer = await w.user('streamer-guest', ROOM);
-    await waitForVideoPlaying(streamer, PREVIEW);
+    await expectFramesGrow(streamer, PREVIEW);
     await streamer.page.getByRole('button', { name: 'Go live' }).click();
     await waitForStatus(streamer, 'Live');
 
@@ -27,7 +28,7 @@ test(
       const u = await w.user(`viewer-${name}`);
       await u.page.addInitScript((n) => localStorage.setItem('meetd.name', n), name);
       await u.goto(w.server.url(`${ROOM}/viewer`));
-      await waitForVideoPlaying(u, VIDEO);
+      await expectFramesGrow(u, VIDEO);
       guests.push(u);
     }
     const [ana, ben] = guests;
@@ -39,8 +40,8 @@ test(
     assert.equal(await streamer.page.locator('.guest-row video').count(), 0, 'Ana is on stage before accepting');
 
     await ana.page.getByRole('button', { name: 'Join stage' }).click();
-    await waitForVideoPlaying(streamer, '.guest-row video');
-    await waitForVideoPlaying(ben, '.guest-row video');
+    await expectFramesGrow(streamer, '.guest-row video');
+    await expectFramesGrow(ben, '.guest-row video');
 
     // Ben declines: he stays in the audience and the invitation is gone.
     await row(streamer, 'Ben').getByRole('button', { name: /^Invite to stage/ }).click();
