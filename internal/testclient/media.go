@@ -52,8 +52,9 @@ type publishedMedia struct {
 	// writers is where.
 	orphanScreen atomic.Uint32
 	writers      *streamWriters
-	// screenSent counts the screen share's packets written.
-	screenSent atomic.Int64
+	// screenSent counts the screen share's packets written, videoSent the
+	// camera's (by the default media).
+	screenSent, videoSent atomic.Int64
 	// KeyframeRequests counts PLIs and FIRs received.
 	keyframeRequests atomic.Int64
 	// layerKeyframe is set for a simulcast layer whose keyframe was asked for.
@@ -315,6 +316,17 @@ func (c *Client) ScreenPacketsSent() int64 {
 	return c.media.screenSent.Load()
 }
 
+// VideoPacketsSent is how many camera packets the client's default media
+// wrote.
+func (c *Client) VideoPacketsSent() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.media == nil {
+		return 0
+	}
+	return c.media.videoSent.Load()
+}
+
 // KeyframeRequests is how many keyframe requests the publisher received.
 func (c *Client) KeyframeRequests() int64 {
 	c.mu.Lock()
@@ -407,6 +419,7 @@ func (m *publishedMedia) send(ctx context.Context, audio, video *webrtc.TrackLoc
 					Header:  rtp.Header{Version: 2, SequenceNumber: vseq, Timestamp: vts, Marker: i == n-1},
 					Payload: p,
 				})
+				m.videoSent.Add(1)
 				h := rtp.Header{Version: 2, SequenceNumber: sseq + 1, Timestamp: vts, Marker: i == n-1}
 				if screen := m.screen.Load(); screen != nil {
 					sseq++
