@@ -54,6 +54,7 @@ func waitAllMedia(t *testing.T, ctx context.Context, clients []*testclient.Clien
 				}
 			}
 		}
+		expectNoLoss(t, names[i], c)
 	}
 }
 

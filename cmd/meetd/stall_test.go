@@ -144,6 +144,7 @@ func TestStalledClientDelaysNoOne(t *testing.T) {
 	if err := ben.WaitMedia(ctx, 0, video1+30); err != nil {
 		t.Fatal(err)
 	}
+	expectNoLoss(t, "Ben", ben)
 	for _, c := range append(chatters, ann, ben) {
 		if errs := c.Errors(); len(errs) > 0 {
 			t.Errorf("%+v", errs)
