@@ -9,6 +9,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
 
+	"github.com/meetd/meetd/internal/room"
 	"github.com/meetd/meetd/internal/signal"
 	"github.com/meetd/meetd/internal/testclient"
 )
@@ -134,8 +135,13 @@ func TestBroadcastReachesEarlyAndLateViewers(t *testing.T) {
 		waitMedia(t, ctx, name, v)
 	}
 
-	// Two arrive late, mid-GOP: their first video packet must still be a keyframe.
-	time.Sleep(1500 * time.Millisecond)
+	// Two arrive late, mid-GOP (the publisher sends a keyframe every 3 s,
+	// about 200 packets): their first video packet must still be a
+	// keyframe.
+	early := viewers["early-1"].Stats(webrtc.RTPCodecTypeVideo).Packets
+	if err := viewers["early-1"].WaitMedia(ctx, 0, early+90); err != nil {
+		t.Fatal(err)
+	}
 	late := dial(t, ctx, url, testclient.Options{})
 	defer late.Close()
 	join(t, ctx, late, "default", signal.RoleAudience)
@@ -181,7 +187,8 @@ func TestBroadcastReachesEarlyAndLateViewers(t *testing.T) {
 
 func TestBroadcastEndsAndStartsAgain(t *testing.T) {
 	checkLeaks(t)
-	url := startMeetd(t)
+	m := runMeetd(t, Config{})
+	url := "ws://" + m.Addr() + "/ws"
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -221,7 +228,10 @@ func TestBroadcastEndsAndStartsAgain(t *testing.T) {
 	// The default broadcast ends, and a new streamer starts it again: the
 	// plain viewer gets a new offer and plays on.
 	first.Close()
-	time.Sleep(300 * time.Millisecond)
+	waitUntil(t, ctx, "the default broadcast to end", func() bool {
+		r := m.rooms.Get(room.Broadcast, "default")
+		return r == nil || !r.Snapshot().Live
+	})
 	second := dial(t, ctx, url, testclient.Options{Plain: true})
 	defer second.Close()
 	if err := second.Publish(ctx); err != nil {

@@ -273,15 +273,22 @@ func TestStageInvitation(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
-	n := viewer.From(guest.ID(), "video")
-	time.Sleep(500 * time.Millisecond)
-	if m := viewer.From(guest.ID(), "video"); m > n+2 {
-		t.Errorf("the guest's video still arrives after being sent back: %d then %d", n, m)
-	}
-	before := viewer.From(streamer.ID(), "video")
-	if err := viewer.WaitFrom(ctx, streamer.ID(), "video", before+20); err != nil {
+	// Once meetd renegotiated the viewer's connection without the guest's
+	// tracks, their packets could only come on new tracks: none may,
+	// while the streamer's video goes on.
+	guestStream := guest.ID() + "_" + testclient.CameraStream
+	if err := viewer.Wait(ctx, "the guest's tracks off the viewer's connection", func() bool {
+		return !slices.Contains(viewer.SubscribedStreams(), guestStream)
+	}); err != nil {
 		t.Fatal(err)
+	}
+	n := viewer.From(guest.ID(), "video")
+	before := viewer.From(streamer.ID(), "video")
+	if err := viewer.WaitFrom(ctx, streamer.ID(), "video", before+30); err != nil {
+		t.Fatal(err)
+	}
+	if m := viewer.From(guest.ID(), "video"); m != n {
+		t.Errorf("the guest's video still arrives after being sent back: %d then %d", n, m)
 	}
 }
 

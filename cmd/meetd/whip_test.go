@@ -289,9 +289,19 @@ func TestWHEPPlayerFollowsTheStage(t *testing.T) {
 		return player.Packets(webrtc.RTPCodecTypeVideo) > before+100 && guest.KeyframeRequests() > 0
 	})
 	// Past the keyframe asked for when the player's sender took the
-	// guest's track, and the rate limit of keyframe requests.
-	time.Sleep(1500 * time.Millisecond)
-	asked := guest.KeyframeRequests()
+	// guest's track, and any held back by the rate limit (sent with the
+	// first packet after its half second): once 60 video packets (a
+	// second) reach the player with no request at the guest, none is
+	// pending, and the next one is the player's.
+	var asked int64
+	for {
+		asked = guest.KeyframeRequests()
+		video := player.Packets(webrtc.RTPCodecTypeVideo)
+		waitUntil(t, ctx, "the player's video to go on", func() bool { return player.Packets(webrtc.RTPCodecTypeVideo) >= video+60 })
+		if guest.KeyframeRequests() == asked {
+			break
+		}
+	}
 	if err := player.RequestKeyframe(); err != nil {
 		t.Fatal(err)
 	}
