@@ -305,36 +305,31 @@ func (c *Client) StopScreen(ctx context.Context) error {
 	return c.negotiate(ctx)
 }
 
-// ScreenPacketsSent is how many packets of screen share the client wrote,
-// through its track or, with Options.KeepScreenRTP, after it.
-func (c *Client) ScreenPacketsSent() int64 {
+// published reads one of the published media's counts, 0 before Publish.
+func (c *Client) published(count func(*publishedMedia) *atomic.Int64) int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.media == nil {
 		return 0
 	}
-	return c.media.screenSent.Load()
+	return count(c.media).Load()
+}
+
+// ScreenPacketsSent is how many packets of screen share the client wrote,
+// through its track or, with Options.KeepScreenRTP, after it.
+func (c *Client) ScreenPacketsSent() int64 {
+	return c.published(func(m *publishedMedia) *atomic.Int64 { return &m.screenSent })
 }
 
 // VideoPacketsSent is how many camera packets the client's default media
 // wrote.
 func (c *Client) VideoPacketsSent() int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.media == nil {
-		return 0
-	}
-	return c.media.videoSent.Load()
+	return c.published(func(m *publishedMedia) *atomic.Int64 { return &m.videoSent })
 }
 
 // KeyframeRequests is how many keyframe requests the publisher received.
 func (c *Client) KeyframeRequests() int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.media == nil {
-		return 0
-	}
-	return c.media.keyframeRequests.Load()
+	return c.published(func(m *publishedMedia) *atomic.Int64 { return &m.keyframeRequests })
 }
 
 func (c *Client) handleAnswer(sdp string) error {
