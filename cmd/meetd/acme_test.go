@@ -13,25 +13,39 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/meetd/meetd/internal/certs"
 )
 
-// needTool finds a program a test needs. Missing, the test skips, except
-// under CI=true, where it fails: CI must run every test.
+// underCI reports whether the tests run under CI, with CI set as CI
+// systems set it: "true" or "1" (any true value strconv.ParseBool reads).
+func underCI() bool {
+	ci, _ := strconv.ParseBool(os.Getenv("CI"))
+	return ci
+}
+
+// cannotRun ends a test whose network part this machine cannot run: it
+// skips, saying why, except under CI, where it fails: CI must run every
+// test.
+func cannotRun(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if underCI() {
+		t.Fatalf(format+"; under CI this is a failure", args...)
+	}
+	t.Skipf(format+"; skipped", args...)
+}
+
+// needTool finds a program a test needs; missing, the test cannot run.
 func needTool(t *testing.T, name, install string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
+	if err != nil {
+		cannotRun(t, "%s is missing (%s; `make test` installs it)", name, install)
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is missing (%s); `make test` installs it", name, install)
-	}
-	t.Skipf("%s is missing (%s)", name, install)
-	return ""
+	return path
 }
 
 // startProcess runs a helper program until the test ends, its output

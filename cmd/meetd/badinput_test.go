@@ -143,6 +143,7 @@ func TestBadInputGetsErrorsAndHurtsNoOne(t *testing.T) {
 	if err := viewer.WaitMedia(ctx, 0, before+30); err != nil {
 		t.Fatal(err)
 	}
+	expectNoLoss(t, "viewer", viewer)
 	if errs := viewer.Errors(); len(errs) > 0 {
 		t.Fatalf("viewer errors: %+v", errs)
 	}

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/meetd/meetd/internal/room"
 	"github.com/meetd/meetd/internal/signal"
 	"github.com/meetd/meetd/internal/testclient"
 )
@@ -52,6 +54,7 @@ func waitAllMedia(t *testing.T, ctx context.Context, clients []*testclient.Clien
 				}
 			}
 		}
+		expectNoLoss(t, names[i], c)
 	}
 }
 
@@ -69,7 +72,8 @@ func counts(clients []*testclient.Client) map[string]int {
 
 func TestMeetingOfFour(t *testing.T) {
 	checkLeaks(t)
-	url := startMeetd(t)
+	m := runMeetd(t, Config{})
+	url := "ws://" + m.Addr() + "/ws"
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
@@ -78,7 +82,9 @@ func TestMeetingOfFour(t *testing.T) {
 	levels := []uint8{50, 20, 127, 127}
 	var clients []*testclient.Client
 	for i, n := range names {
-		c := joinMeeting(t, ctx, url, "standup", testclient.Options{Name: n, AudioLevel: levels[i]})
+		// Cy's client goes on writing the screen's RTP after it stops
+		// sharing: meetd must forward none of it.
+		c := joinMeeting(t, ctx, url, "standup", testclient.Options{Name: n, AudioLevel: levels[i], KeepScreenRTP: n == "Cy"})
 		defer c.Close()
 		clients = append(clients, c)
 	}
@@ -123,18 +129,7 @@ func TestMeetingOfFour(t *testing.T) {
 	if err := cy.SendMedia(true, false, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := ana.Wait(ctx, "Cy's camera off, no screen", func() bool {
-		p, _ := ana.Participant(cy.ID())
-		return !p.Video && p.Screen == ""
-	}); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(500 * time.Millisecond)
-	stopped := ana.From(cy.ID(), "screen")
-	time.Sleep(500 * time.Millisecond)
-	if n := ana.From(cy.ID(), "screen"); n > stopped+2 {
-		t.Errorf("screen packets still arrive after the share stopped: %d then %d", stopped, n)
-	}
+	checkScreenGone(t, ctx, m, "standup", cy, []*testclient.Client{ana, ben, di})
 
 	// Chat, then Di leaves and rejoins: she sees the history, and everyone
 	// receives her again.
@@ -170,6 +165,57 @@ func TestMeetingOfFour(t *testing.T) {
 	waitAllMedia(t, ctx, clients, names, counts(clients))
 	if errs := append(ana.Errors(), di.Errors()...); len(errs) > 0 {
 		t.Errorf("errors: %+v", errs)
+	}
+}
+
+// checkScreenGone checks that meetd took the screen share of sharer off
+// the stage of meeting room: the room's tracks no longer have it, every
+// viewer's subscribe connection was renegotiated without it, the
+// participants list says there is no screen, and none of the screen's
+// packets the sharer may still write is forwarded to any viewer.
+func checkScreenGone(t *testing.T, ctx context.Context, m *Main, roomName string, sharer *testclient.Client, viewers []*testclient.Client) {
+	t.Helper()
+	stream := sharer.ID() + "_" + testclient.ScreenStream
+	waitUntil(t, ctx, "the screen off the room's stage", func() bool {
+		for _, p := range m.rooms.Get(room.Meeting, roomName).Snapshot().Tracks {
+			if p.Track.StreamID() == stream {
+				return false
+			}
+		}
+		return true
+	})
+	for _, v := range viewers {
+		if err := v.Wait(ctx, "the subscribe connection renegotiated without the screen", func() bool {
+			return !slices.Contains(v.SubscribedStreams(), stream)
+		}); err != nil {
+			t.Fatalf("%v (streams %v)", err, v.SubscribedStreams())
+		}
+		if err := v.Wait(ctx, "no screen in the participants list", func() bool {
+			p, _ := v.Participant(sharer.ID())
+			return p.Screen == ""
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The viewers' screen tracks have ended: from here on a screen packet
+	// could only come on a new track. The camera's packets, written by the
+	// sharer along with each screen packet, show how far meetd got.
+	screen := make([]int, len(viewers))
+	camera := make([]int, len(viewers))
+	for i, v := range viewers {
+		screen[i], camera[i] = v.From(sharer.ID(), "screen"), v.From(sharer.ID(), "video")
+	}
+	sent := sharer.ScreenPacketsSent()
+	for i, v := range viewers {
+		if err := v.WaitFrom(ctx, sharer.ID(), "video", camera[i]+60); err != nil {
+			t.Fatal(err)
+		}
+		if n := v.From(sharer.ID(), "screen"); n != screen[i] {
+			t.Errorf("viewer %d got %d screen packets after the share stopped", i, n-screen[i])
+		}
+	}
+	if n := sharer.ScreenPacketsSent() - sent; n == 0 {
+		t.Error("the sharer wrote no screen packets meanwhile: nothing was shown to be dropped")
 	}
 }
 
@@ -227,15 +273,22 @@ func TestStageInvitation(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
-	n := viewer.From(guest.ID(), "video")
-	time.Sleep(500 * time.Millisecond)
-	if m := viewer.From(guest.ID(), "video"); m > n+2 {
-		t.Errorf("the guest's video still arrives after being sent back: %d then %d", n, m)
-	}
-	before := viewer.From(streamer.ID(), "video")
-	if err := viewer.WaitFrom(ctx, streamer.ID(), "video", before+20); err != nil {
+	// Once meetd renegotiated the viewer's connection without the guest's
+	// tracks, their packets could only come on new tracks: none may,
+	// while the streamer's video goes on.
+	guestStream := guest.ID() + "_" + testclient.CameraStream
+	if err := viewer.Wait(ctx, "the guest's tracks off the viewer's connection", func() bool {
+		return !slices.Contains(viewer.SubscribedStreams(), guestStream)
+	}); err != nil {
 		t.Fatal(err)
+	}
+	n := viewer.From(guest.ID(), "video")
+	before := viewer.From(streamer.ID(), "video")
+	if err := viewer.WaitFrom(ctx, streamer.ID(), "video", before+30); err != nil {
+		t.Fatal(err)
+	}
+	if m := viewer.From(guest.ID(), "video"); m != n {
+		t.Errorf("the guest's video still arrives after being sent back: %d then %d", n, m)
 	}
 }
 

@@ -13,8 +13,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
 
 	"github.com/meetd/meetd/internal/certs"
 	"github.com/meetd/meetd/internal/httpd"
@@ -226,7 +230,7 @@ func TestAllMediaOnOneUDPPort(t *testing.T) {
 	if st := m.api.BatchStats(); st.Batches == 0 || st.Sent == 0 || st.Failed != 0 {
 		t.Errorf("batched sends %+v, want some and no failures", st)
 	}
-	wantSendPaths(t, m, "every participant", 4, 0)
+	wantSendPaths(t, m, "every participant", 4, 0, 0)
 	// Their receiver reports (one a second) are read at the socket.
 	waitRTCPRead(t, m, sfu.RTCPAtSocket)
 }
@@ -265,13 +269,13 @@ func TestMediaSharesOneSocketByDefault(t *testing.T) {
 }
 
 // wantSendPaths checks how many subscribe connections send on a shared
-// socket and through ICE, and that none fell back to pion's write path.
-func wantSendPaths(t *testing.T, m *Main, who string, shared, ice int64) {
+// socket, through ICE and through pion's write path.
+func wantSendPaths(t *testing.T, m *Main, who string, shared, ice, pion int64) {
 	t.Helper()
 	p := m.api.Counters().Snapshot().SendPaths
-	if p[sfu.SendShared] != shared || p[sfu.SendICE] != ice || p[sfu.SendPion] != 0 {
-		t.Errorf("%s: subscribe connections sending on a shared socket %d, through ICE %d, through pion %d; want %d, %d, 0",
-			who, p[sfu.SendShared], p[sfu.SendICE], p[sfu.SendPion], shared, ice)
+	if p[sfu.SendShared] != shared || p[sfu.SendICE] != ice || p[sfu.SendPion] != pion {
+		t.Errorf("%s: subscribe connections sending on a shared socket %d, through ICE %d, through pion %d; want %d, %d, %d",
+			who, p[sfu.SendShared], p[sfu.SendICE], p[sfu.SendPion], shared, ice, pion)
 	}
 }
 
@@ -320,11 +324,40 @@ func TestSocketPerConnection(t *testing.T) {
 	if path.Protocol != "udp" || path.RemotePort < low || path.RemotePort > low+20 {
 		t.Errorf("path %v, want a port of %d-%d", path, low, low+20)
 	}
-	wantSendPaths(t, m, "the viewer", 0, 1)
+	wantSendPaths(t, m, "the viewer", 0, 1, 0)
 	// Its RTCP goes through pion: only shared sockets are read by meetd.
 	waitRTCPRead(t, m, sfu.RTCPFromPion)
 	if n := m.api.Counters().Snapshot().RTCPRead[sfu.RTCPAtSocket]; n != 0 {
 		t.Errorf("%d RTCP packets read at a shared socket, with none open", n)
+	}
+}
+
+// TestPionWritePathFallback: when meetd cannot read pion's SRTP keys
+// (another pion version), a subscriber's media and sender reports go
+// through pion's write path, and its RTCP is read through pion: the
+// viewer still plays, with nothing lost.
+func TestPionWritePathFallback(t *testing.T) {
+	checkLeaks(t)
+	m := runMeetd(t, Config{SFU: sfu.Config{Loopback: true, Interfaces: []string{"lo"}, PionWritePath: true}})
+	url := "ws://" + m.Addr() + "/ws"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pub := publishDefault(t, ctx, url, testclient.Options{})
+	defer pub.Close()
+	var reports [2]atomic.Int64 // by kind: audio, video
+	v := dial(t, ctx, url, testclient.Options{OnSenderReport: func(k webrtc.RTPCodecType, _ *rtcp.SenderReport) {
+		reports[k-webrtc.RTPCodecTypeAudio].Add(1)
+	}})
+	defer v.Close()
+	join(t, ctx, v, "default", signal.RoleAudience)
+	waitMedia(t, ctx, "viewer", v)
+	wantSendPaths(t, m, "the viewer", 0, 0, 1)
+	waitUntil(t, ctx, "sender reports of audio and video", func() bool {
+		return reports[0].Load() > 0 && reports[1].Load() > 0
+	})
+	waitRTCPRead(t, m, sfu.RTCPFromPion)
+	if n := m.api.Counters().Snapshot().RTCPRead[sfu.RTCPAtSocket]; n != 0 {
+		t.Errorf("%d RTCP packets read at the shared socket, on the pion path", n)
 	}
 }
 
@@ -348,7 +381,7 @@ func TestICETCPWhenUDPIsOff(t *testing.T) {
 		t.Errorf("path %v, want TCP to meetd's port %d", path, m.Config.SFU.TCPPort)
 	}
 	// Not a shared UDP socket: meetd's egress writes through ICE.
-	wantSendPaths(t, m, "the TCP viewer", 0, 1)
+	wantSendPaths(t, m, "the TCP viewer", 0, 1, 0)
 }
 
 func TestSelfSignedHTTPS(t *testing.T) {

@@ -249,6 +249,7 @@ func TestRestartOnRequest(t *testing.T) {
 	if err := viewer.WaitMedia(ctx, 0, video+60); err != nil {
 		t.Fatalf("video after the restarts: %v", err)
 	}
+	expectNoLoss(t, "viewer", viewer)
 	if n := viewer.SubscribeConnections(); n != 1 {
 		t.Errorf("%d subscribe connections, want the same one restarted", n)
 	}

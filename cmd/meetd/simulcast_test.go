@@ -112,9 +112,9 @@ func waitLayer(t *testing.T, ctx context.Context, r *received, m byte, n int) in
 
 // checkContinuous fails unless the packets, sorted by arrival, read as one
 // stream: every sequence number between the first and the last, timestamps
-// that never go back (nor jump further than the time a tile was hidden),
-// and picture ids that go up by at most one.
-func checkContinuous(t *testing.T, pkts []rtp.Packet) {
+// that never go back (nor jump further than hidden, the time a tile was
+// hidden, and a second), and picture ids that go up by at most one.
+func checkContinuous(t *testing.T, pkts []rtp.Packet, hidden time.Duration) {
 	t.Helper()
 	seen := map[uint16]bool{}
 	first := pkts[0].SequenceNumber
@@ -137,7 +137,7 @@ func checkContinuous(t *testing.T, pkts []rtp.Packet) {
 			if int32(p.Timestamp-prev.Timestamp) < 0 {
 				t.Errorf("timestamp went back from %d to %d at sequence number %d", prev.Timestamp, p.Timestamp, p.SequenceNumber)
 			}
-			if int32(p.Timestamp-prev.Timestamp) > 3*90000 {
+			if int64(int32(p.Timestamp-prev.Timestamp)) > int64((hidden+time.Second).Seconds()*90000) {
 				t.Errorf("timestamp jumped %d ticks at sequence number %d", p.Timestamp-prev.Timestamp, p.SequenceNumber)
 			}
 			a, _, okA := testclient.VP8Picture(prev.Payload)
@@ -182,7 +182,10 @@ func TestSimulcastLayerFollowsView(t *testing.T) {
 		t.Fatal(err)
 	}
 	from := waitLayer(t, ctx, rec, 'q', 30)
-	time.Sleep(time.Second)
+	waitUntil(t, ctx, "30 more video packets", func() bool {
+		n, _ := rec.count()
+		return n >= from+30
+	})
 	after, _ := rec.since(from)
 	for _, p := range after {
 		if m := marker(p); m != 'q' {
@@ -207,27 +210,39 @@ func TestSimulcastLayerFollowsView(t *testing.T) {
 		waitLayer(t, ctx, rec, step.want, 30)
 	}
 
-	// A tile off screen gets no video; audio goes on.
+	// A tile off screen gets no video; audio goes on. Once the publisher
+	// is told no layer is needed, meetd has stopped sending the viewer
+	// video: past what was on its way (half a second of audio), none
+	// comes while a second of audio does.
+	hiding := time.Now()
 	if err := viewer.SendView(stream, 0, 0, ""); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond) // packets in flight
-	v0, a0 := rec.count()
-	time.Sleep(time.Second)
-	v1, a1 := rec.count()
-	if v1 != v0 {
-		t.Errorf("a hidden tile got %d video packets", v1-v0)
+	if err := pub.WaitLayers(ctx); err != nil {
+		t.Fatal(err)
 	}
-	if a1-a0 < 20 {
-		t.Errorf("a hidden tile's audio stopped: %d packets in a second", a1-a0)
+	audioAfter := func(n int) {
+		t.Helper()
+		waitUntil(t, ctx, "the hidden tile's audio", func() bool {
+			_, a := rec.count()
+			return a >= n
+		})
+	}
+	_, a := rec.count()
+	audioAfter(a + 25)
+	v0, a0 := rec.count()
+	audioAfter(a0 + 50)
+	if v1, _ := rec.count(); v1 != v0 {
+		t.Errorf("a hidden tile got %d video packets", v1-v0)
 	}
 	if err := viewer.SendView(stream, 320, 180, ""); err != nil {
 		t.Fatal(err)
 	}
 	waitLayer(t, ctx, rec, 'q', 30)
+	hidden := time.Since(hiding)
 
 	all, _ := rec.since(0)
-	checkContinuous(t, all)
+	checkContinuous(t, all, hidden)
 	layers := map[byte]int{}
 	for _, p := range all {
 		layers[marker(p)]++

@@ -114,7 +114,14 @@ func localTargets(t *testing.T) []net.PacketConn {
 			network = "udp6"
 		}
 		l, err := net.ListenUDP(network, &net.UDPAddr{IP: ip})
-		if err != nil {
+		switch {
+		case err == nil:
+		case ip.Equal(net.IPv6loopback) && underCI():
+			t.Fatalf("no IPv6 loopback (%v): relaying to [::1] cannot be checked; under CI this is a failure", err)
+		case ip.Equal(net.IPv6loopback):
+			t.Logf("no IPv6 loopback (%v): relaying to [::1] is not checked", err)
+			continue
+		default:
 			t.Logf("no test socket on %v: %v", ip, err)
 			continue
 		}

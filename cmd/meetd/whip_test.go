@@ -62,7 +62,7 @@ func TestWHIPPublisherReachesViewersAndWHEPPlayers(t *testing.T) {
 	checkLeaks(t)
 	url := startMeetd(t)
 	base := httpBase(url)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
 
 	viewer := dial(t, ctx, url, testclient.Options{})
@@ -128,13 +128,20 @@ func TestWHIPPublisherReachesViewersAndWHEPPlayers(t *testing.T) {
 		st, ok := viewer.LastState()
 		return ok && st.Live != nil && !*st.Live
 	})
-	waitUntil(t, ctx, "the WHEP session to end", func() bool {
-		st, _ := player.Delete(ctx)
-		return st == http.StatusNotFound
-	})
 	if st, _, _ := pub.Patch(ctx, "application/trickle-ice-sdpfrag", ""); st != http.StatusNotFound {
 		t.Errorf("PATCH after DELETE: %d", st)
 	}
+	// The broadcast's end ends the player's session, which the player
+	// never deleted: meetd forgets its URL and closes its peer connection,
+	// so the player's ICE, answered no more, fails.
+	waitUntil(t, ctx, "the WHEP session's URL to be gone", func() bool {
+		st, _, _ := player.Patch(ctx, "application/trickle-ice-sdpfrag", "")
+		return st == http.StatusNotFound
+	})
+	waitUntil(t, ctx, "the WHEP player's connection to fail", func() bool {
+		st := player.State()
+		return st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateClosed
+	})
 }
 
 func TestWHIPRefusesBadRequests(t *testing.T) {
@@ -282,9 +289,19 @@ func TestWHEPPlayerFollowsTheStage(t *testing.T) {
 		return player.Packets(webrtc.RTPCodecTypeVideo) > before+100 && guest.KeyframeRequests() > 0
 	})
 	// Past the keyframe asked for when the player's sender took the
-	// guest's track, and the rate limit of keyframe requests.
-	time.Sleep(1500 * time.Millisecond)
-	asked := guest.KeyframeRequests()
+	// guest's track, and any held back by the rate limit (sent with the
+	// first packet after its half second): once 60 video packets (a
+	// second) reach the player with no request at the guest, none is
+	// pending, and the next one is the player's.
+	var asked int64
+	for {
+		asked = guest.KeyframeRequests()
+		video := player.Packets(webrtc.RTPCodecTypeVideo)
+		waitUntil(t, ctx, "the player's video to go on", func() bool { return player.Packets(webrtc.RTPCodecTypeVideo) >= video+60 })
+		if guest.KeyframeRequests() == asked {
+			break
+		}
+	}
 	if err := player.RequestKeyframe(); err != nil {
 		t.Fatal(err)
 	}

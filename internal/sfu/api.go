@@ -44,6 +44,10 @@ type Config struct {
 	// PublicIPs are announced as host candidates in place of the local
 	// addresses (for a server behind a 1:1 NAT).
 	PublicIPs []string
+	// PionWritePath sends every subscriber's media through pion's write
+	// path, as when meetd cannot read a pion version's SRTP keys: tests
+	// run that fallback with it.
+	PionWritePath bool
 }
 
 // API creates peer connections that share one media setup and sockets.
@@ -60,6 +64,8 @@ type API struct {
 	batch *sendBatch
 	// reports sends the subscribe connections' sender reports.
 	reports reportClock
+	// pionWrites is Config.PionWritePath.
+	pionWrites bool
 }
 
 // Codecs meetd negotiates. Browsers all speak VP8, H.264 and Opus; keeping
@@ -164,7 +170,7 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 		s.SetInterfaceFilter(func(name string) bool { return slices.Contains(names, name) })
 	}
 	s.SetIPFilter(notLinkLocal)
-	a := &API{batch: &sendBatch{}}
+	a := &API{batch: &sendBatch{}, pionWrites: cfg.PionWritePath}
 	a.reports.batch = a.batch
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	switch {

@@ -70,6 +70,9 @@ type Egress struct {
 	counted SendPath
 	// listening is the route whose socket hands e the subscriber's RTCP.
 	listening route
+	// viaPion makes the connection write through pion once connected
+	// (Config.PionWritePath).
+	viaPion bool
 }
 
 // route is a destination on a shared UDP socket; conn is nil for none.
@@ -193,7 +196,7 @@ func (a *API) NewEgress(pc *webrtc.PeerConnection, log *slog.Logger) *Egress {
 	}
 	dt := pc.SCTP().Transport()
 	it := dt.ICETransport()
-	e := &Egress{log: log, conns: a.batch.conns, counters: &a.counters}
+	e := &Egress{log: log, conns: a.batch.conns, counters: &a.counters, viaPion: a.pionWrites}
 	it.OnSelectedCandidatePairChange(e.pairChanged)
 	dt.OnStateChange(func(st webrtc.DTLSTransportState) {
 		// pion calls this holding the transport's lock: only fields are
@@ -216,6 +219,9 @@ func (a *API) NewEgress(pc *webrtc.PeerConnection, log *slog.Logger) *Egress {
 // connect derives meetd's SRTP keys of the connection from its DTLS
 // connection.
 func (e *Egress) connect(dt *webrtc.DTLSTransport, it *webrtc.ICETransport) *egressKeys {
+	if e.viaPion {
+		return &egressKeys{viaPion: true}
+	}
 	conn := (*dtls.Conn)(reflect.ValueOf(dt).Elem().FieldByName("conn").UnsafePointer())
 	iceConn := (*ice.Conn)(reflect.ValueOf(it).Elem().FieldByName("conn").UnsafePointer())
 	if conn == nil || iceConn == nil {

@@ -63,6 +63,11 @@ type Options struct {
 	// RestartICE makes the client restart ICE on its publish connection
 	// when ICE fails or stays disconnected, as the web app does.
 	RestartICE bool
+	// KeepScreenRTP makes StopScreen remove the screen share's track and
+	// renegotiate as usual, but go on writing the screen's RTP on its SSRC,
+	// as a broken or hostile client might. It needs the client's own API
+	// (API unset).
+	KeepScreenRTP bool
 }
 
 // Network is where a client's media may go.
@@ -89,9 +94,12 @@ type Network struct {
 type Client struct {
 	opts Options
 	api  *webrtc.API
-	ws   *websocket.Conn
-	ctx  context.Context
-	stop context.CancelFunc
+	// writers are the client's streams' writers below pion's tracks; nil
+	// with a shared API.
+	writers *streamWriters
+	ws      *websocket.Conn
+	ctx     context.Context
+	stop    context.CancelFunc
 
 	// mu protects the fields below it.
 	mu     sync.Mutex
@@ -139,9 +147,17 @@ type Stats struct {
 	LastSeq uint16
 }
 
-func newAPI(n Network) (*webrtc.API, error) {
+// newAPI is a client's own API: pion's default codecs and interceptors,
+// and w, when not nil, to keep its streams' writers.
+func newAPI(n Network, w *streamWriters) (*webrtc.API, error) {
 	return NewAPI(n, func(m *webrtc.MediaEngine, ir *interceptor.Registry) error {
-		return webrtc.RegisterDefaultInterceptors(m, ir)
+		if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+			return err
+		}
+		if w != nil {
+			ir.Add(w)
+		}
+		return nil
 	})
 }
 
@@ -204,11 +220,15 @@ func NewAPIWith(n Network, m *webrtc.MediaEngine, interceptors func(*webrtc.Medi
 // Dial connects to meetd's WebSocket at url (ws://host/ws).
 func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
 	api := opts.API
+	var writers *streamWriters
 	if api == nil {
+		writers = newStreamWriters()
 		var err error
-		if api, err = newAPI(opts.Network); err != nil {
+		if api, err = newAPI(opts.Network, writers); err != nil {
 			return nil, err
 		}
+	} else if opts.KeepScreenRTP {
+		return nil, errors.New("KeepScreenRTP needs the client's own API")
 	}
 	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: opts.HTTPClient})
 	if err != nil {
@@ -216,7 +236,7 @@ func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
 	}
 	cctx, stop := context.WithCancel(context.Background())
 	c := &Client{
-		opts: opts, api: api, ws: ws, ctx: cctx, stop: stop,
+		opts: opts, api: api, writers: writers, ws: ws, ctx: cctx, stop: stop,
 		stats:   map[webrtc.RTPCodecType]*Stats{webrtc.RTPCodecTypeAudio: {}, webrtc.RTPCodecTypeVideo: {}},
 		from:    map[string]map[string]int{},
 		changed: make(chan struct{}),

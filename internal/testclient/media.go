@@ -47,6 +47,14 @@ type publishedMedia struct {
 	audioLevel   uint8
 	screen       atomic.Pointer[webrtc.TrackLocalStaticRTP]
 	screenSender *webrtc.RTPSender
+	// orphanScreen is the SSRC of a screen share whose track was removed
+	// but whose RTP is still written (Options.KeepScreenRTP), 0 for none;
+	// writers is where.
+	orphanScreen atomic.Uint32
+	writers      *streamWriters
+	// screenSent counts the screen share's packets written, videoSent the
+	// camera's (by the default media).
+	screenSent, videoSent atomic.Int64
 	// KeyframeRequests counts PLIs and FIRs received.
 	keyframeRequests atomic.Int64
 	// layerKeyframe is set for a simulcast layer whose keyframe was asked for.
@@ -122,7 +130,7 @@ func (c *Client) Publish(ctx context.Context) error {
 		_ = pc.Close()
 		return err
 	}
-	m := &publishedMedia{audioLevel: c.opts.AudioLevel}
+	m := &publishedMedia{audioLevel: c.opts.AudioLevel, writers: c.writers}
 	if layers != nil {
 		m.layerKeyframe = make([]atomic.Bool, len(layers))
 		m.layerPaused = make([]atomic.Bool, len(layers))
@@ -282,6 +290,13 @@ func (c *Client) StopScreen(ctx context.Context) error {
 	if m == nil || m.screenSender == nil {
 		return fmt.Errorf("not sharing")
 	}
+	ssrc := uint32(m.screenSender.GetParameters().Encodings[0].SSRC)
+	if c.opts.KeepScreenRTP {
+		if !m.writers.has(ssrc) {
+			return errNoRawWriter
+		}
+		m.orphanScreen.Store(ssrc)
+	}
 	m.screen.Store(nil)
 	if err := pc.RemoveTrack(m.screenSender); err != nil {
 		return err
@@ -290,14 +305,31 @@ func (c *Client) StopScreen(ctx context.Context) error {
 	return c.negotiate(ctx)
 }
 
-// KeyframeRequests is how many keyframe requests the publisher received.
-func (c *Client) KeyframeRequests() int64 {
+// published reads one of the published media's counts, 0 before Publish.
+func (c *Client) published(count func(*publishedMedia) *atomic.Int64) int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.media == nil {
 		return 0
 	}
-	return c.media.keyframeRequests.Load()
+	return count(c.media).Load()
+}
+
+// ScreenPacketsSent is how many packets of screen share the client wrote,
+// through its track or, with Options.KeepScreenRTP, after it.
+func (c *Client) ScreenPacketsSent() int64 {
+	return c.published(func(m *publishedMedia) *atomic.Int64 { return &m.screenSent })
+}
+
+// VideoPacketsSent is how many camera packets the client's default media
+// wrote.
+func (c *Client) VideoPacketsSent() int64 {
+	return c.published(func(m *publishedMedia) *atomic.Int64 { return &m.videoSent })
+}
+
+// KeyframeRequests is how many keyframe requests the publisher received.
+func (c *Client) KeyframeRequests() int64 {
+	return c.published(func(m *publishedMedia) *atomic.Int64 { return &m.keyframeRequests })
 }
 
 func (c *Client) handleAnswer(sdp string) error {
@@ -382,12 +414,16 @@ func (m *publishedMedia) send(ctx context.Context, audio, video *webrtc.TrackLoc
 					Header:  rtp.Header{Version: 2, SequenceNumber: vseq, Timestamp: vts, Marker: i == n-1},
 					Payload: p,
 				})
+				m.videoSent.Add(1)
+				h := rtp.Header{Version: 2, SequenceNumber: sseq + 1, Timestamp: vts, Marker: i == n-1}
 				if screen := m.screen.Load(); screen != nil {
 					sseq++
-					_ = screen.WriteRTP(&rtp.Packet{
-						Header:  rtp.Header{Version: 2, SequenceNumber: sseq, Timestamp: vts, Marker: i == n-1},
-						Payload: p,
-					})
+					m.screenSent.Add(1)
+					_ = screen.WriteRTP(&rtp.Packet{Header: h, Payload: p})
+				} else if ssrc := m.orphanScreen.Load(); ssrc != 0 {
+					sseq++
+					m.screenSent.Add(1)
+					_ = m.writers.write(ssrc, h, p)
 				}
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/meetd/meetd/internal/signal"
@@ -59,6 +60,9 @@ func (c *Client) handleOffer(sdp string) error {
 	if err := sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		return err
 	}
+	c.mu.Lock()
+	c.changedLocked() // SubscribedStreams may have changed
+	c.mu.Unlock()
 	answer, err := sub.CreateAnswer(nil)
 	if err != nil {
 		return err
@@ -134,6 +138,39 @@ func (c *Client) count(t *webrtc.TrackRemote) {
 		c.changedLocked()
 		c.mu.Unlock()
 	}
+}
+
+// SubscribedStreams are the streams ("ID_camera", "ID_screen") whose
+// tracks meetd's last offer on the subscribe connection sends, one entry
+// per track.
+func (c *Client) SubscribedStreams() []string {
+	c.mu.Lock()
+	sub := c.sub
+	c.mu.Unlock()
+	if sub == nil {
+		return nil
+	}
+	desc := sub.RemoteDescription()
+	if desc == nil {
+		return nil
+	}
+	var parsed sdp.SessionDescription
+	if err := parsed.UnmarshalString(desc.SDP); err != nil {
+		return nil
+	}
+	var streams []string
+	for _, m := range parsed.MediaDescriptions {
+		if _, sending := m.Attribute(webrtc.RTPTransceiverDirectionSendonly.String()); !sending {
+			if _, sending = m.Attribute(webrtc.RTPTransceiverDirectionSendrecv.String()); !sending {
+				continue
+			}
+		}
+		if msid, ok := m.Attribute("msid"); ok {
+			stream, _, _ := strings.Cut(msid, " ")
+			streams = append(streams, stream)
+		}
+	}
+	return streams
 }
 
 func drainRTCP(r *webrtc.RTPReceiver) {

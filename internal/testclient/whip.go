@@ -125,7 +125,7 @@ func PlayWHEP(ctx context.Context, endpoint string, opts HTTPOptions) (*HTTPSess
 }
 
 func newHTTPSession(opts HTTPOptions) (*HTTPSession, error) {
-	api, err := newAPI(Network{})
+	api, err := newAPI(Network{}, nil)
 	if err != nil {
 		return nil, err
 	}
