@@ -216,8 +216,8 @@ func (c *Client) stalled(s *subscriber) {
 		return
 	}
 	c.log.Warn("subscriber too slow: closing its subscribe connection")
-	c.closeSubscriber()
 	c.fail(errTooSlow)
+	c.closeSubscriber()
 	c.endSession(errTooSlow)
 }
 

@@ -90,8 +90,9 @@ type pushResult struct {
 	// overflowed is set when this packet found the queue full: what it
 	// held of video was dropped.
 	overflowed bool
-	// stalledFor is how long the queue has been backed up (0: it is not).
-	stalledFor time.Duration
+	// stalled is set once the queue has been backed up for the Stall
+	// limit.
+	stalled bool
 }
 
 // push queues a copy of b. While the queue is backed up it takes no
@@ -103,6 +104,9 @@ func (s *sendQueue) push(b []byte, video bool, now int64, to *ice.Conn, pion web
 	if s.closed {
 		return r
 	}
+	if s.limits.Bytes == 0 {
+		s.limits = s.limits.orDefaults()
+	}
 	if s.head < len(s.q) && (s.bytes+len(b) > s.limits.Bytes || now-s.q[s.head].at > int64(s.limits.Age)) {
 		if s.stalled == 0 {
 			s.stalled = now
@@ -111,7 +115,7 @@ func (s *sendQueue) push(b []byte, video bool, now int64, to *ice.Conn, pion web
 		s.dropLocked(now)
 	}
 	if s.stalled != 0 {
-		r.stalledFor = time.Duration(now - s.stalled)
+		r.stalled = now-s.stalled > int64(s.limits.Stall)
 		if video {
 			return r
 		}
@@ -229,13 +233,26 @@ func (e *Egress) enqueue(b []byte, video bool, to *ice.Conn, pion webrtc.TrackLo
 		e.counters.queueOverflows.Add(1)
 		e.resync()
 	}
-	if r.stalledFor > e.queue.limits.Stall && e.onStall != nil {
-		e.stallOnce.Do(func() { go e.onStall() })
+	if r.stalled {
+		e.stallOnce.Do(func() { go e.cut(to) })
 	}
 	if !r.accepted {
 		return 0
 	}
 	return len(b)
+}
+
+// cut ends the ICE connection of a subscriber that stalled, then tells
+// OnStall's function. Closing ICE ends the writes that wait on its socket
+// (the queue's, and the DTLS alert closing the peer connection would
+// send): none must wait for a subscriber that reads nothing.
+func (e *Egress) cut(to *ice.Conn) {
+	if to != nil {
+		_ = to.Close()
+	}
+	if e.onStall != nil {
+		e.onStall()
+	}
 }
 
 // resync makes the video down tracks of e wait for a keyframe: what they
