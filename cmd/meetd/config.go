@@ -143,6 +143,13 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"UDP port range for media, MIN-MAX, one port per connection instead of one shared (env MEETD_UDP_PORTS)")
 	fs.StringVar(&tcpPort, "tcp-port", env("MEETD_TCP_PORT", ""),
 		"TCP port for media (ICE-TCP), for clients whose network blocks UDP; empty means none (env MEETD_TCP_PORT)")
+	var queueAge, stall string
+	fs.IntVar(&cfg.SFU.Queue.Bytes, "subscriber-queue-bytes", envInt(env("MEETD_SUBSCRIBER_QUEUE_BYTES", ""), sfu.DefaultQueueBytes),
+		"most media, in bytes, waiting to be sent to one subscriber over TCP, TURN or a socket of its own; past it its video is dropped until a keyframe (env MEETD_SUBSCRIBER_QUEUE_BYTES)")
+	fs.StringVar(&queueAge, "subscriber-queue-age", env("MEETD_SUBSCRIBER_QUEUE_AGE", sfu.DefaultQueueAge.String()),
+		"oldest media waiting to be sent to one subscriber; older is dropped (env MEETD_SUBSCRIBER_QUEUE_AGE)")
+	fs.StringVar(&stall, "subscriber-stall", env("MEETD_SUBSCRIBER_STALL", sfu.DefaultStall.String()),
+		"how long a subscriber's media may stay backed up before meetd stops sending it and tells it so (env MEETD_SUBSCRIBER_STALL)")
 	fs.BoolVar(&cfg.TURN.Enabled, "turn", envBool("MEETD_TURN"),
 		"run the embedded TURN server: UDP and TCP on -turn-port, and TLS on the HTTPS port (env MEETD_TURN=true)")
 	fs.StringVar(&turnPort, "turn-port", env("MEETD_TURN_PORT", "3478"), "TURN port, UDP and TCP (env MEETD_TURN_PORT)")
@@ -259,6 +266,15 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if cfg.SFU.TCPPort, err = parsePort("-tcp-port", tcpPort); err != nil {
 		return cfg, err
+	}
+	if cfg.SFU.Queue.Bytes < 16<<10 {
+		return cfg, fmt.Errorf("-subscriber-queue-bytes %d: want 16384 or more", cfg.SFU.Queue.Bytes)
+	}
+	if cfg.SFU.Queue.Age, err = time.ParseDuration(queueAge); err != nil || cfg.SFU.Queue.Age < 50*time.Millisecond {
+		return cfg, fmt.Errorf("-subscriber-queue-age %q: want a duration of 50ms or more, such as 500ms", queueAge)
+	}
+	if cfg.SFU.Queue.Stall, err = time.ParseDuration(stall); err != nil || cfg.SFU.Queue.Stall < cfg.SFU.Queue.Age {
+		return cfg, fmt.Errorf("-subscriber-stall %q: want a duration no shorter than -subscriber-queue-age, such as 5s", stall)
 	}
 	if cfg.TURN.Port, err = parsePort("-turn-port", turnPort); err != nil {
 		return cfg, err

@@ -182,6 +182,9 @@ func (c *Client) newSubscriber() (*subscriber, error) {
 	s := &subscriber{pc: pc, downs: map[*sfu.Track]*sfu.Sender{}, est: sfu.NewEstimator(log),
 		egress: egress, reports: c.env.API.NewReporter(egress, pc.WriteRTCP)}
 	c.sub = s
+	if egress != nil {
+		egress.OnStall(func() { c.post(func() { c.stalled(s) }) })
+	}
 	c.forwardCandidates(pc, signal.TargetSubscribe, func() bool { return c.sub == s })
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		log.Info("connection state", "state", st.String())
@@ -200,6 +203,22 @@ func (c *Client) newSubscriber() (*subscriber, error) {
 		c.post(func() { c.subscriberICE(s, st) })
 	})
 	return s, nil
+}
+
+// errTooSlow tells a client whose media backed up that it was cut off.
+var errTooSlow = &signal.Error{Code: signal.CodeTooSlow,
+	Message: "your connection took too little of its media for too long, so meetd stopped sending it; reconnect to watch again"}
+
+// stalled closes s, a subscribe connection whose send queue stayed full
+// (sfu.QueueLimits), and tells the client.
+func (c *Client) stalled(s *subscriber) {
+	if c.sub != s {
+		return
+	}
+	c.log.Warn("subscriber too slow: closing its subscribe connection")
+	c.fail(errTooSlow)
+	c.closeSubscriber()
+	c.endSession(errTooSlow)
 }
 
 func (c *Client) closeSubscriber() {

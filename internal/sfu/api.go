@@ -17,6 +17,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/logging"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
@@ -48,6 +49,12 @@ type Config struct {
 	// path, as when meetd cannot read a pion version's SRTP keys: tests
 	// run that fallback with it.
 	PionWritePath bool
+	// TCPListener, when set, is ICE-TCP's listener, open already, in
+	// place of one meetd opens on TCPPort (which must be its port).
+	TCPListener net.Listener
+	// Queue bounds what each subscriber may have waiting to be sent;
+	// zero fields take the defaults.
+	Queue QueueLimits
 }
 
 // API creates peer connections that share one media setup and sockets.
@@ -66,6 +73,8 @@ type API struct {
 	reports reportClock
 	// pionWrites is Config.PionWritePath.
 	pionWrites bool
+	// queueLimits bound each subscriber's send queue.
+	queueLimits QueueLimits
 }
 
 // Codecs meetd negotiates. Browsers all speak VP8, H.264 and Opus; keeping
@@ -170,7 +179,7 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 		s.SetInterfaceFilter(func(name string) bool { return slices.Contains(names, name) })
 	}
 	s.SetIPFilter(notLinkLocal)
-	a := &API{batch: &sendBatch{}, pionWrites: cfg.PionWritePath}
+	a := &API{batch: &sendBatch{}, pionWrites: cfg.PionWritePath, queueLimits: cfg.Queue.orDefaults()}
 	a.reports.batch = a.batch
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	switch {
@@ -190,12 +199,29 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 		}
 	}
 	if cfg.TCPPort != 0 {
-		ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.TCPPort)))
-		if err != nil {
-			a.Close()
-			return nil, fmt.Errorf("media TCP port %d: %w", cfg.TCPPort, err)
+		ln := cfg.TCPListener
+		if ln == nil {
+			var err error
+			ln, err = net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.TCPPort)))
+			if err != nil {
+				a.Close()
+				return nil, fmt.Errorf("media TCP port %d: %w", cfg.TCPPort, err)
+			}
 		}
-		mux := webrtc.NewICETCPMux(nil, ln, 8)
+		// No write buffer: pion's (webrtc.NewICETCPMux sets 4 MB) would
+		// hold seconds of media for a viewer that stopped reading, to be
+		// played late once it reads again. A fan-out must never wait for
+		// one subscriber: that is meetd's own doing, not pion's, as
+		// every packet to a path that can block (this one, TURN, a
+		// socket of the connection's own, pion's write path) goes
+		// through the subscriber's bounded send queue (sendqueue.go),
+		// whose writer alone waits on the socket. The socket's buffer
+		// is bounded too (tcpSendBuffer).
+		mux := ice.NewTCPMuxDefault(ice.TCPMuxParams{
+			Listener:       smallSendBuffers{ln},
+			Logger:         logging.NewDefaultLoggerFactory().NewLogger("ice"),
+			ReadBufferSize: 8,
+		})
 		a.closers = append(a.closers, mux)
 		s.SetICETCPMux(mux)
 		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
@@ -294,6 +320,23 @@ func (a *API) MediaAddrs() []string {
 		addrs = append(addrs, c.LocalAddr().String())
 	}
 	return addrs
+}
+
+// tcpSendBuffer is the kernel's send buffer asked for each ICE-TCP
+// connection (the kernel doubles it): without, it grows to megabytes for
+// a viewer that stops reading, all of it stale when it reads again.
+const tcpSendBuffer = 64 << 10
+
+// smallSendBuffers gives the connections it accepts a send buffer of
+// tcpSendBuffer.
+type smallSendBuffers struct{ net.Listener }
+
+func (l smallSendBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(interface{ SetWriteBuffer(int) error }); ok {
+		_ = tc.SetWriteBuffer(tcpSendBuffer)
+	}
+	return c, err
 }
 
 func notLinkLocal(ip net.IP) bool { return !ip.IsLinkLocalUnicast() }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -171,9 +172,10 @@ func (c *batchConn) flushLocked() {
 			continue
 		}
 		// sendmmsg fails only for its first datagram: skip it, unless
-		// the socket is gone, and then everything is.
+		// the socket is gone, and then everything is, or its buffer
+		// stayed full (see maxFullWait): the rest would wait as long.
 		lost := 1
-		if errors.Is(err, net.ErrClosed) {
+		if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) {
 			lost = len(queue)
 		}
 		queue = queue[lost:]

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -17,15 +18,18 @@ import (
 // runtime would otherwise hand the goroutine's P to another thread
 // during it, switching threads on every batch. batchConn.mu guards it.
 type batchSys struct {
+	c     *net.UDPConn
 	raw   syscall.RawConn
 	hdrs  [maxBatch]mmsghdr
 	iovs  [maxBatch]unix.Iovec
 	names [maxBatch]unix.RawSockaddrInet6
 	// n is how many messages the call is to send, then how many it sent;
-	// errno its error.
-	n     int
-	errno syscall.Errno
-	call  func(fd uintptr) bool
+	// errno its error. full is set when the socket's buffer was full and
+	// wait is not: the call returned at once.
+	n          int
+	errno      syscall.Errno
+	full, wait bool
+	call       func(fd uintptr) bool
 }
 
 // mmsghdr is struct mmsghdr of sendmmsg(2); Go pads it as C does.
@@ -35,6 +39,7 @@ type mmsghdr struct {
 }
 
 func (s *batchSys) init(c *net.UDPConn) {
+	s.c = c
 	s.raw, _ = c.SyscallConn()
 	s.call = s.sendmmsg
 	for i := range s.hdrs {
@@ -45,9 +50,18 @@ func (s *batchSys) init(c *net.UDPConn) {
 	}
 }
 
+// maxFullWait is the longest a send waits for room in a shared socket's
+// buffer. The buffer is shared by every subscriber and drains at the
+// network's pace, never at one subscriber's (the kernel drops what a
+// UDP receiver does not read), so a wait is short; it is bounded all the
+// same, so that a fan-out never waits long, and what does not fit then is
+// dropped, as the network would.
+const maxFullWait = 20 * time.Millisecond
+
 // send sends the datagrams of queue with as few sendmmsg calls as the
-// kernel allows, waiting while the socket's buffer is full. It returns how
-// many were sent; an error is about the first of the others.
+// kernel allows, waiting up to maxFullWait while the socket's buffer is
+// full. It returns how many were sent; an error is about the first of the
+// others (os.ErrDeadlineExceeded: the buffer stayed full).
 func (s *batchSys) send(queue []slot) (int, error) {
 	if s.raw == nil {
 		return 0, net.ErrClosed
@@ -59,13 +73,30 @@ func (s *batchSys) send(queue []slot) (int, error) {
 		s.hdrs[i].hdr.Namelen = putSockaddr(&s.names[i], q.addr)
 	}
 	s.n, s.errno = len(queue), 0
-	if err := s.raw.Write(s.call); err != nil {
+	if err := s.write(); err != nil {
 		return 0, err
 	}
 	if s.errno != 0 {
 		return 0, os.NewSyscallError("sendmmsg", s.errno)
 	}
 	return s.n, nil
+}
+
+// write makes the call; when the buffer is full, it waits in the poller
+// for room, up to maxFullWait. Only then does it set a deadline, which
+// costs a timer: a send that fits (nearly all) pays nothing for it.
+func (s *batchSys) write() error {
+	s.full, s.wait = false, false
+	if err := s.raw.Write(s.call); err != nil || !s.full {
+		return err
+	}
+	s.wait = true
+	if err := s.c.SetWriteDeadline(time.Now().Add(maxFullWait)); err != nil {
+		return err
+	}
+	err := s.raw.Write(s.call)
+	_ = s.c.SetWriteDeadline(time.Time{})
+	return err
 }
 
 // sendmmsg is the raw connection's write callback: false asks it to wait
@@ -79,7 +110,8 @@ func (s *batchSys) sendmmsg(fd uintptr) bool {
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
-			return false
+			s.full = true
+			return !s.wait
 		default:
 			s.n, s.errno = 0, e
 		}
@@ -99,7 +131,7 @@ func (s *batchSys) sendOne(b []byte, addr netip.AddrPort) (int, error) {
 	s.iovs[0].SetLen(len(b))
 	s.hdrs[0].hdr.Namelen = putSockaddr(&s.names[0], addr)
 	s.n, s.errno = 1, 0
-	err := s.raw.Write(s.call)
+	err := s.write()
 	s.iovs[0].Base = nil
 	if err != nil {
 		return 0, err

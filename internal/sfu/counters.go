@@ -30,6 +30,9 @@ type Counters struct {
 	sendPaths [numSendPaths]atomic.Int64
 	// rtcpRead counts subscribers' RTCP packets by where they were read.
 	rtcpRead [numRTCPReads]atomic.Uint64
+	// queueOverflows counts subscribers' send queues backing up (see
+	// QueueLimits): rare, so counted when it happens.
+	queueOverflows atomic.Uint64
 }
 
 type flowCounter struct {
@@ -167,6 +170,9 @@ type CounterSnapshot struct {
 	SendPaths [numSendPaths]int64
 	// RTCPRead counts subscribers' RTCP packets by where meetd read them.
 	RTCPRead [numRTCPReads]uint64
+	// QueueOverflows counts the times a subscriber's send queue backed
+	// up and its video was dropped until a keyframe.
+	QueueOverflows uint64
 }
 
 // Snapshot reads the counters.
@@ -192,6 +198,7 @@ func (c *Counters) Snapshot() CounterSnapshot {
 	for i := range s.RTCPRead {
 		s.RTCPRead[i] = c.rtcpRead[i].Load()
 	}
+	s.QueueOverflows = c.queueOverflows.Load()
 	return s
 }
 

@@ -49,6 +49,9 @@ type DownTrack struct {
 	egress *Egress
 	// sent is how the current layer's packets were rewritten, for NACKs.
 	sent atomic.Pointer[switchPoint]
+	// resync is set when the Egress dropped packets of the video: it
+	// restarts at the next keyframe.
+	resync atomic.Bool
 
 	lastKeyframeRequest atomic.Int64 // unix nanoseconds
 	packets             atomic.Uint64
@@ -198,14 +201,19 @@ func (d *DownTrack) SetEgress(e *Egress) { d.egress = e }
 // put writes one packet, whose header is ready, to the subscriber. seal
 // is the caller's space to encrypt in.
 func (d *DownTrack) put(h *rtp.Header, payload []byte, seal *sealBuf) (int, error) {
+	video := d.track.kind == webrtc.RTPCodecTypeVideo
 	if d.egress != nil {
-		if n, ok, err := d.egress.write(h, payload, seal); ok {
+		if n, ok, err := d.egress.write(h, payload, seal, video); ok {
 			return n, err
 		}
 	}
 	b := d.bound.Load()
 	if b == nil {
 		return 0, nil
+	}
+	if d.egress != nil {
+		// pion's write path blocks as ICE does: queued all the same.
+		return d.egress.writePion(b.w, h, payload, seal, video)
 	}
 	return b.w.WriteRTP(h, payload)
 }
@@ -297,6 +305,12 @@ func (d *DownTrack) writeRTP(l *layer, h *rtp.Header, payload []byte, info *pack
 		d.sending.Lock()
 		defer d.sending.Unlock()
 		cur, tgt = d.current.Load(), d.target.Load()
+	}
+	if d.resync.Load() {
+		// What was sent last was dropped: start again at a keyframe.
+		d.resync.Store(false)
+		d.current.Store(nil)
+		cur = nil
 	}
 	switch {
 	case tgt == nil:

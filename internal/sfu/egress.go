@@ -73,6 +73,13 @@ type Egress struct {
 	// viaPion makes the connection write through pion once connected
 	// (Config.PionWritePath).
 	viaPion bool
+
+	// queue holds what goes through ICE or pion, paths that can block
+	// (see QueueLimits); a shared socket's path never does.
+	queue sendQueue
+	// onStall is told, once, that the queue stayed backed up too long.
+	onStall   func()
+	stallOnce sync.Once
 }
 
 // route is a destination on a shared UDP socket; conn is nil for none.
@@ -197,6 +204,7 @@ func (a *API) NewEgress(pc *webrtc.PeerConnection, log *slog.Logger) *Egress {
 	dt := pc.SCTP().Transport()
 	it := dt.ICETransport()
 	e := &Egress{log: log, conns: a.batch.conns, counters: &a.counters, viaPion: a.pionWrites}
+	e.queue.limits = a.queueLimits
 	it.OnSelectedCandidatePairChange(e.pairChanged)
 	dt.OnStateChange(func(st webrtc.DTLSTransportState) {
 		// pion calls this holding the transport's lock: only fields are
@@ -210,6 +218,7 @@ func (a *API) NewEgress(pc *webrtc.PeerConnection, log *slog.Logger) *Egress {
 			}
 		case webrtc.DTLSTransportStateClosed, webrtc.DTLSTransportStateFailed:
 			e.keys = nil
+			e.queue.close()
 		}
 		e.update()
 	})
@@ -348,10 +357,10 @@ func routeFor(conns []*batchConn, p *webrtc.ICECandidatePair) route {
 	return route{}
 }
 
-// write encrypts and sends one RTP packet, in sb. ok is false when the
-// packet is to go through pion instead. n is 0 while DTLS is not
-// connected.
-func (e *Egress) write(h *rtp.Header, payload []byte, sb *sealBuf) (n int, ok bool, err error) {
+// write encrypts and sends one RTP packet, in sb, of video or audio. ok
+// is false when the packet is to go through pion instead. n is 0 while
+// DTLS is not connected, and when the packet was dropped.
+func (e *Egress) write(h *rtp.Header, payload []byte, sb *sealBuf, video bool) (n int, ok bool, err error) {
 	p := e.path.Load()
 	if p == nil {
 		return 0, true, nil
@@ -375,7 +384,10 @@ func (e *Egress) write(h *rtp.Header, payload []byte, sb *sealBuf) (n int, ok bo
 	if err != nil {
 		return 0, true, err
 	}
-	n, err = p.send(out)
+	if p.conn == nil {
+		return e.enqueue(out, video, p.ice, nil), true, nil
+	}
+	n, err = p.conn.write(out, p.addr)
 	return n, true, err
 }
 
@@ -399,17 +411,11 @@ func (e *Egress) writeRTCP(raw []byte, sb *sealBuf) (n int, ok bool, err error) 
 	if err != nil {
 		return 0, true, err
 	}
-	n, err = p.send(out)
-	return n, true, err
-}
-
-// send sends out, an encrypted packet: queued on the shared socket of
-// the route, or through ICE when there is none.
-func (p *egressPath) send(out []byte) (int, error) {
-	if p.conn != nil {
-		return p.conn.write(out, p.addr)
+	if p.conn == nil {
+		return e.enqueue(out, false, p.ice, nil), true, nil
 	}
-	return p.ice.Write(out)
+	n, err = p.conn.write(out, p.addr)
+	return n, true, err
 }
 
 var errPacketTooLarge = errors.New("RTP packet too large")

@@ -137,6 +137,12 @@ func TestEgressDropsUntilConnected(t *testing.T) {
 		t.Fatalf("video started without a keyframe")
 	}
 	forwardFirst(tr, vp8(t, 3, true), &pkt)
+	// pion's write path is written from the Egress's queue, by its own
+	// goroutine.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(rec.packets()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 	if got := rec.packets(); len(got) != 1 || got[0].SSRC != 7 {
 		t.Fatalf("through pion: %d packets, want the keyframe", len(got))
 	}

@@ -105,6 +105,11 @@ func TestSubscriberRTCPReadAtTheSocket(t *testing.T) {
 	if p := readSRTP(); p.SequenceNumber != seqs[1] || p.SSRC != 1111 {
 		t.Fatalf("after the NACK of %d the subscriber got %d (SSRC %d)", seqs[1], p.SequenceNumber, p.SSRC)
 	}
+	// The count is added once the packet went out, so the subscriber may
+	// read it first.
+	for deadline := time.Now().Add(2 * time.Second); d.Retransmits() != 1 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	if d.Retransmits() != 1 {
 		t.Errorf("retransmits %d, want 1", d.Retransmits())
 	}

@@ -52,7 +52,19 @@ func (r *recorder) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 	return len(payload), nil
 }
 
-func (r *recorder) Write(b []byte) (int, error) { return len(b), nil }
+// Write keeps a marshalled packet, as pion's write path takes it from an
+// Egress's queue.
+func (r *recorder) Write(b []byte) (int, error) {
+	var p rtp.Packet
+	if err := p.Unmarshal(b); err != nil {
+		return 0, err
+	}
+	p.Payload = append([]byte(nil), p.Payload...)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pkts = append(r.pkts, p)
+	return len(b), nil
+}
 
 func (r *recorder) packets() []rtp.Packet {
 	r.mu.Lock()

@@ -102,6 +102,9 @@ const (
 	CodeAlreadyLive  = "already_live"
 	CodeNotAllowed   = "not_allowed"
 	CodeInternal     = "internal"
+	// CodeTooSlow: the client read too little of its media for too long
+	// (its send queue stayed full); meetd closed its subscribe connection.
+	CodeTooSlow = "too_slow"
 )
 
 // Message is the one envelope for every message in both directions. Which
