@@ -249,7 +249,8 @@ func TestRestartOnRequest(t *testing.T) {
 	if err := viewer.WaitMedia(ctx, 0, video+60); err != nil {
 		t.Fatalf("video after the restarts: %v", err)
 	}
-	expectNoLoss(t, "viewer", viewer)
+	// (Not expectNoLoss: a packet on its way while a path's ICE restarts
+	// may be lost, as on any network; audio is not retransmitted.)
 	if n := viewer.SubscribeConnections(); n != 1 {
 		t.Errorf("%d subscribe connections, want the same one restarted", n)
 	}
