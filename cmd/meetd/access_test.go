@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,21 +10,6 @@ import (
 	"github.com/meetd/meetd/internal/signal"
 	"github.com/meetd/meetd/internal/testclient"
 )
-
-// roomsFile writes a room configuration file, with the bcrypt hash of
-// the password "letmein" in place of {hash}, and returns its path.
-func roomsFile(t *testing.T, text string) string {
-	t.Helper()
-	hash, err := access.HashPassword("letmein")
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "rooms.json")
-	if err := os.WriteFile(path, []byte(strings.ReplaceAll(text, "{hash}", hash)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 func TestRoomsNeedPasswordsAndTokens(t *testing.T) {
 	checkLeaks(t)
@@ -40,7 +23,7 @@ func TestRoomsNeedPasswordsAndTokens(t *testing.T) {
 	defer cancel()
 
 	try := func(join signal.Message) *rawConn {
-		r := dialRaw(t, ctx, url)
+		r := dialRaw(t, ctx, url, nil)
 		data := `{"type":"join","room":"` + join.Room + `","kind":"` + join.Kind + `","role":"` + join.Role +
 			`","password":"` + join.Password + `","token":"` + join.Token + `"}`
 		r.send(ctx, data)

@@ -13,40 +13,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/meetd/meetd/internal/certs"
 )
-
-// underCI reports whether the tests run under CI, with CI set as CI
-// systems set it: "true" or "1" (any true value strconv.ParseBool reads).
-func underCI() bool {
-	ci, _ := strconv.ParseBool(os.Getenv("CI"))
-	return ci
-}
-
-// cannotRun ends a test whose network part this machine cannot run: it
-// skips, saying why, except under CI, where it fails: CI must run every
-// test.
-func cannotRun(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if underCI() {
-		t.Fatalf(format+"; under CI this is a failure", args...)
-	}
-	t.Skipf(format+"; skipped", args...)
-}
-
-// needTool finds a program a test needs; missing, the test cannot run.
-func needTool(t *testing.T, name, install string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		cannotRun(t, "%s is missing (%s; `make test` installs it)", name, install)
-	}
-	return path
-}
 
 // startProcess runs a helper program until the test ends, its output
 // going to the file out (or to stderr with MEETD_TEST_LOG set).
@@ -124,12 +95,15 @@ func issueWithPebble(t *testing.T, pebble, challtest string, http01 bool) {
 	toPebble := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	defer toPebble.CloseIdleConnections()
 	directory := fmt.Sprintf("https://127.0.0.1:%d/dir", acmePort)
-	waitFor(t, 10*time.Second, "pebble", func() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	waitUntil(t, ctx, "pebble", func() bool {
 		res, err := toPebble.Get(directory)
-		if err == nil {
-			res.Body.Close()
+		if err != nil {
+			return false
 		}
-		return err
+		res.Body.Close()
+		return true
 	})
 
 	m := runMeetd(t, Config{
@@ -189,20 +163,5 @@ func issueWithPebble(t *testing.T, pebble, challtest string, http01 bool) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusFound && res.StatusCode != http.StatusMovedPermanently {
 		t.Errorf("plain HTTP: %d, want a redirect to HTTPS", res.StatusCode)
-	}
-}
-
-func waitFor(t *testing.T, limit time.Duration, what string, try func() error) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		err := try()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }

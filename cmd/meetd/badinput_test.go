@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,60 +17,6 @@ import (
 	"github.com/meetd/meetd/internal/testclient"
 )
 
-// rawConn speaks to /ws byte by byte, to send what a well-behaved client never would.
-type rawConn struct {
-	t  *testing.T
-	ws *websocket.Conn
-}
-
-func dialRaw(t *testing.T, ctx context.Context, url string) *rawConn {
-	t.Helper()
-	ws, _, err := websocket.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ws.SetReadLimit(1 << 20)
-	t.Cleanup(func() { ws.CloseNow() })
-	return &rawConn{t: t, ws: ws}
-}
-
-func (r *rawConn) send(ctx context.Context, s string) {
-	r.t.Helper()
-	if err := r.ws.Write(ctx, websocket.MessageText, []byte(s)); err != nil {
-		r.t.Fatalf("send %.40q: %v", s, err)
-	}
-}
-
-// next reads the next message that is not a room update.
-func (r *rawConn) next(ctx context.Context) (signal.Message, error) {
-	for {
-		_, data, err := r.ws.Read(ctx)
-		if err != nil {
-			return signal.Message{}, err
-		}
-		var m signal.Message
-		if err := json.Unmarshal(data, &m); err != nil {
-			r.t.Fatalf("meetd sent invalid JSON %q", data)
-		}
-		switch m.Type {
-		case signal.TypeState, signal.TypeParticipants, signal.TypeSpeaker:
-		default:
-			return m, nil
-		}
-	}
-}
-
-func (r *rawConn) expectError(ctx context.Context, code string) {
-	r.t.Helper()
-	m, err := r.next(ctx)
-	if err != nil {
-		r.t.Fatalf("waiting for error %s: %v", code, err)
-	}
-	if m.Type != signal.TypeError || m.Code != code || m.Message == "" {
-		r.t.Fatalf("got %+v, want an error %s with a message", m, code)
-	}
-}
-
 func TestBadInputGetsErrorsAndHurtsNoOne(t *testing.T) {
 	checkLeaks(t)
 	url := startMeetd(t)
@@ -86,7 +31,7 @@ func TestBadInputGetsErrorsAndHurtsNoOne(t *testing.T) {
 	join(t, ctx, viewer, "default", signal.RoleAudience)
 	waitMedia(t, ctx, "viewer", viewer)
 
-	bad := dialRaw(t, ctx, url)
+	bad := dialRaw(t, ctx, url, nil)
 	for _, tc := range []struct{ send, code string }{
 		{`this is not json`, signal.CodeBadMessage},
 		{`{"type":"offer","sdp":42}`, signal.CodeBadMessage},
@@ -123,7 +68,7 @@ func TestBadInputGetsErrorsAndHurtsNoOne(t *testing.T) {
 		}
 	}
 	// Garbage SDP from a stage member.
-	staged := dialRaw(t, ctx, url)
+	staged := dialRaw(t, ctx, url, nil)
 	staged.send(ctx, `{"type":"join","room":"other","role":"stage"}`)
 	if m, err := staged.next(ctx); err != nil || m.Type != signal.TypeJoined {
 		t.Fatalf("join: %+v %v", m, err)
@@ -132,7 +77,7 @@ func TestBadInputGetsErrorsAndHurtsNoOne(t *testing.T) {
 	staged.expectError(ctx, signal.CodeBadSDP)
 
 	// An oversized message is refused in words; the connection goes on.
-	huge := dialRaw(t, ctx, url)
+	huge := dialRaw(t, ctx, url, nil)
 	huge.send(ctx, `{"type":"offer","sdp":"`+strings.Repeat("x", signal.MaxMessageSize)+`"}`)
 	huge.expectError(ctx, signal.CodeTooLarge)
 	huge.send(ctx, `{"type":"dance"}`)

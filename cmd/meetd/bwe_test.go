@@ -5,29 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
-	"github.com/meetd/meetd/internal/room"
 	"github.com/meetd/meetd/internal/sfu"
 	"github.com/meetd/meetd/internal/signal"
 	"github.com/meetd/meetd/internal/testclient"
 )
-
-// cameraTrack finds the simulcast camera published in a broadcast.
-func cameraTrack(t *testing.T, m *Main, name string) *sfu.Track {
-	t.Helper()
-	r := m.rooms.Get(room.Broadcast, name)
-	if r == nil {
-		t.Fatalf("no broadcast %q", name)
-	}
-	for _, p := range r.Snapshot().Tracks {
-		if p.Track.Kind() == webrtc.RTPCodecTypeVideo {
-			return p.Track
-		}
-	}
-	t.Fatalf("no video in %q", name)
-	return nil
-}
 
 // wantLayerStopped waits until meetd receives no more packets of layer
 // paused while it receives 30 of layer running (a second of them). The

@@ -79,21 +79,24 @@ feed:
 	t.Logf("%d cycles in %v", cycles, time.Since(start).Round(time.Millisecond))
 
 	// Everything a viewer held is gone once the server has had a moment.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		g, h := settle()
-		paths := m.api.Counters().Snapshot().SendPaths
-		live := paths[sfu.SendShared] + paths[sfu.SendICE] + paths[sfu.SendPion]
-		if g <= goroutines+5 && h <= heap+heap/2+(2<<20) && live == 0 {
-			t.Logf("after: %d goroutines, %d KiB heap", g, h>>10)
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %d cycles: %d goroutines (baseline %d), %d KiB heap (baseline %d KiB), %d subscribe connections still sending",
+	settled, cancelSettled := context.WithTimeout(ctx, 10*time.Second)
+	defer cancelSettled()
+	var g int
+	var h uint64
+	var live int64
+	defer func() {
+		if t.Failed() {
+			t.Logf("after %d cycles: %d goroutines (baseline %d), %d KiB heap (baseline %d KiB), %d subscribe connections still sending",
 				cycles, g, goroutines, h>>10, heap>>10, live)
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	}()
+	waitUntil(t, settled, "goroutines, heap and subscribe connections back to the baseline", func() bool {
+		g, h = settle()
+		paths := m.api.Counters().Snapshot().SendPaths
+		live = paths[sfu.SendShared] + paths[sfu.SendICE] + paths[sfu.SendPion]
+		return g <= goroutines+5 && h <= heap+heap/2+(2<<20) && live == 0
+	})
+	t.Logf("after: %d goroutines, %d KiB heap", g, h>>10)
 	// And the broadcast still reaches a new viewer.
 	if err := cycle(); err != nil {
 		t.Fatal(err)

@@ -7,108 +7,11 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
-	"go.uber.org/goleak"
 
 	"github.com/meetd/meetd/internal/room"
 	"github.com/meetd/meetd/internal/signal"
 	"github.com/meetd/meetd/internal/testclient"
 )
-
-// checkLeaks fails the test if goroutines started during it are still
-// running after every client and the server have closed.
-func checkLeaks(t *testing.T) {
-	t.Helper()
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-}
-
-// startMeetd runs a real meetd on a loopback port for the test.
-func startMeetd(t *testing.T) string {
-	t.Helper()
-	return "ws://" + runMeetd(t, Config{}).Addr() + "/ws"
-}
-
-func dial(t *testing.T, ctx context.Context, url string, opts testclient.Options) *testclient.Client {
-	t.Helper()
-	c, err := testclient.Dial(ctx, url, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// inviteToStage has host invite guest to the stage, guest accept, and
-// publish once meetd moved it.
-func inviteToStage(t *testing.T, ctx context.Context, host, guest *testclient.Client) {
-	t.Helper()
-	invited := guest.Invitations()
-	if err := host.Move(guest.ID(), signal.RoleStage); err != nil {
-		t.Fatal(err)
-	}
-	if err := guest.Wait(ctx, "invitation", func() bool { return guest.Invitations() > invited }); err != nil {
-		t.Fatal(err)
-	}
-	if r := guest.Roles(); len(r) > 0 && r[len(r)-1] == signal.RoleStage {
-		t.Fatal("the guest was put on stage before accepting")
-	}
-	if err := guest.TakeStage("", ""); err != nil {
-		t.Fatal(err)
-	}
-	if err := guest.Wait(ctx, "the stage", func() bool {
-		r := guest.Roles()
-		return len(r) > 0 && r[len(r)-1] == signal.RoleStage
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := guest.Publish(ctx); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func join(t *testing.T, ctx context.Context, c *testclient.Client, room, role string) {
-	t.Helper()
-	if err := c.Join(ctx, room, role); err != nil {
-		t.Fatal(err)
-	}
-	if errs := c.Errors(); len(errs) > 0 {
-		t.Fatalf("join %s as %s: %+v", room, role, errs)
-	}
-}
-
-// goLive dials a streamer that joins the broadcast room on stage and
-// publishes.
-func goLive(t *testing.T, ctx context.Context, url, room string, opts testclient.Options) *testclient.Client {
-	t.Helper()
-	pub := dial(t, ctx, url, opts)
-	join(t, ctx, pub, room, signal.RoleStage)
-	if err := pub.Publish(ctx); err != nil {
-		pub.Close()
-		t.Fatal(err)
-	}
-	return pub
-}
-
-// waitMedia waits until c received audio and video, and checks that
-// none of it was lost.
-func waitMedia(t *testing.T, ctx context.Context, name string, c *testclient.Client) {
-	t.Helper()
-	if err := c.WaitMedia(ctx, 25, 25); err != nil {
-		t.Fatalf("%s: %v (audio %+v, video %+v)", name, err,
-			c.Stats(webrtc.RTPCodecTypeAudio), c.Stats(webrtc.RTPCodecTypeVideo))
-	}
-	expectNoLoss(t, name, c)
-}
-
-// expectNoLoss checks that the media c received came in order with no
-// sequence number skipped, as it does on loopback unless meetd drops it.
-func expectNoLoss(t *testing.T, name string, c *testclient.Client) {
-	t.Helper()
-	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
-		if st := c.Stats(kind); st.Gaps != 0 {
-			t.Errorf("%s: %d gaps in the sequence numbers of %d %s packets", name, st.Gaps, st.Packets, kind)
-		}
-	}
-}
 
 func TestBroadcastReachesEarlyAndLateViewers(t *testing.T) {
 	checkLeaks(t)

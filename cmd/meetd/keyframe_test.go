@@ -8,7 +8,6 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/meetd/meetd/internal/signal"
 	"github.com/meetd/meetd/internal/testclient"
 )
 
@@ -22,14 +21,7 @@ func TestKeyframeRequestsAreRateLimited(t *testing.T) {
 	defer cancel()
 	pub := goLive(t, ctx, url, "plis", testclient.Options{})
 	defer pub.Close()
-	var viewers []*testclient.Client
-	for range 6 {
-		v := dial(t, ctx, url, testclient.Options{})
-		defer v.Close()
-		join(t, ctx, v, "plis", signal.RoleAudience)
-		waitMedia(t, ctx, "viewer", v)
-		viewers = append(viewers, v)
-	}
+	viewers := joinAudience(t, ctx, url, "plis", 6)
 
 	// Every viewer asks for a keyframe every 20 ms for 3 s: 900 requests.
 	const (

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -11,64 +10,6 @@ import (
 	"github.com/meetd/meetd/internal/signal"
 	"github.com/meetd/meetd/internal/testclient"
 )
-
-// enterMeeting dials a participant that joins the meeting on stage.
-func enterMeeting(t *testing.T, ctx context.Context, url, room string, opts testclient.Options) *testclient.Client {
-	t.Helper()
-	c := dial(t, ctx, url, opts)
-	if err := c.JoinKind(ctx, signal.KindMeeting, room, signal.RoleStage); err != nil {
-		t.Fatal(err)
-	}
-	if errs := c.Errors(); len(errs) > 0 {
-		t.Fatalf("%s joining: %+v", opts.Name, errs)
-	}
-	return c
-}
-
-// joinMeeting dials a participant, joins the meeting on stage and publishes.
-func joinMeeting(t *testing.T, ctx context.Context, url, room string, opts testclient.Options) *testclient.Client {
-	t.Helper()
-	c := enterMeeting(t, ctx, url, room, opts)
-	if err := c.Publish(ctx); err != nil {
-		t.Fatalf("%s publishing: %v", opts.Name, err)
-	}
-	if err := c.SendMedia(true, true, ""); err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// waitAllMedia waits until every client receives audio and video from
-// every other.
-func waitAllMedia(t *testing.T, ctx context.Context, clients []*testclient.Client, names []string, after map[string]int) {
-	t.Helper()
-	for i, c := range clients {
-		for j, o := range clients {
-			if i == j {
-				continue
-			}
-			for _, label := range []string{"audio", "video"} {
-				n := after[fmt.Sprint(i, j, label)] + 20
-				if err := c.WaitFrom(ctx, o.ID(), label, n); err != nil {
-					t.Fatalf("%s from %s: %v", names[i], names[j], err)
-				}
-			}
-		}
-		expectNoLoss(t, names[i], c)
-	}
-}
-
-func counts(clients []*testclient.Client) map[string]int {
-	m := map[string]int{}
-	for i, c := range clients {
-		for j, o := range clients {
-			for _, label := range []string{"audio", "video"} {
-				m[fmt.Sprint(i, j, label)] = c.From(o.ID(), label)
-			}
-		}
-	}
-	return m
-}
 
 func TestMeetingOfFour(t *testing.T) {
 	checkLeaks(t)

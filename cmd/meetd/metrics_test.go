@@ -43,13 +43,8 @@ func TestMetricsAndStats(t *testing.T) {
 
 	pub := goLive(t, ctx, url, "show", testclient.Options{Name: "Sam"})
 	defer pub.Close()
-	for range 2 {
-		v := dial(t, ctx, url, testclient.Options{})
-		defer v.Close()
-		join(t, ctx, v, "show", signal.RoleAudience)
-		waitMedia(t, ctx, "viewer", v)
-	}
-	bad := dialRaw(t, ctx, url)
+	joinAudience(t, ctx, url, "show", 2)
+	bad := dialRaw(t, ctx, url, nil)
 	bad.send(ctx, `nonsense`)
 	bad.expectError(ctx, signal.CodeBadMessage)
 
@@ -131,22 +126,6 @@ func scrape(t *testing.T, base string) map[string]float64 {
 	return values
 }
 
-// waitMetrics scrapes until cond holds of the values.
-func waitMetrics(t *testing.T, ctx context.Context, base, what string, cond func(map[string]float64) bool) map[string]float64 {
-	t.Helper()
-	for {
-		v := scrape(t, base)
-		if cond(v) {
-			return v
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("waiting for %s: %v; last scrape: %v", what, ctx.Err(), v)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
 func TestMetricsOfTheMediaPath(t *testing.T) {
 	checkLeaks(t)
 	m := runMeetd(t, Config{})
@@ -157,29 +136,24 @@ func TestMetricsOfTheMediaPath(t *testing.T) {
 
 	pub := goLive(t, ctx, url, "show", testclient.Options{Name: "Sam"})
 	defer pub.Close()
-	var viewers []*testclient.Client
-	for range 2 {
-		v := dial(t, ctx, url, testclient.Options{})
-		defer v.Close()
-		join(t, ctx, v, "show", signal.RoleAudience)
-		waitMedia(t, ctx, "viewer", v)
-		viewers = append(viewers, v)
-	}
+	viewers := joinAudience(t, ctx, url, "show", 2)
 
 	// Receiver reports come once a second, after meetd's sender reports.
 	const (
 		video, audio = `{kind="video"}`, `{kind="audio"}`
 		rttCount     = "meetd_subscriber_rtt_seconds_count" + video
 	)
-	waitMetrics(t, ctx, base, "round trips of both viewers", func(v map[string]float64) bool { return v[rttCount] >= 2 })
+	waitUntil(t, ctx, "round trips of both viewers", func() bool { return scrape(t, base)[rttCount] >= 2 })
 
 	// Every packet received goes to both viewers. Each track's read loop
 	// adds up its counts once a second, both counts at once, each on its
 	// own clock: wait for both tracks to have added some.
 	a := scrape(t, base)
-	b := waitMetrics(t, ctx, base, "2 s of media", func(v map[string]float64) bool {
+	var b map[string]float64
+	waitUntil(t, ctx, "2 s of media", func() bool {
+		b = scrape(t, base)
 		added := func(kind string) float64 {
-			return v["meetd_rtp_received_packets_total"+kind] - a["meetd_rtp_received_packets_total"+kind]
+			return b["meetd_rtp_received_packets_total"+kind] - a["meetd_rtp_received_packets_total"+kind]
 		}
 		return added(video) >= 60 && added(audio) > 0
 	})
@@ -222,8 +196,8 @@ func TestMetricsOfTheMediaPath(t *testing.T) {
 	defer late.Close()
 	join(t, ctx, late, "show", signal.RoleAudience)
 	waitMedia(t, ctx, "late viewer", late)
-	waitMetrics(t, ctx, base, "a keyframe request for the late viewer", func(v map[string]float64) bool {
-		return v["meetd_rtcp_pli_sent_total"] > plis
+	waitUntil(t, ctx, "a keyframe request for the late viewer", func() bool {
+		return scrape(t, base)["meetd_rtcp_pli_sent_total"] > plis
 	})
 
 	// A viewer's PLI and NACK are counted, and the NACKed packets sent again.
@@ -235,7 +209,8 @@ func TestMetricsOfTheMediaPath(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	waitMetrics(t, ctx, base, "a viewer's PLI and NACK", func(v map[string]float64) bool {
+	waitUntil(t, ctx, "a viewer's PLI and NACK", func() bool {
+		v := scrape(t, base)
 		return v[`meetd_rtcp_received_total{type="pli"}`] >= 1 && v[`meetd_rtcp_received_total{type="nack"}`] >= 1 &&
 			v["meetd_rtp_nacked_packets_total"] >= 3 && v["meetd_rtp_retransmitted_packets_total"] >= 3
 	})

@@ -6,11 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -20,117 +16,11 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/meetd/meetd/internal/certs"
 	"github.com/meetd/meetd/internal/httpd"
 	"github.com/meetd/meetd/internal/sfu"
 	"github.com/meetd/meetd/internal/signal"
 	"github.com/meetd/meetd/internal/testclient"
 )
-
-// testStateDir holds the local certificate authority every HTTPS test
-// uses. TestMain makes it before anything reads the system's roots, and
-// points SSL_CERT_FILE at it: pion's TURN-over-TLS client checks the
-// server against the system roots, with no way to pass others.
-var testStateDir string
-
-func TestMain(m *testing.M) {
-	if runHelper() {
-		return
-	}
-	dir, err := os.MkdirTemp("", "meetd-test-state-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	testStateDir = dir
-	names, ips := certs.MachineNames()
-	local, err := certs.SelfSigned(filepath.Join(dir, "tls"), names, ips)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Setenv("SSL_CERT_FILE", local.CAFile)
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// testLog is where a test meetd logs: nowhere, or stderr with
-// MEETD_TEST_LOG set.
-func testLog() *slog.Logger {
-	var out io.Writer = io.Discard
-	if os.Getenv("MEETD_TEST_LOG") != "" {
-		out = os.Stderr
-	}
-	return slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// runMeetd starts meetd with cfg, on loopback unless cfg says otherwise.
-func runMeetd(t *testing.T, cfg Config) *Main {
-	t.Helper()
-	if cfg.Addr == "" {
-		cfg.Addr = "127.0.0.1:0"
-	}
-	if cfg.SFU.Interfaces == nil {
-		cfg.SFU.Loopback, cfg.SFU.Interfaces = true, []string{"lo"}
-	}
-	if cfg.TLS.StateDir == "" {
-		cfg.TLS.StateDir = testStateDir
-	}
-	m := NewMain(cfg, testLog())
-	if err := m.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := m.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return m
-}
-
-// freePort finds a port free on loopback for both UDP and TCP.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		u, err := net.ListenPacket("udp", fmt.Sprintf(":%d", port))
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
-// testCAClient trusts the test authority.
-func testCAClient(t *testing.T) *http.Client {
-	t.Helper()
-	pem, err := os.ReadFile(filepath.Join(testStateDir, "tls", "ca.crt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-}
-
-// publishDefault puts a publisher on the default broadcast over loopback UDP.
-func publishDefault(t *testing.T, ctx context.Context, url string, opts testclient.Options) *testclient.Client {
-	t.Helper()
-	pub := dial(t, ctx, url, opts)
-	join(t, ctx, pub, "default", signal.RoleStage)
-	if err := pub.Publish(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return pub
-}
 
 func TestRelayOnlyViewerPlaysThroughEmbeddedTURN(t *testing.T) {
 	checkLeaks(t)
@@ -140,7 +30,7 @@ func TestRelayOnlyViewerPlaysThroughEmbeddedTURN(t *testing.T) {
 	defer https.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	pub := publishDefault(t, ctx, url, testclient.Options{HTTPClient: https})
+	pub := goLive(t, ctx, url, "default", testclient.Options{HTTPClient: https})
 	defer pub.Close()
 
 	for _, tc := range []struct{ name, prefix, transport string }{
@@ -232,7 +122,7 @@ func TestAllMediaOnOneUDPPort(t *testing.T) {
 	}
 	wantSendPaths(t, m, "every participant", 4, 0, 0)
 	// Their receiver reports (one a second) are read at the socket.
-	waitRTCPRead(t, m, sfu.RTCPAtSocket)
+	waitRTCPRead(t, ctx, m, sfu.RTCPAtSocket)
 }
 
 // TestMediaSharesOneSocketByDefault: with no UDP port given, media of all
@@ -248,7 +138,7 @@ func TestMediaSharesOneSocketByDefault(t *testing.T) {
 	url := "ws://" + m.Addr() + "/ws"
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	pub := publishDefault(t, ctx, url, testclient.Options{})
+	pub := goLive(t, ctx, url, "default", testclient.Options{})
 	defer pub.Close()
 	for i := range 2 {
 		v := dial(t, ctx, url, testclient.Options{})
@@ -281,21 +171,13 @@ func wantSendPaths(t *testing.T, m *Main, who string, shared, ice, pion int64) {
 
 // waitRTCPRead waits until meetd has read subscribers' RTCP where read
 // says, and checks that none was dropped.
-func waitRTCPRead(t *testing.T, m *Main, read sfu.RTCPRead) {
+func waitRTCPRead(t *testing.T, ctx context.Context, m *Main, read sfu.RTCPRead) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		r := m.api.Counters().Snapshot().RTCPRead
-		if r[sfu.RTCPDropped] != 0 {
-			t.Errorf("subscribers' RTCP dropped: %d packets (read %v)", r[sfu.RTCPDropped], r)
-		}
-		if r[read] > 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no subscriber RTCP read %s (read %v)", read, r)
-		}
-		time.Sleep(50 * time.Millisecond)
+	waitUntil(t, ctx, "subscriber RTCP read "+fmt.Sprint(read), func() bool {
+		return m.api.Counters().Snapshot().RTCPRead[read] > 0
+	})
+	if r := m.api.Counters().Snapshot().RTCPRead; r[sfu.RTCPDropped] != 0 {
+		t.Errorf("subscribers' RTCP dropped: %d packets (read %v)", r[sfu.RTCPDropped], r)
 	}
 }
 
@@ -311,7 +193,7 @@ func TestSocketPerConnection(t *testing.T) {
 	url := "ws://" + m.Addr() + "/ws"
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	pub := publishDefault(t, ctx, url, testclient.Options{})
+	pub := goLive(t, ctx, url, "default", testclient.Options{})
 	defer pub.Close()
 	v := dial(t, ctx, url, testclient.Options{})
 	defer v.Close()
@@ -326,7 +208,7 @@ func TestSocketPerConnection(t *testing.T) {
 	}
 	wantSendPaths(t, m, "the viewer", 0, 1, 0)
 	// Its RTCP goes through pion: only shared sockets are read by meetd.
-	waitRTCPRead(t, m, sfu.RTCPFromPion)
+	waitRTCPRead(t, ctx, m, sfu.RTCPFromPion)
 	if n := m.api.Counters().Snapshot().RTCPRead[sfu.RTCPAtSocket]; n != 0 {
 		t.Errorf("%d RTCP packets read at a shared socket, with none open", n)
 	}
@@ -342,7 +224,7 @@ func TestPionWritePathFallback(t *testing.T) {
 	url := "ws://" + m.Addr() + "/ws"
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	pub := publishDefault(t, ctx, url, testclient.Options{})
+	pub := goLive(t, ctx, url, "default", testclient.Options{})
 	defer pub.Close()
 	var reports [2]atomic.Int64 // by kind: audio, video
 	v := dial(t, ctx, url, testclient.Options{OnSenderReport: func(k webrtc.RTPCodecType, _ *rtcp.SenderReport) {
@@ -355,7 +237,7 @@ func TestPionWritePathFallback(t *testing.T) {
 	waitUntil(t, ctx, "sender reports of audio and video", func() bool {
 		return reports[0].Load() > 0 && reports[1].Load() > 0
 	})
-	waitRTCPRead(t, m, sfu.RTCPFromPion)
+	waitRTCPRead(t, ctx, m, sfu.RTCPFromPion)
 	if n := m.api.Counters().Snapshot().RTCPRead[sfu.RTCPAtSocket]; n != 0 {
 		t.Errorf("%d RTCP packets read at the shared socket, on the pion path", n)
 	}
@@ -367,7 +249,7 @@ func TestICETCPWhenUDPIsOff(t *testing.T) {
 	url := "ws://" + m.Addr() + "/ws"
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	pub := publishDefault(t, ctx, url, testclient.Options{})
+	pub := goLive(t, ctx, url, "default", testclient.Options{})
 	defer pub.Close()
 	v := dial(t, ctx, url, testclient.Options{Network: testclient.Network{TCP: true, NoUDP: true}})
 	defer v.Close()

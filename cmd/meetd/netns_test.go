@@ -265,16 +265,30 @@ func (n *netns) helper(ns, role, args, wait string) (<-chan string, *exec.Cmd) {
 		}
 	}()
 	if wait != "" {
-		select {
-		case line, ok := <-lines:
-			if !ok || !strings.HasPrefix(line, wait) {
-				n.t.Fatalf("%s helper in %s did not start (%q); MEETD_TEST_LOG=1 shows why", role, ns, line)
-			}
-		case <-time.After(30 * time.Second):
-			n.t.Fatalf("%s helper in %s did not start", role, ns)
-		}
+		waitLine(n.t, lines, role+" helper in "+ns+" to start", 30*time.Second,
+			func(line string) bool { return strings.HasPrefix(line, wait) })
 	}
 	return lines, cmd
+}
+
+// waitLine reads a helper's lines until match holds of one, and returns
+// it; it fails the test when the helper ends first or limit passes.
+func waitLine(t *testing.T, lines <-chan string, what string, limit time.Duration, match func(string) bool) string {
+	t.Helper()
+	deadline := time.After(limit)
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("the helper ended while waiting for %s; MEETD_TEST_LOG=1 shows why", what)
+			}
+			if match(line) {
+				return line
+			}
+		case <-deadline:
+			t.Fatalf("no %s within %v", what, limit)
+		}
+	}
 }
 
 // TestViewerBehindNATWithoutUDP puts meetd on one network and a viewer on

@@ -48,29 +48,6 @@ func (a addHeader) RoundTrip(r *http.Request) (*http.Response, error) {
 	return a.rt.RoundTrip(r)
 }
 
-// dialFrom opens /ws from ip.
-func dialFrom(t *testing.T, ctx context.Context, url, ip string, header http.Header) *rawConn {
-	t.Helper()
-	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: from(ip, header)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ws.CloseNow() })
-	return &rawConn{t: t, ws: ws}
-}
-
-// joinAs sends a join and returns the answer: joined, or an error.
-func (r *rawConn) joinAs(ctx context.Context, room, kind, role, password string) signal.Message {
-	r.t.Helper()
-	data, _ := json.Marshal(signal.Message{Type: signal.TypeJoin, Room: room, Kind: kind, Role: role, Password: password})
-	r.send(ctx, string(data))
-	m, err := r.next(ctx)
-	if err != nil {
-		r.t.Fatalf("join %s: %v", room, err)
-	}
-	return m
-}
-
 func wantJoined(t *testing.T, what string, m signal.Message) {
 	t.Helper()
 	if m.Type != signal.TypeJoined {
@@ -97,11 +74,11 @@ func TestOneAddressCannotTakeEveryConnection(t *testing.T) {
 
 	var held []*rawConn
 	for i := range 3 {
-		r := dialFrom(t, ctx, url, "127.0.0.1", nil)
+		r := dialRaw(t, ctx, url, from("127.0.0.1", nil))
 		wantJoined(t, "a connection within the limit", r.joinAs(ctx, fmt.Sprintf("room%d", i), "", "audience", ""))
 		held = append(held, r)
 	}
-	over := dialFrom(t, ctx, url, "127.0.0.1", nil)
+	over := dialRaw(t, ctx, url, from("127.0.0.1", nil))
 	// The refusal comes first, whatever the client says; the join may not
 	// even be read.
 	_ = over.ws.Write(ctx, websocket.MessageText, []byte(`{"type":"join","room":"room3","role":"audience"}`))
@@ -115,29 +92,25 @@ func TestOneAddressCannotTakeEveryConnection(t *testing.T) {
 	}
 
 	// Another address gets in.
-	other := dialFrom(t, ctx, url, "127.0.0.2", nil)
+	other := dialRaw(t, ctx, url, from("127.0.0.2", nil))
 	wantJoined(t, "a connection from another address", other.joinAs(ctx, "room0", "", "audience", ""))
 
 	// Once one of the three closes, the address may connect again.
 	held[0].ws.Close(websocket.StatusNormalClosure, "")
-	for {
-		r := dialFrom(t, ctx, url, "127.0.0.1", nil)
+	waitUntil(t, ctx, "a connection after one of three closed", func() bool {
+		r := dialRaw(t, ctx, url, from("127.0.0.1", nil))
 		data, _ := json.Marshal(signal.Message{Type: signal.TypeJoin, Room: "again", Role: "audience"})
 		r.send(ctx, string(data))
 		msg, err := r.next(ctx)
 		if err == nil && msg.Type == signal.TypeJoined {
-			break
+			return true
 		}
 		if err == nil {
 			wantLimited(t, "while the closed connection is still counted", msg, "connections")
 		}
 		r.ws.CloseNow()
-		select {
-		case <-ctx.Done():
-			t.Fatal("no connection after one of three closed")
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+		return false
+	})
 }
 
 func TestOneAddressCannotOpenEveryRoom(t *testing.T) {
@@ -147,13 +120,13 @@ func TestOneAddressCannotOpenEveryRoom(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	a1 := dialFrom(t, ctx, url, "127.0.0.1", nil)
+	a1 := dialRaw(t, ctx, url, from("127.0.0.1", nil))
 	wantJoined(t, "the first room", a1.joinAs(ctx, "r1", "meeting", "stage", ""))
 	// Moving to r2 closes r1: one room open, two opened.
 	wantJoined(t, "the second room", a1.joinAs(ctx, "r2", "meeting", "stage", ""))
-	a2 := dialFrom(t, ctx, url, "127.0.0.1", nil)
+	a2 := dialRaw(t, ctx, url, from("127.0.0.1", nil))
 	wantJoined(t, "the third room", a2.joinAs(ctx, "r3", "meeting", "stage", ""))
-	a3 := dialFrom(t, ctx, url, "127.0.0.1", nil)
+	a3 := dialRaw(t, ctx, url, from("127.0.0.1", nil))
 	wantLimited(t, "a third room open at once", a3.joinAs(ctx, "r4", "meeting", "stage", ""),
 		"Too many rooms opened from your address (2 at once)")
 	if m.rooms.Get(room.Meeting, "r4") != nil {
@@ -168,7 +141,7 @@ func TestOneAddressCannotOpenEveryRoom(t *testing.T) {
 		"Too many rooms opened from your address (3 in 60 min)")
 
 	// Others still open rooms, and the address may join them.
-	b := dialFrom(t, ctx, url, "127.0.0.2", nil)
+	b := dialRaw(t, ctx, url, from("127.0.0.2", nil))
 	wantJoined(t, "a room opened from another address", b.joinAs(ctx, "r5", "meeting", "stage", ""))
 	wantJoined(t, "a room another address opened", a3.joinAs(ctx, "r5", "meeting", "stage", ""))
 }
@@ -192,32 +165,25 @@ func TestWHIPSessionsPerAddress(t *testing.T) {
 	}
 
 	// Another address plays.
-	player, err := playWHEP(ctx, base+"/whep/obs", testclient.HTTPOptions{Client: from("127.0.0.2", nil)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	player := playWHEP(t, ctx, base+"/whep/obs", testclient.HTTPOptions{Client: from("127.0.0.2", nil)})
 	defer player.Close()
 
 	// Once the first session ends, the address may start another.
 	if st, err := pub.Delete(ctx); err != nil || st != http.StatusOK {
 		t.Fatalf("DELETE: %d %v", st, err)
 	}
-	for {
+	waitUntil(t, ctx, "a new session after the first ended", func() bool {
 		again, err := testclient.PublishWHIP(ctx, base+"/whip/obs", testclient.HTTPOptions{Client: from("127.0.0.1", nil)})
 		if err == nil {
 			again.Close()
-			break
+			return true
 		}
 		var he *testclient.HTTPError
 		if !errors.As(err, &he) || (he.Status != http.StatusTooManyRequests && he.Status != http.StatusConflict) {
 			t.Fatal(err)
 		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("no new session after the first ended")
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+		return false
+	})
 }
 
 func TestPasswordGuessingIsBounded(t *testing.T) {
@@ -237,7 +203,7 @@ func TestPasswordGuessingIsBounded(t *testing.T) {
 	defer cancel()
 	attempt := func(ip, room, password string) signal.Message {
 		t.Helper()
-		r := dialFrom(t, ctx, url, ip, nil)
+		r := dialRaw(t, ctx, url, from(ip, nil))
 		defer r.ws.CloseNow()
 		return r.joinAs(ctx, room, "meeting", "stage", password)
 	}
@@ -355,7 +321,7 @@ func TestStatsViewBehindProxies(t *testing.T) {
 		}
 	}
 	// A client's own forwarding header names no one.
-	spoof := dialFrom(t, ctx, "ws://"+m.Addr()+"/ws", "127.0.0.1", http.Header{"X-Forwarded-For": {"198.51.100.7"}})
+	spoof := dialRaw(t, ctx, "ws://"+m.Addr()+"/ws", from("127.0.0.1", http.Header{"X-Forwarded-For": {"198.51.100.7"}}))
 	wantJoined(t, "a client sending X-Forwarded-For", spoof.joinAs(ctx, "talk", "", "audience", ""))
 	_, body := stats(base, nil, false)
 	if r := remotes(body); len(r) != 1 || !strings.HasPrefix(r[0], "127.0.0.1:") {
@@ -369,7 +335,7 @@ func TestStatsViewBehindProxies(t *testing.T) {
 	if code, _ := stats(pbase, nil, false); code != http.StatusUnauthorized {
 		t.Errorf("from the trusted proxy without the password: %d, want 401", code)
 	}
-	proxied := dialFrom(t, ctx, "ws://"+p.Addr()+"/ws", "127.0.0.1", http.Header{"X-Forwarded-For": {"203.0.113.9, 198.51.100.7"}})
+	proxied := dialRaw(t, ctx, "ws://"+p.Addr()+"/ws", from("127.0.0.1", http.Header{"X-Forwarded-For": {"203.0.113.9, 198.51.100.7"}}))
 	wantJoined(t, "a client through the proxy", proxied.joinAs(ctx, "talk", "", "audience", ""))
 	code, body := stats(pbase, nil, true)
 	if code != http.StatusOK {

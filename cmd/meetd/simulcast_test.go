@@ -10,6 +10,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/meetd/meetd/internal/room"
+	"github.com/meetd/meetd/internal/sfu"
 	"github.com/meetd/meetd/internal/signal"
 	"github.com/meetd/meetd/internal/testclient"
 )
@@ -58,6 +60,22 @@ func marker(p rtp.Packet) byte {
 	return p.Payload[testclient.SimulcastMarkerAt]
 }
 
+// cameraTrack finds the simulcast camera published in a broadcast.
+func cameraTrack(t *testing.T, m *Main, name string) *sfu.Track {
+	t.Helper()
+	r := m.rooms.Get(room.Broadcast, name)
+	if r == nil {
+		t.Fatalf("no broadcast %q", name)
+	}
+	for _, p := range r.Snapshot().Tracks {
+		if p.Track.Kind() == webrtc.RTPCodecTypeVideo {
+			return p.Track
+		}
+	}
+	t.Fatalf("no video in %q", name)
+	return nil
+}
+
 // publishSimulcast dials a publisher of a simulcast camera on the stage
 // of broadcast "cams".
 func publishSimulcast(t *testing.T, ctx context.Context, url string) *testclient.Client {
@@ -85,8 +103,14 @@ func watchSimulcast(t *testing.T, ctx context.Context, url string) (*testclient.
 // marked m, and returns how many packets it had then.
 func waitLayer(t *testing.T, ctx context.Context, r *received, m byte, n int) int {
 	t.Helper()
-	for {
-		got, _ := r.since(0)
+	var got []rtp.Packet
+	defer func() {
+		if t.Failed() && len(got) > 0 {
+			t.Logf("last layer %c of %d packets", marker(got[len(got)-1]), len(got))
+		}
+	}()
+	waitUntil(t, ctx, fmt.Sprintf("a run of %d packets of layer %c", n, m), func() bool {
+		got, _ = r.since(0)
 		run := 0
 		for _, p := range got {
 			if marker(p) == m {
@@ -95,19 +119,9 @@ func waitLayer(t *testing.T, ctx context.Context, r *received, m byte, n int) in
 				run = 0
 			}
 		}
-		if run >= n {
-			return len(got)
-		}
-		select {
-		case <-ctx.Done():
-			last := byte(0)
-			if len(got) > 0 {
-				last = marker(got[len(got)-1])
-			}
-			t.Fatalf("no run of %d packets of layer %c; last layer %c of %d packets", n, m, last, len(got))
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+		return run >= n
+	})
+	return len(got)
 }
 
 // checkContinuous fails unless the packets, sorted by arrival, read as one

@@ -106,18 +106,7 @@ func TestAudienceCannotTakeTheStage(t *testing.T) {
 	}
 
 	// With the stage's password, she takes the stage and hosts.
-	if err := eve.TakeStage("letmein", ""); err != nil {
-		t.Fatal(err)
-	}
-	if err := eve.Wait(ctx, "the stage", func() bool {
-		r := eve.Roles()
-		return len(r) > 0 && r[len(r)-1] == signal.RoleStage
-	}); err != nil {
-		t.Fatalf("%v (errors %+v)", err, eve.Errors())
-	}
-	if err := eve.Publish(ctx); err != nil {
-		t.Fatal(err)
-	}
+	takeStage(t, ctx, eve, "letmein")
 }
 
 // An invitation to the stage waits for the invited person: until they

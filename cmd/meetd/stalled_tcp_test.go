@@ -181,7 +181,7 @@ func stalledSetup(t *testing.T, ctx context.Context, g *gatedListener, q sfu.Que
 		TCPPort: g.port(), TCPListener: g, Queue: q}})
 	url := "ws://" + m.Addr() + "/ws"
 	nv := &numberedVideo{}
-	pub := publishDefault(t, ctx, url, testclient.Options{Media: nv.media})
+	pub := goLive(t, ctx, url, "default", testclient.Options{Media: nv.media})
 	t.Cleanup(pub.Close)
 	var udp []*testclient.Client
 	for i := range 4 {
@@ -195,7 +195,7 @@ func stalledSetup(t *testing.T, ctx context.Context, g *gatedListener, q sfu.Que
 	tcp := dial(t, ctx, url, testclient.Options{Network: testclient.Network{TCP: true, NoUDP: true}, OnTrack: log.onTrack})
 	t.Cleanup(tcp.Close)
 	join(t, ctx, tcp, "default", signal.RoleAudience)
-	waitFor(t, 20*time.Second, "TCP viewer's video", func() error {
+	waitErr(t, ctx, 20*time.Second, "TCP viewer's video", func() error {
 		if log.len() < 30 {
 			return fmt.Errorf("%d video packets", log.len())
 		}
@@ -221,7 +221,7 @@ func videoPackets(vs []*testclient.Client) []int {
 // all the publisher sent meanwhile, without gaps.
 func waitUDPThroughStall(t *testing.T, nv *numberedVideo, udp []*testclient.Client, from []int, sentFrom int64, want int) {
 	t.Helper()
-	waitFor(t, 30*time.Second, "UDP viewers' video while the TCP viewer is stalled", func() error {
+	waitErr(t, context.Background(), 30*time.Second, "UDP viewers' video while the TCP viewer is stalled", func() error {
 		now := videoPackets(udp)
 		for i := range udp {
 			if now[i]-from[i] < want {
@@ -262,7 +262,7 @@ func TestStalledTCPViewer(t *testing.T) {
 	mark := log.len()
 	live := nv.frame.Load()
 	g.resume()
-	waitFor(t, 30*time.Second, "TCP viewer's current video", func() error {
+	waitErr(t, ctx, 30*time.Second, "TCP viewer's current video", func() error {
 		for _, f := range log.since(mark) {
 			if f >= live {
 				return nil
@@ -307,4 +307,20 @@ func TestStalledTCPViewerIsCut(t *testing.T) {
 		}
 	}
 	waitUDPThroughStall(t, nv, udp, from, sentFrom, stalledFPS*stalledFramePackets)
+}
+
+// waitErr waits up to limit (within ctx) for try to return nil, failing
+// with what try last said.
+func waitErr(t *testing.T, ctx context.Context, limit time.Duration, what string, try func() error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	var last error
+	for last = try(); last != nil; last = try() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s: %v", what, last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

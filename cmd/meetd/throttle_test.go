@@ -109,25 +109,6 @@ func helperRecorder() error {
 	return nil
 }
 
-// waitLine reads lines until one is want, failing the test after limit.
-func waitLine(t *testing.T, lines <-chan string, want string, limit time.Duration) {
-	t.Helper()
-	deadline := time.After(limit)
-	for {
-		select {
-		case line, ok := <-lines:
-			if !ok {
-				t.Fatalf("the helper ended before saying %s; MEETD_TEST_LOG=1 shows why", want)
-			}
-			if line == want {
-				return
-			}
-		case <-deadline:
-			t.Fatalf("the helper did not say %s within %v", want, limit)
-		}
-	}
-}
-
 // layerRun finds the first run of n packets in a row of layer m that
 // starts at or after from (unix milliseconds), and returns when it
 // started; -1 when there is none.
@@ -197,7 +178,7 @@ func TestThrottledViewerFallsAndClimbsBack(t *testing.T) {
 	ends := time.Now().Add(total)
 
 	// The viewer's downlink is what leaves meetd's end of the link.
-	waitLine(t, lines, "FULL", 20*time.Second)
+	waitLine(t, lines, "FULL", 20*time.Second, func(line string) bool { return line == "FULL" })
 	link := n.prefix + "b0"
 	throttled := time.Now().UnixMilli()
 	n.in(server, "tc", "qdisc", "add", "dev", link, "root", "tbf", "rate", "400kbit", "burst", "16kbit", "latency", "100ms")

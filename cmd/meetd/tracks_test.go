@@ -56,7 +56,7 @@ func TestPublisherTracksAreCapped(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
-	r := dialRaw(t, ctx, "ws://"+m.Addr()+"/ws")
+	r := dialRaw(t, ctx, "ws://"+m.Addr()+"/ws", nil)
 	r.send(ctx, `{"type":"join","room":"caps","kind":"meeting","role":"stage"}`)
 	if msg, err := r.next(ctx); err != nil || msg.Type != signal.TypeJoined {
 		t.Fatalf("join: %+v %v", msg, err)

@@ -117,7 +117,7 @@ func TestShutdownTellsClientsBeforeDraining(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ws := dialRaw(t, ctx, "ws://"+m.Addr()+"/ws")
+	ws := dialRaw(t, ctx, "ws://"+m.Addr()+"/ws", nil)
 	ws.send(ctx, `{"type":"join","room":"shutdown","role":"audience"}`)
 	if msg, err := ws.next(ctx); err != nil || msg.Type != signal.TypeJoined {
 		t.Fatalf("join: %+v %v", msg, err)
@@ -175,7 +175,7 @@ func TestOversizedMessagesKeepTheConnection(t *testing.T) {
 	url := startMeetd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c := dialRaw(t, ctx, url)
+	c := dialRaw(t, ctx, url, nil)
 	c.send(ctx, `{"type":"join","room":"big-talk","kind":"meeting","role":"stage","name":"Ana"}`)
 	if m, err := c.next(ctx); err != nil || m.Type != signal.TypeJoined {
 		t.Fatalf("join: %+v %v", m, err)
@@ -386,7 +386,7 @@ func TestSIGTERMStopsCleanly(t *testing.T) {
 		}
 		return false
 	})
-	ws := dialRaw(t, ctx, "ws://"+addr+"/ws")
+	ws := dialRaw(t, ctx, "ws://"+addr+"/ws", nil)
 	ws.send(ctx, `{"type":"join","room":"sigterm","role":"audience"}`)
 	if m, err := ws.next(ctx); err != nil || m.Type != signal.TypeJoined {
 		t.Fatalf("join: %+v %v", m, err)

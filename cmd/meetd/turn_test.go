@@ -7,7 +7,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -279,12 +278,13 @@ func TestTURNCapsAllocationsPerParticipantAndAddress(t *testing.T) {
 	if err := held[0].Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "allocation after one was deleted", func() error {
+	waitUntil(t, ctx, "allocation after one was deleted", func() bool {
 		r, err := allocate(bo)
-		if err == nil {
-			r.Close()
+		if err != nil {
+			return false
 		}
-		return err
+		r.Close()
+		return true
 	})
 }
 
@@ -305,21 +305,22 @@ func TestTURNCredentialEndsWhenParticipantLeaves(t *testing.T) {
 	}
 
 	c.Close()
-	waitFor(t, 10*time.Second, "the credential of a participant who left refused", func() error {
+	waitUntil(t, ctx, "the credential of a participant who left refused", func() bool {
 		r, err := turnClient(t, m, cred).Allocate()
 		if err != nil {
-			return nil
+			return true
 		}
 		r.Close()
-		return errors.New("it still allocates")
+		return false
 	})
 	// Its relay is closed, so nothing more goes through it: the address
 	// is free again.
-	waitFor(t, 10*time.Second, "the relay of a participant who left closed", func() error {
+	waitUntil(t, ctx, "the relay of a participant who left closed", func() bool {
 		l, err := net.ListenPacket("udp", relayAddr)
 		if err != nil {
-			return err
+			return false
 		}
-		return l.Close()
+		l.Close()
+		return true
 	})
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -15,48 +14,6 @@ import (
 	"github.com/meetd/meetd/internal/signal"
 	"github.com/meetd/meetd/internal/testclient"
 )
-
-func httpBase(wsURL string) string {
-	return "http://" + strings.TrimSuffix(strings.TrimPrefix(wsURL, "ws://"), "/ws")
-}
-
-// waitFor polls cond until it holds or ctx ends.
-func waitUntil(t *testing.T, ctx context.Context, what string, cond func() bool) {
-	t.Helper()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-func wantStatus(t *testing.T, what string, err error, status int) *testclient.HTTPError {
-	t.Helper()
-	var he *testclient.HTTPError
-	if !errors.As(err, &he) || he.Status != status {
-		t.Fatalf("%s: got %v, want status %d", what, err, status)
-	}
-	return he
-}
-
-// playWHEP plays endpoint once its broadcast is live: a WHIP publisher's
-// tracks go on stage a moment after meetd answers it.
-func playWHEP(ctx context.Context, endpoint string, opts testclient.HTTPOptions) (*testclient.HTTPSession, error) {
-	for {
-		s, err := testclient.PlayWHEP(ctx, endpoint, opts)
-		var he *testclient.HTTPError
-		if !errors.As(err, &he) || he.Status != http.StatusServiceUnavailable {
-			return s, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
 
 func TestWHIPPublisherReachesViewersAndWHEPPlayers(t *testing.T) {
 	checkLeaks(t)
@@ -252,10 +209,7 @@ func TestWHIPBearerAuth(t *testing.T) {
 	defer kp.Close()
 	_, err = testclient.PlayWHEP(ctx, base+"/whep/keynote", testclient.HTTPOptions{})
 	wantStatus(t, "WHEP without a token", err, http.StatusUnauthorized)
-	player, err := playWHEP(ctx, base+"/whep/keynote", testclient.HTTPOptions{Token: watch})
-	if err != nil {
-		t.Fatalf("WHEP with an audience token: %v", err)
-	}
+	player := playWHEP(t, ctx, base+"/whep/keynote", testclient.HTTPOptions{Token: watch})
 	defer player.Close()
 	waitUntil(t, ctx, "WHEP video", func() bool { return player.Packets(webrtc.RTPCodecTypeVideo) > 25 })
 }
@@ -276,10 +230,7 @@ func TestWHEPPlayerFollowsTheStage(t *testing.T) {
 	defer guest.Close()
 	join(t, ctx, guest, "show", signal.RoleAudience)
 	inviteToStage(t, ctx, streamer, guest)
-	player, err := playWHEP(ctx, base+"/whep/show", testclient.HTTPOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	player := playWHEP(t, ctx, base+"/whep/show", testclient.HTTPOptions{})
 	defer player.Close()
 	waitUntil(t, ctx, "the player's video", func() bool { return player.Packets(webrtc.RTPCodecTypeVideo) > 50 })
 
