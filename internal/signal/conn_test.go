@@ -14,9 +14,10 @@ import (
 	"github.com/coder/websocket"
 )
 
-// TestSlowClientIsDropped connects a client that never reads: meetd's sends
-// to it never block, and once its queue is full it is dropped.
-func TestSlowClientIsDropped(t *testing.T) {
+// connect serves one Conn on a test server and dials it: the client's
+// end, and meetd's.
+func connect(t *testing.T, ctx context.Context) (*websocket.Conn, *Conn) {
+	t.Helper()
 	conns := make(chan *Conn, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := websocket.Accept(w, r, nil)
@@ -27,15 +28,21 @@ func TestSlowClientIsDropped(t *testing.T) {
 		conns <- c
 		<-c.Closed()
 	}))
-	defer srv.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	t.Cleanup(srv.Close)
 	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ws.CloseNow()
-	c := <-conns
+	t.Cleanup(func() { ws.CloseNow() })
+	return ws, <-conns
+}
+
+// TestSlowClientIsDropped connects a client that never reads: meetd's sends
+// to it never block, and once its queue is full it is dropped.
+func TestSlowClientIsDropped(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, c := connect(t, ctx)
 
 	// Big messages fill the socket buffers; the queue fills behind them.
 	text := strings.Repeat("x", 60_000)
@@ -69,25 +76,9 @@ func TestSlowClientIsDropped(t *testing.T) {
 // refused with too_large and the next one is read as usual; only one over
 // discardLimit closes the connection, after saying why.
 func TestOversizedMessageKeepsConnection(t *testing.T) {
-	conns := make(chan *Conn, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		c := NewConn(context.Background(), ws, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		conns <- c
-		<-c.Closed()
-	}))
-	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.CloseNow()
-	c := <-conns
+	ws, c := connect(t, ctx)
 	next := func() Incoming {
 		t.Helper()
 		select {
