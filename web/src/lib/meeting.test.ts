@@ -377,6 +377,18 @@ describe('Meeting', () => {
     expect(t.events).toEqual([{ type: 'error', code: 'not_host', message: 'Only the host can do this.' }]);
   });
 
+  it('says so and rejoins when meetd cut it off as too slow', async () => {
+    const s = setup();
+    const { ws } = await join(s);
+    const message = 'Your connection took too little of the media for too long; reconnect to watch again.';
+    ws.receive({ type: 'error', code: 'too_slow', message });
+    await settle();
+    expect(s.events).toEqual([{ type: 'error', code: 'too_slow', message }]);
+    expect(s.state().status).toBe('reconnecting');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(FakeSocket.all.length).toBeGreaterThan(1);
+  });
+
   it('says when meetd cannot be reached, keeps trying, and publishes again after a rejoin', async () => {
     const s = setup();
     s.meeting.start();

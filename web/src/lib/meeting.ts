@@ -297,6 +297,13 @@ export class Meeting extends Session {
       this.drop();
       return;
     }
+    if (code === 'too_slow') {
+      // meetd stopped sending to us (our network took too little for too
+      // long): say so, and come back with fresh connections.
+      this.emit({ type: 'error', code, message });
+      this.drop();
+      return;
+    }
     if (this.joinPending && (JOIN_REFUSALS.has(code) || isAuthError(code))) {
       this.fail(code, message);
       return;

@@ -30,6 +30,7 @@ export type ErrorCode =
   | 'auth_required'
   | 'bad_credentials'
   | 'server_full'
+  | 'too_slow'
   | 'internal';
 
 /** The error codes listed in docs/protocol.md. Unknown codes are still accepted. */
@@ -53,6 +54,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'auth_required',
   'bad_credentials',
   'server_full',
+  'too_slow',
   'internal',
 ];
 
