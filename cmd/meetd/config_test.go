@@ -57,6 +57,12 @@ func TestParseConfig(t *testing.T) {
 	if err != nil || len(cfg.AllowedHosts) != 2 || cfg.AllowedHosts[1] != "*.example.org" {
 		t.Fatalf("allowed hosts: %q %v", cfg.AllowedHosts, err)
 	}
+	cfg, err = ParseConfig([]string{"-subscriber-queue-age", "200ms", "-chat-history-bytes", "1000"},
+		func(k string) string { return map[string]string{"MEETD_SUBSCRIBER_STALL": "2s"}[k] }, io.Discard)
+	if err != nil || cfg.SFU.Queue.Age != 200*time.Millisecond || cfg.SFU.Queue.Stall != 2*time.Second ||
+		cfg.SFU.Queue.Bytes != 262144 || cfg.Limits.ChatBytes != 1000 || cfg.Limits.ChatTotal != 64<<20 {
+		t.Fatalf("queue and chat limits: %+v %+v %v", cfg.SFU.Queue, cfg.Limits, err)
+	}
 	cfg, _ = ParseConfig([]string{"-acme-domain", "meet.example.org"}, func(string) string { return "" }, io.Discard)
 	if cfg.Addr != ":443" || cfg.TLS.ACMEHTTPAddr != ":80" {
 		t.Fatalf("ACME defaults: %+v", cfg)
@@ -64,7 +70,8 @@ func TestParseConfig(t *testing.T) {
 	for _, args := range [][]string{{"-udp-ports", "9-1"}, {"-udp-ports", "x"}, {"-log-level", "loud"}, {"extra"},
 		{"-udp-port", "70000"}, {"-tcp-port", "x"}, {"-turn-credential-lifetime", "1s"}, {"-tls-cert", "a.pem"},
 		{"-tls-self-signed", "-acme-domain", "a.example"}, {"-http-read-timeout", "0"}, {"-http-idle-timeout", "soon"},
-		{"-http-write-timeout", "-1s"}, {"-http-max-header-bytes", "10"}, {"-allowed-hosts", "[meet"}} {
+		{"-http-write-timeout", "-1s"}, {"-http-max-header-bytes", "10"}, {"-allowed-hosts", "[meet"},
+		{"-subscriber-queue-bytes", "100"}, {"-subscriber-queue-age", "1ms"}, {"-subscriber-stall", "100ms"}} {
 		if _, err := ParseConfig(args, func(string) string { return "" }, io.Discard); err == nil {
 			t.Errorf("%v accepted", args)
 		}
