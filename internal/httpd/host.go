@@ -29,7 +29,18 @@ import (
 // The check does not concern requests without an Origin (not a browser,
 // which always sends one on a WebSocket) nor cross-origin ones, which the
 // Origin check answers by -allowed-origins.
-func (s *Server) hostAllowed(r *http.Request) bool {
+func (s *Server) hostAllowed(r *http.Request) bool { return s.hostAllowedVia(r, forwarded(r)) }
+
+// fetchHostAllowed is hostAllowed for WHIP and WHEP, which a page's script
+// calls with fetch: that can set forwarding headers of its own, so they
+// count only from a proxy -trust-proxy names.
+func (s *Server) fetchHostAllowed(r *http.Request) bool {
+	return s.hostAllowedVia(r, forwarded(r) && s.cfg.TrustProxy.trusts(peerAddr(r)))
+}
+
+// hostAllowedVia is the check, with proxied saying whether the request
+// came through a reverse proxy whose public name meetd cannot know.
+func (s *Server) hostAllowedVia(r *http.Request, proxied bool) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return true
@@ -58,30 +69,7 @@ func (s *Server) hostAllowed(r *http.Request) bool {
 			}
 		}
 	}
-	return len(s.cfg.AllowedHosts) == 0 && proxied(r)
-}
-
-// fetchHostAllowed is hostAllowed for WHIP and WHEP, which a page's script
-// calls with fetch: that can set forwarding headers of its own, so they
-// count only from a proxy -trust-proxy names.
-func (s *Server) fetchHostAllowed(r *http.Request) bool {
-	if proxied(r) && !s.cfg.TrustProxy.trusts(peerAddr(r)) {
-		r = r.Clone(r.Context())
-		for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip"} {
-			r.Header.Del(h)
-		}
-	}
-	return s.hostAllowed(r)
-}
-
-// proxied says whether a reverse proxy passed the request on.
-func proxied(r *http.Request) bool {
-	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip"} {
-		if r.Header.Get(h) != "" {
-			return true
-		}
-	}
-	return false
+	return len(s.cfg.AllowedHosts) == 0 && proxied
 }
 
 // refuseHost answers an upgrade that hostAllowed refused.
