@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -257,5 +259,53 @@ func TestMeetingAudienceSeesTheStage(t *testing.T) {
 	// One list on joining, then at most one a second while the audience came.
 	if lists, most := host.Lists(), 2+int(elapsed/time.Second)+1; lists > most {
 		t.Fatalf("the host was sent %d lists while %d people arrived in %v; want at most %d", lists, n, elapsed, most)
+	}
+}
+
+// Taking the stage with a password is a password attempt like a join's:
+// wrong ones count against the client's address, and past the limit are
+// refused without being checked.
+func TestStagePasswordGuessesAreLimited(t *testing.T) {
+	checkLeaks(t)
+	rooms := roomsFile(t, `{"rooms":[{"kind":"meeting","name":"board","stagePassword":"{hash}"}]}`)
+	m := runMeetd(t, Config{RoomsFile: rooms, Passwords: access.Limits{PerAddr: 2, Window: time.Hour}})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	eve := dial(t, ctx, "ws://"+m.Addr()+"/ws", testclient.Options{Name: "Eve"})
+	defer eve.Close()
+	if err := eve.JoinKind(ctx, signal.KindMeeting, "board", signal.RoleAudience); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := eve.TakeStage(fmt.Sprintf("guess %d", i), ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := eve.Wait(ctx, "a refusal", func() bool { return len(eve.Errors()) > i }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := eve.TakeStage("guess 2", ""); err != nil {
+		t.Fatal(err)
+	}
+	e := lastError(t, ctx, eve, signal.CodeRateLimited)
+	if !strings.Contains(e.Message, "wrong passwords") {
+		t.Errorf("refusal %q, want words about wrong passwords", e.Message)
+	}
+	// Another address is not held back by Eve's guesses.
+	ana := dialRaw(t, ctx, "ws://"+m.Addr()+"/ws", from("127.0.0.2", nil))
+	joined := ana.joinAs(ctx, "board", signal.KindMeeting, signal.RoleAudience, "")
+	data, _ := json.Marshal(signal.Message{Type: signal.TypeRole, ID: joined.ID, Role: signal.RoleStage, Password: "letmein"})
+	ana.send(ctx, string(data))
+	for {
+		msg, err := ana.next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg.Type == signal.TypeError {
+			t.Fatalf("the right password from another address: %+v", msg)
+		}
+		if msg.Type == signal.TypeRole && msg.Role == signal.RoleStage {
+			break
+		}
 	}
 }

@@ -74,8 +74,8 @@ func (c *Client) handleOffer(offerSDP string) {
 			c.fail(signal.Errorf(signal.CodeNotAllowed, "Only the stage can publish; you joined as audience."))
 			return
 		}
-		if err := c.admitStage("", ""); err != nil {
-			c.fail(roomError(err, c.room.Name()))
+		if _, err := c.admit(c.room.Kind(), c.room.Name(), room.Stage, "", ""); err != nil {
+			c.refuseJoin(err, c.room.Name())
 			return
 		}
 		if err := c.room.SetRole(c, room.Stage); err != nil {

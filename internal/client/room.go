@@ -58,17 +58,14 @@ func roomError(err error, name string) *signal.Error {
 // joinRoom enters a room; m is the join message, nil for a plain client.
 func (c *Client) joinRoom(kind room.Kind, name string, role room.Role, m *signal.Message) bool {
 	var displayName string
-	var grant access.Grant
-	if c.env.Access != nil {
-		req := access.Request{Kind: kind.String(), Room: name, Role: role.String(), IP: c.Addr()}
-		if m != nil {
-			req.Password, req.Token = m.Password, m.Token
-		}
-		var err error
-		if grant, err = c.env.Access.Admit(req); err != nil {
-			c.refuseJoin(err, name)
-			return false
-		}
+	var password, token string
+	if m != nil {
+		password, token = m.Password, m.Token
+	}
+	grant, err := c.admit(kind, name, role, password, token)
+	if err != nil {
+		c.refuseJoin(err, name)
+		return false
 	}
 	if m != nil {
 		displayName = m.Name
@@ -331,9 +328,8 @@ func (c *Client) handleRole(m signal.Message) {
 		}
 		return
 	}
-	if err := c.admitStage(m.Password, m.Token); err != nil {
-		c.log.Info("stage refused", "err", err)
-		c.fail(roomError(err, c.room.Name()))
+	if _, err := c.admit(c.room.Kind(), c.room.Name(), room.Stage, m.Password, m.Token); err != nil {
+		c.refuseJoin(err, c.room.Name())
 		return
 	}
 	if err := c.room.SetRole(c, room.Stage); err != nil {
@@ -341,14 +337,14 @@ func (c *Client) handleRole(m signal.Message) {
 	}
 }
 
-// admitStage checks the stage's credentials for a member of the room who
-// takes the stage by itself, as a join as stage would.
-func (c *Client) admitStage(password, token string) error {
+// admit checks credentials for a room and role: a join, or a member who
+// takes the stage by itself, which is checked as a join as stage is,
+// within the same per-address limits.
+func (c *Client) admit(kind room.Kind, name string, role room.Role, password, token string) (access.Grant, error) {
 	if c.env.Access == nil {
-		return nil
+		return access.Grant{}, nil
 	}
-	_, err := c.env.Access.Admit(access.Request{
-		Kind: c.room.Kind().String(), Room: c.room.Name(), Role: access.Stage, Password: password, Token: token,
+	return c.env.Access.Admit(access.Request{
+		Kind: kind.String(), Room: name, Role: role.String(), Password: password, Token: token, IP: c.Addr(),
 	})
-	return err
 }
