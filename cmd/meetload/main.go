@@ -1,7 +1,9 @@
 // Command meetload loads a running meetd over its real protocol, on
 // loopback, and reports how much server CPU each forwarded packet costs
-// next to the floor measured in the same run: SRTP encryption and one
-// sendto of a packet of the same size. See docs/performance.md.
+// next to the floor measured in the same run once meetd is idle: the
+// same packets sealed in place with AES-GCM and sent with batched
+// sendmmsg to as many sockets, on meetd's core (floor.go). See
+// docs/performance.md.
 //
 // Workloads: w1 (broadcast: one publisher, N subscribers), w2 (meeting: N
 // participants each publishing and receiving all others), w3 (churn: w1
@@ -85,7 +87,7 @@ func mainErr(args []string, out io.Writer) error {
 	fs.IntVar(&cfg.concurrency, "concurrency", 16, "subscribers connecting at once")
 	fs.Float64Var(&cfg.churnRate, "churn-rate", 10, "w3: subscribers replaced per second")
 	fs.StringVar(&cfg.pprofDir, "pprof-dir", "", "start meetd with -pprof and save a CPU profile of each window in this directory")
-	fs.IntVar(&cfg.floorPackets, "floor-packets", 100000, "packets the floor measurement sends, each time")
+	fs.IntVar(&cfg.floorPackets, "floor-packets", 100000, "packets the floor measurement sends, each pass")
 	views := fs.String("views", "small,medium,large", "w4: the sizes subscribers show the video at, in turn: small, medium or large")
 	fs.BoolVar(&cfg.quiet, "q", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {

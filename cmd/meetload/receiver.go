@@ -30,6 +30,39 @@ type window struct {
 	readLatency histogram
 	unstamped   atomic.Uint64
 	arrivals    *arrivals
+	// sizes counts the packets counted in packets by their RTP size
+	// (header and payload, before SRTP), for the floor; the last counts
+	// all larger.
+	sizes [maxRTPSize + 1]atomic.Uint64
+}
+
+// maxRTPSize is the largest RTP packet size sizes tells apart.
+const maxRTPSize = 1500
+
+// mix is the sizes of the packets the subscribers received in the window
+// and their shares, smallest first; nil before any.
+func (w *window) mix() []sizeShare {
+	var mix []sizeShare
+	var total float64
+	for size := range w.sizes {
+		if n := w.sizes[size].Load(); n > 0 {
+			mix = append(mix, sizeShare{size, float64(n)})
+			total += float64(n)
+		}
+	}
+	for i := range mix {
+		mix[i].share /= total
+	}
+	return mix
+}
+
+// meanSize is the mean size of mix's packets.
+func meanSize(mix []sizeShare) float64 {
+	var m float64
+	for _, s := range mix {
+		m += float64(s.size) * s.share
+	}
+	return m
 }
 
 // histogram counts latencies in 10 µs buckets up to 200 ms.
@@ -167,6 +200,7 @@ func (r *receiver) packet(ts *trackState, h *rtp.Header, p []byte, now int64) {
 	}
 	if measuring {
 		r.w.packets.Add(1)
+		r.w.sizes[min(h.MarshalSize()+len(p), maxRTPSize)].Add(1)
 		if sent, ok := readStamp(p); ok {
 			r.w.readLatency.add(now - sent)
 			if at, ok := r.w.arrivals.get(h.SSRC, h.SequenceNumber); ok {

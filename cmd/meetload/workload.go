@@ -50,26 +50,6 @@ func (w workload) fanout() int {
 	return w.n
 }
 
-// mix is the sizes of the packets subscribers receive, for the floor.
-func (w workload) mix() []sizeShare {
-	if w.kind != "w4" {
-		v := videoShare()
-		return []sizeShare{{videoPacketBytes, v}, {audioPacketBytes, 1 - v}}
-	}
-	audio := float64(keyframeEvery/audioInterval) * float64(w.n)
-	mix := []sizeShare{{audioPacketBytes, audio}}
-	total := audio
-	for i, l := range simLayers {
-		n := l.perInterval() * float64(w.viewers(i))
-		mix = append(mix, sizeShare{rtpHeaderBytes + l.payload, n})
-		total += n
-	}
-	for i := range mix {
-		mix[i].share /= total
-	}
-	return mix
-}
-
 // w4Views are the sizes W4's subscribers can show the video at: small,
 // medium and large, which take the quarter, half and full layer.
 var w4Views = [len(simLayers)]viewSize{{"small", 320, 180}, {"medium", 640, 360}, {"large", 1280, 720}}
@@ -110,6 +90,11 @@ type result struct {
 	P50Ms         float64 `json:"p50_ms"`
 	P99Ms         float64 `json:"p99_ms"`
 	P999Ms        float64 `json:"p999_ms"`
+	// FloorPassesUs are the floor's passes, of which FloorUsPerPkt is the
+	// median; PacketBytes is the mean size of the RTP packets forwarded
+	// (before SRTP), which the floor sends.
+	FloorPassesUs []float64 `json:"floor_passes_us,omitempty"`
+	PacketBytes   float64   `json:"packet_bytes"`
 	// The same to the subscriber's read of the track, after the load
 	// clients' own pion stacks, and the packets whose socket arrival was
 	// not found (arrival.go).
@@ -203,10 +188,42 @@ func clientAPI(arr *arrivals) (*webrtc.API, error) {
 
 func runWorkload(cfg *config, wl workload) result {
 	r := &run{cfg: cfg, wl: wl, res: result{Workload: wl.kind, Subscribers: wl.n}}
-	if err := r.do(); err != nil {
+	err := r.do()
+	if r.res.ForwardedPPS > 0 {
+		// do has closed every client and stopped the meetd it started:
+		// meetd is idle, and the floor has the core to itself.
+		err = errors.Join(err, r.floor())
+	}
+	if err != nil {
 		r.res.Error = err.Error()
 	}
 	return r.res
+}
+
+// floor measures the floor of the run's window: its fan-out, the sizes
+// and mix of the packets its subscribers received, as often as they came,
+// its SRTP profile's key length; floorPasses times, on meetd's core.
+func (r *run) floor() error {
+	keyLen, err := gcmKeyLen(r.res.SRTPProfile)
+	if err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	if r.cfg.url != "" {
+		// A meetd the tool did not start keeps running: let it finish
+		// with the clients that left.
+		waitIdle(r.srv.pid, 10*time.Second)
+	}
+	spec := floorSpec{keyLen: keyLen, fanout: r.wl.fanout(), packets: r.cfg.floorPackets, mix: r.w.mix()}
+	spec.interval = fanOutInterval(spec.fanout, r.res.ForwardedPPS)
+	passes := make([]float64, 0, floorPasses)
+	for range floorPasses {
+		us, err := measureFloor(r.cfg.serverCPU, spec)
+		if err != nil {
+			return fmt.Errorf("floor: %w", err)
+		}
+		passes = append(passes, us)
+	}
+	return r.res.setFloor(passes)
 }
 
 func (r *run) do() error {
@@ -442,23 +459,13 @@ func (r *run) waitVideo(ctx context.Context, subs []*subscriber, tracks int) err
 	}
 }
 
-// measure runs the measuring window: the floor before and after it, and
-// in it the server's CPU, what arrived, and during, if not nil.
+// measure runs the measuring window: the server's CPU, what arrived,
+// and during, if not nil. The floor is measured after it (runWorkload).
 func (r *run) measure(subs []*subscriber, during func(context.Context)) error {
-	profileName := ""
 	for _, s := range subs {
-		if profileName = s.c.SRTPProfile(); profileName != "" {
+		if r.res.SRTPProfile = s.c.SRTPProfile(); r.res.SRTPProfile != "" {
 			break
 		}
-	}
-	profile, err := parseProfile(profileName)
-	if err != nil {
-		return err
-	}
-	r.res.SRTPProfile = profileName
-	floor1, err := measureFloor(profile, r.cfg.serverCPU, r.wl.fanout(), r.cfg.floorPackets, r.wl.mix())
-	if err != nil {
-		return fmt.Errorf("floor: %w", err)
 	}
 	time.Sleep(r.cfg.warmup)
 
@@ -504,16 +511,10 @@ func (r *run) measure(subs []*subscriber, during func(context.Context)) error {
 			r.cfg.logf("%s: profile: %v", r.wl, err)
 		}
 	}
-	floor2, err := measureFloor(profile, r.cfg.serverCPU, r.wl.fanout(), r.cfg.floorPackets, r.wl.mix())
-	if err != nil {
-		return fmt.Errorf("floor: %w", err)
-	}
-
 	return r.res.fill(windowTotals{
 		elapsed: elapsed,
 		server:  cpu1 - cpu0,
 		client:  self1 - self0,
-		floors:  [2]float64{floor1, floor2},
 	}, &r.w)
 }
 
@@ -523,12 +524,10 @@ type windowTotals struct {
 	elapsed time.Duration
 	// server and client are the CPU time meetd and the tool used in it.
 	server, client time.Duration
-	// floors are the floor, in CPU µs per packet, before and after it.
-	floors [2]float64
 }
 
 // fill sets res's figures from a window's totals t and what the
-// subscribers received in it, w.
+// subscribers received in it, w; all but the floor's (setFloor).
 // A figure that cannot be had is left 0 with an error, never NaN or Inf,
 // which encoding/json refuses: the tool's output would end there.
 func (res *result) fill(t windowTotals, w *window) error {
@@ -540,15 +539,10 @@ func (res *result) fill(t windowTotals, w *window) error {
 	res.ForwardedPPS = round(pkts/t.elapsed.Seconds(), 0)
 	res.ServerCores = round(t.server.Seconds()/t.elapsed.Seconds(), 3)
 	res.ClientCores = round(t.client.Seconds()/t.elapsed.Seconds(), 3)
-	if floor := (t.floors[0] + t.floors[1]) / 2; floor > 0 && !math.IsInf(floor, 0) {
-		res.FloorUsPerPkt = round(floor, 3)
-	}
 	if pkts > 0 {
 		res.CPUUsPerPkt = round(float64(t.server)/float64(time.Microsecond)/pkts, 3)
-		if res.FloorUsPerPkt > 0 {
-			res.RatioToFloor = round(res.CPUUsPerPkt/res.FloorUsPerPkt, 3)
-		}
 	}
+	res.PacketBytes = round(meanSize(w.mix()), 1)
 	res.P50Ms = finite(w.latency.quantile(0.5))
 	res.P99Ms = finite(w.latency.quantile(0.99))
 	res.P999Ms = finite(w.latency.quantile(0.999))
@@ -562,11 +556,26 @@ func (res *result) fill(t windowTotals, w *window) error {
 		res.LossRate = float64(res.Loss) / total
 	}
 	res.Freezes = w.freezes.Load()
-	switch {
-	case pkts == 0:
+	if pkts == 0 {
 		return errors.New("no packets arrived in the window")
-	case res.FloorUsPerPkt == 0:
-		return fmt.Errorf("the floor came to %v and %v µs per packet: no ratio to it", t.floors[0], t.floors[1])
+	}
+	return nil
+}
+
+// setFloor sets the floor, the median of its passes (CPU µs per packet),
+// and the ratio of meetd's CPU per forwarded packet to it.
+func (res *result) setFloor(passes []float64) error {
+	res.FloorPassesUs = nil
+	for _, p := range passes {
+		res.FloorPassesUs = append(res.FloorPassesUs, finite(p))
+	}
+	floor := round(medianFloor(passes), 3)
+	if floor <= 0 {
+		return fmt.Errorf("the floor's passes came to %v µs per packet: no ratio to it", passes)
+	}
+	res.FloorUsPerPkt = floor
+	if res.CPUUsPerPkt > 0 {
+		res.RatioToFloor = round(res.CPUUsPerPkt/floor, 3)
 	}
 	return nil
 }
