@@ -8,7 +8,7 @@ WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.ht
 	web/tsconfig.json web/tsconfig.node.json web/package.json
 GO_SOURCES  := $(shell find cmd internal web -name '*.go' -not -path '*/node_modules/*' 2>/dev/null) go.mod go.sum
 
-.PHONY: all run build web test test-go test-web test-e2e lint chromium net-tools clean bench
+.PHONY: all run build web test test-go test-web test-e2e lint chromium net-tools clean bench FORCE
 
 all: build
 
@@ -17,8 +17,21 @@ run: build
 
 build: $(BIN)
 
-$(BIN): web/dist/index.html $(GO_SOURCES)
-	$(GO) build -o $(BIN) ./cmd/meetd
+# The commit meetd is built from, and whether the tree had changes, go into
+# its build information (`go version -m bin/meetd`), where meetload reads
+# them: the Go toolchain's own stamp (vcs.revision) is missing in git
+# worktrees and with -buildvcs=false. bin/.vcs changes when they do, so
+# that a commit or a change rebuilds meetd with the right stamp.
+VCS_LDFLAGS := -X main.vcsRevision=$(shell git rev-parse HEAD 2>/dev/null) \
+	-X main.vcsModified=$(shell git status --porcelain 2>/dev/null | grep -q . && echo true || echo false)
+
+bin/.vcs: FORCE
+	@mkdir -p bin; echo '$(VCS_LDFLAGS)' | cmp -s - $@ || echo '$(VCS_LDFLAGS)' > $@
+
+FORCE:
+
+$(BIN): web/dist/index.html $(GO_SOURCES) bin/.vcs
+	$(GO) build -ldflags '$(VCS_LDFLAGS)' -o $(BIN) ./cmd/meetd
 
 # A WHIP test publisher (a built-in VP8/Opus clip); the browser tests use it.
 $(WHIPSEND): $(GO_SOURCES) $(wildcard cmd/whipsend/testdata/*)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -161,13 +162,36 @@ func TestFanOutSendsSRTP(t *testing.T) {
 	}
 }
 
-// The floor comes to a figure, with every packet received; how large,
-// this machine's speed says.
-func TestFloorMeasures(t *testing.T) {
+// The floor and the limits come to a figure, with every packet received;
+// how large, this machine's speed says.
+func TestFloorAndLimitsMeasure(t *testing.T) {
 	us, err := measureFloor(-1, floorSpec{keyLen: 16, fanout: 3, packets: 30, interval: time.Millisecond,
 		mix: []sizeShare{{1112, 0.7}, {132, 0.3}}})
 	if err != nil || us <= 0 {
 		t.Errorf("floor: %v µs, %v", us, err)
+	}
+	l := measureLimits(-1, 1)
+	if l.SendtoUs <= 0 || l.SendmmsgUs <= 0 {
+		t.Errorf("limits: %+v", l)
+	}
+	if l.GSOUs <= 0 {
+		// A kernel without UDP GSO on loopback says so, and the
+		// other figures stand.
+		if !strings.Contains(l.Error, "UDP GSO") {
+			t.Errorf("no GSO figure, and no error about it: %+v", l)
+		}
+		t.Logf("UDP GSO: %s", l.Error)
+	}
+	if l.Bytes != videoPacketBytes+srtpTagSize || l.Batch != sendBatch || l.GSOSegments != 58 {
+		t.Errorf("limits measured %d-byte datagrams, batches of %d, %d segments", l.Bytes, l.Batch, l.GSOSegments)
+	}
+}
+
+func TestGSOSegments(t *testing.T) {
+	for _, c := range []struct{ size, want int }{{1128, 58}, {1000, 64}, {144, 64}, {65507, 1}, {70000, 1}} {
+		if got := gsoSegments(c.size); got != c.want {
+			t.Errorf("gsoSegments(%d) = %d, want %d", c.size, got, c.want)
+		}
 	}
 }
 
@@ -262,6 +286,48 @@ func TestThreadCPUIsTheThreads(t *testing.T) {
 	}
 }
 
+func TestBuildStamp(t *testing.T) {
+	set := func(kv ...string) []debug.BuildSetting {
+		var s []debug.BuildSetting
+		for i := 0; i < len(kv); i += 2 {
+			s = append(s, debug.BuildSetting{Key: kv[i], Value: kv[i+1]})
+		}
+		return s
+	}
+	for _, c := range []struct {
+		name     string
+		settings []debug.BuildSetting
+		rev      string
+		modified bool
+		says     string
+	}{
+		{"the toolchain's stamp", set("vcs.revision", "abc123", "vcs.modified", "false", "vcs.time", "2026-01-02T03:04:05Z"),
+			"abc123", false, "revision abc123 (2026-01-02T03:04:05Z), go1.26.8"},
+		{"modified", set("vcs.revision", "abc123", "vcs.modified", "true"), "abc123", true, "MODIFIED"},
+		{"the Makefile's stamp", set("-ldflags", "-X main.vcsRevision=def456 -X main.vcsModified=true"), "def456", true, "revision def456, MODIFIED"},
+		{"the Makefile's, clean", set("-ldflags", "-s -X main.vcsModified=false -X main.vcsRevision=def456"), "def456", false, "revision def456, go1.26.8"},
+		{"the toolchain's wins", set("vcs.revision", "abc123", "vcs.modified", "false", "-ldflags", "-X main.vcsRevision=def456 -X main.vcsModified=true"),
+			"abc123", false, "revision abc123"},
+		{"none", set("-ldflags", "-s -w"), "", false, "no VCS revision stamped"},
+	} {
+		b := stampOf("bin/meetd", &debug.BuildInfo{GoVersion: "go1.26.8", Settings: c.settings})
+		if b.Revision != c.rev || b.Modified != c.modified || !strings.Contains(b.String(), c.says) {
+			t.Errorf("%s: revision %q, modified %v, %q; want %q, %v, saying %q", c.name, b.Revision, b.Modified, b.String(), c.rev, c.modified, c.says)
+		}
+	}
+	// A real binary: this test's.
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := readBuild(exe); b.Error != "" || b.GoVersion != runtime.Version() {
+		t.Errorf("this test's binary: %+v", b)
+	}
+	if b := readBuild("floor_test.go"); b.Error == "" || !strings.Contains(b.String(), "build unknown") {
+		t.Errorf("a Go source file read as a binary: %+v", b)
+	}
+}
+
 // The floor sends the sizes the subscribers received in the window, in
 // their shares.
 func TestWindowMix(t *testing.T) {
@@ -296,5 +362,34 @@ func TestWindowMix(t *testing.T) {
 	}
 	if (&window{}).mix() != nil {
 		t.Error("an empty window has a mix")
+	}
+}
+
+// The table says which build it measured, and the limits beside.
+func TestTableShowsBuildAndLimits(t *testing.T) {
+	var out strings.Builder
+	printTable(&out, report{
+		meetd:   buildStamp{Path: "bin/meetd", GoVersion: "go1.26.8", Revision: "abc123", Modified: true},
+		limits:  &limits{Bytes: 1128, Destinations: 64, SendtoUs: 1.9, Batch: 64, SendmmsgUs: 1.7, GSOSegments: 58, Error: "UDP GSO: sendmsg UDP_SEGMENT: input/output error"},
+		results: []result{{Workload: "w2", Subscribers: 10, ForwardedPPS: 17000, CPUUsPerPkt: 12, FloorUsPerPkt: 4, RatioToFloor: 3}},
+	})
+	for _, want := range []string{
+		"meetd bin/meetd: revision abc123, MODIFIED",
+		"1128-byte datagrams to 64 loopback sockets",
+		"sendto", "1.90", "sendmmsg", "1.70",
+		"limits: UDP GSO: sendmsg UDP_SEGMENT",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the table has no %q:\n%s", want, out.String())
+		}
+	}
+	for _, row := range []string{"w2 10 17000 12.00 4.00 3.00", "UDP GSO 58 -"} { // GSO not measured
+		found := false
+		for _, line := range strings.Split(out.String(), "\n") {
+			found = found || strings.HasPrefix(strings.Join(strings.Fields(line), " "), row)
+		}
+		if !found {
+			t.Errorf("the table has no row %q:\n%s", row, out.String())
+		}
 	}
 }

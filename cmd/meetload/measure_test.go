@@ -394,10 +394,10 @@ func TestZeroFloor(t *testing.T) {
 // A run whose ratio could not be had shows its row and says why.
 func TestTableSaysWhatIsMissing(t *testing.T) {
 	var out strings.Builder
-	printTable(&out, []result{
+	printTable(&out, report{results: []result{
 		{Workload: "w1", Subscribers: 5, ForwardedPPS: 950, CPUUsPerPkt: 30, Error: "the floor came to 0 and 0 µs per packet: no ratio to it"},
 		{Workload: "w2", Subscribers: 3, Error: "no packets arrived in the window"},
-	})
+	}})
 	for _, want := range []string{"950", "w1:5: the floor came to 0", "w2:3 did not run: no packets"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the table has no %q:\n%s", want, out.String())

@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The floor sends as meetd's shared media sockets do
+// The floor and the limits send as meetd's shared media sockets do
 // (internal/sfu/batchconn_linux.go): an IPv4 UDP socket with don't-fragment
 // set, system calls made directly (RawSyscall, so the runtime does no
 // bookkeeping around them), to loopback sockets that receive and drain
@@ -40,6 +40,8 @@ type udpSender struct {
 	fd   int
 	hdrs [sendBatch]mmsghdr
 	iovs [sendBatch]unix.Iovec
+	// gso is the control message of a UDP_SEGMENT send.
+	gso [unix.SizeofCmsghdr + 8]byte
 }
 
 func newUDPSender() (*udpSender, error) {
@@ -92,6 +94,52 @@ func (s *udpSender) sendmmsg(n int) error {
 	return nil
 }
 
+// sendto sends b to to with one sendto.
+func (s *udpSender) sendto(b []byte, to *unix.RawSockaddrInet4) error {
+	for {
+		_, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(s.fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), 0,
+			uintptr(unsafe.Pointer(to)), unix.SizeofSockaddrInet4)
+		switch e {
+		case 0:
+			return nil
+		case unix.EINTR:
+		default:
+			return os.NewSyscallError("sendto", e)
+		}
+	}
+}
+
+// sendGSO sends b to to with one sendmsg that the kernel cuts into
+// datagrams of segment bytes (UDP_SEGMENT): UDP generic segmentation
+// offload, which sends several datagrams to one address for the price of
+// one pass through the stack.
+func (s *udpSender) sendGSO(b []byte, segment int, to *unix.RawSockaddrInet4) error {
+	cm := (*unix.Cmsghdr)(unsafe.Pointer(&s.gso[0]))
+	cm.Level, cm.Type = unix.SOL_UDP, unix.UDP_SEGMENT
+	cm.SetLen(unix.CmsgLen(2))
+	*(*uint16)(unsafe.Pointer(&s.gso[unix.CmsgLen(0)])) = uint16(segment)
+	var iov unix.Iovec
+	iov.Base = unsafe.SliceData(b)
+	iov.SetLen(len(b))
+	var msg unix.Msghdr
+	msg.Name = (*byte)(unsafe.Pointer(to))
+	msg.Namelen = unix.SizeofSockaddrInet4
+	msg.Iov = &iov
+	msg.SetIovlen(1)
+	msg.Control = &s.gso[0]
+	msg.SetControllen(unix.CmsgSpace(2))
+	for {
+		_, _, e := unix.RawSyscall(unix.SYS_SENDMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&msg)), 0)
+		switch e {
+		case 0:
+			return nil
+		case unix.EINTR:
+		default:
+			return os.NewSyscallError("sendmsg UDP_SEGMENT", e)
+		}
+	}
+}
+
 // sinks are loopback UDP sockets that receive and drain what is sent to
 // them, each read by a goroutine of its own, as a subscriber's socket is
 // read by its pion client. On loopback the kernel delivers a datagram
@@ -104,8 +152,8 @@ type sinks struct {
 	wg    sync.WaitGroup
 }
 
-// sinkBuffer is each sink's receive buffer (the kernel caps it at
-// net.core.rmem_max).
+// sinkBuffer is each sink's receive buffer: room for a hot loop's round
+// (the kernel caps it at net.core.rmem_max).
 const sinkBuffer = 1 << 20
 
 func newSinks(n int) (*sinks, error) {

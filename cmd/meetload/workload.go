@@ -118,7 +118,9 @@ type result struct {
 	// and the layer they received at the end of the window:
 	// "320x180:q" and so on.
 	Layers map[string]int `json:"layers,omitempty"`
-	Error  string         `json:"error,omitempty"`
+	// MeetdBuild is the build of meetd the run measured.
+	MeetdBuild *buildStamp `json:"meetd_build,omitempty"`
+	Error      string      `json:"error,omitempty"`
 }
 
 // subscriber is one load client and what it received.
