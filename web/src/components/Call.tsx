@@ -1,3 +1,4 @@
+import { useTranslation } from 'react-i18next';
 import { useMemo, useState } from 'react';
 import { useMediaQuery } from '../hooks/useMeeting';
 import { useQuality, ViewsContext } from '../hooks/useViews';
@@ -74,6 +75,7 @@ export function Call({
   /** Set for a guest who took an invitation to the stage. */
   onLeaveStage?: () => void;
 }) {
+  const { t } = useTranslation();
   const narrow = useMediaQuery('(max-width: 600px)');
   const [quality, setQuality] = useQuality(meeting.views);
   const [copying, setCopying] = useState(false);
@@ -100,7 +102,7 @@ export function Call({
     mending || state.status === 'reconnecting'
       ? STATUS.reconnecting
       : joined
-        ? 'In call'
+        ? t('call.inCall')
         : state.status === 'auth'
           ? STATUS.password
           : STATUS.connecting;
@@ -109,11 +111,11 @@ export function Call({
     <ViewsContext.Provider value={meeting.views}>
       <div className={`call ${panel ? 'has-panel' : ''}`}>
         <div className="call-main">
-          <section className="call-stage" aria-label="Participants' video">
+          <section className="call-stage" aria-label={t('call.stage')}>
             {(!joined || mending) && (
               <div className="call-banner" role="alert">
                 <span className="status-pill is-busy">{status}</span>
-                {state.unreachable && <span>{unreachableMessage(location.host)} Trying again…</span>}
+                {state.unreachable && <span>{t('call.unreachable', { words: unreachableMessage(location.host) })}</span>}
               </div>
             )}
             <p className="visually-hidden" data-testid="status" role="status">
@@ -121,7 +123,7 @@ export function Call({
             </p>
             {cameras.length === 0 && joined ? (
               <div className="call-empty">
-                <p>Nobody is on stage yet.</p>
+                <p>{t('call.emptyStage')}</p>
               </div>
             ) : (
               <CallGrid
@@ -135,7 +137,7 @@ export function Call({
             {!onStage && joined && (
               <p className="call-watching">
                 <Icon name="people" />
-                You are watching. The host can invite you to the stage.
+                {t('call.watching')}
               </p>
             )}
           </section>
@@ -148,7 +150,7 @@ export function Call({
             />
           )}
           {panel === 'people' && (
-            <SidePanel title="People" onClose={() => onPanel(null)} testId="people-panel">
+            <SidePanel title={t('call.people')} onClose={() => onPanel(null)} testId="people-panel">
               <div className="people-link">
                 <button
                   type="button"
@@ -163,7 +165,7 @@ export function Call({
                   }}
                 >
                   <Icon name="link" />
-                  Copy link
+                  {t('prejoin.copyLink')}
                 </button>
                 <span className="people-url">{link}</span>
               </div>
@@ -171,7 +173,7 @@ export function Call({
                 participants={state.participants}
                 selfId={self}
                 amHost={amHost}
-                sendBackWords="Move to audience"
+                sendBackWords="moveToAudience"
                 hiddenAudience={state.viewers ?? 0}
                 onRole={(id: string, role: Role) => meeting.setRole(id, role)}
               />

@@ -1,3 +1,4 @@
+import { useTranslation } from 'react-i18next';
 import type { CSSProperties } from 'react';
 import { gridShape, type Tile } from '../lib/participants';
 import { VideoTile } from './VideoTile';
@@ -24,6 +25,7 @@ export function CallGrid({
   self: SelfMedia;
   narrow: boolean;
 }) {
+  const { t } = useTranslation();
   const tile = (t: Tile) => (
     <VideoTile
       key={t.key}
@@ -40,7 +42,7 @@ export function CallGrid({
         <div className="present-main" style={{ '--cols': screens.length > 1 && !narrow ? 2 : 1 } as CSSProperties}>
           {screens.map(tile)}
         </div>
-        <div className="filmstrip" role="list" aria-label="People">
+        <div className="filmstrip" role="list" aria-label={t('call.people')}>
           {cameras.map((t) => (
             <div role="listitem" key={t.key} className="filmstrip-item">
               {tile(t)}

@@ -1,6 +1,8 @@
+import { useTranslation } from 'react-i18next';
 import type { DeviceList } from '../lib/media';
 import type { Quality } from '../lib/protocol';
 import { DevicePicker } from './DevicePicker';
+import { LanguagePicker } from './LanguagePicker';
 import { QualityPicker } from './QualityPicker';
 import { SidePanel } from './SidePanel';
 
@@ -25,26 +27,28 @@ export function SettingsPanel({
   onQuality: (q: Quality) => void;
   onClose: () => void;
 }) {
+  const { t } = useTranslation();
   const track = (kind: 'audio' | 'video') => camera?.getTracks().find((t) => t.kind === kind) ?? null;
   return (
-    <SidePanel title="Settings" onClose={onClose} testId="settings-panel">
+    <SidePanel title={t('settings.title')} onClose={onClose} testId="settings-panel">
       <div className="settings-body">
         <DevicePicker
-          label="Camera"
+          label="camera"
           devices={devices.cameras}
           value={track('video')?.getSettings().deviceId ?? ''}
           disabled={!camera}
           onChange={(id) => id && onDevice('video', id)}
         />
         <DevicePicker
-          label="Microphone"
+          label="microphone"
           devices={devices.microphones}
           value={track('audio')?.getSettings().deviceId ?? ''}
           disabled={!camera}
           onChange={(id) => id && onDevice('audio', id)}
         />
-        {!camera && <p className="card-text">Join the stage to pick a camera and microphone.</p>}
+        {!camera && <p className="card-text">{t('settings.joinStage')}</p>}
         <QualityPicker value={quality} onChange={onQuality} />
+        <LanguagePicker />
       </div>
     </SidePanel>
   );

@@ -1,3 +1,4 @@
+import { useTranslation } from 'react-i18next';
 import type { ReactNode } from 'react';
 import { Icon } from './icons';
 
@@ -13,13 +14,14 @@ export function SidePanel({
   children: ReactNode;
   testId?: string;
 }) {
+  const { t } = useTranslation();
   return (
     <aside className="sidepanel" aria-label={title} data-testid={testId}>
       <header className="sidepanel-head">
         <h2>{title}</h2>
-        <button type="button" className="icon-btn" title="Close" onClick={onClose}>
+        <button type="button" className="icon-btn" title={t('common.close')} onClick={onClose}>
           <Icon name="close" />
-          <span className="visually-hidden">Close</span>
+          <span className="visually-hidden">{t('common.close')}</span>
         </button>
       </header>
       {children}

@@ -1,6 +1,8 @@
+import { useTranslation } from 'react-i18next';
 import { useEffect, useRef } from 'react';
 import { useReportView } from '../hooks/useViews';
 import { displayName, initials, type Tile } from '../lib/participants';
+import { avatarStyle } from './avatar';
 import { Icon } from './icons';
 
 /**
@@ -30,15 +32,6 @@ export function StreamVideo({
   return <video ref={ref} className={className} autoPlay playsInline muted data-testid={testId} />;
 }
 
-const HUES = [210, 140, 20, 280, 340, 180, 45, 260, 100, 0];
-
-/** A steady colour per person, from their id. */
-function hue(id: string): number {
-  let h = 0;
-  for (const c of id) h = (h * 31 + c.charCodeAt(0)) >>> 0;
-  return HUES[h % HUES.length]!;
-}
-
 function hasVideo(stream: MediaStream | null): boolean {
   return stream !== null && stream.getTracks().some((t) => t.kind === 'video' && t.readyState === 'live');
 }
@@ -62,10 +55,11 @@ export function VideoTile({
   audioOn: boolean;
   className?: string;
 }) {
+  const { t } = useTranslation();
   const p = tile.participant;
   const name = displayName(p);
   const screen = tile.kind === 'screen';
-  const label = screen ? `${name} (screen)` : tile.self ? `${name} (You)` : name;
+  const label = screen ? t('tile.screen', { name }) : tile.self ? t('tile.you', { name }) : name;
   const show = (videoOn || screen) && hasVideo(tile.stream);
   return (
     <figure
@@ -82,15 +76,15 @@ export function VideoTile({
         />
       ) : (
         <div className="tile-avatar" aria-hidden="true">
-          <span className="avatar" style={{ ['--hue' as string]: hue(p.id) }}>
+          <span className="avatar" style={avatarStyle(p.id)}>
             {initials(name)}
           </span>
         </div>
       )}
       {!screen && !audioOn && (
-        <span className="tile-muted" title={`${name}'s microphone is off`} data-testid="muted">
+        <span className="tile-muted" title={t('tile.mutedTip', { name })} data-testid="muted">
           <Icon name="micOff" />
-          <span className="visually-hidden">Microphone off</span>
+          <span className="visually-hidden">{t('people.micOff')}</span>
         </span>
       )}
       <figcaption className="tile-name">

@@ -6,6 +6,7 @@
 // asks for a password when the room needs one. No React: the page listens to
 // onChange (the whole state) and onEvent (things to announce).
 
+import { t } from '../i18n';
 import { isAuthError } from './auth';
 import { ChatLog } from './chat';
 import { initialState, type MeetingEvent, type MeetingOptions, type MeetingState } from './meeting-types';
@@ -124,7 +125,7 @@ export class Meeting extends Session {
   /** Shares a screen next to the camera. Resolves when meetd has the new track. */
   async startScreen(stream: MediaStream): Promise<void> {
     if (this.state.status !== 'joined' || this.state.role !== 'stage') {
-      throw new Error('Join the stage before sharing your screen.');
+      throw new Error(t('errors.shareNeedsStage'));
     }
     await this.outgoing.startScreen(stream, this.iceServers);
     this.sendMedia();

@@ -1,8 +1,12 @@
+import { Trans, useTranslation } from 'react-i18next';
 import { TopBar } from '../components/TopBar';
+import { useTitle } from '../hooks/useTitle';
 import { viewerPath, streamerPath, DEFAULT_ROOM } from '../lib/rooms';
 
 /** Shown for paths that are no page, and for broadcast names that are not valid. */
 export function NotFound({ path, problem, meeting }: { path: string; problem?: string; meeting?: boolean }) {
+  const { t } = useTranslation();
+  useTitle(problem ? t('titles.badName') : t('titles.notFound'));
   return (
     <div className="app">
       <TopBar />
@@ -10,37 +14,39 @@ export function NotFound({ path, problem, meeting }: { path: string; problem?: s
         <section className="card message-card">
           {problem ? (
             <>
-              <h1>This {meeting ? 'meeting' : 'broadcast'} name is not valid</h1>
+              <h1>{t(meeting ? 'notFound.badMeeting' : 'notFound.badBroadcast')}</h1>
               <p data-testid="status" role="status" className="message-error">
-                Error: {problem}
+                {t('status.error', { words: problem })}
               </p>
               <p className="card-text">
-                Names are 1–64 characters: letters, digits, “_” and “-”, for example{' '}
-                <code>{meeting ? '/meet/team-standup' : '/b/team-standup'}</code>.
+                <Trans
+                  i18nKey="notFound.rules"
+                  values={{ example: meeting ? '/meet/team-standup' : '/b/team-standup' }}
+                  components={{ code: <code /> }}
+                />
               </p>
             </>
           ) : (
             <>
-              <h1>Page not found</h1>
+              <h1>{t('notFound.title')}</h1>
               <p className="card-text">
-                There is no page at <code>{path}</code>.
+                <Trans i18nKey="notFound.text" values={{ path }} components={{ code: <code /> }} />
               </p>
             </>
           )}
           <ul className="links">
             <li>
-              <a href={streamerPath(DEFAULT_ROOM)}>Go live on the default broadcast</a>
+              <a href={streamerPath(DEFAULT_ROOM)}>{t('notFound.goLive')}</a>
             </li>
             <li>
-              <a href={viewerPath(DEFAULT_ROOM)}>Watch the default broadcast</a>
+              <a href={viewerPath(DEFAULT_ROOM)}>{t('notFound.watch')}</a>
             </li>
             <li>
-              <a href="/meet">Start or join a meeting</a>
+              <a href="/meet">{t('notFound.meet')}</a>
             </li>
           </ul>
           <p className="card-text hint">
-            Other broadcasts live at <code>/b/NAME</code> (to stream) and <code>/b/NAME/viewer</code> (to
-            watch); meetings at <code>/meet/NAME</code>.
+            <Trans i18nKey="notFound.hint" components={{ code: <code /> }} />
           </p>
         </section>
       </main>

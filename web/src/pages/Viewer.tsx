@@ -1,3 +1,4 @@
+import { useTranslation } from 'react-i18next';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Icon } from '../components/icons';
 import { InviteDialog } from '../components/InviteDialog';
@@ -9,9 +10,11 @@ import { TopBar } from '../components/TopBar';
 import { RemoteAudio, VideoTile } from '../components/VideoTile';
 import { trackOf, useLocalMedia, useMuting } from '../hooks/useLocalMedia';
 import { useCredentials, useMeeting } from '../hooks/useMeeting';
+import { useTitle } from '../hooks/useTitle';
 import { useQuality, useReportViewIn, ViewsContext } from '../hooks/useViews';
 import type { MeetingEvent } from '../lib/meeting';
 import { buildTiles, changeText, displayName } from '../lib/participants';
+import { serverErrorText } from '../i18n';
 import { loadName } from '../lib/prefs';
 import { viewerCountText, viewerPhase, viewerStatus } from '../lib/status';
 
@@ -21,6 +24,7 @@ import { viewerCountText, viewerPhase, viewerStatus } from '../lib/status';
  * viewer publishes their own camera too.
  */
 export function Viewer({ room }: { room: string }) {
+  const { t } = useTranslation();
   const media = useLocalMedia({ autoOpen: false });
   const { stream, streamRef } = media;
   // Browsers only autoplay muted video; sound needs a click on Unmute.
@@ -45,8 +49,8 @@ export function Viewer({ room }: { room: string }) {
         setInvited(false);
         setOnStage(false);
         media.close();
-        push('The streamer moved you back to the audience.');
-      } else if (e.type === 'error') push(e.message, 'error');
+        push(t('viewer.movedBack'));
+      } else if (e.type === 'error') push(serverErrorText(e.code, e.message), 'error');
     },
     [push, media.close],
   );
@@ -159,13 +163,27 @@ export function Viewer({ room }: { room: string }) {
   const isLive = phase === 'media' && playing;
   const canFullscreen = typeof document !== 'undefined' && document.fullscreenEnabled;
   const publishing = state?.role === 'stage' && state.publishing !== 'off';
+  useTitle(
+    t(
+      isLive
+        ? 'titles.live'
+        : phase === 'reconnecting'
+          ? 'titles.reconnecting'
+          : phase === 'waiting'
+            ? 'titles.waiting'
+            : phase === 'ended'
+              ? 'titles.ended'
+              : 'titles.viewer',
+      { room },
+    ),
+  );
 
   return (
     <ViewsContext.Provider value={views}>
       <div className="app">
         <TopBar room={room}>
           {state?.viewers != null && (
-            <p className="count-quiet" data-testid="viewer-count" title="People watching">
+            <p className="count-quiet" data-testid="viewer-count" title={t('viewer.watching')}>
               <Icon name="people" />
               {viewerCountText(state.viewers)}
             </p>
@@ -190,7 +208,7 @@ export function Viewer({ room }: { room: string }) {
               {main && !main.participant.video && main.participant.name !== '' && isLive && (
                 <div className="stage-placeholder" aria-hidden="true">
                   <Icon name="camOff" />
-                  <span>{displayName(main.participant)}'s camera is off</span>
+                  <span>{t('viewer.cameraOff', { name: displayName(main.participant) })}</span>
                 </div>
               )}
               <div className={isLive ? 'stage-badges' : 'stage-center'}>
@@ -205,7 +223,7 @@ export function Viewer({ room }: { room: string }) {
             </section>
 
             {guests.length > 0 && (
-              <div className="guest-row" aria-label="Also on stage">
+              <div className="guest-row" aria-label={t('viewer.alsoOnStage')}>
                 {guests.map((t) => (
                   <VideoTile
                     key={t.key}
@@ -219,7 +237,7 @@ export function Viewer({ room }: { room: string }) {
             )}
             <RemoteAudio streams={guestAudio} muted={muted} />
 
-            <div className="controls" role="group" aria-label="Controls">
+            <div className="controls" role="group" aria-label={t('streamer.controls')}>
               {publishing && (
                 <>
                   <button
@@ -227,46 +245,46 @@ export function Viewer({ room }: { room: string }) {
                     className={`btn-round ${micOn && mic ? '' : 'is-off'}`}
                     aria-pressed={micOn && mic !== null}
                     disabled={!mic}
-                    title={micOn ? 'Turn off microphone' : 'Turn on microphone'}
+                    title={t(micOn ? 'controls.turnOff_microphone' : 'controls.turnOn_microphone')}
                     onClick={() => setMicOn(!micOn)}
                   >
                     <Icon name={micOn && mic ? 'mic' : 'micOff'} />
-                    <span className="visually-hidden">Microphone</span>
+                    <span className="visually-hidden">{t('devices.microphone')}</span>
                   </button>
                   <button
                     type="button"
                     className={`btn-round ${camOn && cam ? '' : 'is-off'}`}
                     aria-pressed={camOn && cam !== null}
                     disabled={!cam}
-                    title={camOn ? 'Turn off camera' : 'Turn on camera'}
+                    title={t(camOn ? 'controls.turnOff_camera' : 'controls.turnOn_camera')}
                     onClick={() => setCamOn(!camOn)}
                   >
                     <Icon name={camOn && cam ? 'cam' : 'camOff'} />
-                    <span className="visually-hidden">Camera</span>
+                    <span className="visually-hidden">{t('devices.camera')}</span>
                   </button>
                 </>
               )}
               {onStage && state?.role === 'stage' && (
                 <button type="button" className="btn btn-tonal" onClick={leaveStage}>
                   <Icon name="personRemove" />
-                  Leave stage
+                  {t('controls.leaveStage')}
                 </button>
               )}
               <button type="button" className={`btn ${muted ? 'btn-primary' : 'btn-tonal'}`} onClick={toggleSound}>
                 <Icon name={muted ? 'volumeOff' : 'volume'} />
-                {muted ? 'Unmute' : 'Mute'}
+                {muted ? t('viewer.unmute') : t('viewer.mute')}
               </button>
               <QualityPicker value={quality} onChange={setQuality} compact />
               {canFullscreen && (
-                <button type="button" className="btn-round" title="Full screen" onClick={fullscreen}>
+                <button type="button" className="btn-round" title={t('viewer.fullscreen')} onClick={fullscreen}>
                   <Icon name="fullscreen" />
-                  <span className="visually-hidden">Full screen</span>
+                  <span className="visually-hidden">{t('viewer.fullscreen')}</span>
                 </button>
               )}
             </div>
             {publishing && (
-              <Notice tone="info" title="You are on stage">
-                <p>Everyone watching sees and hears you. Leave the stage whenever you like.</p>
+              <Notice tone="info" title={t('viewer.onStageTitle')}>
+                <p>{t('viewer.onStageText')}</p>
               </Notice>
             )}
             {onStage && media.problem && (
@@ -277,9 +295,7 @@ export function Viewer({ room }: { room: string }) {
             {phase === 'error' && error && (
               <Notice tone="error" title={error}>
                 <p>
-                  {error.startsWith('Cannot reach')
-                    ? 'Check that meetd is running. This page keeps trying to connect.'
-                    : 'Reload the page to try again.'}
+                  {state?.unreachable ? t('viewer.unreachableHelp') : t('viewer.reloadHelp')}
                 </p>
               </Notice>
             )}
