@@ -10,6 +10,7 @@ import { unreachableMessage } from '../lib/signaling';
 import { STATUS } from '../lib/status';
 import { CallGrid } from './CallGrid';
 import { ChatPanel } from './ChatPanel';
+import { ConnectionBanner } from './ConnectionBanner';
 import { ControlBar } from './ControlBar';
 import { copyText } from './clipboard';
 import { Icon } from './icons';
@@ -107,16 +108,53 @@ export function Call({
           ? STATUS.password
           : STATUS.connecting;
 
+  const reconnecting = !joined && state.status !== 'auth' && (state.status === 'reconnecting' || state.unreachable);
+  const showBanner = reconnecting || mending;
+  // Until someone else comes: the link to bring them.
+  const alone = joined && onStage && !state.participants.some((p) => p.id !== self) && (state.viewers ?? 0) === 0;
+
+  function copy() {
+    setCopying(true);
+    void copyText(link).then((ok) => {
+      setCopying(false);
+      onCopied(ok);
+    });
+  }
+
   return (
     <ViewsContext.Provider value={meeting.views}>
       <div className={`call ${panel ? 'has-panel' : ''}`}>
         <div className="call-main">
           <section className="call-stage" aria-label={t('call.stage')}>
-            {(!joined || mending) && (
-              <div className="call-banner" role="alert">
+            {!joined && !showBanner && (
+              <div className="call-banner" role="status">
                 <span className="status-pill is-busy">{status}</span>
-                {state.unreachable && <span>{t('call.unreachable', { words: unreachableMessage(location.host) })}</span>}
               </div>
+            )}
+            {showBanner && (
+              <ConnectionBanner
+                reason={
+                  state.unreachable
+                    ? unreachableMessage(location.host)
+                    : mending
+                      ? t('banner.mediaPath')
+                      : t('banner.socket')
+                }
+                next={t('banner.callNext')}
+              />
+            )}
+            {alone && (
+              <section className="alone-card" data-testid="alone" aria-labelledby="alone-title">
+                <h2 id="alone-title">{t('call.aloneTitle')}</h2>
+                <p>{t('call.aloneText')}</p>
+                <p className="alone-link">
+                  <span className="people-url">{link}</span>
+                </p>
+                <button type="button" className="btn btn-small btn-tonal" disabled={copying} onClick={copy}>
+                  <Icon name="copy" />
+                  {t('prejoin.copyLink')}
+                </button>
+              </section>
             )}
             <p className="visually-hidden" data-testid="status" role="status">
               {status}
@@ -132,6 +170,7 @@ export function Call({
                 speaker={state.speaker}
                 self={{ audio: micOn && hasMic, video: camOn && hasCam }}
                 narrow={narrow}
+                onStopPresenting={onShare}
               />
             )}
             {!onStage && joined && (
@@ -156,13 +195,7 @@ export function Call({
                   type="button"
                   className="btn btn-small btn-tonal"
                   disabled={copying}
-                  onClick={() => {
-                    setCopying(true);
-                    void copyText(link).then((ok) => {
-                      setCopying(false);
-                      onCopied(ok);
-                    });
-                  }}
+                  onClick={copy}
                 >
                   <Icon name="link" />
                   {t('prejoin.copyLink')}

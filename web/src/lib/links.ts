@@ -5,7 +5,17 @@ export type TextPart = { kind: 'text'; text: string } | { kind: 'link'; text: st
 
 const LINK = /\b(?:https?:\/\/|www\.)[^\s<>"]+/gi;
 /** Punctuation that ends a sentence rather than a link. */
-const TRAILING = /[.,;:!?'’)\]}]+$/;
+const TRAILING = /[.,;:!?'’)\]}]$/;
+
+/** Drops sentence punctuation from the end; a ")" stays when it closes a "(" of the link (wiki addresses). */
+function trimEnd(raw: string): string {
+  let s = raw;
+  while (TRAILING.test(s)) {
+    if (s.endsWith(')') && (s.match(/\(/g)?.length ?? 0) >= (s.match(/\)/g)?.length ?? 0)) break;
+    s = s.slice(0, -1);
+  }
+  return s;
+}
 
 /** Only http(s) addresses become links; anything else (javascript:, data:…) stays text. */
 function safeHref(raw: string): string | null {
@@ -29,10 +39,7 @@ export function splitLinks(text: string): TextPart[] {
     else out.push({ kind: 'text', text: t });
   };
   for (const m of text.matchAll(LINK)) {
-    let raw = m[0];
-    // Keep a closing bracket that has its opening one inside the link (wiki-style addresses).
-    const trail = TRAILING.exec(raw)?.[0] ?? '';
-    if (trail && !(trail === ')' && raw.includes('('))) raw = raw.slice(0, raw.length - trail.length);
+    const raw = trimEnd(m[0]);
     const start = m.index;
     const href = safeHref(raw);
     push(text.slice(last, start));

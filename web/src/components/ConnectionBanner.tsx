@@ -1,0 +1,20 @@
+import { useTranslation } from 'react-i18next';
+
+/**
+ * The one "reconnecting" banner of every page: what happened, and what
+ * happens next. `reason` is in words already; `next` says what the page does.
+ */
+export function ConnectionBanner({ reason, next }: { reason: string; next: string }) {
+  const { t } = useTranslation();
+  return (
+    <div className="conn-banner" role="alert" data-testid="reconnecting">
+      <span className="conn-spinner" aria-hidden="true" />
+      <div>
+        <p className="conn-title">{t('status.reconnecting')}</p>
+        <p className="conn-text">
+          {reason} {next}
+        </p>
+      </div>
+    </div>
+  );
+}
