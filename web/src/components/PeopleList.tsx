@@ -1,8 +1,9 @@
 import { useTranslation } from 'react-i18next';
+import { useEffect, useRef, useState } from 'react';
 import type { Participant, Role } from '../lib/protocol';
 import { displayName, initials } from '../lib/participants';
 import { avatarStyle } from './avatar';
-import { Icon } from './icons';
+import { Icon, type IconName } from './icons';
 
 /**
  * Everyone in a room, stage first, with their microphone and camera. The
@@ -68,15 +69,12 @@ export function PeopleList({
           </span>
         )}
         {amHost && !self && (
-          <button
-            type="button"
-            className="btn btn-small btn-tonal"
-            onClick={() => onRole(p.id, p.role === 'stage' || p.invited ? 'audience' : 'stage')}
-            aria-label={`${action(p)}: ${name}`}
-          >
-            <Icon name={p.role === 'stage' || p.invited ? 'personRemove' : 'personAdd'} />
-            {action(p)}
-          </button>
+          <PersonMenu
+            name={name}
+            action={action(p)}
+            icon={p.role === 'stage' || p.invited ? 'personRemove' : 'personAdd'}
+            onAction={() => onRole(p.id, p.role === 'stage' || p.invited ? 'audience' : 'stage')}
+          />
         )}
       </li>
     );
@@ -91,6 +89,78 @@ export function PeopleList({
         <ul className="people-list">{audience.map(row)}</ul>
       ) : (
         <p className="people-empty">{audienceCount > 0 ? t('people.unnamedAudience') : t('people.noAudience')}</p>
+      )}
+    </div>
+  );
+}
+
+/** The host's actions on one person, behind a "⋮" button, so the list stays one line per person. */
+function PersonMenu({
+  name,
+  action,
+  icon,
+  onAction,
+}: {
+  name: string;
+  action: string;
+  icon: IconName;
+  onAction: () => void;
+}) {
+  const { t } = useTranslation();
+  const [open, setOpen] = useState(false);
+  const wrap = useRef<HTMLDivElement>(null);
+  const button = useRef<HTMLButtonElement>(null);
+  const first = useRef<HTMLButtonElement>(null);
+
+  useEffect(() => {
+    if (!open) return;
+    first.current?.focus();
+    const away = (e: PointerEvent) => {
+      if (!wrap.current?.contains(e.target as Node)) setOpen(false);
+    };
+    document.addEventListener('pointerdown', away);
+    return () => document.removeEventListener('pointerdown', away);
+  }, [open]);
+
+  return (
+    <div
+      className="person-menu"
+      ref={wrap}
+      onKeyDown={(e) => {
+        if (e.key === 'Escape' && open) {
+          e.stopPropagation(); // close the menu, not the panel around it
+          setOpen(false);
+          button.current?.focus();
+        }
+      }}
+    >
+      <button
+        ref={button}
+        type="button"
+        className="icon-btn"
+        aria-haspopup="menu"
+        aria-expanded={open}
+        aria-label={t('people.actionsFor', { name })}
+        title={t('people.actions')}
+        onClick={() => setOpen(!open)}
+      >
+        <Icon name="more" />
+      </button>
+      {open && (
+        <div className="menu" role="menu" aria-label={t('people.actionsFor', { name })}>
+          <button
+            ref={first}
+            type="button"
+            role="menuitem"
+            onClick={() => {
+              setOpen(false);
+              onAction();
+            }}
+          >
+            <Icon name={icon} />
+            {action}
+          </button>
+        </div>
       )}
     </div>
   );

@@ -242,7 +242,8 @@ export class Meeting extends Session {
         return;
       case 'state':
         if (!m.live) this.closeSubscriber();
-        this.set({ live: m.live, wasLive: this.state.wasLive || m.live, viewers: m.viewers });
+        // meetd says whether the room was live before we came, too (wasLive).
+        this.set({ live: m.live, wasLive: this.state.wasLive || m.live || m.wasLive === true, viewers: m.viewers });
         return;
       case 'offer': {
         let sub = this.subscriber;

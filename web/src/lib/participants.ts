@@ -21,6 +21,9 @@ export function splitStreamId(id: string): StreamOwner | null {
 /** The name to show for a participant who gave none. */
 export function displayName(p: Pick<Participant, 'name' | 'role'> | undefined): string {
   const name = p?.name.trim();
+  // meetd numbers viewers who give no name ("Viewer 3"): in the user's language.
+  const numbered = name ? /^Viewer (\d+)$/.exec(name) : null;
+  if (numbered) return t('people.viewerN', { n: Number(numbered[1]) });
   if (name) return name;
   return p?.role === 'audience' ? t('people.viewer') : t('people.guest');
 }

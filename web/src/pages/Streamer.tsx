@@ -1,7 +1,9 @@
 import { useTranslation } from 'react-i18next';
 import { useEffect, useMemo, useState } from 'react';
 import { DevicePicker } from '../components/DevicePicker';
+import { ConnectionBanner } from '../components/ConnectionBanner';
 import { Icon } from '../components/icons';
+import { LiveBadge, useLiveSince } from '../components/LiveBadge';
 import { MediaNotices, Notice } from '../components/Notice';
 import { PasswordDialog } from '../components/PasswordDialog';
 import { PeopleList } from '../components/PeopleList';
@@ -58,6 +60,7 @@ export function Streamer({ room }: { room: string }) {
   const started = pub.status === 'connecting' || pub.status === 'live' || pub.status === 'reconnecting';
   const status = streamerStatus(pub, media.problem?.summary ?? null);
   const hasMedia = stream !== null && stream.getTracks().length > 0;
+  const liveSince = useLiveSince(pub.status === 'live' || pub.status === 'reconnecting');
   useTitle(
     t(
       pub.status === 'live' ? 'titles.live' : pub.status === 'reconnecting' ? 'titles.reconnecting' : 'titles.streamer',
@@ -122,10 +125,12 @@ export function Streamer({ room }: { room: string }) {
               </div>
             )}
             <div className="stage-badges">
+              {liveSince !== null && <LiveBadge since={liveSince} />}
               <p data-testid="status" role="status" className={`status-pill ${statusClass}`}>
                 <span className="status-text">{status}</span>
               </p>
-              {started && pub.viewers !== null && (
+              {/* The count while connected only: a stale one would contradict "Reconnecting". */}
+              {pub.status === 'live' && pub.viewers !== null && (
                 <p className="count-pill" data-testid="viewer-count">
                   <Icon name="people" />
                   {viewerCountText(pub.viewers)}
@@ -202,7 +207,9 @@ export function Streamer({ room }: { room: string }) {
             <h2 id="people-title" className="card-title">
               {t('controls.people')}
             </h2>
-            {started && roomState.selfId ? (
+            {pub.status === 'reconnecting' ? (
+              <p className="card-text">{t('streamer.peopleReconnecting')}</p>
+            ) : started && roomState.selfId ? (
               <>
                 <p className="card-text">
                   {t('streamer.inviteHint')}
@@ -260,10 +267,8 @@ function Explanations({ pub, media }: { pub: PublisherState; media: LocalMedia }
           <p>{pub.error === unreachableMessage(location.host) ? t('streamer.unreachableHelp') : t('streamer.retryHelp')}</p>
         </Notice>
       )}
-      {pub.status === 'reconnecting' && pub.notice && (
-        <Notice tone="info" title={t('status.reconnectingTitle')}>
-          <p>{t('streamer.reconnecting', { notice: pub.notice })}</p>
-        </Notice>
+      {pub.status === 'reconnecting' && (
+        <ConnectionBanner inline reason={pub.notice ?? t('banner.socket')} next={t('streamer.reconnecting')} />
       )}
       {pub.status === 'live' && pub.notice && (
         <Notice tone="info" title={t('streamer.serverMessage')}>

@@ -1,6 +1,8 @@
 import { useTranslation } from 'react-i18next';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { ConnectionBanner } from '../components/ConnectionBanner';
 import { Icon } from '../components/icons';
+import { LiveBadge, useLiveSince } from '../components/LiveBadge';
 import { InviteDialog } from '../components/InviteDialog';
 import { Notice } from '../components/Notice';
 import { PasswordDialog } from '../components/PasswordDialog';
@@ -15,7 +17,7 @@ import { useQuality, useReportViewIn, ViewsContext } from '../hooks/useViews';
 import type { MeetingEvent } from '../lib/meeting';
 import { buildTiles, changeText, displayName } from '../lib/participants';
 import { serverErrorText } from '../i18n';
-import { loadName } from '../lib/prefs';
+import { loadName, saveName } from '../lib/prefs';
 import { viewerCountText, viewerPhase, viewerStatus } from '../lib/status';
 
 /**
@@ -35,6 +37,10 @@ export function Viewer({ room }: { room: string }) {
   const [micOn, setMicOn] = useState(true);
   const [camOn, setCamOn] = useState(true);
   const { toasts, push } = useToasts();
+  // The name the streamer sees (remembered); a change joins again under it.
+  const [name, setName] = useState(loadName);
+  const [draft, setDraft] = useState(name);
+  const [saved, setSaved] = useState(false);
   const videoRef = useRef<HTMLVideoElement>(null);
   const stageRef = useRef<HTMLElement>(null);
   const mic = trackOf(stream, 'audio');
@@ -60,7 +66,7 @@ export function Viewer({ room }: { room: string }) {
     room,
     kind: 'broadcast',
     role: 'audience',
-    name: loadName() || undefined,
+    name: name || undefined,
     autoPublish: false,
     credentials,
     media: { audio: micOn && mic !== null, video: camOn && cam !== null },
@@ -161,6 +167,8 @@ export function Viewer({ room }: { room: string }) {
   const { phase, error } = state ? viewerPhase(state, location.host) : { phase: 'connecting' as const, error: null };
   const status = viewerStatus(phase, error, playing);
   const isLive = phase === 'media' && playing;
+  const liveSince = useLiveSince(isLive);
+  const stageHere = state?.participants.some((p) => p.role === 'stage') ?? false;
   const canFullscreen = typeof document !== 'undefined' && document.fullscreenEnabled;
   const publishing = state?.role === 'stage' && state.publishing !== 'off';
   useTitle(
@@ -211,7 +219,14 @@ export function Viewer({ room }: { room: string }) {
                   <span>{t('viewer.cameraOff', { name: displayName(main.participant) })}</span>
                 </div>
               )}
+              {phase === 'reconnecting' && (
+                <ConnectionBanner
+                  reason={state?.receiving === 'reconnecting' ? t('banner.mediaPath') : t('banner.socket')}
+                  next={t('banner.viewerNext')}
+                />
+              )}
               <div className={isLive ? 'stage-badges' : 'stage-center'}>
+                {isLive && liveSince !== null && <LiveBadge since={liveSince} />}
                 <p
                   data-testid="status"
                   role="status"
@@ -237,51 +252,96 @@ export function Viewer({ room }: { room: string }) {
             )}
             <RemoteAudio streams={guestAudio} muted={muted} />
 
-            <div className="controls" role="group" aria-label={t('streamer.controls')}>
-              {publishing && (
-                <>
-                  <button
-                    type="button"
-                    className={`btn-round ${micOn && mic ? '' : 'is-off'}`}
-                    aria-pressed={micOn && mic !== null}
-                    disabled={!mic}
-                    title={t(micOn ? 'controls.turnOff_microphone' : 'controls.turnOn_microphone')}
-                    onClick={() => setMicOn(!micOn)}
-                  >
-                    <Icon name={micOn && mic ? 'mic' : 'micOff'} />
-                    <span className="visually-hidden">{t('devices.microphone')}</span>
+            {(publishing || onStage || isLive) && (
+              <div className="controls viewer-controls" role="group" aria-label={t('streamer.controls')}>
+                {publishing && (
+                  <>
+                    <button
+                      type="button"
+                      className={`btn-round ${micOn && mic ? '' : 'is-off'}`}
+                      aria-pressed={micOn && mic !== null}
+                      disabled={!mic}
+                      title={t(micOn ? 'controls.turnOff_microphone' : 'controls.turnOn_microphone')}
+                      onClick={() => setMicOn(!micOn)}
+                    >
+                      <Icon name={micOn && mic ? 'mic' : 'micOff'} />
+                      <span className="visually-hidden">{t('devices.microphone')}</span>
+                    </button>
+                    <button
+                      type="button"
+                      className={`btn-round ${camOn && cam ? '' : 'is-off'}`}
+                      aria-pressed={camOn && cam !== null}
+                      disabled={!cam}
+                      title={t(camOn ? 'controls.turnOff_camera' : 'controls.turnOn_camera')}
+                      onClick={() => setCamOn(!camOn)}
+                    >
+                      <Icon name={camOn && cam ? 'cam' : 'camOff'} />
+                      <span className="visually-hidden">{t('devices.camera')}</span>
+                    </button>
+                  </>
+                )}
+                {onStage && state?.role === 'stage' && (
+                  <button type="button" className="btn btn-tonal" onClick={leaveStage}>
+                    <Icon name="personRemove" />
+                    {t('controls.leaveStage')}
                   </button>
-                  <button
-                    type="button"
-                    className={`btn-round ${camOn && cam ? '' : 'is-off'}`}
-                    aria-pressed={camOn && cam !== null}
-                    disabled={!cam}
-                    title={t(camOn ? 'controls.turnOff_camera' : 'controls.turnOn_camera')}
-                    onClick={() => setCamOn(!camOn)}
-                  >
-                    <Icon name={camOn && cam ? 'cam' : 'camOff'} />
-                    <span className="visually-hidden">{t('devices.camera')}</span>
-                  </button>
-                </>
-              )}
-              {onStage && state?.role === 'stage' && (
-                <button type="button" className="btn btn-tonal" onClick={leaveStage}>
-                  <Icon name="personRemove" />
-                  {t('controls.leaveStage')}
+                )}
+                {/* Sound, quality and full screen only while something plays. */}
+                {isLive && (
+                  <>
+                    <button type="button" className={`btn ${muted ? 'btn-primary' : 'btn-tonal'}`} onClick={toggleSound}>
+                      <Icon name={muted ? 'volumeOff' : 'volume'} />
+                      {muted ? t('viewer.unmute') : t('viewer.mute')}
+                    </button>
+                    <QualityPicker value={quality} onChange={setQuality} compact />
+                    {canFullscreen && (
+                      <button type="button" className="btn-round" title={t('viewer.fullscreen')} onClick={fullscreen}>
+                        <Icon name="fullscreen" />
+                        <span className="visually-hidden">{t('viewer.fullscreen')}</span>
+                      </button>
+                    )}
+                  </>
+                )}
+              </div>
+            )}
+            {phase === 'waiting' && (
+              <Notice tone="info" title={stageHere ? t('viewer.soon') : t('viewer.never', { room })} />
+            )}
+            {phase === 'ended' && <Notice tone="info" title={t('viewer.endedText')} />}
+            {!onStage && (
+              <form
+                className="viewer-name"
+                onSubmit={(e) => {
+                  e.preventDefault();
+                  const clean = saveName(draft);
+                  setDraft(clean);
+                  setName(clean);
+                  setSaved(clean !== '');
+                }}
+              >
+                <div className="field">
+                  <label htmlFor="viewer-name">{t('viewer.nameLabel')}</label>
+                  <input
+                    id="viewer-name"
+                    type="text"
+                    autoComplete="name"
+                    maxLength={64}
+                    value={draft}
+                    aria-describedby="viewer-name-hint"
+                    onChange={(e) => {
+                      setDraft(e.target.value);
+                      setSaved(false);
+                    }}
+                  />
+                </div>
+                <button type="submit" className="btn btn-tonal" disabled={draft.trim() === name}>
+                  {t('viewer.nameSave')}
                 </button>
-              )}
-              <button type="button" className={`btn ${muted ? 'btn-primary' : 'btn-tonal'}`} onClick={toggleSound}>
-                <Icon name={muted ? 'volumeOff' : 'volume'} />
-                {muted ? t('viewer.unmute') : t('viewer.mute')}
-              </button>
-              <QualityPicker value={quality} onChange={setQuality} compact />
-              {canFullscreen && (
-                <button type="button" className="btn-round" title={t('viewer.fullscreen')} onClick={fullscreen}>
-                  <Icon name="fullscreen" />
-                  <span className="visually-hidden">{t('viewer.fullscreen')}</span>
-                </button>
-              )}
-            </div>
+                <p id="viewer-name-hint" className="hint" aria-live="polite">
+                  {saved ? t('viewer.nameSaved', { name }) : t('viewer.nameHint')}
+                </p>
+              </form>
+            )}
             {publishing && (
               <Notice tone="info" title={t('viewer.onStageTitle')}>
                 <p>{t('viewer.onStageText')}</p>
