@@ -63,7 +63,7 @@ test(
     // LIVE in red with the time, on both pages and in their titles.
     for (const u of [dana, streamer]) {
       const badge = u.page.getByTestId('live-badge');
-      await waitForText(u, badge, /^LIVE\s*\d+:\d\d$/, undefined, 'the LIVE badge');
+      await waitForText(u, badge, /^LIVE\s*\d+:\d\d/, undefined, 'the LIVE badge');
       const red = await badge.evaluate((e) => getComputedStyle(e).backgroundColor);
       assert.equal(red, 'rgb(197, 34, 31)', `${u.label}: the LIVE badge is not red`);
       assert.equal(await u.page.title(), `● Live · ${ROOM} · meetd`);

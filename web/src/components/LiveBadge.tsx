@@ -12,9 +12,10 @@ export function LiveBadge({ since }: { since: number }) {
   }, []);
   const elapsed = formatElapsed(now - since);
   return (
-    <p className="live-badge" data-testid="live-badge" aria-label={t('live.label', { elapsed })}>
+    <p className="live-badge" data-testid="live-badge">
       <span aria-hidden="true">{t('live.badge')}</span>
       <time aria-hidden="true">{elapsed}</time>
+      <span className="visually-hidden">{t('live.label', { elapsed })}</span>
     </p>
   );
 }

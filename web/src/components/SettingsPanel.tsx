@@ -1,5 +1,6 @@
 import { useTranslation } from 'react-i18next';
 import type { DeviceList } from '../lib/media';
+import { shortcutLabel } from '../lib/shortcuts';
 import type { Quality } from '../lib/protocol';
 import { DevicePicker } from './DevicePicker';
 import { LanguagePicker } from './LanguagePicker';
@@ -49,6 +50,23 @@ export function SettingsPanel({
         {!camera && <p className="card-text">{t('settings.joinStage')}</p>}
         <QualityPicker value={quality} onChange={onQuality} />
         <LanguagePicker />
+        <section className="shortcuts" aria-labelledby="shortcuts-title">
+          <h3 id="shortcuts-title">{t('settings.shortcuts')}</h3>
+          <dl>
+            <dt>
+              <kbd>{shortcutLabel('d')}</kbd>
+            </dt>
+            <dd>{t('settings.shortcutMic')}</dd>
+            <dt>
+              <kbd>{shortcutLabel('e')}</kbd>
+            </dt>
+            <dd>{t('settings.shortcutCam')}</dd>
+            <dt>
+              <kbd>Esc</kbd>
+            </dt>
+            <dd>{t('settings.shortcutEsc')}</dd>
+          </dl>
+        </section>
       </div>
     </SidePanel>
   );

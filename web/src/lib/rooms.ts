@@ -135,3 +135,20 @@ export function randomMeetingName(random: () => number = Math.random): string {
   const n = 10 + (Math.floor(random() * 90) % 90);
   return `${pick(ADJECTIVES)}-${pick(ANIMALS)}-${n}`;
 }
+
+/**
+ * A valid room name close to one that is not: other characters become "-",
+ * runs of "-" one, none at either end, at most 64 characters. Null when
+ * nothing usable is left.
+ */
+export function correctedRoomName(name: string): string | null {
+  const fixed = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '') // é → e
+    .replace(/[^A-Za-z0-9_-]+/g, '-')
+    .replace(/-{2,}/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, MAX_ROOM_LENGTH)
+    .replace(/-+$/, '');
+  return fixed && isValidRoomName(fixed) ? fixed : null;
+}

@@ -14,6 +14,7 @@ import { serverErrorText, t } from '../i18n';
 import { changeText, displayName } from '../lib/participants';
 import { loadName, saveName } from '../lib/prefs';
 import { meetingUrl } from '../lib/rooms';
+import { shortcutOf } from '../lib/shortcuts';
 
 type Phase = 'prejoin' | 'call' | 'left';
 
@@ -105,6 +106,20 @@ export function Meeting({ room }: { room: string }) {
   });
 
   useMuting(meeting, mic, cam, micOn, camOn);
+
+  // Ctrl+D / Ctrl+E (⌘ on macOS) toggle the microphone and the camera, as in Meet.
+  useEffect(() => {
+    if (phase === 'left') return;
+    const onKey = (e: KeyboardEvent) => {
+      const which = shortcutOf(e);
+      if (!which) return;
+      e.preventDefault(); // not the browser's bookmark or search
+      if (which === 'mic') setMicOn((on) => !on);
+      else setCamOn((on) => !on);
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [phase]);
 
   // The camera opened after we joined (or after taking an invitation): publish it now.
   useEffect(() => {
