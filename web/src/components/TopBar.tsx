@@ -1,5 +1,6 @@
 import type { ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
+import { Logo } from './icons';
 import { LanguagePicker } from './LanguagePicker';
 
 /** The bar at the top of every page: the name of the app and of the broadcast or meeting, and the language. */
@@ -16,7 +17,7 @@ export function TopBar({
   return (
     <header className="topbar">
       <a className="brand" href="/">
-        <span className="brand-mark" aria-hidden="true" />
+        <Logo />
         meetd
       </a>
       {room !== undefined && (

@@ -48,3 +48,13 @@ export function Icon({ name }: { name: IconName }) {
     </svg>
   );
 }
+
+/** meetd's logo: a camera on a blue tile (also /favicon.svg). */
+export function Logo({ size = 28 }: { size?: number }) {
+  return (
+    <svg className="logo" viewBox="0 0 32 32" width={size} height={size} aria-hidden="true" focusable="false">
+      <rect width="32" height="32" rx="8" fill="#1a73e8" />
+      <path d="M7 11h12v10H7z M19 14l6-4v12l-6-4z" fill="#fff" />
+    </svg>
+  );
+}

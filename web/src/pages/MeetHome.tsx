@@ -1,6 +1,6 @@
 import { Trans, useTranslation } from 'react-i18next';
 import { useState, type FormEvent } from 'react';
-import { Icon } from '../components/icons';
+import { Icon, Logo } from '../components/icons';
 import { TopBar } from '../components/TopBar';
 import { useTitle } from '../hooks/useTitle';
 import { meetingPath, randomMeetingName, roomNameProblem } from '../lib/rooms';
@@ -78,6 +78,23 @@ export function MeetHome() {
             <Trans i18nKey="home.hint" components={{ code: <code />, live: <a href="/" /> }} />
           </p>
         </section>
+        <aside className="home-art" aria-hidden="true">
+          <Logo size={120} />
+          <ul>
+            <li>
+              <Icon name="people" />
+              {t('home.featureStage')}
+            </li>
+            <li>
+              <Icon name="screen" />
+              {t('home.featureScreen')}
+            </li>
+            <li>
+              <Icon name="chat" />
+              {t('home.featureChat')}
+            </li>
+          </ul>
+        </aside>
       </main>
     </div>
   );
