@@ -30,6 +30,10 @@ test(
   'axe-core: no serious or critical violation on any page',
   e2e(async (w) => {
     const u = await w.user('a11y');
+    // Every page has the icon.
+    const icon = await fetch(w.server.url('/favicon.svg'));
+    assert.equal(icon.status, 200);
+    assert.match(await icon.text(), /^<svg/);
     for (const [path, ready, what] of [
       ['/', 'Preview', '/'],
       ['/viewer', 'Waiting for the stream to start…', '/viewer'],
@@ -43,6 +47,7 @@ test(
       if (ready) await waitForStatus(u, ready, 30_000);
       else await u.page.getByRole('heading', { level: 1 }).waitFor();
       await expectAccessible(u, what);
+      assert.equal(await u.page.locator('link[rel="icon"]').getAttribute('href'), '/favicon.svg', what);
     }
 
     // A broadcast while live: the streamer (with Stop) and a viewer playing it.

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { waitForStatus } from '../lib/checks.mjs';
+import { waitForStatus, waitForText } from '../lib/checks.mjs';
 import { e2e } from '../lib/harness.mjs';
 import { expectFramesGrow, expectSilence, expectSound } from '../lib/media.mjs';
 import { waitUntil } from '../lib/wait.mjs';
@@ -434,6 +434,12 @@ test(
       });
       await expectToastsCoverNoName(cy);
       await w.screenshot(cy, 'meeting-phone.png');
+
+      // Ben presents: on the phone the strip of people beside the screen says that it holds more.
+      await press(ben, 'Share screen', true);
+      const more = cy.page.getByTestId('filmstrip-more');
+      await waitForText(cy, more, /^\+\d+ more$/, 20_000, 'the "+N more" of the strip');
+      await press(ben, 'Share screen', false);
     });
   }),
 );
