@@ -1,12 +1,12 @@
 import type { CSSProperties } from 'react';
 
-const HUES = [210, 140, 20, 280, 340, 180, 45, 260, 100, 0];
+export const AVATAR_HUES = [210, 140, 20, 280, 340, 180, 45, 260, 100, 0];
 
 /** A steady colour per person, from their id: the same on their tile and in the People list. */
 export function avatarHue(id: string): number {
   let h = 0;
   for (const c of id) h = (h * 31 + c.charCodeAt(0)) >>> 0;
-  return HUES[h % HUES.length]!;
+  return AVATAR_HUES[h % AVATAR_HUES.length]!;
 }
 
 export function avatarStyle(id: string): CSSProperties {
