@@ -11,6 +11,7 @@ test(
   e2e(async (w) => {
     const v = await w.user('viewer', '/viewer');
     await waitForStatus(v, 'Waiting for the stream to start…');
+    await v.page.getByTestId('viewer-count').waitFor();
 
     await w.server.kill();
     assert.equal(w.server.exit.signal, 'SIGKILL');
@@ -18,6 +19,8 @@ test(
     await waitForStatus(v, 'Reconnecting…');
     // It stays that way while the server is gone (retries fail quietly).
     await expectStatusStays(v, 'Reconnecting…', 3000);
+    // No viewer count kept from before the drop.
+    assert.equal(await v.page.getByTestId('viewer-count').count(), 0, 'a stale viewer count while reconnecting');
     // The one reconnecting banner: what broke, and that nothing needs doing.
     const banner = await v.page.getByTestId('reconnecting').innerText();
     assert.match(banner, /Reconnecting…\s+The connection to the server was lost\. meetd tries again by itself/);

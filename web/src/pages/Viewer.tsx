@@ -190,7 +190,8 @@ export function Viewer({ room }: { room: string }) {
     <ViewsContext.Provider value={views}>
       <div className="app">
         <TopBar room={room}>
-          {state?.viewers != null && (
+          {/* Only while connected: a count kept from before a drop would be stale. */}
+          {state?.status === 'joined' && state.viewers != null && (
             <p className="count-quiet" data-testid="viewer-count" title={t('viewer.watching')}>
               <Icon name="people" />
               {viewerCountText(state.viewers)}
