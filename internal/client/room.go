@@ -170,7 +170,7 @@ const viewerCountEvery = time.Second
 
 func (c *Client) sendState(snap room.Snapshot) {
 	live, viewers := snap.Live, snap.Viewers
-	if c.lastState != nil && *c.lastState.Live == live {
+	if c.lastState != nil && *c.lastState.Live == live && c.lastState.WasLive == snap.WasLive {
 		if *c.lastState.Viewers == viewers {
 			return
 		}
@@ -187,7 +187,7 @@ func (c *Client) sendState(snap room.Snapshot) {
 			return
 		}
 	}
-	st := signal.Message{Type: signal.TypeState, Room: snap.Name, Live: &live, Viewers: &viewers}
+	st := signal.Message{Type: signal.TypeState, Room: snap.Name, Live: &live, Viewers: &viewers, WasLive: snap.WasLive}
 	c.lastState, c.lastStateAt = &st, time.Now()
 	c.conn.Send(st)
 }

@@ -5,6 +5,7 @@ package room
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -50,6 +51,10 @@ func (k Kind) String() string {
 
 // MaxStage is how many participants a meeting's stage holds.
 const MaxStage = 16
+
+// UnnamedViewer, and a number, names an audience member who gave no name:
+// "Viewer 3". The web app shows it in the user's language.
+const UnnamedViewer = "Viewer"
 
 // ChatHistory is how many chat messages a room keeps for late joiners.
 const ChatHistory = 100
@@ -113,6 +118,8 @@ type Snapshot struct {
 	Tracks []Published
 	// Live is true while the stage publishes at least one track.
 	Live bool
+	// WasLive is true once the stage has published since the room opened.
+	WasLive bool
 	// Viewers counts the audience.
 	Viewers int
 	// Participants lists every member in join order.
@@ -158,6 +165,12 @@ type Room struct {
 	// (changedLocked): every change notifies every member, and each takes
 	// a snapshot, so one made per change serves them all.
 	snap *Snapshot
+	// viewers numbers the audience members who join without a name, so the
+	// stage (and /admin/stats) can tell "Viewer 3" from "Viewer 4".
+	viewers uint64
+	// wasLive: the stage has published since the room opened, so a viewer
+	// can tell a broadcast that ended from one nobody has started.
+	wasLive bool
 }
 
 // changedLocked drops the snapshot of the room before a change. r.mu
@@ -209,6 +222,10 @@ func (r *Room) join(m Member, role Role, name string, maxParticipants int) error
 		}
 	}
 	r.changedLocked()
+	if name == "" && role == Audience {
+		r.viewers++
+		name = fmt.Sprintf("%s %d", UnnamedViewer, r.viewers)
+	}
 	r.members[m.ID()] = &entry{member: m, role: role, name: name}
 	r.order = append(r.order, m.ID())
 	if r.host == "" && role == Stage {
@@ -363,6 +380,9 @@ func (r *Room) Publish(m Member, tracks []*sfu.Track) error {
 	}
 	r.changedLocked()
 	e.tracks = slices.Clone(tracks)
+	if len(tracks) > 0 {
+		r.wasLive = true
+	}
 	r.mu.Unlock()
 	r.log.Info("publishing", "participant", m.ID(), "tracks", len(tracks))
 	r.notify()
@@ -511,6 +531,7 @@ func (r *Room) snapshotLocked() Snapshot {
 		})
 	}
 	s.Live = len(s.Tracks) > 0
+	s.WasLive = r.wasLive
 	return s
 }
 
