@@ -8,6 +8,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/meetd/meetd/internal/bwe"
 	"github.com/meetd/meetd/internal/sfu"
 )
 
@@ -28,7 +29,7 @@ type ConnInfo struct {
 // reception is a subscribe connection's down tracks, published by the
 // client's goroutine for the stats view.
 type reception struct {
-	est   *sfu.Estimator
+	est   *bwe.Estimator
 	downs []*sfu.DownTrack
 }
 

@@ -1,15 +1,14 @@
-package sfu
+package egress
 
 import (
 	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"runtime"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -20,9 +19,11 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/meetd/meetd/internal/udpbatch"
 )
 
-// egressKeyPair is an Egress's keys to encrypt with (AES-128-GCM, its
+// egressKeyPair is a Conn's keys to encrypt with (AES-128-GCM, its
 // context and sealer) and its peer's context, to decrypt with, made with
 // decOpts.
 func egressKeyPair(t testing.TB, decOpts ...srtp.ContextOption) (enc *egressKeys, dec *srtp.Context) {
@@ -46,110 +47,131 @@ func egressKeyPair(t testing.TB, decOpts ...srtp.ContextOption) (enc *egressKeys
 	return &egressKeys{ctx: ctx, seal: seal}, dec
 }
 
-// newTestEgress is an Egress of no connection, counted in counters of
-// its own.
-func newTestEgress() *Egress {
-	return &Egress{log: slog.New(slog.NewTextHandler(io.Discard, nil)), counters: new(Counters)}
+// newTestConn is a Conn of no peer connection whose ICE path is w.
+func newTestConn(w io.Writer) *Conn {
+	return newConn(Config{
+		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Enqueue: func(b []byte, _ bool, _ io.Writer) int { n, _ := w.Write(b); return n },
+	})
 }
 
-// testEgress is a connected Egress sending on c to r, as one whose DTLS
-// and ICE came up would.
-func testEgress(enc *egressKeys, c *batchConn, r *net.UDPConn) *Egress {
-	e := newTestEgress()
-	e.conns = []*batchConn{c}
-	e.keys = enc
-	e.route = route{conn: c, addr: addrPort(r)}
+// set gives e keys and a route, as DTLS and ICE would.
+func (e *Conn) set(keys *egressKeys, r route) {
+	e.state.Lock()
+	defer e.state.Unlock()
+	e.keys, e.route = keys, r
 	e.update()
-	return e
 }
 
-// TestEgressSendsWhatTheSubscriberDecrypts: the fan-out through an
-// Egress per subscriber puts SRTP on the wire that each subscriber's keys
-// decrypt, with its own SSRC and payload type and the publisher's payload.
-func TestEgressSendsWhatTheSubscriberDecrypts(t *testing.T) {
-	c := newTestBatchConn(t)
-	tr := newTestTrack()
-	tr.batch = &sendBatch{conns: []*batchConn{c}}
-	rs := receivers(t, 3)
-	decs := make([]*srtp.Context, len(rs))
-	for i, r := range rs {
-		enc, dec := egressKeyPair(t)
-		decs[i] = dec
-		d := subscribe(tr, uint32(100+i), 96, discard{})
-		d.SetEgress(testEgress(enc, c, r))
+// receivers are n loopback UDP sockets.
+func receivers(t testing.TB, n int) []*net.UDPConn {
+	t.Helper()
+	rs := make([]*net.UDPConn, n)
+	for i := range rs {
+		r, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		rs[i] = r
 	}
-	var pkt rtp.Packet
-	raws := [][]byte{vp8(t, 1, true), vp8(t, 2, false), vp8(t, 3, false)}
-	for _, raw := range raws {
-		forwardFirst(tr, raw, &pkt)
+	return rs
+}
+
+func addrPort(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr).AddrPort() }
+
+func newSocket(t testing.TB) *udpbatch.Conn {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for i, r := range rs {
-		for j, raw := range raws {
-			var sent rtp.Packet
-			if err := sent.Unmarshal(raw); err != nil {
-				t.Fatal(err)
-			}
-			buf := make([]byte, 1500)
-			_ = r.SetReadDeadline(time.Now().Add(2 * time.Second))
-			n, _, err := r.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				t.Fatalf("subscriber %d, packet %d: %v", i, j, err)
-			}
-			plain, err := decs[i].DecryptRTP(nil, buf[:n], nil)
-			if err != nil {
-				t.Fatalf("subscriber %d, packet %d does not decrypt: %v", i, j, err)
-			}
-			var got rtp.Packet
-			if err := got.Unmarshal(plain); err != nil {
-				t.Fatal(err)
-			}
-			if got.SSRC != uint32(100+i) || got.PayloadType != 96 || got.Extension {
-				t.Errorf("subscriber %d, packet %d: header %v", i, j, got.Header)
-			}
-			if !bytes.Equal(got.Payload, sent.Payload) {
-				t.Errorf("subscriber %d, packet %d: payload differs", i, j)
-			}
+	b := udpbatch.NewConn(c, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// packets collects what is written to it.
+type packets struct{ got [][]byte }
+
+func (p *packets) Write(b []byte) (int, error) {
+	p.got = append(p.got, slices.Clone(b))
+	return len(b), nil
+}
+
+// TestWriteSealsForTheSubscriber: a packet written to a Conn reaches
+// the subscriber on the shared socket, or its ICE path, encrypted with
+// keys the subscriber decrypts, header and payload as given.
+func TestWriteSealsForTheSubscriber(t *testing.T) {
+	c := newSocket(t)
+	r := receivers(t, 1)[0]
+	ice := &packets{}
+	e := newTestConn(ice)
+	enc, dec := egressKeyPair(t)
+	h := rtp.Header{Version: 2, SSRC: 42, SequenceNumber: 7, Timestamp: 9, PayloadType: 96}
+	payload := []byte("a frame of video")
+	buf := make([]byte, MaxPacket+MaxOverhead)
+	check := func(path string, sealed []byte) {
+		t.Helper()
+		plain, err := dec.DecryptRTP(nil, sealed, nil)
+		if err != nil {
+			t.Fatalf("%s: the subscriber cannot decrypt: %v", path, err)
+		}
+		var got rtp.Packet
+		if err := got.Unmarshal(plain); err != nil {
+			t.Fatal(err)
+		}
+		if got.Header.SSRC != h.SSRC || got.SequenceNumber != h.SequenceNumber || !bytes.Equal(got.Payload, payload) {
+			t.Errorf("%s: got %v %q", path, got.Header, got.Payload)
 		}
 	}
-	if st := c.sent.Load(); st != uint64(len(rs)*len(raws)) {
-		t.Errorf("the shared socket sent %d datagrams, want %d", st, len(rs)*len(raws))
+	e.set(enc, route{conn: c, addr: addrPort(r)})
+	if n, handled, err := e.WriteRTP(&h, payload, true, buf); n == 0 || !handled || err != nil {
+		t.Fatalf("on the shared socket: %d %v %v", n, handled, err)
 	}
+	got := make([]byte, 1500)
+	_ = r.SetReadDeadline(time.Now().Add(2 * time.Second))
+	n, _, err := r.ReadFromUDPAddrPort(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("shared socket", got[:n])
+	e.set(enc, route{})
+	h.SequenceNumber++
+	if n, handled, err := e.WriteRTP(&h, payload, true, buf); n == 0 || !handled || err != nil || len(ice.got) != 1 {
+		t.Fatalf("through ICE: %d %v %v, %d packets", n, handled, err, len(ice.got))
+	}
+	check("ICE", ice.got[0])
 }
 
-// TestEgressDropsUntilConnected: before DTLS is up a down track sends
-// nothing, as through pion, so video starts at a keyframe sent after it;
-// an Egress without keys hands packets to pion.
-func TestEgressDropsUntilConnected(t *testing.T) {
-	tr := newTestTrack()
-	rec := &recorder{}
-	d := subscribe(tr, 7, 96, rec)
-	e := newTestEgress()
-	d.SetEgress(e)
-	var pkt rtp.Packet
-	forwardFirst(tr, vp8(t, 1, true), &pkt)
-	if d.Packets() != 0 || len(rec.packets()) != 0 {
-		t.Fatalf("sent %d packets before DTLS was up", d.Packets())
+// TestWriteDropsUntilConnected: before DTLS is up a packet is dropped
+// (0 bytes, as pion reports it), and after it closes; a Conn whose keys
+// could not be had hands packets to pion.
+func TestWriteDropsUntilConnected(t *testing.T) {
+	e := newTestConn(io.Discard)
+	h := rtp.Header{Version: 2, SSRC: 42}
+	buf := make([]byte, MaxPacket+MaxOverhead)
+	if n, handled, _ := e.WriteRTP(&h, []byte("x"), false, buf); n != 0 || !handled {
+		t.Errorf("before DTLS: %d bytes, handled %v; want 0, handled", n, handled)
 	}
-	e.keys = &egressKeys{viaPion: true}
-	e.update()
-	forwardFirst(tr, vp8(t, 2, false), &pkt)
-	if len(rec.packets()) != 0 {
-		t.Fatalf("video started without a keyframe")
+	if n, handled, _ := e.WriteRTCP([]byte("x"), buf); n != 0 || !handled {
+		t.Errorf("RTCP before DTLS: %d bytes, handled %v; want 0, handled", n, handled)
 	}
-	forwardFirst(tr, vp8(t, 3, true), &pkt)
-	// pion's write path is written from the Egress's queue, by its own
-	// goroutine.
-	deadline := time.Now().Add(10 * time.Second)
-	for len(rec.packets()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
+	e.set(&egressKeys{viaPion: true}, route{})
+	if _, handled, _ := e.WriteRTP(&h, []byte("x"), false, buf); handled {
+		t.Error("without keys: a packet not handed to pion")
 	}
-	if got := rec.packets(); len(got) != 1 || got[0].SSRC != 7 {
-		t.Fatalf("through pion: %d packets, want the keyframe", len(got))
+	if _, handled, _ := e.WriteRTCP([]byte("x"), buf); handled {
+		t.Error("without keys: RTCP not handed to pion")
+	}
+	e.Disconnect()
+	if n, handled, _ := e.WriteRTP(&h, []byte("x"), false, buf); n != 0 || !handled {
+		t.Errorf("after DTLS closed: %d bytes, handled %v; want 0, handled", n, handled)
 	}
 }
 
 func TestRouteFor(t *testing.T) {
-	c := newTestBatchConn(t)
+	c := newSocket(t)
 	local := addrPort(c.UDPConn)
 	pair := func(typ webrtc.ICECandidateType, proto webrtc.ICEProtocol, addr string, port uint16, related string, relatedPort uint16) *webrtc.ICECandidatePair {
 		return webrtc.NewICECandidatePair(
@@ -168,7 +190,7 @@ func TestRouteFor(t *testing.T) {
 		{"TCP", pair(webrtc.ICECandidateTypeHost, webrtc.ICEProtocolTCP, "127.0.0.1", local.Port(), "", 0), false},
 		{"none", nil, false},
 	} {
-		r := routeFor([]*batchConn{c}, tc.pair)
+		r := routeFor([]*udpbatch.Conn{c}, tc.pair)
 		if (r.conn != nil) != tc.shared {
 			t.Errorf("%s: route %v, want one on the shared socket: %v", tc.name, r, tc.shared)
 			continue
@@ -176,92 +198,6 @@ func TestRouteFor(t *testing.T) {
 		if r.conn != nil && (r.conn != c || r.addr.String() != "127.0.0.1:40000") {
 			t.Errorf("%s: route %+v", tc.name, r)
 		}
-	}
-}
-
-// BenchmarkForwardEgress is the whole per-subscriber cost of forwarding a
-// 1100-byte VP8 packet: rewriting, SRTP encryption with each subscriber's
-// keys and batched sends to loopback sockets. cpu-ns/subscriber is the
-// forwarding thread's CPU time, kernel included (the receivers drain
-// their sockets on other threads).
-func BenchmarkForwardEgress(b *testing.B) {
-	for _, n := range []int{10, 200} {
-		for _, cold := range []bool{false, true} {
-			name := fmt.Sprintf("subscribers=%d", n)
-			if cold {
-				name += "/cold"
-			}
-			b.Run(name, func(b *testing.B) { benchmarkForwardEgress(b, n, cold) })
-		}
-	}
-}
-
-// benchmarkForwardEgress fans packets out to n subscribers. Cold, it
-// writes over a buffer larger than the processor's caches before each
-// packet, out of the measurement, as the kernel's work for a fan-out's
-// datagrams and the other processes do in the server: each subscriber's
-// state is then met cold, and asking for it ahead (prefetch.go) shows.
-func benchmarkForwardEgress(b *testing.B, n int, cold bool) {
-	c := newTestBatchConn(b)
-	tr := newTestTrack()
-	tr.batch = &sendBatch{conns: []*batchConn{c}}
-	for i, r := range drained(receivers(b, n)) {
-		enc, _ := egressKeyPair(b)
-		subscribe(tr, uint32(i+1), 96, discard{}).SetEgress(testEgress(enc, c, r))
-	}
-	key, inter := vp8(b, 1, true), vp8(b, 2, false)
-	var scratch rtp.Packet
-	forwardFirst(tr, key, &scratch)
-	var evict []byte
-	if cold {
-		evict = make([]byte, 64<<20)
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	b.ReportAllocs()
-	var cpu time.Duration
-	start := threadCPU(b)
-	for i := 0; i < b.N; i++ {
-		if cold {
-			b.StopTimer()
-			for j := 0; j < len(evict); j += 64 {
-				evict[j]++
-			}
-			start = threadCPU(b)
-			b.StartTimer()
-		}
-		forwardFirst(tr, inter, &scratch)
-		if cold {
-			cpu += threadCPU(b) - start
-		}
-	}
-	if !cold {
-		cpu = threadCPU(b) - start
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/subscriber")
-	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n), "cpu-ns/subscriber")
-}
-
-// TestEgressForwardAllocatesNothing: forwarding through each
-// subscriber's Egress (rewriting, sealing, queueing on the shared socket)
-// allocates nothing per packet, as forwarding to pion's writer does not
-// (TestForwardAllocatesNothing).
-func TestEgressForwardAllocatesNothing(t *testing.T) {
-	c := newTestBatchConn(t)
-	tr := newTestTrack()
-	tr.batch = &sendBatch{conns: []*batchConn{c}}
-	for i, r := range drained(receivers(t, 10)) {
-		enc, _ := egressKeyPair(t)
-		subscribe(tr, uint32(i+1), 96, discard{}).SetEgress(testEgress(enc, c, r))
-	}
-	key, inter := vp8(t, 1, true), vp8(t, 2, false)
-	var scratch rtp.Packet
-	forwardFirst(tr, key, &scratch)
-	if n := testing.AllocsPerRun(100, func() { forwardFirst(tr, inter, &scratch) }); n != 0 {
-		t.Errorf("forwarding through the Egress allocates %.1f times per packet", n)
-	}
-	if c.sent.Load() == 0 {
-		t.Error("nothing was sent")
 	}
 }
 
@@ -371,7 +307,7 @@ func TestSRTPContextsMatchThePeer(t *testing.T) {
 			if keys.seal != nil {
 				h.SequenceNumber++
 				plain, _ = (&rtp.Packet{Header: h, Payload: []byte("the next frame")}).Marshal()
-				buf := append(slices.Clone(plain), make([]byte, srtpMaxOverhead)...)
+				buf := append(slices.Clone(plain), make([]byte, MaxOverhead)...)
 				sealed, err = keys.seal.seal(buf, len(plain)-len("the next frame"), len("the next frame"), h.SSRC, h.SequenceNumber)
 				if err != nil {
 					t.Fatal(err)
@@ -394,74 +330,101 @@ func TestSRTPContextsMatchThePeer(t *testing.T) {
 	}
 }
 
-// BenchmarkFloor is meetload's floor measured as BenchmarkForwardEgress
-// measures meetd: per subscriber, one SRTP encryption with a context of
-// its own and one sendto of the packet to a loopback socket.
-func BenchmarkFloor(b *testing.B) {
-	for _, n := range []int{10, 200} {
-		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
-			c := newTestBatchConn(b)
-			rs := drained(receivers(b, n))
-			encs := make([]*srtp.Context, n)
-			for i := range encs {
-				keys, _ := egressKeyPair(b)
-				encs[i] = keys.ctx
-			}
-			var pkt rtp.Packet
-			if err := pkt.Unmarshal(vp8(b, 2, false)); err != nil {
-				b.Fatal(err)
-			}
-			pkt.Extension, pkt.Extensions = false, nil
-			plain, _ := pkt.Marshal()
-			out := make([]byte, 0, 1600)
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			start := threadCPU(b)
-			for b.Loop() {
-				for i, r := range rs {
-					sealed, err := encs[i].EncryptRTP(out[:0], plain, nil)
-					if err != nil {
-						b.Fatal(err)
-					}
-					_, _ = c.WriteToUDPAddrPort(sealed, addrPort(r))
-				}
-			}
-			cpu := threadCPU(b) - start
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/subscriber")
-			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n), "cpu-ns/subscriber")
-		})
+// TestPathsAreReported: Config.Path hears how a Conn sends whenever
+// that changes, and nothing else.
+func TestPathsAreReported(t *testing.T) {
+	c := newSocket(t)
+	var paths []Path
+	e := newTestConn(io.Discard)
+	e.cfg.Path = func(p Path) { paths = append(paths, p) }
+	e.set(nil, route{conn: c, addr: addrPort(c.UDPConn)})
+	enc, _ := egressKeyPair(t)
+	e.set(enc, e.route)
+	e.set(enc, e.route)
+	e.set(enc, route{})
+	e.Disconnect()
+	e.set(&egressKeys{viaPion: true}, route{})
+	want := []Path{PathShared, PathICE, PathNone, PathPion}
+	if !slices.Equal(paths, want) {
+		t.Errorf("paths %v, want %v", paths, want)
 	}
 }
 
-// TestEgressCountsConnectionsByPath: a connection is counted by how it
-// sends while connected, and not at all before or after.
-func TestEgressCountsConnectionsByPath(t *testing.T) {
-	c := newTestBatchConn(t)
-	e := newTestEgress()
-	want := func(step string, shared, ice, pion int64) {
-		t.Helper()
-		p := &e.counters.sendPaths
-		if got := [...]int64{p[SendShared].Load(), p[SendICE].Load(), p[SendPion].Load()}; got != [...]int64{shared, ice, pion} {
-			t.Errorf("%s: shared, ice, pion = %v", step, got)
-		}
+// TestRTCPFollowsThePath: the subscriber's SRTCP that comes to the shared
+// socket of the path is decrypted there and handed to Config.RTCP; a
+// packet that does not decrypt is dropped and told; once the path leaves
+// the socket, its RTCP is read as any datagram, by pion.
+func TestRTCPFollowsThePath(t *testing.T) {
+	c := newSocket(t)
+	sub := receivers(t, 1)[0]
+	const profile = srtp.ProtectionProfileAeadAes128Gcm
+	key, salt := make([]byte, 16), make([]byte, 12)
+	_, _ = rand.Read(key)
+	_, _ = rand.Read(salt)
+	subEnc, err := srtp.CreateContext(key, salt, profile)
+	if err != nil {
+		t.Fatal(err)
 	}
-	e.route = route{conn: c, addr: addrPort(c.UDPConn)}
-	e.update()
-	want("a route before DTLS", 0, 0, 0)
-	enc, _ := egressKeyPair(t)
-	e.keys = enc
-	e.update()
-	want("connected on the shared socket", 1, 0, 0)
-	e.route = route{}
-	e.update()
-	want("a pair on no shared socket", 0, 1, 0)
-	e.keys = nil
-	e.update()
-	want("closed", 0, 0, 0)
-	e.keys = &egressKeys{viaPion: true}
-	e.update()
-	want("no keys", 0, 0, 1)
-	if n := e.counters.sendPaths[SendNone].Load(); n != 0 {
-		t.Errorf("connections counted as not sending: %d", n)
+	got := make(chan []rtcp.Packet, 4)
+	dropped := make(chan struct{}, 4)
+	e, err := Static(Config{
+		RTCP:        func(pkts []rtcp.Packet, _, _ []byte) { got <- pkts },
+		RTCPDropped: func() { dropped <- struct{}{} },
+	}, profile, srtp.SessionKeys{LocalMasterKey: key, LocalMasterSalt: salt, RemoteMasterKey: key, RemoteMasterSalt: salt},
+		c, addrPort(sub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	toPion := make(chan []byte, 4)
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, _, err := c.ReadFromAddrPort(buf)
+			if err != nil {
+				return
+			}
+			toPion <- slices.Clone(buf[:n])
+		}
+	}()
+	pli, _ := (&rtcp.PictureLossIndication{SenderSSRC: 1, MediaSSRC: 42}).Marshal()
+	send := func() []byte {
+		t.Helper()
+		sealed, err := subEnc.EncryptRTCP(nil, pli, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sub.WriteToUDPAddrPort(sealed, addrPort(c.UDPConn)); err != nil {
+			t.Fatal(err)
+		}
+		return sealed
+	}
+	sealed := send()
+	select {
+	case pkts := <-got:
+		if p, ok := pkts[0].(*rtcp.PictureLossIndication); !ok || p.MediaSSRC != 42 {
+			t.Fatalf("handed %v", pkts)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the subscriber's RTCP was not handed over")
+	}
+	if _, err := sub.WriteToUDPAddrPort(sealed, addrPort(c.UDPConn)); err != nil { // a replay
+		t.Fatal(err)
+	}
+	select {
+	case <-dropped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a replay was not dropped")
+	}
+	e.set(e.keys, route{})
+	sealed = send()
+	select {
+	case b := <-toPion:
+		if !bytes.Equal(b, sealed) {
+			t.Fatalf("pion read %x, want %x", b, sealed)
+		}
+	case <-got:
+		t.Fatal("RTCP handed over once the path left the socket")
+	case <-time.After(5 * time.Second):
+		t.Fatal("pion read nothing once the path left the socket")
 	}
 }

@@ -1,6 +1,9 @@
 // Package sfu forwards media: the pion API meetd builds its peer connections
 // with, the tracks publishers send, and the per-subscriber down tracks they
-// fan out to. Media is forwarded as RTP, never decoded.
+// fan out to, with their layers, keyframes, retransmissions and sender
+// reports. Media is forwarded as RTP, never decoded. Bandwidth estimation
+// is in internal/bwe, meetd's own SRTP egress in internal/egress, and the
+// shared UDP sockets in internal/udpbatch (docs/media-path.md).
 package sfu
 
 import (
@@ -21,6 +24,9 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/meetd/meetd/internal/egress"
+	"github.com/meetd/meetd/internal/udpbatch"
 )
 
 // Config is how peer connections gather candidates.
@@ -45,10 +51,10 @@ type Config struct {
 	// PublicIPs are announced as host candidates in place of the local
 	// addresses (for a server behind a 1:1 NAT).
 	PublicIPs []string
-	// PionWritePath sends every subscriber's media through pion's write
-	// path, as when meetd cannot read a pion version's SRTP keys: tests
-	// run that fallback with it.
-	PionWritePath bool
+	// FastEgress sends subscribers' media through meetd's own egress
+	// (internal/egress), which seals it and writes it to the socket
+	// around pion's write path; false (the default) leaves it to pion.
+	FastEgress bool
 	// TCPListener, when set, is ICE-TCP's listener, open already, in
 	// place of one meetd opens on TCPPort (which must be its port).
 	TCPListener net.Listener
@@ -66,13 +72,13 @@ type API struct {
 	// closers are the shared sockets (UDP and TCP muxes) the API owns.
 	closers  []io.Closer
 	counters Counters
-	// batch is the shared UDP sockets, on which fan-outs batch their
+	// sockets are the shared UDP sockets, on which fan-outs batch their
 	// writes; empty when each connection has sockets of its own.
-	batch *sendBatch
+	sockets *udpbatch.Sockets
 	// reports sends the subscribe connections' sender reports.
 	reports reportClock
-	// pionWrites is Config.PionWritePath.
-	pionWrites bool
+	// fastEgress is Config.FastEgress, when this pion version allows it.
+	fastEgress bool
 	// queueLimits bound each subscriber's send queue.
 	queueLimits QueueLimits
 }
@@ -179,8 +185,8 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 		s.SetInterfaceFilter(func(name string) bool { return slices.Contains(names, name) })
 	}
 	s.SetIPFilter(notLinkLocal)
-	a := &API{batch: &sendBatch{}, pionWrites: cfg.PionWritePath, queueLimits: cfg.Queue.orDefaults()}
-	a.reports.batch = a.batch
+	a := &API{sockets: &udpbatch.Sockets{}, fastEgress: cfg.FastEgress, queueLimits: cfg.Queue.orDefaults()}
+	a.reports.batch = a.sockets
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	switch {
 	case cfg.UDPPort == 0 && (cfg.UDPPortMin != 0 || cfg.UDPPortMax != 0):
@@ -264,14 +270,22 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 		webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
 		webrtc.WithSettingEngine(s),
 	)
-	if !internals() {
+	if a.fastEgress && !egress.Available() {
+		a.fastEgress = false
 		log.Warn("this pion version hides the SRTP keys: media is sent through pion's write path")
 	}
 	return a, nil
 }
 
 // BatchStats counts what the shared UDP sockets sent in batches.
-func (a *API) BatchStats() BatchStats { return a.batch.stats() }
+type BatchStats = udpbatch.Stats
+
+// BatchStats counts what the shared UDP sockets sent in batches.
+func (a *API) BatchStats() BatchStats { return a.sockets.Stats() }
+
+// FastEgress reports whether subscribers' media goes through meetd's own
+// egress (Config.FastEgress, when this pion version allows it).
+func (a *API) FastEgress() bool { return a.fastEgress }
 
 // sharedUDPBuffer is the socket buffer size asked for the shared UDP
 // sockets, each way: they carry every participant's media, where each
@@ -281,7 +295,7 @@ const sharedUDPBuffer = 4 << 20
 
 // sharedUDP opens one UDP socket per local address, on cfg.UDPPort (0: a
 // port the kernel picks for each), that all peer connections share; their
-// writes batch (see batchConn).
+// writes batch (see udpbatch).
 func (a *API) sharedUDP(cfg Config, log *slog.Logger) (ice.UDPMux, error) {
 	// Link-local IPv6 addresses are useless for media, and binding one
 	// fails while the kernel still checks it is unique.
@@ -301,14 +315,14 @@ func (a *API) sharedUDP(cfg Config, log *slog.Logger) (ice.UDPMux, error) {
 	if err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
-	bn := &batchNet{Net: std, log: log}
+	bn := &udpbatch.Net{Net: std, Log: log}
 	opts = append(opts, ice.UDPMuxFromPortWithNet(bn))
 	mux, err := ice.NewMultiUDPMuxFromPort(cfg.UDPPort, opts...)
 	if err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, mux)
-	a.batch.conns = bn.conns
+	a.sockets.Conns = bn.Sockets.Conns
 	return mux, nil
 }
 
@@ -316,7 +330,7 @@ func (a *API) sharedUDP(cfg Config, log *slog.Logger) (ice.UDPMux, error) {
 // when each connection has its own.
 func (a *API) MediaAddrs() []string {
 	var addrs []string
-	for _, c := range a.batch.conns {
+	for _, c := range a.sockets.Conns {
 		addrs = append(addrs, c.LocalAddr().String())
 	}
 	return addrs
