@@ -265,6 +265,27 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 	// second) for each subscriber. Each connection copies the media
 	// engine, so the two can share it. The registry must be given, empty:
 	// without one pion registers its defaults, into the media engine too.
+	//
+	// The fast egress depends on this rule: pion never writes RTP or
+	// SRTCP on a subscribe connection. The egress keeps the connection's
+	// SRTP state itself (each SSRC's rollover counter, the one SRTCP
+	// index), so a packet pion encrypted with its own would give the
+	// subscriber two streams of indexes, one dropped as replays. It holds
+	// as long as:
+	//   - this API has no interceptors: nothing of pion's sends sender or
+	//     receiver reports, answers NACKs, or pads;
+	//   - meetd makes the sender reports (Reporter) and answers NACKs
+	//     (DownTrack.resend), and sends both through the egress;
+	//   - down tracks write through the egress, and through pion's writer
+	//     only when the egress hands a packet back (it has no keys, and
+	//     then pion sends everything);
+	//   - nothing calls WriteRTCP on a subscribe connection but Reporter,
+	//     when the egress hands the reports back.
+	// A pion version that sent anything of its own there (interceptors
+	// by default, RTCP or probes from its sender) would break it:
+	// TestPionWritesNoMediaOnSubscribeConnections fails then, and meetd
+	// logs it (udpbatch counts it: PionMedia). -fast-egress=false is the
+	// way out.
 	a.subscribe = webrtc.NewAPI(
 		webrtc.WithMediaEngine(m),
 		webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
