@@ -201,7 +201,7 @@ func (m *Main) startTURN(env *client.Env) error {
 			m.log.Error("TURN credential", "err", err)
 			return nil
 		}
-		return []msg.ICEServer{s}
+		return []msg.ICEServer{{URLs: s.URLs, Username: s.Username, Credential: s.Credential}}
 	}
 	env.TURNRevoke = m.turn.Revoke
 	return nil
