@@ -151,6 +151,9 @@ func TestWriteDropsUntilConnected(t *testing.T) {
 	e := newTestConn(io.Discard)
 	h := rtp.Header{Version: 2, SSRC: 42}
 	buf := make([]byte, MaxPacket+MaxOverhead)
+	for stage := PrefetchConn; stage <= PrefetchKeys; stage++ {
+		e.Prefetch(stage) // nothing to ask for yet
+	}
 	if n, handled, _ := e.WriteRTP(&h, []byte("x"), false, buf); n != 0 || !handled {
 		t.Errorf("before DTLS: %d bytes, handled %v; want 0, handled", n, handled)
 	}

@@ -61,7 +61,9 @@ func TestSealingIsCryptoCiphers(t *testing.T) {
 			payload := make([]byte, 1+rng.IntN(1100))
 			_, _ = rand.Read(payload)
 			if i%3 == 0 {
-				e.Prefetch()
+				for stage := PrefetchConn; stage <= PrefetchKeys; stage++ {
+					e.Prefetch(stage)
+				}
 			}
 			if _, _, err := e.WriteRTP(&h, payload, true, buf); err != nil {
 				t.Fatal(err)
@@ -115,7 +117,9 @@ func TestCipherStateFallsBack(t *testing.T) {
 	if p := e.path.Load(); p.cipher != nil || p.cipherSize != 0 {
 		t.Fatalf("the path names %d bytes of a cipher that has no state to name", p.cipherSize)
 	}
-	e.Prefetch()
+	for stage := PrefetchConn; stage <= PrefetchKeys; stage++ {
+		e.Prefetch(stage)
+	}
 	h := rtp.Header{Version: 2, SSRC: 7, SequenceNumber: 1}
 	if _, _, err := e.WriteRTP(&h, []byte("a frame"), true, make([]byte, MaxPacket+MaxOverhead)); err != nil {
 		t.Fatal(err)

@@ -76,10 +76,12 @@ type DownTrack struct {
 	// read loop and never takes it.
 	sending sync.Mutex
 	// Owned by whoever sends (the read loop, or the holder of sending):
-	// fields, not locals, so that sending allocates nothing.
+	// fields, not locals, so that sending allocates nothing. buf, where a
+	// rewritten payload is copied, lives apart: the fan-out asks for the
+	// whole DownTrack ahead (fanout.go), and only a layer switch needs it.
 	rw  rewriter
 	hdr rtp.Header
-	buf [maxPacketSize]byte
+	buf *[maxPacketSize]byte
 
 	// report is what the subscriber's last receiver report of the stream
 	// said: read once a second, so kept apart from the fields the fan-out

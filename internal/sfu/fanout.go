@@ -3,21 +3,29 @@ package sfu
 import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/meetd/meetd/internal/egress"
 )
 
-// A fan-out meets each subscriber's state cold in the processor's cache:
-// between two packets of a track, the kernel's work for hundreds of
-// datagrams pushes it out. fanOut asks the next subscriber's egress for
-// the state its write will read (the sealer and its cipher's key schedule
-// and tables, several cache lines) while it writes to this one, so that
-// the misses overlap the work instead of stalling it one after another.
-
-// fanOut writes a packet of layer l to each of downs.
+// fanOut writes a packet of layer l to each of downs. A fan-out meets
+// each subscriber's state cold in the processor's cache; it asks for it
+// ahead while it sends to the subscribers before (internal/egress,
+// prefetch.go): the down track four subscribers ahead, then its egress's
+// stages, one subscriber nearer each.
 func fanOut(downs []*DownTrack, l *layer, h *rtp.Header, payload []byte, info *packetInfo) {
 	n := len(downs)
 	for i, d := range downs {
+		if j := i + 4; j < n {
+			egress.Prefetch(downs[j])
+		}
+		if j := i + 3; j < n {
+			downs[j].prefetch(l, egress.PrefetchConn)
+		}
+		if j := i + 2; j < n {
+			downs[j].prefetch(l, egress.PrefetchPath)
+		}
 		if j := i + 1; j < n {
-			downs[j].prefetch(l)
+			downs[j].prefetch(l, egress.PrefetchKeys)
 		}
 		d.writeRTP(l, h, payload, info)
 	}
@@ -38,9 +46,10 @@ func (d *DownTrack) fastFor(l *layer) fastEgress {
 	return d.fast
 }
 
-// prefetch asks for what d's egress reads to send a packet of l.
-func (d *DownTrack) prefetch(l *layer) {
+// prefetch asks for stage i of what d's egress reads to send a packet of
+// l.
+func (d *DownTrack) prefetch(l *layer, stage int) {
 	if f := d.fastFor(l); f != nil {
-		f.Prefetch()
+		f.Prefetch(stage)
 	}
 }

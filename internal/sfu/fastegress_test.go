@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -415,5 +416,14 @@ func TestZeroConfigIsPionsWritePath(t *testing.T) {
 		}
 		_ = pc.Close()
 		a.Close()
+	}
+}
+
+// TestDownTrackIsSmall: the fan-out asks for a whole DownTrack ahead
+// (egress.Prefetch), so it must stay a few cache lines: the buffer a
+// rewritten payload is copied to lives apart.
+func TestDownTrackIsSmall(t *testing.T) {
+	if n := reflect.TypeFor[DownTrack]().Size(); n > 512 {
+		t.Errorf("a DownTrack takes %d bytes, more than the 512 the fan-out should ask for ahead", n)
 	}
 }

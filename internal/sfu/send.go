@@ -57,8 +57,9 @@ type fastEgress interface {
 	// is false when pion is to send it after all.
 	WriteRTP(h *rtp.Header, payload []byte, video bool, buf []byte) (n int, handled bool, err error)
 	WriteRTCP(raw, buf []byte) (n int, handled bool, err error)
-	// Prefetch asks for the state the next WriteRTP reads (fanout.go).
-	Prefetch()
+	// Prefetch asks for stage i (egress.PrefetchConn, PrefetchPath,
+	// PrefetchKeys) of what WriteRTP reads (fanout.go).
+	Prefetch(stage int)
 	// Connect and Disconnect tell it DTLS connected, and closed.
 	Connect()
 	Disconnect()

@@ -231,7 +231,7 @@ func (t *Track) TakeAudioLevel() uint8 {
 // a peer connection binds it; video starts at the next keyframe, of the
 // largest layer until the subscriber tells the size it shows the video at.
 func (t *Track) Subscribe() *DownTrack {
-	d := &DownTrack{track: t, maxLayer: noCap, report: &reportFigures{}}
+	d := &DownTrack{track: t, maxLayer: noCap, report: &reportFigures{}, buf: new([maxPacketSize]byte)}
 	d.report.rtt.Store(-1)
 	t.mu.Lock()
 	defer t.mu.Unlock()
