@@ -310,7 +310,7 @@ func (a *API) FastEgress() bool { return a.fastEgress }
 
 // sharedUDPBuffer is the socket buffer size asked for the shared UDP
 // sockets, each way: they carry every participant's media, where each
-// connection's own socket used to carry one's. The kernel caps it at
+// connection's own socket would carry one's. The kernel caps it at
 // net.core.rmem_max and wmem_max.
 const sharedUDPBuffer = 4 << 20
 
