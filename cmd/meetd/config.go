@@ -150,6 +150,9 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"oldest media waiting to be sent to one subscriber; older is dropped (env MEETD_SUBSCRIBER_QUEUE_AGE)")
 	fs.StringVar(&stall, "subscriber-stall", env("MEETD_SUBSCRIBER_STALL", sfu.DefaultStall.String()),
 		"how long a subscriber's media may stay backed up before meetd stops sending it and tells it so (env MEETD_SUBSCRIBER_STALL)")
+	fastEgress, fastEgressErr := parseBool(getenv("MEETD_FAST_EGRESS"), true)
+	fs.BoolVar(&cfg.SFU.FastEgress, "fast-egress", fastEgress,
+		"send subscribers' media with meetd's own SRTP egress, which seals it and batches the sends around pion's write path; false leaves it to pion's, which costs more CPU per viewer but reads no pion internals (env MEETD_FAST_EGRESS=false)")
 	fs.BoolVar(&cfg.TURN.Enabled, "turn", envBool("MEETD_TURN"),
 		"run the embedded TURN server: UDP and TCP on -turn-port, and TLS on the HTTPS port (env MEETD_TURN=true)")
 	fs.StringVar(&turnPort, "turn-port", env("MEETD_TURN_PORT", "3478"), "TURN port, UDP and TCP (env MEETD_TURN_PORT)")
@@ -267,6 +270,9 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	if cfg.SFU.TCPPort, err = parsePort("-tcp-port", tcpPort); err != nil {
 		return cfg, err
 	}
+	if fastEgressErr != nil {
+		return cfg, fmt.Errorf("MEETD_FAST_EGRESS: %w", fastEgressErr)
+	}
 	if cfg.SFU.Queue.Bytes < 16<<10 {
 		return cfg, fmt.Errorf("-subscriber-queue-bytes %d: want 16384 or more", cfg.SFU.Queue.Bytes)
 	}
@@ -373,6 +379,20 @@ func envInt(v string, def int) int {
 		return n
 	}
 	return def
+}
+
+// parseBool reads an environment variable's true or false, def when it
+// is empty.
+func parseBool(v string, def bool) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "":
+		return def, nil
+	case "true", "1", "yes", "on":
+		return true, nil
+	case "false", "0", "no", "off":
+		return false, nil
+	}
+	return def, fmt.Errorf("%q: want true or false", v)
 }
 
 func splitList(s string) []string {

@@ -140,13 +140,19 @@ func (c *Client) reconcile() {
 			c.conn.Send(signal.Message{Type: signal.TypeSpeaker, ID: snap.Speaker})
 		}
 	}
-	var want []*sfu.Track
-	for _, p := range snap.Tracks {
-		if p.Publisher != c.id {
-			want = append(want, p.Track)
+	c.updateSubscriber(c.othersTracks(snap.Tracks), snap.Live)
+}
+
+// othersTracks are the tracks of a stage that c is to receive: the
+// others'. A stage holds the sfu.Tracks that clients publish.
+func (c *Client) othersTracks(stage []room.Published) []*sfu.Track {
+	var tracks []*sfu.Track
+	for _, p := range stage {
+		if t, ok := p.Track.(*sfu.Track); ok && p.Publisher != c.id {
+			tracks = append(tracks, t)
 		}
 	}
-	c.updateSubscriber(want, snap.Live)
+	return tracks
 }
 
 // roleChanged follows the host moving this client.

@@ -7,9 +7,22 @@ import (
 	"net/http"
 	"sort"
 
-	"github.com/meetd/meetd/internal/client"
 	"github.com/meetd/meetd/internal/sfu"
 )
+
+// ConnInfo is how a client is connected, for the operator's stats view.
+type ConnInfo struct {
+	ID      string `json:"id"`
+	Remote  string `json:"remote"`
+	Publish string `json:"publish,omitempty"`
+	// Subscribe and Publish describe the ICE path in use, such as
+	// "udp host 192.0.2.7:50312 -> 203.0.113.1:40000".
+	Subscribe string `json:"subscribe,omitempty"`
+	// Estimate is the subscribe connection's estimated bandwidth in bits
+	// per second (0: none yet); Receiving what it carries.
+	Estimate  uint64          `json:"estimate,omitempty"`
+	Receiving []sfu.DownStats `json:"receiving,omitempty"`
+}
 
 // RoomStats is one room in the operator's stats view.
 type RoomStats struct {
@@ -45,15 +58,17 @@ func (m *Metrics) Stats() []RoomStats {
 	var out []RoomStats
 	for _, r := range m.rooms.Rooms() {
 		snap := r.Snapshot()
-		conns := map[string]client.ConnInfo{}
+		conns := map[string]ConnInfo{}
 		for _, mem := range r.Members() {
-			if c, ok := mem.(interface{ Connection() client.ConnInfo }); ok {
-				conns[mem.ID()] = c.Connection()
+			if ci, ok := m.provider.Connection(mem); ok {
+				conns[mem.ID()] = ci
 			}
 		}
 		published := map[string][]sfu.TrackStats{}
 		for _, t := range snap.Tracks {
-			published[t.Publisher] = append(published[t.Publisher], t.Track.Stats())
+			if st, ok := m.provider.Track(t.Track); ok {
+				published[t.Publisher] = append(published[t.Publisher], st)
+			}
 		}
 		rs := RoomStats{Kind: snap.Kind.String(), Name: snap.Name, Live: snap.Live, Viewers: snap.Viewers, Tracks: len(snap.Tracks)}
 		for _, p := range snap.Participants {

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/meetd/meetd/internal/sfu"
+	"github.com/pion/webrtc/v4"
 )
 
 // Role is a participant's place in a room.
@@ -81,10 +81,21 @@ type Member interface {
 	Notify()
 }
 
+// Track is a published track as a room sees it: the room holds its
+// stage's tracks for those who forward them (internal/client, with
+// internal/sfu's tracks), and reads their audio level to tell who speaks.
+type Track interface {
+	// Kind is audio or video.
+	Kind() webrtc.RTPCodecType
+	// TakeAudioLevel returns the loudest audio level (RFC 6464: 0 is the
+	// loudest, 127 silence) since the last call.
+	TakeAudioLevel() uint8
+}
+
 // Published is one track on the room's stage.
 type Published struct {
 	Publisher string
-	Track     *sfu.Track
+	Track     Track
 }
 
 // Participant describes one member.
@@ -134,7 +145,7 @@ type entry struct {
 	member       Member
 	role         Role
 	name         string
-	tracks       []*sfu.Track
+	tracks       []Track
 	audio, video bool
 	screen       string
 	invited      bool
@@ -367,7 +378,7 @@ func (r *Room) setRoleLocked(id string, e *entry, role Role) {
 }
 
 // Publish sets the tracks m publishes; nil stops publishing.
-func (r *Room) Publish(m Member, tracks []*sfu.Track) error {
+func (r *Room) Publish(m Member, tracks []Track) error {
 	r.mu.Lock()
 	e, ok := r.members[m.ID()]
 	if !ok {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/meetd/meetd/internal/bwe"
 )
 
 // Layer is one encoding of a publisher's track: the only one, or one of
@@ -193,7 +195,7 @@ func (t *Track) layerFor(v view) *layer {
 }
 
 // noCap is a down track's maxLayer when its bandwidth allows any layer.
-const noCap = -1
+const noCap = bwe.NoCap
 
 // targetFor is the layer d should forward: the one its view asks for,
 // or the largest its bandwidth estimate allows when that is smaller.

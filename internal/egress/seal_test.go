@@ -1,4 +1,4 @@
-package sfu
+package egress
 
 import (
 	"bytes"
@@ -40,7 +40,7 @@ func TestSealerMatchesPion(t *testing.T) {
 			seqs = append(seqs, 65525, 3, 65535, 10, 40000, 20, 30000, 21)
 			payload := make([]byte, 1100)
 			_, _ = rand.Read(payload)
-			buf := make([]byte, maxPacketSize+srtpMaxOverhead)
+			buf := make([]byte, MaxPacket+MaxOverhead)
 			for i, seq := range seqs {
 				for ssrc := uint32(1); ssrc <= 6; ssrc++ {
 					h := rtp.Header{Version: 2, PayloadType: 96, SSRC: ssrc * 1000, Timestamp: uint32(i) * 3000,
@@ -77,18 +77,19 @@ func BenchmarkSeal(b *testing.B) {
 	s, _ := newRTPSealer(profile, key, salt)
 	h := rtp.Header{Version: 2, PayloadType: 96, SSRC: 7}
 	plain, _ := (&rtp.Packet{Header: h, Payload: make([]byte, 1100)}).Marshal()
-	var sb sealBuf
+	buf := make([]byte, MaxPacket+MaxOverhead)
+	var hdr rtp.Header
 	for _, impl := range []string{"pion", "sealer"} {
 		b.Run(fmt.Sprintf("impl=%s", impl), func(b *testing.B) {
 			var seq uint16
 			for b.Loop() {
 				seq++
 				plain[2], plain[3] = byte(seq>>8), byte(seq)
-				copy(sb.buf[:], plain)
+				copy(buf, plain)
 				if impl == "pion" {
-					_, _ = ctx.EncryptRTP(sb.buf[:0], sb.buf[:len(plain)], &sb.hdr)
+					_, _ = ctx.EncryptRTP(buf[:0], buf[:len(plain)], &hdr)
 				} else {
-					_, _ = s.seal(sb.buf[:], 12, len(plain)-12, h.SSRC, seq)
+					_, _ = s.seal(buf, 12, len(plain)-12, h.SSRC, seq)
 				}
 			}
 		})

@@ -1,4 +1,4 @@
-package sfu
+package udpbatch
 
 import (
 	"encoding/binary"
@@ -52,13 +52,13 @@ func drained(rs []*net.UDPConn) []*net.UDPConn {
 
 func addrPort(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr).AddrPort() }
 
-func newTestBatchConn(t testing.TB) *batchConn {
+func newTestConn(t testing.TB) *Conn {
 	t.Helper()
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := newBatchConn(c, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b := NewConn(c, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	t.Cleanup(func() { b.Close() })
 	return b
 }
@@ -91,7 +91,7 @@ func readAll(t *testing.T, r *net.UDPConn, want int) [][]byte {
 }
 
 func TestBatchConnSendsInOrder(t *testing.T) {
-	b := newTestBatchConn(t)
+	b := newTestConn(t)
 	rs := receivers(t, 3)
 	// More than a batch holds, so that a full queue is sent midway, and a
 	// partial one at the end; sizes vary, and the socket's address is
@@ -122,7 +122,7 @@ func TestBatchConnSendsInOrder(t *testing.T) {
 			}
 		}
 	}
-	st := (&sendBatch{conns: []*batchConn{b}}).stats()
+	st := (&Sockets{Conns: []*Conn{b}}).Stats()
 	if st.Sent != 3*n || st.Failed != 0 {
 		t.Errorf("stats %+v, want %d sent", st, 3*n)
 	}
@@ -132,7 +132,7 @@ func TestBatchConnSendsInOrder(t *testing.T) {
 }
 
 func TestBatchConnQueuesOnlyInBatch(t *testing.T) {
-	b := newTestBatchConn(t)
+	b := newTestConn(t)
 	r := receivers(t, 1)[0]
 	buf := make([]byte, 2048)
 	// No batch open: out at once.
@@ -155,10 +155,10 @@ func TestBatchConnQueuesOnlyInBatch(t *testing.T) {
 	// Too large to queue: sent at once, after what is queued.
 	b.begin()
 	_, _ = b.WriteToAddrPort(datagram(0, 2, 50), addrPort(r))
-	_, _ = b.WriteToAddrPort(datagram(0, 3, maxPacketSize+100), addrPort(r))
+	_, _ = b.WriteToAddrPort(datagram(0, 3, MaxDatagram+100), addrPort(r))
 	got := readAll(t, r, 2)
 	b.end()
-	if binary.BigEndian.Uint32(got[0][4:]) != 2 || len(got[1]) != maxPacketSize+100 {
+	if binary.BigEndian.Uint32(got[0][4:]) != 2 || len(got[1]) != MaxDatagram+100 {
 		t.Fatalf("got %d then %d bytes", len(got[0]), len(got[1]))
 	}
 }
@@ -167,7 +167,7 @@ func TestBatchConnQueuesOnlyInBatch(t *testing.T) {
 // loops of several tracks do: every datagram arrives, each writer's in
 // the order written.
 func TestBatchConnConcurrent(t *testing.T) {
-	b := newTestBatchConn(t)
+	b := newTestConn(t)
 	const writers, fanout, rounds = 4, 20, 50
 	rs := receivers(t, fanout)
 	var wg sync.WaitGroup
@@ -205,13 +205,13 @@ func TestBatchConnConcurrent(t *testing.T) {
 			next[w]++
 		}
 	}
-	if st := (&sendBatch{conns: []*batchConn{b}}).stats(); st.Failed != 0 {
+	if st := (&Sockets{Conns: []*Conn{b}}).Stats(); st.Failed != 0 {
 		t.Errorf("stats %+v", st)
 	}
 }
 
 func TestBatchConnCountsFailures(t *testing.T) {
-	b := newTestBatchConn(t)
+	b := newTestConn(t)
 	r := receivers(t, 1)[0]
 	b.begin()
 	_, _ = b.WriteToAddrPort(datagram(0, 0, 50), addrPort(r))
@@ -223,13 +223,13 @@ func TestBatchConnCountsFailures(t *testing.T) {
 	if binary.BigEndian.Uint32(got[1][4:]) != 2 {
 		t.Errorf("second datagram is %d, want 2", binary.BigEndian.Uint32(got[1][4:]))
 	}
-	if st := (&sendBatch{conns: []*batchConn{b}}).stats(); st.Sent != 2 || st.Failed != 1 {
+	if st := (&Sockets{Conns: []*Conn{b}}).Stats(); st.Sent != 2 || st.Failed != 1 {
 		t.Errorf("stats %+v, want 2 sent and 1 failed", st)
 	}
 }
 
 func TestBatchConnAllocatesNothing(t *testing.T) {
-	b := newTestBatchConn(t)
+	b := newTestConn(t)
 	rs := receivers(t, 10)
 	p := datagram(0, 0, 1100)
 	send := func() {
@@ -270,7 +270,7 @@ func BenchmarkSend(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/subscribers=%d", name, n), func(b *testing.B) {
 				runtime.LockOSThread()
 				defer runtime.UnlockOSThread()
-				c := newTestBatchConn(b)
+				c := newTestConn(b)
 				start := threadCPU(b)
 				for b.Loop() {
 					if batch {
@@ -296,7 +296,7 @@ func TestBatchConnIPv6(t *testing.T) {
 	if err != nil {
 		t.Skip("no IPv6 loopback:", err)
 	}
-	b := newBatchConn(c, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b := NewConn(c, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	defer b.Close()
 	r, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
 	if err != nil {
@@ -315,13 +315,13 @@ func TestBatchConnIPv6(t *testing.T) {
 			t.Fatalf("datagram %d garbled", seq)
 		}
 	}
-	if st := (&sendBatch{conns: []*batchConn{b}}).stats(); st.Sent != 3 || st.Batches != 1 {
+	if st := (&Sockets{Conns: []*Conn{b}}).Stats(); st.Sent != 3 || st.Batches != 1 {
 		t.Errorf("stats %+v, want 3 sent in 1 batch", st)
 	}
 }
 
 func TestBatchConnReads(t *testing.T) {
-	b := newTestBatchConn(t)
+	b := newTestConn(t)
 	s := receivers(t, 1)[0]
 	for seq := range 3 {
 		if _, err := s.WriteToUDPAddrPort(datagram(0, seq, 100+seq), addrPort(b.UDPConn)); err != nil {

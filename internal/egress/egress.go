@@ -1,7 +1,18 @@
-package sfu
+// Package egress sends a subscribe connection's media around pion's
+// write path: it takes the connection's SRTP keys from pion's unexported
+// fields, seals RTP itself, and writes to the shared UDP socket ICE
+// selected (or to the connection's ICE connection); it reads the
+// subscriber's SRTCP where that socket is read. Everything in meetd that
+// reads pion's internals, by reflection or unsafe, is here; the system
+// calls are in internal/udpbatch. internal/sfu uses a Conn only when
+// configured to (-fast-egress); pion's own write path is the default, and
+// what a Conn falls back to. docs/media-path.md tells what this saves and
+// the rule about pion it depends on.
+package egress
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -12,36 +23,38 @@ import (
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/meetd/meetd/internal/udpbatch"
 )
 
-// Egress sends the media of one subscribe connection. It encrypts each
+// Conn sends the media of one subscribe connection. It encrypts each
 // packet with the connection's SRTP keys itself and, when ICE selected a
 // path on one of the shared UDP sockets, queues it on that socket for the
-// remote address; otherwise it writes it to the connection's ICE
-// connection. That skips most of pion's write path, which cost about a
-// microsecond per packet per subscriber (its track writer, the SRTP
-// session's lock, buffer pool and per-SSRC map, the packet mux, and ICE's
-// per-write checks; see docs/performance.md).
+// remote address; otherwise it hands it to Config.Enqueue for the
+// connection's ICE connection. That skips most of pion's write path (its
+// track writer, the SRTP session's lock, buffer pool and per-SSRC map,
+// the packet mux, and ICE's per-write checks).
 //
 // pion exposes neither the SRTP keys nor the transports' connections, so
-// Egress reads them from the unexported fields of the pinned pion version
-// (see internals). If a pion version lacks them, NewEgress returns nil and
-// down tracks write through pion, as do those of an Egress whose keys
-// could not be derived.
+// Conn reads them from the unexported fields of the pinned pion version
+// (see internals). If a pion version lacks them, New returns nil; if the
+// keys cannot be derived, writes return handled false: in both cases the
+// down tracks write through pion.
 //
 // Every RTP packet of the connection's down tracks goes through one
-// Egress, so the SRTP state of each SSRC (its rollover counter) is one,
+// Conn, so the SRTP state of each SSRC (its rollover counter) is one,
 // even when a sender's track is replaced; so does the RTCP meetd sends
 // (its sender reports), for the same reason: one SRTCP index per SSRC.
 //
 // The subscriber's RTCP (receiver reports, keyframe requests, NACKs) is
-// read by the Egress too while the path is on a shared socket: the
-// socket's reader decrypts it and hands it to the senders it names (see
-// receive), instead of passing it through five of pion's goroutines.
-type Egress struct {
+// read by the Conn too while the path is on a shared socket: the
+// socket's reader decrypts it and hands it to Config.RTCP (see
+// ReceiveRTCP), instead of passing it through five of pion's goroutines.
+type Conn struct {
 	// path is how packets go, nil until DTLS is connected and again once
 	// it closes: packets are then dropped, as pion drops them. One load
 	// gives a packet all it needs: a fan-out meets each subscriber's
@@ -53,42 +66,68 @@ type Egress struct {
 	mu sync.Mutex
 	// rmu guards the SRTCP state within path's remote context.
 	rmu sync.Mutex
-	// senders are the connection's senders by SSRC, for its RTCP read at
-	// a shared socket; replaced whole, under state.
-	senders atomic.Pointer[map[uint32]*Sender]
+	// hdr is where pion's context parses a header it encrypts; mu guards
+	// it.
+	hdr rtp.Header
 
-	log   *slog.Logger
-	conns []*batchConn
-	// counters counts the API's connections by how they send, and the
-	// subscribers' RTCP by where it was read.
-	counters *Counters
+	cfg   Config
+	conns []*udpbatch.Conn
+	// dt and it are the connection's transports, nil for a Static Conn.
+	dt *webrtc.DTLSTransport
+	it *webrtc.ICETransport
 	// state guards keys, route, counted and listening, from which path
-	// is made, and changes to senders.
+	// is made.
 	state   sync.Mutex
 	keys    *egressKeys
 	route   route
-	counted SendPath
-	// listening is the route whose socket hands e the subscriber's RTCP.
+	counted Path
+	// listening is the route whose socket hands c the subscriber's RTCP.
 	listening route
-	// viaPion makes the connection write through pion once connected
-	// (Config.PionWritePath).
-	viaPion bool
-
-	// queue holds what goes through ICE or pion, paths that can block
-	// (see QueueLimits); a shared socket's path never does.
-	queue sendQueue
-	// onStall is told, once, that the queue stayed backed up too long.
-	onStall   func()
-	stallOnce sync.Once
 }
+
+// Config is what a Conn sends with and reports to.
+type Config struct {
+	// Sockets are the shared UDP sockets (nil for none).
+	Sockets *udpbatch.Sockets
+	Log     *slog.Logger
+	// Enqueue takes a packet for the connection's ICE transport, a path
+	// that can block, and returns its length, or 0 when it was dropped.
+	Enqueue func(b []byte, video bool, to io.Writer) int
+	// RTCP handles the subscriber's RTCP read at a shared socket, on the
+	// socket's reader; scratch (MaxPacket bytes) and buf (room to
+	// encrypt a packet in) are its to use until it returns.
+	RTCP func(pkts []rtcp.Packet, scratch, buf []byte)
+	// RTCPDropped is told of the subscriber's SRTCP dropped at the
+	// socket: it did not decrypt (forged, or a replay) or parse.
+	RTCPDropped func()
+	// Path is told how the Conn sends, whenever that changes. It is
+	// called with the Conn's lock held and must not call the Conn.
+	Path func(Path)
+}
+
+// Path is how a Conn sends now.
+type Path int
+
+// Paths.
+const (
+	// PathNone: DTLS is not connected, or closed.
+	PathNone Path = iota
+	// PathShared: sealed and queued on a shared UDP socket.
+	PathShared
+	// PathICE: sealed and handed to Config.Enqueue for the ICE
+	// connection (TCP, or a socket of the connection's own).
+	PathICE
+	// PathPion: pion's write path, as the keys could not be had.
+	PathPion
+)
 
 // route is a destination on a shared UDP socket; conn is nil for none.
 type route struct {
-	conn *batchConn
+	conn *udpbatch.Conn
 	addr netip.AddrPort
 }
 
-// egressKeys is what a connected DTLS transport gives an Egress.
+// egressKeys is what a connected DTLS transport gives a Conn.
 type egressKeys struct {
 	// viaPion makes down tracks write through pion: the keys could not
 	// be had.
@@ -102,7 +141,7 @@ type egressKeys struct {
 	ice    *ice.Conn
 }
 
-// egressPath is an Egress's keys and route together. Without a route,
+// egressPath is a Conn's keys and route together. Without a route,
 // packets go through ice.
 type egressPath struct {
 	egressKeys
@@ -113,11 +152,11 @@ type egressPath struct {
 	cipherSize uintptr
 }
 
-// update makes the path from the keys and route, and counts the
-// connection by it. state must be held.
-func (e *Egress) update() {
+// update makes the path from the keys and route, and tells Config.Path
+// of a change. state must be held.
+func (e *Conn) update() {
 	var p *egressPath
-	now := SendNone
+	now := PathNone
 	if e.keys != nil {
 		p = &egressPath{egressKeys: *e.keys, route: e.route}
 		if p.seal != nil {
@@ -125,11 +164,11 @@ func (e *Egress) update() {
 		}
 		switch {
 		case p.viaPion:
-			now = SendPion
+			now = PathPion
 		case p.conn != nil:
-			now = SendShared
+			now = PathShared
 		default:
-			now = SendICE
+			now = PathICE
 		}
 	}
 	e.path.Store(p)
@@ -137,20 +176,16 @@ func (e *Egress) update() {
 	if now == e.counted {
 		return
 	}
-	paths := &e.counters.sendPaths
-	if e.counted != SendNone {
-		paths[e.counted].Add(-1)
-	}
-	if now != SendNone {
-		paths[now].Add(1)
-	}
 	e.counted = now
+	if e.cfg.Path != nil {
+		e.cfg.Path(now)
+	}
 }
 
 // listen makes the shared socket of p's route, if any, hand e the
 // subscriber's RTCP, and the socket of the route before stop. state must
 // be held.
-func (e *Egress) listen(p *egressPath) {
+func (e *Conn) listen(p *egressPath) {
 	var want route
 	if p != nil && p.conn != nil && p.remote != nil {
 		want = p.route
@@ -159,28 +194,23 @@ func (e *Egress) listen(p *egressPath) {
 		return
 	}
 	if e.listening.conn != nil {
-		e.listening.conn.unlisten(e.listening.addr, e)
+		e.listening.conn.Unlisten(e.listening.addr, e)
 	}
 	if want.conn != nil {
-		want.conn.listen(want.addr, e)
+		want.conn.Listen(want.addr, e)
 	}
 	e.listening = want
 }
 
-// sealBuf is where a packet is encrypted. Each goroutine that sends keeps
-// one (a track's read loop, a down track's RTCP reader) and encrypts the
-// packets of all its subscribers in it: it stays in the processor's cache,
-// where a buffer per subscriber would not.
-type sealBuf struct {
-	hdr rtp.Header
-	buf [maxPacketSize + srtpMaxOverhead]byte
-}
+// MaxOverhead is the most SRTP adds to an RTP packet: an AEAD tag of 16
+// bytes (an HMAC tag takes 10), with room for a rollover counter. A
+// buffer to encrypt in has this much room beyond the packet.
+const MaxOverhead = 32
 
-// srtpMaxOverhead is the most SRTP adds to an RTP packet: an AEAD tag of
-// 16 bytes (an HMAC tag takes 10), with room for a rollover counter.
-const srtpMaxOverhead = 32
+// MaxPacket is the largest packet a Conn sends, before encryption.
+const MaxPacket = udpbatch.MaxDatagram
 
-// internals are the unexported fields Egress reads: the DTLS transport's
+// internals are the unexported fields Conn reads: the DTLS transport's
 // connection (for the keys), the ICE transport's connection (to write to
 // when the path is not a shared socket), and which end of the DTLS
 // handshake meetd was (which half of the keys is its own).
@@ -194,52 +224,84 @@ var internals = sync.OnceValue(func() bool {
 		has(reflect.TypeFor[dtls.State](), "isClient", reflect.TypeFor[bool]())
 })
 
-// NewEgress makes the Egress of pc, a subscribe connection just created,
-// or returns nil when down tracks must write through pion: the pion
-// version lacks what Egress reads (NewAPI said so).
-func (a *API) NewEgress(pc *webrtc.PeerConnection, log *slog.Logger) *Egress {
+// Available reports whether this pion version has what a Conn reads.
+func Available() bool { return internals() }
+
+// New makes the Conn of pc, a subscribe connection just created, or
+// returns nil when down tracks must write through pion: the pion version
+// lacks what Conn reads (Available). The caller tells it when DTLS
+// connects and closes (Connect, Disconnect).
+func New(pc *webrtc.PeerConnection, cfg Config) *Conn {
 	if !internals() {
 		return nil
 	}
-	dt := pc.SCTP().Transport()
-	it := dt.ICETransport()
-	e := &Egress{log: log, conns: a.batch.conns, counters: &a.counters, viaPion: a.pionWrites}
-	e.queue.limits = a.queueLimits
-	it.OnSelectedCandidatePairChange(e.pairChanged)
-	dt.OnStateChange(func(st webrtc.DTLSTransportState) {
-		// pion calls this holding the transport's lock: only fields are
-		// read here, not its methods.
-		e.state.Lock()
-		defer e.state.Unlock()
-		switch st {
-		case webrtc.DTLSTransportStateConnected:
-			if e.keys == nil {
-				e.keys = e.connect(dt, it)
-			}
-		case webrtc.DTLSTransportStateClosed, webrtc.DTLSTransportStateFailed:
-			e.keys = nil
-			e.queue.close()
-		}
-		e.update()
-	})
+	e := newConn(cfg)
+	e.dt = pc.SCTP().Transport()
+	e.it = e.dt.ICETransport()
+	e.it.OnSelectedCandidatePairChange(e.pairChanged)
 	return e
+}
+
+func newConn(cfg Config) *Conn {
+	e := &Conn{cfg: cfg}
+	if cfg.Sockets != nil {
+		e.conns = cfg.Sockets.Conns
+	}
+	if e.cfg.Log == nil {
+		e.cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return e
+}
+
+// Static makes a Conn of no peer connection that seals with keys, of
+// profile, and sends to addr on conn, as one whose DTLS and ICE came up
+// would: for tests and benchmarks of what sends through it.
+func Static(cfg Config, profile srtp.ProtectionProfile, keys srtp.SessionKeys, conn *udpbatch.Conn, addr netip.AddrPort) (*Conn, error) {
+	k, err := newEgressKeys(profile, keys)
+	if err != nil {
+		return nil, err
+	}
+	e := newConn(cfg)
+	e.state.Lock()
+	defer e.state.Unlock()
+	e.keys, e.route = k, route{conn: conn, addr: addr}
+	e.update()
+	return e, nil
+}
+
+// Connect takes the SRTP keys of the connection's DTLS transport, which
+// just connected. pion calls the transport's state handler with its lock
+// held: only fields are read here, not its methods.
+func (e *Conn) Connect() {
+	e.state.Lock()
+	defer e.state.Unlock()
+	if e.keys == nil && e.dt != nil {
+		e.keys = e.connect(e.dt, e.it)
+	}
+	e.update()
+}
+
+// Disconnect drops the keys: DTLS closed or failed. What is written from
+// now on is dropped, as pion drops it.
+func (e *Conn) Disconnect() {
+	e.state.Lock()
+	defer e.state.Unlock()
+	e.keys = nil
+	e.update()
 }
 
 // connect derives meetd's SRTP keys of the connection from its DTLS
 // connection.
-func (e *Egress) connect(dt *webrtc.DTLSTransport, it *webrtc.ICETransport) *egressKeys {
-	if e.viaPion {
-		return &egressKeys{viaPion: true}
-	}
+func (e *Conn) connect(dt *webrtc.DTLSTransport, it *webrtc.ICETransport) *egressKeys {
 	conn := (*dtls.Conn)(reflect.ValueOf(dt).Elem().FieldByName("conn").UnsafePointer())
 	iceConn := (*ice.Conn)(reflect.ValueOf(it).Elem().FieldByName("conn").UnsafePointer())
 	if conn == nil || iceConn == nil {
-		e.log.Warn("SRTP keys not found: media goes through pion's write path")
+		e.cfg.Log.Warn("SRTP keys not found: media goes through pion's write path")
 		return &egressKeys{viaPion: true}
 	}
 	keys, err := srtpKeys(conn)
 	if err != nil {
-		e.log.Warn("SRTP keys not derived: media goes through pion's write path", "err", err)
+		e.cfg.Log.Warn("SRTP keys not derived: media goes through pion's write path", "err", err)
 		return &egressKeys{viaPion: true}
 	}
 	keys.ice = iceConn
@@ -301,18 +363,18 @@ const srtcpReplayWindow = 64
 var errNoDTLSState = errors.New("DTLS connection has no state")
 
 // pairChanged follows ICE's selected candidate pair.
-func (e *Egress) pairChanged(p *webrtc.ICECandidatePair) {
+func (e *Conn) pairChanged(p *webrtc.ICECandidatePair) {
 	r := routeFor(e.conns, p)
 	e.state.Lock()
 	e.route = r
 	e.update()
 	e.state.Unlock()
-	e.log.Debug("media path", "pair", p.String(), "shared_socket", r.conn != nil)
+	e.cfg.Log.Debug("media path", "pair", p.String(), "shared_socket", r.conn != nil)
 }
 
 // routeFor is the shared socket and remote address of pair p, none when p
 // is not on a shared socket (TCP, or a socket of the connection's own).
-func routeFor(conns []*batchConn, p *webrtc.ICECandidatePair) route {
+func routeFor(conns []*udpbatch.Conn, p *webrtc.ICECandidatePair) route {
 	if p == nil || p.Local == nil || p.Remote == nil ||
 		p.Local.Protocol != webrtc.ICEProtocolUDP || p.Remote.Protocol != webrtc.ICEProtocolUDP {
 		return route{}
@@ -334,7 +396,7 @@ func routeFor(conns []*batchConn, p *webrtc.ICECandidatePair) route {
 	// The socket bound to the candidate's address; failing that (a host
 	// candidate given a public address), the only one on its port and
 	// of its family.
-	var byPort *batchConn
+	var byPort *udpbatch.Conn
 	n := 0
 	for _, c := range conns {
 		ua, ok := c.LocalAddr().(*net.UDPAddr)
@@ -351,16 +413,17 @@ func routeFor(conns []*batchConn, p *webrtc.ICECandidatePair) route {
 			n++
 		}
 	}
-	if n == 1 && byPort.v6 != remote.Addr().Is4() {
+	if n == 1 && byPort.IPv6() != remote.Addr().Is4() {
 		return route{conn: byPort, addr: remote}
 	}
 	return route{}
 }
 
-// write encrypts and sends one RTP packet, in sb, of video or audio. ok
-// is false when the packet is to go through pion instead. n is 0 while
-// DTLS is not connected, and when the packet was dropped.
-func (e *Egress) write(h *rtp.Header, payload []byte, sb *sealBuf, video bool) (n int, ok bool, err error) {
+// WriteRTP encrypts and sends one RTP packet, of video or audio, in buf,
+// which has room for MaxPacket bytes and MaxOverhead. handled is false
+// when the packet is to go through pion instead. n is 0 while DTLS is not
+// connected, and when the packet was dropped.
+func (e *Conn) WriteRTP(h *rtp.Header, payload []byte, video bool, buf []byte) (n int, handled bool, err error) {
 	p := e.path.Load()
 	if p == nil {
 		return 0, true, nil
@@ -368,33 +431,33 @@ func (e *Egress) write(h *rtp.Header, payload []byte, sb *sealBuf, video bool) (
 	if p.viaPion {
 		return 0, false, nil
 	}
-	hn, err := h.MarshalTo(sb.buf[:])
-	if err != nil || hn+len(payload) > maxPacketSize {
+	hn, err := h.MarshalTo(buf)
+	if err != nil || hn+len(payload) > len(buf)-MaxOverhead {
 		return 0, true, errPacketTooLarge
 	}
-	copy(sb.buf[hn:], payload)
+	copy(buf[hn:], payload)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var out []byte
 	if p.seal != nil {
-		out, err = p.seal.seal(sb.buf[:], hn, len(payload), h.SSRC, h.SequenceNumber)
+		out, err = p.seal.seal(buf, hn, len(payload), h.SSRC, h.SequenceNumber)
 	} else {
-		out, err = p.ctx.EncryptRTP(sb.buf[:0], sb.buf[:hn+len(payload)], &sb.hdr)
+		out, err = p.ctx.EncryptRTP(buf[:0], buf[:hn+len(payload)], &e.hdr)
 	}
 	if err != nil {
 		return 0, true, err
 	}
 	if p.conn == nil {
-		return e.enqueue(out, video, p.ice, nil), true, nil
+		return e.cfg.Enqueue(out, video, p.ice), true, nil
 	}
-	n, err = p.conn.write(out, p.addr)
+	n, err = p.conn.Send(out, p.addr)
 	return n, true, err
 }
 
-// writeRTCP encrypts and sends raw, RTCP from meetd, as write sends RTP:
-// with the one SRTCP context of the connection's SSRCs. ok is false when
-// it is to go through pion instead.
-func (e *Egress) writeRTCP(raw []byte, sb *sealBuf) (n int, ok bool, err error) {
+// WriteRTCP encrypts and sends raw, RTCP from meetd, in buf, as WriteRTP
+// sends RTP: with the one SRTCP context of the connection's SSRCs.
+// handled is false when it is to go through pion instead.
+func (e *Conn) WriteRTCP(raw, buf []byte) (n int, handled bool, err error) {
 	p := e.path.Load()
 	if p == nil {
 		return 0, true, nil
@@ -402,19 +465,19 @@ func (e *Egress) writeRTCP(raw []byte, sb *sealBuf) (n int, ok bool, err error) 
 	if p.viaPion {
 		return 0, false, nil
 	}
-	if len(raw) > maxPacketSize {
+	if len(raw) > len(buf)-MaxOverhead {
 		return 0, true, errPacketTooLarge
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out, err := p.ctx.EncryptRTCP(sb.buf[:0], raw, nil)
+	out, err := p.ctx.EncryptRTCP(buf[:0], raw, nil)
 	if err != nil {
 		return 0, true, err
 	}
 	if p.conn == nil {
-		return e.enqueue(out, false, p.ice, nil), true, nil
+		return e.cfg.Enqueue(out, false, p.ice), true, nil
 	}
-	n, err = p.conn.write(out, p.addr)
+	n, err = p.conn.Send(out, p.addr)
 	return n, true, err
 }
 

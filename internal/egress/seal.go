@@ -1,4 +1,4 @@
-package sfu
+package egress
 
 import (
 	"crypto/aes"
@@ -21,7 +21,7 @@ import (
 // indexes of a connection's first SSRCs in its own cache line. The cipher
 // is crypto/cipher's; RTCP and the other profiles stay with pion.
 //
-// The sealer's indexes and IV are guarded by the Egress's mu.
+// The sealer's indexes and IV are guarded by the Conn's mu.
 type rtpSealer struct {
 	aead cipher.AEAD
 	salt [12]byte
@@ -81,13 +81,27 @@ func newRTPSealer(profile srtp.ProtectionProfile, masterKey, masterSalt []byte) 
 }
 
 // cipherState is where the cipher keeps its own state (key schedule and
-// GHASH table) and its size, for asking for it ahead (prefetch.go); nil
-// when the cipher is no pointer.
-func (s *rtpSealer) cipherState() (unsafe.Pointer, uintptr) {
-	if v := reflect.ValueOf(s.aead); v.Kind() == reflect.Pointer {
-		return v.UnsafePointer(), v.Type().Elem().Size()
+// GHASH table) and its size, for asking for it ahead (prefetch.go).
+func (s *rtpSealer) cipherState() (unsafe.Pointer, uintptr) { return cipherState(s.aead) }
+
+// maxCipherState bounds what is asked for ahead of a cipher: a few cache
+// lines, as an AES-GCM's key schedule and GHASH table take.
+const maxCipherState = 2048
+
+// cipherState is where aead keeps its state, and its size: the struct
+// aead points to. It is nil when aead is no pointer to a struct, or to one
+// larger than maxCipherState: a standard library that keeps its state
+// elsewhere. Nothing is asked for ahead then, and sealing is the same.
+func cipherState(aead cipher.AEAD) (unsafe.Pointer, uintptr) {
+	v := reflect.ValueOf(aead)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Type().Elem().Kind() != reflect.Struct {
+		return nil, 0
 	}
-	return nil, 0
+	n := v.Type().Elem().Size()
+	if n == 0 || n > maxCipherState {
+		return nil, 0
+	}
+	return v.UnsafePointer(), n
 }
 
 // deriveSessionKey is RFC 3711's AES-CM key derivation (section 4.3.3)

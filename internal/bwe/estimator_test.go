@@ -1,14 +1,58 @@
-package sfu
+package bwe
 
 import (
 	"io"
 	"log/slog"
 	"testing"
 	"time"
-
-	"github.com/pion/rtcp"
-	"github.com/pion/webrtc/v4"
 )
+
+// fakeFlow is a down track as the estimator sees it: layers with fixed
+// bitrates, the one its viewer wants, the cap the estimator set, and the
+// layer it sends, which follows its target when the test says.
+type fakeFlow struct {
+	id       string
+	rates    []uint64
+	adaptive bool
+	wanted   int // -1: not shown
+	cap      int
+	current  int // -1: sending nothing
+	caps     int // CapLayer calls
+}
+
+func newFakeFlow(id string, adaptive bool, rates ...uint64) *fakeFlow {
+	return &fakeFlow{id: id, rates: rates, adaptive: adaptive, wanted: len(rates) - 1, cap: NoCap, current: -1}
+}
+
+func (f *fakeFlow) ID() string { return f.id }
+
+func (f *fakeFlow) SendingRate() float64 {
+	switch {
+	case !f.adaptive:
+		return float64(f.rates[0])
+	case f.current < 0:
+		return 0
+	}
+	return float64(f.rates[f.current])
+}
+
+func (f *fakeFlow) LayerRates(dst []uint64) ([]uint64, int, bool) {
+	return append(dst, f.rates...), f.wanted, f.adaptive
+}
+
+func (f *fakeFlow) CapLayer(i int) { f.cap, f.caps = i, f.caps+1 }
+
+// target is the layer the flow is to send: the one wanted, or the cap
+// when it is lower; -1 for none.
+func (f *fakeFlow) target() int {
+	if f.wanted < 0 || f.cap == NoCap || f.cap >= f.wanted {
+		return f.wanted
+	}
+	return f.cap
+}
+
+// camRIDs name a camera's layers in the tests' messages.
+var camRIDs = []string{"q", "h", "f"}
 
 // bweSetup is one subscriber with a three-layer camera (q 250, h 500,
 // f 1000 kbit/s) and a 50 kbit/s microphone, both sending at the rates of
@@ -16,25 +60,17 @@ import (
 type bweSetup struct {
 	t        *testing.T
 	e        *Estimator
-	cam, mic *DownTrack
-	camT     *Track
+	cam, mic *fakeFlow
 	now      int64
 }
 
 func newBWESetup(t *testing.T) *bweSetup {
-	cam := newSimulcastTrack()
-	for i, rate := range []uint64{250e3, 500e3, 1000e3} {
-		(*cam.layers.Load())[i].bitrate.Store(rate)
-	}
-	mic := newTestTrack()
-	mic.kind = webrtc.RTPCodecTypeAudio
-	(*mic.layers.Load())[0].bitrate.Store(50e3)
 	e := NewEstimator(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	s := &bweSetup{t: t, e: e, camT: cam, now: int64(time.Hour)}
-	s.cam = subscribe(cam, 1, 96, discard{})
-	s.mic = subscribe(mic, 2, 111, discard{})
-	s.cam.SetEstimator(e)
-	s.mic.SetEstimator(e)
+	s := &bweSetup{t: t, e: e, now: int64(time.Hour),
+		cam: newFakeFlow("video-camera", true, 250e3, 500e3, 1000e3),
+		mic: newFakeFlow("audio-mic", false, 50e3)}
+	e.Add(s.cam)
+	e.Add(s.mic)
 	return s
 }
 
@@ -42,18 +78,18 @@ func newBWESetup(t *testing.T) *bweSetup {
 // layer, then the subscriber reports fraction lost for both streams.
 func (s *bweSetup) second(lost float64) {
 	s.now += int64(time.Second)
-	s.cam.current.Store(s.cam.target.Load())
-	for _, d := range []*DownTrack{s.cam, s.mic} {
-		d.noteReportsAt([]rtcp.ReceptionReport{{SSRC: wire(d.wire.Load()).ssrc(), FractionLost: uint8(lost * 256)}}, s.now)
+	s.cam.current = s.cam.target()
+	for _, f := range []*fakeFlow{s.cam, s.mic} {
+		s.e.Report(f, uint8(lost*256), s.now)
 	}
 }
 
 // rembFallsTo has the subscriber's REMB fall from 1.2 Mbit/s to b while it
 // reports some loss.
 func (s *bweSetup) rembFallsTo(b float32) {
-	s.e.remb(1200e3, s.now)
+	s.e.REMB(1200e3, s.now)
 	s.second(0.05)
-	s.e.remb(b, s.now)
+	s.e.REMB(b, s.now)
 }
 
 // climbs fails unless, over that many seconds without loss (each also
@@ -74,8 +110,8 @@ func (s *bweSetup) climbs(seconds int, also func()) {
 }
 
 func (s *bweSetup) layer() string {
-	if l := s.cam.target.Load(); l != nil {
-		return l.rid
+	if i := s.cam.target(); i >= 0 {
+		return camRIDs[i]
 	}
 	return ""
 }
@@ -152,8 +188,8 @@ func TestEstimatorNeverGoesBelowTheSmallestLayer(t *testing.T) {
 	if got := s.layer(); got != "q" {
 		t.Errorf("layer %s, want q", got)
 	}
-	if s.mic.target.Load() == nil {
-		t.Error("audio was dropped")
+	if s.mic.caps != 0 {
+		t.Error("audio was capped")
 	}
 }
 
@@ -164,7 +200,7 @@ func TestEstimatorFollowsREMB(t *testing.T) {
 	if got := s.layer(); got != "h" {
 		t.Errorf("REMB 700 kbit/s: layer %s, want h", got)
 	}
-	s.e.remb(200e3, s.now+1)
+	s.e.REMB(200e3, s.now+1)
 	if got := s.layer(); got != "q" {
 		t.Errorf("REMB 200 kbit/s: layer %s, want q", got)
 	}
@@ -183,8 +219,8 @@ func TestEstimatorClimbsPastAREMBThatFollowsWhatItGets(t *testing.T) {
 	// up it is below what meetd sends for a while.
 	remb := 200e3
 	s.climbs(30, func() {
-		remb = min(remb*1.08, 1.5*(s.cam.sendingRate()+s.mic.sendingRate()))
-		s.e.remb(float32(remb), s.now)
+		remb = min(remb*1.08, 1.5*(s.cam.SendingRate()+s.mic.SendingRate()))
+		s.e.REMB(float32(remb), s.now)
 	})
 }
 
@@ -193,8 +229,8 @@ func TestEstimatorClimbsPastAREMBThatFollowsWhatItGets(t *testing.T) {
 func TestEstimatorIgnoresAREMBFallWithoutLoss(t *testing.T) {
 	s := newBWESetup(t)
 	s.second(0)
-	s.e.remb(1200e3, s.now)
-	s.e.remb(100e3, s.now)
+	s.e.REMB(1200e3, s.now)
+	s.e.REMB(100e3, s.now)
 	s.second(0)
 	if got := s.layer(); got != "f" {
 		t.Fatalf("REMB 100 kbit/s without loss: layer %s, want f", got)
@@ -206,10 +242,10 @@ func TestEstimatorLeavesTheViewAlone(t *testing.T) {
 	s.second(0)
 	s.second(0.5)
 	s.second(0.5)
-	s.cam.SetView(View{}) // hidden
+	s.cam.wanted = -1 // hidden
 	s.second(0)
-	if l := s.cam.target.Load(); l != nil {
-		t.Errorf("a hidden video gets layer %s", l.rid)
+	if i := s.cam.target(); i >= 0 {
+		t.Errorf("a hidden video gets layer %s", camRIDs[i])
 	}
 }
 
@@ -230,29 +266,21 @@ func equal(a, b []string) bool {
 // per stream per second.
 func BenchmarkEstimatorReport(b *testing.B) {
 	e := NewEstimator(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	var downs []*DownTrack
-	for i := range 16 {
-		cam := newSimulcastTrack()
-		for j, rate := range []uint64{250e3, 500e3, 1000e3} {
-			(*cam.layers.Load())[j].bitrate.Store(rate)
-		}
-		mic := newTestTrack()
-		mic.kind = webrtc.RTPCodecTypeAudio
-		for _, d := range []*DownTrack{subscribe(cam, uint32(2*i+1), 96, discard{}), subscribe(mic, uint32(2*i+2), 111, discard{})} {
-			d.SetEstimator(e)
-			downs = append(downs, d)
-		}
+	var flows []*fakeFlow
+	for range 16 {
+		cam := newFakeFlow("video", true, 250e3, 500e3, 1000e3)
+		cam.current = 2
+		flows = append(flows, cam, newFakeFlow("audio", false, 50e3))
 	}
-	reports := make([][]rtcp.ReceptionReport, len(downs))
-	for i, d := range downs {
-		reports[i] = []rtcp.ReceptionReport{{SSRC: wire(d.wire.Load()).ssrc(), FractionLost: 5}}
+	for _, f := range flows {
+		e.Add(f)
 	}
 	now := int64(time.Hour)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		now += int64(time.Second) / int64(len(downs))
-		downs[i].noteReportsAt(reports[i], now)
-		i = (i + 1) % len(downs)
+		now += int64(time.Second) / int64(len(flows))
+		e.Report(flows[i], 5, now)
+		i = (i + 1) % len(flows)
 	}
 }

@@ -1,18 +1,39 @@
-package sfu
+// Package bwe estimates a subscriber's downlink from the RTCP it sends
+// anyway (receiver reports, REMB) and shares it among the streams it
+// receives, capping the simulcast layer of each so that all of them fit.
+package bwe
 
 import (
 	"log/slog"
 	"math"
-	"slices"
 	"sync"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 )
 
-// Estimator estimates one subscriber's downlink, shared by the down
-// tracks of its subscribe connection, and caps the simulcast layer each
-// forwards so that all of them fit.
+// Flow is one stream a subscriber receives, as the estimator sees it: a
+// down track.
+type Flow interface {
+	// ID names the flow in logs.
+	ID() string
+	// SendingRate is about what the flow sends now, bits per second.
+	SendingRate() float64
+	// LayerRates appends to dst the bitrates of the flow's layers,
+	// smallest first, and returns them with the index of the layer its
+	// viewer wants (-1: the video is not shown). adaptive is false for a
+	// flow the estimator cannot cap (audio, a video of one encoding),
+	// which counts as the sum of its layers.
+	LayerRates(dst []uint64) (rates []uint64, wanted int, adaptive bool)
+	// CapLayer caps the flow at the layer of index i, or lifts the cap
+	// (NoCap).
+	CapLayer(i int)
+}
+
+// NoCap is a flow's cap when its bandwidth allows any layer.
+const NoCap = -1
+
+// Estimator estimates one subscriber's downlink, shared by the flows of
+// its subscribe connection, and caps the simulcast layer each forwards
+// so that all of them fit.
 //
 // It works from what every client sends anyway: the receiver reports'
 // fraction lost for each stream, weighed by the rate meetd sent it, and
@@ -44,10 +65,10 @@ import (
 // subscriber on a link that cannot take the next layer does not try it
 // every few seconds.
 type Estimator struct {
-	// mu guards everything below. Lock order: Estimator.mu before
-	// Track.mu.
+	// mu guards everything below. Lock order: Estimator.mu before the
+	// locks a Flow's methods take.
 	mu    sync.Mutex
-	flows map[*DownTrack]*flow
+	flows map[Flow]*flow
 	// loss is the loss-based estimate in bits per second, 0 until the
 	// first loss; grown is when it last grew.
 	loss  float64
@@ -66,6 +87,8 @@ type Estimator struct {
 	upSince, upAt int64
 	hold          int64
 	log           *slog.Logger
+	// rates is allocate's space for the flows' layer rates.
+	rates []uint64
 }
 
 // flow is what the estimator knows of one down track at its last report.
@@ -73,7 +96,7 @@ type flow struct {
 	at   int64   // when it came
 	rate float64 // what meetd was sending, bits per second
 	lost float64 // the fraction lost it reported
-	// applied is the cap given to the down track (noCap: none).
+	// applied is the cap given to the flow (NoCap: none).
 	applied int
 }
 
@@ -105,20 +128,21 @@ const (
 
 // NewEstimator makes the estimator of one subscribe connection.
 func NewEstimator(log *slog.Logger) *Estimator {
-	return &Estimator{flows: map[*DownTrack]*flow{}, hold: upHold, log: log}
+	return &Estimator{flows: map[Flow]*flow{}, hold: upHold, log: log}
 }
 
-func (e *Estimator) add(d *DownTrack) {
+// Add shares the estimate with f from now on.
+func (e *Estimator) Add(f Flow) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.flows[d] = &flow{applied: noCap}
+	e.flows[f] = &flow{applied: NoCap}
 }
 
-// Remove forgets d, a down track that no longer sends.
-func (e *Estimator) Remove(d *DownTrack) {
+// Remove forgets f, a flow that no longer sends.
+func (e *Estimator) Remove(f Flow) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	delete(e.flows, d)
+	delete(e.flows, f)
 }
 
 // Estimate is the subscriber's estimated downlink in bits per second, 0
@@ -137,13 +161,13 @@ func (e *Estimator) estimate(now int64) float64 {
 	return est
 }
 
-// remb notes the subscriber's REMB.
-func (e *Estimator) remb(bitrate float32, now int64) {
+// REMB notes the subscriber's REMB, received at now (unix nanoseconds).
+func (e *Estimator) REMB(bitrate float32, now int64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var sending float64
 	for d := range e.flows {
-		sending += d.sendingRate()
+		sending += d.SendingRate()
 	}
 	b := float64(bitrate)
 	falling := e.rembLast > 0 && b < rembFall*e.rembLast
@@ -157,16 +181,16 @@ func (e *Estimator) remb(bitrate float32, now int64) {
 	e.allocate(now)
 }
 
-// report notes the fraction lost (of 256) that the subscriber reports
-// for d's stream.
-func (e *Estimator) report(d *DownTrack, fractionLost uint8, now int64) {
+// Report notes the fraction lost (of 256) that the subscriber reports for
+// d's stream at now (unix nanoseconds).
+func (e *Estimator) Report(d Flow, fractionLost uint8, now int64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	f := e.flows[d]
 	if f == nil {
 		return
 	}
-	f.at, f.rate, f.lost = now, d.sendingRate(), float64(fractionLost)/256
+	f.at, f.rate, f.lost = now, d.SendingRate(), float64(fractionLost)/256
 	e.update(now)
 	e.allocate(now)
 }
@@ -210,11 +234,13 @@ func (e *Estimator) update(now int64) {
 	e.grown = now
 }
 
-// want is one down track's share in an allocation.
+// want is one flow's share in an allocation.
 type want struct {
-	d      *DownTrack
-	f      *flow
-	layers []*layer
+	d Flow
+	f *flow
+	// layers are the flow's layers' bitrates, from start in rates.
+	start, n int
+	layers   []uint64
 	// desired is the index of the layer the view asks for; alloc the one
 	// the budget allows.
 	desired, alloc int
@@ -228,23 +254,29 @@ func (e *Estimator) allocate(now int64) {
 	est := e.estimate(now)
 	budget := headroom * est
 	var video []want
+	rates := e.rates[:0]
 	for d, f := range e.flows {
-		t := d.track
-		ls := *t.layers.Load()
-		if t.kind != webrtc.RTPCodecTypeVideo || !t.simulcast {
-			for _, l := range ls {
-				budget -= float64(l.bitrate.Load())
+		start := len(rates)
+		var wanted int
+		var adaptive bool
+		rates, wanted, adaptive = d.LayerRates(rates)
+		ls := rates[start:]
+		if !adaptive || len(ls) == 0 {
+			for _, r := range ls {
+				budget -= float64(r)
 			}
 			continue
 		}
-		t.mu.Lock()
-		l := t.layerFor(d.view)
-		t.mu.Unlock()
-		w := want{d: d, f: f, layers: ls, desired: slices.Index(ls, l)}
+		w := want{d: d, f: f, start: start, n: len(ls), desired: wanted}
 		if w.desired >= 0 {
-			budget -= float64(ls[0].bitrate.Load())
+			budget -= float64(ls[0])
 		}
 		video = append(video, w)
+	}
+	e.rates = rates
+	for i := range video {
+		w := &video[i]
+		w.layers = rates[w.start : w.start+w.n]
 	}
 	for more := true; more; {
 		more = false
@@ -253,7 +285,7 @@ func (e *Estimator) allocate(now int64) {
 			if w.alloc >= w.desired {
 				continue
 			}
-			step := float64(w.layers[w.alloc+1].bitrate.Load()) - float64(w.layers[w.alloc].bitrate.Load())
+			step := float64(w.layers[w.alloc+1]) - float64(w.layers[w.alloc])
 			if est == 0 || step <= budget { // no estimate: no bound
 				budget -= step
 				w.alloc++
@@ -267,13 +299,13 @@ func (e *Estimator) allocate(now int64) {
 		w := &video[i]
 		c := w.alloc
 		if w.alloc >= w.desired {
-			c = noCap
+			c = NoCap
 		}
 		switch {
 		case capBelow(c, w.f.applied):
-			e.log.Info("layer cap lowered", "track", w.d.track.id, "cap", c, "estimate", int(est))
+			e.log.Info("layer cap lowered", "track", w.d.ID(), "cap", c, "estimate", int(est))
 			w.f.applied = c
-			w.d.setMaxLayer(c)
+			w.d.CapLayer(c)
 			down = true
 		case capBelow(w.f.applied, c):
 			ups = append(ups, w)
@@ -301,20 +333,20 @@ func (e *Estimator) allocate(now int64) {
 		// One layer up at a time: the estimate grows without proof that
 		// the link takes more, so each step is a trial.
 		c := w.alloc
-		if w.f.applied != noCap {
+		if w.f.applied != NoCap {
 			c = min(c, w.f.applied+1)
 		}
 		if c >= w.desired {
-			c = noCap
+			c = NoCap
 		}
-		e.log.Info("layer cap raised", "track", w.d.track.id, "cap", c, "estimate", int(est))
+		e.log.Info("layer cap raised", "track", w.d.ID(), "cap", c, "estimate", int(est))
 		w.f.applied = c
-		w.d.setMaxLayer(c)
+		w.d.CapLayer(c)
 	}
 	e.upSince, e.upAt = 0, now
 }
 
 // capBelow reports whether cap a allows less than cap b.
 func capBelow(a, b int) bool {
-	return a != noCap && (b == noCap || a < b)
+	return a != NoCap && (b == NoCap || a < b)
 }

@@ -1,6 +1,6 @@
 //go:build !amd64
 
-package sfu
+package egress
 
 import "unsafe"
 

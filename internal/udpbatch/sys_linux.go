@@ -1,4 +1,4 @@
-package sfu
+package udpbatch
 
 import (
 	"net"
@@ -16,7 +16,7 @@ import (
 // rather than through the runtime's syscall path: the socket does not
 // block, and a batch takes long enough (tens of microseconds) that the
 // runtime would otherwise hand the goroutine's P to another thread
-// during it, switching threads on every batch. batchConn.mu guards it.
+// during it, switching threads on every batch. Conn.mu guards it.
 type batchSys struct {
 	c     *net.UDPConn
 	raw   syscall.RawConn
@@ -145,9 +145,9 @@ func (s *batchSys) sendOne(b []byte, addr netip.AddrPort) (int, error) {
 // recvSys reads datagrams with recvfrom, made directly as batchSys makes
 // sendmmsg. A read that goes through the runtime's syscall path wakes
 // the runtime's monitor thread (sysmon) when it sleeps, which then polls
-// every 20 µs for the next millisecond or more; with a publisher's packet
-// every millisecond or so, meetd kept it polling all the time it was not
-// idle, a thread switch every 20 µs. batchConn.rmu guards it.
+// at a short interval for a while: with a publisher's packet every
+// millisecond or so, it would never sleep again (docs/media-path.md).
+// Conn.rmu guards it.
 type recvSys struct {
 	raw  syscall.RawConn
 	from unix.RawSockaddrAny
@@ -249,8 +249,7 @@ func putSockaddr(sa *unix.RawSockaddrInet6, a netip.AddrPort) uint32 {
 // MTU the kernel learns (IP_PMTUDISC_PROBE). pion sizes RTP and DTLS
 // packets to fit a path (about 1200 bytes), so media is never fragmented
 // anyway; with DF set the kernel skips choosing an IP ID per datagram
-// (__ip_select_ident: a hash and an atomic operation on a shared table),
-// about a tenth of its cost to send a datagram on loopback.
+// (__ip_select_ident: a hash and an atomic operation on a shared table).
 func setDontFragment(c *net.UDPConn) error {
 	raw, err := c.SyscallConn()
 	if err != nil {
