@@ -129,6 +129,12 @@ type result struct {
 	// LoadAvg is the machine's 1-minute load average after the window:
 	// above the core count, other work competed with the run.
 	LoadAvg float64 `json:"loadavg"`
+
+	// Freezes and the latencies above are those of subscribers already
+	// watching (joinSettle); JoinFreezes are those of W3's newcomers
+	// before, and Joins counts the newcomers whose video started.
+	JoinFreezes uint64 `json:"join_freezes"`
+	Joins       int    `json:"joins,omitempty"`
 	// Layers counts W4's subscribers by the size they show the video at
 	// and the layer they received at the end of the window:
 	// "320x180:q" and so on.
@@ -212,6 +218,7 @@ func runWorkload(cfg *config, wl workload) result {
 func (r *run) do() error {
 	var err error
 	r.w.arrivals = new(arrivals)
+	r.w.settle = int64(joinSettle)
 	if r.api, err = clientAPI(r.w.arrivals); err != nil {
 		return err
 	}
@@ -296,9 +303,14 @@ func (r *run) broadcast(ctx context.Context) error {
 		// Setup of the subscribers that joined during the window.
 		time.Sleep(2 * time.Second)
 		r.mu.Lock()
-		joined := slices.Clone(r.subs[1+r.wl.n:])
+		joined := append(slices.Clone(r.subs[1+r.wl.n:]), r.gone[min(r.wl.n, len(r.gone)):]...)
 		r.mu.Unlock()
 		r.setups(joined)
+		for _, s := range joined {
+			if s != nil && s.r.setup() > 0 {
+				r.res.Joins++
+			}
+		}
 	}
 	return r.rss(base, r.wl.n)
 }
@@ -562,6 +574,7 @@ func (res *result) fill(t windowTotals, w *window) error {
 		res.LossRate = float64(res.Loss) / total
 	}
 	res.Freezes = w.freezes.Load()
+	res.JoinFreezes = w.joinFreezes.Load()
 	switch {
 	case pkts == 0:
 		return errors.New("no packets arrived in the window")
@@ -583,6 +596,13 @@ func (r *run) keyframeRequests() int64 {
 	}
 	return n
 }
+
+// joinSettle is how long after its video starts a subscriber counts as
+// watching: its freezes and latency count from then on. A newcomer's first
+// frames are its setup, reported apart; what W3 asks is whether those
+// already watching notice the others come and go. Every subscriber of W1,
+// W2 and W4 watches before the window starts.
+const joinSettle = time.Second
 
 // churn replaces the oldest subscriber with a new one cfg.churnRate times
 // a second until ctx ends.
