@@ -27,6 +27,11 @@ type window struct {
 	// (settle): a newcomer's first frames, not a disturbance of those
 	// already watching. freezes does not count them.
 	joinFreezes atomic.Uint64
+	// sourcePauses counts the gaps over freezeGap that the publisher made:
+	// it sent the packets on either side that far apart itself (a
+	// publisher of this tool, sharing a core with the subscribers' pion
+	// stacks, can be kept from running). freezes does not count them.
+	sourcePauses atomic.Uint64
 	// settle is how long after its first video packet a subscriber counts
 	// as watching: from then on its freezes and latency count. 0: from its
 	// first video packet.
@@ -98,6 +103,9 @@ type receiver struct {
 type trackState struct {
 	video       bool
 	lastArrival atomic.Int64
+	// lastSent is the send stamp of the last video packet, 0 if it had
+	// none; the track's reader's own.
+	lastSent int64
 	// seq is the track reader's own.
 	seq seqTracker
 	// layer is the marker of the simulcast layer of the last video packet
@@ -167,6 +175,7 @@ func (r *receiver) packet(ts *trackState, h *rtp.Header, p []byte, now int64) {
 	if noted {
 		t = at
 	}
+	sent, stamped := readStamp(p)
 	first := !ts.seq.started
 	lost, arrival := ts.seq.next(h.SequenceNumber, measuring)
 	switch arrival {
@@ -190,20 +199,27 @@ func (r *receiver) packet(ts *trackState, h *rtp.Header, p []byte, now int64) {
 			r.watchingFrom.CompareAndSwap(math.MaxInt64, t+r.w.settle)
 			r.videoTracks.Add(1)
 		} else if last := ts.lastArrival.Load(); measuring && t-last > freezeGap {
-			if r.watching(last) {
+			switch {
+			case r.closed.Load():
+			case stamped && ts.lastSent != 0 && sent-ts.lastSent > freezeGap:
+				r.w.sourcePauses.Add(1)
+			case r.watching(last):
 				r.w.freezes.Add(1)
-			} else if !r.closed.Load() {
+			default:
 				r.w.joinFreezes.Add(1)
 			}
 		}
 		ts.lastArrival.Store(t)
+		if stamped {
+			ts.lastSent = sent
+		}
 		if len(p) > layerMarkerAt {
 			ts.layer.Store(uint32(p[layerMarkerAt]))
 		}
 	}
 	if measuring {
 		r.w.packets.Add(1)
-		if sent, ok := readStamp(p); ok && r.watching(t) {
+		if stamped && r.watching(t) {
 			r.w.readLatency.add(now - sent)
 			if noted {
 				r.w.latency.add(at - sent)
@@ -318,3 +334,4 @@ func (r *receiver) stalled(now int64) int {
 	}
 	return n
 }
+

@@ -14,9 +14,9 @@ func TestOnlyViewersWatchingCount(t *testing.T) {
 	r, w := newTestReceiver(true)
 	w.settle = int64(time.Second)
 	v := r.track(true)
-	// Video starts at 100 ms, pauses 300 ms at once (within its first
-	// second: a newcomer's freeze), then runs; latency 50 ms before it
-	// watches, 1 ms after.
+	// Video starts at 100 ms, pauses 300 ms at once, though the publisher
+	// sent on (within its first second: a newcomer's freeze), then runs;
+	// latency 50 ms before it watches, 1 ms after.
 	pkts := []trackPacket{{seq: 1, sent: 50 * ms, at: 100 * ms, now: 100 * ms}}
 	seq := uint16(2)
 	for at := 400 * ms; at < 1166*ms; at += 33 * ms {
@@ -24,7 +24,11 @@ func TestOnlyViewersWatchingCount(t *testing.T) {
 		if at >= 1100*ms {
 			lat = ms
 		}
-		pkts = append(pkts, trackPacket{seq: seq, sent: at - lat, at: at, now: at})
+		sent := at - lat
+		if at == 400*ms {
+			sent = 120 * ms
+		}
+		pkts = append(pkts, trackPacket{seq: seq, sent: sent, at: at, now: at})
 		seq++
 	}
 	feed(r, v, pkts)
@@ -46,14 +50,19 @@ func TestOnlyViewersWatchingCount(t *testing.T) {
 	}
 	// A gap at the socket is one, however the reads came: 301 ms between
 	// arrivals read 138 ms apart.
-	feed(r, v, []trackPacket{{seq: seq + 2, at: 1500 * ms, now: 1501 * ms}})
+	feed(r, v, []trackPacket{{seq: seq + 2, sent: 1231 * ms, at: 1500 * ms, now: 1501 * ms}})
 	if w.freezes.Load() != 1 {
 		t.Errorf("freezes %d, want 1: the 301 ms gap at the socket", w.freezes.Load())
+	}
+	// A gap the publisher made, sending 250 ms apart, is not meetd's.
+	feed(r, v, []trackPacket{{seq: seq + 3, sent: 1481 * ms, at: 1751 * ms, now: 1751 * ms}})
+	if w.freezes.Load() != 1 || w.sourcePauses.Load() != 1 {
+		t.Errorf("freezes %d, publisher's pauses %d; want 1 and 1", w.freezes.Load(), w.sourcePauses.Load())
 	}
 
 	// One that left counts no more, nor does a freeze still going on.
 	r.closed.Store(true)
-	feed(r, v, []trackPacket{{seq: seq + 3, at: 1800 * ms, now: 1800 * ms}})
+	feed(r, v, []trackPacket{{seq: seq + 4, sent: 1780 * ms, at: 2051 * ms, now: 2051 * ms}})
 	if w.freezes.Load() != 1 || w.joinFreezes.Load() != 1 || r.stalled(3000*ms) != 0 {
 		t.Errorf("after leaving: freezes %d, join freezes %d, stalled %d; want 1, 1, 0",
 			w.freezes.Load(), w.joinFreezes.Load(), r.stalled(3000*ms))

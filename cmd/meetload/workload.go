@@ -133,8 +133,14 @@ type result struct {
 	// Freezes and the latencies above are those of subscribers already
 	// watching (joinSettle); JoinFreezes are those of W3's newcomers
 	// before, and Joins counts the newcomers whose video started.
-	JoinFreezes uint64 `json:"join_freezes"`
-	Joins       int    `json:"joins,omitempty"`
+	// SourcePauses are gaps the publisher made itself, in no count of
+	// freezes.
+	JoinFreezes  uint64 `json:"join_freezes"`
+	Joins        int    `json:"joins,omitempty"`
+	SourcePauses uint64 `json:"source_pauses"`
+	// OthersOnServerCore is the share of the window the server's core
+	// spent on other processes (contention.go); -1 unknown.
+	OthersOnServerCore float64 `json:"others_on_server_core"`
 	// Layers counts W4's subscribers by the size they show the video at
 	// and the layer they received at the end of the window:
 	// "320x180:q" and so on.
@@ -485,6 +491,7 @@ func (r *run) measure(subs []*subscriber, during func(context.Context)) error {
 		return err
 	}
 	self0, _ := procCPU(os.Getpid())
+	core0, coreErr := readCoreTimes(r.cfg.serverCPU)
 	keys0 := r.keyframeRequests()
 	t0 := time.Now()
 	r.w.measuring.Store(true)
@@ -501,6 +508,11 @@ func (r *run) measure(subs []*subscriber, during func(context.Context)) error {
 		return err
 	}
 	self1, _ := procCPU(os.Getpid())
+	core1, err := readCoreTimes(r.cfg.serverCPU)
+	r.res.OthersOnServerCore = -1
+	if coreErr == nil && err == nil && r.cfg.serverCPU >= 0 {
+		r.res.OthersOnServerCore = othersShare(core0, core1, cpu1-cpu0, elapsed)
+	}
 	r.res.LoadAvg = loadAvg()
 	r.res.KeyframeReqs = r.keyframeRequests() - keys0
 	now := nowNanos()
@@ -575,6 +587,7 @@ func (res *result) fill(t windowTotals, w *window) error {
 	}
 	res.Freezes = w.freezes.Load()
 	res.JoinFreezes = w.joinFreezes.Load()
+	res.SourcePauses = w.sourcePauses.Load()
 	switch {
 	case pkts == 0:
 		return errors.New("no packets arrived in the window")
