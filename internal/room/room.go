@@ -158,6 +158,9 @@ type Room struct {
 	// (changedLocked): every change notifies every member, and each takes
 	// a snapshot, so one made per change serves them all.
 	snap *Snapshot
+
+	// audience spreads out the notifications of audience changes.
+	audience audienceNotice
 }
 
 // changedLocked drops the snapshot of the room before a change. r.mu
@@ -216,7 +219,11 @@ func (r *Room) join(m Member, role Role, name string, maxParticipants int) error
 	}
 	r.mu.Unlock()
 	r.log.Info("joined", "participant", m.ID(), "role", role, "name", name)
-	r.notify()
+	if role == Audience {
+		r.notifyAudience()
+	} else {
+		r.notify()
+	}
 	return nil
 }
 
@@ -432,7 +439,10 @@ func (r *Room) ChatSince(seq uint64) []ChatMessage {
 // leave removes m and reports whether the room is now empty.
 func (r *Room) leave(m Member) (empty bool) {
 	r.mu.Lock()
-	_, ok := r.members[m.ID()]
+	e, ok := r.members[m.ID()]
+	// An audience member without an invitation, who is not the speaker,
+	// is in no member's list but the stage's.
+	audience := ok && e.role == Audience && !e.invited && r.speaker != m.ID()
 	if ok {
 		r.changedLocked()
 		delete(r.members, m.ID())
@@ -446,7 +456,11 @@ func (r *Room) leave(m Member) (empty bool) {
 	}
 	empty = len(r.members) == 0
 	r.mu.Unlock()
-	if ok {
+	switch {
+	case audience:
+		r.log.Info("left", "participant", m.ID())
+		r.notifyAudience()
+	case ok:
 		r.log.Info("left", "participant", m.ID())
 		r.notify()
 	}
@@ -471,6 +485,7 @@ func (r *Room) nextHostLocked() string {
 // held; the directory's lock is held.
 func (r *Room) close() {
 	close(r.stop)
+	r.stopAudience()
 	r.mu.Lock()
 	for _, c := range r.chat {
 		r.chatBytes -= r.budget.give(c)
