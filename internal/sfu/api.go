@@ -75,6 +75,8 @@ type API struct {
 	pionWrites bool
 	// queueLimits bound each subscriber's send queue.
 	queueLimits QueueLimits
+	// certs is the DTLS certificate every peer connection shares.
+	certs certificates
 }
 
 // Codecs meetd negotiates. Browsers all speak VP8, H.264 and Opus; keeping
@@ -395,11 +397,19 @@ var pcConfig = webrtc.Configuration{
 
 // NewPublishConnection creates a peer connection a publisher sends media on.
 func (a *API) NewPublishConnection() (*webrtc.PeerConnection, error) {
-	return a.publish.NewPeerConnection(pcConfig)
+	cfg, err := a.config()
+	if err != nil {
+		return nil, err
+	}
+	return a.publish.NewPeerConnection(cfg)
 }
 
 // NewSubscribeConnection creates a peer connection meetd sends media on,
 // and receives none.
 func (a *API) NewSubscribeConnection() (*webrtc.PeerConnection, error) {
-	return a.subscribe.NewPeerConnection(pcConfig)
+	cfg, err := a.config()
+	if err != nil {
+		return nil, err
+	}
+	return a.subscribe.NewPeerConnection(cfg)
 }
