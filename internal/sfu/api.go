@@ -236,6 +236,12 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 		}
 		s.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
 	}
+	agents, err := newAgentNet()
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("network: %w", err)
+	}
+	s.SetNet(agents)
 	// Browsers that hide their addresses behind mDNS names still send
 	// connectivity checks to meetd, which learns their real address from
 	// them; meetd need not resolve names on the local network.
