@@ -55,6 +55,11 @@ type Config struct {
 	// Queue bounds what each subscriber may have waiting to be sent;
 	// zero fields take the defaults.
 	Queue QueueLimits
+	// KeyframeInterval is the least time between two keyframe requests
+	// to a publisher for one layer; 0 takes DefaultKeyframeInterval. Each
+	// keyframe costs the forwarding of a large frame to every subscriber,
+	// and a viewer who joins waits for one: up to this long.
+	KeyframeInterval time.Duration
 }
 
 // API creates peer connections that share one media setup and sockets.
@@ -77,6 +82,8 @@ type API struct {
 	queueLimits QueueLimits
 	// certs is the DTLS certificate every peer connection shares.
 	certs certificates
+	// keyframeEvery is Config.KeyframeInterval, in nanoseconds.
+	keyframeEvery int64
 }
 
 // Codecs meetd negotiates. Browsers all speak VP8, H.264 and Opus; keeping
@@ -181,7 +188,8 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 		s.SetInterfaceFilter(func(name string) bool { return slices.Contains(names, name) })
 	}
 	s.SetIPFilter(notLinkLocal)
-	a := &API{batch: &sendBatch{}, pionWrites: cfg.PionWritePath, queueLimits: cfg.Queue.orDefaults()}
+	a := &API{batch: &sendBatch{}, pionWrites: cfg.PionWritePath, queueLimits: cfg.Queue.orDefaults(),
+		keyframeEvery: int64(cfg.KeyframeInterval)}
 	a.reports.batch = a.batch
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	switch {
