@@ -16,6 +16,22 @@ import (
 // the interval's end.
 const audienceEvery = time.Second
 
+// Members are told of audience changes audienceBatch at a time, with a
+// pause between batches. Each member woken is work for the server's core
+// (its goroutine builds its lists and encodes a message); woken all at
+// once, a large audience is a long queue of such work, and on one core
+// the Go scheduler looks for arriving media only once its run queue is
+// empty (or every 10 ms): the media would wait behind all of it. In
+// batches, it waits behind one at most.
+const (
+	audienceBatch = 16
+	audiencePause = time.Millisecond
+)
+
+// pauseBetweenBatches is the pause between two batches (a variable for
+// tests).
+var pauseBetweenBatches = func() { time.Sleep(audiencePause) }
+
 // audienceNotice spreads out the notifications of changes to the
 // audience alone.
 type audienceNotice struct {
@@ -45,7 +61,7 @@ func (r *Room) notifyAudience() {
 			stopped := a.stopped
 			a.mu.Unlock()
 			if !stopped {
-				r.notify()
+				r.notifyPaced()
 			}
 		})
 		a.mu.Unlock()
@@ -53,7 +69,24 @@ func (r *Room) notifyAudience() {
 	}
 	a.last = now
 	a.mu.Unlock()
-	r.notify()
+	go r.notifyPaced()
+}
+
+// notifyPaced tells every member that the room changed, audienceBatch at
+// a time.
+func (r *Room) notifyPaced() {
+	r.mu.Lock()
+	members := make([]Member, 0, len(r.members))
+	for _, e := range r.members {
+		members = append(members, e.member)
+	}
+	r.mu.Unlock()
+	for i, m := range members {
+		if i > 0 && i%audienceBatch == 0 {
+			pauseBetweenBatches()
+		}
+		m.Notify()
+	}
 }
 
 // stopAudience drops a notification that waits; for a room closing.

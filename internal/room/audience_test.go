@@ -2,6 +2,7 @@ package room
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -135,3 +136,70 @@ func TestClosedRoomTellsNoOne(t *testing.T) {
 		t.Error("a closed room notified a former member")
 	}
 }
+
+// A large audience is woken in batches with pauses between them, so that
+// the work of each member woken never queues up all at once.
+func TestAudienceIsToldInBatches(t *testing.T) {
+	var (
+		mu            sync.Mutex
+		counting      bool
+		sincePause    int
+		largest       int
+		pauses, total int
+	)
+	notified := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if counting {
+			sincePause++
+			total++
+			largest = max(largest, sincePause)
+		}
+	}
+	old := pauseBetweenBatches
+	pauseBetweenBatches = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		sincePause = 0
+		pauses++
+	}
+	defer func() { pauseBetweenBatches = old }()
+
+	d := newDir()
+	const audience = 100
+	if _, err := d.Join(Broadcast, "show", &hookMember{id: "streamer", notify: notified}, Stage, "", 0); err != nil {
+		t.Fatal(err)
+	}
+	for i := range audience {
+		if _, err := d.Join(Broadcast, "show", &hookMember{id: fmt.Sprintf("v%d", i), notify: notified}, Audience, "", 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Once those joins are told, one more is told at once, to everyone.
+	time.Sleep(audienceEvery + 100*time.Millisecond)
+	mu.Lock()
+	counting, pauses = true, 0
+	mu.Unlock()
+	if _, err := d.Join(Broadcast, "show", &member{id: "late"}, Audience, "", 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the join to be told to everyone", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return total == 1+audience
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if largest > audienceBatch || pauses == 0 {
+		t.Errorf("%d members woken without a pause (%d pauses), want at most %d", largest, pauses, audienceBatch)
+	}
+}
+
+// hookMember calls notify when notified.
+type hookMember struct {
+	id     string
+	notify func()
+}
+
+func (m *hookMember) ID() string { return m.id }
+func (m *hookMember) Notify()    { m.notify() }
