@@ -153,6 +153,9 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	fastEgress, fastEgressErr := parseBool(getenv("MEETD_FAST_EGRESS"), true)
 	fs.BoolVar(&cfg.SFU.FastEgress, "fast-egress", fastEgress,
 		"send subscribers' media with meetd's own SRTP egress, which seals it and batches the sends around pion's write path; false leaves it to pion's, which costs more CPU per viewer but reads no pion internals (env MEETD_FAST_EGRESS=false)")
+	var keyframes string
+	fs.StringVar(&keyframes, "keyframe-interval", env("MEETD_KEYFRAME_INTERVAL", sfu.DefaultKeyframeInterval.String()),
+		"least time between two keyframe requests to a publisher, per layer, however many viewers join or ask: a viewer who joins waits up to this long for video, and each keyframe is forwarded to every viewer (env MEETD_KEYFRAME_INTERVAL)")
 	fs.BoolVar(&cfg.TURN.Enabled, "turn", envBool("MEETD_TURN"),
 		"run the embedded TURN server: UDP and TCP on -turn-port, and TLS on the HTTPS port (env MEETD_TURN=true)")
 	fs.StringVar(&turnPort, "turn-port", env("MEETD_TURN_PORT", "3478"), "TURN port, UDP and TCP (env MEETD_TURN_PORT)")
@@ -281,6 +284,10 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if cfg.SFU.Queue.Stall, err = time.ParseDuration(stall); err != nil || cfg.SFU.Queue.Stall < cfg.SFU.Queue.Age {
 		return cfg, fmt.Errorf("-subscriber-stall %q: want a duration no shorter than -subscriber-queue-age, such as 5s", stall)
+	}
+	if cfg.SFU.KeyframeInterval, err = time.ParseDuration(keyframes); err != nil ||
+		cfg.SFU.KeyframeInterval < 100*time.Millisecond || cfg.SFU.KeyframeInterval > 10*time.Second {
+		return cfg, fmt.Errorf("-keyframe-interval %q: want a duration from 100ms to 10s, such as 500ms", keyframes)
 	}
 	if cfg.TURN.Port, err = parsePort("-turn-port", turnPort); err != nil {
 		return cfg, err

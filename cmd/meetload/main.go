@@ -227,6 +227,16 @@ func printTable(out io.Writer, rep report) {
 			fmt.Fprintf(out, "%s:%d subscribers by view and layer: %s\n", r.Workload, r.Subscribers, strings.Join(parts, ", "))
 		}
 	}
+	for _, r := range results {
+		if r.Joins > 0 {
+			fmt.Fprintf(out, "%s:%d newcomers: %d, video after %.0f ms (p50), %.0f ms (max); %d freezes in their first %v\n",
+				r.Workload, r.Subscribers, r.Joins, r.SetupP50Ms, r.SetupMaxMs, r.JoinFreezes, joinSettle)
+		}
+		if r.SourcePauses > 0 || r.OthersOnServerCore > 0.05 {
+			fmt.Fprintf(out, "%s:%d: the publisher paused %d times; other processes took %.0f%% of the server's core\n",
+				r.Workload, r.Subscribers, r.SourcePauses, 100*r.OthersOnServerCore)
+		}
+	}
 	for _, r := range incomplete {
 		fmt.Fprintf(out, "%s:%d: %s\n", r.Workload, r.Subscribers, r.Error)
 	}

@@ -114,6 +114,18 @@ type result struct {
 	// LoadAvg is the machine's 1-minute load average after the window:
 	// above the core count, other work competed with the run.
 	LoadAvg float64 `json:"loadavg"`
+
+	// Freezes and the latencies above are those of subscribers already
+	// watching (joinSettle); JoinFreezes are those of W3's newcomers
+	// before, and Joins counts the newcomers whose video started.
+	// SourcePauses are gaps the publisher made itself, in no count of
+	// freezes.
+	JoinFreezes  uint64 `json:"join_freezes"`
+	Joins        int    `json:"joins,omitempty"`
+	SourcePauses uint64 `json:"source_pauses"`
+	// OthersOnServerCore is the share of the window the server's core
+	// spent on other processes (contention.go); -1 unknown.
+	OthersOnServerCore float64 `json:"others_on_server_core"`
 	// Layers counts W4's subscribers by the size they show the video at
 	// and the layer they received at the end of the window:
 	// "320x180:q" and so on.
@@ -231,6 +243,7 @@ func (r *run) floor() error {
 func (r *run) do() error {
 	var err error
 	r.w.arrivals = new(arrivals)
+	r.w.settle = int64(joinSettle)
 	if r.api, err = clientAPI(r.w.arrivals); err != nil {
 		return err
 	}
@@ -315,9 +328,14 @@ func (r *run) broadcast(ctx context.Context) error {
 		// Setup of the subscribers that joined during the window.
 		time.Sleep(2 * time.Second)
 		r.mu.Lock()
-		joined := slices.Clone(r.subs[1+r.wl.n:])
+		joined := append(slices.Clone(r.subs[1+r.wl.n:]), r.gone[min(r.wl.n, len(r.gone)):]...)
 		r.mu.Unlock()
 		r.setups(joined)
+		for _, s := range joined {
+			if s != nil && s.r.setup() > 0 {
+				r.res.Joins++
+			}
+		}
 	}
 	return r.rss(base, r.wl.n)
 }
@@ -482,6 +500,7 @@ func (r *run) measure(subs []*subscriber, during func(context.Context)) error {
 		return err
 	}
 	self0, _ := procCPU(os.Getpid())
+	core0, coreErr := readCoreTimes(r.cfg.serverCPU)
 	keys0 := r.keyframeRequests()
 	t0 := time.Now()
 	r.w.measuring.Store(true)
@@ -498,6 +517,11 @@ func (r *run) measure(subs []*subscriber, during func(context.Context)) error {
 		return err
 	}
 	self1, _ := procCPU(os.Getpid())
+	core1, err := readCoreTimes(r.cfg.serverCPU)
+	r.res.OthersOnServerCore = -1
+	if coreErr == nil && err == nil && r.cfg.serverCPU >= 0 {
+		r.res.OthersOnServerCore = othersShare(core0, core1, cpu1-cpu0, elapsed)
+	}
 	r.res.LoadAvg = loadAvg()
 	r.res.KeyframeReqs = r.keyframeRequests() - keys0
 	now := nowNanos()
@@ -558,6 +582,8 @@ func (res *result) fill(t windowTotals, w *window) error {
 		res.LossRate = float64(res.Loss) / total
 	}
 	res.Freezes = w.freezes.Load()
+	res.JoinFreezes = w.joinFreezes.Load()
+	res.SourcePauses = w.sourcePauses.Load()
 	if pkts == 0 {
 		return errors.New("no packets arrived in the window")
 	}
@@ -594,6 +620,13 @@ func (r *run) keyframeRequests() int64 {
 	}
 	return n
 }
+
+// joinSettle is how long after its video starts a subscriber counts as
+// watching: its freezes and latency count from then on. A newcomer's first
+// frames are its setup, reported apart; what W3 asks is whether those
+// already watching notice the others come and go. Every subscriber of W1,
+// W2 and W4 watches before the window starts.
+const joinSettle = time.Second
 
 // churn replaces the oldest subscriber with a new one cfg.churnRate times
 // a second until ctx ends.

@@ -182,6 +182,9 @@ type Room struct {
 	// wasLive: the stage has published since the room opened, so a viewer
 	// can tell a broadcast that ended from one nobody has started.
 	wasLive bool
+
+	// audience spreads out the notifications of audience changes.
+	audience audienceNotice
 }
 
 // changedLocked drops the snapshot of the room before a change. r.mu
@@ -244,7 +247,11 @@ func (r *Room) join(m Member, role Role, name string, maxParticipants int) error
 	}
 	r.mu.Unlock()
 	r.log.Info("joined", "participant", m.ID(), "role", role, "name", name)
-	r.notify()
+	if role == Audience {
+		r.notifyAudience()
+	} else {
+		r.notify()
+	}
 	return nil
 }
 
@@ -463,7 +470,10 @@ func (r *Room) ChatSince(seq uint64) []ChatMessage {
 // leave removes m and reports whether the room is now empty.
 func (r *Room) leave(m Member) (empty bool) {
 	r.mu.Lock()
-	_, ok := r.members[m.ID()]
+	e, ok := r.members[m.ID()]
+	// An audience member without an invitation, who is not the speaker,
+	// is in no member's list but the stage's.
+	audience := ok && e.role == Audience && !e.invited && r.speaker != m.ID()
 	if ok {
 		r.changedLocked()
 		delete(r.members, m.ID())
@@ -477,7 +487,11 @@ func (r *Room) leave(m Member) (empty bool) {
 	}
 	empty = len(r.members) == 0
 	r.mu.Unlock()
-	if ok {
+	switch {
+	case audience:
+		r.log.Info("left", "participant", m.ID())
+		r.notifyAudience()
+	case ok:
 		r.log.Info("left", "participant", m.ID())
 		r.notify()
 	}
@@ -502,6 +516,7 @@ func (r *Room) nextHostLocked() string {
 // held; the directory's lock is held.
 func (r *Room) close() {
 	close(r.stop)
+	r.stopAudience()
 	r.mu.Lock()
 	for _, c := range r.chat {
 		r.chatBytes -= r.budget.give(c)

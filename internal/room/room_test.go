@@ -71,9 +71,7 @@ func TestSnapshotCountsAudienceAndTracks(t *testing.T) {
 	}
 	before := v1.notified.Load()
 	d.Leave(r, v2)
-	if v1.notified.Load() == before {
-		t.Error("members were not told that someone left")
-	}
+	waitFor(t, "members to be told that someone left", func() bool { return v1.notified.Load() != before })
 	if got := r.Snapshot().Viewers; got != 1 {
 		t.Errorf("viewers after one left: %d", got)
 	}

@@ -61,6 +61,11 @@ type Config struct {
 	// Queue bounds what each subscriber may have waiting to be sent;
 	// zero fields take the defaults.
 	Queue QueueLimits
+	// KeyframeInterval is the least time between two keyframe requests
+	// to a publisher for one layer; 0 takes DefaultKeyframeInterval. Each
+	// keyframe costs the forwarding of a large frame to every subscriber,
+	// and a viewer who joins waits for one: up to this long.
+	KeyframeInterval time.Duration
 }
 
 // API creates peer connections that share one media setup and sockets.
@@ -81,6 +86,10 @@ type API struct {
 	fastEgress bool
 	// queueLimits bound each subscriber's send queue.
 	queueLimits QueueLimits
+	// certs is the DTLS certificate every peer connection shares.
+	certs certificates
+	// keyframeEvery is Config.KeyframeInterval, in nanoseconds.
+	keyframeEvery int64
 }
 
 // Codecs meetd negotiates. Browsers all speak VP8, H.264 and Opus; keeping
@@ -185,7 +194,8 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 		s.SetInterfaceFilter(func(name string) bool { return slices.Contains(names, name) })
 	}
 	s.SetIPFilter(notLinkLocal)
-	a := &API{sockets: &udpbatch.Sockets{}, fastEgress: cfg.FastEgress, queueLimits: cfg.Queue.orDefaults()}
+	a := &API{sockets: &udpbatch.Sockets{}, fastEgress: cfg.FastEgress, queueLimits: cfg.Queue.orDefaults(),
+		keyframeEvery: int64(cfg.KeyframeInterval)}
 	a.reports.batch = a.sockets
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	switch {
@@ -240,6 +250,12 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 		}
 		s.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
 	}
+	agents, err := newAgentNet()
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("network: %w", err)
+	}
+	s.SetNet(agents)
 	// Browsers that hide their addresses behind mDNS names still send
 	// connectivity checks to meetd, which learns their real address from
 	// them; meetd need not resolve names on the local network.
@@ -430,11 +446,19 @@ var pcConfig = webrtc.Configuration{
 
 // NewPublishConnection creates a peer connection a publisher sends media on.
 func (a *API) NewPublishConnection() (*webrtc.PeerConnection, error) {
-	return a.publish.NewPeerConnection(pcConfig)
+	cfg, err := a.config()
+	if err != nil {
+		return nil, err
+	}
+	return a.publish.NewPeerConnection(cfg)
 }
 
 // NewSubscribeConnection creates a peer connection meetd sends media on,
 // and receives none.
 func (a *API) NewSubscribeConnection() (*webrtc.PeerConnection, error) {
-	return a.subscribe.NewPeerConnection(pcConfig)
+	cfg, err := a.config()
+	if err != nil {
+		return nil, err
+	}
+	return a.subscribe.NewPeerConnection(cfg)
 }

@@ -241,9 +241,13 @@ func (t *Track) requestKeyframe(l *layer) {
 	if t.kind != webrtc.RTPCodecTypeVideo || t.pc == nil || l == nil { // no connection: a track of the tests
 		return
 	}
+	every := t.keyframeEvery
+	if every <= 0 {
+		every = int64(keyframeInterval)
+	}
 	now := time.Now().UnixNano()
 	last := l.lastKeyframeRequest.Load()
-	if now-last < int64(keyframeInterval) {
+	if now-last < every {
 		l.keyframeWanted.Store(true)
 		return
 	}

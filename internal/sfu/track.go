@@ -38,6 +38,9 @@ type Track struct {
 	// batch groups the writes of one packet's fan-out into few system
 	// calls.
 	batch *udpbatch.Sockets
+	// keyframeEvery is the API's Config.KeyframeInterval (ns), 0 for
+	// keyframeInterval.
+	keyframeEvery int64
 
 	// layers is a copy-on-write list of the layers, smallest first.
 	layers atomic.Pointer[[]*layer]
@@ -88,6 +91,7 @@ func (a *API) NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, re
 		log:       log.With("track", remote.ID(), "kind", remote.Kind().String(), "codec", codec.MimeType),
 		done:      make(chan struct{}),
 	}
+	t.keyframeEvery = a.keyframeEvery
 	t.first = t.newLayer(remote)
 	t.layers.Store(&[]*layer{t.first})
 	t.downs.Store(&[]*DownTrack{})
