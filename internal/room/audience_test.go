@@ -143,6 +143,7 @@ func TestAudienceIsToldInBatches(t *testing.T) {
 	var (
 		mu            sync.Mutex
 		counting      bool
+		seen          int // every notification
 		sincePause    int
 		largest       int
 		pauses, total int
@@ -150,6 +151,7 @@ func TestAudienceIsToldInBatches(t *testing.T) {
 	notified := func() {
 		mu.Lock()
 		defer mu.Unlock()
+		seen++
 		if counting {
 			sincePause++
 			total++
@@ -175,8 +177,14 @@ func TestAudienceIsToldInBatches(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Once those joins are told, one more is told at once, to everyone.
-	time.Sleep(audienceEvery + 100*time.Millisecond)
+	// Once those joins are told (the streamer's at once, the first
+	// viewer's at once to both, the rest together to all), one more is
+	// told to everyone.
+	waitFor(t, "the joins to be told", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return seen >= 1+2+1+audience
+	})
 	mu.Lock()
 	counting, pauses = true, 0
 	mu.Unlock()
