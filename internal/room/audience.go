@@ -75,13 +75,7 @@ func (r *Room) notifyAudience() {
 // notifyPaced tells every member that the room changed, audienceBatch at
 // a time.
 func (r *Room) notifyPaced() {
-	r.mu.Lock()
-	members := make([]Member, 0, len(r.members))
-	for _, e := range r.members {
-		members = append(members, e.member)
-	}
-	r.mu.Unlock()
-	for i, m := range members {
+	for i, m := range r.memberList() {
 		if i > 0 && i%audienceBatch == 0 {
 			pauseBetweenBatches()
 		}

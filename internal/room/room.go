@@ -579,16 +579,21 @@ func (r *Room) Size() int {
 	return len(r.members)
 }
 
-// notify tells every member that the room changed. The list is copied
-// under the lock and the members are called without it.
+// notify tells every member that the room changed.
 func (r *Room) notify() {
+	for _, m := range r.memberList() {
+		m.Notify()
+	}
+}
+
+// memberList copies the members under the lock, so that they are called
+// without it.
+func (r *Room) memberList() []Member {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	members := make([]Member, 0, len(r.members))
 	for _, e := range r.members {
 		members = append(members, e.member)
 	}
-	r.mu.Unlock()
-	for _, m := range members {
-		m.Notify()
-	}
+	return members
 }
