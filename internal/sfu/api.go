@@ -10,6 +10,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/pion/dtls/v3"
@@ -49,6 +50,9 @@ type Config struct {
 	// path, as when meetd cannot read a pion version's SRTP keys: tests
 	// run that fallback with it.
 	PionWritePath bool
+	// PionReadPath leaves every publisher's media to pion's read path,
+	// as when meetd cannot read a pion version's SRTP keys (see Ingress).
+	PionReadPath bool
 	// TCPListener, when set, is ICE-TCP's listener, open already, in
 	// place of one meetd opens on TCPPort (which must be its port).
 	TCPListener net.Listener
@@ -71,8 +75,18 @@ type API struct {
 	batch *sendBatch
 	// reports sends the subscribe connections' sender reports.
 	reports reportClock
-	// pionWrites is Config.PionWritePath.
-	pionWrites bool
+	// pionWrites is Config.PionWritePath, pionReads Config.PionReadPath.
+	pionWrites, pionReads bool
+	// received is the interceptors of received streams, which each
+	// publish connection's Ingress builds.
+	received *interceptor.Registry
+	// ingresses are the publish connections' Ingresses, by connection.
+	ingresses sync.Map
+	// building serialises NewPublishConnection, in which pion builds the
+	// connection's Ingress: built hands it over.
+	building sync.Mutex
+	built    *Ingress
+	log      *slog.Logger
 	// queueLimits bound each subscriber's send queue.
 	queueLimits QueueLimits
 }
@@ -179,7 +193,8 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 		s.SetInterfaceFilter(func(name string) bool { return slices.Contains(names, name) })
 	}
 	s.SetIPFilter(notLinkLocal)
-	a := &API{batch: &sendBatch{}, pionWrites: cfg.PionWritePath, queueLimits: cfg.Queue.orDefaults()}
+	a := &API{batch: &sendBatch{}, pionWrites: cfg.PionWritePath, pionReads: cfg.PionReadPath,
+		queueLimits: cfg.Queue.orDefaults(), received: ir, log: log}
 	a.reports.batch = a.batch
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	switch {
@@ -249,9 +264,13 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 	s.SetICETimeouts(ICEDisconnectedTimeout, ICEFailedTimeout, ICEKeepalive)
 	s.SetICEMaxBindingRequests(iceMaxBindingRequests)
 
+	// A publish connection's one interceptor is its Ingress, which runs
+	// the interceptors of received streams (ir) for each.
+	publishInterceptors := &interceptor.Registry{}
+	publishInterceptors.Add(ingressFactory{a})
 	a.publish = webrtc.NewAPI(
 		webrtc.WithMediaEngine(m),
-		webrtc.WithInterceptorRegistry(ir),
+		webrtc.WithInterceptorRegistry(publishInterceptors),
 		webrtc.WithSettingEngine(s),
 	)
 	// A subscribe connection receives no media: the interceptors of
@@ -395,7 +414,21 @@ var pcConfig = webrtc.Configuration{
 
 // NewPublishConnection creates a peer connection a publisher sends media on.
 func (a *API) NewPublishConnection() (*webrtc.PeerConnection, error) {
-	return a.publish.NewPeerConnection(pcConfig)
+	a.building.Lock()
+	defer a.building.Unlock()
+	a.built = nil
+	pc, err := a.publish.NewPeerConnection(pcConfig)
+	in := a.built
+	a.built = nil
+	if err != nil {
+		return nil, err
+	}
+	if in != nil {
+		in.socket = a.newSocketIngress(pc, in)
+		in.forget = func() { a.ingresses.Delete(pc) }
+		a.ingresses.Store(pc, in)
+	}
+	return pc, nil
 }
 
 // NewSubscribeConnection creates a peer connection meetd sends media on,

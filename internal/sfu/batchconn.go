@@ -54,9 +54,14 @@ type batchConn struct {
 	recv recvSys
 	fb   feedbackBuf
 	// lmu guards listeners, the subscribe connections whose RTCP the
-	// reader handles, by remote address (see feedback.go).
+	// reader handles, by remote address (see feedback.go), and changes
+	// to media.
 	lmu       sync.Mutex
 	listeners map[netip.AddrPort]*Egress
+	// media are the publish connections whose RTP the reader decrypts,
+	// by remote address (see ingress_socket.go): copy-on-write, as it is
+	// read for every datagram.
+	media atomic.Pointer[map[netip.AddrPort]*socketIngress]
 	// warned is when a failed send was last logged (unix nanoseconds).
 	warned int64
 	// failedSinceLog counts datagrams not sent since the last log.
@@ -117,13 +122,14 @@ func (c *batchConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) 
 
 // ReadFromAddrPort is the allocation-free read of ice.AddrPortReaderWriter,
 // which pion's mux reads every datagram with (see recvSys). It returns
-// every datagram but the subscribers' RTCP that it handles itself.
+// every datagram but the subscribers' RTCP and publishers' RTP that it
+// handles itself.
 func (c *batchConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	for {
 		n, addr, err := c.recv.read(b)
-		if err != nil || !c.handleRTCP(b[:n], addr) {
+		if err != nil || !c.handleRTCP(b[:n], addr) && !c.handleMedia(b[:n], addr) {
 			return n, addr, err
 		}
 	}

@@ -36,6 +36,8 @@ type Track struct {
 	// batch groups the writes of one packet's fan-out into few system
 	// calls.
 	batch *sendBatch
+	// ingress is the publish connection's, nil for a track of the tests.
+	ingress *Ingress
 
 	// layers is a copy-on-write list of the layers, smallest first.
 	layers atomic.Pointer[[]*layer]
@@ -85,6 +87,7 @@ func (a *API) NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, re
 		batch:     a.batch,
 		log:       log.With("track", remote.ID(), "kind", remote.Kind().String(), "codec", codec.MimeType),
 		done:      make(chan struct{}),
+		ingress:   a.ingressOf(pc),
 	}
 	t.first = t.newLayer(remote)
 	t.layers.Store(&[]*layer{t.first})
@@ -136,8 +139,11 @@ func (t *Track) Run() {
 	t.readLayer(t.first)
 }
 
-// readLayer forwards the packets of one layer until it ends.
+// readLayer forwards the packets of one layer that pion reads until it
+// ends; those read at a shared socket, if any, have a goroutine of their
+// own (readQueue), and the two take turns to forward.
 func (t *Track) readLayer(l *layer) {
+	stopQueue := t.startQueue(l)
 	buf := make([]byte, maxPacketSize)
 	var pkt rtp.Packet
 	seal := new(sealBuf)
@@ -147,10 +153,13 @@ func (t *Track) readLayer(l *layer) {
 			if !errors.Is(err, io.EOF) {
 				t.log.Debug("track read ended", "rid", l.rid, "err", err)
 			}
+			stopQueue()
 			l.tally.addTo(t.counters, kindIndex(t.kind), time.Now().UnixNano())
 			return
 		}
+		l.forwarding.Lock()
 		t.forward(l, buf[:n], &pkt, seal)
+		l.forwarding.Unlock()
 	}
 }
 

@@ -1,0 +1,381 @@
+package sfu
+
+import (
+	"encoding/binary"
+	"log/slog"
+	"net/netip"
+	"reflect"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/dtls/v3"
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// socketIngress is the path of an Ingress at the shared UDP sockets: the
+// socket's reader decrypts the publisher's RTP with the connection's keys
+// (derived from its DTLS connection, as Egress derives them) and queues
+// it for the layer's goroutine. It takes only RTP of a stream a layer
+// took, from the remote address of ICE's selected pair; everything else
+// (STUN, DTLS, RTCP, unknown streams) goes to pion as before. ICE still
+// learns that the path is alive from its checks and their answers.
+type socketIngress struct {
+	in       *Ingress
+	conns    []*batchConn
+	counters *Counters
+	log      *slog.Logger
+
+	// path is the keys to decrypt with, nil until DTLS is connected and
+	// ICE selected a path on a shared socket, and again once it closes.
+	path atomic.Pointer[srtp.Context]
+	// dmu guards the decryption: path's context and hdr.
+	dmu sync.Mutex
+	hdr rtp.Header
+
+	// state guards keys, route, listening and counted, from which path is
+	// made.
+	state     sync.Mutex
+	keys      *srtp.Context
+	route     route
+	listening route
+	counted   ReadPath
+	closed    bool
+}
+
+// ReadPath is how a publish connection's media is read (see Ingress).
+type ReadPath int
+
+// Read paths.
+const (
+	// ReadPion: through pion's read path (also before the connection is
+	// connected).
+	ReadPion ReadPath = iota
+	// ReadShared: at a shared UDP socket, by meetd.
+	ReadShared
+	numReadPaths
+)
+
+func (p ReadPath) String() string {
+	return [...]string{"pion", "shared_socket"}[p]
+}
+
+// newSocketIngress gives in, the Ingress of pc, a path at a's shared
+// sockets, when there are any and pion's internals are as expected.
+func (a *API) newSocketIngress(pc *webrtc.PeerConnection, in *Ingress) *socketIngress {
+	if a.pionReads || !internals() || len(a.batch.conns) == 0 {
+		return nil
+	}
+	s := &socketIngress{in: in, conns: a.batch.conns, counters: &a.counters, log: a.log}
+	s.counters.readPaths[ReadPion].Add(1)
+	dt := pc.SCTP().Transport()
+	dt.ICETransport().OnSelectedCandidatePairChange(func(p *webrtc.ICECandidatePair) {
+		r := routeFor(s.conns, p)
+		s.state.Lock()
+		s.route = r
+		s.update()
+		s.state.Unlock()
+	})
+	dt.OnStateChange(func(st webrtc.DTLSTransportState) {
+		// pion calls this holding the transport's lock: only fields are
+		// read here, not its methods.
+		s.state.Lock()
+		defer s.state.Unlock()
+		switch st {
+		case webrtc.DTLSTransportStateConnected:
+			if s.keys == nil {
+				s.keys = s.connect(dt)
+			}
+		case webrtc.DTLSTransportStateClosed, webrtc.DTLSTransportStateFailed:
+			s.keys = nil
+		}
+		s.update()
+	})
+	return s
+}
+
+// connect derives the key that decrypts the publisher's RTP from the
+// connection's DTLS connection; nil leaves the media to pion.
+func (s *socketIngress) connect(dt *webrtc.DTLSTransport) *srtp.Context {
+	conn := (*dtls.Conn)(reflect.ValueOf(dt).Elem().FieldByName("conn").UnsafePointer())
+	if conn == nil {
+		s.log.Warn("SRTP keys not found: a publisher's media is read through pion")
+		return nil
+	}
+	profile, keys, err := dtlsSessionKeys(conn)
+	if err == nil {
+		var ctx *srtp.Context
+		// Replay protection as pion's SRTP sessions have it; header
+		// extensions encrypted (RFC 9335) or not, as pion reads them
+		// when the connection negotiated it (which pion's clients do).
+		ctx, err = srtp.CreateContext(keys.RemoteMasterKey, keys.RemoteMasterSalt, profile,
+			srtp.SRTPReplayProtection(srtpReplayWindow), srtp.Cryptex(srtp.CryptexModeEnabled))
+		if err == nil {
+			return ctx
+		}
+	}
+	s.log.Warn("SRTP keys not derived: a publisher's media is read through pion", "err", err)
+	return nil
+}
+
+// srtpReplayWindow is how many RTP packets back a replay is caught, as
+// pion's sessions default to.
+const srtpReplayWindow = 64
+
+// update makes path from keys and route, and listens at the route's
+// socket. state must be held.
+func (s *socketIngress) update() {
+	var want route
+	if s.keys != nil && !s.closed {
+		want = s.route
+	}
+	if want.conn == nil {
+		s.path.Store(nil)
+	} else {
+		s.path.Store(s.keys)
+	}
+	if want != s.listening {
+		if s.listening.conn != nil {
+			s.listening.conn.unlistenMedia(s.listening.addr, s)
+		}
+		if want.conn != nil {
+			want.conn.listenMedia(want.addr, s)
+		}
+		s.listening = want
+	}
+	now := ReadPion
+	if want.conn != nil {
+		now = ReadShared
+	}
+	if now != s.counted {
+		s.counters.readPaths[s.counted].Add(-1)
+		s.counters.readPaths[now].Add(1)
+		s.counted = now
+	}
+}
+
+// close stops the path for good, as the connection closes.
+func (s *socketIngress) close() {
+	s.state.Lock()
+	defer s.state.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
+	s.update()
+	s.counters.readPaths[s.counted].Add(-1)
+}
+
+// listenMedia makes c hand the RTP from addr to s.
+func (c *batchConn) listenMedia(addr netip.AddrPort, s *socketIngress) {
+	c.lmu.Lock()
+	defer c.lmu.Unlock()
+	m := map[netip.AddrPort]*socketIngress{}
+	if old := c.media.Load(); old != nil {
+		for k, v := range *old {
+			m[k] = v
+		}
+	}
+	m[addr] = s
+	c.media.Store(&m)
+}
+
+// unlistenMedia undoes listenMedia, unless another connection listens to
+// addr since.
+func (c *batchConn) unlistenMedia(addr netip.AddrPort, s *socketIngress) {
+	c.lmu.Lock()
+	defer c.lmu.Unlock()
+	old := c.media.Load()
+	if old == nil || (*old)[addr] != s {
+		return
+	}
+	m := make(map[netip.AddrPort]*socketIngress, len(*old))
+	for k, v := range *old {
+		if k != addr {
+			m[k] = v
+		}
+	}
+	c.media.Store(&m)
+}
+
+// handleMedia hands b, a datagram from addr, to the publish connection
+// listening to addr if it is RTP the connection takes; false when it is
+// for pion.
+func (c *batchConn) handleMedia(b []byte, addr netip.AddrPort) bool {
+	m := c.media.Load()
+	if m == nil || len(*m) == 0 || !isRTP(b) {
+		return false
+	}
+	s := (*m)[netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())]
+	return s != nil && s.receive(b)
+}
+
+// isRTP tells RTP from RTCP, STUN and DTLS on a multiplexed socket by its
+// first two bytes (RFC 7983, RFC 5761).
+func isRTP(b []byte) bool {
+	return len(b) >= rtpHeaderSize && b[0]>>6 == 2 && (b[1] < 192 || b[1] > 223)
+}
+
+const rtpHeaderSize = 12
+
+// receive decrypts pkt, an SRTP packet from the publisher, and queues it
+// for the layer that took its stream. It is false when pion must take the
+// packet: no layer took the stream, the path is not up, the queue is full,
+// or the packet does not decrypt (pion then decides what it is).
+func (s *socketIngress) receive(pkt []byte) bool {
+	ctx := s.path.Load()
+	if ctx == nil {
+		return false
+	}
+	st := (*s.in.streams.Load())[binary.BigEndian.Uint32(pkt[8:12])]
+	if st == nil {
+		return false
+	}
+	q := st.queue.Load()
+	if q == nil {
+		if !s.in.takeRTX(st) {
+			return false
+		}
+		q = st.queue.Load()
+	}
+	if q == nil || len(pkt) > maxPacketSize+srtpMaxOverhead {
+		return false
+	}
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	slot := q.reserve()
+	if slot == nil {
+		return false
+	}
+	plain, err := ctx.DecryptRTP(slot.buf[:0], pkt, &s.hdr)
+	if err != nil {
+		s.log.Debug("publisher's RTP not decrypted at the socket", "err", err)
+		return false
+	}
+	slot.n, slot.stream = len(plain), st
+	q.commit()
+	s.counters.readAtSocket.Add(1)
+	return true
+}
+
+// unwrapRTX turns an RTX packet (RFC 4588), decrypted in b, into the
+// packet it repairs, in place, as pion does with the RTX it reads: the
+// original sequence number moves from the payload into the header, and
+// the SSRC and payload type become the layer's. It returns nil for a
+// packet without one (padding, for bandwidth probing) or a malformed one.
+func unwrapRTX(b []byte, ssrc uint32, pt uint8) []byte {
+	if len(b) < rtpHeaderSize {
+		return nil
+	}
+	hn := rtpHeaderSize + 4*int(b[0]&0x0f)
+	if b[0]&0x10 != 0 {
+		if len(b) < hn+4 {
+			return nil
+		}
+		hn += 4 + 4*int(binary.BigEndian.Uint16(b[hn+2:hn+4]))
+	}
+	pad := 0
+	if b[0]&0x20 != 0 && len(b) > 0 {
+		pad = int(b[len(b)-1])
+	}
+	if len(b)-hn-pad < 2 {
+		return nil
+	}
+	b[1] = b[1]&0x80 | pt&0x7f
+	b[2], b[3] = b[hn], b[hn+1]
+	binary.BigEndian.PutUint32(b[8:12], ssrc)
+	copy(b[hn:], b[hn+2:])
+	return b[:len(b)-2]
+}
+
+// inQueueLen bounds the packets one layer may have waiting at the socket:
+// a frame's burst fits. When it is full, packets go to pion, whose
+// buffers are larger.
+const inQueueLen = 64
+
+// inQueue holds a layer's packets read at the socket until its goroutine
+// forwards them: a ring of slots the socket's reader decrypts into and
+// the goroutine forwards from, so that a packet is not copied again. The
+// buffers are made as the ring first needs them: a layer's goroutine
+// mostly keeps up, and a few suffice.
+type inQueue struct {
+	// mu guards head, tail and closed; the slots between head and tail
+	// are the goroutine's, the others the reader's.
+	mu         sync.Mutex
+	head, tail uint32
+	closed     bool
+	// wake tells the goroutine that packets came or the queue closed.
+	wake  chan struct{}
+	slots [inQueueLen]inSlot
+}
+
+type inSlot struct {
+	buf    []byte
+	n      int
+	stream *ingressStream
+}
+
+func newInQueue() *inQueue { return &inQueue{wake: make(chan struct{}, 1)} }
+
+// reserve is the slot the next packet goes into, nil when the queue is
+// full or closed. Only one reader at a time reserves and commits (the
+// Ingress's dmu).
+func (q *inQueue) reserve() *inSlot {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed || q.tail-q.head == inQueueLen {
+		return nil
+	}
+	s := &q.slots[q.tail%inQueueLen]
+	if s.buf == nil {
+		s.buf = make([]byte, maxPacketSize+srtpMaxOverhead)
+	}
+	return s
+}
+
+// commit queues the slot reserve gave.
+func (q *inQueue) commit() {
+	q.mu.Lock()
+	q.tail++
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// next waits for the first packet queued and returns its slot, which
+// stays the caller's until done; nil once the queue is closed.
+func (q *inQueue) next() *inSlot {
+	q.mu.Lock()
+	for q.head == q.tail && !q.closed {
+		q.mu.Unlock()
+		<-q.wake
+		q.mu.Lock()
+	}
+	var s *inSlot
+	if q.head != q.tail {
+		s = &q.slots[q.head%inQueueLen]
+	}
+	q.mu.Unlock()
+	return s
+}
+
+// done gives the slot next returned back to the reader.
+func (q *inQueue) done() {
+	q.mu.Lock()
+	q.head++
+	q.mu.Unlock()
+}
+
+// close ends the queue: next returns nil once it is empty.
+func (q *inQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
