@@ -250,11 +250,12 @@ func (s *socketIngress) receive(pkt []byte) bool {
 	}
 	plain, err := ctx.DecryptRTP(slot.buf[:0], pkt, &s.hdr)
 	if err != nil {
+		q.unreserve(slot)
 		s.log.Debug("publisher's RTP not decrypted at the socket", "err", err)
 		return false
 	}
 	slot.n, slot.stream = len(plain), st
-	q.commit()
+	q.commit(slot)
 	s.counters.readAtSocket.Add(1)
 	return true
 }
@@ -295,48 +296,58 @@ func unwrapRTX(b []byte, ssrc uint32, pt uint8) []byte {
 const inQueueLen = 64
 
 // inQueue holds a layer's packets read at the socket until its goroutine
-// forwards them: a ring of slots the socket's reader decrypts into and
-// the goroutine forwards from, so that a packet is not copied again. The
-// buffers are made as the ring first needs them: a layer's goroutine
-// mostly keeps up, and a few suffice.
+// forwards them: the socket's reader decrypts each into a slot, and the
+// goroutine forwards from the slot, so that a packet is not copied again.
+// Slots come back to a free list: a layer's goroutine mostly keeps up, so
+// a few are made, not one per place in the queue.
 type inQueue struct {
-	// mu guards head, tail and closed; the slots between head and tail
-	// are the goroutine's, the others the reader's.
+	// mu guards the fields below; the slots between head and tail are the
+	// goroutine's, reserved ones the reader's.
 	mu         sync.Mutex
+	ring       [inQueueLen]*inSlot
 	head, tail uint32
+	free       []*inSlot
 	closed     bool
 	// wake tells the goroutine that packets came or the queue closed.
-	wake  chan struct{}
-	slots [inQueueLen]inSlot
+	wake chan struct{}
 }
 
 type inSlot struct {
-	buf    []byte
+	buf    [maxPacketSize + srtpMaxOverhead]byte
 	n      int
 	stream *ingressStream
 }
 
 func newInQueue() *inQueue { return &inQueue{wake: make(chan struct{}, 1)} }
 
-// reserve is the slot the next packet goes into, nil when the queue is
-// full or closed. Only one reader at a time reserves and commits (the
-// Ingress's dmu).
+// reserve is a slot for the next packet, nil when the queue is full or
+// closed. The caller gives it back with commit or unreserve.
 func (q *inQueue) reserve() *inSlot {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed || q.tail-q.head == inQueueLen {
 		return nil
 	}
-	s := &q.slots[q.tail%inQueueLen]
-	if s.buf == nil {
-		s.buf = make([]byte, maxPacketSize+srtpMaxOverhead)
+	if n := len(q.free); n > 0 {
+		s := q.free[n-1]
+		q.free = q.free[:n-1]
+		return s
 	}
-	return s
+	return new(inSlot)
 }
 
-// commit queues the slot reserve gave.
-func (q *inQueue) commit() {
+// unreserve gives back a slot reserve gave and no packet went into.
+func (q *inQueue) unreserve(s *inSlot) {
 	q.mu.Lock()
+	q.free = append(q.free, s)
+	q.mu.Unlock()
+}
+
+// commit queues s, a slot reserve gave. Only one reader at a time
+// commits (socketIngress.dmu): reserve made room for it.
+func (q *inQueue) commit(s *inSlot) {
+	q.mu.Lock()
+	q.ring[q.tail%inQueueLen] = s
 	q.tail++
 	q.mu.Unlock()
 	select {
@@ -346,7 +357,7 @@ func (q *inQueue) commit() {
 }
 
 // next waits for the first packet queued and returns its slot, which
-// stays the caller's until done; nil once the queue is closed.
+// stays the caller's until done; nil once the queue is closed and empty.
 func (q *inQueue) next() *inSlot {
 	q.mu.Lock()
 	for q.head == q.tail && !q.closed {
@@ -356,15 +367,18 @@ func (q *inQueue) next() *inSlot {
 	}
 	var s *inSlot
 	if q.head != q.tail {
-		s = &q.slots[q.head%inQueueLen]
+		s = q.ring[q.head%inQueueLen]
 	}
 	q.mu.Unlock()
 	return s
 }
 
-// done gives the slot next returned back to the reader.
+// done takes the slot next returned off the queue, for reuse.
 func (q *inQueue) done() {
 	q.mu.Lock()
+	i := q.head % inQueueLen
+	q.free = append(q.free, q.ring[i])
+	q.ring[i] = nil
 	q.head++
 	q.mu.Unlock()
 }

@@ -140,7 +140,7 @@ func TestInQueue(t *testing.T) {
 			t.Fatalf("packet %d refused", i)
 		}
 		s.n = i
-		q.commit()
+		q.commit(s)
 	}
 	if q.reserve() != nil {
 		t.Fatal("a full queue took one more")
@@ -166,7 +166,7 @@ func TestInQueue(t *testing.T) {
 	}
 	s := q.reserve()
 	s.n = 1000
-	q.commit()
+	q.commit(s)
 	if n := <-got; n != 1000 {
 		t.Fatalf("got packet %d, want 1000", n)
 	}
@@ -176,6 +176,9 @@ func TestInQueue(t *testing.T) {
 	}
 	if q.reserve() != nil {
 		t.Fatal("a closed queue took a packet")
+	}
+	if len(q.free) != inQueueLen {
+		t.Errorf("%d slots made, want %d", len(q.free), inQueueLen)
 	}
 }
 
