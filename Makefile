@@ -64,10 +64,10 @@ clean:
 	rm -rf bin web/dist e2e/artifacts
 
 # Load meetd on loopback (W1 broadcast at 50, 100 and 200 subscribers, W2
-# meeting of 6, W4 simulcast broadcast at 100 and 200) and print a table;
-# see docs/performance.md. With two cores or more, meetd runs on core 0
-# and the load tool on core 1.
-BENCH_FLAGS ?= -workloads w1:50,w1:100,w1:200,w2:6,w4:100,w4:200 -duration 10s
+# meetings of 6 and 10, W4 simulcast broadcast at 100 and 200) and print a
+# table; see docs/performance.md. With two cores or more, meetd runs on
+# core 0 and the load tool on core 1.
+BENCH_FLAGS ?= -workloads w1:50,w1:100,w1:200,w2:6,w2:10,w4:100,w4:200 -duration 10s
 
 bin/meetload: $(GO_SOURCES)
 	$(GO) build -o bin/meetload ./cmd/meetload
