@@ -86,6 +86,11 @@ func runMeetd(t *testing.T, cfg Config) *Main {
 	if cfg.TLS.StateDir == "" {
 		cfg.TLS.StateDir = testStateDir
 	}
+	// MEETD_PION_READ_PATH=true runs the tests with publishers' media
+	// read through pion, as -pion-read-path does.
+	if v := os.Getenv("MEETD_PION_READ_PATH"); v == "true" || v == "1" {
+		cfg.SFU.PionReadPath = true
+	}
 	m := NewMain(cfg, testLog())
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
