@@ -74,6 +74,13 @@ func testLog() *slog.Logger {
 	return slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
+// pionReads reports whether MEETD_PION_READ_PATH=true asks to run the
+// tests with publishers' media read through pion, as -pion-read-path does.
+func pionReads() bool {
+	v := os.Getenv("MEETD_PION_READ_PATH")
+	return v == "true" || v == "1"
+}
+
 // runMeetd starts meetd with cfg, on loopback unless cfg says otherwise.
 func runMeetd(t *testing.T, cfg Config) *Main {
 	t.Helper()
@@ -86,9 +93,7 @@ func runMeetd(t *testing.T, cfg Config) *Main {
 	if cfg.TLS.StateDir == "" {
 		cfg.TLS.StateDir = testStateDir
 	}
-	// MEETD_PION_READ_PATH=true runs the tests with publishers' media
-	// read through pion, as -pion-read-path does.
-	if v := os.Getenv("MEETD_PION_READ_PATH"); v == "true" || v == "1" {
+	if pionReads() {
 		cfg.SFU.PionReadPath = true
 	}
 	m := NewMain(cfg, testLog())

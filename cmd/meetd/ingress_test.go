@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -34,7 +33,7 @@ func TestPublisherMediaReadPaths(t *testing.T) {
 }
 
 func testReadPath(t *testing.T, pion bool) {
-	if v := os.Getenv("MEETD_PION_READ_PATH"); !pion && (v == "true" || v == "1") {
+	if !pion && pionReads() {
 		t.Skip("MEETD_PION_READ_PATH: every test reads through pion")
 	}
 	checkLeaks(t)

@@ -425,6 +425,12 @@ func (a *API) NewPublishConnection() (*webrtc.PeerConnection, error) {
 	}
 	if in != nil {
 		in.socket = a.newSocketIngress(pc, in)
+		if in.socket == nil {
+			// Counted as pion's until it closes; a socket path counts
+			// itself as it moves.
+			a.counters.readPaths[ReadPion].Add(1)
+			in.uncount = func() { a.counters.readPaths[ReadPion].Add(-1) }
+		}
 		in.forget = func() { a.ingresses.Delete(pc) }
 		a.ingresses.Store(pc, in)
 	}

@@ -47,8 +47,11 @@ type Ingress struct {
 	// socket is the path at the shared sockets; nil with
 	// Config.PionReadPath or when pion's internals are out of reach.
 	socket *socketIngress
-	// forget removes the Ingress from its API's, as the connection closes.
-	forget func()
+	// forget removes the Ingress from its API's, and uncount (when not
+	// nil) from the count of connections read through pion, as the
+	// connection closes, once.
+	forget, uncount func()
+	closeOnce       sync.Once
 }
 
 // ingressStream is one received stream: a layer of a track, or the
@@ -178,12 +181,17 @@ func (in *Ingress) UnbindLocalStream(info *interceptor.StreamInfo) {
 // Close implements interceptor.Interceptor: pion calls it as the
 // connection closes.
 func (in *Ingress) Close() error {
-	if in.socket != nil {
-		in.socket.close()
-	}
-	if in.forget != nil {
-		in.forget()
-	}
+	in.closeOnce.Do(func() {
+		if in.socket != nil {
+			in.socket.close()
+		}
+		if in.uncount != nil {
+			in.uncount()
+		}
+		if in.forget != nil {
+			in.forget()
+		}
+	})
 	return in.chain.Close()
 }
 
