@@ -35,6 +35,10 @@ type Counters struct {
 	// added to by the sockets' readers only (one goroutine each).
 	readPaths    [numReadPaths]atomic.Int64
 	readAtSocket atomic.Uint64
+	// readQueueFull counts publishers' packets pion read because their
+	// layer's queue at the socket was full: rare, so counted when it
+	// happens.
+	readQueueFull atomic.Uint64
 	// queueOverflows counts subscribers' send queues backing up (see
 	// QueueLimits): rare, so counted when it happens.
 	queueOverflows atomic.Uint64
@@ -179,6 +183,9 @@ type CounterSnapshot struct {
 	// ReadAtSocket how many of their packets were read at a shared socket.
 	ReadPaths    [numReadPaths]int64
 	ReadAtSocket uint64
+	// ReadQueueFull counts their packets pion read because their layer's
+	// queue at the socket was full.
+	ReadQueueFull uint64
 	// QueueOverflows counts the times a subscriber's send queue backed
 	// up and its video was dropped until a keyframe.
 	QueueOverflows uint64
@@ -212,6 +219,7 @@ func (c *Counters) Snapshot() CounterSnapshot {
 		s.ReadPaths[i] = c.readPaths[i].Load()
 	}
 	s.ReadAtSocket = c.readAtSocket.Load()
+	s.ReadQueueFull = c.readQueueFull.Load()
 	return s
 }
 

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/rtp"
@@ -42,6 +43,10 @@ type socketIngress struct {
 	listening route
 	counted   ReadPath
 	closed    bool
+
+	// warned is when a full queue was last logged (unix nanoseconds),
+	// under dmu.
+	warned int64
 }
 
 // ReadPath is how a publish connection's media is read (see Ingress).
@@ -246,6 +251,7 @@ func (s *socketIngress) receive(pkt []byte) bool {
 	defer s.dmu.Unlock()
 	slot := q.reserve()
 	if slot == nil {
+		s.queueFull(st)
 		return false
 	}
 	plain, err := ctx.DecryptRTP(slot.buf[:0], pkt, &s.hdr)
@@ -258,6 +264,19 @@ func (s *socketIngress) receive(pkt []byte) bool {
 	q.commit(slot)
 	s.counters.readAtSocket.Add(1)
 	return true
+}
+
+// queueFull counts a packet of st that pion takes because its layer's
+// queue is full (its goroutine fell behind, or closed), and says so at
+// most once a second. dmu must be held.
+func (s *socketIngress) queueFull(st *ingressStream) {
+	s.counters.readQueueFull.Add(1)
+	now := time.Now().UnixNano()
+	if now-s.warned < int64(time.Second) {
+		return
+	}
+	s.warned = now
+	s.log.Warn("a publisher's layer falls behind: its packets go through pion", "ssrc", st.info.SSRC)
 }
 
 // unwrapRTX turns an RTX packet (RFC 4588), decrypted in b, into the

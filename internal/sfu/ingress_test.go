@@ -110,6 +110,26 @@ func TestRTPReadAtTheSocket(t *testing.T) {
 	if n := in.socket.counters.readAtSocket.Load(); n != 1 {
 		t.Errorf("%d packets counted as read at the socket, want 1", n)
 	}
+	// A layer whose goroutine falls behind: what its queue cannot hold
+	// goes to pion, and is counted.
+	for i := range inQueueLen {
+		send(pub, srtpPacket(1111, uint16(100+i)))
+	}
+	waitFor(t, "the queue full", func() bool {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return q.tail-q.head == inQueueLen
+	})
+	send(pub, srtpPacket(1111, 100+inQueueLen))
+	forPion("a packet beyond the full queue")
+	if n := in.socket.counters.Snapshot().ReadQueueFull; n != 1 {
+		t.Errorf("%d packets counted as beyond a full queue, want 1", n)
+	}
+	for range inQueueLen {
+		q.next()
+		q.done()
+	}
+
 	send(pub, first)
 	forPion("a replay")
 	send(pub, srtpPacket(2222, 1))
@@ -241,4 +261,16 @@ func FuzzUnwrapRTX(f *testing.F) {
 			t.Fatalf("unwrapped %x into %x", b, out)
 		}
 	})
+}
+
+// waitFor polls cond until it holds, failing the test after 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
