@@ -119,7 +119,7 @@ func TestCrossOriginWebSocketRefused(t *testing.T) {
 
 func TestShutdownTellsClients(t *testing.T) {
 	checkLeaks(t)
-	m := NewMain(Config{Addr: "127.0.0.1:0", SFU: sfu.Config{Loopback: true, Interfaces: []string{"lo"}}},
+	m := NewMain(Config{Addr: "127.0.0.1:0", SFU: sfu.Config{Loopback: true, Interfaces: []string{"lo"}, FastEgress: fastEgress}},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)

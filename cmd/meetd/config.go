@@ -152,6 +152,12 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"oldest media waiting to be sent to one subscriber; older is dropped (env MEETD_SUBSCRIBER_QUEUE_AGE)")
 	fs.StringVar(&stall, "subscriber-stall", env("MEETD_SUBSCRIBER_STALL", sfu.DefaultStall.String()),
 		"how long a subscriber's media may stay backed up before meetd stops sending it and tells it so (env MEETD_SUBSCRIBER_STALL)")
+	fastEgress, fastEgressErr := parseBool(getenv("MEETD_FAST_EGRESS"), true)
+	fs.BoolVar(&cfg.SFU.FastEgress, "fast-egress", fastEgress,
+		"send subscribers' media with meetd's own SRTP egress, which seals it and batches the sends around pion's write path; false leaves it to pion's, which costs more CPU per viewer but reads no pion internals (env MEETD_FAST_EGRESS=false)")
+	var keyframes string
+	fs.StringVar(&keyframes, "keyframe-interval", env("MEETD_KEYFRAME_INTERVAL", sfu.DefaultKeyframeInterval.String()),
+		"least time between two keyframe requests to a publisher, per layer, however many viewers join or ask: a viewer who joins waits up to this long for video, and each keyframe is forwarded to every viewer (env MEETD_KEYFRAME_INTERVAL)")
 	fs.BoolVar(&cfg.TURN.Enabled, "turn", envBool("MEETD_TURN"),
 		"run the embedded TURN server: UDP and TCP on -turn-port, and TLS on the HTTPS port (env MEETD_TURN=true)")
 	fs.StringVar(&turnPort, "turn-port", env("MEETD_TURN_PORT", "3478"), "TURN port, UDP and TCP (env MEETD_TURN_PORT)")
@@ -269,6 +275,9 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	if cfg.SFU.TCPPort, err = parsePort("-tcp-port", tcpPort); err != nil {
 		return cfg, err
 	}
+	if fastEgressErr != nil {
+		return cfg, fmt.Errorf("MEETD_FAST_EGRESS: %w", fastEgressErr)
+	}
 	if cfg.SFU.Queue.Bytes < 16<<10 {
 		return cfg, fmt.Errorf("-subscriber-queue-bytes %d: want 16384 or more", cfg.SFU.Queue.Bytes)
 	}
@@ -277,6 +286,10 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if cfg.SFU.Queue.Stall, err = time.ParseDuration(stall); err != nil || cfg.SFU.Queue.Stall < cfg.SFU.Queue.Age {
 		return cfg, fmt.Errorf("-subscriber-stall %q: want a duration no shorter than -subscriber-queue-age, such as 5s", stall)
+	}
+	if cfg.SFU.KeyframeInterval, err = time.ParseDuration(keyframes); err != nil ||
+		cfg.SFU.KeyframeInterval < 100*time.Millisecond || cfg.SFU.KeyframeInterval > 10*time.Second {
+		return cfg, fmt.Errorf("-keyframe-interval %q: want a duration from 100ms to 10s, such as 500ms", keyframes)
 	}
 	if cfg.TURN.Port, err = parsePort("-turn-port", turnPort); err != nil {
 		return cfg, err
@@ -375,6 +388,20 @@ func envInt(v string, def int) int {
 		return n
 	}
 	return def
+}
+
+// parseBool reads an environment variable's true or false, def when it
+// is empty.
+func parseBool(v string, def bool) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "":
+		return def, nil
+	case "true", "1", "yes", "on":
+		return true, nil
+	case "false", "0", "no", "off":
+		return false, nil
+	}
+	return def, fmt.Errorf("%q: want true or false", v)
 }
 
 func splitList(s string) []string {

@@ -127,3 +127,31 @@ func TestParsePerAddressLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestFastEgressSetting: the fast egress is on unless -fast-egress=false
+// or MEETD_FAST_EGRESS says so; the flag wins, and a value that is not
+// true or false is refused, in words.
+func TestFastEgressSetting(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  string
+		want bool
+	}{
+		{nil, "", true},
+		{nil, "false", false},
+		{nil, "off", false},
+		{nil, "0", false},
+		{nil, "true", true},
+		{[]string{"-fast-egress=false"}, "", false},
+		{[]string{"-fast-egress"}, "false", true},
+	} {
+		cfg, err := ParseConfig(c.args, func(k string) string { return map[string]string{"MEETD_FAST_EGRESS": c.env}[k] }, io.Discard)
+		if err != nil || cfg.SFU.FastEgress != c.want {
+			t.Errorf("%v with MEETD_FAST_EGRESS=%q: fast egress %v (%v), want %v", c.args, c.env, cfg.SFU.FastEgress, err, c.want)
+		}
+	}
+	_, err := ParseConfig(nil, func(k string) string { return map[string]string{"MEETD_FAST_EGRESS": "maybe"}[k] }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "MEETD_FAST_EGRESS") {
+		t.Errorf("MEETD_FAST_EGRESS=maybe: %v, want an error naming it", err)
+	}
+}

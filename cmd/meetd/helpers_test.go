@@ -40,11 +40,21 @@ import (
 // server against the system roots, with no way to pass others.
 var testStateDir string
 
+// fastEgress is whether test servers send media with meetd's own egress:
+// MEETD_FAST_EGRESS as meetd reads it, so true unless it says false.
+// make test runs the suite both ways.
+var fastEgress = true
+
 // TestMain runs a helper process's role (netns_test.go) or the tests,
 // with the test authority in place.
 func TestMain(m *testing.M) {
 	if runHelper() {
 		return
+	}
+	var err error
+	if fastEgress, err = parseBool(os.Getenv("MEETD_FAST_EGRESS"), true); err != nil {
+		fmt.Fprintln(os.Stderr, "MEETD_FAST_EGRESS:", err)
+		os.Exit(2)
 	}
 	dir, err := os.MkdirTemp("", "meetd-test-state-")
 	if err != nil {
@@ -81,9 +91,18 @@ func pionReads() bool {
 	return v == "true" || v == "1"
 }
 
-// runMeetd starts meetd with cfg, on loopback unless cfg says otherwise.
+// runMeetd starts meetd with cfg, on loopback unless cfg says otherwise,
+// its media sent by the fast egress or pion as MEETD_FAST_EGRESS says.
 func runMeetd(t *testing.T, cfg Config) *Main {
 	t.Helper()
+	return runMeetdEgress(t, cfg, fastEgress)
+}
+
+// runMeetdEgress is runMeetd with the fast egress on or off, whatever
+// MEETD_FAST_EGRESS says.
+func runMeetdEgress(t *testing.T, cfg Config, fast bool) *Main {
+	t.Helper()
+	cfg.SFU.FastEgress = fast
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}

@@ -128,7 +128,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.rooms = room.NewDirectory(m.log, m.Config.Limits)
 	perAddr := newPerAddr(m.Config.PerAddr, m.log)
 	m.rooms.SetOpener(client.RoomOpener(perAddr.rooms))
-	met := metrics.New(m.rooms, m.api.Counters(), m.api.BatchStats)
+	met := metrics.New(m.rooms, m.api.Counters(), m.api.BatchStats, client.Stats{})
 	env := &client.Env{API: m.api, Rooms: m.rooms, Log: m.log, Metrics: met}
 	if len(m.Config.ICEServers) > 0 {
 		env.ICEServers = []msg.ICEServer{{URLs: m.Config.ICEServers}}
@@ -201,7 +201,7 @@ func (m *Main) startTURN(env *client.Env) error {
 			m.log.Error("TURN credential", "err", err)
 			return nil
 		}
-		return []msg.ICEServer{s}
+		return []msg.ICEServer{{URLs: s.URLs, Username: s.Username, Credential: s.Credential}}
 	}
 	env.TURNRevoke = m.turn.Revoke
 	return nil

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/meetd/meetd/internal/room"
+	"github.com/meetd/meetd/internal/sfu"
 	"github.com/meetd/meetd/internal/signal"
 	"github.com/meetd/meetd/internal/testclient"
 )
@@ -119,7 +120,7 @@ func checkScreenGone(t *testing.T, ctx context.Context, m *Main, roomName string
 	stream := sharer.ID() + "_" + testclient.ScreenStream
 	waitUntil(t, ctx, "the screen off the room's stage", func() bool {
 		for _, p := range m.rooms.Get(room.Meeting, roomName).Snapshot().Tracks {
-			if p.Track.StreamID() == stream {
+			if p.Track.(*sfu.Track).StreamID() == stream {
 				return false
 			}
 		}

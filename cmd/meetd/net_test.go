@@ -117,9 +117,7 @@ func TestAllMediaOnOneUDPPort(t *testing.T) {
 			}
 		}
 	}
-	if st := m.api.BatchStats(); st.Batches == 0 || st.Sent == 0 || st.Failed != 0 {
-		t.Errorf("batched sends %+v, want some and no failures", st)
-	}
+	wantBatches(t, m)
 	wantSendPaths(t, m, "every participant", 4, 0, 0)
 	// Their receiver reports (one a second) are read at the socket.
 	waitRTCPRead(t, ctx, m, sfu.RTCPAtSocket)
@@ -153,15 +151,31 @@ func TestMediaSharesOneSocketByDefault(t *testing.T) {
 			t.Errorf("viewer %d: path %v, want meetd's media socket %s", i, path, addrs[0])
 		}
 	}
-	if st := m.api.BatchStats(); st.Batches == 0 || st.Failed != 0 {
+	wantBatches(t, m)
+}
+
+// wantBatches checks that the shared sockets sent media in batches from
+// meetd's egress, when the fast egress is on, and none from it when it is
+// off; and that the kernel refused none.
+func wantBatches(t *testing.T, m *Main) {
+	t.Helper()
+	st := m.api.BatchStats()
+	if st.Failed != 0 || (m.api.FastEgress() && (st.Batches == 0 || st.Sent == 0 || st.FromEgress == 0)) {
 		t.Errorf("batched sends %+v, want some and no failures", st)
+	}
+	if !m.api.FastEgress() && st.FromEgress != 0 {
+		t.Errorf("with the fast egress off, it sent %d datagrams", st.FromEgress)
 	}
 }
 
 // wantSendPaths checks how many subscribe connections send on a shared
-// socket, through ICE and through pion's write path.
+// socket, through ICE and through pion's write path: with the fast
+// egress off, all of them through pion's.
 func wantSendPaths(t *testing.T, m *Main, who string, shared, ice, pion int64) {
 	t.Helper()
+	if !m.api.FastEgress() {
+		shared, ice, pion = 0, 0, shared+ice+pion
+	}
 	p := m.api.Counters().Snapshot().SendPaths
 	if p[sfu.SendShared] != shared || p[sfu.SendICE] != ice || p[sfu.SendPion] != pion {
 		t.Errorf("%s: subscribe connections sending on a shared socket %d, through ICE %d, through pion %d; want %d, %d, %d",
@@ -170,9 +184,13 @@ func wantSendPaths(t *testing.T, m *Main, who string, shared, ice, pion int64) {
 }
 
 // waitRTCPRead waits until meetd has read subscribers' RTCP where read
-// says, and checks that none was dropped.
+// says (through pion, with the fast egress off), and checks that none was
+// dropped.
 func waitRTCPRead(t *testing.T, ctx context.Context, m *Main, read sfu.RTCPRead) {
 	t.Helper()
+	if !m.api.FastEgress() {
+		read = sfu.RTCPFromPion
+	}
 	waitUntil(t, ctx, "subscriber RTCP read "+fmt.Sprint(read), func() bool {
 		return m.api.Counters().Snapshot().RTCPRead[read] > 0
 	})
@@ -214,13 +232,14 @@ func TestSocketPerConnection(t *testing.T) {
 	}
 }
 
-// TestPionWritePathFallback: when meetd cannot read pion's SRTP keys
-// (another pion version), a subscriber's media and sender reports go
-// through pion's write path, and its RTCP is read through pion: the
-// viewer still plays, with nothing lost.
-func TestPionWritePathFallback(t *testing.T) {
+// TestPionWritePath: with the fast egress off (-fast-egress=false, or a
+// pion version whose SRTP keys meetd cannot read), a subscriber's media
+// and sender reports go through pion's write path, and its RTCP is read
+// through pion: the viewer still plays, with nothing lost, and meetd's
+// egress sends nothing.
+func TestPionWritePath(t *testing.T) {
 	checkLeaks(t)
-	m := runMeetd(t, Config{SFU: sfu.Config{Loopback: true, Interfaces: []string{"lo"}, PionWritePath: true}})
+	m := runMeetdEgress(t, Config{}, false)
 	url := "ws://" + m.Addr() + "/ws"
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -240,6 +259,12 @@ func TestPionWritePathFallback(t *testing.T) {
 	waitRTCPRead(t, ctx, m, sfu.RTCPFromPion)
 	if n := m.api.Counters().Snapshot().RTCPRead[sfu.RTCPAtSocket]; n != 0 {
 		t.Errorf("%d RTCP packets read at the shared socket, on the pion path", n)
+	}
+	// Every packet the viewer got, pion wrote: it read them after.
+	got := v.Stats(webrtc.RTPCodecTypeAudio).Packets + v.Stats(webrtc.RTPCodecTypeVideo).Packets
+	if st := m.api.BatchStats(); st.FromEgress != 0 || st.PionRTP < uint64(got) {
+		t.Errorf("meetd's egress wrote %d datagrams and pion %d RTP and RTCP; the viewer got %d packets, all pion's",
+			st.FromEgress, st.PionRTP, got)
 	}
 }
 

@@ -69,7 +69,7 @@ func cameraTrack(t *testing.T, m *Main, name string) *sfu.Track {
 	}
 	for _, p := range r.Snapshot().Tracks {
 		if p.Track.Kind() == webrtc.RTPCodecTypeVideo {
-			return p.Track
+			return p.Track.(*sfu.Track)
 		}
 	}
 	t.Fatalf("no video in %q", name)

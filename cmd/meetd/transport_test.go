@@ -111,7 +111,7 @@ func TestStalledBodyIsCut(t *testing.T) {
 // the stop is a clean one.
 func TestShutdownTellsClientsBeforeDraining(t *testing.T) {
 	checkLeaks(t)
-	m := NewMain(Config{Addr: "127.0.0.1:0", SFU: sfu.Config{Loopback: true, Interfaces: []string{"lo"}}}, testLog())
+	m := NewMain(Config{Addr: "127.0.0.1:0", SFU: sfu.Config{Loopback: true, Interfaces: []string{"lo"}, FastEgress: fastEgress}}, testLog())
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

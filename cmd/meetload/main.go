@@ -1,7 +1,10 @@
 // Command meetload loads a running meetd over its real protocol, on
 // loopback, and reports how much server CPU each forwarded packet costs
-// next to the floor measured in the same run: SRTP encryption and one
-// sendto of a packet of the same size. See docs/performance.md.
+// next to the floor measured in the same run once meetd is idle: the
+// same packets sealed in place with AES-GCM and sent with batched
+// sendmmsg to as many sockets, on meetd's core (floor.go). Beside it, the
+// kernel's own cost per datagram of sendto, sendmmsg and UDP GSO
+// (limits.go). See docs/performance.md.
 //
 // Workloads: w1 (broadcast: one publisher, N subscribers), w2 (meeting: N
 // participants each publishing and receiving all others), w3 (churn: w1
@@ -40,6 +43,7 @@ type config struct {
 	churnRate    float64
 	pprofDir     string
 	floorPackets int
+	limits       bool
 	meetdLog     io.Writer
 	quiet        bool
 }
@@ -85,7 +89,8 @@ func mainErr(args []string, out io.Writer) error {
 	fs.IntVar(&cfg.concurrency, "concurrency", 16, "subscribers connecting at once")
 	fs.Float64Var(&cfg.churnRate, "churn-rate", 10, "w3: subscribers replaced per second")
 	fs.StringVar(&cfg.pprofDir, "pprof-dir", "", "start meetd with -pprof and save a CPU profile of each window in this directory")
-	fs.IntVar(&cfg.floorPackets, "floor-packets", 100000, "packets the floor measurement sends, each time")
+	fs.IntVar(&cfg.floorPackets, "floor-packets", 100000, "packets the floor measurement sends, each pass")
+	fs.BoolVar(&cfg.limits, "limits", true, "measure the kernel's cost per datagram of sendto, sendmmsg and UDP GSO first")
 	views := fs.String("views", "small,medium,large", "w4: the sizes subscribers show the video at, in turn: small, medium or large")
 	fs.BoolVar(&cfg.quiet, "q", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -128,24 +133,55 @@ func mainErr(args []string, out io.Writer) error {
 	}
 	warnSharedCore(cfg)
 
-	var results []result
+	rep := report{meetd: cfg.build()}
+	cfg.logf("measuring %s", rep.meetd)
+	if cfg.limits {
+		// Before any meetd runs: the core is the limits' alone.
+		cfg.logf("limits: measuring sendto, sendmmsg and UDP GSO")
+		l := measureLimits(cfg.serverCPU, limitRounds)
+		rep.limits = &l
+	}
 	for _, wl := range wls {
 		cfg.logf("%s: starting", wl)
 		res := runWorkload(cfg, wl)
+		res.MeetdBuild = &rep.meetd
 		if res.Error != "" {
 			cfg.logf("%s: %s", wl, res.Error)
 		}
-		results = append(results, res)
+		rep.results = append(rep.results, res)
 	}
-	printTable(out, results)
-	// The last lines: one JSON object per workload.
+	printTable(out, rep)
+	// The last lines: one JSON object per workload, then the limits'.
 	enc := json.NewEncoder(out)
-	for _, r := range results {
+	for _, r := range rep.results {
 		if err := enc.Encode(r); err != nil {
 			return err
 		}
 	}
+	if rep.limits != nil {
+		return enc.Encode(struct {
+			Limits *limits `json:"limits"`
+		}{rep.limits})
+	}
 	return nil
+}
+
+// build is the build of the meetd the runs load: the binary started, or
+// the running one's.
+func (c *config) build() buildStamp {
+	if c.url != "" {
+		b := readBuild(fmt.Sprintf("/proc/%d/exe", c.pid))
+		b.Path = fmt.Sprintf("meetd (pid %d)", c.pid)
+		return b
+	}
+	return readBuild(c.meetd)
+}
+
+// report is what the tool prints.
+type report struct {
+	meetd   buildStamp
+	limits  *limits // nil when not measured
+	results []result
 }
 
 // warnSharedCore says so when the tool may run on the server's core, which
@@ -161,7 +197,9 @@ func warnSharedCore(cfg *config) {
 	}
 }
 
-func printTable(out io.Writer, results []result) {
+func printTable(out io.Writer, rep report) {
+	results := rep.results
+	fmt.Fprintf(out, "meetd %s\n", rep.meetd)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "workload\tN\tpkt/s\tµs/pkt\tfloor µs\tratio\tp50 ms\tp99 ms\tp99.9 ms\tread p50\tread p99\tloss\tlate\tfreezes\tsetup p50 ms\tRSS/sub MiB\tserver cores\tclient cores\tload\t")
 	// failed did not run; incomplete ran, but some figures in their rows
@@ -189,10 +227,46 @@ func printTable(out io.Writer, results []result) {
 			fmt.Fprintf(out, "%s:%d subscribers by view and layer: %s\n", r.Workload, r.Subscribers, strings.Join(parts, ", "))
 		}
 	}
+	for _, r := range results {
+		if r.Joins > 0 {
+			fmt.Fprintf(out, "%s:%d newcomers: %d, video after %.0f ms (p50), %.0f ms (max); %d freezes in their first %v\n",
+				r.Workload, r.Subscribers, r.Joins, r.SetupP50Ms, r.SetupMaxMs, r.JoinFreezes, joinSettle)
+		}
+		if r.SourcePauses > 0 || r.OthersOnServerCore > 0.05 {
+			fmt.Fprintf(out, "%s:%d: the publisher paused %d times; other processes took %.0f%% of the server's core\n",
+				r.Workload, r.Subscribers, r.SourcePauses, 100*r.OthersOnServerCore)
+		}
+	}
 	for _, r := range incomplete {
 		fmt.Fprintf(out, "%s:%d: %s\n", r.Workload, r.Subscribers, r.Error)
 	}
 	for _, r := range failed {
 		fmt.Fprintf(out, "%s:%d did not run: %s\n", r.Workload, r.Subscribers, r.Error)
+	}
+	if l := rep.limits; l != nil {
+		printLimits(out, l)
+	}
+}
+
+// printLimits prints the limits as a table of their own.
+func printLimits(out io.Writer, l *limits) {
+	fmt.Fprintf(out, "\nlimits: the kernel's CPU per datagram in a hot loop, %d-byte datagrams to %d loopback sockets, on the server's core\n",
+		l.Bytes, l.Destinations)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "send\tdatagrams a call\tµs/datagram\t")
+	for _, row := range []struct {
+		name string
+		n    int
+		us   float64
+	}{{"sendto", 1, l.SendtoUs}, {"sendmmsg", l.Batch, l.SendmmsgUs}, {"UDP GSO", l.GSOSegments, l.GSOUs}} {
+		us := "-"
+		if row.us > 0 {
+			us = fmt.Sprintf("%.2f", row.us)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t\n", row.name, row.n, us)
+	}
+	_ = tw.Flush()
+	if l.Error != "" {
+		fmt.Fprintf(out, "limits: %s\n", l.Error)
 	}
 }

@@ -18,17 +18,45 @@ import (
 
 func TestFloorPerPacket(t *testing.T) {
 	// 2000 bursts to 100 receivers in 0.5 s of the thread's CPU: 2.5 µs each.
-	us, err := floorPerPacket(500*time.Millisecond, 200000, 200000)
+	us, err := floorPerPacket(500*time.Millisecond, 0, 200000, 200000)
 	if err != nil || us != 2.5 {
 		t.Errorf("floorPerPacket = %v, %v; want 2.5 µs", us, err)
 	}
+	// The clock reads around the bursts are not the floor's: 0.1 s of
+	// them leave 2 µs a packet.
+	us, err = floorPerPacket(500*time.Millisecond, 100*time.Millisecond, 200000, 200000)
+	if err != nil || us != 2 {
+		t.Errorf("floorPerPacket with the clock's overhead = %v, %v; want 2 µs", us, err)
+	}
 	// 1% of the packets may miss their receivers; more, and the sender
 	// may have skipped work the floor should count.
-	if _, err := floorPerPacket(time.Millisecond, 1000, 990); err != nil {
+	if _, err := floorPerPacket(time.Millisecond, 0, 1000, 990); err != nil {
 		t.Errorf("990 of 1000 received: %v", err)
 	}
-	if _, err := floorPerPacket(time.Millisecond, 1000, 989); err == nil || !strings.Contains(err.Error(), "989 of 1000") {
+	if _, err := floorPerPacket(time.Millisecond, 0, 1000, 989); err == nil || !strings.Contains(err.Error(), "989 of 1000") {
 		t.Errorf("989 of 1000 received: error %v, want one that says so", err)
+	}
+	// Nothing left once the clock's overhead is taken out: no floor.
+	if us, err := floorPerPacket(time.Millisecond, time.Millisecond, 1000, 1000); err == nil {
+		t.Errorf("all of it the clock's: floor %v, want an error", us)
+	}
+}
+
+func TestMedianFloor(t *testing.T) {
+	for _, c := range []struct {
+		passes []float64
+		want   float64
+	}{
+		{[]float64{2.1, 1.9, 2.0}, 2.0},
+		{[]float64{3, 1}, 2},
+		{[]float64{2.5}, 2.5},
+		{[]float64{0, math.NaN(), 2, math.Inf(1), -1}, 2}, // only sound passes count
+		{[]float64{0, math.NaN()}, 0},
+		{nil, 0},
+	} {
+		if got := medianFloor(c.passes); got != c.want {
+			t.Errorf("medianFloor(%v) = %v, want %v", c.passes, got, c.want)
+		}
 	}
 }
 
@@ -272,20 +300,26 @@ func TestFill(t *testing.T) {
 	w.lost.Store(25)
 	w.freezes.Store(3)
 	w.unstamped.Store(4)
+	w.sizes[1112].Store(75000)
+	w.sizes[132].Store(25000)
 	var res result
 	err := res.fill(windowTotals{
 		elapsed: 10 * time.Second,
-		server:  3 * time.Second,    // 30 µs a packet
-		client:  5 * time.Second,    // half a core
-		floors:  [2]float64{14, 16}, // 15 µs on average
+		server:  3 * time.Second, // 30 µs a packet
+		client:  5 * time.Second, // half a core
 	}, w)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The floor: the median of its passes, 15 µs.
+	if err := res.setFloor([]float64{16, 14, 15}); err != nil {
+		t.Fatal(err)
+	}
 	want := result{
 		Seconds: 10, ForwardedPPS: 10000, ServerCores: 0.3, ClientCores: 0.5,
-		CPUUsPerPkt: 30, FloorUsPerPkt: 15, RatioToFloor: 2,
-		P50Ms: -1, P99Ms: -1, P999Ms: -1, ReadP50Ms: -1, ReadP99Ms: -1, ReadP999Ms: -1,
+		CPUUsPerPkt: 30, FloorUsPerPkt: 15, RatioToFloor: 2, FloorPassesUs: []float64{16, 14, 15},
+		PacketBytes: 867, // 0.75 × 1112 + 0.25 × 132
+		P50Ms:       -1, P99Ms: -1, P999Ms: -1, ReadP50Ms: -1, ReadP99Ms: -1, ReadP999Ms: -1,
 		Unstamped: 4, Loss: 25, LossRate: 25.0 / 100025, Freezes: 3,
 	}
 	if !reflect.DeepEqual(res, want) {
@@ -295,7 +329,7 @@ func TestFill(t *testing.T) {
 	// No packets: an error, and no NaN or Inf for the JSON to choke on.
 	w = new(window)
 	res = result{}
-	err = res.fill(windowTotals{elapsed: 10 * time.Second, server: time.Second, floors: [2]float64{2, 2}}, w)
+	err = res.fill(windowTotals{elapsed: 10 * time.Second, server: time.Second}, w)
 	if err == nil || !strings.Contains(err.Error(), "no packets") {
 		t.Errorf("no packets: error %v", err)
 	}
@@ -315,17 +349,28 @@ func checkJSON(t *testing.T, res result) {
 // ratio: the run says so, and its figures still encode, where a ratio of
 // +Inf would stop the tool's JSON output.
 func TestZeroFloor(t *testing.T) {
-	for _, floors := range [][2]float64{{0, 0}, {0.0002, 0.0004}, {math.NaN(), 2}, {math.Inf(1), 2}} {
+	for _, passes := range [][]float64{nil, {0, 0, 0}, {0.0002, 0.0004, 0.0001}, {math.NaN(), math.NaN(), 2}, {math.Inf(1), 0, 0}} {
 		w := new(window)
 		w.packets.Store(100000)
 		var res result
-		err := res.fill(windowTotals{elapsed: 10 * time.Second, server: 3 * time.Second, floors: floors}, w)
-		if err == nil || !strings.Contains(err.Error(), "floor") {
-			t.Errorf("floors %v: error %v, want one about the floor", floors, err)
+		if err := res.fill(windowTotals{elapsed: 10 * time.Second, server: 3 * time.Second}, w); err != nil {
+			t.Fatal(err)
 		}
-		if res.CPUUsPerPkt != 30 || res.RatioToFloor != 0 || res.FloorUsPerPkt != 0 {
-			t.Errorf("floors %v: %v µs a packet, floor %v, ratio %v; want 30, 0, 0",
-				floors, res.CPUUsPerPkt, res.FloorUsPerPkt, res.RatioToFloor)
+		ok := !math.IsNaN(medianFloor(passes)) && round(medianFloor(passes), 3) > 0
+		err := res.setFloor(passes)
+		if ok {
+			// One sound pass of three: that is the floor.
+			if err != nil || res.FloorUsPerPkt != 2 || res.RatioToFloor != 15 {
+				t.Errorf("passes %v: floor %v, ratio %v, %v; want 2, 15", passes, res.FloorUsPerPkt, res.RatioToFloor, err)
+			}
+		} else {
+			if err == nil || !strings.Contains(err.Error(), "floor") {
+				t.Errorf("passes %v: error %v, want one about the floor", passes, err)
+			}
+			if res.CPUUsPerPkt != 30 || res.RatioToFloor != 0 || res.FloorUsPerPkt != 0 {
+				t.Errorf("passes %v: %v µs a packet, floor %v, ratio %v; want 30, 0, 0",
+					passes, res.CPUUsPerPkt, res.FloorUsPerPkt, res.RatioToFloor)
+			}
 		}
 		checkJSON(t, res)
 	}
@@ -333,15 +378,15 @@ func TestZeroFloor(t *testing.T) {
 	w := new(window)
 	w.packets.Store(1)
 	var res result
-	if err := res.fill(windowTotals{floors: [2]float64{2, 2}}, w); err == nil {
+	if err := res.fill(windowTotals{}, w); err == nil {
 		t.Error("a window of no time: no error")
 	}
 	checkJSON(t, res)
 	// The floor itself is never 0 or NaN.
-	if us, err := floorPerPacket(0, 1000, 1000); err == nil {
+	if us, err := floorPerPacket(0, 0, 1000, 1000); err == nil {
 		t.Errorf("no CPU time: floor %v, want an error", us)
 	}
-	if us, err := floorPerPacket(time.Millisecond, 0, 0); err == nil {
+	if us, err := floorPerPacket(time.Millisecond, 0, 0, 0); err == nil {
 		t.Errorf("no packets: floor %v, want an error", us)
 	}
 }
@@ -349,10 +394,10 @@ func TestZeroFloor(t *testing.T) {
 // A run whose ratio could not be had shows its row and says why.
 func TestTableSaysWhatIsMissing(t *testing.T) {
 	var out strings.Builder
-	printTable(&out, []result{
+	printTable(&out, report{results: []result{
 		{Workload: "w1", Subscribers: 5, ForwardedPPS: 950, CPUUsPerPkt: 30, Error: "the floor came to 0 and 0 µs per packet: no ratio to it"},
 		{Workload: "w2", Subscribers: 3, Error: "no packets arrived in the window"},
-	})
+	}})
 	for _, want := range []string{"950", "w1:5: the floor came to 0", "w2:3 did not run: no packets"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the table has no %q:\n%s", want, out.String())
@@ -416,7 +461,7 @@ func TestLateIsNotLost(t *testing.T) {
 	w.late.Store(20)
 	w.lost.Store(10)
 	var res result
-	if err := res.fill(windowTotals{elapsed: time.Second, floors: [2]float64{1, 1}}, w); err != nil {
+	if err := res.fill(windowTotals{elapsed: time.Second}, w); err != nil {
 		t.Fatal(err)
 	}
 	if res.Loss != 10 || res.Late != 20 || res.LossRate != 0.01 {

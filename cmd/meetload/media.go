@@ -167,12 +167,3 @@ func syntheticMedia(ctx context.Context, audio, video *webrtc.TrackLocalStaticRT
 		}
 	}
 }
-
-// videoShare is the share of video packets in the stream, by count:
-// 89 delta frames of 4.5 packets and one keyframe every 3 s, and 150 audio
-// packets.
-func videoShare() float64 {
-	video := 89*4.5 + keyframePackets
-	audio := float64(keyframeEvery / audioInterval)
-	return video / (video + audio)
-}

@@ -23,6 +23,19 @@ type window struct {
 	// later ones: out of order or resent after a NACK.
 	late    atomic.Uint64
 	freezes atomic.Uint64
+	// joinFreezes counts the freezes of subscribers not yet watching
+	// (settle): a newcomer's first frames, not a disturbance of those
+	// already watching. freezes does not count them.
+	joinFreezes atomic.Uint64
+	// sourcePauses counts the gaps over freezeGap that the publisher made:
+	// it sent the packets on either side that far apart itself (a
+	// publisher of this tool, sharing a core with the subscribers' pion
+	// stacks, can be kept from running). freezes does not count them.
+	sourcePauses atomic.Uint64
+	// settle is how long after its first video packet a subscriber counts
+	// as watching: from then on its freezes and latency count. 0: from its
+	// first video packet.
+	settle int64
 	// latency is from the send stamp to the packet's arrival at the
 	// subscriber's socket, readLatency to the subscriber's read of it
 	// (arrival.go); unstamped counts packets whose arrival was not found.
@@ -30,6 +43,39 @@ type window struct {
 	readLatency histogram
 	unstamped   atomic.Uint64
 	arrivals    *arrivals
+	// sizes counts the packets counted in packets by their RTP size
+	// (header and payload, before SRTP), for the floor; the last counts
+	// all larger.
+	sizes [maxRTPSize + 1]atomic.Uint64
+}
+
+// maxRTPSize is the largest RTP packet size sizes tells apart.
+const maxRTPSize = 1500
+
+// mix is the sizes of the packets the subscribers received in the window
+// and their shares, smallest first; nil before any.
+func (w *window) mix() []sizeShare {
+	var mix []sizeShare
+	var total float64
+	for size := range w.sizes {
+		if n := w.sizes[size].Load(); n > 0 {
+			mix = append(mix, sizeShare{size, float64(n)})
+			total += float64(n)
+		}
+	}
+	for i := range mix {
+		mix[i].share /= total
+	}
+	return mix
+}
+
+// meanSize is the mean size of mix's packets.
+func meanSize(mix []sizeShare) float64 {
+	var m float64
+	for _, s := range mix {
+		m += float64(s.size) * s.share
+	}
+	return m
 }
 
 // histogram counts latencies in 10 µs buckets up to 200 ms.
@@ -73,6 +119,10 @@ type receiver struct {
 	dialed int64 // nowNanos when the subscriber connected
 	// firstVideo is when the first video packet arrived, 0 before.
 	firstVideo atomic.Int64
+	// watchingFrom is when r counts as watching: settle after its first
+	// video packet arrived (at the socket, if noted there); MaxInt64
+	// before.
+	watchingFrom atomic.Int64
 	// videoTracks counts the video tracks on which packets arrived.
 	videoTracks atomic.Int32
 	closed      atomic.Bool
@@ -86,6 +136,9 @@ type receiver struct {
 type trackState struct {
 	video       bool
 	lastArrival atomic.Int64
+	// lastSent is the send stamp of the last video packet, 0 if it had
+	// none; the track's reader's own.
+	lastSent int64
 	// seq is the track reader's own.
 	seq seqTracker
 	// layer is the marker of the simulcast layer of the last video packet
@@ -93,7 +146,11 @@ type trackState struct {
 	layer atomic.Uint32
 }
 
-func newReceiver(w *window) *receiver { return &receiver{w: w, dialed: nowNanos()} }
+func newReceiver(w *window) *receiver {
+	r := &receiver{w: w, dialed: nowNanos()}
+	r.watchingFrom.Store(math.MaxInt64)
+	return r
+}
 
 // setup is the time from connecting to the first video packet, 0 before it.
 func (r *receiver) setup() time.Duration {
@@ -132,10 +189,26 @@ func (r *receiver) track(video bool) *trackState {
 	return ts
 }
 
+// watching reports whether r counts as a viewer already watching at t:
+// its video started at least settle before, and it has not left.
+func (r *receiver) watching(t int64) bool {
+	return t >= r.watchingFrom.Load() && !r.closed.Load()
+}
+
 // packet counts a packet of track ts, with header h and payload p, that
 // the subscriber read at now: sequence gaps, latency and freezes.
+// Freezes and latency count only while the subscriber is watching, and
+// are timed by the packet's arrival at the socket when it was noted:
+// the tool's own pion stacks, which share a core, delay reads by tens of
+// milliseconds, which is not meetd's doing.
 func (r *receiver) packet(ts *trackState, h *rtp.Header, p []byte, now int64) {
 	measuring := r.w.measuring.Load()
+	at, noted := r.w.arrivals.get(h.SSRC, h.SequenceNumber)
+	t := now
+	if noted {
+		t = at
+	}
+	sent, stamped := readStamp(p)
 	first := !ts.seq.started
 	lost, arrival := ts.seq.next(h.SequenceNumber, measuring)
 	switch arrival {
@@ -156,20 +229,33 @@ func (r *receiver) packet(ts *trackState, h *rtp.Header, p []byte, now int64) {
 	if ts.video {
 		if first {
 			r.firstVideo.CompareAndSwap(0, now)
+			r.watchingFrom.CompareAndSwap(math.MaxInt64, t+r.w.settle)
 			r.videoTracks.Add(1)
-		} else if measuring && now-ts.lastArrival.Load() > freezeGap {
-			r.w.freezes.Add(1)
+		} else if last := ts.lastArrival.Load(); measuring && t-last > freezeGap {
+			switch {
+			case r.closed.Load():
+			case stamped && ts.lastSent != 0 && sent-ts.lastSent > freezeGap:
+				r.w.sourcePauses.Add(1)
+			case r.watching(last):
+				r.w.freezes.Add(1)
+			default:
+				r.w.joinFreezes.Add(1)
+			}
 		}
-		ts.lastArrival.Store(now)
+		ts.lastArrival.Store(t)
+		if stamped {
+			ts.lastSent = sent
+		}
 		if len(p) > layerMarkerAt {
 			ts.layer.Store(uint32(p[layerMarkerAt]))
 		}
 	}
 	if measuring {
 		r.w.packets.Add(1)
-		if sent, ok := readStamp(p); ok {
+		r.w.sizes[min(h.MarshalSize()+len(p), maxRTPSize)].Add(1)
+		if stamped && r.watching(t) {
 			r.w.readLatency.add(now - sent)
-			if at, ok := r.w.arrivals.get(h.SSRC, h.SequenceNumber); ok {
+			if noted {
 				r.w.latency.add(at - sent)
 			} else {
 				r.w.unstamped.Add(1)
@@ -266,7 +352,8 @@ func (r *receiver) layer() byte {
 }
 
 // stalled counts the video tracks of r on which nothing arrived for longer
-// than freezeGap at now: freezes still going on when a window ends.
+// than freezeGap at now, since a packet that came while r was watching:
+// freezes still going on when a window ends.
 func (r *receiver) stalled(now int64) int {
 	if r.closed.Load() {
 		return 0
@@ -275,7 +362,7 @@ func (r *receiver) stalled(now int64) int {
 	defer r.mu.Unlock()
 	n := 0
 	for _, t := range r.tracks {
-		if last := t.lastArrival.Load(); t.video && last != 0 && now-last > freezeGap {
+		if last := t.lastArrival.Load(); t.video && last != 0 && now-last > freezeGap && r.watching(last) {
 			n++
 		}
 	}

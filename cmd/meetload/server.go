@@ -150,6 +150,22 @@ func statCPU(data []byte) (time.Duration, error) {
 	return time.Duration(utime+stime) * clockTick, nil
 }
 
+// waitIdle waits until process pid used no clock tick of CPU (10 ms; under
+// 5% of a core) over a fifth of a second, or timeout passed.
+func waitIdle(pid int, timeout time.Duration) {
+	const step = 200 * time.Millisecond
+	deadline := time.Now().Add(timeout)
+	last, err := procCPU(pid)
+	for err == nil && time.Now().Before(deadline) {
+		time.Sleep(step)
+		var now time.Duration
+		if now, err = procCPU(pid); err == nil && now-last < clockTick {
+			return
+		}
+		last = now
+	}
+}
+
 // procRSS is the resident memory of process pid, in bytes.
 func procRSS(pid int) (int64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))

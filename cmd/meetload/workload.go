@@ -50,26 +50,6 @@ func (w workload) fanout() int {
 	return w.n
 }
 
-// mix is the sizes of the packets subscribers receive, for the floor.
-func (w workload) mix() []sizeShare {
-	if w.kind != "w4" {
-		v := videoShare()
-		return []sizeShare{{videoPacketBytes, v}, {audioPacketBytes, 1 - v}}
-	}
-	audio := float64(keyframeEvery/audioInterval) * float64(w.n)
-	mix := []sizeShare{{audioPacketBytes, audio}}
-	total := audio
-	for i, l := range simLayers {
-		n := l.perInterval() * float64(w.viewers(i))
-		mix = append(mix, sizeShare{rtpHeaderBytes + l.payload, n})
-		total += n
-	}
-	for i := range mix {
-		mix[i].share /= total
-	}
-	return mix
-}
-
 // w4Views are the sizes W4's subscribers can show the video at: small,
 // medium and large, which take the quarter, half and full layer.
 var w4Views = [len(simLayers)]viewSize{{"small", 320, 180}, {"medium", 640, 360}, {"large", 1280, 720}}
@@ -110,6 +90,11 @@ type result struct {
 	P50Ms         float64 `json:"p50_ms"`
 	P99Ms         float64 `json:"p99_ms"`
 	P999Ms        float64 `json:"p999_ms"`
+	// FloorPassesUs are the floor's passes, of which FloorUsPerPkt is the
+	// median; PacketBytes is the mean size of the RTP packets forwarded
+	// (before SRTP), which the floor sends.
+	FloorPassesUs []float64 `json:"floor_passes_us,omitempty"`
+	PacketBytes   float64   `json:"packet_bytes"`
 	// The same to the subscriber's read of the track, after the load
 	// clients' own pion stacks, and the packets whose socket arrival was
 	// not found (arrival.go).
@@ -129,11 +114,25 @@ type result struct {
 	// LoadAvg is the machine's 1-minute load average after the window:
 	// above the core count, other work competed with the run.
 	LoadAvg float64 `json:"loadavg"`
+
+	// Freezes and the latencies above are those of subscribers already
+	// watching (joinSettle); JoinFreezes are those of W3's newcomers
+	// before, and Joins counts the newcomers whose video started.
+	// SourcePauses are gaps the publisher made itself, in no count of
+	// freezes.
+	JoinFreezes  uint64 `json:"join_freezes"`
+	Joins        int    `json:"joins,omitempty"`
+	SourcePauses uint64 `json:"source_pauses"`
+	// OthersOnServerCore is the share of the window the server's core
+	// spent on other processes (contention.go); -1 unknown.
+	OthersOnServerCore float64 `json:"others_on_server_core"`
 	// Layers counts W4's subscribers by the size they show the video at
 	// and the layer they received at the end of the window:
 	// "320x180:q" and so on.
 	Layers map[string]int `json:"layers,omitempty"`
-	Error  string         `json:"error,omitempty"`
+	// MeetdBuild is the build of meetd the run measured.
+	MeetdBuild *buildStamp `json:"meetd_build,omitempty"`
+	Error      string      `json:"error,omitempty"`
 }
 
 // subscriber is one load client and what it received.
@@ -203,15 +202,48 @@ func clientAPI(arr *arrivals) (*webrtc.API, error) {
 
 func runWorkload(cfg *config, wl workload) result {
 	r := &run{cfg: cfg, wl: wl, res: result{Workload: wl.kind, Subscribers: wl.n}}
-	if err := r.do(); err != nil {
+	err := r.do()
+	if r.res.ForwardedPPS > 0 {
+		// do has closed every client and stopped the meetd it started:
+		// meetd is idle, and the floor has the core to itself.
+		err = errors.Join(err, r.floor())
+	}
+	if err != nil {
 		r.res.Error = err.Error()
 	}
 	return r.res
 }
 
+// floor measures the floor of the run's window: its fan-out, the sizes
+// and mix of the packets its subscribers received, as often as they came,
+// its SRTP profile's key length; floorPasses times, on meetd's core.
+func (r *run) floor() error {
+	keyLen, err := gcmKeyLen(r.res.SRTPProfile)
+	if err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	if r.cfg.url != "" {
+		// A meetd the tool did not start keeps running: let it finish
+		// with the clients that left.
+		waitIdle(r.srv.pid, 10*time.Second)
+	}
+	spec := floorSpec{keyLen: keyLen, fanout: r.wl.fanout(), packets: r.cfg.floorPackets, mix: r.w.mix()}
+	spec.interval = fanOutInterval(spec.fanout, r.res.ForwardedPPS)
+	passes := make([]float64, 0, floorPasses)
+	for range floorPasses {
+		us, err := measureFloor(r.cfg.serverCPU, spec)
+		if err != nil {
+			return fmt.Errorf("floor: %w", err)
+		}
+		passes = append(passes, us)
+	}
+	return r.res.setFloor(passes)
+}
+
 func (r *run) do() error {
 	var err error
 	r.w.arrivals = new(arrivals)
+	r.w.settle = int64(joinSettle)
 	if r.api, err = clientAPI(r.w.arrivals); err != nil {
 		return err
 	}
@@ -296,9 +328,14 @@ func (r *run) broadcast(ctx context.Context) error {
 		// Setup of the subscribers that joined during the window.
 		time.Sleep(2 * time.Second)
 		r.mu.Lock()
-		joined := slices.Clone(r.subs[1+r.wl.n:])
+		joined := append(slices.Clone(r.subs[1+r.wl.n:]), r.gone[min(r.wl.n, len(r.gone)):]...)
 		r.mu.Unlock()
 		r.setups(joined)
+		for _, s := range joined {
+			if s != nil && s.r.setup() > 0 {
+				r.res.Joins++
+			}
+		}
 	}
 	return r.rss(base, r.wl.n)
 }
@@ -442,23 +479,13 @@ func (r *run) waitVideo(ctx context.Context, subs []*subscriber, tracks int) err
 	}
 }
 
-// measure runs the measuring window: the floor before and after it, and
-// in it the server's CPU, what arrived, and during, if not nil.
+// measure runs the measuring window: the server's CPU, what arrived,
+// and during, if not nil. The floor is measured after it (runWorkload).
 func (r *run) measure(subs []*subscriber, during func(context.Context)) error {
-	profileName := ""
 	for _, s := range subs {
-		if profileName = s.c.SRTPProfile(); profileName != "" {
+		if r.res.SRTPProfile = s.c.SRTPProfile(); r.res.SRTPProfile != "" {
 			break
 		}
-	}
-	profile, err := parseProfile(profileName)
-	if err != nil {
-		return err
-	}
-	r.res.SRTPProfile = profileName
-	floor1, err := measureFloor(profile, r.cfg.serverCPU, r.wl.fanout(), r.cfg.floorPackets, r.wl.mix())
-	if err != nil {
-		return fmt.Errorf("floor: %w", err)
 	}
 	time.Sleep(r.cfg.warmup)
 
@@ -473,6 +500,7 @@ func (r *run) measure(subs []*subscriber, during func(context.Context)) error {
 		return err
 	}
 	self0, _ := procCPU(os.Getpid())
+	core0, coreErr := readCoreTimes(r.cfg.serverCPU)
 	keys0 := r.keyframeRequests()
 	t0 := time.Now()
 	r.w.measuring.Store(true)
@@ -489,6 +517,11 @@ func (r *run) measure(subs []*subscriber, during func(context.Context)) error {
 		return err
 	}
 	self1, _ := procCPU(os.Getpid())
+	core1, err := readCoreTimes(r.cfg.serverCPU)
+	r.res.OthersOnServerCore = -1
+	if coreErr == nil && err == nil && r.cfg.serverCPU >= 0 {
+		r.res.OthersOnServerCore = othersShare(core0, core1, cpu1-cpu0, elapsed)
+	}
 	r.res.LoadAvg = loadAvg()
 	r.res.KeyframeReqs = r.keyframeRequests() - keys0
 	now := nowNanos()
@@ -504,16 +537,10 @@ func (r *run) measure(subs []*subscriber, during func(context.Context)) error {
 			r.cfg.logf("%s: profile: %v", r.wl, err)
 		}
 	}
-	floor2, err := measureFloor(profile, r.cfg.serverCPU, r.wl.fanout(), r.cfg.floorPackets, r.wl.mix())
-	if err != nil {
-		return fmt.Errorf("floor: %w", err)
-	}
-
 	return r.res.fill(windowTotals{
 		elapsed: elapsed,
 		server:  cpu1 - cpu0,
 		client:  self1 - self0,
-		floors:  [2]float64{floor1, floor2},
 	}, &r.w)
 }
 
@@ -523,12 +550,10 @@ type windowTotals struct {
 	elapsed time.Duration
 	// server and client are the CPU time meetd and the tool used in it.
 	server, client time.Duration
-	// floors are the floor, in CPU µs per packet, before and after it.
-	floors [2]float64
 }
 
 // fill sets res's figures from a window's totals t and what the
-// subscribers received in it, w.
+// subscribers received in it, w; all but the floor's (setFloor).
 // A figure that cannot be had is left 0 with an error, never NaN or Inf,
 // which encoding/json refuses: the tool's output would end there.
 func (res *result) fill(t windowTotals, w *window) error {
@@ -540,15 +565,10 @@ func (res *result) fill(t windowTotals, w *window) error {
 	res.ForwardedPPS = round(pkts/t.elapsed.Seconds(), 0)
 	res.ServerCores = round(t.server.Seconds()/t.elapsed.Seconds(), 3)
 	res.ClientCores = round(t.client.Seconds()/t.elapsed.Seconds(), 3)
-	if floor := (t.floors[0] + t.floors[1]) / 2; floor > 0 && !math.IsInf(floor, 0) {
-		res.FloorUsPerPkt = round(floor, 3)
-	}
 	if pkts > 0 {
 		res.CPUUsPerPkt = round(float64(t.server)/float64(time.Microsecond)/pkts, 3)
-		if res.FloorUsPerPkt > 0 {
-			res.RatioToFloor = round(res.CPUUsPerPkt/res.FloorUsPerPkt, 3)
-		}
 	}
+	res.PacketBytes = round(meanSize(w.mix()), 1)
 	res.P50Ms = finite(w.latency.quantile(0.5))
 	res.P99Ms = finite(w.latency.quantile(0.99))
 	res.P999Ms = finite(w.latency.quantile(0.999))
@@ -562,11 +582,28 @@ func (res *result) fill(t windowTotals, w *window) error {
 		res.LossRate = float64(res.Loss) / total
 	}
 	res.Freezes = w.freezes.Load()
-	switch {
-	case pkts == 0:
+	res.JoinFreezes = w.joinFreezes.Load()
+	res.SourcePauses = w.sourcePauses.Load()
+	if pkts == 0 {
 		return errors.New("no packets arrived in the window")
-	case res.FloorUsPerPkt == 0:
-		return fmt.Errorf("the floor came to %v and %v µs per packet: no ratio to it", t.floors[0], t.floors[1])
+	}
+	return nil
+}
+
+// setFloor sets the floor, the median of its passes (CPU µs per packet),
+// and the ratio of meetd's CPU per forwarded packet to it.
+func (res *result) setFloor(passes []float64) error {
+	res.FloorPassesUs = nil
+	for _, p := range passes {
+		res.FloorPassesUs = append(res.FloorPassesUs, finite(p))
+	}
+	floor := round(medianFloor(passes), 3)
+	if floor <= 0 {
+		return fmt.Errorf("the floor's passes came to %v µs per packet: no ratio to it", passes)
+	}
+	res.FloorUsPerPkt = floor
+	if res.CPUUsPerPkt > 0 {
+		res.RatioToFloor = round(res.CPUUsPerPkt/floor, 3)
 	}
 	return nil
 }
@@ -583,6 +620,13 @@ func (r *run) keyframeRequests() int64 {
 	}
 	return n
 }
+
+// joinSettle is how long after its video starts a subscriber counts as
+// watching: its freezes and latency count from then on. A newcomer's first
+// frames are its setup, reported apart; what W3 asks is whether those
+// already watching notice the others come and go. Every subscriber of W1,
+// W2 and W4 watches before the window starts.
+const joinSettle = time.Second
 
 // churn replaces the oldest subscriber with a new one cfg.churnRate times
 // a second until ctx ends.

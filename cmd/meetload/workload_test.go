@@ -58,13 +58,6 @@ func TestW4Shares(t *testing.T) {
 		if got != c.want {
 			t.Errorf("n %d views %v: %v subscribers by view, want %v", c.n, c.views, got, c.want)
 		}
-		var sum float64
-		for _, m := range w.mix() {
-			sum += m.share
-		}
-		if math.Abs(sum-1) > 1e-9 {
-			t.Errorf("n %d views %v: shares add up to %v", c.n, c.views, sum)
-		}
 	}
 	// Audio goes to all; each layer to a third: about 0.45 N on average.
 	if f := (workload{kind: "w4", n: 200, views: []int{0, 1, 2}}).fanout(); f < 85 || f > 95 {

@@ -162,9 +162,9 @@ export class User {
   }
 }
 
-/** Opens a new browser context and page for a user called label. */
-export async function newUser(browser, label, { viewport = { width: 1280, height: 720 } } = {}) {
-  const context = await browser.newContext({ viewport });
+/** Opens a new browser context and page for a user called label; locale: the browser's language (e.g. 'ko-KR'). */
+export async function newUser(browser, label, { viewport = { width: 1280, height: 720 }, locale } = {}) {
+  const context = await browser.newContext({ viewport, ...(locale ? { locale } : {}) });
   await context.addInitScript(recordPeerConnections);
   const page = await context.newPage();
   page.setDefaultTimeout(15_000);

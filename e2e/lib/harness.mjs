@@ -19,7 +19,7 @@ export class World {
     this.previousLogs = [];
   }
 
-  /** Opens a new user (own browser context); goes to path on meetd if given. options: { viewport }. */
+  /** Opens a new user (own browser context); goes to path on meetd if given. options: { viewport, locale }. */
   async user(label, pagePath, options) {
     const u = await newUser(this.browser, label, options);
     this.users.push(u);

@@ -39,6 +39,14 @@ test(
       assert.match(r[id][1], /not offered by this server/, `${id}: ${text}`);
     }
     assert.match(await u.status(), /^meetd works from here: media flows over UDP\.$/);
+    // In the person's words: no flags on the lines, the missing relay explained once.
+    const lines = await u.page.locator('.diagnose-list').innerText();
+    assert.doesNotMatch(lines, /-turn|-tcp-port|-udp-port/, 'flags on the lines');
+    assert.equal((lines.match(/does not offer a relay/g) ?? []).length, 1, lines);
+    // The operator's hints are there, folded away.
+    const hints = u.page.getByTestId('operator-hints');
+    assert.equal(await hints.evaluate((d) => d.open), false);
+    assert.match(await hints.textContent(), /For the server's administrator.*-tcp-port.*-turn/s);
     await w.screenshot(u, 'diagnose.png');
   }),
 );

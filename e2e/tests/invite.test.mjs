@@ -15,6 +15,12 @@ const ROOM = '/b/guest-check';
 const row = (streamer, name) =>
   streamer.page.getByTestId('people-card').locator('[data-testid="person"]', { hasText: name });
 
+/** The streamer opens the menu of the viewer's row and picks the action. */
+async function hostAction(streamer, name, action) {
+  await row(streamer, name).getByRole('button', { name: `Actions for ${name}` }).click();
+  await streamer.page.getByRole('menu', { name: `Actions for ${name}` }).getByRole('menuitem', { name: action }).click();
+}
+
 test(
   'an invited viewer joins the stage only on accepting; one who declines stays in the audience',
   e2e(async (w) => {
@@ -33,8 +39,10 @@ test(
     }
     const [ana, ben] = guests;
 
+    // The actions on a person are in a menu of theirs, not a button under every name.
+    assert.equal(await row(streamer, 'Ana').getByRole('button', { name: /Invite to stage/ }).count(), 0);
     // Invited, Ana is asked; she is not on stage until she answers.
-    await row(streamer, 'Ana').getByRole('button', { name: /^Invite to stage/ }).click();
+    await hostAction(streamer, 'Ana', 'Invite to stage');
     await ana.page.getByRole('dialog', { name: /invited to the stage/ }).waitFor({ timeout: 15_000 });
     await waitForText(streamer, row(streamer, 'Ana'), /Invited/, undefined, 'Ana invited');
     assert.equal(await streamer.page.locator('.guest-row video').count(), 0, 'Ana is on stage before accepting');
@@ -44,16 +52,12 @@ test(
     await expectFramesGrow(ben, '.guest-row video');
 
     // Ben declines: he stays in the audience and the invitation is gone.
-    await row(streamer, 'Ben').getByRole('button', { name: /^Invite to stage/ }).click();
+    await hostAction(streamer, 'Ben', 'Invite to stage');
     await ben.page.getByRole('dialog', { name: /invited to the stage/ }).waitFor({ timeout: 15_000 });
     await ben.page.getByRole('button', { name: 'Not now' }).click();
-    await waitForText(
-      streamer,
-      row(streamer, 'Ben').getByRole('button'),
-      /^Invite to stage/,
-      undefined,
-      'the invitation declined',
-    );
+    await waitForText(streamer, row(streamer, 'Ben'), /^B\s*Ben$/, undefined, 'the invitation declined (no "Invited")');
+    await row(streamer, 'Ben').getByRole('button', { name: 'Actions for Ben' }).click();
+    await streamer.page.getByRole('menuitem', { name: 'Invite to stage' }).waitFor();
     assert.equal(await streamer.page.locator('.guest-row video').count(), 1, 'only Ana is on stage');
   }),
 );

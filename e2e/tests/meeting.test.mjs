@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { waitForStatus } from '../lib/checks.mjs';
+import { waitForStatus, waitForText } from '../lib/checks.mjs';
 import { e2e } from '../lib/harness.mjs';
 import { expectFramesGrow, expectSilence, expectSound } from '../lib/media.mjs';
 import { waitUntil } from '../lib/wait.mjs';
@@ -113,6 +113,46 @@ function sees(user, name) {
   return expectFramesGrow(user, `${tileOf(name)} video`);
 }
 
+/** Fails when a notice on show covers the name on any tile. */
+async function expectToastsCoverNoName(user) {
+  await user.page.locator('[data-testid="toasts"] .toast').first().waitFor({ timeout: 10_000 });
+  const covered = await user.page.evaluate(() => {
+    const hit = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+    const toasts = [...document.querySelectorAll('[data-testid="toasts"] .toast')].map((e) => e.getBoundingClientRect());
+    return [...document.querySelectorAll('.tile-name')]
+      .filter((n) => toasts.some((t) => hit(t, n.getBoundingClientRect())))
+      .map((n) => n.textContent);
+  });
+  assert.deepEqual(covered, [], `${user.label}: notices cover the names of tiles`);
+}
+
+/**
+ * Starts noting, every animation frame, each tile that shows a video element
+ * with nothing to draw yet (black) instead of its avatar; stopBlackWatch returns them.
+ */
+function startBlackWatch(user) {
+  return user.page.evaluate(() => {
+    window.__black = [];
+    window.__watching = true;
+    const tick = () => {
+      for (const fig of document.querySelectorAll('figure[data-testid="tile"]')) {
+        const v = fig.querySelector('video');
+        const avatar = fig.querySelector('.tile-avatar');
+        if (v && !avatar && (v.readyState < 2 || v.videoWidth === 0)) window.__black.push(fig.getAttribute('aria-label'));
+      }
+      if (window.__watching) requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  });
+}
+
+function stopBlackWatch(user) {
+  return user.page.evaluate(() => {
+    window.__watching = false;
+    return [...new Set(window.__black)];
+  });
+}
+
 /** The messages in the page's chat panel: who (as shown) and what. */
 function chatItems(user) {
   return user.page.evaluate(() =>
@@ -180,8 +220,17 @@ test(
 
     await step('Ana and Ben join, and see and hear each other', async () => {
       await join(ana);
+      // Alone: the link to bring others, until someone comes.
+      const alone = ana.page.getByTestId('alone');
+      await alone.getByRole('heading', { name: "You're the only one here" }).waitFor({ timeout: 10_000 });
+      assert.equal(await alone.locator('.people-url').textContent(), w.server.url(`/meet/${room}`));
+      assert.equal(await alone.getByRole('button', { name: 'Copy link' }).count(), 1);
       await join(ben);
       for (const u of [ana, ben]) await tiles(u, 2);
+      await until('Ana: the "only one here" card gone once Ben is in', async () => {
+        const cards = await ana.page.getByTestId('alone').count();
+        return { ok: cards === 0, cards };
+      });
       await Promise.all([sees(ana, 'Ben'), sees(ben, 'Ana')]);
       await Promise.all([hears(ana, 'Ben'), hears(ben, 'Ana')]);
     });
@@ -294,7 +343,10 @@ test(
 
     await step('Ben shares a screen', async () => {
       await press(ben, 'Share screen', true);
-      await expectFramesGrow(ben, `${screenTileOf('Ben')} video`);
+      // Ben sees that he presents, not his own screen again.
+      const banner = ben.page.getByTestId('presenting');
+      await banner.getByRole('heading', { name: 'You are presenting' }).waitFor({ timeout: 10_000 });
+      assert.equal(await ben.page.locator(screenTileOf('Ben')).count(), 0, 'Ben: his own screen is on show');
       for (const u of [ana, cy]) {
         const seen = await expectFramesGrow(u, `${screenTileOf('Ben')} video`, { within: 20_000 });
         // The canvas (16:9), not Ben's camera (4:3).
@@ -319,7 +371,10 @@ test(
     });
 
     await step('Ben stops sharing', async () => {
-      await press(ben, 'Share screen', false);
+      // The camera tiles move back to the grid: none of them is ever black while it waits for its first frame.
+      await Promise.all(users.map(startBlackWatch));
+      await ben.page.getByTestId('presenting').getByRole('button', { name: 'Stop presenting' }).click();
+      await until('Ben: "Share screen" no longer pressed', async () => ({ ok: !(await pressed(ben, 'Share screen')) }));
       for (const u of [ana, cy, ben]) {
         await until(`${u.label}: Ben's screen tile gone, the grid back`, () =>
           u.page.evaluate(() => ({
@@ -333,6 +388,23 @@ test(
       }
       // Every camera plays on after the renegotiation.
       await eachPair(users, sees);
+      for (const u of users) assert.deepEqual(await stopBlackWatch(u), [], `${u.label}: tiles were black while waiting for video`);
+    });
+
+    await step('a link in chat opens safely; markup stays text', async () => {
+      const link = 'https://example.org/plan?x=1';
+      const message = `see ${link}, and <b>this</b>`;
+      const panel = ana.page.getByTestId('chat-panel');
+      await panel.getByLabel('Your message').fill(message);
+      await panel.getByLabel('Your message').press('Enter');
+      const a = ben.page.getByTestId('chat-panel').locator(`a[href="${link}"]`);
+      await a.waitFor({ timeout: 10_000 });
+      assert.equal(await a.textContent(), link);
+      assert.equal(await a.getAttribute('rel'), 'noopener noreferrer');
+      assert.equal(await a.getAttribute('target'), '_blank');
+      const last = (await chatItems(ben)).at(-1);
+      assert.equal(last.text, message);
+      assert.equal(await ben.page.locator('[data-testid="chat-panel"] .chat-text b').count(), 0, 'Ben: markup in chat became HTML');
     });
 
     await step('a phone-sized page', async () => {
@@ -350,7 +422,24 @@ test(
         const inside = box && box.x >= 0 && box.x + box.width <= 390 && box.y >= 0 && box.y + box.height <= 844;
         assert.ok(inside, `Cy: "${name}" is not wholly on the phone screen: ${JSON.stringify(box)}`);
       }
+      // Chat messages while her chat is closed: their notices cover no one's name on the phone either.
+      const panel = ana.page.getByTestId('chat-panel');
+      for (const words of ['One more thing', 'And another', 'Last one']) {
+        await panel.getByLabel('Your message').fill(words);
+        await panel.getByLabel('Your message').press('Enter');
+      }
+      await until('Cy: three notices on show', async () => {
+        const n = await cy.page.locator('[data-testid="toasts"] .toast').count();
+        return { ok: n >= 3, n };
+      });
+      await expectToastsCoverNoName(cy);
       await w.screenshot(cy, 'meeting-phone.png');
+
+      // Ben presents: on the phone the strip of people beside the screen says that it holds more.
+      await press(ben, 'Share screen', true);
+      const more = cy.page.getByTestId('filmstrip-more');
+      await waitForText(cy, more, /^\+\d+ more$/, 20_000, 'the "+N more" of the strip');
+      await press(ben, 'Share screen', false);
     });
   }),
 );

@@ -47,5 +47,19 @@ test(
     await waitForStatus(v, /^Error: The broadcast name “bad name” may only contain letters/);
     assert.equal(await v.page.getByRole('heading', { level: 1 }).textContent(), 'This broadcast name is not valid');
     assert.equal(await v.page.locator('video').count(), 0, 'an invalid name must not show a player');
+    // The nearest valid name, as a link and in a box to change it.
+    const suggestion = v.page.getByTestId('suggestion').getByRole('link', { name: 'bad-name' });
+    assert.equal(await suggestion.getAttribute('href'), '/b/bad-name/viewer');
+    assert.equal(await v.page.getByLabel('Broadcast name').inputValue(), 'bad-name');
+    await v.page.getByLabel('Broadcast name').fill('team-standup');
+    await v.page.getByRole('button', { name: 'Open' }).click();
+    await v.page.waitForURL(/\/b\/team-standup\/viewer$/);
+
+    // A meeting's error offers meetings, not broadcasts.
+    await v.goto(w.server.url('/meet/Team%20Sync!'));
+    await v.page.getByRole('heading', { level: 1, name: 'This meeting name is not valid' }).waitFor();
+    assert.equal(await v.page.getByTestId('suggestion').getByRole('link').getAttribute('href'), '/meet/Team-Sync');
+    const links = await v.page.locator('ul.links a').allTextContents();
+    assert.deepEqual(links, ['Start or join a meeting']);
   }),
 );

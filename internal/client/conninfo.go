@@ -8,27 +8,36 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/meetd/meetd/internal/bwe"
+	"github.com/meetd/meetd/internal/metrics"
+	"github.com/meetd/meetd/internal/room"
 	"github.com/meetd/meetd/internal/sfu"
 )
 
-// ConnInfo is how a client is connected, for the operator's stats view.
-type ConnInfo struct {
-	ID      string `json:"id"`
-	Remote  string `json:"remote"`
-	Publish string `json:"publish,omitempty"`
-	// Subscribe and Publish describe the ICE path in use, such as
-	// "udp host 192.0.2.7:50312 -> 203.0.113.1:40000".
-	Subscribe string `json:"subscribe,omitempty"`
-	// Estimate is the subscribe connection's estimated bandwidth in bits
-	// per second (0: none yet); Receiving what it carries.
-	Estimate  uint64          `json:"estimate,omitempty"`
-	Receiving []sfu.DownStats `json:"receiving,omitempty"`
+// Stats tells the operator's stats view what clients put in rooms: what
+// their tracks carry and how they are connected (metrics.Provider).
+type Stats struct{}
+
+// Track describes t, a track a client put on a stage.
+func (Stats) Track(t room.Track) (sfu.TrackStats, bool) {
+	if st, ok := t.(*sfu.Track); ok {
+		return st.Stats(), true
+	}
+	return sfu.TrackStats{}, false
+}
+
+// Connection is how m, a client, is connected.
+func (Stats) Connection(m room.Member) (metrics.ConnInfo, bool) {
+	if c, ok := m.(*Client); ok {
+		return c.Connection(), true
+	}
+	return metrics.ConnInfo{}, false
 }
 
 // reception is a subscribe connection's down tracks, published by the
 // client's goroutine for the stats view.
 type reception struct {
-	est   *sfu.Estimator
+	est   *bwe.Estimator
 	downs []*sfu.DownTrack
 }
 
@@ -54,8 +63,8 @@ type paths struct {
 }
 
 // Connection describes how the client is connected.
-func (c *Client) Connection() ConnInfo {
-	info := ConnInfo{ID: c.id, Remote: c.remote}
+func (c *Client) Connection() metrics.ConnInfo {
+	info := metrics.ConnInfo{ID: c.id, Remote: c.remote}
 	if p := c.paths.publish.Load(); p != nil {
 		info.Publish = *p
 	}

@@ -86,13 +86,7 @@ func (c *Client) handlePlaybackOffer(offerSDP string) {
 
 // stageTracks are the tracks on the room's stage.
 func (c *Client) stageTracks() []*sfu.Track {
-	var tracks []*sfu.Track
-	for _, p := range c.room.Snapshot().Tracks {
-		if p.Publisher != c.id {
-			tracks = append(tracks, p.Track)
-		}
-	}
-	return tracks
+	return c.othersTracks(c.room.Snapshot().Tracks)
 }
 
 // addDown subscribes s to t on a new sender.

@@ -240,7 +240,11 @@ func (c *Client) publish() {
 	if c.room == nil || c.pub == nil {
 		return
 	}
-	if err := c.room.Publish(c, c.pub.tracks); err != nil {
+	staged := make([]room.Track, len(c.pub.tracks))
+	for i, t := range c.pub.tracks {
+		staged[i] = t
+	}
+	if err := c.room.Publish(c, staged); err != nil {
 		c.log.Warn("publish refused", "err", err)
 		return
 	}

@@ -140,13 +140,19 @@ func (c *Client) reconcile() {
 			c.conn.Send(signal.Message{Type: signal.TypeSpeaker, ID: snap.Speaker})
 		}
 	}
-	var want []*sfu.Track
-	for _, p := range snap.Tracks {
-		if p.Publisher != c.id {
-			want = append(want, p.Track)
+	c.updateSubscriber(c.othersTracks(snap.Tracks), snap.Live)
+}
+
+// othersTracks are the tracks of a stage that c is to receive: the
+// others'. A stage holds the sfu.Tracks that clients publish.
+func (c *Client) othersTracks(stage []room.Published) []*sfu.Track {
+	var tracks []*sfu.Track
+	for _, p := range stage {
+		if t, ok := p.Track.(*sfu.Track); ok && p.Publisher != c.id {
+			tracks = append(tracks, t)
 		}
 	}
-	c.updateSubscriber(want, snap.Live)
+	return tracks
 }
 
 // roleChanged follows the host moving this client.
@@ -170,7 +176,7 @@ const viewerCountEvery = time.Second
 
 func (c *Client) sendState(snap room.Snapshot) {
 	live, viewers := snap.Live, snap.Viewers
-	if c.lastState != nil && *c.lastState.Live == live {
+	if c.lastState != nil && *c.lastState.Live == live && c.lastState.WasLive == snap.WasLive {
 		if *c.lastState.Viewers == viewers {
 			return
 		}
@@ -187,7 +193,7 @@ func (c *Client) sendState(snap room.Snapshot) {
 			return
 		}
 	}
-	st := signal.Message{Type: signal.TypeState, Room: snap.Name, Live: &live, Viewers: &viewers}
+	st := signal.Message{Type: signal.TypeState, Room: snap.Name, Live: &live, Viewers: &viewers, WasLive: snap.WasLive}
 	c.lastState, c.lastStateAt = &st, time.Now()
 	c.conn.Send(st)
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/meetd/meetd/internal/bwe"
 	"github.com/meetd/meetd/internal/sfu"
 	"github.com/meetd/meetd/internal/signal"
 )
@@ -16,10 +17,11 @@ type subscriber struct {
 	pc    *webrtc.PeerConnection
 	downs map[*sfu.Track]*sfu.Sender
 	// est estimates the connection's bandwidth for all of its down tracks.
-	est *sfu.Estimator
+	est *bwe.Estimator
 	// reports sends the down tracks' sender reports.
 	reports *sfu.Reporter
-	// egress sends the down tracks' packets (nil: pion does).
+	// egress sends the down tracks' packets, by meetd's fast egress or
+	// pion's write path (-fast-egress).
 	egress *sfu.Egress
 	// negotiating is set from sending an offer until its answer.
 	negotiating bool
@@ -179,12 +181,10 @@ func (c *Client) newSubscriber() (*subscriber, error) {
 	}
 	log := c.log.With("pc", "subscribe")
 	egress := c.env.API.NewEgress(pc, log)
-	s := &subscriber{pc: pc, downs: map[*sfu.Track]*sfu.Sender{}, est: sfu.NewEstimator(log),
+	s := &subscriber{pc: pc, downs: map[*sfu.Track]*sfu.Sender{}, est: bwe.NewEstimator(log),
 		egress: egress, reports: c.env.API.NewReporter(egress, pc.WriteRTCP)}
 	c.sub = s
-	if egress != nil {
-		egress.OnStall(func() { c.post(func() { c.stalled(s) }) })
-	}
+	egress.OnStall(func() { c.post(func() { c.stalled(s) }) })
 	c.forwardCandidates(pc, signal.TargetSubscribe, func() bool { return c.sub == s })
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		log.Info("connection state", "state", st.String())

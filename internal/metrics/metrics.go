@@ -21,8 +21,9 @@ type Metrics struct {
 	rooms    *room.Directory
 	counters *sfu.Counters
 	// batches reads the counts of the shared media sockets.
-	batches func() sfu.BatchStats
-	reg     *prometheus.Registry
+	batches  func() sfu.BatchStats
+	provider Provider
+	reg      *prometheus.Registry
 
 	signalingErrors *prometheus.CounterVec
 	iceRestarts     *prometheus.CounterVec
@@ -34,13 +35,26 @@ type Metrics struct {
 	media                                                                               mediaDescs
 }
 
+// Provider tells the metrics what rooms do not hold: what the tracks on
+// their stages carry, and how their members are connected. internal/client,
+// which puts both there, provides it.
+type Provider interface {
+	// Track describes a track on a stage; false for one it does not know.
+	Track(t room.Track) (sfu.TrackStats, bool)
+	// Connection is how a member is connected; false for one it does not
+	// know.
+	Connection(m room.Member) (ConnInfo, bool)
+}
+
 // New makes the metrics of a server with these rooms and media counters,
-// whose shared media sockets batches counts.
-func New(rooms *room.Directory, media *sfu.Counters, batches func() sfu.BatchStats) *Metrics {
+// whose shared media sockets batches counts, and whose rooms' tracks and
+// members p describes.
+func New(rooms *room.Directory, media *sfu.Counters, batches func() sfu.BatchStats, p Provider) *Metrics {
 	m := &Metrics{
 		rooms:    rooms,
 		counters: media,
 		batches:  batches,
+		provider: p,
 		reg:      prometheus.NewRegistry(),
 		signalingErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meetd_signaling_errors_total",
@@ -114,8 +128,11 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 				kind = "video"
 			}
 			tracks[kind]++
-			subscriptions += float64(p.Track.Subscribers())
-			packets += float64(p.Track.Packets())
+			st, _ := m.provider.Track(p.Track)
+			subscriptions += float64(st.Subscribers)
+			for _, l := range st.Layers {
+				packets += float64(l.Packets)
+			}
 		}
 	}
 	for k, v := range rooms {

@@ -5,12 +5,13 @@ package room
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/meetd/meetd/internal/sfu"
+	"github.com/pion/webrtc/v4"
 )
 
 // Role is a participant's place in a room.
@@ -51,6 +52,10 @@ func (k Kind) String() string {
 // MaxStage is how many participants a meeting's stage holds.
 const MaxStage = 16
 
+// UnnamedViewer, and a number, names an audience member who gave no name:
+// "Viewer 3". The web app shows it in the user's language.
+const UnnamedViewer = "Viewer"
+
 // ChatHistory is how many chat messages a room keeps for late joiners.
 const ChatHistory = 100
 
@@ -76,10 +81,21 @@ type Member interface {
 	Notify()
 }
 
+// Track is a published track as a room sees it: the room holds its
+// stage's tracks for those who forward them (internal/client, with
+// internal/sfu's tracks), and reads their audio level to tell who speaks.
+type Track interface {
+	// Kind is audio or video.
+	Kind() webrtc.RTPCodecType
+	// TakeAudioLevel returns the loudest audio level (RFC 6464: 0 is the
+	// loudest, 127 silence) since the last call.
+	TakeAudioLevel() uint8
+}
+
 // Published is one track on the room's stage.
 type Published struct {
 	Publisher string
-	Track     *sfu.Track
+	Track     Track
 }
 
 // Participant describes one member.
@@ -113,6 +129,8 @@ type Snapshot struct {
 	Tracks []Published
 	// Live is true while the stage publishes at least one track.
 	Live bool
+	// WasLive is true once the stage has published since the room opened.
+	WasLive bool
 	// Viewers counts the audience.
 	Viewers int
 	// Participants lists every member in join order.
@@ -127,7 +145,7 @@ type entry struct {
 	member       Member
 	role         Role
 	name         string
-	tracks       []*sfu.Track
+	tracks       []Track
 	audio, video bool
 	screen       string
 	invited      bool
@@ -158,6 +176,15 @@ type Room struct {
 	// (changedLocked): every change notifies every member, and each takes
 	// a snapshot, so one made per change serves them all.
 	snap *Snapshot
+	// viewers numbers the audience members who join without a name, so the
+	// stage (and /admin/stats) can tell "Viewer 3" from "Viewer 4".
+	viewers uint64
+	// wasLive: the stage has published since the room opened, so a viewer
+	// can tell a broadcast that ended from one nobody has started.
+	wasLive bool
+
+	// audience spreads out the notifications of audience changes.
+	audience audienceNotice
 }
 
 // changedLocked drops the snapshot of the room before a change. r.mu
@@ -209,6 +236,10 @@ func (r *Room) join(m Member, role Role, name string, maxParticipants int) error
 		}
 	}
 	r.changedLocked()
+	if name == "" && role == Audience {
+		r.viewers++
+		name = fmt.Sprintf("%s %d", UnnamedViewer, r.viewers)
+	}
 	r.members[m.ID()] = &entry{member: m, role: role, name: name}
 	r.order = append(r.order, m.ID())
 	if r.host == "" && role == Stage {
@@ -216,7 +247,11 @@ func (r *Room) join(m Member, role Role, name string, maxParticipants int) error
 	}
 	r.mu.Unlock()
 	r.log.Info("joined", "participant", m.ID(), "role", role, "name", name)
-	r.notify()
+	if role == Audience {
+		r.notifyAudience()
+	} else {
+		r.notify()
+	}
 	return nil
 }
 
@@ -350,7 +385,7 @@ func (r *Room) setRoleLocked(id string, e *entry, role Role) {
 }
 
 // Publish sets the tracks m publishes; nil stops publishing.
-func (r *Room) Publish(m Member, tracks []*sfu.Track) error {
+func (r *Room) Publish(m Member, tracks []Track) error {
 	r.mu.Lock()
 	e, ok := r.members[m.ID()]
 	if !ok {
@@ -363,6 +398,9 @@ func (r *Room) Publish(m Member, tracks []*sfu.Track) error {
 	}
 	r.changedLocked()
 	e.tracks = slices.Clone(tracks)
+	if len(tracks) > 0 {
+		r.wasLive = true
+	}
 	r.mu.Unlock()
 	r.log.Info("publishing", "participant", m.ID(), "tracks", len(tracks))
 	r.notify()
@@ -432,7 +470,10 @@ func (r *Room) ChatSince(seq uint64) []ChatMessage {
 // leave removes m and reports whether the room is now empty.
 func (r *Room) leave(m Member) (empty bool) {
 	r.mu.Lock()
-	_, ok := r.members[m.ID()]
+	e, ok := r.members[m.ID()]
+	// An audience member without an invitation, who is not the speaker,
+	// is in no member's list but the stage's.
+	audience := ok && e.role == Audience && !e.invited && r.speaker != m.ID()
 	if ok {
 		r.changedLocked()
 		delete(r.members, m.ID())
@@ -446,7 +487,11 @@ func (r *Room) leave(m Member) (empty bool) {
 	}
 	empty = len(r.members) == 0
 	r.mu.Unlock()
-	if ok {
+	switch {
+	case audience:
+		r.log.Info("left", "participant", m.ID())
+		r.notifyAudience()
+	case ok:
 		r.log.Info("left", "participant", m.ID())
 		r.notify()
 	}
@@ -471,6 +516,7 @@ func (r *Room) nextHostLocked() string {
 // held; the directory's lock is held.
 func (r *Room) close() {
 	close(r.stop)
+	r.stopAudience()
 	r.mu.Lock()
 	for _, c := range r.chat {
 		r.chatBytes -= r.budget.give(c)
@@ -511,6 +557,7 @@ func (r *Room) snapshotLocked() Snapshot {
 		})
 	}
 	s.Live = len(s.Tracks) > 0
+	s.WasLive = r.wasLive
 	return s
 }
 

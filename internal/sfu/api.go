@@ -1,6 +1,9 @@
 // Package sfu forwards media: the pion API meetd builds its peer connections
 // with, the tracks publishers send, and the per-subscriber down tracks they
-// fan out to. Media is forwarded as RTP, never decoded.
+// fan out to, with their layers, keyframes, retransmissions and sender
+// reports. Media is forwarded as RTP, never decoded. Bandwidth estimation
+// is in internal/bwe, meetd's own SRTP egress in internal/egress, and the
+// shared UDP sockets in internal/udpbatch (docs/media-path.md).
 package sfu
 
 import (
@@ -22,6 +25,9 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/meetd/meetd/internal/egress"
+	"github.com/meetd/meetd/internal/udpbatch"
 )
 
 // Config is how peer connections gather candidates.
@@ -46,10 +52,10 @@ type Config struct {
 	// PublicIPs are announced as host candidates in place of the local
 	// addresses (for a server behind a 1:1 NAT).
 	PublicIPs []string
-	// PionWritePath sends every subscriber's media through pion's write
-	// path, as when meetd cannot read a pion version's SRTP keys: tests
-	// run that fallback with it.
-	PionWritePath bool
+	// FastEgress sends subscribers' media through meetd's own egress
+	// (internal/egress), which seals it and writes it to the socket
+	// around pion's write path; false (the default) leaves it to pion.
+	FastEgress bool
 	// PionReadPath leaves every publisher's media to pion's read path,
 	// as when meetd cannot read a pion version's SRTP keys (see Ingress).
 	PionReadPath bool
@@ -59,6 +65,11 @@ type Config struct {
 	// Queue bounds what each subscriber may have waiting to be sent;
 	// zero fields take the defaults.
 	Queue QueueLimits
+	// KeyframeInterval is the least time between two keyframe requests
+	// to a publisher for one layer; 0 takes DefaultKeyframeInterval. Each
+	// keyframe costs the forwarding of a large frame to every subscriber,
+	// and a viewer who joins waits for one: up to this long.
+	KeyframeInterval time.Duration
 }
 
 // API creates peer connections that share one media setup and sockets.
@@ -70,13 +81,15 @@ type API struct {
 	// closers are the shared sockets (UDP and TCP muxes) the API owns.
 	closers  []io.Closer
 	counters Counters
-	// batch is the shared UDP sockets, on which fan-outs batch their
+	// sockets are the shared UDP sockets, on which fan-outs batch their
 	// writes; empty when each connection has sockets of its own.
-	batch *sendBatch
+	sockets *udpbatch.Sockets
 	// reports sends the subscribe connections' sender reports.
 	reports reportClock
-	// pionWrites is Config.PionWritePath, pionReads Config.PionReadPath.
-	pionWrites, pionReads bool
+	// fastEgress is Config.FastEgress, when this pion version allows it.
+	fastEgress bool
+	// pionReads is Config.PionReadPath.
+	pionReads bool
 	// received is the interceptors of received streams, which each
 	// publish connection's Ingress builds.
 	received *interceptor.Registry
@@ -89,6 +102,10 @@ type API struct {
 	log      *slog.Logger
 	// queueLimits bound each subscriber's send queue.
 	queueLimits QueueLimits
+	// certs is the DTLS certificate every peer connection shares.
+	certs certificates
+	// keyframeEvery is Config.KeyframeInterval, in nanoseconds.
+	keyframeEvery int64
 }
 
 // Codecs meetd negotiates. Browsers all speak VP8, H.264 and Opus; keeping
@@ -193,9 +210,9 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 		s.SetInterfaceFilter(func(name string) bool { return slices.Contains(names, name) })
 	}
 	s.SetIPFilter(notLinkLocal)
-	a := &API{batch: &sendBatch{}, pionWrites: cfg.PionWritePath, pionReads: cfg.PionReadPath,
-		queueLimits: cfg.Queue.orDefaults(), received: ir, log: log}
-	a.reports.batch = a.batch
+	a := &API{sockets: &udpbatch.Sockets{}, fastEgress: cfg.FastEgress, pionReads: cfg.PionReadPath,
+		queueLimits: cfg.Queue.orDefaults(), keyframeEvery: int64(cfg.KeyframeInterval), received: ir, log: log}
+	a.reports.batch = a.sockets
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	switch {
 	case cfg.UDPPort == 0 && (cfg.UDPPortMin != 0 || cfg.UDPPortMax != 0):
@@ -249,6 +266,12 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 		}
 		s.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
 	}
+	agents, err := newAgentNet()
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("network: %w", err)
+	}
+	s.SetNet(agents)
 	// Browsers that hide their addresses behind mDNS names still send
 	// connectivity checks to meetd, which learns their real address from
 	// them; meetd need not resolve names on the local network.
@@ -278,29 +301,58 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 	// second) for each subscriber. Each connection copies the media
 	// engine, so the two can share it. The registry must be given, empty:
 	// without one pion registers its defaults, into the media engine too.
+	//
+	// The fast egress depends on this rule: pion never writes RTP or
+	// SRTCP on a subscribe connection. The egress keeps the connection's
+	// SRTP state itself (each SSRC's rollover counter, the one SRTCP
+	// index), so a packet pion encrypted with its own would give the
+	// subscriber two streams of indexes, one dropped as replays. It holds
+	// as long as:
+	//   - this API has no interceptors: nothing of pion's sends sender or
+	//     receiver reports, answers NACKs, or pads;
+	//   - meetd makes the sender reports (Reporter) and answers NACKs
+	//     (DownTrack.resend), and sends both through the egress;
+	//   - down tracks write through the egress, and through pion's writer
+	//     only when the egress hands a packet back (it has no keys, and
+	//     then pion sends everything);
+	//   - nothing calls WriteRTCP on a subscribe connection but Reporter,
+	//     when the egress hands the reports back.
+	// A pion version that sent anything of its own there (interceptors
+	// by default, RTCP or probes from its sender) would break it:
+	// TestPionWritesNoMediaOnSubscribeConnections fails then, and meetd
+	// logs it (udpbatch counts it: PionMedia). -fast-egress=false is the
+	// way out.
 	a.subscribe = webrtc.NewAPI(
 		webrtc.WithMediaEngine(m),
 		webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
 		webrtc.WithSettingEngine(s),
 	)
-	if !internals() {
+	if a.fastEgress && !egress.Available() {
+		a.fastEgress = false
 		log.Warn("this pion version hides the SRTP keys: media is sent through pion's write path")
 	}
 	return a, nil
 }
 
 // BatchStats counts what the shared UDP sockets sent in batches.
-func (a *API) BatchStats() BatchStats { return a.batch.stats() }
+type BatchStats = udpbatch.Stats
+
+// BatchStats counts what the shared UDP sockets sent in batches.
+func (a *API) BatchStats() BatchStats { return a.sockets.Stats() }
+
+// FastEgress reports whether subscribers' media goes through meetd's own
+// egress (Config.FastEgress, when this pion version allows it).
+func (a *API) FastEgress() bool { return a.fastEgress }
 
 // sharedUDPBuffer is the socket buffer size asked for the shared UDP
 // sockets, each way: they carry every participant's media, where each
-// connection's own socket used to carry one's. The kernel caps it at
+// connection's own socket would carry one's. The kernel caps it at
 // net.core.rmem_max and wmem_max.
 const sharedUDPBuffer = 4 << 20
 
 // sharedUDP opens one UDP socket per local address, on cfg.UDPPort (0: a
 // port the kernel picks for each), that all peer connections share; their
-// writes batch (see batchConn).
+// writes batch (see udpbatch).
 func (a *API) sharedUDP(cfg Config, log *slog.Logger) (ice.UDPMux, error) {
 	// Link-local IPv6 addresses are useless for media, and binding one
 	// fails while the kernel still checks it is unique.
@@ -320,14 +372,14 @@ func (a *API) sharedUDP(cfg Config, log *slog.Logger) (ice.UDPMux, error) {
 	if err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
-	bn := &batchNet{Net: std, log: log}
+	bn := &udpbatch.Net{Net: std, Log: log}
 	opts = append(opts, ice.UDPMuxFromPortWithNet(bn))
 	mux, err := ice.NewMultiUDPMuxFromPort(cfg.UDPPort, opts...)
 	if err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, mux)
-	a.batch.conns = bn.conns
+	a.sockets.Conns = bn.Sockets.Conns
 	return mux, nil
 }
 
@@ -335,7 +387,7 @@ func (a *API) sharedUDP(cfg Config, log *slog.Logger) (ice.UDPMux, error) {
 // when each connection has its own.
 func (a *API) MediaAddrs() []string {
 	var addrs []string
-	for _, c := range a.batch.conns {
+	for _, c := range a.sockets.Conns {
 		addrs = append(addrs, c.LocalAddr().String())
 	}
 	return addrs
@@ -414,10 +466,14 @@ var pcConfig = webrtc.Configuration{
 
 // NewPublishConnection creates a peer connection a publisher sends media on.
 func (a *API) NewPublishConnection() (*webrtc.PeerConnection, error) {
+	cfg, err := a.config()
+	if err != nil {
+		return nil, err
+	}
 	a.building.Lock()
 	defer a.building.Unlock()
 	a.built = nil
-	pc, err := a.publish.NewPeerConnection(pcConfig)
+	pc, err := a.publish.NewPeerConnection(cfg)
 	in := a.built
 	a.built = nil
 	if err != nil {
@@ -440,5 +496,9 @@ func (a *API) NewPublishConnection() (*webrtc.PeerConnection, error) {
 // NewSubscribeConnection creates a peer connection meetd sends media on,
 // and receives none.
 func (a *API) NewSubscribeConnection() (*webrtc.PeerConnection, error) {
-	return a.subscribe.NewPeerConnection(pcConfig)
+	cfg, err := a.config()
+	if err != nil {
+		return nil, err
+	}
+	return a.subscribe.NewPeerConnection(cfg)
 }

@@ -74,18 +74,41 @@ type SendPath int
 const (
 	// SendNone: the connection is not connected, or closed.
 	SendNone SendPath = iota
-	// SendShared: meetd encrypts and queues them on a shared UDP socket.
+	// SendShared: meetd's egress encrypts and queues them on a shared
+	// UDP socket.
 	SendShared
-	// SendICE: meetd encrypts them and writes them through the
+	// SendICE: meetd's egress encrypts them and writes them through the
 	// connection's ICE transport (TCP, or a socket of its own).
 	SendICE
-	// SendPion: pion's write path, as meetd could not read the keys.
+	// SendPion: pion's write path: the fast egress is off, or could not
+	// read the keys.
 	SendPion
 	numSendPaths
 )
 
 func (p SendPath) String() string {
 	return [...]string{"none", "shared_socket", "ice", "pion"}[p]
+}
+
+// RTCPRead is where meetd read a subscriber's RTCP packet (a compound
+// packet counts once).
+type RTCPRead int
+
+// Where RTCP is read.
+const (
+	// RTCPAtSocket: decrypted by the shared socket's reader.
+	RTCPAtSocket RTCPRead = iota
+	// RTCPFromPion: through pion's SRTCP session, on other paths and
+	// before meetd has the keys.
+	RTCPFromPion
+	// RTCPDropped: at the shared socket, a packet that did not decrypt
+	// (forged, or a replay) or did not parse.
+	RTCPDropped
+	numRTCPReads
+)
+
+func (r RTCPRead) String() string {
+	return [...]string{"shared_socket", "pion", "dropped"}[r]
 }
 
 // RTCPType names the RTCP messages from subscribers meetd counts.

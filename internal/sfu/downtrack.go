@@ -11,6 +11,8 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/meetd/meetd/internal/bwe"
 )
 
 // ErrCodecNotSupported is returned by Bind when the subscriber cannot
@@ -43,10 +45,13 @@ type DownTrack struct {
 	maxLayer int
 	// est is the subscriber's bandwidth estimator, nil for none. It is set
 	// before the down track is bound and never changes.
-	est *Estimator
-	// egress sends the subscriber's packets, nil for pion's write path.
-	// It is set before the down track is bound and never changes.
+	est *bwe.Estimator
+	// egress sends the subscriber's packets, nil for pion's write path
+	// unqueued; fast is its fast egress, here where the fan-out finds it
+	// in cache, nil for pion's write path. Both are set before the down
+	// track is bound and never change.
 	egress *Egress
+	fast   fastEgress
 	// sent is how the current layer's packets were rewritten, for NACKs.
 	sent atomic.Pointer[switchPoint]
 	// resync is set when the Egress dropped packets of the video: it
@@ -71,10 +76,12 @@ type DownTrack struct {
 	// read loop and never takes it.
 	sending sync.Mutex
 	// Owned by whoever sends (the read loop, or the holder of sending):
-	// fields, not locals, so that sending allocates nothing.
+	// fields, not locals, so that sending allocates nothing. buf, where a
+	// rewritten payload is copied, lives apart: the fan-out asks for the
+	// whole DownTrack ahead (fanout.go), and only a layer switch needs it.
 	rw  rewriter
 	hdr rtp.Header
-	buf [maxPacketSize]byte
+	buf *[maxPacketSize]byte
 
 	// report is what the subscriber's last receiver report of the stream
 	// said: read once a second, so kept apart from the fields the fan-out
@@ -189,21 +196,26 @@ func (d *DownTrack) SetView(v View) {
 
 // SetEstimator makes e the subscriber's bandwidth estimator for d: e
 // reads d's RTCP and caps the layer d forwards. Call it before binding.
-func (d *DownTrack) SetEstimator(e *Estimator) {
+func (d *DownTrack) SetEstimator(e *bwe.Estimator) {
 	d.est = e
-	e.add(d)
+	e.Add(d)
 }
 
 // SetEgress makes d send its packets with e, its subscribe connection's
-// Egress (nil: through pion). Call it before binding.
-func (d *DownTrack) SetEgress(e *Egress) { d.egress = e }
+// Egress (nil: through pion, unqueued). Call it before binding.
+func (d *DownTrack) SetEgress(e *Egress) {
+	d.egress = e
+	if e != nil {
+		d.fast = e.fast
+	}
+}
 
 // put writes one packet, whose header is ready, to the subscriber. seal
 // is the caller's space to encrypt in.
 func (d *DownTrack) put(h *rtp.Header, payload []byte, seal *sealBuf) (int, error) {
 	video := d.track.kind == webrtc.RTPCodecTypeVideo
-	if d.egress != nil {
-		if n, ok, err := d.egress.write(h, payload, seal, video); ok {
+	if d.fast != nil {
+		if n, ok, err := d.fast.WriteRTP(h, payload, video, seal[:]); ok {
 			return n, err
 		}
 	}
@@ -396,8 +408,8 @@ func (d *DownTrack) resend(nack *rtcp.TransportLayerNack, buf []byte, seal *seal
 	}
 	var pkt rtp.Packet
 	c := d.track.counters
-	d.track.batch.begin()
-	defer d.track.batch.end()
+	d.track.batch.Begin()
+	defer d.track.batch.End()
 	for _, pair := range nack.Nacks {
 		for _, seq := range pair.PacketList() {
 			if d.resent >= maxResends {
@@ -564,7 +576,7 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet, scratch []byte, seal *sealBuf
 			d.noteReports(p.Reports)
 		case *rtcp.ReceiverEstimatedMaximumBitrate:
 			if d.est != nil {
-				d.est.remb(p.Bitrate, time.Now().UnixNano())
+				d.est.REMB(p.Bitrate, time.Now().UnixNano())
 			}
 		}
 	}
@@ -601,7 +613,7 @@ func (d *DownTrack) noteReportsAt(reports []rtcp.ReceptionReport, now int64) {
 		}
 		d.noteReception(r, now)
 		if d.est != nil {
-			d.est.report(d, r.FractionLost, now)
+			d.est.Report(d, r.FractionLost, now)
 		}
 	}
 }

@@ -16,22 +16,22 @@ import (
 // is read: a NACK is answered with the packet asked for, encrypted for
 // the subscriber, and is not passed on to pion. A replay of it is
 // dropped; the same packet from an address no connection listens to, and
-// datagrams that are not RTCP, go to pion; once the connection's path
-// leaves the socket, so does its RTCP.
+// datagrams that are not RTCP, go to pion; once the connection closes,
+// so does its RTCP.
 func TestSubscriberRTCPReadAtTheSocket(t *testing.T) {
-	c := newTestBatchConn(t)
+	c := newTestSocket(t)
 	rs := receivers(t, 2)
 	sub, stranger := rs[0], rs[1]
 	tr := newTestTrack()
-	enc, dec := egressKeyPair(t)
-	// The subscriber's SRTCP context, and meetd's to decrypt it, as
-	// srtpKeys makes it.
-	subEnc, remote := egressKeyPair(t, srtp.SRTCPReplayProtection(srtcpReplayWindow))
-	e := newTestEgress()
-	e.conns = []*batchConn{c}
-	e.keys = &egressKeys{ctx: enc.ctx, seal: enc.seal, remote: remote}
-	e.route = route{conn: c, addr: addrPort(sub)}
-	e.update()
+	keys, dec := srtpKeyPair(t)
+	// The subscriber's keys, which meetd decrypts its SRTCP with.
+	subKeys, _ := srtpKeyPair(t)
+	subEnc, err := srtp.CreateContext(subKeys.LocalMasterKey, subKeys.LocalMasterSalt, srtp.ProtectionProfileAeadAes128Gcm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys.RemoteMasterKey, keys.RemoteMasterSalt = subKeys.LocalMasterKey, subKeys.LocalMasterSalt
+	e := testEgress(t, keys, c, sub)
 	d := subscribe(tr, 1111, 96, discard{})
 	d.SetEgress(e)
 	s := &Sender{}
@@ -97,7 +97,7 @@ func TestSubscriberRTCPReadAtTheSocket(t *testing.T) {
 
 	nack, _ := (&rtcp.TransportLayerNack{SenderSSRC: 1, MediaSSRC: 1111,
 		Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{seqs[1]})}).Marshal()
-	sealed, err := subEnc.ctx.EncryptRTCP(nil, nack, nil)
+	sealed, err := subEnc.EncryptRTCP(nil, nack, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,11 +123,10 @@ func TestSubscriberRTCPReadAtTheSocket(t *testing.T) {
 	// The same packet from another address is pion's to judge.
 	send(stranger, sealed)
 	wantPion("RTCP from an address no connection listens to", sealed)
-	// A path on no shared socket: the subscriber's RTCP is pion's again.
-	e.route = route{}
-	e.update()
+	// Closed: the subscriber's RTCP is pion's again.
+	e.fast.Disconnect()
 	send(sub, sealed)
-	wantPion("RTCP once the path left the socket", sealed)
+	wantPion("RTCP once the connection closed", sealed)
 
 	reads := &e.counters.rtcpRead
 	if got := [...]uint64{reads[RTCPAtSocket].Load(), reads[RTCPDropped].Load()}; got != [...]uint64{1, 1} {

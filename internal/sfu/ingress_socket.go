@@ -4,15 +4,16 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"net/netip"
-	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/dtls/v3"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/meetd/meetd/internal/egress"
+	"github.com/meetd/meetd/internal/udpbatch"
 )
 
 // socketIngress is the path of an Ingress at the shared UDP sockets: the
@@ -24,7 +25,7 @@ import (
 // learns that the path is alive from its checks and their answers.
 type socketIngress struct {
 	in       *Ingress
-	conns    []*batchConn
+	conns    []*udpbatch.Conn
 	counters *Counters
 	log      *slog.Logger
 
@@ -69,10 +70,10 @@ func (p ReadPath) String() string {
 // newSocketIngress gives in, the Ingress of pc, a path at a's shared
 // sockets, when there are any and pion's internals are as expected.
 func (a *API) newSocketIngress(pc *webrtc.PeerConnection, in *Ingress) *socketIngress {
-	if a.pionReads || !internals() || len(a.batch.conns) == 0 {
+	if a.pionReads || !egress.Available() || len(a.sockets.Conns) == 0 {
 		return nil
 	}
-	s := &socketIngress{in: in, conns: a.batch.conns, counters: &a.counters, log: a.log}
+	s := &socketIngress{in: in, conns: a.sockets.Conns, counters: &a.counters, log: a.log}
 	s.counters.readPaths[ReadPion].Add(1)
 	dt := pc.SCTP().Transport()
 	dt.ICETransport().OnSelectedCandidatePairChange(func(p *webrtc.ICECandidatePair) {
@@ -101,32 +102,29 @@ func (a *API) newSocketIngress(pc *webrtc.PeerConnection, in *Ingress) *socketIn
 }
 
 // connect derives the key that decrypts the publisher's RTP from the
-// connection's DTLS connection; nil leaves the media to pion.
+// connection's DTLS connection (internal/egress reads it from pion); nil
+// leaves the media to pion.
 func (s *socketIngress) connect(dt *webrtc.DTLSTransport) *srtp.Context {
-	conn := (*dtls.Conn)(reflect.ValueOf(dt).Elem().FieldByName("conn").UnsafePointer())
-	if conn == nil {
-		s.log.Warn("SRTP keys not found: a publisher's media is read through pion")
+	ctx, err := egress.ReadKeys(dt)
+	if err != nil {
+		s.log.Warn("SRTP keys not derived: a publisher's media is read through pion", "err", err)
 		return nil
 	}
-	profile, keys, err := dtlsSessionKeys(conn)
-	if err == nil {
-		var ctx *srtp.Context
-		// Replay protection as pion's SRTP sessions have it; header
-		// extensions encrypted (RFC 9335) or not, as pion reads them
-		// when the connection negotiated it (which pion's clients do).
-		ctx, err = srtp.CreateContext(keys.RemoteMasterKey, keys.RemoteMasterSalt, profile,
-			srtp.SRTPReplayProtection(srtpReplayWindow), srtp.Cryptex(srtp.CryptexModeEnabled))
-		if err == nil {
-			return ctx
-		}
-	}
-	s.log.Warn("SRTP keys not derived: a publisher's media is read through pion", "err", err)
-	return nil
+	return ctx
 }
 
-// srtpReplayWindow is how many RTP packets back a replay is caught, as
-// pion's sessions default to.
-const srtpReplayWindow = 64
+// route is the shared socket and remote address of a connection's ICE
+// pair; a nil conn when it is not on a shared socket.
+type route struct {
+	conn *udpbatch.Conn
+	addr netip.AddrPort
+}
+
+// routeFor is the route of pair p on conns.
+func routeFor(conns []*udpbatch.Conn, p *webrtc.ICECandidatePair) route {
+	c, addr := egress.Route(conns, p)
+	return route{conn: c, addr: addr}
+}
 
 // update makes path from keys and route, and listens at the route's
 // socket. state must be held.
@@ -142,10 +140,10 @@ func (s *socketIngress) update() {
 	}
 	if want != s.listening {
 		if s.listening.conn != nil {
-			s.listening.conn.unlistenMedia(s.listening.addr, s)
+			s.listening.conn.UnlistenMedia(s.listening.addr, s)
 		}
 		if want.conn != nil {
-			want.conn.listenMedia(want.addr, s)
+			want.conn.ListenMedia(want.addr, s)
 		}
 		s.listening = want
 	}
@@ -172,63 +170,13 @@ func (s *socketIngress) close() {
 	s.counters.readPaths[s.counted].Add(-1)
 }
 
-// listenMedia makes c hand the RTP from addr to s.
-func (c *batchConn) listenMedia(addr netip.AddrPort, s *socketIngress) {
-	c.lmu.Lock()
-	defer c.lmu.Unlock()
-	m := map[netip.AddrPort]*socketIngress{}
-	if old := c.media.Load(); old != nil {
-		for k, v := range *old {
-			m[k] = v
-		}
-	}
-	m[addr] = s
-	c.media.Store(&m)
-}
-
-// unlistenMedia undoes listenMedia, unless another connection listens to
-// addr since.
-func (c *batchConn) unlistenMedia(addr netip.AddrPort, s *socketIngress) {
-	c.lmu.Lock()
-	defer c.lmu.Unlock()
-	old := c.media.Load()
-	if old == nil || (*old)[addr] != s {
-		return
-	}
-	m := make(map[netip.AddrPort]*socketIngress, len(*old))
-	for k, v := range *old {
-		if k != addr {
-			m[k] = v
-		}
-	}
-	c.media.Store(&m)
-}
-
-// handleMedia hands b, a datagram from addr, to the publish connection
-// listening to addr if it is RTP the connection takes; false when it is
-// for pion.
-func (c *batchConn) handleMedia(b []byte, addr netip.AddrPort) bool {
-	m := c.media.Load()
-	if m == nil || len(*m) == 0 || !isRTP(b) {
-		return false
-	}
-	s := (*m)[netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())]
-	return s != nil && s.receive(b)
-}
-
-// isRTP tells RTP from RTCP, STUN and DTLS on a multiplexed socket by its
-// first two bytes (RFC 7983, RFC 5761).
-func isRTP(b []byte) bool {
-	return len(b) >= rtpHeaderSize && b[0]>>6 == 2 && (b[1] < 192 || b[1] > 223)
-}
-
 const rtpHeaderSize = 12
 
-// receive decrypts pkt, an SRTP packet from the publisher, and queues it
+// ReceiveRTP (udpbatch.MediaListener) decrypts pkt, an SRTP packet from the publisher, and queues it
 // for the layer that took its stream. It is false when pion must take the
 // packet: no layer took the stream, the path is not up, the queue is full,
 // or the packet does not decrypt (pion then decides what it is).
-func (s *socketIngress) receive(pkt []byte) bool {
+func (s *socketIngress) ReceiveRTP(pkt []byte) bool {
 	ctx := s.path.Load()
 	if ctx == nil {
 		return false
@@ -244,7 +192,7 @@ func (s *socketIngress) receive(pkt []byte) bool {
 		}
 		q = st.queue.Load()
 	}
-	if q == nil || len(pkt) > maxPacketSize+srtpMaxOverhead {
+	if q == nil || len(pkt) > maxPacketSize+egress.MaxOverhead {
 		return false
 	}
 	s.dmu.Lock()
@@ -332,7 +280,7 @@ type inQueue struct {
 }
 
 type inSlot struct {
-	buf    [maxPacketSize + srtpMaxOverhead]byte
+	buf    [maxPacketSize + egress.MaxOverhead]byte
 	n      int
 	stream *ingressStream
 }

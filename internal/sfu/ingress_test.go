@@ -13,12 +13,14 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
+
+	"github.com/meetd/meetd/internal/udpbatch"
 )
 
 // testIngress is an Ingress with a path at c for datagrams from r, whose
 // RTP of ssrc a layer took, as one whose DTLS and ICE came up would;
 // enc encrypts what r sends.
-func testIngress(t *testing.T, c *batchConn, r *net.UDPConn, ssrc uint32) (*Ingress, *inQueue, *srtp.Context) {
+func testIngress(t *testing.T, c *udpbatch.Conn, r *net.UDPConn, ssrc uint32) (*Ingress, *inQueue, *srtp.Context) {
 	t.Helper()
 	const profile = srtp.ProtectionProfileAeadAes128Gcm
 	key, salt := make([]byte, 16), make([]byte, 12)
@@ -28,7 +30,7 @@ func testIngress(t *testing.T, c *batchConn, r *net.UDPConn, ssrc uint32) (*Ingr
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec, err := srtp.CreateContext(key, salt, profile, srtp.SRTPReplayProtection(srtpReplayWindow))
+	dec, err := srtp.CreateContext(key, salt, profile, srtp.SRTPReplayProtection(64))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +38,7 @@ func testIngress(t *testing.T, c *batchConn, r *net.UDPConn, ssrc uint32) (*Ingr
 	in.streams.Store(&map[uint32]*ingressStream{})
 	in.BindRemoteStream(&interceptor.StreamInfo{SSRC: ssrc, MimeType: "video/VP8"}, interceptor.RTPReaderFunc(
 		func([]byte, interceptor.Attributes) (int, interceptor.Attributes, error) { return 0, nil, io.EOF }))
-	s := &socketIngress{in: in, conns: []*batchConn{c}, counters: new(Counters), log: in.log}
+	s := &socketIngress{in: in, conns: []*udpbatch.Conn{c}, counters: new(Counters), log: in.log}
 	in.socket = s
 	q := newInQueue()
 	(*in.streams.Load())[ssrc].queue.Store(q)
@@ -52,7 +54,7 @@ func testIngress(t *testing.T, c *batchConn, r *net.UDPConn, ssrc uint32) (*Ingr
 // and what is not RTP go to pion; once the connection closes, so does
 // its RTP.
 func TestRTPReadAtTheSocket(t *testing.T) {
-	c := newTestBatchConn(t)
+	c := newTestSocket(t)
 	rs := receivers(t, 2)
 	pub, stranger := rs[0], rs[1]
 	in, q, enc := testIngress(t, c, pub, 1111)

@@ -11,6 +11,8 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/meetd/meetd/internal/bwe"
 )
 
 // Layer is one encoding of a publisher's track: the only one, or one of
@@ -196,7 +198,7 @@ func (t *Track) layerFor(v view) *layer {
 }
 
 // noCap is a down track's maxLayer when its bandwidth allows any layer.
-const noCap = -1
+const noCap = bwe.NoCap
 
 // targetFor is the layer d should forward: the one its view asks for,
 // or the largest its bandwidth estimate allows when that is smaller.
@@ -242,9 +244,13 @@ func (t *Track) requestKeyframe(l *layer) {
 	if t.kind != webrtc.RTPCodecTypeVideo || t.pc == nil || l == nil { // no connection: a track of the tests
 		return
 	}
+	every := t.keyframeEvery
+	if every <= 0 {
+		every = int64(keyframeInterval)
+	}
 	now := time.Now().UnixNano()
 	last := l.lastKeyframeRequest.Load()
-	if now-last < int64(keyframeInterval) {
+	if now-last < every {
 		l.keyframeWanted.Store(true)
 		return
 	}

@@ -160,7 +160,7 @@ func simulcastPublisher(t *testing.T, a *API) (*webrtc.PeerConnection, map[strin
 // repaired RID). The track keeps one layer per RID, read by one loop.
 func TestLayerAnnouncedAgainIsIgnored(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := NewAPI(Config{Loopback: true, Interfaces: []string{"lo"}}, log)
+	a, err := NewAPI(Config{Loopback: true, Interfaces: []string{"lo"}, FastEgress: testFastEgress()}, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/meetd/meetd/internal/udpbatch"
 )
 
 // reportInterval is how often a subscriber gets a sender report of each
@@ -72,12 +74,12 @@ func (r *Reporter) send(now time.Time, sb *sealBuf) {
 	if len(pkts) == 0 {
 		return
 	}
-	if r.egress != nil {
+	if r.egress != nil && r.egress.fast != nil {
 		raw, err := rtcp.Marshal(pkts)
 		if err != nil {
 			return
 		}
-		if _, ok, _ := r.egress.writeRTCP(raw, sb); ok {
+		if _, ok, _ := r.egress.fast.WriteRTCP(raw, sb[:]); ok {
 			// An error means the connection is closing: the client
 			// closes the reporter then.
 			return
@@ -89,7 +91,7 @@ func (r *Reporter) send(now time.Time, sb *sealBuf) {
 // reportClock sends the reports of an API's Reporters every
 // reportInterval. Its goroutine runs while there are any.
 type reportClock struct {
-	batch *sendBatch
+	batch *udpbatch.Sockets
 	// mu guards reporters and stop. It is not held while reports are
 	// sent: a write can block (a TCP connection whose buffer is full),
 	// and closing that connection must not wait for it.
@@ -143,11 +145,11 @@ func (c *reportClock) run(stop, done chan struct{}) {
 				rs = append(rs, r)
 			}
 			c.mu.Unlock()
-			c.batch.begin()
+			c.batch.Begin()
 			for _, r := range rs {
 				r.send(now, sb)
 			}
-			c.batch.end()
+			c.batch.End()
 			for i := range rs {
 				rs[i] = nil // keep no closed connection alive
 			}

@@ -1,10 +1,11 @@
 package sfu
 
 import (
+	"errors"
+	"io"
 	"sync"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -51,17 +52,17 @@ func (l QueueLimits) orDefaults() QueueLimits {
 // queueBufs are the queue's packet buffers: an encrypted packet, or a
 // plain one for pion's write path.
 var queueBufs = sync.Pool{New: func() any {
-	b := make([]byte, 0, maxPacketSize+srtpMaxOverhead)
+	b := make([]byte, 0, len(sealBuf{}))
 	return &b
 }}
 
-// queued is one packet waiting: for ice, or for pion's writer when pion
-// is not nil.
+// queued is one packet waiting: for to (the ICE connection, written by
+// meetd's egress), or for pion's writer when pion is not nil.
 type queued struct {
 	buf   *[]byte
 	at    int64
 	video bool
-	ice   *ice.Conn
+	to    io.Writer
 	pion  webrtc.TrackLocalWriter
 }
 
@@ -97,7 +98,7 @@ type pushResult struct {
 
 // push queues a copy of b. While the queue is backed up it takes no
 // video, and audio only within the limits, dropping the oldest first.
-func (s *sendQueue) push(b []byte, video bool, now int64, to *ice.Conn, pion webrtc.TrackLocalWriter) pushResult {
+func (s *sendQueue) push(b []byte, video bool, now int64, to io.Writer, pion webrtc.TrackLocalWriter) pushResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var r pushResult
@@ -130,7 +131,7 @@ func (s *sendQueue) push(b []byte, video bool, now int64, to *ice.Conn, pion web
 		zero(s.q[n:])
 		s.q, s.head = s.q[:n], 0
 	}
-	s.q = append(s.q, queued{buf: buf, at: now, video: video, ice: to, pion: pion})
+	s.q = append(s.q, queued{buf: buf, at: now, video: video, to: to, pion: pion})
 	s.bytes += len(b)
 	if !s.running {
 		s.running = true
@@ -195,7 +196,7 @@ func (s *sendQueue) run(wake, done chan struct{}) {
 		if p.pion != nil {
 			_, _ = p.pion.Write(*p.buf)
 		} else {
-			_, _ = p.ice.Write(*p.buf)
+			_, _ = p.to.Write(*p.buf)
 		}
 		queueBufs.Put(p.buf)
 	}
@@ -224,10 +225,11 @@ func (s *sendQueue) close() {
 // binding down tracks.
 func (e *Egress) OnStall(f func()) { e.onStall = f }
 
-// enqueue queues b, a packet for ice or (plain) for pion's writer, and
-// returns its length, or 0 when it was dropped. A queue that overflows
-// makes the subscriber's video resume at its next keyframe.
-func (e *Egress) enqueue(b []byte, video bool, to *ice.Conn, pion webrtc.TrackLocalWriter) int {
+// enqueue queues b, a packet for to (sealed by meetd's egress) or
+// (plain) for pion's writer, and returns its length, or 0 when it was
+// dropped. A queue that overflows makes the subscriber's video resume at
+// its next keyframe.
+func (e *Egress) enqueue(b []byte, video bool, to io.Writer, pion webrtc.TrackLocalWriter) int {
 	r := e.queue.push(b, video, time.Now().UnixNano(), to, pion)
 	if r.overflowed {
 		e.counters.queueOverflows.Add(1)
@@ -246,9 +248,9 @@ func (e *Egress) enqueue(b []byte, video bool, to *ice.Conn, pion webrtc.TrackLo
 // OnStall's function. Closing ICE ends the writes that wait on its socket
 // (the queue's, and the DTLS alert closing the peer connection would
 // send): none must wait for a subscriber that reads nothing.
-func (e *Egress) cut(to *ice.Conn) {
-	if to != nil {
-		_ = to.Close()
+func (e *Egress) cut(to io.Writer) {
+	if c, ok := to.(io.Closer); ok {
+		_ = c.Close()
 	}
 	if e.onStall != nil {
 		e.onStall()
@@ -271,16 +273,22 @@ func (e *Egress) resync() {
 }
 
 // writePion queues h and payload for w, pion's writer of a down track's
-// stream, when e has no keys of its own: pion's write path blocks as ICE
-// does. It returns the packet's length, or 0 when it was dropped.
+// stream: pion's write path blocks as ICE does. It returns the packet's
+// length, or 0 when it was dropped: before DTLS is connected, as pion
+// drops it then, so that a video waits for the next keyframe.
 func (e *Egress) writePion(w webrtc.TrackLocalWriter, h *rtp.Header, payload []byte, sb *sealBuf, video bool) (int, error) {
-	hn, err := h.MarshalTo(sb.buf[:])
+	if !e.connected.Load() {
+		return 0, nil
+	}
+	hn, err := h.MarshalTo(sb[:])
 	if err != nil || hn+len(payload) > maxPacketSize {
 		return 0, errPacketTooLarge
 	}
-	copy(sb.buf[hn:], payload)
-	return e.enqueue(sb.buf[:hn+len(payload)], video, nil, w), nil
+	copy(sb[hn:], payload)
+	return e.enqueue(sb[:hn+len(payload)], video, nil, w), nil
 }
+
+var errPacketTooLarge = errors.New("RTP packet too large")
 
 // zero clears q, so that its buffers and connections are not kept.
 func zero(q []queued) {

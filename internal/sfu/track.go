@@ -11,6 +11,8 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/meetd/meetd/internal/udpbatch"
 )
 
 // keyframeInterval is the least time between two keyframe requests sent to
@@ -35,7 +37,10 @@ type Track struct {
 	counters *Counters
 	// batch groups the writes of one packet's fan-out into few system
 	// calls.
-	batch *sendBatch
+	batch *udpbatch.Sockets
+	// keyframeEvery is the API's Config.KeyframeInterval (ns), 0 for
+	// keyframeInterval.
+	keyframeEvery int64
 	// ingress is the publish connection's, nil for a track of the tests.
 	ingress *Ingress
 
@@ -84,11 +89,12 @@ func (a *API) NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, re
 		vp8:       strings.EqualFold(codec.MimeType, webrtc.MimeTypeVP8),
 		pc:        pc,
 		counters:  &a.counters,
-		batch:     a.batch,
+		batch:     a.sockets,
 		log:       log.With("track", remote.ID(), "kind", remote.Kind().String(), "codec", codec.MimeType),
 		done:      make(chan struct{}),
 		ingress:   a.ingressOf(pc),
 	}
+	t.keyframeEvery = a.keyframeEvery
 	t.first = t.newLayer(remote)
 	t.layers.Store(&[]*layer{t.first})
 	t.downs.Store(&[]*DownTrack{})
@@ -199,9 +205,9 @@ func (t *Track) forward(l *layer, raw []byte, pkt *rtp.Packet, seal *sealBuf) {
 	// One header for every subscriber: each down track sets its own SSRC
 	// and payload type on a copy.
 	fwd := forwardHeader(&pkt.Header)
-	t.batch.begin()
+	t.batch.Begin()
 	fanOut(*t.downs.Load(), l, &fwd, pkt.Payload, &info)
-	t.batch.end()
+	t.batch.End()
 	l.tally.count(t.counters, kindIndex(t.kind), &info)
 }
 
@@ -238,7 +244,7 @@ func (t *Track) TakeAudioLevel() uint8 {
 // a peer connection binds it; video starts at the next keyframe, of the
 // largest layer until the subscriber tells the size it shows the video at.
 func (t *Track) Subscribe() *DownTrack {
-	d := &DownTrack{track: t, maxLayer: noCap, report: &reportFigures{}}
+	d := &DownTrack{track: t, maxLayer: noCap, report: &reportFigures{}, buf: new([maxPacketSize]byte)}
 	d.report.rtt.Store(-1)
 	t.mu.Lock()
 	defer t.mu.Unlock()

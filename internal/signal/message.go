@@ -158,9 +158,11 @@ type Message struct {
 	// stream Track that it should send; empty (not missing) for none.
 	Active []string `json:"active,omitzero"`
 
-	// state
+	// state; WasLive (left out when false) says the room's stage has
+	// published since the room opened
 	Live    *bool `json:"live,omitempty"`
 	Viewers *int  `json:"viewers,omitempty"`
+	WasLive bool  `json:"wasLive,omitempty"`
 
 	// error; RetryAfter, in seconds, says when a rate_limited refusal
 	// may be tried again

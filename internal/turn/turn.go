@@ -22,8 +22,6 @@ import (
 
 	"github.com/pion/turn/v5"
 	"golang.org/x/time/rate"
-
-	"github.com/meetd/meetd/internal/signal"
 )
 
 // Realm is the TURN realm meetd's credentials are for.
@@ -213,14 +211,21 @@ func (s *Server) Revoke(participant string) {
 	}
 }
 
+// ICEServer is how a client reaches a TURN server: its URLs and the
+// credential that works there.
+type ICEServer struct {
+	URLs                 []string
+	Username, Credential string
+}
+
 // ICEServer is the entry for meetd's TURN server a participant gets in
 // joined. host is the name the client reached meetd by (it resolves to
 // meetd, and a TLS certificate is valid for it); tlsPort, when not zero, is
 // the HTTPS port that also carries TURN over TLS.
-func (s *Server) ICEServer(host, participant string, tlsPort int) (signal.ICEServer, error) {
+func (s *Server) ICEServer(host, participant string, tlsPort int) (ICEServer, error) {
 	user, pass, err := s.Credentials(participant)
 	if err != nil {
-		return signal.ICEServer{}, err
+		return ICEServer{}, err
 	}
 	h := host
 	if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
@@ -234,7 +239,7 @@ func (s *Server) ICEServer(host, participant string, tlsPort int) (signal.ICESer
 	if s.cfg.TLS != nil && tlsPort != 0 {
 		urls = append(urls, "turns:"+h+":"+strconv.Itoa(tlsPort)+"?transport=tcp")
 	}
-	return signal.ICEServer{URLs: urls, Username: user, Credential: pass}, nil
+	return ICEServer{URLs: urls, Username: user, Credential: pass}, nil
 }
 
 // Allocations counts the allocations made since start by how the client

@@ -25,7 +25,7 @@ export function App({ pathname }: { pathname: string }) {
     case 'diagnose':
       return <Diagnose />;
     case 'bad-room':
-      return <NotFound path={pathname} problem={route.problem} meeting={route.page === 'meeting'} />;
+      return <NotFound path={pathname} problem={route.problem} page={route.page} name={route.name} />;
     case 'not-found':
       return <NotFound path={pathname} />;
   }

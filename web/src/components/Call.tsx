@@ -1,3 +1,4 @@
+import { useTranslation } from 'react-i18next';
 import { useMemo, useState } from 'react';
 import { useMediaQuery } from '../hooks/useMeeting';
 import { useQuality, ViewsContext } from '../hooks/useViews';
@@ -9,6 +10,7 @@ import { unreachableMessage } from '../lib/signaling';
 import { STATUS } from '../lib/status';
 import { CallGrid } from './CallGrid';
 import { ChatPanel } from './ChatPanel';
+import { ConnectionBanner } from './ConnectionBanner';
 import { ControlBar } from './ControlBar';
 import { copyText } from './clipboard';
 import { Icon } from './icons';
@@ -74,6 +76,7 @@ export function Call({
   /** Set for a guest who took an invitation to the stage. */
   onLeaveStage?: () => void;
 }) {
+  const { t } = useTranslation();
   const narrow = useMediaQuery('(max-width: 600px)');
   const [quality, setQuality] = useQuality(meeting.views);
   const [copying, setCopying] = useState(false);
@@ -100,28 +103,65 @@ export function Call({
     mending || state.status === 'reconnecting'
       ? STATUS.reconnecting
       : joined
-        ? 'In call'
+        ? t('call.inCall')
         : state.status === 'auth'
           ? STATUS.password
           : STATUS.connecting;
+
+  const reconnecting = !joined && state.status !== 'auth' && (state.status === 'reconnecting' || state.unreachable);
+  const showBanner = reconnecting || mending;
+  // Until someone else comes: the link to bring them.
+  const alone = joined && onStage && !state.participants.some((p) => p.id !== self) && (state.viewers ?? 0) === 0;
+
+  function copy() {
+    setCopying(true);
+    void copyText(link).then((ok) => {
+      setCopying(false);
+      onCopied(ok);
+    });
+  }
 
   return (
     <ViewsContext.Provider value={meeting.views}>
       <div className={`call ${panel ? 'has-panel' : ''}`}>
         <div className="call-main">
-          <section className="call-stage" aria-label="Participants' video">
-            {(!joined || mending) && (
-              <div className="call-banner" role="alert">
+          <section className="call-stage" aria-label={t('call.stage')}>
+            {!joined && !showBanner && (
+              <div className="call-banner" role="status">
                 <span className="status-pill is-busy">{status}</span>
-                {state.unreachable && <span>{unreachableMessage(location.host)} Trying again…</span>}
               </div>
+            )}
+            {showBanner && (
+              <ConnectionBanner
+                reason={
+                  state.unreachable
+                    ? unreachableMessage(location.host)
+                    : mending
+                      ? t('banner.mediaPath')
+                      : t('banner.socket')
+                }
+                next={t('banner.callNext')}
+              />
+            )}
+            {alone && (
+              <section className="alone-card" data-testid="alone" aria-labelledby="alone-title">
+                <h2 id="alone-title">{t('call.aloneTitle')}</h2>
+                <p>{t('call.aloneText')}</p>
+                <p className="alone-link">
+                  <span className="people-url">{link}</span>
+                </p>
+                <button type="button" className="btn btn-small btn-tonal" disabled={copying} onClick={copy}>
+                  <Icon name="copy" />
+                  {t('prejoin.copyLink')}
+                </button>
+              </section>
             )}
             <p className="visually-hidden" data-testid="status" role="status">
               {status}
             </p>
             {cameras.length === 0 && joined ? (
               <div className="call-empty">
-                <p>Nobody is on stage yet.</p>
+                <p>{t('call.emptyStage')}</p>
               </div>
             ) : (
               <CallGrid
@@ -130,12 +170,13 @@ export function Call({
                 speaker={state.speaker}
                 self={{ audio: micOn && hasMic, video: camOn && hasCam }}
                 narrow={narrow}
+                onStopPresenting={onShare}
               />
             )}
             {!onStage && joined && (
               <p className="call-watching">
                 <Icon name="people" />
-                You are watching. The host can invite you to the stage.
+                {t('call.watching')}
               </p>
             )}
           </section>
@@ -148,22 +189,16 @@ export function Call({
             />
           )}
           {panel === 'people' && (
-            <SidePanel title="People" onClose={() => onPanel(null)} testId="people-panel">
+            <SidePanel title={t('call.people')} onClose={() => onPanel(null)} testId="people-panel">
               <div className="people-link">
                 <button
                   type="button"
                   className="btn btn-small btn-tonal"
                   disabled={copying}
-                  onClick={() => {
-                    setCopying(true);
-                    void copyText(link).then((ok) => {
-                      setCopying(false);
-                      onCopied(ok);
-                    });
-                  }}
+                  onClick={copy}
                 >
                   <Icon name="link" />
-                  Copy link
+                  {t('prejoin.copyLink')}
                 </button>
                 <span className="people-url">{link}</span>
               </div>
@@ -171,7 +206,7 @@ export function Call({
                 participants={state.participants}
                 selfId={self}
                 amHost={amHost}
-                sendBackWords="Move to audience"
+                sendBackWords="moveToAudience"
                 hiddenAudience={state.viewers ?? 0}
                 onRole={(id: string, role: Role) => meeting.setRole(id, role)}
               />

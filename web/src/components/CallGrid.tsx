@@ -1,5 +1,8 @@
 import type { CSSProperties } from 'react';
+import { useTranslation } from 'react-i18next';
 import { gridShape, type Tile } from '../lib/participants';
+import { Filmstrip } from './Filmstrip';
+import { Icon } from './icons';
 import { VideoTile } from './VideoTile';
 
 export interface SelfMedia {
@@ -10,6 +13,8 @@ export interface SelfMedia {
 /**
  * The call's tiles: a grid that picks its columns by the number of people,
  * or, while someone shares a screen, the screen large beside a strip of people.
+ * The presenter does not see their own screen (a hall of mirrors): a banner
+ * with Stop presenting takes its place.
  */
 export function CallGrid({
   cameras,
@@ -17,13 +22,16 @@ export function CallGrid({
   speaker,
   self,
   narrow,
+  onStopPresenting,
 }: {
   cameras: Tile[];
   screens: Tile[];
   speaker: string;
   self: SelfMedia;
   narrow: boolean;
+  onStopPresenting: () => void;
 }) {
+  const { t } = useTranslation();
   const tile = (t: Tile) => (
     <VideoTile
       key={t.key}
@@ -35,18 +43,26 @@ export function CallGrid({
   );
 
   if (screens.length > 0) {
+    const presenting = screens.some((s) => s.self);
+    const shown = screens.filter((s) => !s.self);
+    const panes = shown.length + (presenting ? 1 : 0);
     return (
       <div className="call-present">
-        <div className="present-main" style={{ '--cols': screens.length > 1 && !narrow ? 2 : 1 } as CSSProperties}>
-          {screens.map(tile)}
+        <div className="present-main" style={{ '--cols': panes > 1 && !narrow ? 2 : 1 } as CSSProperties}>
+          {presenting && (
+            <section className="presenting" data-testid="presenting" aria-labelledby="presenting-title">
+              <Icon name="screen" />
+              <h2 id="presenting-title">{t('call.presentingTitle')}</h2>
+              <p>{t('call.presentingText')}</p>
+              <button type="button" className="btn btn-primary" onClick={onStopPresenting}>
+                <Icon name="screenOff" />
+                {t('controls.stopPresenting')}
+              </button>
+            </section>
+          )}
+          {shown.map(tile)}
         </div>
-        <div className="filmstrip" role="list" aria-label="People">
-          {cameras.map((t) => (
-            <div role="listitem" key={t.key} className="filmstrip-item">
-              {tile(t)}
-            </div>
-          ))}
-        </div>
+        <Filmstrip horizontal={narrow} items={cameras.map((c) => ({ key: c.key, node: tile(c) }))} />
       </div>
     );
   }

@@ -1,6 +1,8 @@
+import { useTranslation } from 'react-i18next';
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import type { ChatEntry } from '../lib/chat';
 import { chatClock, displayName } from '../lib/participants';
+import { ChatText } from './ChatText';
 import { SidePanel } from './SidePanel';
 import { Icon } from './icons';
 
@@ -18,6 +20,7 @@ export function ChatPanel({
   onSend: (text: string) => boolean;
   onClose: () => void;
 }) {
+  const { t } = useTranslation();
   const [text, setText] = useState('');
   const list = useRef<HTMLOListElement>(null);
   const input = useRef<HTMLTextAreaElement>(null);
@@ -36,10 +39,10 @@ export function ChatPanel({
   }
 
   return (
-    <SidePanel title="In-call messages" onClose={onClose} testId="chat-panel">
-      <ol className="chat-list" ref={list} aria-label="Messages">
+    <SidePanel title={t('chat.title')} onClose={onClose} testId="chat-panel">
+      <ol className="chat-list" ref={list} aria-label={t('chat.messages')}>
         {messages.length === 0 && (
-          <li className="chat-empty">Messages can be seen by everyone in the call, also those who join later.</li>
+          <li className="chat-empty">{t('chat.empty')}</li>
         )}
         {messages.map((m, i) => {
           const prev = messages[i - 1];
@@ -48,34 +51,36 @@ export function ChatPanel({
             <li key={m.key} className={`chat-msg ${same ? 'is-cont' : ''}`}>
               {!same && (
                 <p className="chat-meta">
-                  <span className="chat-name">{m.self ? 'You' : displayName({ name: m.name, role: 'stage' })}</span>
+                  <span className="chat-name">{m.self ? t('chat.you') : displayName({ name: m.name, role: 'stage' })}</span>
                   <time dateTime={m.time}>{chatClock(m.time)}</time>
                 </p>
               )}
-              <p className="chat-text">{m.text}</p>
+              <p className="chat-text">
+                <ChatText text={m.text} />
+              </p>
             </li>
           );
         })}
       </ol>
       <form className="chat-form" onSubmit={submit}>
         <label className="visually-hidden" htmlFor="chat-input">
-          Your message
+          {t('chat.label')}
         </label>
         <textarea
           id="chat-input"
           ref={input}
           rows={1}
           maxLength={MAX_TEXT}
-          placeholder={canSend ? 'Send a message' : 'Reconnecting…'}
+          placeholder={canSend ? t('chat.placeholder') : t('status.reconnecting')}
           value={text}
           onChange={(e) => setText(e.target.value)}
           onKeyDown={(e) => {
             if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) submit(e);
           }}
         />
-        <button type="submit" className="icon-btn is-send" disabled={!canSend || !text.trim()} title="Send message">
+        <button type="submit" className="icon-btn is-send" disabled={!canSend || !text.trim()} title={t('chat.sendTip')}>
           <Icon name="send" />
-          <span className="visually-hidden">Send</span>
+          <span className="visually-hidden">{t('chat.send')}</span>
         </button>
       </form>
     </SidePanel>

@@ -1,4 +1,7 @@
+import { useTranslation } from 'react-i18next';
 import { useEffect, useState } from 'react';
+import { formatClock } from '../i18n';
+import { shortcutLabel } from '../lib/shortcuts';
 import { Icon, type IconName } from './icons';
 
 /** A round on/off button whose accessible name stays the same; aria-pressed says the state. */
@@ -57,20 +60,21 @@ function DeviceToggle({
   present,
   onClick,
 }: {
-  name: 'Microphone' | 'Camera';
+  name: 'microphone' | 'camera';
   icon: IconName;
   offIcon: IconName;
   on: boolean;
   present: boolean;
   onClick: () => void;
 }) {
-  const device = name.toLowerCase();
+  const { t } = useTranslation();
+  const keys = shortcutLabel(name === 'microphone' ? 'd' : 'e');
   return (
     <Toggle
-      name={name}
+      name={t(`devices.${name}`)}
       on={on && present}
       icon={on && present ? icon : offIcon}
-      tip={!present ? `No ${device}` : on ? `Turn off ${device}` : `Turn on ${device}`}
+      tip={!present ? t(`controls.no_${name}`) : t(`controls.${on ? 'turnOff' : 'turnOn'}_${name}`) + ` (${keys})`}
       danger
       disabled={!present}
       onClick={onClick}
@@ -84,7 +88,7 @@ function Clock() {
     const t = setInterval(() => setNow(new Date()), 15_000);
     return () => clearInterval(t);
   }, []);
-  return <>{now.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}</>;
+  return <>{formatClock(now)}</>;
 }
 
 export interface ControlBarProps {
@@ -114,6 +118,7 @@ export interface ControlBarProps {
 
 /** The bar at the bottom of a call. */
 export function ControlBar(p: ControlBarProps) {
+  const { t } = useTranslation();
   return (
     <footer className="controlbar">
       <p className="controlbar-info">
@@ -121,48 +126,54 @@ export function ControlBar(p: ControlBarProps) {
         <span aria-hidden="true"> | </span>
         <span className="controlbar-room">{p.room}</span>
       </p>
-      <div className="controlbar-main" role="group" aria-label="Call controls">
-        <DeviceToggle name="Microphone" icon="mic" offIcon="micOff" on={p.micOn} present={p.hasMic} onClick={p.onMic} />
-        <DeviceToggle name="Camera" icon="cam" offIcon="camOff" on={p.camOn} present={p.hasCam} onClick={p.onCam} />
+      <div className="controlbar-main" role="group" aria-label={t('controls.group')}>
+        <DeviceToggle name="microphone" icon="mic" offIcon="micOff" on={p.micOn} present={p.hasMic} onClick={p.onMic} />
+        <DeviceToggle name="camera" icon="cam" offIcon="camOff" on={p.camOn} present={p.hasCam} onClick={p.onCam} />
         <Toggle
-          name="Share screen"
+          name={t('controls.share')}
           on={p.sharing}
           icon={p.sharing ? 'screenOff' : 'screen'}
           accent
-          tip={p.sharing ? 'Stop presenting' : p.canShare ? 'Present your screen' : 'Screen sharing is not available'}
+          tip={p.sharing ? t('controls.stopPresenting') : p.canShare ? t('controls.present') : t('controls.noShare')}
           disabled={!p.canShare && !p.sharing}
           onClick={p.onShare}
         />
         {p.onLeaveStage && (
-          <button type="button" className="ctl" title="Go back to watching" onClick={p.onLeaveStage}>
+          <button type="button" className="ctl" title={t('controls.leaveStageTip')} onClick={p.onLeaveStage}>
             <Icon name="personRemove" />
-            <span className="visually-hidden">Leave stage</span>
+            <span className="visually-hidden">{t('controls.leaveStage')}</span>
           </button>
         )}
-        <button type="button" className="ctl ctl-leave" title="Leave the call" onClick={p.onLeave}>
+        <button type="button" className="ctl ctl-leave" title={t('controls.leaveTip')} onClick={p.onLeave}>
           <Icon name="callEnd" />
-          <span className="visually-hidden">Leave</span>
+          <span className="visually-hidden">{t('controls.leave')}</span>
         </button>
       </div>
-      <div className="controlbar-side" role="group" aria-label="Panels">
+      <div className="controlbar-side" role="group" aria-label={t('controls.panels')}>
         <Toggle
-          name="Chat"
+          name={t('controls.chat')}
           on={p.chatOpen}
           icon="chat"
-          tip={p.unread > 0 ? `Chat (${p.unread} unread)` : 'Chat with everyone'}
+          tip={p.unread > 0 ? t('controls.chatUnread', { count: p.unread }) : t('controls.chatTip')}
           badge={p.unread > 0 ? (p.unread > 9 ? '9+' : String(p.unread)) : undefined}
           onClick={p.onChat}
         />
         <Toggle
-          name="Participants"
+          name={t('controls.people')}
           on={p.peopleOpen}
           icon="people"
-          tip="Show everyone"
+          tip={t('controls.peopleTip')}
           badge={p.people > 0 ? String(p.people) : undefined}
           quietBadge
           onClick={p.onPeople}
         />
-        <Toggle name="Settings" on={p.settingsOpen} icon="settings" tip="Camera and microphone" onClick={p.onSettings} />
+        <Toggle
+          name={t('controls.settings')}
+          on={p.settingsOpen}
+          icon="settings"
+          tip={t('controls.settingsTip')}
+          onClick={p.onSettings}
+        />
       </div>
     </footer>
   );

@@ -1,3 +1,4 @@
+import { useTranslation } from 'react-i18next';
 import type { ReactNode } from 'react';
 import type { LocalMedia } from '../hooks/useLocalMedia';
 
@@ -24,6 +25,7 @@ export function Notice({
  * help; `children` add to it), and anything else worth knowing about them.
  */
 export function MediaNotices({ media, children }: { media: LocalMedia; children?: ReactNode }) {
+  const { t } = useTranslation();
   return (
     <>
       {media.problem && (
@@ -32,7 +34,7 @@ export function MediaNotices({ media, children }: { media: LocalMedia; children?
           {children}
           {media.problem.retry && (
             <button type="button" className="btn btn-tonal" onClick={media.reopen}>
-              Try again
+              {t('common.tryAgain')}
             </button>
           )}
         </Notice>

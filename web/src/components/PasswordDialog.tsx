@@ -1,4 +1,6 @@
+import { useTranslation } from 'react-i18next';
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { serverErrorText } from '../i18n';
 import type { AuthPrompt } from '../lib/auth';
 import { Notice } from './Notice';
 
@@ -15,6 +17,7 @@ export function PasswordDialog({
   onSubmit: (password: string) => void;
   onCancel?: () => void;
 }) {
+  const { t } = useTranslation();
   const id = useId();
   const [password, setPassword] = useState('');
   const input = useRef<HTMLInputElement>(null);
@@ -26,6 +29,7 @@ export function PasswordDialog({
   }
 
   const wrong = prompt.code === 'bad_credentials';
+  const message = serverErrorText(prompt.code, prompt.message);
   return (
     <div className="dialog-backdrop">
       <form
@@ -35,14 +39,14 @@ export function PasswordDialog({
         aria-labelledby={`${id}-title`}
         onSubmit={submit}
       >
-        <h2 id={`${id}-title`}>{wrong ? 'Could not get in' : 'This room needs a password'}</h2>
+        <h2 id={`${id}-title`}>{wrong ? t('password.wrongTitle') : t('password.title')}</h2>
         {wrong ? (
-          <Notice tone="error" title={prompt.message} />
+          <Notice tone="error" title={message} />
         ) : (
-          <p>{prompt.message} Enter the password you were given.</p>
+          <p>{t('password.ask', { message })}</p>
         )}
         <div className="field">
-          <label htmlFor={`${id}-password`}>Password</label>
+          <label htmlFor={`${id}-password`}>{t('password.label')}</label>
           <input
             ref={input}
             id={`${id}-password`}
@@ -56,11 +60,11 @@ export function PasswordDialog({
         <div className="dialog-actions">
           {onCancel && (
             <button type="button" className="btn btn-tonal" onClick={onCancel}>
-              Cancel
+              {t('common.cancel')}
             </button>
           )}
           <button type="submit" className="btn btn-primary" disabled={!password}>
-            Continue
+            {t('password.continue')}
           </button>
         </div>
       </form>

@@ -1,3 +1,4 @@
+import { useTranslation } from 'react-i18next';
 import { useEffect, useState, type FormEvent } from 'react';
 import { trackOf, type LocalMedia } from '../hooks/useLocalMedia';
 import { copyText } from './clipboard';
@@ -36,6 +37,7 @@ export function PreJoin({
   problem: { title: string; text: string } | null;
   onJoin: (role: 'stage' | 'audience') => void;
 }) {
+  const { t } = useTranslation();
   const { stream } = media;
   const [copied, setCopied] = useState<string | null>(null);
   const mic = trackOf(stream, 'audio');
@@ -53,10 +55,10 @@ export function PreJoin({
   }
 
   const status = media.opening
-    ? 'Starting camera…'
+    ? t('media.starting')
     : media.problem
-      ? `Error: ${media.problem.summary}`
-      : 'Preview';
+      ? t('status.error', { words: media.problem.summary })
+      : t('status.preview');
 
   return (
     <main className="prejoin">
@@ -66,47 +68,47 @@ export function PreJoin({
           {(!stream || !cam || !camOn) && (
             <div className="stage-placeholder" aria-hidden="true">
               <Icon name={camOn && !media.problem ? 'cam' : 'camOff'} />
-              <span>{media.opening ? 'Starting camera…' : !cam ? 'No camera' : 'Camera is off'}</span>
+              <span>{media.opening ? t('media.starting') : !cam ? t('media.noCamera') : t('media.cameraOff')}</span>
             </div>
           )}
-          <p className="prejoin-you">{name.trim() || 'You'}</p>
+          <p className="prejoin-you">{name.trim() || t('chat.you')}</p>
           <p className="visually-hidden" data-testid="status" role="status">
             {status}
           </p>
-          <div className="prejoin-toggles" role="group" aria-label="Before joining">
+          <div className="prejoin-toggles" role="group" aria-label={t('prejoin.toggles')}>
             <button
               type="button"
               className={`ctl ${micOn && mic ? 'is-on' : 'is-off'}`}
               aria-pressed={micOn && mic !== null}
               disabled={!mic}
-              title={micOn ? 'Turn off microphone' : 'Turn on microphone'}
+              title={t(micOn ? 'controls.turnOff_microphone' : 'controls.turnOn_microphone')}
               onClick={onMic}
             >
               <Icon name={micOn && mic ? 'mic' : 'micOff'} />
-              <span className="visually-hidden">Microphone</span>
+              <span className="visually-hidden">{t('devices.microphone')}</span>
             </button>
             <button
               type="button"
               className={`ctl ${camOn && cam ? 'is-on' : 'is-off'}`}
               aria-pressed={camOn && cam !== null}
               disabled={!cam}
-              title={camOn ? 'Turn off camera' : 'Turn on camera'}
+              title={t(camOn ? 'controls.turnOff_camera' : 'controls.turnOn_camera')}
               onClick={onCam}
             >
               <Icon name={camOn && cam ? 'cam' : 'camOff'} />
-              <span className="visually-hidden">Camera</span>
+              <span className="visually-hidden">{t('devices.camera')}</span>
             </button>
           </div>
         </div>
         <div className="prejoin-devices">
           <DevicePicker
-            label="Camera"
+            label="camera"
             devices={media.devices.cameras}
             value={cam?.getSettings().deviceId ?? ''}
             onChange={(id) => id && void media.switchDevice('video', id)}
           />
           <DevicePicker
-            label="Microphone"
+            label="microphone"
             devices={media.devices.microphones}
             value={mic?.getSettings().deviceId ?? ''}
             onChange={(id) => id && void media.switchDevice('audio', id)}
@@ -115,9 +117,9 @@ export function PreJoin({
       </section>
 
       <section className="prejoin-side">
-        <h1>Ready to join?</h1>
+        <h1>{t('prejoin.title')}</h1>
         <p className="prejoin-room">
-          Meeting <strong data-testid="room-name">{room}</strong>
+          {t('topbar.meeting')} <strong data-testid="room-name">{room}</strong>
         </p>
         {problem && (
           <Notice tone="error" title={problem.title}>
@@ -126,22 +128,22 @@ export function PreJoin({
         )}
         <form className="prejoin-form" onSubmit={submit}>
           <div className="field">
-            <label htmlFor="display-name">Your name</label>
+            <label htmlFor="display-name">{t('prejoin.name')}</label>
             <input
               id="display-name"
               type="text"
               autoComplete="name"
               maxLength={64}
-              placeholder="How others see you"
+              placeholder={t('prejoin.namePlaceholder')}
               value={name}
               onChange={(e) => onName(e.target.value)}
             />
           </div>
           <button type="submit" className="btn btn-primary btn-wide">
-            Join now
+            {t('prejoin.join')}
           </button>
           <button type="button" className="btn btn-tonal btn-wide" onClick={() => onJoin('audience')}>
-            Join as viewer
+            {t('prejoin.joinViewer')}
           </button>
         </form>
         <div className="prejoin-link">
@@ -151,17 +153,17 @@ export function PreJoin({
           <button
             type="button"
             className="btn btn-small btn-tonal"
-            onClick={() => void copyText(link).then((ok) => setCopied(ok ? 'Copied' : 'Could not copy'))}
+            onClick={() => void copyText(link).then((ok) => setCopied(ok ? t('share.copied') : t('prejoin.copyFailed')))}
           >
             <Icon name="copy" />
-            Copy link
+            {t('prejoin.copyLink')}
           </button>
           <span className="share-feedback" aria-live="polite">
             {copied ?? ''}
           </span>
         </div>
         <MediaNotices media={media}>
-          <p>You can still join, and others will see your name instead of your video.</p>
+          <p>{t('prejoin.stillJoin')}</p>
         </MediaNotices>
       </section>
     </main>

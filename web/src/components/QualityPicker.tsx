@@ -1,17 +1,7 @@
+import { useTranslation } from 'react-i18next';
 import { useId } from 'react';
 import type { Quality } from '../lib/protocol';
 import { QUALITIES } from '../lib/views';
-
-const WORDS: Record<Quality, string> = {
-  auto: 'Auto',
-  high: 'High',
-  medium: 'Medium',
-  low: 'Low',
-};
-
-const TIP =
-  'Auto fits the video to its size on your screen. High, Medium and Low cap it, ' +
-  'to save data or to get the sharpest picture the sender offers.';
 
 /** A labelled <select> of the received video quality: Auto (the default), High, Medium, Low. */
 export function QualityPicker({
@@ -24,14 +14,15 @@ export function QualityPicker({
   /** Label and select on one line, for a row of controls. */
   compact?: boolean;
 }) {
+  const { t } = useTranslation();
   const id = useId();
   return (
-    <div className={compact ? 'field field-inline' : 'field'} title={TIP}>
-      <label htmlFor={id}>Quality</label>
+    <div className={compact ? 'field field-inline' : 'field'} title={t('quality.tip')}>
+      <label htmlFor={id}>{t('quality.label')}</label>
       <select id={id} value={value} data-testid="quality" onChange={(e) => onChange(e.target.value as Quality)}>
         {QUALITIES.map((q) => (
           <option key={q} value={q}>
-            {WORDS[q]}
+            {t(`quality.${q}`)}
           </option>
         ))}
       </select>

@@ -1,9 +1,11 @@
+import { useTranslation } from 'react-i18next';
 import { useEffect, useState } from 'react';
 import { copyText } from './clipboard';
 import { Icon } from './icons';
 
 /** The viewer link of a broadcast, with a copy button. */
 export function ShareLink({ url }: { url: string }) {
+  const { t } = useTranslation();
   const [copied, setCopied] = useState<'yes' | 'no' | null>(null);
 
   useEffect(() => {
@@ -15,9 +17,9 @@ export function ShareLink({ url }: { url: string }) {
   return (
     <section className="card share" aria-labelledby="share-title">
       <h2 id="share-title" className="card-title">
-        Viewer link
+        {t('share.title')}
       </h2>
-      <p className="card-text">Send this link to the people who should watch.</p>
+      <p className="card-text">{t('share.text')}</p>
       <a className="share-url" href={url} target="_blank" rel="noopener noreferrer" data-testid="viewer-link">
         {url}
       </a>
@@ -28,10 +30,10 @@ export function ShareLink({ url }: { url: string }) {
           onClick={() => void copyText(url).then((ok) => setCopied(ok ? 'yes' : 'no'))}
         >
           <Icon name="copy" />
-          Copy viewer link
+          {t('share.copy')}
         </button>
         <span className="share-feedback" aria-live="polite">
-          {copied === 'yes' ? 'Copied' : copied === 'no' ? 'Could not copy; select the link and copy it.' : ''}
+          {copied === 'yes' ? t('share.copied') : copied === 'no' ? t('share.copyFailed') : ''}
         </span>
       </div>
     </section>

@@ -1,27 +1,34 @@
 import type { ReactNode } from 'react';
+import { useTranslation } from 'react-i18next';
+import { Logo } from './icons';
+import { LanguagePicker } from './LanguagePicker';
 
-/** The bar at the top of every page: the name of the app and of the broadcast or meeting. */
+/** The bar at the top of every page: the name of the app and of the broadcast or meeting, and the language. */
 export function TopBar({
   room,
-  kind = 'Broadcast',
+  kind = 'broadcast',
   children,
 }: {
   room?: string;
-  kind?: 'Broadcast' | 'Meeting';
+  kind?: 'broadcast' | 'meeting';
   children?: ReactNode;
 }) {
+  const { t } = useTranslation();
   return (
     <header className="topbar">
       <a className="brand" href="/">
-        <span className="brand-mark" aria-hidden="true" />
+        <Logo />
         meetd
       </a>
       {room !== undefined && (
         <p className="room-name">
-          {kind} <strong data-testid="room-name">{room}</strong>
+          {t(`topbar.${kind}`)} <strong data-testid="room-name">{room}</strong>
         </p>
       )}
-      <div className="topbar-end">{children}</div>
+      <div className="topbar-end">
+        {children}
+        <LanguagePicker compact />
+      </div>
     </header>
   );
 }

@@ -1,6 +1,8 @@
-import { useEffect, useRef } from 'react';
+import { useTranslation } from 'react-i18next';
+import { useEffect, useRef, useState } from 'react';
 import { useReportView } from '../hooks/useViews';
 import { displayName, initials, type Tile } from '../lib/participants';
+import { avatarStyle } from './avatar';
 import { Icon } from './icons';
 
 /**
@@ -12,31 +14,43 @@ export function StreamVideo({
   className,
   testId,
   remote = false,
+  onFirstFrame,
 }: {
   stream: MediaStream | null;
   className?: string;
   testId?: string;
   remote?: boolean;
+  /** Called once the first frame of this stream is drawn in this element. */
+  onFirstFrame?: (stream: MediaStream) => void;
 }) {
   const ref = useRef<HTMLVideoElement>(null);
+  const firstFrame = useRef(onFirstFrame);
+  firstFrame.current = onFirstFrame;
   useReportView(ref, remote && stream ? stream.id : null);
   useEffect(() => {
     const v = ref.current;
     if (!v) return;
     v.muted = true;
     if (v.srcObject !== stream) v.srcObject = stream;
-    if (stream) v.play().catch(() => {});
+    if (!stream) return;
+    v.play().catch(() => {});
+    let done = false;
+    const drawn = () => {
+      if (done) return;
+      done = true;
+      firstFrame.current?.(stream);
+    };
+    // A frame presented on screen where the browser can say so; else the first decoded one.
+    let handle = 0;
+    if (typeof v.requestVideoFrameCallback === 'function') handle = v.requestVideoFrameCallback(drawn);
+    else v.addEventListener('loadeddata', drawn, { once: true });
+    return () => {
+      done = true;
+      if (handle) v.cancelVideoFrameCallback(handle);
+      v.removeEventListener('loadeddata', drawn);
+    };
   }, [stream]);
   return <video ref={ref} className={className} autoPlay playsInline muted data-testid={testId} />;
-}
-
-const HUES = [210, 140, 20, 280, 340, 180, 45, 260, 100, 0];
-
-/** A steady colour per person, from their id. */
-function hue(id: string): number {
-  let h = 0;
-  for (const c of id) h = (h * 31 + c.charCodeAt(0)) >>> 0;
-  return HUES[h % HUES.length]!;
 }
 
 function hasVideo(stream: MediaStream | null): boolean {
@@ -62,11 +76,18 @@ export function VideoTile({
   audioOn: boolean;
   className?: string;
 }) {
+  const { t } = useTranslation();
   const p = tile.participant;
   const name = displayName(p);
   const screen = tile.kind === 'screen';
-  const label = screen ? `${name} (screen)` : tile.self ? `${name} (You)` : name;
+  const label = screen ? t('tile.screen', { name }) : tile.self ? t('tile.you', { name }) : name;
   const show = (videoOn || screen) && hasVideo(tile.stream);
+  // The avatar (with a spinner) stays until this element has drawn a frame of the stream.
+  const [drawnFor, setDrawnFor] = useState<MediaStream | null>(null);
+  const waiting = show && drawnFor !== tile.stream;
+  useEffect(() => {
+    if (!show) setDrawnFor(null); // the next video element starts with nothing drawn
+  }, [show]);
   return (
     <figure
       className={`tile ${screen ? 'tile-screen' : ''} ${speaking && !screen ? 'is-speaking' : ''} ${className}`}
@@ -74,23 +95,25 @@ export function VideoTile({
       data-participant={p.id}
       aria-label={label}
     >
-      {show ? (
+      {show && (
         <StreamVideo
           stream={tile.stream}
           className={`tile-video ${tile.self && !screen ? 'mirror' : ''}`}
           remote={!tile.self}
+          onFirstFrame={setDrawnFor}
         />
-      ) : (
-        <div className="tile-avatar" aria-hidden="true">
-          <span className="avatar" style={{ ['--hue' as string]: hue(p.id) }}>
-            {initials(name)}
+      )}
+      {(!show || waiting) && (
+        <div className={`tile-avatar ${waiting ? 'is-waiting' : ''}`} aria-hidden="true" data-testid="tile-avatar">
+          <span className="avatar" style={avatarStyle(p.id)}>
+            {screen ? <Icon name="screen" /> : initials(name)}
           </span>
         </div>
       )}
       {!screen && !audioOn && (
-        <span className="tile-muted" title={`${name}'s microphone is off`} data-testid="muted">
+        <span className="tile-muted" title={t('tile.mutedTip', { name })} data-testid="muted">
           <Icon name="micOff" />
-          <span className="visually-hidden">Microphone off</span>
+          <span className="visually-hidden">{t('people.micOff')}</span>
         </span>
       )}
       <figcaption className="tile-name">

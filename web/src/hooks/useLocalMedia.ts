@@ -108,7 +108,7 @@ export function useLocalMedia({ autoOpen = true }: { autoOpen?: boolean } = {}):
         track = await openTrack(kind, deviceId);
       } catch (err) {
         // Some systems cannot open two cameras at once: free the old one and try again.
-        if (!old || !(err instanceof MediaError) || !/in use/.test(err.problem.summary)) {
+        if (!old || !(err instanceof MediaError) || !err.problem.inUse) {
           setNotice(err instanceof MediaError ? err.problem.summary : String(err));
           return null;
         }

@@ -272,7 +272,14 @@ export function decodeServerMessage(text: string | unknown): ServerMessage {
     case 'candidate':
       return candidateMessage(m);
     case 'state':
-      return { type: 'state', room: str(m, 'room'), live: bool(m, 'live'), viewers: count(m, 'viewers') };
+      return {
+        type: 'state',
+        room: str(m, 'room'),
+        live: bool(m, 'live'),
+        viewers: count(m, 'viewers'),
+        // Left out when false; an older meetd never sends it.
+        ...(m.wasLive === undefined ? {} : bool(m, 'wasLive') ? { wasLive: true } : {}),
+      };
     case 'participants':
       return { type: 'participants', participants: participants(m) };
     case 'role':

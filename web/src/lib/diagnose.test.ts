@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { advice, CHECKS, parseCandidate, summary, turnServerFor, turnTransport, usesCandidate, type CheckResult } from './diagnose';
+import { advice, adviceIn, CHECKS, operatorHint, parseCandidate, summary, turnServerFor, turnTransport, usesCandidate, type CheckResult } from './diagnose';
 
 const servers = [
   {
@@ -54,7 +54,7 @@ describe('words', () => {
       expect(advice(c.id, 'fail').length).toBeGreaterThan(20);
       expect(advice(c.id, 'absent').length).toBeGreaterThan(20);
     }
-    expect(advice('udp', 'fail')).toMatch(/blocks UDP/);
+    expect(advice('udp', 'fail')).toMatch(/blocks this kind of media traffic \(UDP\)/);
   });
 
   it('sum up', () => {
@@ -65,6 +65,19 @@ describe('words', () => {
     );
     expect(summary(udpOnly)).toBe('meetd works from here: media flows over UDP.');
     const noMedia = udpOnly.map((r) => (r.id === 'udp' ? { ...r, outcome: 'fail' as const } : r));
-    expect(summary(noMedia)).toMatch(/Media cannot reach meetd/);
+    expect(summary(noMedia)).toMatch(/Sound and video cannot reach this server/);
+    const two = udpOnly.map((r) => (r.id === 'tcp' ? { ...r, outcome: 'ok' as const } : r));
+    expect(summary(two)).toBe('meetd works from here: media flows over UDP and over TCP.');
+  });
+
+  it('explain an unused relay once, and keep the administrator\'s words apart', () => {
+    const results = all('absent');
+    expect(adviceIn(results, 'turn-udp')).toMatch(/does not offer a relay/);
+    expect(adviceIn(results, 'turn-tcp')).toBe('');
+    expect(adviceIn(results, 'turn-tls')).toBe('');
+    for (const c of CHECKS) expect(advice(c.id, 'absent')).not.toMatch(/-turn|-tcp-port|-udp-port/);
+    expect(operatorHint('turn-udp', 'absent')).toMatch(/-turn/);
+    expect(operatorHint('udp', 'fail')).toMatch(/-udp-port/);
+    expect(operatorHint('udp', 'ok')).toBe('');
   });
 });

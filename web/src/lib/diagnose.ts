@@ -3,6 +3,7 @@
 // broadcast room, with only one path allowed: meetd's UDP or TCP candidates,
 // or one TURN transport with iceTransportPolicy "relay".
 
+import { locale, t } from '../i18n';
 import { decodeServerMessage, encode, type IceServer, type JoinedMessage, type ServerMessage } from './protocol';
 import { candidateJSON } from './ice';
 
@@ -18,15 +19,15 @@ export interface CheckResult {
   detail: string;
 }
 
-export const CHECKS: readonly { id: CheckId; label: string }[] = [
-  { id: 'websocket', label: 'Signaling (WebSocket) to meetd' },
-  { id: 'candidates', label: 'Network paths your browser finds' },
-  { id: 'udp', label: 'Media over UDP' },
-  { id: 'tcp', label: 'Media over TCP' },
-  { id: 'turn-udp', label: 'Media through TURN over UDP' },
-  { id: 'turn-tcp', label: 'Media through TURN over TCP' },
-  { id: 'turn-tls', label: 'Media through TURN over TLS' },
-];
+export const CHECK_IDS: readonly CheckId[] = ['websocket', 'candidates', 'udp', 'tcp', 'turn-udp', 'turn-tcp', 'turn-tls'];
+
+/** The checks, with their names in the user's language. */
+export const CHECKS: readonly { id: CheckId; readonly label: string }[] = CHECK_IDS.map((id) => ({
+  id,
+  get label() {
+    return t(`diagnose.check.${id}`);
+  },
+}));
 
 export const MEDIA_CHECKS: readonly MediaCheckId[] = ['udp', 'tcp', 'turn-udp', 'turn-tcp', 'turn-tls'];
 
@@ -64,48 +65,56 @@ export function usesCandidate(id: MediaCheckId, line: string): boolean {
   return true; // TURN checks are held to relays by the browser's policy
 }
 
-/** What to do about a line that is not ✓, in words. */
+const TURN_CHECKS: readonly CheckId[] = ['turn-udp', 'turn-tcp', 'turn-tls'];
+
+/** What the person at this browser can make of a line that is not ✓, in words; '' for none. */
 export function advice(id: CheckId, outcome: Outcome): string {
   if (outcome === 'ok' || outcome === 'running') return '';
+  if (outcome === 'absent') return t(`diagnose.absent.${id === 'tcp' ? 'tcp' : id === 'turn-tls' ? 'tls' : 'turn'}`);
+  return t(`diagnose.fail.${id}`);
+}
+
+/**
+ * advice for one line among all results: an unused TURN path is explained
+ * once, on the first TURN line that is not offered.
+ */
+export function adviceIn(results: readonly CheckResult[], id: CheckId): string {
+  const outcome = results.find((r) => r.id === id)?.outcome ?? 'running';
+  if (outcome === 'absent' && id !== 'turn-udp' && TURN_CHECKS.includes(id)) {
+    const first = TURN_CHECKS.find((x) => results.find((r) => r.id === x)?.outcome === 'absent');
+    if (first !== id) return '';
+  }
+  return advice(id, outcome);
+}
+
+/** What the server's administrator could change for a line that is not ✓; '' for nothing. */
+export function operatorHint(id: CheckId, outcome: Outcome): string {
   if (outcome === 'absent') {
-    switch (id) {
-      case 'tcp':
-        return 'Not offered by this server (meetd -tcp-port). Not needed while UDP works.';
-      case 'turn-tls':
-        return 'Not offered by this server: TURN over TLS needs meetd to run with -turn and serve HTTPS.';
-      default:
-        return 'Not offered by this server (meetd runs without -turn).';
-    }
+    if (id === 'tcp') return t('diagnose.operator.tcpAbsent');
+    if (id === 'turn-tls') return t('diagnose.operator.tlsAbsent');
+    if (TURN_CHECKS.includes(id)) return t('diagnose.operator.turnAbsent');
+    return '';
   }
-  switch (id) {
-    case 'websocket':
-      return 'meetd cannot work from here: check the address, and that no proxy or firewall blocks WebSockets to this server; or try another network.';
-    case 'candidates':
-      return 'Your browser found no network path for media. An extension or a browser policy may turn WebRTC off.';
-    case 'udp':
-      return 'Your network blocks UDP to this server. meetd still works over TCP or TURN where those lines show ✓; otherwise ask the operator to open the UDP media port (meetd -udp-port).';
-    case 'tcp':
-      return 'Media over TCP does not reach this server (its -tcp-port may be closed by a firewall). Not needed while UDP works.';
-    case 'turn-udp':
-      return 'TURN over UDP does not work from here: UDP to the TURN port is blocked. TURN over TCP or TLS may still work.';
-    case 'turn-tcp':
-      return 'TURN over TCP does not work from here: the TURN port is blocked. TURN over TLS may still work.';
-    case 'turn-tls':
-      return 'TURN over TLS does not work from here. If nothing above works either, this network lets no media through.';
-  }
+  if (outcome !== 'fail') return '';
+  if (id === 'udp') return t('diagnose.operator.udpFail');
+  if (id === 'tcp') return t('diagnose.operator.tcpFail');
+  if (id === 'websocket') return t('diagnose.operator.wsFail');
+  return '';
 }
 
 /** One sentence on the whole result. */
 export function summary(results: readonly CheckResult[]): string {
   const get = (id: CheckId) => results.find((r) => r.id === id);
-  if (results.some((r) => r.outcome === 'running') || results.length === 0) return 'Checking…';
-  if (get('websocket')?.outcome !== 'ok') return 'meetd cannot work from here: the WebSocket to the server does not open.';
+  if (results.some((r) => r.outcome === 'running') || results.length === 0) return t('diagnose.checking');
+  if (get('websocket')?.outcome !== 'ok') return t('diagnose.summaryNoSocket');
   const working = MEDIA_CHECKS.filter((id) => get(id)?.outcome === 'ok');
   if (working.length === 0) {
-    return 'Media cannot reach meetd from here: you could join, but see and hear nothing. See the advice below.';
+    return t('diagnose.summaryNoMedia');
   }
-  const label = (id: MediaCheckId) => CHECKS.find((c) => c.id === id)!.label.replace(/^Media /, '');
-  return `meetd works from here: media flows ${working.map(label).join(', ')}.`;
+  const paths = new Intl.ListFormat(locale(), { type: 'conjunction' }).format(
+    working.map((id) => t(`diagnose.via.${id}`)),
+  );
+  return t('diagnose.summaryOk', { paths });
 }
 
 const TIMEOUT_MS = 8000;
@@ -136,17 +145,17 @@ export class DiagnoseSocket {
   static open(url: string, timeoutMs = TIMEOUT_MS): Promise<DiagnoseSocket> {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url);
-      const t = setTimeout(() => {
+      const timer = setTimeout(() => {
         ws.close();
-        reject(new Error(`the WebSocket did not open within ${timeoutMs / 1000} s`));
+        reject(new Error(t('diagnose.detail.wsTimeout', { seconds: timeoutMs / 1000 })));
       }, timeoutMs);
       ws.onopen = () => {
-        clearTimeout(t);
+        clearTimeout(timer);
         resolve(new DiagnoseSocket(ws));
       };
       ws.onerror = () => {
-        clearTimeout(t);
-        reject(new Error('the WebSocket could not be opened'));
+        clearTimeout(timer);
+        reject(new Error(t('diagnose.detail.wsClosed')));
       };
     });
   }
@@ -164,7 +173,7 @@ export class DiagnoseSocket {
       const m = this.queue.find((x) => x.type === 'joined' || x.type === 'error');
       if (m?.type === 'joined') return m;
       if (m?.type === 'error') throw new Error(m.message);
-      if (Date.now() > deadline || this.ws.readyState > WebSocket.OPEN) throw new Error('meetd did not answer join');
+      if (Date.now() > deadline || this.ws.readyState > WebSocket.OPEN) throw new Error(t('diagnose.detail.noAnswer'));
       await new Promise<void>((r) => {
         this.waiters.push(r);
         setTimeout(r, 250);
@@ -192,7 +201,7 @@ export async function checkWebSocket(
     const servers = joined.iceServers ?? [];
     const open = s;
     return {
-      result: { id: 'websocket', outcome: 'ok', detail: `${url} opens and answers.` },
+      result: { id: 'websocket', outcome: 'ok', detail: t('diagnose.detail.wsOk', { url }) },
       iceServers: servers,
       close: () => open.close(),
     };
@@ -228,8 +237,8 @@ export async function checkCandidates(iceServers: IceServer[]): Promise<CheckRes
     pc.close();
   }
   const names = [...seen].sort();
-  if (names.length === 0) return { id: 'candidates', outcome: 'fail', detail: 'No candidates at all.' };
-  return { id: 'candidates', outcome: 'ok', detail: `Found: ${names.join(', ')}.` };
+  if (names.length === 0) return { id: 'candidates', outcome: 'fail', detail: t('diagnose.detail.noCandidates') };
+  return { id: 'candidates', outcome: 'ok', detail: t('diagnose.detail.found', { names: names.join(', ') }) };
 }
 
 /** A small moving picture to publish. */
@@ -260,7 +269,7 @@ export async function checkMedia(url: string, id: MediaCheckId): Promise<CheckRe
     let config: RTCConfiguration = {};
     if (id.startsWith('turn-')) {
       const server = turnServerFor(joined.iceServers ?? [], id);
-      if (!server) return { id, outcome: 'absent', detail: 'meetd names no such TURN server.' };
+      if (!server) return { id, outcome: 'absent', detail: t('diagnose.detail.noTurn') };
       config = { iceServers: [server], iceTransportPolicy: 'relay' };
       offered = true;
     }
@@ -286,17 +295,20 @@ export async function checkMedia(url: string, id: MediaCheckId): Promise<CheckRe
     await conn.setLocalDescription(offer);
     s.send({ type: 'offer', sdp: offer.sdp ?? '' });
     const state = await new Promise<string>((resolve) => {
-      const t = setTimeout(() => resolve(`still ${conn.connectionState} after ${TIMEOUT_MS / 1000} s`), TIMEOUT_MS);
+      const timer = setTimeout(
+        () => resolve(t('diagnose.detail.still', { state: conn.connectionState, seconds: TIMEOUT_MS / 1000 })),
+        TIMEOUT_MS,
+      );
       conn.onconnectionstatechange = () => {
         if (conn.connectionState === 'connected' || conn.connectionState === 'failed') {
-          clearTimeout(t);
+          clearTimeout(timer);
           resolve(conn.connectionState);
         }
       };
     });
     if (state !== 'connected') {
-      if (!offered) return { id, outcome: 'absent', detail: `meetd offers no ${id.toUpperCase()} candidates.` };
-      return { id, outcome: 'fail', detail: `The connection did not work: ${state}.` };
+      if (!offered) return { id, outcome: 'absent', detail: t('diagnose.detail.noOffer', { proto: id.toUpperCase() }) };
+      return { id, outcome: 'fail', detail: t('diagnose.detail.didNotWork', { state }) };
     }
     // The selected candidate pair shows in the stats a moment after the
     // connection opens; wait for it rather than judge the path unknown.
@@ -307,12 +319,12 @@ export async function checkMedia(url: string, id: MediaCheckId): Promise<CheckRe
     }
     const { text, sent, protocol } = path;
     if ((id === 'udp' || id === 'tcp') && protocol !== id) {
-      return { id, outcome: offered ? 'fail' : 'absent', detail: `${text} That is not ${id.toUpperCase()}.` };
+      return { id, outcome: offered ? 'fail' : 'absent', detail: t('diagnose.detail.notThat', { text, proto: id.toUpperCase() }) };
     }
-    if (sent === 0) return { id, outcome: 'fail', detail: `${text} The connection opened, but no media went through.` };
+    if (sent === 0) return { id, outcome: 'fail', detail: t('diagnose.detail.noMedia', { text }) };
     return { id, outcome: 'ok', detail: text };
   } catch (err) {
-    return { id, outcome: 'fail', detail: `The check failed: ${(err as Error).message}.` };
+    return { id, outcome: 'fail', detail: t('diagnose.detail.failed', { why: (err as Error).message }) };
   } finally {
     picture.stop();
     pc?.close();
@@ -332,11 +344,12 @@ async function describePath(pc: RTCPeerConnection): Promise<{ text: string; sent
       const local = stats.get(r.localCandidateId);
       const remote = stats.get(r.remoteCandidateId);
       if (local && remote) {
-        const via = local.candidateType === 'relay' ? ` via TURN (${local.relayProtocol ?? '?'})` : '';
+        const via = local.candidateType === 'relay' ? t('diagnose.detail.viaTurn', { proto: local.relayProtocol ?? '?' }) : '';
         protocol = local.protocol;
         path = `${local.protocol} ${local.address ?? ''}:${local.port} → ${remote.address ?? ''}:${remote.port}${via}`;
       }
     }
   });
-  return { text: `Connected${path ? `: ${path}` : ''}; ${(sent / 1024).toFixed(1)} KiB of video sent.`, sent, protocol };
+  const kib = (sent / 1024).toFixed(1);
+  return { text: path ? t('diagnose.detail.connectedPath', { path, kib }) : t('diagnose.detail.connected', { kib }), sent, protocol };
 }

@@ -1,5 +1,6 @@
 // Opening the camera and microphone, and saying in words what went wrong.
 
+import { t } from '../i18n';
 import { CAMERA_SIZE } from './simulcast';
 
 export interface MediaProblem {
@@ -9,6 +10,8 @@ export interface MediaProblem {
   help: string;
   /** Whether trying again (after fixing the cause) may work. */
   retry: boolean;
+  /** Another application holds the device. */
+  inUse?: boolean;
 }
 
 export interface OpenedMedia {
@@ -50,39 +53,32 @@ export function describeMediaError(err: unknown): MediaProblem {
     case 'PermissionDeniedError':
     case 'SecurityError':
       return {
-        summary: 'Camera and microphone permission denied.',
-        help:
-          'This page is not allowed to use your camera and microphone. Click the camera icon or the ' +
-          'site settings icon next to the address bar, choose Allow for Camera and Microphone, then ' +
-          'reload the page. On a phone, also check that the browser may use the camera in the ' +
-          'system settings.',
+        summary: t('media.denied'),
+        help: t('media.deniedHelp'),
         retry: true,
       };
     case 'NotFoundError':
     case 'DevicesNotFoundError':
     case 'OverconstrainedError':
       return {
-        summary: 'No camera or microphone found.',
-        help:
-          'Your device has no camera or microphone that the browser can use. Connect one (or enable it ' +
-          'in the system settings) and try again.',
+        summary: t('media.notFound'),
+        help: t('media.notFoundHelp'),
         retry: true,
       };
     case 'NotReadableError':
     case 'TrackStartError':
     case 'AbortError':
       return {
-        summary: 'The camera or microphone is in use.',
-        help:
-          'Another application or browser tab is using the camera or microphone, or the system blocked ' +
-          'it. Close the other application (video calls, camera apps) and try again.',
+        summary: t('media.inUse'),
+        help: t('media.inUseHelp'),
+        inUse: true,
         retry: true,
       };
     default: {
       const why = err instanceof Error && err.message ? err.message : String(err);
       return {
-        summary: 'Could not start the camera.',
-        help: `The browser could not open the camera and microphone: ${why}`,
+        summary: t('media.failed'),
+        help: t('media.failedHelp', { why }),
         retry: true,
       };
     }
@@ -96,17 +92,14 @@ export function mediaUnavailable(): MediaProblem | null {
   if (typeof md?.getUserMedia === 'function') return null;
   if (typeof window !== 'undefined' && !window.isSecureContext) {
     return {
-      summary: 'Camera access needs a secure page (https).',
-      help:
-        `Browsers only allow camera access on https:// pages or on localhost. This page was opened ` +
-        `as ${window.location.origin}. Open meetd over https (for example behind a reverse proxy ` +
-        `with a certificate), or at http://localhost on the machine running it.`,
+      summary: t('media.insecure'),
+      help: t('media.insecureHelp', { origin: window.location.origin }),
       retry: false,
     };
   }
   return {
-    summary: 'This browser cannot use a camera.',
-    help: 'This browser has no camera support (getUserMedia). Try a current Chrome, Firefox or Safari.',
+    summary: t('media.unsupported'),
+    help: t('media.unsupportedHelp'),
     retry: false,
   };
 }
@@ -132,13 +125,13 @@ export async function openMedia(choice: DeviceChoice = {}): Promise<OpenedMedia>
   // Something is missing; find out what, with the default devices.
   try {
     const stream = await md.getUserMedia({ audio: true });
-    return { stream, notice: 'No camera was found, so you will stream audio only.' };
+    return { stream, notice: t('media.audioOnly') };
   } catch {
     // no microphone either, or not usable
   }
   try {
     const stream = await md.getUserMedia({ video: CAMERA_SIZE });
-    return { stream, notice: 'No microphone was found, so you will stream video without sound.' };
+    return { stream, notice: t('media.videoOnly') };
   } catch (err) {
     throw new MediaError(describeMediaError(err));
   }

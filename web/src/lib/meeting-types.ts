@@ -32,7 +32,7 @@ export interface MeetingState {
   /** Who is speaking; empty when nobody is. */
   speaker: string;
   live: boolean;
-  /** The room was live once since joining (a broadcast that ended). */
+  /** The room was live since it opened, as meetd says or as seen since joining (a broadcast that ended). */
   wasLive: boolean;
   viewers: number | null;
   /** 'reconnecting': the media connection's path is down; ICE restarts are mending it. */

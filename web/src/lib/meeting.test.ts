@@ -459,6 +459,17 @@ describe('Meeting', () => {
     expect(phase()).toBe('reconnecting');
   });
 
+  it('says the broadcast ended to a viewer who comes after its end, as meetd tells', async () => {
+    const s = setup({ kind: 'broadcast', role: 'audience', name: undefined });
+    const phase = () => viewerPhase(s.state(), 'meetd.test').phase;
+    s.meeting.start();
+    const ws = await acceptSocket();
+    ws.receive({ type: 'joined', room: 'standup', kind: 'broadcast', role: 'audience', id: 'v1', iceServers: ICE });
+    ws.receive({ type: 'state', room: 'standup', live: false, viewers: 2, wasLive: true });
+    await settle();
+    expect(phase()).toBe('ended');
+  });
+
   it('says a viewer cannot reach meetd as an error, and keeps trying', async () => {
     const s = setup({ kind: 'broadcast', role: 'audience' });
     s.meeting.start();

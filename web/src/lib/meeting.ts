@@ -6,6 +6,7 @@
 // asks for a password when the room needs one. No React: the page listens to
 // onChange (the whole state) and onEvent (things to announce).
 
+import { t } from '../i18n';
 import { isAuthError } from './auth';
 import { ChatLog } from './chat';
 import { initialState, type MeetingEvent, type MeetingOptions, type MeetingState } from './meeting-types';
@@ -124,7 +125,7 @@ export class Meeting extends Session {
   /** Shares a screen next to the camera. Resolves when meetd has the new track. */
   async startScreen(stream: MediaStream): Promise<void> {
     if (this.state.status !== 'joined' || this.state.role !== 'stage') {
-      throw new Error('Join the stage before sharing your screen.');
+      throw new Error(t('errors.shareNeedsStage'));
     }
     await this.outgoing.startScreen(stream, this.iceServers);
     this.sendMedia();
@@ -241,7 +242,8 @@ export class Meeting extends Session {
         return;
       case 'state':
         if (!m.live) this.closeSubscriber();
-        this.set({ live: m.live, wasLive: this.state.wasLive || m.live, viewers: m.viewers });
+        // meetd says whether the room was live before we came, too (wasLive).
+        this.set({ live: m.live, wasLive: this.state.wasLive || m.live || m.wasLive === true, viewers: m.viewers });
         return;
       case 'offer': {
         let sub = this.subscriber;

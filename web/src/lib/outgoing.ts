@@ -5,6 +5,7 @@
 // when the session drops or the participant leaves the stage. The screen
 // share outlives a dropped connection: the next one carries it again.
 
+import { t } from '../i18n';
 import type { ClientMessage, IceCandidate, IceServer } from './protocol';
 import { PublishConnection } from './publish';
 import { IceWatch } from './watch';
@@ -97,20 +98,20 @@ export class Outgoing {
       if (pub !== this.pub) return false;
       const why = err instanceof Error ? err.message : String(err);
       this.close();
-      this.opts.onError(`Could not send your camera and microphone (${why}).`);
+      this.opts.onError(t('errors.sendFailed', { why }));
       return false;
     }
   }
 
   /** Shares a screen next to the camera. Resolves when meetd has the new track. */
   async startScreen(stream: MediaStream, iceServers: IceServer[]): Promise<void> {
-    if (this.screen) throw new Error('A screen is shared already.');
+    if (this.screen) throw new Error(t('errors.screenShared'));
     this.screen = stream;
     for (const t of stream.getTracks()) t.addEventListener?.('ended', this.onScreenEnded);
     this.opts.onScreen(stream.id);
     try {
       if (this.pub) await this.pub.addScreen(stream);
-      else if (!(await this.start(iceServers))) throw new Error('Could not publish.');
+      else if (!(await this.start(iceServers))) throw new Error(t('errors.publishFailed'));
     } catch (err) {
       if (this.screen === stream) this.forgetScreen();
       throw err;

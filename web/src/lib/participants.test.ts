@@ -1,3 +1,4 @@
+import { i18n } from '../i18n';
 import { describe, expect, it } from 'vitest';
 import { fakeStream } from './fakes.testutil';
 import {
@@ -130,9 +131,17 @@ describe('buildTiles', () => {
 });
 
 describe('chatClock', () => {
-  it('shows local hours and minutes', () => {
+  it('shows local hours and minutes in the user\'s locale', () => {
     const d = new Date(2026, 10, 24, 9, 5);
-    expect(chatClock(d.toISOString())).toBe('09:05');
+    expect(chatClock(d.toISOString())).toBe('09:05 AM');
     expect(chatClock('not a time')).toBe('not a time');
+    void i18n.changeLanguage('ko');
+    try {
+      const ko = new Intl.DateTimeFormat('ko', { hour: '2-digit', minute: '2-digit' }).format(d);
+      expect(chatClock(d.toISOString())).toBe(ko);
+      expect(ko).not.toBe('09:05 AM');
+    } finally {
+      void i18n.changeLanguage('en');
+    }
   });
 });

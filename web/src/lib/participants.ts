@@ -2,6 +2,7 @@
 // to whom, the tiles of the call, join and leave notices, the grid's shape.
 // Pure functions, no DOM and no React.
 
+import { formatClock, t } from '../i18n';
 import type { Participant } from './protocol';
 
 /** A participant's part of a received stream id `<participant id>_<stream id>`. */
@@ -20,8 +21,11 @@ export function splitStreamId(id: string): StreamOwner | null {
 /** The name to show for a participant who gave none. */
 export function displayName(p: Pick<Participant, 'name' | 'role'> | undefined): string {
   const name = p?.name.trim();
+  // meetd numbers viewers who give no name ("Viewer 3"): in the user's language.
+  const numbered = name ? /^Viewer (\d+)$/.exec(name) : null;
+  if (numbered) return t('people.viewerN', { n: Number(numbered[1]) });
   if (name) return name;
-  return p?.role === 'audience' ? 'Viewer' : 'Guest';
+  return p?.role === 'audience' ? t('people.viewer') : t('people.guest');
 }
 
 /** Up to two letters for an avatar: "Ana Lima" → "AL", "ben" → "B". */
@@ -134,15 +138,15 @@ export function diffParticipants(
 export function changeText(c: PeopleChange): string {
   switch (c.kind) {
     case 'joined':
-      return `${c.name} joined`;
+      return t('people.joined', { name: c.name });
     case 'left':
-      return `${c.name} left`;
+      return t('people.left', { name: c.name });
     case 'to-stage':
-      return `${c.name} is now on stage`;
+      return t('people.toStage', { name: c.name });
     case 'to-audience':
-      return `${c.name} moved to the audience`;
+      return t('people.toAudience', { name: c.name });
     case 'left-stage':
-      return `${c.name} left the stage`;
+      return t('people.leftStage', { name: c.name });
   }
 }
 
@@ -162,9 +166,9 @@ export function gridShape(count: number, narrow: boolean): { cols: number; rows:
   return { cols, rows: Math.ceil(n / cols) };
 }
 
-/** A chat time (RFC 3339) as local HH:MM; the text as is when it is no time. */
+/** A chat time (RFC 3339) as a local time of day in the user's locale; the text as is when it is no time. */
 export function chatClock(time: string): string {
   const d = new Date(time);
   if (Number.isNaN(d.getTime())) return time;
-  return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+  return formatClock(d);
 }

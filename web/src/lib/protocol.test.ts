@@ -93,6 +93,7 @@ describe('decodeServerMessage', () => {
     ['a state with a string live and all else', '{"type":"state","room":"a","live":"yes","viewers":1}'],
     ['a state with negative viewers', '{"type":"state","room":"a","live":true,"viewers":-1}'],
     ['a state with fractional viewers', '{"type":"state","room":"a","live":true,"viewers":1.5}'],
+    ['a state with a string wasLive', '{"type":"state","room":"a","live":false,"viewers":1,"wasLive":"yes"}'],
     ['an array', '[]'],
     ['null', 'null'],
     ['a number', '42'],

@@ -171,6 +171,8 @@ export interface StateMessage {
   room: string;
   live: boolean;
   viewers: number;
+  /** The stage has published since the room opened (left out when not). */
+  wasLive?: true;
 }
 
 /** One member of a room, as `participants` lists them. */

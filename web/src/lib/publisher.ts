@@ -9,6 +9,7 @@
 // receives the guests it invited on a subscribe connection. It knows nothing
 // about React; the page listens to onChange and onRoom.
 
+import { serverErrorText, t } from '../i18n';
 import { isAuthError, type AuthPrompt } from './auth';
 import { Outgoing, type SendingState } from './outgoing';
 import type { IceServer, Role, ServerMessage } from './protocol';
@@ -29,8 +30,6 @@ export { EMPTY_ROOM } from './publisher-types';
 export type { PublisherOptions, PublisherRoom, PublisherState, PublisherStatus } from './publisher-types';
 
 type Kind = 'audio' | 'video';
-
-const INTERRUPTED = 'The media connection was interrupted.';
 
 export class Publisher extends Session {
   private state: PublisherState = { status: 'idle', error: null, notice: null, viewers: null, auth: null };
@@ -63,7 +62,7 @@ export class Publisher extends Session {
       answerTimeoutMs: connectTimeoutMs,
       onSending: (s) => this.sending(s),
       onScreen: () => {},
-      onLost: () => this.drop('The media connection was lost.'),
+      onLost: () => this.drop(t('errors.mediaLost')),
       onError: (message) => this.fail(message),
     });
     this.views = new ViewReporter({
@@ -123,7 +122,7 @@ export class Publisher extends Session {
     } else if (s === 'reconnecting' && this.state.status === 'live') {
       // Before it was ever live the attempt's timer is still running, and says 'connecting'.
       this.mending = true;
-      this.set({ status: 'reconnecting', notice: INTERRUPTED });
+      this.set({ status: 'reconnecting', notice: t('errors.interrupted') });
     }
   }
 
@@ -134,7 +133,7 @@ export class Publisher extends Session {
   protected override attempting(id: number): void {
     const timeout = this.opts.connectTimeoutMs ?? 20_000;
     this.connectTimer = setTimeout(() => {
-      if (id === this.attemptId) this.drop('Setting up the connection took too long.');
+      if (id === this.attemptId) this.drop(t('errors.setupSlow'));
     }, timeout);
   }
 
@@ -151,11 +150,11 @@ export class Publisher extends Session {
   }
 
   protected override socketClosed(): void {
-    this.drop('The connection to the server was lost.');
+    this.drop(t('errors.socketLost'));
   }
 
   protected override stepFailed(why: string): void {
-    this.fail(`Could not set up the media connection (${why}).`);
+    this.fail(t('errors.setupFailed', { why }));
   }
 
   protected override async handle(id: number, m: ServerMessage): Promise<void> {
@@ -206,7 +205,7 @@ export class Publisher extends Session {
   private publish(): void {
     const live = this.opts.getStream().getTracks().some((t) => t.readyState === 'live');
     if (!live) {
-      this.fail('There is no camera or microphone to stream from.');
+      this.fail(t('errors.noMedia'));
       return;
     }
     // Not awaited: meetd's answer comes through the queue this runs in.
@@ -255,7 +254,8 @@ export class Publisher extends Session {
     this.guestWatch?.kick();
   }
 
-  private serverError(code: string, message: string): void {
+  private serverError(code: string, raw: string): void {
+    const message = serverErrorText(code, raw);
     if (code === 'shutting_down') {
       // meetd is restarting: not a failure, come back with the usual backoff.
       this.drop(message);

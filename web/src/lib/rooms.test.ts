@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  correctedRoomName,
   isValidRoomName,
   meetingPath,
   meetingUrl,
@@ -123,5 +124,16 @@ describe('meetings', () => {
     expect(seen.size).toBeGreaterThan(150);
     expect(randomMeetingName(() => 0)).toBe('brave-otter-10');
     expect(randomMeetingName(() => 0.999999)).toBe('zesty-zebra-99');
+  });
+});
+
+describe('corrected room names', () => {
+  it('keep what is valid and mend the rest', () => {
+    expect(correctedRoomName('team standup!')).toBe('team-standup');
+    expect(correctedRoomName('café--olé')).toBe('cafe-ole');
+    expect(correctedRoomName('  a/b  ')).toBe('a-b');
+    expect(correctedRoomName('x'.repeat(80))).toBe('x'.repeat(64));
+    expect(correctedRoomName('회의')).toBeNull();
+    expect(correctedRoomName('!!!')).toBeNull();
   });
 });

@@ -8,6 +8,7 @@
 //   /meet/NAME     the meeting NAME: pre-join screen, then the call
 //   /diagnose      the connection check
 
+import { t } from '../i18n';
 export const DEFAULT_ROOM = 'default';
 export const MAX_ROOM_LENGTH = 64;
 
@@ -16,13 +17,13 @@ const ROOM_CHARS = /^[A-Za-z0-9_-]+$/;
 /** Returns null if name is a valid room name, else words that say why not. */
 export function roomNameProblem(name: string, noun: 'broadcast' | 'meeting' = 'broadcast'): string | null {
   if (name.length === 0) {
-    return `The ${noun} name is empty.`;
+    return t('rooms.empty', { noun: t(`rooms.noun_${noun}`) });
   }
   if (name.length > MAX_ROOM_LENGTH) {
-    return `The ${noun} name is too long (${name.length} characters; at most ${MAX_ROOM_LENGTH}).`;
+    return t('rooms.tooLong', { noun: t(`rooms.noun_${noun}`), length: name.length, max: MAX_ROOM_LENGTH });
   }
   if (!ROOM_CHARS.test(name)) {
-    return `The ${noun} name “${name}” may only contain letters A–Z and a–z, digits 0–9, “_” and “-”.`;
+    return t('rooms.badChars', { noun: t(`rooms.noun_${noun}`), name });
   }
   return null;
 }
@@ -133,4 +134,21 @@ export function randomMeetingName(random: () => number = Math.random): string {
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length) % list.length]!;
   const n = 10 + (Math.floor(random() * 90) % 90);
   return `${pick(ADJECTIVES)}-${pick(ANIMALS)}-${n}`;
+}
+
+/**
+ * A valid room name close to one that is not: other characters become "-",
+ * runs of "-" one, none at either end, at most 64 characters. Null when
+ * nothing usable is left.
+ */
+export function correctedRoomName(name: string): string | null {
+  const fixed = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '') // é → e
+    .replace(/[^A-Za-z0-9_-]+/g, '-')
+    .replace(/-{2,}/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, MAX_ROOM_LENGTH)
+    .replace(/-+$/, '');
+  return fixed && isValidRoomName(fixed) ? fixed : null;
 }

@@ -1,6 +1,7 @@
 // A small WebSocket client for meetd's signaling socket at /ws: it decodes
 // and checks every incoming message, and encodes outgoing ones.
 
+import { t } from '../i18n';
 import { decodeServerMessage, encode, type ClientMessage, type ServerMessage } from './protocol';
 
 /** The part of the browser's WebSocket this client uses (so tests can fake it). */
@@ -26,13 +27,13 @@ export function signalingUrl(loc: { protocol: string; host: string }): string {
 
 /** The words to show when the socket could not be opened at all. */
 export function unreachableMessage(host: string): string {
-  return `Cannot reach the meetd server at ${host}.`;
+  return t('errors.unreachable', { host });
 }
 
 /** Thrown by connect() when the WebSocket never opened. */
 export class UnreachableError extends Error {
   constructor(readonly url: string) {
-    super(`Cannot open the WebSocket ${url}`);
+    super(t('errors.socketNotOpen', { url }));
     this.name = 'UnreachableError';
   }
 }

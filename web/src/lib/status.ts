@@ -2,6 +2,7 @@
 
 import type { MeetingState } from './meeting-types';
 import type { PublisherState } from './publisher';
+import { serverErrorText, t } from '../i18n';
 import { unreachableMessage } from './signaling';
 
 /**
@@ -29,7 +30,7 @@ export type ViewerPhase =
 export function viewerPhase(s: MeetingState, host: string): { phase: ViewerPhase; error: string | null } {
   if (s.unreachable) return { phase: 'error', error: unreachableMessage(host) };
   if (s.status === 'auth') return { phase: 'auth', error: null };
-  if (s.status === 'error') return { phase: 'error', error: s.error?.message ?? null };
+  if (s.status === 'error') return { phase: 'error', error: s.error ? serverErrorText(s.error.code, s.error.message) : null };
   if (s.status === 'reconnecting') return { phase: 'reconnecting', error: null };
   if (s.status !== 'joined') return { phase: 'connecting', error: null };
   if (s.receiving === 'reconnecting') return { phase: 'reconnecting', error: null };
@@ -38,18 +39,33 @@ export function viewerPhase(s: MeetingState, host: string): { phase: ViewerPhase
   return { phase: s.wasLive ? 'ended' : 'waiting', error: null };
 }
 
+/** The status words, in the user's language. */
 export const STATUS = {
-  preview: 'Preview',
-  connecting: 'Connecting…',
-  live: 'Live',
-  reconnecting: 'Reconnecting…',
-  waiting: 'Waiting for the stream to start…',
-  ended: 'The stream has ended.',
-  password: 'Password needed',
-} as const;
+  get preview(): string {
+    return t('status.preview');
+  },
+  get connecting(): string {
+    return t('status.connecting');
+  },
+  get live(): string {
+    return t('status.live');
+  },
+  get reconnecting(): string {
+    return t('status.reconnecting');
+  },
+  get waiting(): string {
+    return t('status.waiting');
+  },
+  get ended(): string {
+    return t('status.ended');
+  },
+  get password(): string {
+    return t('status.password');
+  },
+};
 
 export function errorStatus(words: string): string {
-  return `Error: ${words}`;
+  return t('status.error', { words });
 }
 
 /** The streamer page's status. mediaProblem is the camera's trouble, if any. */
@@ -64,7 +80,7 @@ export function streamerStatus(pub: PublisherState, mediaProblem: string | null)
     case 'auth':
       return STATUS.password;
     case 'error':
-      return errorStatus(pub.error ?? 'Something went wrong.');
+      return errorStatus(pub.error ?? t('status.somethingWrong'));
     case 'idle':
       return mediaProblem !== null ? errorStatus(mediaProblem) : STATUS.preview;
   }
@@ -87,11 +103,11 @@ export function viewerStatus(phase: ViewerPhase, error: string | null, playing: 
     case 'auth':
       return STATUS.password;
     case 'error':
-      return errorStatus(error ?? 'Something went wrong.');
+      return errorStatus(error ?? t('status.somethingWrong'));
   }
 }
 
 /** "0 viewers", "1 viewer", "N viewers". */
 export function viewerCountText(n: number): string {
-  return n === 1 ? '1 viewer' : `${n} viewers`;
+  return t('status.viewers', { count: n });
 }

@@ -1,9 +1,12 @@
+import { useTranslation } from 'react-i18next';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { TopBar } from '../components/TopBar';
+import { useTitle } from '../hooks/useTitle';
 import {
   CHECKS,
   MEDIA_CHECKS,
-  advice,
+  operatorHint,
+  adviceIn,
   checkCandidates,
   checkMedia,
   checkWebSocket,
@@ -17,6 +20,7 @@ const MARK: Record<CheckResult['outcome'], string> = { running: '…', ok: '✓'
 
 /** /diagnose: what works from where this browser is, line by line, with what to do about failures. */
 export function Diagnose() {
+  const { t } = useTranslation();
   const [results, setResults] = useState<CheckResult[]>([]);
   const run = useRef(0);
 
@@ -31,7 +35,7 @@ export function Diagnose() {
     set(ws.result);
     if (ws.result.outcome !== 'ok') {
       for (const id of ['candidates', ...MEDIA_CHECKS] as CheckId[]) {
-        set({ id, outcome: 'fail', detail: 'Not checked: signaling does not work.' });
+        set({ id, outcome: 'fail', detail: t('diagnose.notChecked') });
       }
       return;
     }
@@ -51,15 +55,21 @@ export function Diagnose() {
   }, [start]);
 
   const done = results.length > 0 && results.every((r) => r.outcome !== 'running');
+  // The administrator's part, once per distinct hint.
+  const hints = CHECKS.map((c) => ({
+    id: c.id,
+    label: c.label,
+    hint: operatorHint(c.id, results.find((r) => r.id === c.id)?.outcome ?? 'running'),
+  })).filter((h, i, all) => h.hint !== '' && all.findIndex((x) => x.hint === h.hint) === i);
+  useTitle(t('titles.diagnose'));
   return (
     <div className="app">
       <TopBar />
       <main className="layout layout-single">
         <section className="card message-card diagnose">
-          <h1>Connection check</h1>
+          <h1>{t('diagnose.title')}</h1>
           <p className="card-text">
-            This page tries every way media can travel between your browser and this meetd server, from where
-            you are now.
+            {t('diagnose.intro')}
           </p>
           <p data-testid="status" role="status" className="diagnose-summary">
             {summary(results)}
@@ -76,23 +86,30 @@ export function Diagnose() {
                   <div>
                     <strong>{c.label}</strong>
                     <span className="check-outcome">
-                      {outcome === 'ok'
-                        ? ' works'
-                        : outcome === 'fail'
-                          ? ' fails'
-                          : outcome === 'absent'
-                            ? ' not offered by this server'
-                            : ' checking…'}
+                      {' '}
+                      {t(`diagnose.outcome.${outcome}`)}
                     </span>
                     {r?.detail && <p className="check-detail">{r.detail}</p>}
-                    {advice(c.id, outcome) && <p className="check-advice">{advice(c.id, outcome)}</p>}
+                    {adviceIn(results, c.id) && <p className="check-advice">{adviceIn(results, c.id)}</p>}
                   </div>
                 </li>
               );
             })}
           </ul>
+          {hints.length > 0 && (
+            <details className="diagnose-operator" data-testid="operator-hints">
+              <summary>{t('diagnose.operator.title')}</summary>
+              <ul>
+                {hints.map((h) => (
+                  <li key={h.id}>
+                    <strong>{h.label}</strong>: {h.hint}
+                  </li>
+                ))}
+              </ul>
+            </details>
+          )}
           <button type="button" className="btn btn-tonal" disabled={!done} onClick={() => void start()}>
-            Check again
+            {t('diagnose.again')}
           </button>
         </section>
       </main>

@@ -1,6 +1,8 @@
+import { Trans, useTranslation } from 'react-i18next';
 import { useState, type FormEvent } from 'react';
-import { Icon } from '../components/icons';
+import { Icon, Logo } from '../components/icons';
 import { TopBar } from '../components/TopBar';
+import { useTitle } from '../hooks/useTitle';
 import { meetingPath, randomMeetingName, roomNameProblem } from '../lib/rooms';
 
 /** Accepts a meeting name or a whole meeting link. */
@@ -12,8 +14,10 @@ function nameFrom(input: string): string {
 
 /** /meet: start a new meeting, or join one by its name. */
 export function MeetHome() {
+  const { t } = useTranslation();
   const [code, setCode] = useState('');
   const [problem, setProblem] = useState<string | null>(null);
+  useTitle(t('titles.home'));
 
   function join(e: FormEvent) {
     e.preventDefault();
@@ -31,10 +35,9 @@ export function MeetHome() {
       <TopBar />
       <main className="home">
         <section className="home-hero">
-          <h1>Video meetings for everyone</h1>
+          <h1>{t('home.title')}</h1>
           <p className="home-lead">
-            Meet with up to 16 people on this meetd server. Everyone on stage sees and hears everyone; others
-            can watch.
+            {t('home.lead')}
           </p>
           <div className="home-actions">
             <button
@@ -43,16 +46,16 @@ export function MeetHome() {
               onClick={() => location.assign(meetingPath(randomMeetingName()))}
             >
               <Icon name="add" />
-              New meeting
+              {t('home.new')}
             </button>
             <form className="home-join" onSubmit={join} noValidate>
               <label className="visually-hidden" htmlFor="meeting-name">
-                Meeting name
+                {t('home.nameLabel')}
               </label>
               <input
                 id="meeting-name"
                 type="text"
-                placeholder="Enter a meeting name"
+                placeholder={t('home.namePlaceholder')}
                 value={code}
                 aria-invalid={problem !== null}
                 aria-describedby={problem ? 'meeting-name-problem' : undefined}
@@ -62,7 +65,7 @@ export function MeetHome() {
                 }}
               />
               <button type="submit" className="btn btn-tonal" disabled={!code.trim()}>
-                Join
+                {t('home.join')}
               </button>
             </form>
           </div>
@@ -72,10 +75,26 @@ export function MeetHome() {
             </p>
           )}
           <p className="hint">
-            Every meeting has its own address, <code>/meet/NAME</code>: share it, and whoever opens it joins the
-            same meeting. To broadcast to many people instead, <a href="/">go live</a>.
+            <Trans i18nKey="home.hint" components={{ code: <code />, live: <a href="/" /> }} />
           </p>
         </section>
+        <aside className="home-art" aria-hidden="true">
+          <Logo size={120} />
+          <ul>
+            <li>
+              <Icon name="people" />
+              {t('home.featureStage')}
+            </li>
+            <li>
+              <Icon name="screen" />
+              {t('home.featureScreen')}
+            </li>
+            <li>
+              <Icon name="chat" />
+              {t('home.featureChat')}
+            </li>
+          </ul>
+        </aside>
       </main>
     </div>
   );

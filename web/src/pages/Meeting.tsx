@@ -1,3 +1,4 @@
+import { useTranslation } from 'react-i18next';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { Call, type Panel } from '../components/Call';
 import { InviteDialog } from '../components/InviteDialog';
@@ -7,10 +8,13 @@ import { useToasts } from '../components/Toasts';
 import { TopBar } from '../components/TopBar';
 import { trackOf, useLocalMedia, useMuting } from '../hooks/useLocalMedia';
 import { useCredentials, useMeeting } from '../hooks/useMeeting';
+import { useTitle } from '../hooks/useTitle';
 import type { MeetingEvent } from '../lib/meeting';
+import { serverErrorText, t } from '../i18n';
 import { changeText, displayName } from '../lib/participants';
 import { loadName, saveName } from '../lib/prefs';
 import { meetingUrl } from '../lib/rooms';
+import { shortcutOf } from '../lib/shortcuts';
 
 type Phase = 'prejoin' | 'call' | 'left';
 
@@ -20,13 +24,14 @@ function deviceTrouble(err: unknown): void {
 
 /** Words for meetd refusing to let us in. */
 function refusal(code: string, message: string): { title: string; text: string } {
+  const words = serverErrorText(code, message);
   switch (code) {
     case 'room_full':
-      return { title: 'This meeting is full', text: `${message} You can still join as a viewer.` };
+      return { title: t('meeting.fullTitle'), text: t('meeting.fullText', { words }) };
     case 'bad_room':
-      return { title: 'This meeting name is not valid', text: message };
+      return { title: t('notFound.badMeeting'), text: words };
     default:
-      return { title: 'Could not join the meeting', text: message };
+      return { title: t('meeting.refusedTitle'), text: words };
   }
 }
 
@@ -47,6 +52,7 @@ export function Meeting({ room }: { room: string }) {
   const [screen, setScreen] = useState<MediaStream | null>(null);
   const [problem, setProblem] = useState<{ title: string; text: string } | null>(null);
   const { toasts, push } = useToasts();
+  useTranslation(); // follow a change of language
   const credentials = useCredentials();
   const panelRef = useRef(panel);
   panelRef.current = panel;
@@ -76,10 +82,10 @@ export function Meeting({ room }: { room: string }) {
           setPublishing(false);
           setScreen(null);
           media.close();
-          push('The host moved you to the audience.');
+          push(t('meeting.movedToAudience'));
           return;
         case 'error':
-          push(e.message, 'error');
+          push(serverErrorText(e.code, e.message), 'error');
           return;
       }
     },
@@ -100,6 +106,20 @@ export function Meeting({ room }: { room: string }) {
   });
 
   useMuting(meeting, mic, cam, micOn, camOn);
+
+  // Ctrl+D / Ctrl+E (⌘ on macOS) toggle the microphone and the camera, as in Meet.
+  useEffect(() => {
+    if (phase === 'left') return;
+    const onKey = (e: KeyboardEvent) => {
+      const which = shortcutOf(e);
+      if (!which) return;
+      e.preventDefault(); // not the browser's bookmark or search
+      if (which === 'mic') setMicOn((on) => !on);
+      else setCamOn((on) => !on);
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [phase]);
 
   // The camera opened after we joined (or after taking an invitation): publish it now.
   useEffect(() => {
@@ -132,9 +152,6 @@ export function Meeting({ room }: { room: string }) {
     if (panel === 'chat') setUnread(0);
   }, [panel]);
 
-  useEffect(() => {
-    document.title = `${room} · meetd`;
-  }, [room]);
 
   function join(as: 'stage' | 'audience') {
     setName(saveName(name));
@@ -157,7 +174,7 @@ export function Meeting({ room }: { room: string }) {
     try {
       s = await navigator.mediaDevices.getDisplayMedia({ video: true });
     } catch (err) {
-      if ((err as Error).name !== 'NotAllowedError') push('Could not start sharing your screen.', 'error');
+      if ((err as Error).name !== 'NotAllowedError') push(t('meeting.shareFailed'), 'error');
       return;
     }
     setScreen(s);
@@ -166,7 +183,7 @@ export function Meeting({ room }: { room: string }) {
     } catch (err) {
       setScreen(null);
       s.getTracks().forEach((t) => t.stop());
-      push(`Could not share your screen (${(err as Error).message}).`, 'error');
+      push(t('meeting.shareError', { why: (err as Error).message }), 'error');
     }
   }
 
@@ -186,22 +203,35 @@ export function Meeting({ room }: { room: string }) {
     meeting?.publish();
   }
 
+  const reconnecting =
+    phase === 'call' &&
+    (state?.status === 'reconnecting' || state?.publishing === 'reconnecting' || state?.receiving === 'reconnecting');
+  useTitle(
+    phase === 'left'
+      ? t('titles.left', { room })
+      : phase === 'prejoin'
+        ? t('titles.prejoin', { room })
+        : reconnecting
+          ? t('titles.reconnecting', { room })
+          : t('titles.meeting', { room }),
+  );
+
   if (phase === 'left') {
     return (
       <div className="app">
         <TopBar />
         <main className="layout layout-single">
           <section className="card message-card left-card">
-            <h1>You left the meeting</h1>
+            <h1>{t('meeting.leftTitle')}</h1>
             <p className="card-text">
-              Meeting <strong>{room}</strong>
+              {t('topbar.meeting')} <strong>{room}</strong>
             </p>
             <div className="share-actions">
               <button type="button" className="btn btn-primary" onClick={() => join(role)}>
-                Rejoin
+                {t('meeting.rejoin')}
               </button>
               <a className="btn btn-tonal" href="/meet">
-                Return to home
+                {t('meeting.home')}
               </a>
             </div>
           </section>
@@ -213,7 +243,7 @@ export function Meeting({ room }: { room: string }) {
   if (phase === 'prejoin' || !state || !meeting) {
     return (
       <div className="app">
-        <TopBar room={room} kind="Meeting" />
+        <TopBar room={room} kind="meeting" />
         <PreJoin
           room={room}
           link={link}
@@ -257,7 +287,7 @@ export function Meeting({ room }: { room: string }) {
           setPanel(null);
           media.close();
         }}
-        onCopied={(ok) => push(ok ? 'Meeting link copied' : 'Could not copy the link', ok ? 'info' : 'error')}
+        onCopied={(ok) => push(ok ? t('meeting.linkCopied') : t('meeting.copyFailed'), ok ? 'info' : 'error')}
         devices={media.devices}
         onDevice={(kind, id) => void media.switchDevice(kind, id)}
         onLeaveStage={role === 'audience' ? leaveStage : undefined}

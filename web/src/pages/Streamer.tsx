@@ -1,6 +1,9 @@
+import { useTranslation } from 'react-i18next';
 import { useEffect, useMemo, useState } from 'react';
 import { DevicePicker } from '../components/DevicePicker';
+import { ConnectionBanner } from '../components/ConnectionBanner';
 import { Icon } from '../components/icons';
+import { LiveBadge, useLiveSince } from '../components/LiveBadge';
 import { MediaNotices, Notice } from '../components/Notice';
 import { PasswordDialog } from '../components/PasswordDialog';
 import { PeopleList } from '../components/PeopleList';
@@ -9,18 +12,20 @@ import { TopBar } from '../components/TopBar';
 import { RemoteAudio, StreamVideo, VideoTile } from '../components/VideoTile';
 import { trackOf, useLocalMedia, useMuting, type Kind, type LocalMedia } from '../hooks/useLocalMedia';
 import { useCredentials } from '../hooks/useMeeting';
+import { useTitle } from '../hooks/useTitle';
 import { useQuality, ViewsContext } from '../hooks/useViews';
 import { buildTiles } from '../lib/participants';
 import { loadName, loadQuality } from '../lib/prefs';
 import { EMPTY_ROOM, Publisher, type PublisherRoom, type PublisherState } from '../lib/publisher';
 import { viewerUrl } from '../lib/rooms';
-import { signalingUrl } from '../lib/signaling';
+import { signalingUrl, unreachableMessage } from '../lib/signaling';
 import { streamerStatus, viewerCountText } from '../lib/status';
 
 const IDLE: PublisherState = { status: 'idle', error: null, notice: null, viewers: null, auth: null };
 
 /** The streamer page: camera preview, device pickers, Go live / Stop. */
 export function Streamer({ room }: { room: string }) {
+  const { t } = useTranslation();
   const media = useLocalMedia();
   const { stream, streamRef } = media;
   const [pub, setPub] = useState<PublisherState>(IDLE);
@@ -38,7 +43,7 @@ export function Streamer({ room }: { room: string }) {
         signalingUrl: signalingUrl(location),
         host: location.host,
         getStream: () => streamRef.current ?? new MediaStream(),
-        name: loadName() || 'Streamer',
+        name: loadName() || t('streamer.defaultName'),
         credentials,
         onChange: setPub,
         onRoom: setRoomState,
@@ -55,6 +60,13 @@ export function Streamer({ room }: { room: string }) {
   const started = pub.status === 'connecting' || pub.status === 'live' || pub.status === 'reconnecting';
   const status = streamerStatus(pub, media.problem?.summary ?? null);
   const hasMedia = stream !== null && stream.getTracks().length > 0;
+  const liveSince = useLiveSince(pub.status === 'live' || pub.status === 'reconnecting');
+  useTitle(
+    t(
+      pub.status === 'live' ? 'titles.live' : pub.status === 'reconnecting' ? 'titles.reconnecting' : 'titles.streamer',
+      { room },
+    ),
+  );
 
   async function changeDevice(kind: Kind, deviceId: string) {
     if (!deviceId) return;
@@ -90,9 +102,9 @@ export function Streamer({ room }: { room: string }) {
   return (
     <div className="app">
       <TopBar room={room}>
-        <a className="topbar-link" href="/meet" title="Start or join a meeting">
+        <a className="topbar-link" href="/meet" title={t('notFound.meet')}>
           <Icon name="people" />
-          Meetings
+          {t('streamer.meetings')}
         </a>
       </TopBar>
       <main className="layout">
@@ -103,20 +115,22 @@ export function Streamer({ room }: { room: string }) {
             {stream && (!cam || !camOn) && (
               <div className="stage-placeholder" aria-hidden="true">
                 <Icon name="camOff" />
-                <span>{cam ? 'Camera is off' : 'Audio only'}</span>
+                <span>{cam ? t('media.cameraOff') : t('media.audioOnlyShort')}</span>
               </div>
             )}
             {!stream && (
               <div className="stage-placeholder" aria-hidden="true">
                 <Icon name="cam" />
-                <span>{media.opening ? 'Starting camera…' : 'No camera'}</span>
+                <span>{media.opening ? t('media.starting') : t('media.noCamera')}</span>
               </div>
             )}
             <div className="stage-badges">
+              {liveSince !== null && <LiveBadge since={liveSince} />}
               <p data-testid="status" role="status" className={`status-pill ${statusClass}`}>
                 <span className="status-text">{status}</span>
               </p>
-              {started && pub.viewers !== null && (
+              {/* The count while connected only: a stale one would contradict "Reconnecting". */}
+              {pub.status === 'live' && pub.viewers !== null && (
                 <p className="count-pill" data-testid="viewer-count">
                   <Icon name="people" />
                   {viewerCountText(pub.viewers)}
@@ -127,7 +141,7 @@ export function Streamer({ room }: { room: string }) {
 
           {guestTiles.length > 0 && (
             <ViewsContext.Provider value={publisher.views}>
-              <div className="guest-row" aria-label="Guests on stage">
+              <div className="guest-row" aria-label={t('streamer.guests')}>
                 {guestTiles.map((t) => (
                   <VideoTile
                     key={t.key}
@@ -142,33 +156,35 @@ export function Streamer({ room }: { room: string }) {
           )}
           <RemoteAudio streams={guestAudio} />
 
-          <div className="controls" role="group" aria-label="Controls">
+          <div className="controls" role="group" aria-label={t('streamer.controls')}>
             {mic && (
               <button
                 type="button"
                 className={`btn-round ${micOn ? '' : 'is-off'}`}
-                title={micOn ? 'Turn off microphone' : 'Turn on microphone'}
+                title={t(micOn ? 'controls.turnOff_microphone' : 'controls.turnOn_microphone')}
                 onClick={() => setMicOn(!micOn)}
               >
                 <Icon name={micOn ? 'mic' : 'micOff'} />
-                <span className="visually-hidden">{micOn ? 'Turn off microphone' : 'Turn on microphone'}</span>
+                <span className="visually-hidden">
+                  {t(micOn ? 'controls.turnOff_microphone' : 'controls.turnOn_microphone')}
+                </span>
               </button>
             )}
             {cam && (
               <button
                 type="button"
                 className={`btn-round ${camOn ? '' : 'is-off'}`}
-                title={camOn ? 'Turn off camera' : 'Turn on camera'}
+                title={t(camOn ? 'controls.turnOff_camera' : 'controls.turnOn_camera')}
                 onClick={() => setCamOn(!camOn)}
               >
                 <Icon name={camOn ? 'cam' : 'camOff'} />
-                <span className="visually-hidden">{camOn ? 'Turn off camera' : 'Turn on camera'}</span>
+                <span className="visually-hidden">{t(camOn ? 'controls.turnOff_camera' : 'controls.turnOn_camera')}</span>
               </button>
             )}
             {started ? (
               <button type="button" className="btn btn-danger" onClick={() => publisher.stop()}>
                 <Icon name="stop" />
-                Stop
+                {t('streamer.stop')}
               </button>
             ) : (
               <button
@@ -178,7 +194,7 @@ export function Streamer({ room }: { room: string }) {
                 onClick={() => publisher.start()}
               >
                 <Icon name="live" />
-                Go live
+                {t('streamer.goLive')}
               </button>
             )}
           </div>
@@ -189,38 +205,40 @@ export function Streamer({ room }: { room: string }) {
           <ShareLink url={url} />
           <section className="card" aria-labelledby="people-title" data-testid="people-card">
             <h2 id="people-title" className="card-title">
-              Participants
+              {t('controls.people')}
             </h2>
-            {started && roomState.selfId ? (
+            {pub.status === 'reconnecting' ? (
+              <p className="card-text">{t('streamer.peopleReconnecting')}</p>
+            ) : started && roomState.selfId ? (
               <>
                 <p className="card-text">
-                  Invite a viewer to the stage: everyone then sees and hears them next to you.
+                  {t('streamer.inviteHint')}
                 </p>
                 <PeopleList
                   participants={roomState.participants}
                   selfId={roomState.selfId}
                   amHost={roomState.participants.some((p) => p.id === roomState.selfId && p.host)}
-                  sendBackWords="Send back"
+                  sendBackWords="sendBack"
                   hiddenAudience={Math.max(viewers, pub.viewers ?? 0)}
                   onRole={(id, role) => publisher.setRole(id, role)}
                 />
               </>
             ) : (
-              <p className="card-text">Go live to see who is watching and invite viewers onto the stage.</p>
+              <p className="card-text">{t('streamer.goLiveHint')}</p>
             )}
           </section>
           <section className="card" aria-labelledby="devices-title">
             <h2 id="devices-title" className="card-title">
-              Devices
+              {t('streamer.devices')}
             </h2>
             <DevicePicker
-              label="Camera"
+              label="camera"
               devices={media.devices.cameras}
               value={cam?.getSettings().deviceId ?? ''}
               onChange={(id) => void changeDevice('video', id)}
             />
             <DevicePicker
-              label="Microphone"
+              label="microphone"
               devices={media.devices.microphones}
               value={mic?.getSettings().deviceId ?? ''}
               onChange={(id) => void changeDevice('audio', id)}
@@ -241,24 +259,19 @@ export function Streamer({ room }: { room: string }) {
 
 /** The boxes that explain errors and other things worth knowing. */
 function Explanations({ pub, media }: { pub: PublisherState; media: LocalMedia }) {
+  const { t } = useTranslation();
   return (
     <>
       {pub.status === 'error' && pub.error && (
         <Notice tone="error" title={pub.error}>
-          <p>
-            {pub.error.startsWith('Cannot reach')
-              ? 'Check that meetd is running and that this address is right, then press Go live again.'
-              : 'Press Go live to try again.'}
-          </p>
+          <p>{pub.error === unreachableMessage(location.host) ? t('streamer.unreachableHelp') : t('streamer.retryHelp')}</p>
         </Notice>
       )}
-      {pub.status === 'reconnecting' && pub.notice && (
-        <Notice tone="info" title="Reconnecting">
-          <p>{pub.notice} Trying again shortly; press Stop to give up.</p>
-        </Notice>
+      {pub.status === 'reconnecting' && (
+        <ConnectionBanner inline reason={pub.notice ?? t('banner.socket')} next={t('streamer.reconnecting')} />
       )}
       {pub.status === 'live' && pub.notice && (
-        <Notice tone="info" title="Message from the server">
+        <Notice tone="info" title={t('streamer.serverMessage')}>
           <p>{pub.notice}</p>
         </Notice>
       )}

@@ -1,5 +1,8 @@
+import { useTranslation } from 'react-i18next';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { ConnectionBanner } from '../components/ConnectionBanner';
 import { Icon } from '../components/icons';
+import { LiveBadge, useLiveSince } from '../components/LiveBadge';
 import { InviteDialog } from '../components/InviteDialog';
 import { Notice } from '../components/Notice';
 import { PasswordDialog } from '../components/PasswordDialog';
@@ -9,10 +12,12 @@ import { TopBar } from '../components/TopBar';
 import { RemoteAudio, VideoTile } from '../components/VideoTile';
 import { trackOf, useLocalMedia, useMuting } from '../hooks/useLocalMedia';
 import { useCredentials, useMeeting } from '../hooks/useMeeting';
+import { useTitle } from '../hooks/useTitle';
 import { useQuality, useReportViewIn, ViewsContext } from '../hooks/useViews';
 import type { MeetingEvent } from '../lib/meeting';
 import { buildTiles, changeText, displayName } from '../lib/participants';
-import { loadName } from '../lib/prefs';
+import { serverErrorText } from '../i18n';
+import { loadName, saveName } from '../lib/prefs';
 import { viewerCountText, viewerPhase, viewerStatus } from '../lib/status';
 
 /**
@@ -21,6 +26,7 @@ import { viewerCountText, viewerPhase, viewerStatus } from '../lib/status';
  * viewer publishes their own camera too.
  */
 export function Viewer({ room }: { room: string }) {
+  const { t } = useTranslation();
   const media = useLocalMedia({ autoOpen: false });
   const { stream, streamRef } = media;
   // Browsers only autoplay muted video; sound needs a click on Unmute.
@@ -31,6 +37,10 @@ export function Viewer({ room }: { room: string }) {
   const [micOn, setMicOn] = useState(true);
   const [camOn, setCamOn] = useState(true);
   const { toasts, push } = useToasts();
+  // The name the streamer sees (remembered); a change joins again under it.
+  const [name, setName] = useState(loadName);
+  const [draft, setDraft] = useState(name);
+  const [saved, setSaved] = useState(false);
   const videoRef = useRef<HTMLVideoElement>(null);
   const stageRef = useRef<HTMLElement>(null);
   const mic = trackOf(stream, 'audio');
@@ -45,8 +55,8 @@ export function Viewer({ room }: { room: string }) {
         setInvited(false);
         setOnStage(false);
         media.close();
-        push('The streamer moved you back to the audience.');
-      } else if (e.type === 'error') push(e.message, 'error');
+        push(t('viewer.movedBack'));
+      } else if (e.type === 'error') push(serverErrorText(e.code, e.message), 'error');
     },
     [push, media.close],
   );
@@ -56,7 +66,7 @@ export function Viewer({ room }: { room: string }) {
     room,
     kind: 'broadcast',
     role: 'audience',
-    name: loadName() || undefined,
+    name: name || undefined,
     autoPublish: false,
     credentials,
     media: { audio: micOn && mic !== null, video: camOn && cam !== null },
@@ -157,15 +167,32 @@ export function Viewer({ room }: { room: string }) {
   const { phase, error } = state ? viewerPhase(state, location.host) : { phase: 'connecting' as const, error: null };
   const status = viewerStatus(phase, error, playing);
   const isLive = phase === 'media' && playing;
+  const liveSince = useLiveSince(isLive);
+  const stageHere = state?.participants.some((p) => p.role === 'stage') ?? false;
   const canFullscreen = typeof document !== 'undefined' && document.fullscreenEnabled;
   const publishing = state?.role === 'stage' && state.publishing !== 'off';
+  useTitle(
+    t(
+      isLive
+        ? 'titles.live'
+        : phase === 'reconnecting'
+          ? 'titles.reconnecting'
+          : phase === 'waiting'
+            ? 'titles.waiting'
+            : phase === 'ended'
+              ? 'titles.ended'
+              : 'titles.viewer',
+      { room },
+    ),
+  );
 
   return (
     <ViewsContext.Provider value={views}>
       <div className="app">
         <TopBar room={room}>
-          {state?.viewers != null && (
-            <p className="count-quiet" data-testid="viewer-count" title="People watching">
+          {/* Only while connected: a count kept from before a drop would be stale. */}
+          {state?.status === 'joined' && state.viewers != null && (
+            <p className="count-quiet" data-testid="viewer-count" title={t('viewer.watching')}>
               <Icon name="people" />
               {viewerCountText(state.viewers)}
             </p>
@@ -190,10 +217,17 @@ export function Viewer({ room }: { room: string }) {
               {main && !main.participant.video && main.participant.name !== '' && isLive && (
                 <div className="stage-placeholder" aria-hidden="true">
                   <Icon name="camOff" />
-                  <span>{displayName(main.participant)}'s camera is off</span>
+                  <span>{t('viewer.cameraOff', { name: displayName(main.participant) })}</span>
                 </div>
               )}
+              {phase === 'reconnecting' && (
+                <ConnectionBanner
+                  reason={state?.receiving === 'reconnecting' ? t('banner.mediaPath') : t('banner.socket')}
+                  next={t('banner.viewerNext')}
+                />
+              )}
               <div className={isLive ? 'stage-badges' : 'stage-center'}>
+                {isLive && liveSince !== null && <LiveBadge since={liveSince} />}
                 <p
                   data-testid="status"
                   role="status"
@@ -205,7 +239,7 @@ export function Viewer({ room }: { room: string }) {
             </section>
 
             {guests.length > 0 && (
-              <div className="guest-row" aria-label="Also on stage">
+              <div className="guest-row" aria-label={t('viewer.alsoOnStage')}>
                 {guests.map((t) => (
                   <VideoTile
                     key={t.key}
@@ -219,54 +253,99 @@ export function Viewer({ room }: { room: string }) {
             )}
             <RemoteAudio streams={guestAudio} muted={muted} />
 
-            <div className="controls" role="group" aria-label="Controls">
-              {publishing && (
-                <>
-                  <button
-                    type="button"
-                    className={`btn-round ${micOn && mic ? '' : 'is-off'}`}
-                    aria-pressed={micOn && mic !== null}
-                    disabled={!mic}
-                    title={micOn ? 'Turn off microphone' : 'Turn on microphone'}
-                    onClick={() => setMicOn(!micOn)}
-                  >
-                    <Icon name={micOn && mic ? 'mic' : 'micOff'} />
-                    <span className="visually-hidden">Microphone</span>
+            {(publishing || onStage || isLive) && (
+              <div className="controls viewer-controls" role="group" aria-label={t('streamer.controls')}>
+                {publishing && (
+                  <>
+                    <button
+                      type="button"
+                      className={`btn-round ${micOn && mic ? '' : 'is-off'}`}
+                      aria-pressed={micOn && mic !== null}
+                      disabled={!mic}
+                      title={t(micOn ? 'controls.turnOff_microphone' : 'controls.turnOn_microphone')}
+                      onClick={() => setMicOn(!micOn)}
+                    >
+                      <Icon name={micOn && mic ? 'mic' : 'micOff'} />
+                      <span className="visually-hidden">{t('devices.microphone')}</span>
+                    </button>
+                    <button
+                      type="button"
+                      className={`btn-round ${camOn && cam ? '' : 'is-off'}`}
+                      aria-pressed={camOn && cam !== null}
+                      disabled={!cam}
+                      title={t(camOn ? 'controls.turnOff_camera' : 'controls.turnOn_camera')}
+                      onClick={() => setCamOn(!camOn)}
+                    >
+                      <Icon name={camOn && cam ? 'cam' : 'camOff'} />
+                      <span className="visually-hidden">{t('devices.camera')}</span>
+                    </button>
+                  </>
+                )}
+                {onStage && state?.role === 'stage' && (
+                  <button type="button" className="btn btn-tonal" onClick={leaveStage}>
+                    <Icon name="personRemove" />
+                    {t('controls.leaveStage')}
                   </button>
-                  <button
-                    type="button"
-                    className={`btn-round ${camOn && cam ? '' : 'is-off'}`}
-                    aria-pressed={camOn && cam !== null}
-                    disabled={!cam}
-                    title={camOn ? 'Turn off camera' : 'Turn on camera'}
-                    onClick={() => setCamOn(!camOn)}
-                  >
-                    <Icon name={camOn && cam ? 'cam' : 'camOff'} />
-                    <span className="visually-hidden">Camera</span>
-                  </button>
-                </>
-              )}
-              {onStage && state?.role === 'stage' && (
-                <button type="button" className="btn btn-tonal" onClick={leaveStage}>
-                  <Icon name="personRemove" />
-                  Leave stage
+                )}
+                {/* Sound, quality and full screen only while something plays. */}
+                {isLive && (
+                  <>
+                    <button type="button" className={`btn ${muted ? 'btn-primary' : 'btn-tonal'}`} onClick={toggleSound}>
+                      <Icon name={muted ? 'volumeOff' : 'volume'} />
+                      {muted ? t('viewer.unmute') : t('viewer.mute')}
+                    </button>
+                    <QualityPicker value={quality} onChange={setQuality} compact />
+                    {canFullscreen && (
+                      <button type="button" className="btn-round" title={t('viewer.fullscreen')} onClick={fullscreen}>
+                        <Icon name="fullscreen" />
+                        <span className="visually-hidden">{t('viewer.fullscreen')}</span>
+                      </button>
+                    )}
+                  </>
+                )}
+              </div>
+            )}
+            {phase === 'waiting' && (
+              <Notice tone="info" title={stageHere ? t('viewer.soon') : t('viewer.never', { room })} />
+            )}
+            {phase === 'ended' && <Notice tone="info" title={t('viewer.endedText')} />}
+            {!onStage && (
+              <form
+                className="viewer-name"
+                onSubmit={(e) => {
+                  e.preventDefault();
+                  const clean = saveName(draft);
+                  setDraft(clean);
+                  setName(clean);
+                  setSaved(clean !== '');
+                }}
+              >
+                <div className="field">
+                  <label htmlFor="viewer-name">{t('viewer.nameLabel')}</label>
+                  <input
+                    id="viewer-name"
+                    type="text"
+                    autoComplete="name"
+                    maxLength={64}
+                    value={draft}
+                    aria-describedby="viewer-name-hint"
+                    onChange={(e) => {
+                      setDraft(e.target.value);
+                      setSaved(false);
+                    }}
+                  />
+                </div>
+                <button type="submit" className="btn btn-tonal" disabled={draft.trim() === name}>
+                  {t('viewer.nameSave')}
                 </button>
-              )}
-              <button type="button" className={`btn ${muted ? 'btn-primary' : 'btn-tonal'}`} onClick={toggleSound}>
-                <Icon name={muted ? 'volumeOff' : 'volume'} />
-                {muted ? 'Unmute' : 'Mute'}
-              </button>
-              <QualityPicker value={quality} onChange={setQuality} compact />
-              {canFullscreen && (
-                <button type="button" className="btn-round" title="Full screen" onClick={fullscreen}>
-                  <Icon name="fullscreen" />
-                  <span className="visually-hidden">Full screen</span>
-                </button>
-              )}
-            </div>
+                <p id="viewer-name-hint" className="hint" aria-live="polite">
+                  {saved ? t('viewer.nameSaved', { name }) : t('viewer.nameHint')}
+                </p>
+              </form>
+            )}
             {publishing && (
-              <Notice tone="info" title="You are on stage">
-                <p>Everyone watching sees and hears you. Leave the stage whenever you like.</p>
+              <Notice tone="info" title={t('viewer.onStageTitle')}>
+                <p>{t('viewer.onStageText')}</p>
               </Notice>
             )}
             {onStage && media.problem && (
@@ -277,9 +356,7 @@ export function Viewer({ room }: { room: string }) {
             {phase === 'error' && error && (
               <Notice tone="error" title={error}>
                 <p>
-                  {error.startsWith('Cannot reach')
-                    ? 'Check that meetd is running. This page keeps trying to connect.'
-                    : 'Reload the page to try again.'}
+                  {state?.unreachable ? t('viewer.unreachableHelp') : t('viewer.reloadHelp')}
                 </p>
               </Notice>
             )}

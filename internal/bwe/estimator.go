@@ -1,0 +1,352 @@
+// Package bwe estimates a subscriber's downlink from the RTCP it sends
+// anyway (receiver reports, REMB) and shares it among the streams it
+// receives, capping the simulcast layer of each so that all of them fit.
+package bwe
+
+import (
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+)
+
+// Flow is one stream a subscriber receives, as the estimator sees it: a
+// down track.
+type Flow interface {
+	// ID names the flow in logs.
+	ID() string
+	// SendingRate is about what the flow sends now, bits per second.
+	SendingRate() float64
+	// LayerRates appends to dst the bitrates of the flow's layers,
+	// smallest first, and returns them with the index of the layer its
+	// viewer wants (-1: the video is not shown). adaptive is false for a
+	// flow the estimator cannot cap (audio, a video of one encoding),
+	// which counts as the sum of its layers.
+	LayerRates(dst []uint64) (rates []uint64, wanted int, adaptive bool)
+	// CapLayer caps the flow at the layer of index i, or lifts the cap
+	// (NoCap).
+	CapLayer(i int)
+}
+
+// NoCap is a flow's cap when its bandwidth allows any layer.
+const NoCap = -1
+
+// Estimator estimates one subscriber's downlink, shared by the flows of
+// its subscribe connection, and caps the simulcast layer each forwards
+// so that all of them fit.
+//
+// It works from what every client sends anyway: the receiver reports'
+// fraction lost for each stream, weighed by the rate meetd sent it, and
+// REMB when the client sends it (browsers do when transport-wide
+// congestion control is not used on the stream; meetd forwards without
+// that header extension). Losing more than 10% in reports a second
+// apart means the link carries about what got through: the estimate
+// falls to that. One lossy report alone (a burst, a busy receiver) does
+// not move it. Losing under 2% lets it grow by 15% a second.
+//
+// A browser's REMB (a receive-side estimate) grows only with what it
+// receives, a few percent a second: below what meetd sends, it may just
+// lag behind a step up. And it falls for jitter alone when the browser or
+// its machine is busy. So it bounds the estimate only while the reports
+// show loss (2% or more), once it falls under what meetd sends, and from
+// then on while it stays under that; a REMB at or above what meetd sends,
+// or reports without loss, end the bound, so that a viewer held on a
+// small layer can still step up.
+// Send-side estimation from transport-wide feedback (pion's gcc) would
+// need a sequence number in every packet sent and a pacer per
+// subscriber: more per-packet work than meetd's load targets leave room
+// for. This reads RTCP about once a second per stream; the per-packet
+// work is a byte count per packet received: the rate sent to a
+// subscriber is taken to be the bitrate of the layer it gets.
+//
+// Layers go down as soon as the estimate falls, and up only after it
+// has allowed more for upHold; a step up that is followed by a step
+// down within probeWindow doubles upHold, up to maxUpHold, so that a
+// subscriber on a link that cannot take the next layer does not try it
+// every few seconds.
+type Estimator struct {
+	// mu guards everything below. Lock order: Estimator.mu before the
+	// locks a Flow's methods take.
+	mu    sync.Mutex
+	flows map[Flow]*flow
+	// loss is the loss-based estimate in bits per second, 0 until the
+	// first loss; grown is when it last grew.
+	loss  float64
+	grown int64
+	// lossySince is when the reports first said congested, 0 while they
+	// do not; lost is the fraction the last reports said lost.
+	lossySince int64
+	lost       float64
+	// rembRate is the subscriber's REMB that bounds the estimate,
+	// received at rembAt; rembAt is 0 while none does. rembLast is the
+	// last REMB.
+	rembRate, rembLast float64
+	rembAt             int64
+	// upSince is when the caps were first found too low, 0 while they
+	// are not; upAt is when they were last raised.
+	upSince, upAt int64
+	hold          int64
+	log           *slog.Logger
+	// rates is allocate's space for the flows' layer rates.
+	rates []uint64
+}
+
+// flow is what the estimator knows of one down track at its last report.
+type flow struct {
+	at   int64   // when it came
+	rate float64 // what meetd was sending, bits per second
+	lost float64 // the fraction lost it reported
+	// applied is the cap given to the flow (NoCap: none).
+	applied int
+}
+
+// Estimator settings.
+const (
+	// headroom is the share of the estimate meetd fills.
+	headroom = 0.85
+	// congested and clear are the fractions lost above which the
+	// estimate falls and under which it grows.
+	congested = 0.10
+	clear     = 0.02
+	growth    = 1.15 // a second
+	// A REMB that fell under rembFall of the last one, to under rembFull
+	// of what meetd sends, says the link is full.
+	rembFall = 0.95
+	rembFull = 0.9
+	// Loss counts as congestion once reports show it for confirmAfter:
+	// two reports, about a second apart.
+	confirmAfter = int64(700 * time.Millisecond)
+	// maxEstimate bounds growth: far above any layer.
+	maxEstimate = 50e6
+	// A report or REMB older than staleAfter no longer counts.
+	staleAfter  = int64(3 * time.Second)
+	rembStale   = int64(5 * time.Second)
+	upHold      = int64(3 * time.Second)
+	maxUpHold   = int64(24 * time.Second)
+	probeWindow = int64(5 * time.Second)
+)
+
+// NewEstimator makes the estimator of one subscribe connection.
+func NewEstimator(log *slog.Logger) *Estimator {
+	return &Estimator{flows: map[Flow]*flow{}, hold: upHold, log: log}
+}
+
+// Add shares the estimate with f from now on.
+func (e *Estimator) Add(f Flow) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.flows[f] = &flow{applied: NoCap}
+}
+
+// Remove forgets f, a flow that no longer sends.
+func (e *Estimator) Remove(f Flow) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.flows, f)
+}
+
+// Estimate is the subscriber's estimated downlink in bits per second, 0
+// while there is none.
+func (e *Estimator) Estimate() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return uint64(e.estimate(time.Now().UnixNano()))
+}
+
+func (e *Estimator) estimate(now int64) float64 {
+	est := e.loss
+	if e.rembAt != 0 && now-e.rembAt < rembStale && (est == 0 || e.rembRate < est) {
+		est = e.rembRate
+	}
+	return est
+}
+
+// REMB notes the subscriber's REMB, received at now (unix nanoseconds).
+func (e *Estimator) REMB(bitrate float32, now int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var sending float64
+	for d := range e.flows {
+		sending += d.SendingRate()
+	}
+	b := float64(bitrate)
+	falling := e.rembLast > 0 && b < rembFall*e.rembLast
+	e.rembLast = b
+	switch {
+	case b >= rembFull*sending:
+		e.rembAt = 0 // the link takes what meetd sends
+	case e.lost >= clear && (falling || e.rembAt != 0):
+		e.rembRate, e.rembAt = b, now
+	}
+	e.allocate(now)
+}
+
+// Report notes the fraction lost (of 256) that the subscriber reports for
+// d's stream at now (unix nanoseconds).
+func (e *Estimator) Report(d Flow, fractionLost uint8, now int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f := e.flows[d]
+	if f == nil {
+		return
+	}
+	f.at, f.rate, f.lost = now, d.SendingRate(), float64(fractionLost)/256
+	e.update(now)
+	e.allocate(now)
+}
+
+// update moves the loss-based estimate after a report.
+func (e *Estimator) update(now int64) {
+	var rate, lost float64
+	for _, f := range e.flows {
+		if now-f.at < staleAfter {
+			rate += f.rate
+			lost += f.rate * f.lost
+		}
+	}
+	if rate <= 0 {
+		return
+	}
+	p := lost / rate
+	e.log.Debug("bandwidth report", "rate", int(rate), "lost", p, "estimate", int(e.loss))
+	e.lost = p
+	if p < clear {
+		e.rembAt = 0
+	}
+	if p <= congested {
+		e.lossySince = 0
+	}
+	switch {
+	case p > congested:
+		if e.lossySince == 0 {
+			e.lossySince = now
+		}
+		if now-e.lossySince < confirmAfter {
+			e.grown = now
+			return
+		}
+		if got := rate * (1 - p); e.loss == 0 || got < e.loss {
+			e.loss = got
+		}
+	case p < clear && e.loss > 0:
+		e.loss = min(e.loss*math.Pow(growth, float64(now-e.grown)/float64(time.Second)), maxEstimate)
+	}
+	e.grown = now
+}
+
+// want is one flow's share in an allocation.
+type want struct {
+	d Flow
+	f *flow
+	// layers are the flow's layers' bitrates, from start in rates.
+	start, n int
+	layers   []uint64
+	// desired is the index of the layer the view asks for; alloc the one
+	// the budget allows.
+	desired, alloc int
+}
+
+// allocate shares the estimate among the down tracks: audio first, then
+// every shown video at its smallest layer, then one layer up at a time,
+// round robin, while the budget lasts. It applies lower caps at once and
+// higher ones after upHold.
+func (e *Estimator) allocate(now int64) {
+	est := e.estimate(now)
+	budget := headroom * est
+	var video []want
+	rates := e.rates[:0]
+	for d, f := range e.flows {
+		start := len(rates)
+		var wanted int
+		var adaptive bool
+		rates, wanted, adaptive = d.LayerRates(rates)
+		ls := rates[start:]
+		if !adaptive || len(ls) == 0 {
+			for _, r := range ls {
+				budget -= float64(r)
+			}
+			continue
+		}
+		w := want{d: d, f: f, start: start, n: len(ls), desired: wanted}
+		if w.desired >= 0 {
+			budget -= float64(ls[0])
+		}
+		video = append(video, w)
+	}
+	e.rates = rates
+	for i := range video {
+		w := &video[i]
+		w.layers = rates[w.start : w.start+w.n]
+	}
+	for more := true; more; {
+		more = false
+		for i := range video {
+			w := &video[i]
+			if w.alloc >= w.desired {
+				continue
+			}
+			step := float64(w.layers[w.alloc+1]) - float64(w.layers[w.alloc])
+			if est == 0 || step <= budget { // no estimate: no bound
+				budget -= step
+				w.alloc++
+				more = true
+			}
+		}
+	}
+	var ups []*want
+	down := false
+	for i := range video {
+		w := &video[i]
+		c := w.alloc
+		if w.alloc >= w.desired {
+			c = NoCap
+		}
+		switch {
+		case capBelow(c, w.f.applied):
+			e.log.Info("layer cap lowered", "track", w.d.ID(), "cap", c, "estimate", int(est))
+			w.f.applied = c
+			w.d.CapLayer(c)
+			down = true
+		case capBelow(w.f.applied, c):
+			ups = append(ups, w)
+		}
+	}
+	if down {
+		if e.upAt != 0 && now-e.upAt < probeWindow {
+			e.hold = min(2*e.hold, maxUpHold) // the last step up did not fit
+		}
+		e.upAt = 0
+	} else if e.upAt != 0 && now-e.upAt >= probeWindow {
+		e.hold, e.upAt = upHold, 0 // it did
+	}
+	if len(ups) == 0 {
+		e.upSince = 0
+		return
+	}
+	if e.upSince == 0 {
+		e.upSince = now
+	}
+	if now-e.upSince < e.hold {
+		return
+	}
+	for _, w := range ups {
+		// One layer up at a time: the estimate grows without proof that
+		// the link takes more, so each step is a trial.
+		c := w.alloc
+		if w.f.applied != NoCap {
+			c = min(c, w.f.applied+1)
+		}
+		if c >= w.desired {
+			c = NoCap
+		}
+		e.log.Info("layer cap raised", "track", w.d.ID(), "cap", c, "estimate", int(est))
+		w.f.applied = c
+		w.d.CapLayer(c)
+	}
+	e.upSince, e.upAt = 0, now
+}
+
+// capBelow reports whether cap a allows less than cap b.
+func capBelow(a, b int) bool {
+	return a != NoCap && (b == NoCap || a < b)
+}
