@@ -143,6 +143,8 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"UDP port range for media, MIN-MAX, one port per connection instead of one shared (env MEETD_UDP_PORTS)")
 	fs.StringVar(&tcpPort, "tcp-port", env("MEETD_TCP_PORT", ""),
 		"TCP port for media (ICE-TCP), for clients whose network blocks UDP; empty means none (env MEETD_TCP_PORT)")
+	fs.BoolVar(&cfg.SFU.PionReadPath, "pion-read-path", envBool("MEETD_PION_READ_PATH"),
+		"read publishers' media through pion's read path, not at the shared UDP socket: slower, a way back should the fast path misbehave (env MEETD_PION_READ_PATH=true)")
 	var queueAge, stall string
 	fs.IntVar(&cfg.SFU.Queue.Bytes, "subscriber-queue-bytes", envInt(env("MEETD_SUBSCRIBER_QUEUE_BYTES", ""), sfu.DefaultQueueBytes),
 		"most media, in bytes, waiting to be sent to one subscriber over TCP, TURN or a socket of its own; past it its video is dropped until a keyframe (env MEETD_SUBSCRIBER_QUEUE_BYTES)")

@@ -84,6 +84,13 @@ func testLog() *slog.Logger {
 	return slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
+// pionReads reports whether MEETD_PION_READ_PATH=true asks to run the
+// tests with publishers' media read through pion, as -pion-read-path does.
+func pionReads() bool {
+	v := os.Getenv("MEETD_PION_READ_PATH")
+	return v == "true" || v == "1"
+}
+
 // runMeetd starts meetd with cfg, on loopback unless cfg says otherwise,
 // its media sent by the fast egress or pion as MEETD_FAST_EGRESS says.
 func runMeetd(t *testing.T, cfg Config) *Main {
@@ -104,6 +111,9 @@ func runMeetdEgress(t *testing.T, cfg Config, fast bool) *Main {
 	}
 	if cfg.TLS.StateDir == "" {
 		cfg.TLS.StateDir = testStateDir
+	}
+	if pionReads() {
+		cfg.SFU.PionReadPath = true
 	}
 	m := NewMain(cfg, testLog())
 	if err := m.Run(context.Background()); err != nil {

@@ -81,6 +81,19 @@ func TestMetricsAndStats(t *testing.T) {
 			t.Errorf("subscribe connections sending by %s: %v, want %v", path, got, want)
 		}
 	}
+	// The streamer's media is read at the shared socket too.
+	readBy := map[string]float64{"shared_socket": 1, "pion": 0}
+	if pionReads() {
+		readBy = map[string]float64{"shared_socket": 0, "pion": 1}
+	}
+	for path, want := range readBy {
+		if got := values[`meetd_publish_connections{path="`+path+`"}`]; got != want {
+			t.Errorf("publish connections read by %s: %v, want %v", path, got, want)
+		}
+	}
+	if got := values["meetd_rtp_read_at_socket_packets_total"]; (got == 0) != pionReads() {
+		t.Errorf("%v RTP packets read at the socket", got)
+	}
 
 	// The stats view: open from this machine, behind a password for others.
 	code, body := get(t, base+"/admin/stats?format=json", nil)

@@ -311,13 +311,22 @@ func (e *Conn) connect(dt *webrtc.DTLSTransport, it *webrtc.ICETransport) *egres
 // srtpKeys are the SRTP keys of conn: meetd's own, which it encrypts
 // with, and the peer's, which decrypt the peer's SRTCP.
 func srtpKeys(conn *dtls.Conn) (*egressKeys, error) {
+	profile, keys, err := dtlsSessionKeys(conn)
+	if err != nil {
+		return nil, err
+	}
+	return newEgressKeys(profile, keys)
+}
+
+// dtlsSessionKeys are the SRTP profile and keys conn negotiated.
+func dtlsSessionKeys(conn *dtls.Conn) (srtp.ProtectionProfile, srtp.SessionKeys, error) {
 	state, ok := conn.ConnectionState()
 	if !ok {
-		return nil, errNoDTLSState
+		return 0, srtp.SessionKeys{}, errNoDTLSState
 	}
 	dp, ok := conn.SelectedSRTPProtectionProfile()
 	if !ok {
-		return nil, webrtc.ErrNoSRTPProtectionProfile
+		return 0, srtp.SessionKeys{}, webrtc.ErrNoSRTPProtectionProfile
 	}
 	var profile srtp.ProtectionProfile
 	switch dp {
@@ -328,14 +337,14 @@ func srtpKeys(conn *dtls.Conn) (*egressKeys, error) {
 	case dtls.SRTP_AES128_CM_HMAC_SHA1_80:
 		profile = srtp.ProtectionProfileAes128CmHmacSha1_80
 	default:
-		return nil, webrtc.ErrNoSRTPProtectionProfile
+		return 0, srtp.SessionKeys{}, webrtc.ErrNoSRTPProtectionProfile
 	}
 	isClient := reflect.ValueOf(&state).Elem().FieldByName("isClient").Bool()
 	cfg := srtp.Config{Profile: profile}
 	if err := cfg.ExtractSessionKeysFromDTLS(&state, isClient); err != nil {
-		return nil, err
+		return 0, srtp.SessionKeys{}, err
 	}
-	return newEgressKeys(profile, cfg.Keys)
+	return profile, cfg.Keys, nil
 }
 
 // newEgressKeys makes the contexts and sealer of keys.

@@ -11,6 +11,7 @@ type mediaDescs struct {
 	receivedPackets, receivedBytes, forwardedPackets, forwardedBytes *prometheus.Desc
 	dropped, nacked, retransmitted, rtcpIn, plisSent, rtt, lost      *prometheus.Desc
 	sendPaths, rtcpRead                                              *prometheus.Desc
+	readPaths, readAtSocket, readQueueFull                           *prometheus.Desc
 }
 
 func newMediaDescs() mediaDescs {
@@ -49,12 +50,20 @@ func newMediaDescs() mediaDescs {
 			"RTCP packets from subscribers by where meetd read them: shared_socket (decrypted where the shared UDP socket is read), "+
 				"pion (through pion's SRTCP session: other paths, or before the keys were known), "+
 				"dropped (at the shared socket, did not decrypt or parse).", []string{"read"}, nil),
+		readPaths: prometheus.NewDesc("meetd_publish_connections",
+			"Publish connections by how meetd reads their media: shared_socket (decrypted where the shared UDP socket is read), "+
+				"pion (pion's read path: before the connection is up, on other paths, or with -pion-read-path).", []string{"path"}, nil),
+		readAtSocket: prometheus.NewDesc("meetd_rtp_read_at_socket_packets_total",
+			"RTP packets from publishers decrypted where the shared UDP socket is read (the rest went through pion).", nil, nil),
+		readQueueFull: prometheus.NewDesc("meetd_rtp_read_queue_full_packets_total",
+			"RTP packets from publishers left to pion because their layer's queue at the shared socket was full (its forwarding fell behind).", nil, nil),
 	}
 }
 
 func (d *mediaDescs) describe(ch chan<- *prometheus.Desc) {
 	for _, x := range []*prometheus.Desc{d.receivedPackets, d.receivedBytes, d.forwardedPackets, d.forwardedBytes,
-		d.dropped, d.nacked, d.retransmitted, d.rtcpIn, d.plisSent, d.rtt, d.lost, d.sendPaths, d.rtcpRead} {
+		d.dropped, d.nacked, d.retransmitted, d.rtcpIn, d.plisSent, d.rtt, d.lost, d.sendPaths, d.rtcpRead,
+		d.readPaths, d.readAtSocket, d.readQueueFull} {
 		ch <- x
 	}
 }
@@ -89,4 +98,9 @@ func (d *mediaDescs) collect(ch chan<- prometheus.Metric, s sfu.CounterSnapshot)
 	for r, v := range s.RTCPRead {
 		counter(d.rtcpRead, v, sfu.RTCPRead(r).String())
 	}
+	for p, v := range s.ReadPaths {
+		ch <- prometheus.MustNewConstMetric(d.readPaths, prometheus.GaugeValue, float64(v), sfu.ReadPath(p).String())
+	}
+	counter(d.readAtSocket, s.ReadAtSocket)
+	counter(d.readQueueFull, s.ReadQueueFull)
 }

@@ -13,6 +13,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/pion/dtls/v3"
@@ -55,6 +56,9 @@ type Config struct {
 	// (internal/egress), which seals it and writes it to the socket
 	// around pion's write path; false (the default) leaves it to pion.
 	FastEgress bool
+	// PionReadPath leaves every publisher's media to pion's read path,
+	// as when meetd cannot read a pion version's SRTP keys (see Ingress).
+	PionReadPath bool
 	// TCPListener, when set, is ICE-TCP's listener, open already, in
 	// place of one meetd opens on TCPPort (which must be its port).
 	TCPListener net.Listener
@@ -84,6 +88,18 @@ type API struct {
 	reports reportClock
 	// fastEgress is Config.FastEgress, when this pion version allows it.
 	fastEgress bool
+	// pionReads is Config.PionReadPath.
+	pionReads bool
+	// received is the interceptors of received streams, which each
+	// publish connection's Ingress builds.
+	received *interceptor.Registry
+	// ingresses are the publish connections' Ingresses, by connection.
+	ingresses sync.Map
+	// building serialises NewPublishConnection, in which pion builds the
+	// connection's Ingress: built hands it over.
+	building sync.Mutex
+	built    *Ingress
+	log      *slog.Logger
 	// queueLimits bound each subscriber's send queue.
 	queueLimits QueueLimits
 	// certs is the DTLS certificate every peer connection shares.
@@ -194,8 +210,8 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 		s.SetInterfaceFilter(func(name string) bool { return slices.Contains(names, name) })
 	}
 	s.SetIPFilter(notLinkLocal)
-	a := &API{sockets: &udpbatch.Sockets{}, fastEgress: cfg.FastEgress, queueLimits: cfg.Queue.orDefaults(),
-		keyframeEvery: int64(cfg.KeyframeInterval)}
+	a := &API{sockets: &udpbatch.Sockets{}, fastEgress: cfg.FastEgress, pionReads: cfg.PionReadPath,
+		queueLimits: cfg.Queue.orDefaults(), keyframeEvery: int64(cfg.KeyframeInterval), received: ir, log: log}
 	a.reports.batch = a.sockets
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	switch {
@@ -271,9 +287,13 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 	s.SetICETimeouts(ICEDisconnectedTimeout, ICEFailedTimeout, ICEKeepalive)
 	s.SetICEMaxBindingRequests(iceMaxBindingRequests)
 
+	// A publish connection's one interceptor is its Ingress, which runs
+	// the interceptors of received streams (ir) for each.
+	publishInterceptors := &interceptor.Registry{}
+	publishInterceptors.Add(ingressFactory{a})
 	a.publish = webrtc.NewAPI(
 		webrtc.WithMediaEngine(m),
-		webrtc.WithInterceptorRegistry(ir),
+		webrtc.WithInterceptorRegistry(publishInterceptors),
 		webrtc.WithSettingEngine(s),
 	)
 	// A subscribe connection receives no media: the interceptors of
@@ -450,7 +470,27 @@ func (a *API) NewPublishConnection() (*webrtc.PeerConnection, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a.publish.NewPeerConnection(cfg)
+	a.building.Lock()
+	defer a.building.Unlock()
+	a.built = nil
+	pc, err := a.publish.NewPeerConnection(cfg)
+	in := a.built
+	a.built = nil
+	if err != nil {
+		return nil, err
+	}
+	if in != nil {
+		in.socket = a.newSocketIngress(pc, in)
+		if in.socket == nil {
+			// Counted as pion's until it closes; a socket path counts
+			// itself as it moves.
+			a.counters.readPaths[ReadPion].Add(1)
+			in.uncount = func() { a.counters.readPaths[ReadPion].Add(-1) }
+		}
+		in.forget = func() { a.ingresses.Delete(pc) }
+		a.ingresses.Store(pc, in)
+	}
+	return pc, nil
 }
 
 // NewSubscribeConnection creates a peer connection meetd sends media on,

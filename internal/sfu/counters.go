@@ -30,6 +30,15 @@ type Counters struct {
 	sendPaths [numSendPaths]atomic.Int64
 	// rtcpRead counts subscribers' RTCP packets by where they were read.
 	rtcpRead [numRTCPReads]atomic.Uint64
+	// readPaths counts publish connections by how their media is read
+	// now; readAtSocket counts the packets read at a shared socket,
+	// added to by the sockets' readers only (one goroutine each).
+	readPaths    [numReadPaths]atomic.Int64
+	readAtSocket atomic.Uint64
+	// readQueueFull counts publishers' packets pion read because their
+	// layer's queue at the socket was full: rare, so counted when it
+	// happens.
+	readQueueFull atomic.Uint64
 	// queueOverflows counts subscribers' send queues backing up (see
 	// QueueLimits): rare, so counted when it happens.
 	queueOverflows atomic.Uint64
@@ -193,6 +202,13 @@ type CounterSnapshot struct {
 	SendPaths [numSendPaths]int64
 	// RTCPRead counts subscribers' RTCP packets by where meetd read them.
 	RTCPRead [numRTCPReads]uint64
+	// ReadPaths is how many publish connections are read each way now,
+	// ReadAtSocket how many of their packets were read at a shared socket.
+	ReadPaths    [numReadPaths]int64
+	ReadAtSocket uint64
+	// ReadQueueFull counts their packets pion read because their layer's
+	// queue at the socket was full.
+	ReadQueueFull uint64
 	// QueueOverflows counts the times a subscriber's send queue backed
 	// up and its video was dropped until a keyframe.
 	QueueOverflows uint64
@@ -222,6 +238,11 @@ func (c *Counters) Snapshot() CounterSnapshot {
 		s.RTCPRead[i] = c.rtcpRead[i].Load()
 	}
 	s.QueueOverflows = c.queueOverflows.Load()
+	for i := range s.ReadPaths {
+		s.ReadPaths[i] = c.readPaths[i].Load()
+	}
+	s.ReadAtSocket = c.readAtSocket.Load()
+	s.ReadQueueFull = c.readQueueFull.Load()
 	return s
 }
 

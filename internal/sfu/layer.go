@@ -25,6 +25,9 @@ type layer struct {
 	// cache holds recent video packets for subscribers' NACKs; nil for
 	// audio, for which meetd negotiates no NACKs.
 	cache *packetCache
+	// forwarding is held by the read loop (pion's, or the queue's) that
+	// forwards a packet: the state below is theirs, one at a time.
+	forwarding sync.Mutex
 
 	// width and height are the picture size of the last keyframe, 0 until
 	// one was seen (VP8 only).

@@ -41,6 +41,8 @@ type Track struct {
 	// keyframeEvery is the API's Config.KeyframeInterval (ns), 0 for
 	// keyframeInterval.
 	keyframeEvery int64
+	// ingress is the publish connection's, nil for a track of the tests.
+	ingress *Ingress
 
 	// layers is a copy-on-write list of the layers, smallest first.
 	layers atomic.Pointer[[]*layer]
@@ -90,6 +92,7 @@ func (a *API) NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, re
 		batch:     a.sockets,
 		log:       log.With("track", remote.ID(), "kind", remote.Kind().String(), "codec", codec.MimeType),
 		done:      make(chan struct{}),
+		ingress:   a.ingressOf(pc),
 	}
 	t.keyframeEvery = a.keyframeEvery
 	t.first = t.newLayer(remote)
@@ -142,8 +145,11 @@ func (t *Track) Run() {
 	t.readLayer(t.first)
 }
 
-// readLayer forwards the packets of one layer until it ends.
+// readLayer forwards the packets of one layer that pion reads until it
+// ends; those read at a shared socket, if any, have a goroutine of their
+// own (readQueue), and the two take turns to forward.
 func (t *Track) readLayer(l *layer) {
+	stopQueue := t.startQueue(l)
 	buf := make([]byte, maxPacketSize)
 	var pkt rtp.Packet
 	seal := new(sealBuf)
@@ -153,10 +159,13 @@ func (t *Track) readLayer(l *layer) {
 			if !errors.Is(err, io.EOF) {
 				t.log.Debug("track read ended", "rid", l.rid, "err", err)
 			}
+			stopQueue()
 			l.tally.addTo(t.counters, kindIndex(t.kind), time.Now().UnixNano())
 			return
 		}
+		l.forwarding.Lock()
 		t.forward(l, buf[:n], &pkt, seal)
+		l.forwarding.Unlock()
 	}
 }
 

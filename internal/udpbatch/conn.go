@@ -70,6 +70,10 @@ type Conn struct {
 	lmu       sync.Mutex
 	listeners map[netip.AddrPort]Listener
 	listening atomic.Int32
+	// media are the publish connections whose RTP the reader decrypts,
+	// by remote address (see media.go): copy-on-write, as it is read for
+	// every datagram.
+	media atomic.Pointer[map[netip.AddrPort]MediaListener]
 	// warned is when a failed send was last logged (unix nanoseconds).
 	warned int64
 	// failedSinceLog counts datagrams not sent since the last log.
@@ -151,13 +155,14 @@ func (c *Conn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 
 // ReadFromAddrPort is the allocation-free read of ice.AddrPortReaderWriter,
 // which pion's mux reads every datagram with (see recvSys). It returns
-// every datagram but the RTCP a listener takes (see Listen).
+// every datagram but the RTCP a listener takes (see Listen) and the RTP
+// a media listener takes (see ListenMedia).
 func (c *Conn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	for {
 		n, addr, err := c.recv.read(b)
-		if err != nil || !c.handleRTCP(b[:n], addr) {
+		if err != nil || !c.handleRTCP(b[:n], addr) && !c.handleMedia(b[:n], addr) {
 			return n, addr, err
 		}
 	}
