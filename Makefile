@@ -64,13 +64,13 @@ lint: web/dist/index.html
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-# The Go tests run twice: with meetd's fast egress (the default), under
-# the race detector, and with it off (pion's write path) for the packages
-# whose behaviour depends on it, so that both ways stay correct
-# (docs/media-path.md).
+# The Go tests run twice: with meetd's own media path (the default: RTP read
+# at the shared socket, sent by meetd's egress), under the race detector,
+# and with pion's read and write paths for the packages whose behaviour
+# depends on them, so that both ways stay correct (docs/media-path.md).
 test-go: web/dist/index.html net-tools
 	$(GO) test -race -count=1 -timeout 30m ./...
-	MEETD_FAST_EGRESS=false $(GO) test -race -count=1 -timeout 30m ./cmd/meetd ./internal/sfu
+	MEETD_FAST_EGRESS=false MEETD_PION_READ_PATH=true $(GO) test -race -count=1 -timeout 30m ./cmd/meetd ./internal/sfu
 
 test-web: web/node_modules/.package-lock.json
 	cd web && $(NPM) test
