@@ -18,7 +18,7 @@ import (
 // track's reader, five goroutines and four buffers, before meetd's read
 // loop gets it. At a meeting's packet rates (each packet fans out to a
 // handful of subscribers) that was the larger part of meetd's work per
-// forwarded packet (see docs/w2-profile.md).
+// forwarded packet (see docs/performance.md, Meetings).
 //
 // So once the connection's DTLS is up and ICE picked a path on one of the
 // shared UDP sockets, that socket's reader decrypts the connection's RTP
