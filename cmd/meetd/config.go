@@ -158,6 +158,8 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	var keyframes string
 	fs.StringVar(&keyframes, "keyframe-interval", env("MEETD_KEYFRAME_INTERVAL", sfu.DefaultKeyframeInterval.String()),
 		"least time between two keyframe requests to a publisher, per layer, however many viewers join or ask: a viewer who joins waits up to this long for video, and each keyframe is forwarded to every viewer (env MEETD_KEYFRAME_INTERVAL)")
+	fs.IntVar(&cfg.SFU.FanOutShard, "fanout-shard", envInt(env("MEETD_FANOUT_SHARD", ""), sfu.DefaultFanOutShard),
+		"fewest viewers of one track a core is given: a track with twice as many or more has its sending split over up to GOMAXPROCS cores; 0 keeps each track's sending on one core (env MEETD_FANOUT_SHARD)")
 	fs.BoolVar(&cfg.TURN.Enabled, "turn", envBool("MEETD_TURN"),
 		"run the embedded TURN server: UDP and TCP on -turn-port, and TLS on the HTTPS port (env MEETD_TURN=true)")
 	fs.StringVar(&turnPort, "turn-port", env("MEETD_TURN_PORT", "3478"), "TURN port, UDP and TCP (env MEETD_TURN_PORT)")
@@ -290,6 +292,12 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	if cfg.SFU.KeyframeInterval, err = time.ParseDuration(keyframes); err != nil ||
 		cfg.SFU.KeyframeInterval < 100*time.Millisecond || cfg.SFU.KeyframeInterval > 10*time.Second {
 		return cfg, fmt.Errorf("-keyframe-interval %q: want a duration from 100ms to 10s, such as 500ms", keyframes)
+	}
+	switch {
+	case cfg.SFU.FanOutShard < 0:
+		return cfg, fmt.Errorf("-fanout-shard %d: want 0 (no split) or more", cfg.SFU.FanOutShard)
+	case cfg.SFU.FanOutShard == 0:
+		cfg.SFU.FanOutShard = -1 // sfu.Config's zero is its default
 	}
 	if cfg.TURN.Port, err = parsePort("-turn-port", turnPort); err != nil {
 		return cfg, err

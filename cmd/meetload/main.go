@@ -46,6 +46,12 @@ type config struct {
 	limits       bool
 	meetdLog     io.Writer
 	quiet        bool
+	// lightReaders and lightPoll shape how light viewers read (light.go).
+	lightReaders int
+	lightPoll    time.Duration
+	// windowCPUs are the cores meetd may use in the window, "" for those
+	// it started with.
+	windowCPUs string
 }
 
 func (c *config) logf(format string, args ...any) {
@@ -74,7 +80,7 @@ func main() {
 func mainErr(args []string, out io.Writer) error {
 	cfg := &config{meetdLog: os.Stderr}
 	fs := flag.NewFlagSet("meetload", flag.ContinueOnError)
-	workloads := fs.String("workloads", "w1:100", "comma-separated runs, KIND:N, KIND one of w1 (broadcast), w2 (meeting), w3 (churn), w4 (simulcast)")
+	workloads := fs.String("workloads", "w1:100", "comma-separated runs, KIND:N, KIND one of w1 (broadcast), w2 (meeting), w3 (churn), w4 (simulcast), w1light (w1 with light viewers: pion only for the handshake, then counted at the socket)")
 	fs.StringVar(&cfg.meetd, "meetd", "bin/meetd", "meetd binary to start for each run")
 	meetdArgs := fs.String("meetd-args", "", "extra space-separated flags for the meetd started, such as \"-udp-port 0\"")
 	fs.StringVar(&cfg.url, "url", "", "load this running meetd (ws://127.0.0.1:PORT/ws) instead of starting one; needs -pid. Start it with -ip-max-connections 0 -ip-max-rooms 0 -ip-rooms-per-minute 0 -ip-max-sessions 0: every client comes from one address")
@@ -93,6 +99,9 @@ func mainErr(args []string, out io.Writer) error {
 	fs.BoolVar(&cfg.limits, "limits", true, "measure the kernel's cost per datagram of sendto, sendmmsg and UDP GSO first")
 	views := fs.String("views", "small,medium,large", "w4: the sizes subscribers show the video at, in turn: small, medium or large")
 	fs.BoolVar(&cfg.quiet, "q", false, "no progress on stderr")
+	fs.StringVar(&cfg.windowCPUs, "server-cpus", "", "cores meetd may use in the measuring window, a taskset list such as 0 or 0,1, set on all its threads once the subscribers have joined (Go then sets its GOMAXPROCS to match within a second or so); empty: those it started with")
+	fs.IntVar(&cfg.lightReaders, "light-readers", 2, "w1light: goroutines that read the light viewers' sockets")
+	fs.DurationVar(&cfg.lightPoll, "light-poll", 5*time.Millisecond, "w1light: how long a reader sleeps between rounds of reads, so that each reads many datagrams")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -105,6 +114,9 @@ func mainErr(args []string, out io.Writer) error {
 	}
 	if cfg.duration <= 0 || cfg.duration > 10*time.Minute {
 		return errors.New("-duration must be between 0 and 10m")
+	}
+	if cfg.lightReaders < 1 || cfg.lightReaders > 64 || cfg.lightPoll < 0 || cfg.lightPoll > 100*time.Millisecond {
+		return errors.New("-light-readers must be from 1 to 64, -light-poll from 0 to 100ms")
 	}
 	if cfg.churnRate <= 0 || cfg.churnRate > 100 {
 		return errors.New("-churn-rate must be between 0 and 100")
@@ -126,8 +138,12 @@ func mainErr(args []string, out io.Writer) error {
 	for _, s := range strings.Split(*workloads, ",") {
 		kind, n, ok := strings.Cut(strings.TrimSpace(s), ":")
 		count, err := strconv.Atoi(n)
-		if !ok || err != nil || count < 1 || count > 1000 || !slices.Contains([]string{"w1", "w2", "w3", "w4"}, kind) {
-			return fmt.Errorf("workload %q: want w1:N, w2:N, w3:N or w4:N, N from 1 to 1000", s)
+		most := 1000
+		if kind == "w1light" {
+			most = 20000
+		}
+		if !ok || err != nil || count < 1 || count > most || !slices.Contains([]string{"w1", "w2", "w3", "w4", "w1light"}, kind) {
+			return fmt.Errorf("workload %q: want w1:N, w2:N, w3:N or w4:N, N from 1 to 1000, or w1light:N, N up to 20000", s)
 		}
 		wls = append(wls, workload{kind: kind, n: count, views: viewIdx})
 	}

@@ -28,6 +28,8 @@ type server struct {
 var unlimited = []string{
 	"MEETD_IP_MAX_CONNECTIONS=0", "MEETD_IP_MAX_ROOMS=0", "MEETD_IP_ROOMS_PER_MINUTE=0", "MEETD_IP_MAX_SESSIONS=0",
 	"MEETD_IP_WRONG_PASSWORDS=0", "MEETD_ROOM_WRONG_PASSWORDS=0",
+	// Light viewers come by the thousand.
+	"MEETD_MAX_PARTICIPANTS=100000",
 }
 
 // startServer runs bin with extra flags on a free loopback port, pinned to

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -139,6 +141,11 @@ type result struct {
 type subscriber struct {
 	c *testclient.Client
 	r *receiver
+	// light is the subscriber's light viewer (light.go), nil for a full
+	// one; profile its SRTP profile, which its closed pion connection no
+	// longer tells.
+	light   *lightViewer
+	profile string
 }
 
 // run is the state of one workload run.
@@ -155,6 +162,8 @@ type run struct {
 	subs []*subscriber
 	// gone are subscribers that left during a churn window.
 	gone []*subscriber
+	// light reads the light viewers' sockets (W1L), nil without any.
+	light *lightReaders
 }
 
 // clientAPI is the pion API every load client shares: Opus and VP8, NACK
@@ -247,11 +256,22 @@ func (r *run) do() error {
 	if r.api, err = clientAPI(r.w.arrivals); err != nil {
 		return err
 	}
+	if r.wl.kind == "w1light" {
+		if err := raiseFileLimit(3*r.wl.n + 256); err != nil {
+			return err
+		}
+		if r.light, err = newLightReaders(r.cfg.lightReaders, r.cfg.lightPoll); err != nil {
+			return err
+		}
+	}
 	if r.srv, err = r.cfg.server(); err != nil {
 		return err
 	}
 	defer func() {
 		r.closeAll()
+		if r.light != nil {
+			r.light.close()
+		}
 		if r.cfg.url == "" {
 			if err := r.srv.stop(); err != nil {
 				r.cfg.logf("%s: stopping meetd: %v", r.wl, err)
@@ -261,7 +281,7 @@ func (r *run) do() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second+time.Duration(r.wl.n)*200*time.Millisecond)
 	defer cancel()
 	switch r.wl.kind {
-	case "w1", "w3", "w4":
+	case "w1", "w3", "w4", "w1light":
 		return r.broadcast(ctx)
 	case "w2":
 		return r.meeting(ctx)
@@ -301,6 +321,7 @@ func (r *run) broadcast(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+
 	if err := r.waitVideo(ctx, subs, 1); err != nil {
 		return err
 	}
@@ -316,6 +337,11 @@ func (r *run) broadcast(ctx context.Context) error {
 	}
 	if err := r.measure(subs, during); err != nil {
 		return err
+	}
+	if r.light != nil {
+		if err := r.lightChecks(subs); err != nil {
+			return errors.Join(err, r.rss(base, r.wl.n))
+		}
 	}
 	if r.wl.kind == "w4" {
 		r.res.Layers = map[string]int{}
@@ -439,6 +465,10 @@ func (r *run) addSubscribers(ctx context.Context, n int, room string) ([]*subscr
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
+			if r.wl.kind == "w1light" {
+				subs[i], errs[i] = r.addLightSubscriber(ctx, room, i, r.light)
+				return
+			}
 			subs[i], errs[i] = r.addSubscriber(ctx, room)
 		}()
 	}
@@ -483,8 +513,20 @@ func (r *run) waitVideo(ctx context.Context, subs []*subscriber, tracks int) err
 // and during, if not nil. The floor is measured after it (runWorkload).
 func (r *run) measure(subs []*subscriber, during func(context.Context)) error {
 	for _, s := range subs {
-		if r.res.SRTPProfile = s.c.SRTPProfile(); r.res.SRTPProfile != "" {
+		if r.res.SRTPProfile = s.profile; r.res.SRTPProfile == "" {
+			r.res.SRTPProfile = s.c.SRTPProfile()
+		}
+		if r.res.SRTPProfile != "" {
 			break
+		}
+	}
+	if r.cfg.windowCPUs != "" {
+		// Joining takes meetd more than forwarding: the subscribers join
+		// with meetd on the cores it started with, and the window has it
+		// on these.
+		out, err := exec.Command("taskset", "-a", "-p", "-c", r.cfg.windowCPUs, strconv.Itoa(r.srv.pid)).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("taskset -a -p -c %s %d: %v: %s", r.cfg.windowCPUs, r.srv.pid, err, out)
 		}
 	}
 	time.Sleep(r.cfg.warmup)

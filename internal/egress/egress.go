@@ -429,10 +429,12 @@ func routeFor(conns []*udpbatch.Conn, p *webrtc.ICECandidatePair) route {
 }
 
 // WriteRTP encrypts and sends one RTP packet, of video or audio, in buf,
-// which has room for MaxPacket bytes and MaxOverhead. handled is false
-// when the packet is to go through pion instead. n is 0 while DTLS is not
-// connected, and when the packet was dropped.
-func (e *Conn) WriteRTP(h *rtp.Header, payload []byte, video bool, buf []byte) (n int, handled bool, err error) {
+// which has room for MaxPacket bytes and MaxOverhead. On a shared socket
+// it is queued in q, the caller's own batch, or, when q is nil, in the
+// socket's. handled is false when the packet is to go through pion
+// instead. n is 0 while DTLS is not connected, and when the packet was
+// dropped.
+func (e *Conn) WriteRTP(h *rtp.Header, payload []byte, video bool, buf []byte, q *udpbatch.Queue) (n int, handled bool, err error) {
 	p := e.path.Load()
 	if p == nil {
 		return 0, true, nil
@@ -459,7 +461,11 @@ func (e *Conn) WriteRTP(h *rtp.Header, payload []byte, video bool, buf []byte) (
 	if p.conn == nil {
 		return e.cfg.Enqueue(out, video, p.ice), true, nil
 	}
-	n, err = p.conn.Send(out, p.addr)
+	if q != nil {
+		n, err = q.Send(p.conn, out, p.addr)
+	} else {
+		n, err = p.conn.Send(out, p.addr)
+	}
 	return n, true, err
 }
 

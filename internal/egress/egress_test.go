@@ -126,7 +126,7 @@ func TestWriteSealsForTheSubscriber(t *testing.T) {
 		}
 	}
 	e.set(enc, route{conn: c, addr: addrPort(r)})
-	if n, handled, err := e.WriteRTP(&h, payload, true, buf); n == 0 || !handled || err != nil {
+	if n, handled, err := e.WriteRTP(&h, payload, true, buf, nil); n == 0 || !handled || err != nil {
 		t.Fatalf("on the shared socket: %d %v %v", n, handled, err)
 	}
 	got := make([]byte, 1500)
@@ -138,7 +138,7 @@ func TestWriteSealsForTheSubscriber(t *testing.T) {
 	check("shared socket", got[:n])
 	e.set(enc, route{})
 	h.SequenceNumber++
-	if n, handled, err := e.WriteRTP(&h, payload, true, buf); n == 0 || !handled || err != nil || len(ice.got) != 1 {
+	if n, handled, err := e.WriteRTP(&h, payload, true, buf, nil); n == 0 || !handled || err != nil || len(ice.got) != 1 {
 		t.Fatalf("through ICE: %d %v %v, %d packets", n, handled, err, len(ice.got))
 	}
 	check("ICE", ice.got[0])
@@ -154,21 +154,21 @@ func TestWriteDropsUntilConnected(t *testing.T) {
 	for stage := PrefetchConn; stage <= PrefetchKeys; stage++ {
 		e.Prefetch(stage) // nothing to ask for yet
 	}
-	if n, handled, _ := e.WriteRTP(&h, []byte("x"), false, buf); n != 0 || !handled {
+	if n, handled, _ := e.WriteRTP(&h, []byte("x"), false, buf, nil); n != 0 || !handled {
 		t.Errorf("before DTLS: %d bytes, handled %v; want 0, handled", n, handled)
 	}
 	if n, handled, _ := e.WriteRTCP([]byte("x"), buf); n != 0 || !handled {
 		t.Errorf("RTCP before DTLS: %d bytes, handled %v; want 0, handled", n, handled)
 	}
 	e.set(&egressKeys{viaPion: true}, route{})
-	if _, handled, _ := e.WriteRTP(&h, []byte("x"), false, buf); handled {
+	if _, handled, _ := e.WriteRTP(&h, []byte("x"), false, buf, nil); handled {
 		t.Error("without keys: a packet not handed to pion")
 	}
 	if _, handled, _ := e.WriteRTCP([]byte("x"), buf); handled {
 		t.Error("without keys: RTCP not handed to pion")
 	}
 	e.Disconnect()
-	if n, handled, _ := e.WriteRTP(&h, []byte("x"), false, buf); n != 0 || !handled {
+	if n, handled, _ := e.WriteRTP(&h, []byte("x"), false, buf, nil); n != 0 || !handled {
 		t.Errorf("after DTLS closed: %d bytes, handled %v; want 0, handled", n, handled)
 	}
 }

@@ -65,7 +65,7 @@ func TestSealingIsCryptoCiphers(t *testing.T) {
 					e.Prefetch(stage)
 				}
 			}
-			if _, _, err := e.WriteRTP(&h, payload, true, buf); err != nil {
+			if _, _, err := e.WriteRTP(&h, payload, true, buf, nil); err != nil {
 				t.Fatal(err)
 			}
 			hdr, _ := h.Marshal()
@@ -121,7 +121,7 @@ func TestCipherStateFallsBack(t *testing.T) {
 		e.Prefetch(stage)
 	}
 	h := rtp.Header{Version: 2, SSRC: 7, SequenceNumber: 1}
-	if _, _, err := e.WriteRTP(&h, []byte("a frame"), true, make([]byte, MaxPacket+MaxOverhead)); err != nil {
+	if _, _, err := e.WriteRTP(&h, []byte("a frame"), true, make([]byte, MaxPacket+MaxOverhead), nil); err != nil {
 		t.Fatal(err)
 	}
 	plain, err := dec.DecryptRTP(nil, ice.got[0], nil)

@@ -70,6 +70,11 @@ type Config struct {
 	// keyframe costs the forwarding of a large frame to every subscriber,
 	// and a viewer who joins waits for one: up to this long.
 	KeyframeInterval time.Duration
+	// FanOutShard is the fewest subscribers of one layer a shard of its
+	// fan-out is given: a layer with twice as many or more has its
+	// fan-out split over up to GOMAXPROCS goroutines (shard.go). 0 takes
+	// DefaultFanOutShard; negative never splits a fan-out.
+	FanOutShard int
 }
 
 // API creates peer connections that share one media setup and sockets.
@@ -106,6 +111,8 @@ type API struct {
 	certs certificates
 	// keyframeEvery is Config.KeyframeInterval, in nanoseconds.
 	keyframeEvery int64
+	// shardMin is Config.FanOutShard with its default; 0 for never.
+	shardMin int
 }
 
 // Codecs meetd negotiates. Browsers all speak VP8, H.264 and Opus; keeping
@@ -213,6 +220,12 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 	a := &API{sockets: &udpbatch.Sockets{}, fastEgress: cfg.FastEgress, pionReads: cfg.PionReadPath,
 		queueLimits: cfg.Queue.orDefaults(), keyframeEvery: int64(cfg.KeyframeInterval), received: ir, log: log}
 	a.reports.batch = a.sockets
+	switch a.shardMin = cfg.FanOutShard; {
+	case a.shardMin == 0:
+		a.shardMin = DefaultFanOutShard
+	case a.shardMin < 0:
+		a.shardMin = 0
+	}
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	switch {
 	case cfg.UDPPort == 0 && (cfg.UDPPortMin != 0 || cfg.UDPPortMax != 0):

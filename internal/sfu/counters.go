@@ -42,6 +42,9 @@ type Counters struct {
 	// queueOverflows counts subscribers' send queues backing up (see
 	// QueueLimits): rare, so counted when it happens.
 	queueOverflows atomic.Uint64
+	// shardedFanOuts counts the packets whose fan-out was split over
+	// shards (shard.go): once a packet, only for large audiences.
+	shardedFanOuts atomic.Uint64
 }
 
 type flowCounter struct {
@@ -212,6 +215,9 @@ type CounterSnapshot struct {
 	// QueueOverflows counts the times a subscriber's send queue backed
 	// up and its video was dropped until a keyframe.
 	QueueOverflows uint64
+	// ShardedFanOuts counts the packets whose fan-out was split over
+	// several goroutines.
+	ShardedFanOuts uint64
 }
 
 // Snapshot reads the counters.
@@ -243,6 +249,7 @@ func (c *Counters) Snapshot() CounterSnapshot {
 	}
 	s.ReadAtSocket = c.readAtSocket.Load()
 	s.ReadQueueFull = c.readQueueFull.Load()
+	s.ShardedFanOuts = c.shardedFanOuts.Load()
 	return s
 }
 

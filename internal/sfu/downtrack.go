@@ -13,6 +13,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/meetd/meetd/internal/bwe"
+	"github.com/meetd/meetd/internal/udpbatch"
 )
 
 // ErrCodecNotSupported is returned by Bind when the subscriber cannot
@@ -143,6 +144,9 @@ type packetInfo struct {
 	size     int   // of the payload
 	// seal is the read loop's space to encrypt in (see Egress.write).
 	seal *sealBuf
+	// queue is the fan-out shard's own batch of datagrams (shard.go); nil
+	// without shards: the shared sockets' batch takes them.
+	queue *udpbatch.Queue
 	// How many down tracks sent the packet, dropped it while waiting for
 	// a keyframe, or failed to write it.
 	sent, waiting, failed int32
@@ -211,11 +215,12 @@ func (d *DownTrack) SetEgress(e *Egress) {
 }
 
 // put writes one packet, whose header is ready, to the subscriber. seal
-// is the caller's space to encrypt in.
-func (d *DownTrack) put(h *rtp.Header, payload []byte, seal *sealBuf) (int, error) {
+// is the caller's space to encrypt in, q its batch (nil: the shared
+// sockets').
+func (d *DownTrack) put(h *rtp.Header, payload []byte, seal *sealBuf, q *udpbatch.Queue) (int, error) {
 	video := d.track.kind == webrtc.RTPCodecTypeVideo
 	if d.fast != nil {
-		if n, ok, err := d.fast.WriteRTP(h, payload, video, seal[:]); ok {
+		if n, ok, err := d.fast.WriteRTP(h, payload, video, seal[:], q); ok {
 			return n, err
 		}
 	}
@@ -300,7 +305,7 @@ func (d *DownTrack) writeRTP(l *layer, h *rtp.Header, payload []byte, info *pack
 		d.hdr = *h
 		d.hdr.SSRC = b.ssrc()
 		d.hdr.PayloadType = b.pt()
-		if n, err := d.put(&d.hdr, payload, info.seal); err == nil && n > 0 {
+		if n, err := d.put(&d.hdr, payload, info.seal, info.queue); err == nil && n > 0 {
 			d.packets.Add(1)
 			d.octets.Add(uint64(len(payload)))
 			info.sent++
@@ -373,7 +378,7 @@ func (d *DownTrack) send(b wire, h *rtp.Header, payload []byte, info *packetInfo
 	d.hdr.SSRC = b.ssrc()
 	d.hdr.PayloadType = b.pt()
 	out := d.rw.rewrite(&d.hdr, payload, info.desc, info.vp8, d.buf[:], info.now)
-	n, err := d.put(&d.hdr, out, info.seal)
+	n, err := d.put(&d.hdr, out, info.seal, info.queue)
 	if err != nil || n == 0 {
 		info.failed++
 		return false
@@ -431,7 +436,7 @@ func (d *DownTrack) resend(nack *rtcp.TransportLayerNack, buf []byte, seal *seal
 				rewritePayload(pkt.Payload, sp.off)
 			}
 			d.resent++
-			if _, err := d.put(&h, pkt.Payload, seal); err == nil {
+			if _, err := d.put(&h, pkt.Payload, seal, nil); err == nil {
 				d.retransmits.Add(1)
 				d.octets.Add(uint64(len(pkt.Payload)))
 				c.retransmitted.Add(1)

@@ -51,6 +51,9 @@ type layer struct {
 	paused atomic.Bool
 	// tally is what the read loop received and forwarded.
 	tally layerTally
+	// shards are the goroutines a large fan-out is split over (shard.go),
+	// nil until one is; the forwarding read loop's.
+	shards *shardSet
 
 	// clockMu guards the RTP timestamp of the last packet and when it
 	// arrived (unix nanoseconds), which sender reports are made from.

@@ -54,8 +54,9 @@ type Egress struct {
 // path. A nil one, the default, leaves every packet to pion.
 type fastEgress interface {
 	// WriteRTP and WriteRTCP send a packet, encrypted in buf; handled
-	// is false when pion is to send it after all.
-	WriteRTP(h *rtp.Header, payload []byte, video bool, buf []byte) (n int, handled bool, err error)
+	// is false when pion is to send it after all. WriteRTP queues on a
+	// shared socket in q, a fan-out shard's batch, when not nil.
+	WriteRTP(h *rtp.Header, payload []byte, video bool, buf []byte, q *udpbatch.Queue) (n int, handled bool, err error)
 	WriteRTCP(raw, buf []byte) (n int, handled bool, err error)
 	// Prefetch asks for stage i (egress.PrefetchConn, PrefetchPath,
 	// PrefetchKeys) of what WriteRTP reads (fanout.go).

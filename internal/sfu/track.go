@@ -43,6 +43,9 @@ type Track struct {
 	keyframeEvery int64
 	// ingress is the publish connection's, nil for a track of the tests.
 	ingress *Ingress
+	// shardMin is the fewest subscribers a shard of a fan-out is given
+	// (shard.go); 0 never splits one.
+	shardMin int
 
 	// layers is a copy-on-write list of the layers, smallest first.
 	layers atomic.Pointer[[]*layer]
@@ -95,6 +98,7 @@ func (a *API) NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, re
 		ingress:   a.ingressOf(pc),
 	}
 	t.keyframeEvery = a.keyframeEvery
+	t.shardMin = a.shardMin
 	t.first = t.newLayer(remote)
 	t.layers.Store(&[]*layer{t.first})
 	t.downs.Store(&[]*DownTrack{})
@@ -160,6 +164,9 @@ func (t *Track) readLayer(l *layer) {
 				t.log.Debug("track read ended", "rid", l.rid, "err", err)
 			}
 			stopQueue()
+			l.forwarding.Lock()
+			l.stopShards()
+			l.forwarding.Unlock()
 			l.tally.addTo(t.counters, kindIndex(t.kind), time.Now().UnixNano())
 			return
 		}
@@ -205,9 +212,14 @@ func (t *Track) forward(l *layer, raw []byte, pkt *rtp.Packet, seal *sealBuf) {
 	// One header for every subscriber: each down track sets its own SSRC
 	// and payload type on a copy.
 	fwd := forwardHeader(&pkt.Header)
-	t.batch.Begin()
-	fanOut(*t.downs.Load(), l, &fwd, pkt.Payload, &info)
-	t.batch.End()
+	downs := *t.downs.Load()
+	if k := shardsFor(len(downs), t.shardMin); k > 1 {
+		t.fanOutShards(k, downs, l, &fwd, pkt.Payload, &info)
+	} else {
+		t.batch.Begin()
+		fanOut(downs, l, &fwd, pkt.Payload, &info)
+		t.batch.End()
+	}
 	l.tally.count(t.counters, kindIndex(t.kind), &info)
 }
 

@@ -234,6 +234,9 @@ func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A browser takes messages of any size; the participants list of a
+	// room with thousands is larger than the library's default of 32 KiB.
+	ws.SetReadLimit(16 << 20)
 	cctx, stop := context.WithCancel(context.Background())
 	c := &Client{
 		opts: opts, api: api, writers: writers, ws: ws, ctx: cctx, stop: stop,

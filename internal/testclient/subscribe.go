@@ -210,3 +210,11 @@ func (c *Client) SRTPProfile() string {
 	}
 	return ""
 }
+
+// SubscribeConnection is the subscribe connection, nil before meetd's
+// first offer.
+func (c *Client) SubscribeConnection() *webrtc.PeerConnection {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sub
+}

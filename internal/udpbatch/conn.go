@@ -220,13 +220,19 @@ func (c *Conn) flushLocked() {
 		// the socket is gone, and then everything is, or its buffer
 		// stayed full (see maxFullWait): the rest would wait as long.
 		lost := 1
-		if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) {
+		if isFinal(err) {
 			lost = len(queue)
 		}
 		queue = queue[lost:]
 		c.noteFailed(lost, err)
 	}
 	c.n = 0
+}
+
+// isFinal reports whether err, of a datagram a batch could not send,
+// holds for the rest of the batch too.
+func isFinal(err error) bool {
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 // noteFailed counts datagrams that could not be sent and logs it, at most

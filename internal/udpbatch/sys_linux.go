@@ -30,6 +30,10 @@ type batchSys struct {
 	errno      syscall.Errno
 	full, wait bool
 	call       func(fd uintptr) bool
+	// poll makes a full buffer be waited for by retrying, not with a
+	// write deadline: a Queue's sys shares its socket with other
+	// goroutines, whose sends a deadline would cut short too.
+	poll bool
 }
 
 // mmsghdr is struct mmsghdr of sendmmsg(2); Go pads it as C does.
@@ -57,6 +61,10 @@ func (s *batchSys) init(c *net.UDPConn) {
 // same, so that a fan-out never waits long, and what does not fit then is
 // dropped, as the network would.
 const maxFullWait = 20 * time.Millisecond
+
+// fullRetry is how long a Queue's send sleeps between tries while the
+// socket's buffer is full.
+const fullRetry = 100 * time.Microsecond
 
 // send sends the datagrams of queue with as few sendmmsg calls as the
 // kernel allows, waiting up to maxFullWait while the socket's buffer is
@@ -89,6 +97,19 @@ func (s *batchSys) write() error {
 	s.full, s.wait = false, false
 	if err := s.raw.Write(s.call); err != nil || !s.full {
 		return err
+	}
+	if s.poll {
+		for deadline := time.Now().Add(maxFullWait); s.full; {
+			if time.Now().After(deadline) {
+				return os.ErrDeadlineExceeded
+			}
+			time.Sleep(fullRetry)
+			s.full = false
+			if err := s.raw.Write(s.call); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	s.wait = true
 	if err := s.c.SetWriteDeadline(time.Now().Add(maxFullWait)); err != nil {

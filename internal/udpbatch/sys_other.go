@@ -9,7 +9,8 @@ import (
 
 // batchSys sends a queue one datagram at a time: sendmmsg is Linux's.
 type batchSys struct {
-	c *net.UDPConn
+	c    *net.UDPConn
+	poll bool // unused: writes block as net.UDPConn's do
 }
 
 func (s *batchSys) init(c *net.UDPConn) { s.c = c }
