@@ -68,6 +68,23 @@ describe('setActiveLayers', () => {
     ]);
   });
 
+  it('pauses only the layers meetd names as paused, not those it has not received yet', async () => {
+    const c = camera();
+    // meetd has received q and h; f, late, is in neither list.
+    expect(await setActiveLayers(c.rtc, ['q'], ['h'])).toBe(true);
+    expect(c.active()).toEqual([
+      ['q', true],
+      ['h', false],
+      ['f', true],
+    ]);
+    expect(await setActiveLayers(c.rtc, [], ['q', 'h', 'f'])).toBe(true);
+    expect(c.active().map(([, a]) => a)).toEqual([false, false, false]);
+    // Asked again for a layer paused before: it resumes.
+    expect(await setActiveLayers(c.rtc, ['q', 'h', 'f'], [])).toBe(true);
+    expect(c.active().map(([, a]) => a)).toEqual([true, true, true]);
+    expect(await setActiveLayers(c.rtc, ['q', 'h', 'f'], [])).toBe(false);
+  });
+
   it('changes nothing when the layers are as asked', async () => {
     const c = camera();
     expect(await setActiveLayers(c.rtc, ['q', 'h', 'f'])).toBe(false);

@@ -35,16 +35,22 @@ export function addSendTrack(
 
 /**
  * Sends only the layers meetd asks for (its `layers` message): an encoding
- * whose RID is in `active` is sent, the others are paused. An encoding
- * without a RID (a camera sent as one encoding) is left alone. Resolves to
- * whether anything changed.
+ * whose RID is in `paused` is paused, every other one is sent, including a
+ * layer meetd has not received yet (it lists it in neither). Without
+ * `paused` (an older meetd), the encodings not in `active` pause. An
+ * encoding without a RID (a camera sent as one encoding) is left alone.
+ * Resolves to whether anything changed.
  */
-export async function setActiveLayers(sender: RTCRtpSender, active: readonly string[]): Promise<boolean> {
+export async function setActiveLayers(
+  sender: RTCRtpSender,
+  active: readonly string[],
+  paused?: readonly string[],
+): Promise<boolean> {
   const params = sender.getParameters();
   let changed = false;
   for (const e of params.encodings ?? []) {
     if (!e.rid) continue;
-    const want = active.includes(e.rid);
+    const want = paused ? !paused.includes(e.rid) : active.includes(e.rid);
     if ((e.active ?? true) !== want) {
       e.active = want;
       changed = true;
