@@ -103,7 +103,11 @@ func (t *Track) checkLayers(now time.Time, w *layerWatch) {
 	}
 	active = append(active, missing...)
 	slices.SortStableFunc(active, func(a, b string) int { return ridRank(a) - ridRank(b) })
-	t.log.Info("simulcast layers", "active", active, "paused", paused, "missing", missing)
+	log := t.log.Info
+	if !changed {
+		log = t.log.Debug // a repeat for a missing layer, every pauseAfter
+	}
+	log("simulcast layers", "active", active, "paused", paused, "missing", missing)
 	t.onLayers(active, paused)
 	for _, l := range resumed {
 		// Publishers start a resumed layer with a keyframe; ask in case.
