@@ -67,6 +67,20 @@ test(
 const RAMP_MS = 60_000;
 const size = (v) => (v ? `${v.width}x${v.height}` : 'none');
 
+// Runs in the streamer's page before its own scripts: the camera's full
+// layer ('f') starts off, as when Firefox, ramping its bandwidth estimate up
+// on a busy machine, has not started it yet when meetd first says which
+// layers it wants. meetd must not leave it paused: its layers message turns
+// it on (the page keeps every layer meetd does not name as paused).
+function startFullLayerLate() {
+  const add = RTCPeerConnection.prototype.addTransceiver;
+  RTCPeerConnection.prototype.addTransceiver = function addTransceiver(track, init) {
+    const late = init?.sendEncodings?.find((e) => e.rid === 'f');
+    if (late) late.active = false;
+    return add.call(this, track, init);
+  };
+}
+
 test(
   'a Firefox streamer sends simulcast: a large Chromium viewer gets its largest layer, a small one the quarter',
   firefox.options,
@@ -74,20 +88,15 @@ test(
     firefox.check();
     const start = Date.now();
     const log = (line) => console.log(`${((Date.now() - start) / 1000).toFixed(1).padStart(5)} s ${line}`);
-    const streamer = await firefoxUser(w, 'streamer', '/');
+    const streamer = await firefoxUser(w, 'streamer');
+    await streamer.addInitScript(startFullLayerLate);
+    await streamer.goto(w.server.url('/'));
     await expectFramesGrow(streamer, PREVIEW);
     await waitForStatus(streamer, 'Preview');
     const camera = await streamer.page.$eval(PREVIEW, (v) => ({ width: v.videoWidth, height: v.videoHeight }));
     log(`Firefox camera ${size(camera)}`);
     await streamer.page.getByRole('button', { name: 'Go live' }).click();
     await waitForStatus(streamer, 'Live');
-
-    const small = await w.user('viewer-small', '/viewer', { viewport: { width: 320, height: 240 } });
-    const large = await w.user('viewer-large', '/viewer', { viewport: { width: 1920, height: 1080 } });
-    for (const v of [small, large]) {
-      await waitForStatus(v, 'Live');
-      await expectFramesGrow(v, VIDEO);
-    }
 
     /** The camera's encodings as Firefox has them: rid and active (meetd's layers message sets it). */
     const encodings = () =>
@@ -98,6 +107,21 @@ test(
           .filter((s) => s.track?.kind === 'video')
           .flatMap((s) => s.getParameters().encodings.map((e) => ({ rid: e.rid, active: e.active !== false }))),
       );
+    // The large viewer comes first: nobody needs the quarter layer, and
+    // meetd pauses it, its first layers message, 3 s in, while Firefox,
+    // ramping its bandwidth estimate up, sends its full layer only later.
+    const large = await w.user('viewer-large', '/viewer', { viewport: { width: 1920, height: 1080 } });
+    await waitForStatus(large, 'Live');
+    await expectFramesGrow(large, VIDEO);
+    const first = await waitUntil('meetd to pause the quarter layer nobody watches', async () => {
+      const enc = await encodings();
+      return { ok: enc.some((e) => e.rid === 'q' && !e.active), enc, sent: layersText(await outboundVideo(streamer)) };
+    });
+    log(`first pause: ${JSON.stringify(first.enc)}; Firefox sent ${first.sent}`);
+    const small = await w.user('viewer-small', '/viewer', { viewport: { width: 320, height: 240 } });
+    await waitForStatus(small, 'Live');
+    await expectFramesGrow(small, VIDEO);
+
     const sample = async () => {
       const layers = await outboundVideo(streamer);
       const sending = layers.filter((l) => l.fps > 0 && l.width > 0);
@@ -115,8 +139,9 @@ test(
     // Firefox ramps its bandwidth estimate up before it sends its upper
     // layers (and may not send the full one at all on a busy machine):
     // wait until the large viewer decodes the largest layer sent, and that
-    // is more than the quarter one.
-    const done = (s) => s.b && s.quarter && s.b.width === s.top.width && s.top.width > s.quarter.width;
+    // is more than the quarter one, and the small one the quarter again.
+    const done = (s) =>
+      s.a && s.b && s.quarter && s.b.width === s.top.width && s.top.width > s.quarter.width && s.a.width <= s.quarter.width;
     let s = await sample();
     const deadline = Date.now() + RAMP_MS;
     while (Date.now() < deadline && !(done(s) && s.top.width >= camera.width)) {
