@@ -217,8 +217,28 @@ test(
     ];
     for (const [u] of people) await u.goto(w.server.url(`/meet/${room}`));
 
-    await step('pre-join', async () => {
-      for (const [u] of people) await expectFramesGrow(u, '[data-testid="local-video"]');
+    await step('pre-join: the preview plays, the device pickers show the devices in use', async () => {
+      for (const [u] of people) {
+        await expectFramesGrow(u, '[data-testid="local-video"]');
+        // Firefox lists devices with their ids and labels only once the
+        // page may use them: the pickers must list them after permission,
+        // with the ones in use chosen (not "Choose…").
+        const pickers = await waitUntil(`${u.label}: camera and microphone pickers filled`, async () => {
+          const got = await u.page.evaluate(() =>
+            [...document.querySelectorAll('.field select')].map((s) => ({
+              label: s.labels?.[0]?.textContent?.trim() ?? '',
+              disabled: s.disabled,
+              value: s.value,
+              options: [...s.options].map((o) => o.textContent),
+            })),
+          );
+          const ok = ['Camera', 'Microphone'].every((l) =>
+            got.some((p) => p.label === l && !p.disabled && p.value !== '' && p.options.length > 0),
+          );
+          return { ok, got };
+        });
+        console.log(`${u.label}: ${JSON.stringify(pickers.got)}`);
+      }
     });
     await step('both join', async () => {
       for (const [u, name] of people) {
