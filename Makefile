@@ -8,7 +8,7 @@ WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.ht
 	web/tsconfig.json web/tsconfig.node.json web/package.json
 GO_SOURCES  := $(shell find cmd internal web -name '*.go' -not -path '*/node_modules/*' 2>/dev/null) go.mod go.sum
 
-.PHONY: all run build web test test-go test-web test-e2e lint chromium net-tools clean bench FORCE
+.PHONY: all run build web test test-go test-web test-e2e lint chromium firefox net-tools clean bench FORCE
 
 all: build
 
@@ -53,6 +53,10 @@ e2e/node_modules/.package-lock.json: e2e/package-lock.json
 chromium:
 	./scripts/ensure-chromium.sh
 
+# The Firefox tests need Firefox ESR; installed the same way.
+firefox:
+	./scripts/ensure-firefox.sh
+
 # Network tests need ip, iptables and pebble; as root this installs them.
 net-tools:
 	./scripts/ensure-net-tools.sh
@@ -75,7 +79,7 @@ test-go: web/dist/index.html net-tools
 test-web: web/node_modules/.package-lock.json
 	cd web && $(NPM) test
 
-test-e2e: $(BIN) $(WHIPSEND) chromium net-tools e2e/node_modules/.package-lock.json
+test-e2e: $(BIN) $(WHIPSEND) chromium firefox net-tools e2e/node_modules/.package-lock.json
 	cd e2e && $(NPM) test
 
 clean:

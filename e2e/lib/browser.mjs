@@ -46,7 +46,7 @@ export async function launchBrowser() {
 }
 
 // Runs in every page before its own scripts: records each peer connection.
-function recordPeerConnections() {
+export function recordPeerConnections() {
   const Original = window.RTCPeerConnection;
   if (!Original || window.__e2ePeerConnections) return;
   const created = [];

@@ -17,6 +17,12 @@ export class World {
     this.browser = browser;
     this.users = [];
     this.previousLogs = [];
+    this.closers = [];
+  }
+
+  /** Runs fn when the world closes, after the users' contexts: another browser's close, say. */
+  onClose(fn) {
+    this.closers.push(fn);
   }
 
   /** Opens a new user (own browser context); goes to path on meetd if given. options: { viewport, locale }. */
@@ -57,6 +63,7 @@ export class World {
 
   async close() {
     await Promise.allSettled(this.users.map((u) => u.context.close()));
+    await Promise.allSettled(this.closers.map((fn) => fn()));
     await this.browser.close().catch(() => {});
     await this.server.stop();
   }

@@ -22,7 +22,8 @@ export const SILENCE_HOLD_MS = 1500;
 
 /**
  * Waits until the <video> matched by selector shows `frames` more frames
- * (getVideoPlaybackQuality().totalVideoFrames) than when the wait began, with
+ * (getVideoPlaybackQuality().totalVideoFrames; in Firefox, where that stays
+ * 0 for WebRTC video, mozPaintedFrames) than when the wait began, with
  * readyState >= 2 and videoWidth > 0. A new srcObject starts the count again.
  * A frozen picture fails. Returns the last observation: videoWidth,
  * videoHeight, frames (gained), ms (taken), muted, paused.
@@ -37,7 +38,9 @@ export async function expectFramesGrow(user, selector = 'video', { frames = FRAM
       for (;;) {
         const v = document.querySelector(selector);
         if (v && v.readyState >= 2 && v.videoWidth > 0) {
-          const total = v.getVideoPlaybackQuality().totalVideoFrames;
+          // Firefox keeps totalVideoFrames at 0 for WebRTC video; it counts painted frames.
+          const shown = v.getVideoPlaybackQuality().totalVideoFrames;
+          const total = shown > 0 || typeof v.mozPaintedFrames !== 'number' ? shown : v.mozPaintedFrames;
           if (!base || base.source !== v.srcObject || total < base.total) base = { source: v.srcObject, total };
           last = {
             found: true,

@@ -159,7 +159,7 @@ func (c *Client) newPublisher() error {
 				if c.mode == WebSocket {
 					// WHIP has no way to tell an encoder: its layers all keep coming.
 					stream := remote.StreamID()
-					first.OnLayers(func(active []string) { c.tellLayers(p, stream, active) })
+					first.OnLayers(func(active, paused []string) { c.tellLayers(p, stream, active, paused) })
 				}
 				p.simulcast[receiver] = first
 			}
@@ -226,11 +226,11 @@ func (c *Client) newPublisher() error {
 }
 
 // tellLayers tells the client which simulcast layers of its camera in
-// stream to send.
-func (c *Client) tellLayers(p *publisher, stream string, active []string) {
+// stream to send, and which to pause.
+func (c *Client) tellLayers(p *publisher, stream string, active, paused []string) {
 	c.post(func() {
 		if c.pub == p {
-			c.conn.Send(signal.Message{Type: signal.TypeLayers, Track: stream, Active: active})
+			c.conn.Send(signal.Message{Type: signal.TypeLayers, Track: stream, Active: active, Paused: paused})
 		}
 	})
 }

@@ -1,6 +1,9 @@
 package sfu
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // A simulcast layer that no down track forwards or waits for during
 // pauseAfter is paused: the publisher is told to stop sending it, which
@@ -12,9 +15,16 @@ const (
 )
 
 // OnLayers sets f to be called with the RIDs of the layers the publisher
-// should send, smallest first, whenever that changes. Without it every
-// layer keeps coming. Call it before Run; f must not block.
-func (t *Track) OnLayers(f func(active []string)) { t.onLayers = f }
+// should send and of those it should pause, each smallest first, whenever
+// that changes. Without it every layer keeps coming. Call it before Run;
+// f must not block.
+//
+// A layer negotiated in the offer but not received yet is never paused:
+// meetd cannot know it is unneeded before it arrives (a browser may start
+// it seconds late), and a publisher that paused it would never send it.
+// While one is missing and someone watches the camera, f is called again
+// every pauseAfter, so that a publisher that holds it back is asked anew.
+func (t *Track) OnLayers(f func(active, paused []string)) { t.onLayers = f }
 
 // LayerPackets is how many packets each layer has received, by RID.
 func (t *Track) LayerPackets() map[string]uint64 {
@@ -29,7 +39,7 @@ func (t *Track) LayerPackets() map[string]uint64 {
 func (t *Track) watchLayers() {
 	tick := time.NewTicker(pauseCheck)
 	defer tick.Stop()
-	idle := map[*layer]time.Time{} // since when a layer is not needed
+	w := &layerWatch{idle: map[*layer]time.Time{}}
 	for {
 		var now time.Time
 		select {
@@ -37,18 +47,26 @@ func (t *Track) watchLayers() {
 			return
 		case now = <-tick.C:
 		}
-		t.checkLayers(now, idle)
+		t.checkLayers(now, w)
 	}
+}
+
+// layerWatch is what watchLayers remembers between checks.
+type layerWatch struct {
+	idle map[*layer]time.Time // since when a layer is not needed
+	told time.Time            // when the publisher was last told
 }
 
 // checkLayers pauses the layers not needed since pauseAfter and resumes
 // the needed ones that are paused, telling the publisher of a change.
-func (t *Track) checkLayers(now time.Time, idle map[*layer]time.Time) {
+func (t *Track) checkLayers(now time.Time, w *layerWatch) {
+	idle := w.idle
 	needed := map[*layer]bool{}
 	for _, d := range *t.downs.Load() {
 		needed[d.target.Load()] = true
 		needed[d.current.Load()] = true
 	}
+	delete(needed, nil)
 	var resumed []*layer
 	changed := false
 	ls := *t.layers.Load()
@@ -70,11 +88,12 @@ func (t *Track) checkLayers(now time.Time, idle map[*layer]time.Time) {
 			changed = true
 		}
 	}
-	if !changed {
+	missing := t.missingLayers(ls)
+	if !changed && (len(missing) == 0 || len(needed) == 0 || now.Sub(w.told) < pauseAfter) {
 		return
 	}
-	active := []string{}
-	var paused []string
+	w.told = now
+	active, paused := []string{}, []string{}
 	for _, l := range ls {
 		if l.paused.Load() {
 			paused = append(paused, l.rid)
@@ -82,10 +101,28 @@ func (t *Track) checkLayers(now time.Time, idle map[*layer]time.Time) {
 			active = append(active, l.rid)
 		}
 	}
-	t.log.Info("simulcast layers", "active", active, "paused", paused)
-	t.onLayers(active)
+	active = append(active, missing...)
+	slices.SortStableFunc(active, func(a, b string) int { return ridRank(a) - ridRank(b) })
+	log := t.log.Info
+	if !changed {
+		log = t.log.Debug // a repeat for a missing layer, every pauseAfter
+	}
+	log("simulcast layers", "active", active, "paused", paused, "missing", missing)
+	t.onLayers(active, paused)
 	for _, l := range resumed {
 		// Publishers start a resumed layer with a keyframe; ask in case.
 		t.requestKeyframe(l)
 	}
+}
+
+// missingLayers are the RIDs negotiated for the track that have no layer
+// in ls yet.
+func (t *Track) missingLayers(ls []*layer) []string {
+	var missing []string
+	for _, rid := range t.rids {
+		if !slices.ContainsFunc(ls, func(l *layer) bool { return l.rid == rid }) {
+			missing = append(missing, rid)
+		}
+	}
+	return missing
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,7 +63,10 @@ type Track struct {
 	done chan struct{}
 	// onLayers is told which layers the publisher should send; nil for
 	// none (see OnLayers).
-	onLayers func(active []string)
+	onLayers func(active, paused []string)
+	// rids are the simulcast RIDs negotiated in the publisher's offer,
+	// smallest first, whether or not their layers have arrived.
+	rids []string
 
 	// audioLevelID is the negotiated id of the audio level header
 	// extension, 0 when there is none.
@@ -103,6 +107,16 @@ func (a *API) NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, re
 	t.layers.Store(&[]*layer{t.first})
 	t.downs.Store(&[]*DownTrack{})
 	t.level.Store(silence)
+	if t.simulcast {
+		// pion makes a remote track for every RID of the offer when it
+		// applies it, before any of their packets arrive.
+		for _, r := range receiver.Tracks() {
+			if r.RID() != "" && !slices.Contains(t.rids, r.RID()) {
+				t.rids = append(t.rids, r.RID())
+			}
+		}
+		slices.SortStableFunc(t.rids, func(a, b string) int { return ridRank(a) - ridRank(b) })
+	}
 	if t.kind == webrtc.RTPCodecTypeAudio {
 		for _, e := range receiver.GetParameters().HeaderExtensions {
 			if e.URI == AudioLevelURI {

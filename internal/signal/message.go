@@ -156,7 +156,10 @@ type Message struct {
 	Quality string `json:"quality,omitempty"`
 	// layers: the simulcast layers (RIDs) of the publisher's track in the
 	// stream Track that it should send; empty (not missing) for none.
+	// Paused lists those it should stop sending; a layer in neither list
+	// is one meetd does not know of, which the client keeps sending.
 	Active []string `json:"active,omitzero"`
+	Paused []string `json:"paused,omitzero"`
 
 	// state; WasLive (left out when false) says the room's stage has
 	// published since the room opened

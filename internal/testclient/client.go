@@ -576,7 +576,7 @@ func (c *Client) handle(m signal.Message) error {
 		c.mu.Lock()
 		c.layers = append(c.layers, m.Active)
 		if c.media != nil && m.Track == CameraStream {
-			c.media.setActive(m.Active)
+			c.media.setActive(m.Active, m.Paused)
 		}
 		c.changedLocked()
 		c.mu.Unlock()

@@ -56,14 +56,18 @@ func (c *Client) WaitLayers(ctx context.Context, active ...string) error {
 	}))
 }
 
-// setActive pauses the simulcast layers not in active and resumes the
-// others, each with a keyframe, as a browser does.
-func (m *publishedMedia) setActive(active []string) {
+// setActive pauses the simulcast layers in paused and resumes the others,
+// each with a keyframe, as the web app does; without a paused list (nil),
+// it pauses those not in active.
+func (m *publishedMedia) setActive(active, pausedRIDs []string) {
 	for i, l := range SimulcastLayers {
 		if i >= len(m.layerPaused) {
 			return
 		}
 		paused := !slices.Contains(active, l.RID)
+		if pausedRIDs != nil {
+			paused = slices.Contains(pausedRIDs, l.RID)
+		}
 		if m.layerPaused[i].Swap(paused) && !paused {
 			m.layerKeyframe[i].Store(true)
 		}
@@ -116,6 +120,34 @@ func (s *SimulcastSender) Paused(i int) bool { return s.m.layerPaused[i].Load() 
 // encoders do), and a keyframe in every layer every keyframeEvery and on
 // every keyframe request.
 func sendSimulcast(ctx context.Context, audio *webrtc.TrackLocalStaticRTP, video *SimulcastSender) {
+	sendSimulcastHolding(ctx, audio, video, -1, nil)
+}
+
+// SimulcastLate is the usual simulcast media, except that layer held is
+// not sent before start is closed: a publisher whose encoder starts one
+// layer late, or that keeps it back until meetd asks for it.
+func SimulcastLate(held int, start <-chan struct{}) SimulcastMedia {
+	return func(ctx context.Context, audio *webrtc.TrackLocalStaticRTP, video *SimulcastSender) {
+		sendSimulcastHolding(ctx, audio, video, held, start)
+	}
+}
+
+// sendSimulcastHolding is sendSimulcast holding back layer held (-1 for
+// none) until start is closed.
+func sendSimulcastHolding(ctx context.Context, audio *webrtc.TrackLocalStaticRTP, video *SimulcastSender,
+	held int, start <-chan struct{},
+) {
+	holding := func(li int) bool {
+		if li != held {
+			return false
+		}
+		select {
+		case <-start:
+			return false
+		default:
+			return true
+		}
+	}
 	layers := video.layers
 	at := time.NewTicker(audioInterval)
 	defer at.Stop()
@@ -144,7 +176,7 @@ func sendSimulcast(ctx context.Context, audio *webrtc.TrackLocalStaticRTP, video
 			video.m.sendAudio(audio, &mic)
 		case now := <-vt.C:
 			for li := range layers {
-				if video.Paused(li) {
+				if video.Paused(li) || holding(li) {
 					st[li].ts += 3000
 					continue
 				}

@@ -8,6 +8,7 @@ import type {
   IceCandidate,
   IceServer,
   JoinMessage,
+  LayersMessage,
   MediaMessage,
   Participant,
   Quality,
@@ -299,8 +300,11 @@ export function decodeServerMessage(text: string | unknown): ServerMessage {
     }
     case 'speaker':
       return { type: 'speaker', id: strOrEmpty(m, 'id') };
-    case 'layers':
-      return { type: 'layers', track: str(m, 'track'), active: strList(m, 'active') };
+    case 'layers': {
+      const out: LayersMessage = { type: 'layers', track: str(m, 'track'), active: strList(m, 'active') };
+      if (m.paused !== undefined) out.paused = strList(m, 'paused');
+      return out;
+    }
     case 'error':
       return { type: 'error', code: str(m, 'code'), message: str(m, 'message') };
     default:

@@ -257,7 +257,7 @@ export class Meeting extends Session {
         this.outgoing.answer(m.sdp);
         return;
       case 'layers':
-        this.outgoing.setLayers(m.track, m.active);
+        this.outgoing.setLayers(m.track, m.active, m.paused);
         return;
       case 'candidate': {
         const target = m.target ?? (this.subscriber ? 'subscribe' : 'publish');

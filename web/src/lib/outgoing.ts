@@ -136,9 +136,9 @@ export class Outgoing {
     this.watch?.kick();
   }
 
-  /** meetd's `layers`: which layers of the camera to send; the others pause. */
-  setLayers(track: string, active: readonly string[]): void {
-    this.pub?.setLayers(track, active).catch((err: unknown) => {
+  /** meetd's `layers`: which layers of the camera to pause; the others are sent. */
+  setLayers(track: string, active: readonly string[], paused?: readonly string[]): void {
+    this.pub?.setLayers(track, active, paused).catch((err: unknown) => {
       console.warn('meetd: could not change the camera layers:', err instanceof Error ? err.message : String(err));
     });
   }

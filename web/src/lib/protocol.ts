@@ -225,15 +225,18 @@ export interface SpeakerMessage {
 }
 
 /**
- * Which simulcast layers (RIDs) of the client's own camera meetd wants sent:
- * `track` is the id of the MediaStream the camera was published in. Layers
- * not listed should be paused (`RTCRtpSender.setParameters` with
- * `active: false` on their encodings), listed ones resumed.
+ * Which simulcast layers (RIDs) of the client's own camera meetd wants sent
+ * (`active`) and paused (`paused`): `track` is the id of the MediaStream the
+ * camera was published in. Layers in `paused` should be paused
+ * (`RTCRtpSender.setParameters` with `active: false` on their encodings),
+ * all others sent: meetd never pauses a layer it has not received yet.
+ * Without `paused` (an older meetd), layers not in `active` pause.
  */
 export interface LayersMessage {
   type: 'layers';
   track: string;
   active: string[];
+  paused?: string[];
 }
 
 export interface ErrorMessage {

@@ -40,8 +40,8 @@ export class PublishConnection {
   private restarting: Promise<void> | null = null;
   /** The stream the camera and microphone go out in; its id names them to the others. */
   private camera: MediaStream | null = null;
-  /** The camera's layers meetd last asked for; null until it says. */
-  private layers: readonly string[] | null = null;
+  /** The camera's layers meetd last asked for (and paused); null until it says. */
+  private layers: { active: readonly string[]; paused?: readonly string[] } | null = null;
   /** Layer changes run one after another; each applies the latest wish. */
   private layering: Promise<void> = Promise.resolve();
 
@@ -127,16 +127,16 @@ export class PublishConnection {
   }
 
   /**
-   * Sends only the camera layers meetd wants (`layers`), pausing the others;
+   * Pauses the camera layers meetd says to (`layers`) and sends the others;
    * `track` is the id of the stream the camera went out in. Resolves once applied.
    */
-  setLayers(track: string, active: readonly string[]): Promise<void> {
+  setLayers(track: string, active: readonly string[], paused?: readonly string[]): Promise<void> {
     if (!this.camera || track !== this.camera.id) return Promise.resolve();
-    this.layers = [...active];
+    this.layers = { active: [...active], paused: paused && [...paused] };
     const round = this.layering.then(async () => {
       const sender = this.senders.video;
       if (this.closed || !sender || !this.layers) return;
-      await setActiveLayers(sender, this.layers);
+      await setActiveLayers(sender, this.layers.active, this.layers.paused);
     });
     // A failed change does not block the next one.
     this.layering = round.catch(() => {});

@@ -311,6 +311,19 @@ describe('Publisher', () => {
     expect(FakeSocket.all).toHaveLength(1);
   });
 
+  it("keeps sending a camera layer meetd has not received yet, pausing only those it names", async () => {
+    const s = setup();
+    const { ws, pc } = await goLive(s);
+    const camera = pc.transceivers[1]!.sender;
+    const active = () => camera.params.encodings.map((e) => e.active);
+    ws.receive({ type: 'layers', track: s.stream.id, active: ['q', 'f'], paused: ['h'] });
+    await settle();
+    expect(active()).toEqual([true, false, true]);
+    ws.receive({ type: 'layers', track: s.stream.id, active: ['q', 'h', 'f'], paused: [] });
+    await settle();
+    expect(active()).toEqual([true, true, true]);
+  });
+
   it("pauses the camera's layers nobody watches, and resumes them, as meetd says", async () => {
     const s = setup();
     const { ws, pc } = await goLive(s);

@@ -186,7 +186,7 @@ export class Publisher extends Session {
         this.outgoing.answer(m.sdp);
         return;
       case 'layers':
-        this.outgoing.setLayers(m.track, m.active);
+        this.outgoing.setLayers(m.track, m.active, m.paused);
         return;
       case 'candidate':
         if (m.target === 'subscribe') await this.sub?.candidate(m.candidate);

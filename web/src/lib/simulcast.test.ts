@@ -1,6 +1,33 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FakePeerConnection, fakeStream, fakeTrack } from './fakes.testutil';
-import { addSendTrack, CAMERA_ENCODINGS, setActiveLayers } from './simulcast';
+import { addSendTrack, CAMERA_ENCODINGS, preferVP8, setActiveLayers } from './simulcast';
+
+describe('preferVP8', () => {
+  afterEach(() => vi.unstubAllGlobals());
+  const codec = (mimeType: string) => ({ mimeType, clockRate: 90000 });
+
+  it('puts VP8 first, as Safari would put H.264, keeping the rest in order', () => {
+    vi.stubGlobal('RTCRtpReceiver', {
+      getCapabilities: () => ({ codecs: [codec('video/H264'), codec('video/rtx'), codec('video/VP8'), codec('video/VP9')] }),
+    });
+    const set = vi.fn();
+    preferVP8({ setCodecPreferences: set } as unknown as RTCRtpTransceiver);
+    expect(set).toHaveBeenCalledWith([codec('video/VP8'), codec('video/H264'), codec('video/rtx'), codec('video/VP9')]);
+  });
+
+  it('leaves a browser alone that lists VP8 first, lacks it, or cannot say', () => {
+    const set = vi.fn();
+    const t = { setCodecPreferences: set } as unknown as RTCRtpTransceiver;
+    vi.stubGlobal('RTCRtpReceiver', { getCapabilities: () => ({ codecs: [codec('video/VP8'), codec('video/H264')] }) });
+    preferVP8(t);
+    vi.stubGlobal('RTCRtpReceiver', { getCapabilities: () => ({ codecs: [codec('video/H264')] }) });
+    preferVP8(t);
+    vi.stubGlobal('RTCRtpReceiver', undefined);
+    preferVP8(t);
+    preferVP8({} as RTCRtpTransceiver);
+    expect(set).not.toHaveBeenCalled();
+  });
+});
 
 describe('addSendTrack', () => {
   it('sends a camera as three layers and a microphone as one', () => {
@@ -66,6 +93,23 @@ describe('setActiveLayers', () => {
       [2, 500_000],
       [undefined, 1_500_000],
     ]);
+  });
+
+  it('pauses only the layers meetd names as paused, not those it has not received yet', async () => {
+    const c = camera();
+    // meetd has received q and h; f, late, is in neither list.
+    expect(await setActiveLayers(c.rtc, ['q'], ['h'])).toBe(true);
+    expect(c.active()).toEqual([
+      ['q', true],
+      ['h', false],
+      ['f', true],
+    ]);
+    expect(await setActiveLayers(c.rtc, [], ['q', 'h', 'f'])).toBe(true);
+    expect(c.active().map(([, a]) => a)).toEqual([false, false, false]);
+    // Asked again for a layer paused before: it resumes.
+    expect(await setActiveLayers(c.rtc, ['q', 'h', 'f'], [])).toBe(true);
+    expect(c.active().map(([, a]) => a)).toEqual([true, true, true]);
+    expect(await setActiveLayers(c.rtc, ['q', 'h', 'f'], [])).toBe(false);
   });
 
   it('changes nothing when the layers are as asked', async () => {

@@ -26,25 +26,55 @@ export function addSendTrack(
 ): RTCRtpTransceiver {
   const init: RTCRtpTransceiverInit = { direction: 'sendonly', streams: [stream] };
   if (track.kind !== 'video') return pc.addTransceiver(track, init);
+  let t: RTCRtpTransceiver;
   try {
-    return pc.addTransceiver(track, { ...init, sendEncodings: CAMERA_ENCODINGS.map((e) => ({ ...e })) });
+    t = pc.addTransceiver(track, { ...init, sendEncodings: CAMERA_ENCODINGS.map((e) => ({ ...e })) });
   } catch {
-    return pc.addTransceiver(track, init);
+    t = pc.addTransceiver(track, init);
+  }
+  preferVP8(t);
+  return t;
+}
+
+/**
+ * Puts VP8 first among the codecs a video transceiver offers. meetd
+ * forwards the publisher's codec as it is, so it must be one every viewer
+ * decodes: Firefox without its OpenH264 plugin (Debian's firefox-esr, and
+ * wherever the plugin download is blocked) offers no H.264, and Safari
+ * would otherwise offer H.264 first. meetd's simulcast also reads VP8's
+ * picture ids and keyframe sizes. A browser without setCodecPreferences
+ * keeps its own order.
+ */
+export function preferVP8(t: RTCRtpTransceiver): void {
+  const caps = typeof RTCRtpReceiver !== 'undefined' ? RTCRtpReceiver.getCapabilities?.('video') : null;
+  if (!caps || typeof t.setCodecPreferences !== 'function') return;
+  const isVP8 = (c: RTCRtpCodec) => c.mimeType.toLowerCase() === 'video/vp8';
+  if (!caps.codecs.some(isVP8) || isVP8(caps.codecs[0]!)) return;
+  try {
+    t.setCodecPreferences([...caps.codecs.filter(isVP8), ...caps.codecs.filter((c) => !isVP8(c))]);
+  } catch (err) {
+    console.warn('meetd: could not prefer VP8:', err instanceof Error ? err.message : String(err));
   }
 }
 
 /**
  * Sends only the layers meetd asks for (its `layers` message): an encoding
- * whose RID is in `active` is sent, the others are paused. An encoding
- * without a RID (a camera sent as one encoding) is left alone. Resolves to
- * whether anything changed.
+ * whose RID is in `paused` is paused, every other one is sent, including a
+ * layer meetd has not received yet (it lists it in neither). Without
+ * `paused` (an older meetd), the encodings not in `active` pause. An
+ * encoding without a RID (a camera sent as one encoding) is left alone.
+ * Resolves to whether anything changed.
  */
-export async function setActiveLayers(sender: RTCRtpSender, active: readonly string[]): Promise<boolean> {
+export async function setActiveLayers(
+  sender: RTCRtpSender,
+  active: readonly string[],
+  paused?: readonly string[],
+): Promise<boolean> {
   const params = sender.getParameters();
   let changed = false;
   for (const e of params.encodings ?? []) {
     if (!e.rid) continue;
-    const want = active.includes(e.rid);
+    const want = paused ? !paused.includes(e.rid) : active.includes(e.rid);
     if ((e.active ?? true) !== want) {
       e.active = want;
       changed = true;
