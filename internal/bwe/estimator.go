@@ -46,17 +46,15 @@ const NoCap = -1
 //
 // A browser's REMB (a receive-side estimate) grows only with what it
 // receives, a few percent a second: below what meetd sends, it may just
-// lag behind a step up. Without the abs-send-time header extension it
-// times packets by their RTP timestamps, and falls for jitter alone when
-// the browser or its machine is busy. So such a REMB bounds the estimate
-// only while the reports show loss (2% or more), once it falls under
-// what meetd sends, and from then on while it stays under that; a REMB at
-// or above what meetd sends, or reports without loss, end the bound, so
-// that a viewer held on a small layer can still step up. A delay-based
-// REMB (the subscriber's video carries abs-send-time) that falls under
-// what meetd sends says a queue is building on the way: it bounds the
-// estimate at once, without waiting for loss, until a REMB at or above
-// what meetd sends ends the bound.
+// lag behind a step up. And it falls for jitter alone when the browser or
+// its machine is busy, with abs-send-time too (meetd stamps it: the REMB
+// then measures delay, not RTP timestamps): on a loaded machine a REMB
+// allowed to bound without loss held viewers of a clear link at 50-180
+// kbit/s (docs/performance.md, bad networks). So it bounds the estimate only while the reports
+// show loss (2% or more), once it falls under what meetd sends, and from
+// then on while it stays under that; a REMB at or above what meetd sends,
+// or reports without loss, end the bound, so that a viewer held on a
+// small layer can still step up.
 // Send-side estimation from transport-wide feedback (pion's gcc) would
 // need a sequence number in every packet sent and a pacer per
 // subscriber: more per-packet work than meetd's load targets leave room
@@ -87,9 +85,6 @@ type Estimator struct {
 	// last REMB.
 	rembRate, rembLast float64
 	rembAt             int64
-	// delayBased is whether the last REMB came from a browser that
-	// times packets by their send time (abs-send-time).
-	delayBased bool
 	// upSince is when the caps were first found too low, 0 while they
 	// are not; upAt is when they were last raised.
 	upSince, upAt int64
@@ -170,11 +165,9 @@ func (e *Estimator) estimate(now int64) float64 {
 }
 
 // REMB notes the subscriber's REMB, received at now (unix nanoseconds).
-// delayBased says the stream it is about carries abs-send-time.
-func (e *Estimator) REMB(bitrate float32, delayBased bool, now int64) {
+func (e *Estimator) REMB(bitrate float32, now int64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.delayBased = delayBased
 	var sending float64
 	for d := range e.flows {
 		sending += d.SendingRate()
@@ -185,7 +178,7 @@ func (e *Estimator) REMB(bitrate float32, delayBased bool, now int64) {
 	switch {
 	case b >= rembFull*sending:
 		e.rembAt = 0 // the link takes what meetd sends
-	case (delayBased || e.lost >= clear) && (falling || e.rembAt != 0):
+	case e.lost >= clear && (falling || e.rembAt != 0):
 		e.rembRate, e.rembAt = b, now
 	}
 	e.allocate(now)
@@ -220,7 +213,7 @@ func (e *Estimator) update(now int64) {
 	p := lost / rate
 	e.log.Debug("bandwidth report", "rate", int(rate), "lost", p, "estimate", int(e.loss))
 	e.lost = p
-	if p < clear && !e.delayBased {
+	if p < clear {
 		e.rembAt = 0
 	}
 	if p <= congested {

@@ -87,9 +87,9 @@ func (s *bweSetup) second(lost float64) {
 // rembFallsTo has the subscriber's REMB fall from 1.2 Mbit/s to b while it
 // reports some loss.
 func (s *bweSetup) rembFallsTo(b float32) {
-	s.e.REMB(1200e3, false, s.now)
+	s.e.REMB(1200e3, s.now)
 	s.second(0.05)
-	s.e.REMB(b, false, s.now)
+	s.e.REMB(b, s.now)
 }
 
 // climbs fails unless, over that many seconds without loss (each also
@@ -200,7 +200,7 @@ func TestEstimatorFollowsREMB(t *testing.T) {
 	if got := s.layer(); got != "h" {
 		t.Errorf("REMB 700 kbit/s: layer %s, want h", got)
 	}
-	s.e.REMB(200e3, false, s.now+1)
+	s.e.REMB(200e3, s.now+1)
 	if got := s.layer(); got != "q" {
 		t.Errorf("REMB 200 kbit/s: layer %s, want q", got)
 	}
@@ -220,7 +220,7 @@ func TestEstimatorClimbsPastAREMBThatFollowsWhatItGets(t *testing.T) {
 	remb := 200e3
 	s.climbs(30, func() {
 		remb = min(remb*1.08, 1.5*(s.cam.SendingRate()+s.mic.SendingRate()))
-		s.e.REMB(float32(remb), false, s.now)
+		s.e.REMB(float32(remb), s.now)
 	})
 }
 
@@ -229,38 +229,12 @@ func TestEstimatorClimbsPastAREMBThatFollowsWhatItGets(t *testing.T) {
 func TestEstimatorIgnoresAREMBFallWithoutLoss(t *testing.T) {
 	s := newBWESetup(t)
 	s.second(0)
-	s.e.REMB(1200e3, false, s.now)
-	s.e.REMB(100e3, false, s.now)
+	s.e.REMB(1200e3, s.now)
+	s.e.REMB(100e3, s.now)
 	s.second(0)
 	if got := s.layer(); got != "f" {
 		t.Fatalf("REMB 100 kbit/s without loss: layer %s, want f", got)
 	}
-}
-
-// With abs-send-time the browser's REMB measures delay: one that falls
-// under what meetd sends says a queue is building, before anything is
-// lost, and the layer goes down at once; reports without loss do not end
-// the bound, a REMB at or above what meetd sends does, and then the
-// layers climb back.
-func TestEstimatorFollowsADelayBasedREMBWithoutLoss(t *testing.T) {
-	s := newBWESetup(t)
-	s.second(0)
-	s.e.REMB(1200e3, true, s.now)
-	s.e.REMB(600e3, true, s.now)
-	if got := s.layer(); got != "q" {
-		t.Fatalf("delay-based REMB 600 kbit/s without loss: layer %s, want q (estimate %d)", got, s.e.Estimate())
-	}
-	for range 4 {
-		s.second(0)
-	}
-	if got := s.layer(); got != "q" {
-		t.Fatalf("after reports without loss: layer %s, want q", got)
-	}
-	remb := 600e3
-	s.climbs(30, func() {
-		remb = min(remb*1.08, 1.5*(s.cam.SendingRate()+s.mic.SendingRate()))
-		s.e.REMB(float32(remb), true, s.now)
-	})
 }
 
 func TestEstimatorLeavesTheViewAlone(t *testing.T) {

@@ -608,7 +608,7 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet, scratch []byte, seal *sealBuf
 			d.noteReports(p.Reports)
 		case *rtcp.ReceiverEstimatedMaximumBitrate:
 			if d.est != nil {
-				d.est.REMB(p.Bitrate, wire(d.wire.Load()).absSendTime() != 0, time.Now().UnixNano())
+				d.est.REMB(p.Bitrate, time.Now().UnixNano())
 			}
 		}
 	}
