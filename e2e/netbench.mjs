@@ -46,7 +46,8 @@ for (const name of profiles) {
       rows.push(row);
       if (logDir && run.meetdLog) writeFileSync(`${logDir}/${name}-${mode}.log`, run.meetdLog);
       runs.push({ ...run, meetdLog: undefined });
-      log(`  freeze ${row.freezeMs} ms (${row.freezes}), stall ${row.stallMs} ms, adapt ${row.adaptS} s, queue p95 ${row.queueP95} ms`);
+      log(`  ${table([row]).split('\n')[2]}`);
+      if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ rows, runs }, null, 1));
       log(`  widths: ${row.widths}`);
       if (row.layers) log(`  meetd layer: ${row.layers}`);
     } catch (err) {

@@ -8,6 +8,7 @@
 // summarize() turns them into the figures of docs/performance.md.
 
 import http from 'node:http';
+import os from 'node:os';
 import { chromium } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS, newUser } from './browser.mjs';
 import { goLive } from './broadcast.mjs';
@@ -265,6 +266,12 @@ export async function runProfile(mode, name, { log = () => {}, meetdArgs = [] } 
     const big = { width: 1920, height: 1080 };
     const sender = await newUser(nearBrowser, 'streamer');
     const viewer = await newUser(farBrowser, 'viewer', { viewport: big });
+    // Quality High: the viewer wants the full layer whatever its tile's
+    // size. With Auto, a viewer that joins before the streamer's Chromium
+    // sends its largest layer (its estimate ramps up first) is given the
+    // half layer, the full one is paused as nobody wants it, and it never
+    // comes: the profiles would measure the half layer.
+    await viewer.context.addInitScript(() => localStorage.setItem('meetd.quality', 'high'));
     const t0 = Date.now();
     if (mode === 'meetd') {
       await goLive({ server }, sender, viewer);
@@ -318,12 +325,19 @@ export async function runProfile(mode, name, { log = () => {}, meetdArgs = [] } 
     await sleep(Math.max(0, start + profile.seconds * 1000 - Date.now()));
     polling = false;
     await poll;
-    const viewerSamples = await viewer.page.evaluate(() => {
-      clearInterval(window.__nbTimer);
-      return window.__nb;
-    });
+    // Bounded: a page that no longer answers must not hold the run.
+    const viewerSamples = await Promise.race([
+      viewer.page.evaluate(() => {
+        clearInterval(window.__nbTimer);
+        return window.__nb;
+      }),
+      sleep(15_000).then(() => {
+        throw new Error('the viewer page did not give its samples within 15 s');
+      }),
+    ]);
     link.shape(CLEAR);
     return {
+      load: os.loadavg()[0],
       mode,
       profile: name,
       start,
@@ -335,7 +349,10 @@ export async function runProfile(mode, name, { log = () => {}, meetdArgs = [] } 
       meetdLog: server ? server.log() : '',
     };
   } finally {
-    for (const f of stop.reverse()) await Promise.resolve().then(f).catch(() => {});
+    // Each step bounded, so that a browser that hangs on close cannot hold the run.
+    for (const f of stop.reverse()) {
+      await Promise.race([Promise.resolve().then(f).catch(() => {}), sleep(10_000)]);
+    }
     link.close();
   }
 }
@@ -375,6 +392,7 @@ export function summarize(run) {
   const last = vs.at(-1);
   const rel = (t) => (t - run.start) / 1000;
   const dur = (last.t - first.t) / 1000;
+  const stepAt = run.start + profile.step * 1000;
   const d = (f) => f(last) - f(first);
 
   // The longest gap between two frames shown (from the first sample on).
@@ -384,7 +402,6 @@ export function summarize(run) {
   // Time to adapt, from the step: for a step up, until the full layer
   // holds for 2 s; otherwise until the bottleneck's queue stays under
   // 100 ms for 2 s (0 when it never rose).
-  const stepAt = run.start + profile.step * 1000;
   let adapt = null;
   if (run.profile === 'step-up') {
     adapt = settle(vs.filter((s) => s.t >= stepAt), (s) => s.v.width >= FULL_WIDTH, stepAt);
@@ -403,7 +420,11 @@ export function summarize(run) {
     mode: run.mode,
     profile: run.profile,
     warmupS: run.warmupMs / 1000,
+    load: run.load,
     warmWidth: run.warmWidth,
+    // The width decoded at the profile's step, and at its end.
+    stepWidth: (vs.find((s) => s.t >= stepAt) ?? last).v.width,
+    endWidth: last.v.width,
     freezeMs: Math.round(d((s) => s.v.freezeS) * 1000),
     freezes: d((s) => s.v.freezes),
     stallMs: stall,
@@ -466,11 +487,11 @@ function layerTimeline(samples, rel) {
 export function table(rows) {
   const f = (x, digits = 0) => (x === null || x === undefined || Number.isNaN(x) ? '–' : x.toFixed(digits));
   const head =
-    '| profile | path | freeze ms (n) | longest stall ms | fps | full layer % | adapt s | queue p95 / max ms | RTT p50 ms | jitter buffer ms | audio concealed % | kbit/s | lost | meetd estimate kbit/s |';
-  const sep = '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |';
+    '| profile | path | freeze ms (n) | longest stall ms | fps | full layer % | adapt s | queue p95 / max ms | RTT p50 ms | jitter buffer ms | audio concealed % | kbit/s | lost | meetd estimate kbit/s | load |';
+  const sep = '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |';
   const lines = rows.map(
     (r) =>
-      `| ${r.profile} | ${r.mode} | ${r.freezeMs} (${r.freezes}) | ${r.stallMs} | ${f(r.fps)} | ${r.fullPct} | ${f(r.adaptS, 1)} | ${f(r.queueP95)} / ${f(r.queueMax)} | ${f(r.rttP50)} | ${f(r.jbMs)} | ${f(r.concealPct, 2)} | ${f(r.kbps)} | ${r.lost} | ${f(r.estimateKbps)} |`,
+      `| ${r.profile} | ${r.mode} | ${r.freezeMs} (${r.freezes}) | ${r.stallMs} | ${f(r.fps)} | ${r.fullPct} | ${f(r.adaptS, 1)} | ${f(r.queueP95)} / ${f(r.queueMax)} | ${f(r.rttP50)} | ${f(r.jbMs)} | ${f(r.concealPct, 2)} | ${f(r.kbps)} | ${r.lost} | ${f(r.estimateKbps)} | ${f(r.load, 1)} |`,
   );
   return [head, sep, ...lines].join('\n');
 }
