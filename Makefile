@@ -8,7 +8,7 @@ WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.ht
 	web/tsconfig.json web/tsconfig.node.json web/package.json
 GO_SOURCES  := $(shell find cmd internal web -name '*.go' -not -path '*/node_modules/*' 2>/dev/null) go.mod go.sum
 
-.PHONY: all run build web test test-go test-web test-e2e lint chromium firefox net-tools clean bench FORCE
+.PHONY: all run build web test test-go test-web test-e2e lint chromium firefox net-tools clean bench netbench FORCE
 
 all: build
 
@@ -79,7 +79,7 @@ test-go: web/dist/index.html net-tools
 test-web: web/node_modules/.package-lock.json
 	cd web && $(NPM) test
 
-test-e2e: $(BIN) $(WHIPSEND) chromium firefox net-tools e2e/node_modules/.package-lock.json
+test-e2e: $(BIN) $(WHIPSEND) bin/netshape chromium firefox net-tools e2e/node_modules/.package-lock.json
 	cd e2e && $(NPM) test
 
 clean:
@@ -101,3 +101,15 @@ bench: $(BIN) bin/meetload
 	else \
 		bin/meetload -meetd $(BIN) -server-cpu -1 $(BENCH_FLAGS); \
 	fi
+
+# A user-space emulator of a bad link (loss, rate and queue, delay, jitter)
+# between two TUN devices, for the bad-network browser tests.
+bin/netshape: $(GO_SOURCES)
+	$(GO) build -o bin/netshape ./cmd/netshape
+
+# The bad-network profiles (step down, step up, loss, jitter, bufferbloat),
+# each through meetd and as a direct browser-to-browser call, and a table
+# of freezes, time to adapt and delay; see docs/performance.md. Needs root.
+NETBENCH_FLAGS ?=
+netbench: $(BIN) bin/netshape chromium e2e/node_modules/.package-lock.json
+	cd e2e && node netbench.mjs $(NETBENCH_FLAGS)

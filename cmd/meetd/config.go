@@ -155,6 +155,9 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	fastEgress, fastEgressErr := parseBool(getenv("MEETD_FAST_EGRESS"), true)
 	fs.BoolVar(&cfg.SFU.FastEgress, "fast-egress", fastEgress,
 		"send subscribers' media with meetd's own SRTP egress, which seals it and batches the sends around pion's write path; false leaves it to pion's, which costs more CPU per viewer but reads no pion internals (env MEETD_FAST_EGRESS=false)")
+	absSendTime, absSendTimeErr := parseBool(getenv("MEETD_ABS_SEND_TIME"), true)
+	fs.BoolVar(&cfg.SFU.AbsSendTime, "abs-send-time", absSendTime,
+		"stamp the video sent to viewers with its send time (abs-send-time), so that browsers' bandwidth estimates (REMB) see a queue building before packets are lost (env MEETD_ABS_SEND_TIME=false)")
 	var keyframes string
 	fs.StringVar(&keyframes, "keyframe-interval", env("MEETD_KEYFRAME_INTERVAL", sfu.DefaultKeyframeInterval.String()),
 		"least time between two keyframe requests to a publisher, per layer, however many viewers join or ask: a viewer who joins waits up to this long for video, and each keyframe is forwarded to every viewer (env MEETD_KEYFRAME_INTERVAL)")
@@ -279,6 +282,9 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if fastEgressErr != nil {
 		return cfg, fmt.Errorf("MEETD_FAST_EGRESS: %w", fastEgressErr)
+	}
+	if absSendTimeErr != nil {
+		return cfg, fmt.Errorf("MEETD_ABS_SEND_TIME: %w", absSendTimeErr)
 	}
 	if cfg.SFU.Queue.Bytes < 16<<10 {
 		return cfg, fmt.Errorf("-subscriber-queue-bytes %d: want 16384 or more", cfg.SFU.Queue.Bytes)

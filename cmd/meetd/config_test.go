@@ -155,3 +155,28 @@ func TestFastEgressSetting(t *testing.T) {
 		t.Errorf("MEETD_FAST_EGRESS=maybe: %v, want an error naming it", err)
 	}
 }
+
+// TestAbsSendTimeSetting: abs-send-time is stamped unless
+// -abs-send-time=false or MEETD_ABS_SEND_TIME says so; a value that is not
+// true or false is refused, in words.
+func TestAbsSendTimeSetting(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  string
+		want bool
+	}{
+		{nil, "", true},
+		{nil, "false", false},
+		{[]string{"-abs-send-time=false"}, "", false},
+		{[]string{"-abs-send-time"}, "false", true},
+	} {
+		cfg, err := ParseConfig(c.args, func(k string) string { return map[string]string{"MEETD_ABS_SEND_TIME": c.env}[k] }, io.Discard)
+		if err != nil || cfg.SFU.AbsSendTime != c.want {
+			t.Errorf("%v with MEETD_ABS_SEND_TIME=%q: abs-send-time %v (%v), want %v", c.args, c.env, cfg.SFU.AbsSendTime, err, c.want)
+		}
+	}
+	_, err := ParseConfig(nil, func(k string) string { return map[string]string{"MEETD_ABS_SEND_TIME": "maybe"}[k] }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "MEETD_ABS_SEND_TIME") {
+		t.Errorf("MEETD_ABS_SEND_TIME=maybe: %v, want an error naming it", err)
+	}
+}

@@ -42,11 +42,11 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * everything it printed so far.
  */
 export class MeetdServer {
-  constructor(proc, port) {
+  constructor(proc, port, host = '127.0.0.1') {
     this.proc = proc;
     this.port = port;
-    this.origin = `http://127.0.0.1:${port}`;
-    this.wsUrl = `ws://127.0.0.1:${port}/ws`;
+    this.origin = `http://${host}:${port}`;
+    this.wsUrl = `ws://${host}:${port}/ws`;
     this.lines = [];
     this.exit = null;
     this.exited = new Promise((resolve) => {
@@ -112,13 +112,23 @@ export class MeetdServer {
   }
 }
 
-/** Starts meetd (on a free port unless port is given) and waits until /healthz answers. */
-export async function startServer({ port = 0, extraArgs = [], timeoutMs = 10_000 } = {}) {
+/**
+ * Starts meetd (on a free port unless port is given) and waits until /healthz
+ * answers. host is the address it serves on; iceArgs replace the loopback ICE
+ * settings when media goes another way (a test network's device).
+ */
+export async function startServer({
+  port = 0,
+  host = '127.0.0.1',
+  iceArgs = ['-ice-loopback', '-ice-interfaces', 'lo'],
+  extraArgs = [],
+  timeoutMs = 10_000,
+} = {}) {
   checkBinary();
   if (!port) port = await freePort();
-  const args = ['-addr', `127.0.0.1:${port}`, '-ice-loopback', '-ice-interfaces', 'lo', ...extraArgs];
+  const args = ['-addr', `${host}:${port}`, ...iceArgs, ...extraArgs];
   const proc = spawn(MEETD_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const server = new MeetdServer(proc, port);
+  const server = new MeetdServer(proc, port, host);
   const spawnError = new Promise((resolve) => proc.on('error', resolve));
 
   const deadline = Date.now() + timeoutMs;

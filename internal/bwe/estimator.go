@@ -47,7 +47,10 @@ const NoCap = -1
 // A browser's REMB (a receive-side estimate) grows only with what it
 // receives, a few percent a second: below what meetd sends, it may just
 // lag behind a step up. And it falls for jitter alone when the browser or
-// its machine is busy. So it bounds the estimate only while the reports
+// its machine is busy, with abs-send-time too (meetd stamps it: the REMB
+// then measures delay, not RTP timestamps): on a loaded machine a REMB
+// allowed to bound without loss held viewers of a clear link at 50-180
+// kbit/s (docs/performance.md, bad networks). So it bounds the estimate only while the reports
 // show loss (2% or more), once it falls under what meetd sends, and from
 // then on while it stays under that; a REMB at or above what meetd sends,
 // or reports without loss, end the bound, so that a viewer held on a

@@ -79,7 +79,7 @@ func New(rooms *room.Directory, media *sfu.Counters, batches func() sfu.BatchSta
 			"Media datagrams queued on the shared UDP sockets, by result: sent, or failed (refused by the kernel).", []string{"result"}, nil),
 		batchesDesc: prometheus.NewDesc("meetd_media_batches_total", "Batches (sendmmsg calls) sent on the shared UDP sockets.", nil, nil),
 	}
-	m.reg.MustRegister(m, m.signalingErrors, m.iceRestarts, m.connections,
+	m.reg.MustRegister(m, newAdaptation(m), m.signalingErrors, m.iceRestarts, m.connections,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

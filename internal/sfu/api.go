@@ -56,6 +56,10 @@ type Config struct {
 	// (internal/egress), which seals it and writes it to the socket
 	// around pion's write path; false (the default) leaves it to pion.
 	FastEgress bool
+	// AbsSendTime negotiates the abs-send-time header extension on
+	// subscribers' video and stamps every packet forwarded with it, so
+	// that browsers' receive-side estimates (REMB) see queueing delay.
+	AbsSendTime bool
 	// PionReadPath leaves every publisher's media to pion's read path,
 	// as when meetd cannot read a pion version's SRTP keys (see Ingress).
 	PionReadPath bool
@@ -203,6 +207,13 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: uri},
 			webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverDirectionRecvonly); err != nil {
 			return nil, fmt.Errorf("register simulcast header extension: %w", err)
+		}
+	}
+	if cfg.AbsSendTime {
+		// Send only: what publishers send needs no stamp from meetd.
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.ABSSendTimeURI},
+			webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverDirectionSendonly); err != nil {
+			return nil, fmt.Errorf("register abs-send-time: %w", err)
 		}
 	}
 	ir, err := interceptors(m)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/meetd/meetd/internal/bwe"
@@ -83,6 +84,10 @@ type DownTrack struct {
 	rw  rewriter
 	hdr rtp.Header
 	buf *[maxPacketSize]byte
+	// ext and ast are the header's abs-send-time extension, when the
+	// subscriber negotiated it: here, so that stamping allocates nothing.
+	ext [1]rtp.Extension
+	ast [3]byte
 
 	// report is what the subscriber's last receiver report of the stream
 	// said: read once a second, so kept apart from the fields the fan-out
@@ -153,13 +158,19 @@ type packetInfo struct {
 }
 
 // wire packs the SSRC and payload type a down track is bound with, with
-// a bit that says it is bound.
+// a bit that says it is bound, and the id of the abs-send-time header
+// extension the subscriber negotiated (0: none).
 type wire uint64
 
 func makeWire(ssrc uint32, pt uint8) wire { return wire(1<<40 | uint64(pt)<<32 | uint64(ssrc)) }
 
 func (w wire) ssrc() uint32 { return uint32(w) }
 func (w wire) pt() uint8    { return uint8(w >> 32) }
+
+// withAbsSendTime is w with the abs-send-time extension's id (1 to 14).
+func (w wire) withAbsSendTime(id uint8) wire { return w | wire(id&0xf)<<44 }
+
+func (w wire) absSendTime() uint8 { return uint8(w>>44) & 0xf }
 
 type binding struct {
 	w webrtc.TrackLocalWriter
@@ -279,7 +290,13 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 			continue
 		}
 		d.bound.Store(&binding{w: ctx.WriteStream()})
-		d.wire.Store(uint64(makeWire(uint32(ctx.SSRC()), uint8(c.PayloadType))))
+		w := makeWire(uint32(ctx.SSRC()), uint8(c.PayloadType))
+		for _, e := range ctx.HeaderExtensions() {
+			if e.URI == sdp.ABSSendTimeURI && e.ID > 0 && e.ID < 15 {
+				w = w.withAbsSendTime(uint8(e.ID))
+			}
+		}
+		d.wire.Store(uint64(w))
 		d.current.Store(nil)
 		d.track.requestKeyframe(d.target.Load())
 		return c, nil
@@ -378,6 +395,9 @@ func (d *DownTrack) send(b wire, h *rtp.Header, payload []byte, info *packetInfo
 	d.hdr.SSRC = b.ssrc()
 	d.hdr.PayloadType = b.pt()
 	out := d.rw.rewrite(&d.hdr, payload, info.desc, info.vp8, d.buf[:], info.now)
+	if id := b.absSendTime(); id != 0 {
+		d.stampSendTime(id, info.now)
+	}
 	n, err := d.put(&d.hdr, out, info.seal, info.queue)
 	if err != nil || n == 0 {
 		info.failed++
@@ -387,6 +407,18 @@ func (d *DownTrack) send(b wire, h *rtp.Header, payload []byte, info *packetInfo
 	d.octets.Add(uint64(len(out)))
 	info.sent++
 	return true
+}
+
+// stampSendTime puts the abs-send-time extension, with id, in d.hdr: the
+// time meetd read the packet, which the fan-out sends at once. With it a
+// browser's receive-side estimate (REMB) measures the delay the packets
+// meet on the way, and falls as a queue builds, before anything is lost.
+func (d *DownTrack) stampSendTime(id uint8, now int64) {
+	// 6.18 fixed point seconds, 24 bits (webrtc.org's abs-send-time).
+	v := uint32((uint64(now) << 18) / uint64(time.Second))
+	d.ast = [3]byte{byte(v >> 16), byte(v >> 8), byte(v)}
+	d.hdr.Extensions = d.ext[:0]
+	_ = d.hdr.SetExtension(id, d.ast[:])
 }
 
 // A subscriber gets at most maxResends retransmissions per resendWindow,

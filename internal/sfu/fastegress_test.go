@@ -214,11 +214,17 @@ func TestEgressDropsUntilConnected(t *testing.T) {
 func BenchmarkForwardEgress(b *testing.B) {
 	for _, n := range []int{10, 200} {
 		for _, cold := range []bool{false, true} {
-			name := fmt.Sprintf("subscribers=%d", n)
-			if cold {
-				name += "/cold"
+			for _, stamp := range []bool{false, true} {
+				name := fmt.Sprintf("subscribers=%d", n)
+				if cold {
+					name += "/cold"
+				}
+				if stamp {
+					// Each packet carries abs-send-time, as to browsers.
+					name += "/abs-send-time"
+				}
+				b.Run(name, func(b *testing.B) { benchmarkForwardEgress(b, n, cold, stamp) })
 			}
-			b.Run(name, func(b *testing.B) { benchmarkForwardEgress(b, n, cold) })
 		}
 	}
 }
@@ -228,13 +234,17 @@ func BenchmarkForwardEgress(b *testing.B) {
 // packet, out of the measurement, as the kernel's work for a fan-out's
 // datagrams and the other processes do in the server: each subscriber's
 // state is then met cold, and asking for it ahead (fanout.go) shows.
-func benchmarkForwardEgress(b *testing.B, n int, cold bool) {
+func benchmarkForwardEgress(b *testing.B, n int, cold, stamp bool) {
 	c := newTestSocket(b)
 	tr := newTestTrack()
 	tr.batch = sockets(c)
 	for i, r := range drained(receivers(b, n)) {
 		keys, _ := srtpKeyPair(b)
-		subscribe(tr, uint32(i+1), 96, discard{}).SetEgress(testEgress(b, keys, c, r))
+		d := subscribe(tr, uint32(i+1), 96, discard{})
+		d.SetEgress(testEgress(b, keys, c, r))
+		if stamp {
+			d.wire.Store(uint64(wire(d.wire.Load()).withAbsSendTime(3)))
+		}
 	}
 	key, inter := vp8(b, 1, true), vp8(b, 2, false)
 	var scratch rtp.Packet
@@ -279,7 +289,12 @@ func TestEgressForwardAllocatesNothing(t *testing.T) {
 	tr.batch = sockets(c)
 	for i, r := range drained(receivers(t, 10)) {
 		keys, _ := srtpKeyPair(t)
-		subscribe(tr, uint32(i+1), 96, discard{}).SetEgress(testEgress(t, keys, c, r))
+		d := subscribe(tr, uint32(i+1), 96, discard{})
+		d.SetEgress(testEgress(t, keys, c, r))
+		if i%2 == 1 {
+			// Half of them stamped with abs-send-time, as browsers are.
+			d.wire.Store(uint64(wire(d.wire.Load()).withAbsSendTime(3)))
+		}
 	}
 	key, inter := vp8(t, 1, true), vp8(t, 2, false)
 	var scratch rtp.Packet
