@@ -48,15 +48,25 @@ func codecFor(mime string) *codec {
 	return nil
 }
 
-// options are the muxer's header options: WebM's, or Matroska's for H.264.
+// cuesSpace is reserved at the start of each file for its cues (an index
+// of keyframes for seeking), written with its duration when the file is
+// closed; ebml-go thins the cues out to fit. A file cut by a crash has
+// neither, and still plays from its start.
+const cuesSpace = 16 << 10
+
+// options are the muxer's options: WebM's header, or Matroska's for
+// H.264, and the segment info of this file (its own: the muxer writes the
+// duration into it).
 func (c *codec) options() []mkvcore.BlockWriterOption {
-	if c.ext == ".webm" {
-		return nil // webm.NewSimpleBlockWriter's defaults
+	opts := []mkvcore.BlockWriterOption{
+		mkvcore.WithSegmentInfo(&webm.Info{TimecodeScale: 1000000, MuxingApp: "meetd", WritingApp: "meetd"}),
+		mkvcore.WithSeekHead(true),
+		mkvcore.WithCues(cuesSpace),
 	}
-	return []mkvcore.BlockWriterOption{
-		mkvcore.WithEBMLHeader(mkv.DefaultEBMLHeader),
-		mkvcore.WithSegmentInfo(mkv.DefaultSegmentInfo),
+	if c.ext != ".webm" {
+		opts = append(opts, mkvcore.WithEBMLHeader(mkv.DefaultEBMLHeader))
 	}
+	return opts
 }
 
 // vp8Keyframe reads a VP8 frame's header (RFC 6386, 9.1).

@@ -149,7 +149,11 @@ func (s *Session) sync() {
 		}
 		now[t] = true
 		if st := s.writers[t]; st != nil {
-			st.entry.Kind = kindOf(t, names[p.Publisher])
+			// A screen share may be announced after its track arrives, and
+			// unannounced before it goes: once a screen, always one.
+			if kindOf(t, names[p.Publisher]) == "screen" {
+				st.entry.Kind = "screen"
+			}
 			continue
 		}
 		s.addTrack(t, p.Publisher, names[p.Publisher])
@@ -182,7 +186,9 @@ func kindOf(t *sfu.Track, p room.Participant) string {
 	switch {
 	case t.Kind() == webrtc.RTPCodecTypeAudio:
 		return "microphone"
-	case p.Screen != "" && t.StreamID() == p.Screen:
+	// The publisher names its screen share's stream; meetd prefixes the
+	// streams it forwards with the publisher's id.
+	case p.Screen != "" && (t.StreamID() == p.Screen || t.StreamID() == p.ID+"_"+p.Screen):
 		return "screen"
 	}
 	return "camera"

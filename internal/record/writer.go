@@ -313,6 +313,9 @@ type syncCloser struct{ f *os.File }
 
 func (s *syncCloser) Write(b []byte) (int, error) { return s.f.Write(b) }
 
+// WriteAt writes the cues and duration into the space kept for them.
+func (s *syncCloser) WriteAt(b []byte, off int64) (int, error) { return s.f.WriteAt(b, off) }
+
 func (s *syncCloser) Close() error {
 	err := s.f.Sync()
 	if e := s.f.Close(); err == nil {

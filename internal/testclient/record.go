@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 
+	"github.com/pion/webrtc/v4"
+
 	"github.com/meetd/meetd/internal/signal"
 )
 
@@ -34,4 +36,16 @@ func (c *Client) WaitRecording(ctx context.Context, on bool) (signal.Message, er
 		return false
 	})
 	return got, err
+}
+
+// Screen is the screen share's track while the client shares a screen,
+// nil otherwise: a Media that sends real video writes the screen's too.
+func (c *Client) Screen() *webrtc.TrackLocalStaticRTP {
+	c.mu.Lock()
+	m := c.media
+	c.mu.Unlock()
+	if m == nil {
+		return nil
+	}
+	return m.screen.Load()
 }
