@@ -8,7 +8,7 @@ WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.ht
 	web/tsconfig.json web/tsconfig.node.json web/package.json
 GO_SOURCES  := $(shell find cmd internal web -name '*.go' -not -path '*/node_modules/*' 2>/dev/null) go.mod go.sum
 
-.PHONY: all run build web test test-go test-web test-e2e lint chromium firefox net-tools clean bench netbench FORCE
+.PHONY: all run build web test test-go test-web test-e2e lint chromium firefox net-tools ffmpeg clean bench netbench FORCE
 
 all: build
 
@@ -61,6 +61,10 @@ firefox:
 net-tools:
 	./scripts/ensure-net-tools.sh
 
+# Recording tests need ffmpeg and ffprobe; as root this installs them.
+ffmpeg:
+	./scripts/ensure-ffmpeg.sh
+
 test: lint test-go test-web test-e2e
 
 lint: web/dist/index.html
@@ -72,7 +76,7 @@ lint: web/dist/index.html
 # at the shared socket, sent by meetd's egress), under the race detector,
 # and with pion's read and write paths for the packages whose behaviour
 # depends on them, so that both ways stay correct (docs/media-path.md).
-test-go: web/dist/index.html net-tools
+test-go: web/dist/index.html net-tools ffmpeg
 	$(GO) test -race -count=1 -timeout 30m ./...
 	MEETD_FAST_EGRESS=false MEETD_PION_READ_PATH=true $(GO) test -race -count=1 -timeout 30m ./cmd/meetd ./internal/sfu
 

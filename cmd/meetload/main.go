@@ -32,6 +32,8 @@ import (
 )
 
 type config struct {
+	// record has W2's host record the meeting (meetd needs -record-dir).
+	record       bool
 	meetd        string
 	meetdArgs    []string
 	url          string
@@ -102,6 +104,7 @@ func mainErr(args []string, out io.Writer) error {
 	fs.StringVar(&cfg.windowCPUs, "server-cpus", "", "cores meetd may use in the measuring window, a taskset list such as 0 or 0,1, set on all its threads once the subscribers have joined (Go then sets its GOMAXPROCS to match within a second or so); empty: those it started with")
 	fs.IntVar(&cfg.lightReaders, "light-readers", 2, "w1light: goroutines that read the light viewers' sockets")
 	fs.DurationVar(&cfg.lightPoll, "light-poll", 5*time.Millisecond, "w1light: how long a reader sleeps between rounds of reads, so that each reads many datagrams")
+	fs.BoolVar(&cfg.record, "record", false, "w2: the host records the meeting during the window (start meetd with -meetd-args \"-record-dir DIR -ffmpeg none\")")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
