@@ -1,0 +1,273 @@
+// Recording, seen by the people in the room and afterwards: in a meeting the
+// host (Ana) clicks Record; her page, another participant's (Ben) and an
+// audience viewer's (Cy) show the red REC badge with a running time and say
+// who started it. Ben writes in the chat. Ana stops (and confirms); the
+// badge goes from every page, which say it stopped. /recordings lists the
+// recording with its room, who was in it and its files; its replay page plays
+// at least two video tracks on one clock: their frames grow, and after a seek
+// their positions on the recording's timeline (currentTime + offset) stay
+// within 100 ms of each other; the chat line shows beside them.
+//
+// On a meetd without recording it fails: the REC badge never shows.
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { launchBrowser } from '../lib/browser.mjs';
+import { waitForStatus } from '../lib/checks.mjs';
+import { World } from '../lib/harness.mjs';
+import { expectFramesGrow } from '../lib/media.mjs';
+import { startServer } from '../lib/server.mjs';
+import { waitUntil } from '../lib/wait.mjs';
+
+const until = (what, check, within) => waitUntil(what, check, { within });
+
+/** Names the phase of the test in the error that ends it. */
+async function step(what, body) {
+  try {
+    return await body();
+  } catch (err) {
+    err.message = `${what}: ${err.message}`;
+    throw err;
+  }
+}
+
+/** Like harness.mjs's e2e(), with a meetd that records into a directory of the test's own. */
+function recordingWorld(body) {
+  return async (t) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'meetd-rec-e2e-'));
+    // Through the environment rather than flags, so that a meetd without
+    // recording starts (and the test fails where the feature is missing).
+    process.env.MEETD_RECORD_DIR = dir;
+    process.env.MEETD_RECORD_MIN_FREE = '1M';
+    const server = await startServer();
+    let browser;
+    try {
+      browser = await launchBrowser();
+    } catch (err) {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+    const world = new World(server, browser);
+    try {
+      await body(world, t, dir);
+    } catch (err) {
+      console.error(await world.report(err).catch((e) => `(could not collect diagnostics: ${e.message})`));
+      throw err;
+    } finally {
+      await world.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+/** The REC badge of a page: its text, or null when there is none. */
+function recBadge(user) {
+  return user.page.evaluate(() => document.querySelector('[data-testid="rec-badge"]')?.textContent ?? null);
+}
+
+/** Seconds from an elapsed time shown as M:SS or H:MM:SS. */
+function seconds(text) {
+  const m = /(\d+):(\d\d)(?::(\d\d))?/.exec(text ?? '');
+  if (!m) return null;
+  return m[3] === undefined ? Number(m[1]) * 60 + Number(m[2]) : Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]);
+}
+
+/** Waits until `user` shows a notice (toast) containing `text`. */
+function expectToast(user, text) {
+  return until(`${user.label}: a notice "${text}"`, async () => {
+    const toasts = await user.page.evaluate(() =>
+      [...document.querySelectorAll('[data-testid="toasts"] .toast')].map((e) => e.textContent),
+    );
+    return { ok: toasts.some((t) => t.includes(text)), toasts };
+  });
+}
+
+/** Every replay element's place: file, offset, currentTime, paused, readyState, frames shown. */
+function replayElements(user) {
+  return user.page.evaluate(() =>
+    [...document.querySelectorAll('[data-testid="replay-video"], [data-testid="replay-audio"]')].map((e) => ({
+      tag: e.tagName.toLowerCase(),
+      file: e.dataset.file,
+      offset: Number(e.dataset.offset),
+      time: e.currentTime,
+      paused: e.paused,
+      readyState: e.readyState,
+      error: e.error ? `${e.error.code} ${e.error.message}` : null,
+      frames: e.getVideoPlaybackQuality ? e.getVideoPlaybackQuality().totalVideoFrames : null,
+    })),
+  );
+}
+
+test(
+  'the host records a meeting: everyone sees REC; /recordings lists it; the replay plays its tracks in sync',
+  recordingWorld(async (w) => {
+    const room = `rec-${randomBytes(4).toString('hex')}`;
+    const ana = await w.user('Ana', `/meet/${room}`);
+    const ben = await w.user('Ben', `/meet/${room}`);
+    const cy = await w.user('Cy', `/meet/${room}`);
+    const everyone = [ana, ben, cy];
+
+    await step('Ana and Ben join the stage, Cy the audience', async () => {
+      for (const u of [ana, ben]) {
+        await expectFramesGrow(u, '[data-testid="local-video"]');
+        await u.page.getByLabel('Your name').fill(u.label);
+        await u.page.getByRole('button', { name: 'Join now' }).click();
+        await waitForStatus(u, 'In call');
+      }
+      await cy.page.getByLabel('Your name').fill('Cy');
+      await cy.page.getByRole('button', { name: 'Join as viewer' }).click();
+      await waitForStatus(cy, 'In call');
+      // Everyone sees both cameras play before the recording starts.
+      for (const u of everyone) {
+        await until(`${u.label}: two camera tiles`, async () => {
+          const n = await u.page.locator('figure[data-testid="tile"] video').count();
+          return { ok: n === 2, n };
+        });
+      }
+      await expectFramesGrow(cy, 'figure[data-testid="tile"][aria-label="Ana"] video');
+      // Only the host has Record.
+      assert.equal(await ben.page.getByRole('button', { name: 'Record', exact: true }).count(), 0, 'Ben has no Record');
+      assert.equal(await cy.page.getByRole('button', { name: 'Record', exact: true }).count(), 0, 'Cy has no Record');
+    });
+
+    await step('Ana records: every page shows REC with a running time, and says Ana started it', async () => {
+      await ana.page.getByRole('button', { name: 'Record', exact: true }).click();
+      for (const u of everyone) {
+        await until(`${u.label}: the REC badge`, async () => {
+          const text = await recBadge(u);
+          return { ok: text !== null && text.includes('REC') && seconds(text) !== null, text };
+        });
+        await expectToast(u, 'Ana started recording');
+      }
+      // The time runs: wait for it to pass 0:06 on every page (about six seconds recorded).
+      for (const u of everyone) {
+        await until(
+          `${u.label}: the REC time passes 0:06`,
+          async () => {
+            const text = await recBadge(u);
+            return { ok: (seconds(text) ?? 0) >= 6, text };
+          },
+          30_000,
+        );
+      }
+      await ana.page.getByRole('button', { name: 'Stop recording', exact: true }).waitFor();
+    });
+
+    await step('Ben writes in the chat while recording', async () => {
+      await ben.page.getByRole('button', { name: 'Chat', exact: true }).click();
+      await ben.page.getByLabel('Your message').fill('hello from the recording');
+      await ben.page.getByLabel('Your message').press('Enter');
+      await until('Ana: Ben’s message arrives', async () => {
+        const n = await ana.page.locator('[data-testid="toasts"] .toast', { hasText: 'hello from the recording' }).count();
+        return { ok: n > 0, n };
+      });
+      // A few seconds after it, so the replay shows it before the end.
+      await until('the REC time passes 0:09', async () => ({ ok: (seconds(await recBadge(ana)) ?? 0) >= 9 }), 20_000);
+    });
+
+    await step('Ana stops, after confirming: REC goes from every page, which say so', async () => {
+      await ana.page.getByRole('button', { name: 'Stop recording', exact: true }).click();
+      const dialog = ana.page.getByRole('alertdialog', { name: 'Stop recording?' });
+      await dialog.getByRole('button', { name: 'Stop recording' }).click();
+      for (const u of everyone) {
+        await until(`${u.label}: the REC badge is gone`, async () => {
+          const text = await recBadge(u);
+          return { ok: text === null, text };
+        });
+        await expectToast(u, 'Recording stopped');
+      }
+      await ana.page.getByRole('button', { name: 'Record', exact: true }).waitFor();
+    });
+
+    const list = await w.user('list', '/recordings');
+    let id;
+    await step('/recordings lists it: room, who, duration, tracks', async () => {
+      const item = list.page.locator('[data-testid="recording"]', { hasText: room });
+      await item.waitFor({ timeout: 15_000 });
+      id = await item.getAttribute('data-id');
+      // Done (no longer running), with its tracks to watch.
+      const words = await until('the recording is done, to watch', async () => {
+        const text = await item.textContent();
+        const watch = await item.getByRole('link', { name: 'Watch' }).count();
+        const running = await item.getByTestId('rec-running').count();
+        return { ok: watch === 1 && running === 0, text };
+      });
+      assert.match(words.text, /Ana/);
+      assert.match(words.text, /Ben/);
+      const duration = seconds(await item.getByTestId('duration').textContent());
+      assert.ok(duration >= 8 && duration <= 40, `duration ${duration} s`);
+      const files = await item.locator('.rec-tracks a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+      assert.ok(files.length >= 3, `at least Ana's and Ben's cameras and a microphone: ${JSON.stringify(files)}`);
+      // Each file downloads.
+      for (const href of files) {
+        const res = await fetch(w.server.url(href), { headers: { Range: 'bytes=0-15' } });
+        assert.ok(res.status === 200 || res.status === 206, `${href}: ${res.status}`);
+      }
+      await w.screenshot(list, 'recordings.png');
+    });
+
+    await step('the replay plays two tracks together, in sync after a seek, with the chat', async () => {
+      await list.page.locator('[data-testid="recording"]', { hasText: room }).getByRole('link', { name: 'Watch' }).click();
+      await list.page.waitForURL(`**/recordings/${id}`);
+      const player = list;
+      await until('two videos with their first frame', async () => {
+        const els = await replayElements(player);
+        const videos = els.filter((e) => e.tag === 'video');
+        return { ok: videos.length >= 2 && videos.every((v) => v.readyState >= 2), els };
+      });
+      await player.page.getByRole('button', { name: 'Play', exact: true }).click();
+      for (const nth of [0, 1]) {
+        await until(`video ${nth} shows new frames`, async () => {
+          const before = (await replayElements(player)).filter((e) => e.tag === 'video')[nth];
+          await new Promise((r) => setTimeout(r, 700));
+          const after = (await replayElements(player)).filter((e) => e.tag === 'video')[nth];
+          return { ok: after.frames >= before.frames + 5 && !after.paused, before, after };
+        });
+      }
+
+      // Seek to 3 s on the timeline, as the person would with the bar.
+      await player.page.getByTestId('seek').evaluate((input) => {
+        const set = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
+        set.call(input, '3');
+        input.dispatchEvent(new Event('input', { bubbles: true }));
+      });
+      const framesAtSeek = (await replayElements(player)).filter((e) => e.tag === 'video').map((v) => v.frames);
+      await until('both videos play on after the seek', async () => {
+        const videos = (await replayElements(player)).filter((e) => e.tag === 'video');
+        const ok = videos.slice(0, 2).every((v, i) => !v.paused && v.frames >= framesAtSeek[i] + 5 && v.offset + v.time >= 3);
+        return { ok, videos };
+      });
+      // Their places on the timeline, sampled together, several times over a second.
+      const samples = await player.page.evaluate(async () => {
+        const out = [];
+        for (let i = 0; i < 8; i++) {
+          const vs = [...document.querySelectorAll('[data-testid="replay-video"]')].slice(0, 2);
+          out.push(vs.map((v) => Number(v.dataset.offset) + v.currentTime));
+          await new Promise((r) => setTimeout(r, 150));
+        }
+        return out;
+      });
+      for (const [a, b] of samples) {
+        assert.ok(Math.abs(a - b) <= 0.1, `positions ${a.toFixed(3)} and ${b.toFixed(3)} are more than 100 ms apart: ${JSON.stringify(samples)}`);
+      }
+      assert.ok(samples.at(-1)[0] > samples[0][0], `the videos play on: ${JSON.stringify(samples)}`);
+      assert.ok(samples[0][0] >= 3 && samples[0][0] < 8, `at the seek: ${JSON.stringify(samples[0])}`);
+
+      // The chat line, once the clock passes the time it was written.
+      await until(
+        'the replay shows Ben’s chat line',
+        async () => {
+          const text = await player.page.getByTestId('replay-chat').textContent().catch(() => '');
+          return { ok: text.includes('hello from the recording'), text };
+        },
+        20_000,
+      );
+      await w.screenshot(player, 'replay.png');
+    });
+  }),
+);
