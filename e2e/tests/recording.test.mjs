@@ -8,7 +8,10 @@
 // their positions on the recording's timeline (currentTime + offset) stay
 // within 100 ms of each other; the chat line shows beside them.
 //
-// On a meetd without recording it fails: the REC badge never shows.
+// A broadcast too: the live streamer on / records, and a viewer on /viewer
+// sees REC and is told when it stops.
+//
+// On a meetd without recording both fail: the REC badge never shows.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -16,6 +19,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { expectAccessible } from '../lib/axe.mjs';
+import { goLive } from '../lib/broadcast.mjs';
 import { launchBrowser } from '../lib/browser.mjs';
 import { waitForStatus } from '../lib/checks.mjs';
 import { World } from '../lib/harness.mjs';
@@ -156,6 +161,7 @@ test(
         );
       }
       await ana.page.getByRole('button', { name: 'Stop recording', exact: true }).waitFor();
+      await w.screenshot(cy, 'recording-audience.png');
     });
 
     await step('Ben writes in the chat while recording', async () => {
@@ -184,7 +190,12 @@ test(
       await ana.page.getByRole('button', { name: 'Record', exact: true }).waitFor();
     });
 
-    const list = await w.user('list', '/recordings');
+    // The call is over: its pages go, so that the list and the replay (and
+    // ffmpeg making the combined file) have the machine's CPU.
+    for (const u of everyone) await u.context.close();
+    w.users = w.users.filter((u) => !everyone.includes(u));
+    const list = await w.user('list');
+    await list.page.goto(w.server.url('/recordings'), { waitUntil: 'load', timeout: 60_000 });
     let id;
     await step('/recordings lists it: room, who, duration, tracks', async () => {
       const item = list.page.locator('[data-testid="recording"]', { hasText: room });
@@ -208,6 +219,20 @@ test(
         const res = await fetch(w.server.url(href), { headers: { Range: 'bytes=0-15' } });
         assert.ok(res.status === 200 || res.status === 206, `${href}: ${res.status}`);
       }
+      // The combined file is made (the list follows its progress), then offered for download.
+      const combined = await until(
+        'the combined file is ready',
+        async () => {
+          const state = await item.getByTestId('combined').getAttribute('data-state');
+          return { ok: state === 'ready' || state === 'failed' || state === 'unavailable', state };
+        },
+        90_000,
+      );
+      assert.equal(combined.state, 'ready', 'meetd made the combined file (ffmpeg is installed by make test)');
+      const link = await item.getByRole('link', { name: 'Download video' }).getAttribute('href');
+      const res = await fetch(w.server.url(link), { headers: { Range: 'bytes=0-15' } });
+      assert.ok(res.status === 200 || res.status === 206, `${link}: ${res.status}`);
+      await expectAccessible(list, '/recordings');
       await w.screenshot(list, 'recordings.png');
     });
 
@@ -215,11 +240,17 @@ test(
       await list.page.locator('[data-testid="recording"]', { hasText: room }).getByRole('link', { name: 'Watch' }).click();
       await list.page.waitForURL(`**/recordings/${id}`);
       const player = list;
-      await until('two videos with their first frame', async () => {
-        const els = await replayElements(player);
-        const videos = els.filter((e) => e.tag === 'video');
-        return { ok: videos.length >= 2 && videos.every((v) => v.readyState >= 2), els };
-      });
+      // Loading files of unknown duration (WebM written as it came) takes a few seconds on a busy machine.
+      await until(
+        'two videos with their first frame',
+        async () => {
+          const els = await replayElements(player);
+          const videos = els.filter((e) => e.tag === 'video');
+          return { ok: videos.length >= 2 && videos.every((v) => v.readyState >= 2), els };
+        },
+        60_000,
+      );
+      await expectAccessible(player, 'the replay page');
       await player.page.getByRole('button', { name: 'Play', exact: true }).click();
       for (const nth of [0, 1]) {
         await until(`video ${nth} shows new frames`, async () => {
@@ -268,6 +299,50 @@ test(
         20_000,
       );
       await w.screenshot(player, 'replay.png');
+    });
+  }),
+);
+
+test(
+  'the streamer records a broadcast: the viewer sees REC, and /recordings lists it',
+  recordingWorld(async (w) => {
+    const streamer = await w.user('streamer');
+    const viewer = await w.user('viewer');
+    await goLive(w, streamer, viewer);
+
+    await step('the streamer records: both pages show REC', async () => {
+      await streamer.page.getByRole('button', { name: 'Record', exact: true }).click();
+      for (const u of [streamer, viewer]) {
+        await until(`${u.label}: the REC badge`, async () => {
+          const text = await recBadge(u);
+          return { ok: text !== null && text.includes('REC'), text };
+        });
+      }
+      await expectToast(viewer, 'started recording');
+      await until('the REC time passes 0:03', async () => ({ ok: (seconds(await recBadge(viewer)) ?? 0) >= 3 }), 20_000);
+      await w.screenshot(viewer, 'recording-viewer.png');
+    });
+
+    await step('the streamer stops recording: REC goes, the viewer is told', async () => {
+      await streamer.page.getByRole('button', { name: 'Stop recording', exact: true }).click();
+      await streamer.page.getByRole('alertdialog').getByRole('button', { name: 'Stop recording' }).click();
+      for (const u of [streamer, viewer]) {
+        await until(`${u.label}: the REC badge is gone`, async () => ({ ok: (await recBadge(u)) === null }));
+      }
+      await expectToast(viewer, 'Recording stopped');
+      // Still live: stopping the recording is not stopping the broadcast.
+      await waitForStatus(streamer, 'Live');
+    });
+
+    await step('/recordings lists the broadcast', async () => {
+      const list = await w.user('list');
+      await list.page.goto(w.server.url('/recordings'), { waitUntil: 'load', timeout: 60_000 });
+      const item = list.page.locator('[data-testid="recording"]', { hasText: 'default' });
+      await item.waitFor({ timeout: 15_000 });
+      await until('its tracks are listed', async () => {
+        const n = await item.locator('.rec-tracks a').count();
+        return { ok: n >= 2, n };
+      });
     });
   }),
 );
