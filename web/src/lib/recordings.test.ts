@@ -3,12 +3,13 @@ import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
 import { RecordingListView, type ListView } from '../pages/Recordings';
 import {
-  basicAuth,
   combinedText,
   formatBytes,
   formatDuration,
+  linkWithLogin,
   LoginNeeded,
   loadLogin,
+  loginHeaders,
   needsRefresh,
   parseRecordingDetail,
   parseRecordingList,
@@ -41,6 +42,8 @@ const sample = {
       size: 48_200_000,
       participants: ['Cy'],
       state: 'done',
+      reason: 'disk_full',
+      message: 'Recording stopped: the disk is nearly full.',
       combined: { state: 'making', progress: 0.42, size: 0 },
       tracks: [
         { file: 'cy-camera-1.webm', participant: 'Cy', kind: 'camera', codec: 'vp8', offset: 0, duration: 754, size: 40_000_000 },
@@ -118,11 +121,24 @@ describe('words and numbers', () => {
 });
 
 describe('signing in', () => {
-  it('sends the admin password as user admin, a room’s as the room', () => {
-    expect(basicAuth({ kind: 'admin', password: 'secret' })).toBe(`Basic ${btoa('admin:secret')}`);
-    expect(basicAuth({ kind: 'room', room: 'class', password: 'pw' })).toBe(`Basic ${btoa('class:pw')}`);
+  it('sends the admin password as user admin, a room’s in meetd’s headers', () => {
+    expect(loginHeaders(null)).toEqual({});
+    expect(loginHeaders({ kind: 'admin', password: 'secret' })).toEqual({ Authorization: `Basic ${btoa('admin:secret')}` });
+    expect(loginHeaders({ kind: 'room', room: 'class', password: 'pw' })).toEqual({
+      'X-Meetd-Room': 'class',
+      'X-Meetd-Password': 'pw',
+    });
     // UTF-8, as meetd decodes it.
-    expect(atob(basicAuth({ kind: 'admin', password: '비밀' }).slice(6))).toBe('admin:\xeb\xb9\x84\xeb\xb0\x80');
+    const basic = loginHeaders({ kind: 'admin', password: '비밀' }).Authorization!;
+    expect(atob(basic.slice(6))).toBe('admin:\xeb\xb9\x84\xeb\xb0\x80');
+  });
+
+  it('puts a room login in links, never the admin password', () => {
+    expect(linkWithLogin('/recordings/r1/combined', null)).toBe('/recordings/r1/combined');
+    expect(linkWithLogin('/recordings/r1/combined', { kind: 'room', room: 'class', password: 'p&w' })).toBe(
+      '/recordings/r1/combined?room=class&password=p%26w',
+    );
+    expect(linkWithLogin('/recordings/r1/combined', { kind: 'admin', password: 'pw' })).toBeNull();
   });
 
   it('keeps the login for the tab', () => {
@@ -144,14 +160,14 @@ describe('signing in', () => {
     const fetcher = async (_url: string, init?: RequestInit) => {
       const auth = new Headers(init?.headers).get('Authorization');
       seen.push(auth);
-      if (!auth) return new Response('The recordings need the admin password.', { status: 401 });
+      if (!auth) return new Response('{"error":"The recordings need the admin password."}', { status: 401 });
       return new Response(JSON.stringify(sample), { status: 200 });
     };
     await expect(new RecordingsApi(null, fetcher).list()).rejects.toThrow(LoginNeeded);
     await expect(new RecordingsApi(null, fetcher).list()).rejects.toThrow('The recordings need the admin password.');
     const l = await new RecordingsApi({ kind: 'admin', password: 'pw' }, fetcher).list();
     expect(l.recordings).toHaveLength(2);
-    expect(seen.at(-1)).toBe(basicAuth({ kind: 'admin', password: 'pw' }));
+    expect(seen.at(-1)).toBe(loginHeaders({ kind: 'admin', password: 'pw' }).Authorization);
   });
 
   it('deletes with DELETE, and says what went wrong in meetd’s words', async () => {
@@ -199,6 +215,7 @@ describe('the recordings list', () => {
     expect(words).toContain('12:34');
     expect(words).toContain('48 MB');
     expect(words).toContain('Making the combined video: 42%');
+    expect(words).toContain('Recording stopped: the disk is nearly full.');
     expect(html).toMatch(/<progress[^>]*value="0.42"/);
     expect(html).toContain('href="/recordings/r1"'); // watch
     expect(html).toContain('href="/recordings/r1/files/cy-camera-1.webm"');

@@ -44,6 +44,9 @@ export interface Recording {
   size: number;
   participants: string[];
   state: 'recording' | 'done' | (string & {});
+  /** Why it stopped (`stopped`, `disk_full`, `ended`, `error`) and meetd's words for it; empty while it runs. */
+  reason: string;
+  message: string;
   combined: Combined;
   tracks: RecordedTrack[];
 }
@@ -121,6 +124,8 @@ export function parseRecording(v: unknown): Recording {
     size: num(f.size),
     participants: list(f.participants).filter((p): p is string => typeof p === 'string'),
     state: str(f.state) || 'done',
+    reason: str(f.reason),
+    message: str(f.message),
     combined: parseCombined(f.combined),
     tracks: list(f.tracks).map(parseTrack).filter((tr) => tr.file !== ''),
   };
@@ -157,15 +162,41 @@ export type RecordingsLogin = { kind: 'admin'; password: string } | { kind: 'roo
 const LOGIN_KEY = 'meetd.recordings.login';
 
 /**
- * The HTTP basic credentials for a login: user "admin" with the admin
- * password, or the room's name with its stage password.
+ * What goes with a request: the admin password as HTTP basic auth (user
+ * "admin", as for /admin/stats), a room's stage password as meetd's
+ * X-Meetd-Room and X-Meetd-Password headers.
  */
-export function basicAuth(login: RecordingsLogin): string {
-  const user = login.kind === 'admin' ? 'admin' : login.room;
-  const bytes = new TextEncoder().encode(`${user}:${login.password}`);
+export function loginHeaders(login: RecordingsLogin | null): Record<string, string> {
+  if (!login) return {};
+  if (login.kind === 'room') return { 'X-Meetd-Room': login.room, 'X-Meetd-Password': login.password };
+  const bytes = new TextEncoder().encode(`admin:${login.password}`);
   let bin = '';
   for (const b of bytes) bin += String.fromCharCode(b);
-  return `Basic ${btoa(bin)}`;
+  return { Authorization: `Basic ${btoa(bin)}` };
+}
+
+/**
+ * A file's address with a room login in its query (meetd takes
+ * ?room=&password= where a link or a media element cannot send headers);
+ * null for the admin login, which only goes in a header.
+ */
+export function linkWithLogin(path: string, login: RecordingsLogin | null): string | null {
+  if (!login) return path;
+  if (login.kind === 'admin') return null;
+  const q = new URLSearchParams({ room: login.room, password: login.password });
+  return `${path}${path.includes('?') ? '&' : '?'}${q}`;
+}
+
+/** meetd's words in an answer that is not OK: its JSON `error`, or the text. */
+export async function answerWords(res: Response): Promise<string> {
+  const text = (await res.text().catch(() => '')).trim();
+  try {
+    const v = JSON.parse(text) as { error?: unknown };
+    if (typeof v.error === 'string' && v.error) return v.error;
+  } catch {
+    // Plain words.
+  }
+  return text;
 }
 
 /** The login given in this tab (kept for the tab's life, so the replay page opened from the list has it). */
@@ -209,7 +240,7 @@ export class RecordingsApi {
   ) {}
 
   private headers(): HeadersInit {
-    return this.login ? { Authorization: basicAuth(this.login) } : {};
+    return loginHeaders(this.login);
   }
 
   private async call(path: string, init: RequestInit = {}): Promise<Response> {
@@ -220,11 +251,10 @@ export class RecordingsApi {
       throw new Error(t('recordings.unreachable'));
     }
     if (res.status === 401 || res.status === 403) {
-      throw new LoginNeeded((await res.text().catch(() => '')).trim() || t('recordings.loginNeeded'));
+      throw new LoginNeeded((await answerWords(res)) || t('recordings.loginNeeded'));
     }
     if (!res.ok) {
-      const words = (await res.text().catch(() => '')).trim();
-      throw new Error(words || t('recordings.failed', { status: res.status }));
+      throw new Error((await answerWords(res)) || t('recordings.failed', { status: res.status }));
     }
     return res;
   }
@@ -241,13 +271,19 @@ export class RecordingsApi {
     await this.call(`/api/recordings/${encodeURIComponent(id)}`, { method: 'DELETE' });
   }
 
+  /** A file's address for a link or a media element, with a room login in its query; null for the admin login. */
+  link(path: string): string | null {
+    return linkWithLogin(path, this.login);
+  }
+
   /**
    * A file of a recording as an address the page can use (a download link, a
-   * <video> source): a blob of it when a login must go with the request,
-   * which a link or a media element cannot send.
+   * <video> source): the link itself when it can carry the login, else a
+   * blob of the file fetched with the login in a header.
    */
   async fileUrl(path: string): Promise<string> {
-    if (!this.login) return path;
+    const direct = this.link(path);
+    if (direct !== null) return direct;
     const res = await this.call(path);
     return URL.createObjectURL(await res.blob());
   }

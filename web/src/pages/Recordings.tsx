@@ -111,7 +111,8 @@ export function Recordings() {
             setLogin(null);
           }}
           onDelete={setDeleting}
-          onDownload={login ? (path, name) => void download(path, name) : undefined}
+          link={(path) => api.link(path)}
+          onDownload={(path, name) => void download(path, name)}
         />
       </main>
       {deleting && <DeleteDialog rec={deleting} onDelete={() => void remove(deleting)} onCancel={() => setDeleting(null)} />}
@@ -126,6 +127,7 @@ export function RecordingListView({
   onLogin,
   onSignOut,
   onDelete,
+  link,
   onDownload,
 }: {
   view: ListView;
@@ -133,10 +135,12 @@ export function RecordingListView({
   onLogin: (login: RecordingsLogin) => void;
   onSignOut?: () => void;
   onDelete: (rec: Recording) => void;
-  /** Downloads that must carry a login; plain links when missing. */
+  /** A file's link with the login; null when the login cannot go in a link (then onDownload fetches it). */
+  link?: (path: string) => string | null;
   onDownload?: (path: string, name: string) => void;
 }) {
   const { t } = useTranslation();
+  const files: Files = { link: link ?? ((p) => p), onDownload };
   switch (view.kind) {
     case 'loading':
       return (
@@ -186,7 +190,7 @@ export function RecordingListView({
       ) : (
         <ul className="rec-list" data-testid="recordings">
           {list.recordings.map((r) => (
-            <RecordingItem key={r.id} rec={r} onDelete={() => onDelete(r)} onDownload={onDownload} />
+            <RecordingItem key={r.id} rec={r} onDelete={() => onDelete(r)} files={files} />
           ))}
         </ul>
       )}
@@ -194,26 +198,35 @@ export function RecordingListView({
   );
 }
 
+/** How the list makes its download links. */
+interface Files {
+  link: (path: string) => string | null;
+  onDownload?: (path: string, name: string) => void;
+}
+
+/** A download: a plain link when the login fits in it, else one that fetches the file with the login. */
 function DownloadLink({
   path,
   name,
   children,
-  onDownload,
+  files,
   className = '',
 }: {
   path: string;
   name: string;
   children: React.ReactNode;
-  onDownload?: (path: string, name: string) => void;
+  files: Files;
   className?: string;
 }) {
-  if (!onDownload) {
+  const href = files.link(path);
+  if (href !== null || !files.onDownload) {
     return (
-      <a className={className} href={path} download={name}>
+      <a className={className} href={href ?? path} download={name}>
         {children}
       </a>
     );
   }
+  const fetchIt = files.onDownload;
   return (
     <a
       className={className}
@@ -221,7 +234,7 @@ function DownloadLink({
       download={name}
       onClick={(e) => {
         e.preventDefault();
-        onDownload(path, name);
+        fetchIt(path, name);
       }}
     >
       {children}
@@ -229,15 +242,7 @@ function DownloadLink({
   );
 }
 
-function RecordingItem({
-  rec,
-  onDelete,
-  onDownload,
-}: {
-  rec: Recording;
-  onDelete: () => void;
-  onDownload?: (path: string, name: string) => void;
-}) {
+function RecordingItem({ rec, onDelete, files }: { rec: Recording; onDelete: () => void; files: Files }) {
   const { t } = useTranslation();
   const id = useId();
   const recording = rec.state === 'recording';
@@ -267,6 +272,11 @@ function RecordingItem({
           {rec.participants.length > 0 ? rec.participants.join(', ') : t('recordings.nobody')}
         </dd>
       </dl>
+      {!recording && rec.message && rec.reason !== 'stopped' && (
+        <p className="rec-stopped" data-testid="stop-reason">
+          {rec.message}
+        </p>
+      )}
       {!recording && (
         <p className="rec-combined" data-testid="combined" data-state={c.state}>
           {combinedText(c)}{' '}
@@ -286,8 +296,8 @@ function RecordingItem({
           <DownloadLink
             className="btn btn-small btn-tonal"
             path={combinedPath(rec.id)}
-            name={`${rec.id}.mp4`}
-            onDownload={onDownload}
+            name={`${rec.room}-${rec.id}.mp4`}
+            files={files}
           >
             <Icon name="download" />
             {t('recordings.downloadCombined')}
@@ -306,7 +316,7 @@ function RecordingItem({
           <ul className="rec-tracks">
             {rec.tracks.map((tr) => (
               <li key={tr.file}>
-                <DownloadLink path={trackPath(rec.id, tr.file)} name={tr.file} onDownload={onDownload}>
+                <DownloadLink path={trackPath(rec.id, tr.file)} name={tr.file} files={files}>
                   {t('recordings.track', {
                     name: tr.participant || t('recordings.someone'),
                     kind: trackKindText(tr.kind),
@@ -402,7 +412,7 @@ function DeleteDialog({ rec, onDelete, onCancel }: { rec: Recording; onDelete: (
   }, [onCancel]);
   return (
     <div className="dialog-backdrop">
-      <div className="dialog" role="alertdialog" aria-modal="true" aria-labelledby="del-title" aria-describedby="del-text">
+      <div className="dialog rec-dialog" role="alertdialog" aria-modal="true" aria-labelledby="del-title" aria-describedby="del-text">
         <h2 id="del-title">{t('recordings.deleteTitle')}</h2>
         <p id="del-text">{t('recordings.deleteText', { room: rec.room, when: formatWhen(rec.start) })}</p>
         <div className="dialog-actions">
