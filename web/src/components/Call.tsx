@@ -129,7 +129,7 @@ export function Call({
     <ViewsContext.Provider value={meeting.views}>
       <div className={`call ${panel ? 'has-panel' : ''}`}>
         <div className="call-main">
-          <section className="call-stage" aria-label={t('call.stage')}>
+          <section className={`call-stage ${state.recording ? 'has-rec' : ''}`} aria-label={t('call.stage')}>
             {state.recording && <RecBadge recording={state.recording} className="call-rec" />}
             {!joined && !showBanner && (
               <div className="call-banner" role="status">

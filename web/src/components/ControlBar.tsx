@@ -145,7 +145,7 @@ export function ControlBar(p: ControlBarProps) {
         {p.onRecord && (
           <button
             type="button"
-            className={`ctl ${p.recording ? 'is-recording' : ''}`}
+            className={`ctl ctl-record ${p.recording ? 'is-recording' : ''}`}
             title={p.recording ? t('recording.stopTip') : t('recording.recordTip')}
             onClick={p.onRecord}
           >

@@ -16,7 +16,7 @@ export function StopRecordingDialog({ onStop, onCancel }: { onStop: () => void; 
   return (
     <div className="dialog-backdrop">
       <div
-        className="dialog"
+        className="dialog rec-dialog"
         role="alertdialog"
         aria-modal="true"
         aria-labelledby="stop-rec-title"

@@ -164,7 +164,7 @@ function Player({ rec, api }: { rec: RecordingDetail; api: RecordingsApi }) {
           {videos.map(({ tr, i }) => (
             <figure
               key={tr.file}
-              className={`replay-tile ${active[i] ? '' : 'is-absent'}`}
+              className={`replay-tile ${active[i] || nearStart(tr, time) ? '' : 'is-absent'}`}
               aria-label={trackLabel(tr)}
             >
               <video
@@ -242,6 +242,11 @@ function Player({ rec, api }: { rec: RecordingDetail; api: RecordingsApi }) {
       </aside>
     </main>
   );
+}
+
+/** A track that starts within a moment of `time` shows its first frame rather than a blank tile. */
+function nearStart(tr: RecordedTrack, time: number): boolean {
+  return time < tr.offset && tr.offset - time < 0.5;
 }
 
 function trackLabel(tr: RecordedTrack): string {
