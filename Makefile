@@ -8,7 +8,7 @@ WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.ht
 	web/tsconfig.json web/tsconfig.node.json web/package.json
 GO_SOURCES  := $(shell find cmd internal web -name '*.go' -not -path '*/node_modules/*' 2>/dev/null) go.mod go.sum
 
-.PHONY: all run build web test test-go test-web test-e2e lint chromium net-tools clean bench FORCE
+.PHONY: all run build web test test-go test-web test-e2e lint chromium net-tools ffmpeg clean bench FORCE
 
 all: build
 
@@ -57,6 +57,10 @@ chromium:
 net-tools:
 	./scripts/ensure-net-tools.sh
 
+# Recording tests need ffmpeg and ffprobe; as root this installs them.
+ffmpeg:
+	./scripts/ensure-ffmpeg.sh
+
 test: lint test-go test-web test-e2e
 
 lint: web/dist/index.html
@@ -68,7 +72,7 @@ lint: web/dist/index.html
 # the race detector, and with it off (pion's write path) for the packages
 # whose behaviour depends on it, so that both ways stay correct
 # (docs/media-path.md).
-test-go: web/dist/index.html net-tools
+test-go: web/dist/index.html net-tools ffmpeg
 	$(GO) test -race -count=1 -timeout 30m ./...
 	MEETD_FAST_EGRESS=false $(GO) test -race -count=1 -timeout 30m ./cmd/meetd ./internal/sfu
 

@@ -3,6 +3,7 @@ module github.com/meetd/meetd
 go 1.26.8
 
 require (
+	github.com/at-wat/ebml-go v0.19.0
 	github.com/coder/websocket v1.8.15
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/pion/dtls/v3 v3.1.15

@@ -54,6 +54,8 @@ type Config struct {
 	HTTP httpd.Limits
 	// AllowedHosts are Host patterns /ws accepts besides meetd's own names.
 	AllowedHosts []string
+	// Record is where and how much meetd records (record.go).
+	Record RecordConfig
 }
 
 // PerAddrLimits bound what one client address (an IPv6 /64) may hold and
@@ -228,6 +230,18 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"time an idle keep-alive HTTP connection stays open (env MEETD_HTTP_IDLE_TIMEOUT)")
 	fs.IntVar(&cfg.HTTP.MaxHeaderBytes, "http-max-header-bytes", envInt(env("MEETD_HTTP_MAX_HEADER_BYTES", ""), httpd.DefaultLimits.MaxHeaderBytes),
 		"largest HTTP request header, in bytes (env MEETD_HTTP_MAX_HEADER_BYTES)")
+	var recordMax, recordFree string
+	recordOn, recordOnErr := parseBool(getenv("MEETD_RECORD"), true)
+	fs.BoolVar(&cfg.Record.Enabled, "record", recordOn,
+		"let hosts record their rooms, and rooms-file rooms with \"record\": true be recorded whenever live (env MEETD_RECORD=false turns it off)")
+	fs.StringVar(&cfg.Record.Dir, "record-dir", env("MEETD_RECORD_DIR", ""),
+		"directory for recordings; default STATE-DIR/recordings (env MEETD_RECORD_DIR)")
+	fs.StringVar(&recordMax, "record-max-bytes", env("MEETD_RECORD_MAX_BYTES", "0"),
+		"most the recordings may take together, such as 50G or 500M; past it recording stops and does not start; 0 for no cap (env MEETD_RECORD_MAX_BYTES)")
+	fs.StringVar(&recordFree, "record-min-free", env("MEETD_RECORD_MIN_FREE", "1G"),
+		"free space recording leaves on the disk of -record-dir: below it recording does not start, and stops (env MEETD_RECORD_MIN_FREE)")
+	fs.StringVar(&cfg.Record.FFmpeg, "ffmpeg", env("MEETD_FFMPEG", ""),
+		"ffmpeg program that makes a recording's combined file; default ffmpeg on PATH; none for per-track files only (env MEETD_FFMPEG)")
 	fs.StringVar(&level, "log-level", env("MEETD_LOG_LEVEL", "info"), "debug, info, warn or error (env MEETD_LOG_LEVEL)")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: meetd [flags]\n       meetd hash-password < password\n       meetd token -room NAME -role stage|audience [-kind meeting] [-name NAME] [-ttl 24h]\n\nmeetd serves a streamer page at /, a viewer page at /viewer, meetings at /meet and signaling at /ws.\n\nFlags:\n")
@@ -314,6 +328,18 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		if *d.to, err = time.ParseDuration(d.value); err != nil || *d.to <= 0 {
 			return cfg, fmt.Errorf("%s %q: want a duration above zero, such as 30s", d.flag, d.value)
 		}
+	}
+	if recordOnErr != nil {
+		return cfg, fmt.Errorf("MEETD_RECORD: %w", recordOnErr)
+	}
+	if cfg.Record.MaxBytes, err = parseBytes(recordMax); err != nil {
+		return cfg, fmt.Errorf("-record-max-bytes %q: %w", recordMax, err)
+	}
+	if cfg.Record.MinFree, err = parseBytes(recordFree); err != nil {
+		return cfg, fmt.Errorf("-record-min-free %q: %w", recordFree, err)
+	}
+	if cfg.Record.Dir == "" {
+		cfg.Record.Dir = filepath.Join(cfg.TLS.StateDir, "recordings")
 	}
 	if cfg.HTTP.MaxHeaderBytes < 1024 {
 		return cfg, fmt.Errorf("-http-max-header-bytes %d: want at least 1024", cfg.HTTP.MaxHeaderBytes)

@@ -25,6 +25,7 @@ import (
 	"github.com/meetd/meetd/internal/metrics"
 	"github.com/meetd/meetd/internal/portmux"
 	"github.com/meetd/meetd/internal/publicip"
+	"github.com/meetd/meetd/internal/record"
 	"github.com/meetd/meetd/internal/room"
 	"github.com/meetd/meetd/internal/sfu"
 	msg "github.com/meetd/meetd/internal/signal"
@@ -85,6 +86,8 @@ type Main struct {
 	pprof *http.Server
 	// access is the rooms' policy, when there is one.
 	access *access.Policy
+	// recorder records rooms; nil when recording is off.
+	recorder *record.Recorder
 }
 
 // NewMain makes a Main for cfg.
@@ -147,6 +150,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		env.Access.SetLimits(passwords)
 		m.access = env.Access
 	}
+	if m.recorder, err = m.startRecorder(env.Access); err != nil {
+		return err
+	}
+	if m.recorder != nil {
+		env.Recorder = m.recorder
+		met.Register(m.recorder)
+	}
 	if m.Config.TURN.Enabled {
 		if err := m.startTURN(env); err != nil {
 			return err
@@ -156,7 +166,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		AllowedOrigins: m.Config.AllowedOrigins, App: web.Dist(), Trust: site.trust,
 		Metrics: met, AdminPassword: m.Config.AdminPassword,
 		TrustProxy: m.Config.TrustProxy, Connections: perAddr.connections, Sessions: perAddr.sessions,
-		Hosts: m.hostNames(site), AllowedHosts: m.Config.AllowedHosts,
+		Hosts: m.hostNames(site), AllowedHosts: m.Config.AllowedHosts, Recordings: m.recorder,
 	}, env)
 	m.srv = m.Config.HTTP.NewServer(m.httpd, m.log)
 	m.done = make(chan error, 1)
@@ -295,6 +305,9 @@ func (m *Main) Close() error {
 	}
 	for _, srv := range servers {
 		_ = srv.Close()
+	}
+	if m.recorder != nil {
+		m.recorder.Close()
 	}
 	m.rooms.Close()
 	serveErr := <-m.done

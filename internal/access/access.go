@@ -44,6 +44,8 @@ type Room struct {
 	AudienceToken bool `json:"audienceToken,omitempty"`
 	// MaxParticipants bounds the room; 0 means the server's default.
 	MaxParticipants int `json:"maxParticipants,omitempty"`
+	// Record has the room recorded whenever it is live.
+	Record bool `json:"record,omitempty"`
 }
 
 // File is the rooms file.

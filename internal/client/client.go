@@ -51,6 +51,8 @@ type Env struct {
 	// TURNRevoke, when set, is called once when a client goes away, so
 	// that its TURN credentials stop working and its relays close.
 	TURNRevoke func(participant string)
+	// Recorder records rooms; nil when recording is off.
+	Recorder Recorder
 }
 
 // Conn is how a client exchanges messages: a WebSocket (*signal.Conn), or
@@ -133,9 +135,12 @@ type Client struct {
 	lastSpeaker        *string
 	chatSeq            uint64
 	chatSynced         bool
-	chatLimit          *rate.Limiter
-	msgLimit           *rate.Limiter
-	dropped            floodMeter
+	// lastRecording is the id of the recording the client was last told
+	// is on, empty for none.
+	lastRecording string
+	chatLimit     *rate.Limiter
+	msgLimit      *rate.Limiter
+	dropped       floodMeter
 }
 
 // maxDropped is how many messages over the rate limit, within
@@ -304,6 +309,8 @@ func (c *Client) handle(in signal.Incoming) {
 		c.handleRestart()
 	case signal.TypeView:
 		c.handleView(m.Track, *m.Width, *m.Height, m.Quality)
+	case signal.TypeRecord:
+		c.handleRecord(*m.On)
 	default:
 		c.fail(signal.Errorf(signal.CodeUnknownType, "Unknown message type %q.", m.Type))
 	}

@@ -109,6 +109,7 @@ func (c *Client) leaveRoom() {
 		c.room = nil
 	}
 	c.lastState, c.lastParticipants, c.lastNear, c.lastSpeaker, c.chatSeq, c.chatSynced = nil, nil, nil, nil, 0, false
+	c.lastRecording = ""
 	c.invitation = 0
 }
 
@@ -131,9 +132,11 @@ func (c *Client) reconcile() {
 			c.invitation = p.Invitation
 		}
 	}
+	c.autoRecord(snap)
 	if !c.plain {
 		c.sendState(snap)
 		c.sendParticipants(snap)
+		c.sendRecording(snap)
 		c.sendChat(snap)
 		if c.lastSpeaker == nil || *c.lastSpeaker != snap.Speaker {
 			c.lastSpeaker = &snap.Speaker

@@ -21,6 +21,7 @@ import (
 	"github.com/meetd/meetd/internal/client"
 	"github.com/meetd/meetd/internal/limit"
 	"github.com/meetd/meetd/internal/metrics"
+	"github.com/meetd/meetd/internal/record"
 	"github.com/meetd/meetd/internal/signal"
 	"github.com/meetd/meetd/internal/whip"
 )
@@ -50,6 +51,8 @@ type Config struct {
 	// path.Match syntax: see hostAllowed.
 	Hosts        []string
 	AllowedHosts []string
+	// Recordings, when set, serves the recordings and their pages.
+	Recordings *record.Recorder
 }
 
 // Server routes meetd's HTTP requests.
@@ -111,6 +114,7 @@ func New(cfg Config, env *client.Env) *Server {
 	s.mux.HandleFunc("GET /meet", s.servePage)
 	s.mux.HandleFunc("GET /meet/{room}", s.servePage)
 	s.mux.HandleFunc("GET /diagnose", s.servePage)
+	s.serveRecordings(cfg.Recordings)
 	s.mux.HandleFunc("GET /", s.serveOther)
 	return s
 }

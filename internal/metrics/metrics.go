@@ -84,6 +84,9 @@ func New(rooms *room.Directory, media *sfu.Counters, batches func() sfu.BatchSta
 	return m
 }
 
+// Register adds c's metrics to /metrics.
+func (m *Metrics) Register(c prometheus.Collector) { m.reg.MustRegister(c) }
+
 // Handler serves the metrics in Prometheus' text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})

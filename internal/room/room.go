@@ -139,6 +139,10 @@ type Snapshot struct {
 	Speaker string
 	// ChatSeq is the sequence number of the last chat message.
 	ChatSeq uint64
+	// Recording is the recording in progress, nil for none; RecordingEnd
+	// says why the last one stopped, nil before any did.
+	Recording    *Recording
+	RecordingEnd *RecordingEnd
 }
 
 type entry struct {
@@ -185,6 +189,12 @@ type Room struct {
 
 	// audience spreads out the notifications of audience changes.
 	audience audienceNotice
+
+	// recording and recordingEnd are Snapshot's; watchers are told of
+	// every change (copy-on-write: notify reads the slice unlocked).
+	recording    *Recording
+	recordingEnd *RecordingEnd
+	watchers     []Watcher
 }
 
 // changedLocked drops the snapshot of the room before a change. r.mu
@@ -558,6 +568,7 @@ func (r *Room) snapshotLocked() Snapshot {
 	}
 	s.Live = len(s.Tracks) > 0
 	s.WasLive = r.wasLive
+	s.Recording, s.RecordingEnd = r.recording, r.recordingEnd
 	return s
 }
 
@@ -584,6 +595,7 @@ func (r *Room) notify() {
 	for _, m := range r.memberList() {
 		m.Notify()
 	}
+	r.notifyWatchers()
 }
 
 // memberList copies the members under the lock, so that they are called

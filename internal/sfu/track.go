@@ -52,6 +52,8 @@ type Track struct {
 	// downs is a copy-on-write snapshot of the down tracks: the read loops
 	// load it once per packet and take no lock.
 	downs atomic.Pointer[[]*DownTrack]
+	// sinks is a copy-on-write list of the sinks (recordings), nil for none.
+	sinks atomic.Pointer[[]Sink]
 	// mu serialises writers of layers and downs, and of the down tracks'
 	// views and targets.
 	mu sync.Mutex
@@ -209,6 +211,7 @@ func (t *Track) forward(l *layer, raw []byte, pkt *rtp.Packet, seal *sealBuf) {
 	fanOut(*t.downs.Load(), l, &fwd, pkt.Payload, &info)
 	t.batch.End()
 	l.tally.count(t.counters, kindIndex(t.kind), &info)
+	t.toSinks(l, pkt)
 }
 
 // forwardHeader is h as meetd sends it on: without header extensions,

@@ -43,6 +43,19 @@ const (
 	// TypeInvited only comes from meetd: the host invites the client to
 	// the stage; the client accepts with a role message for itself.
 	TypeInvited = "invited"
+	// TypeRecord comes from the host (a broadcast's streamer): start or
+	// stop recording the room. TypeRecording only comes from meetd: the
+	// room is being recorded, or no longer.
+	TypeRecord    = "record"
+	TypeRecording = "recording"
+)
+
+// Reasons a recording stopped, in a recording message.
+const (
+	RecordingStopped  = "stopped"
+	RecordingDiskFull = "disk_full"
+	RecordingEnded    = "ended"
+	RecordingError    = "error"
 )
 
 // Kinds of room.
@@ -105,6 +118,9 @@ const (
 	// CodeTooSlow: the client read too little of its media for too long
 	// (its send queue stayed full); meetd closed its subscribe connection.
 	CodeTooSlow = "too_slow"
+	// CodeRecordUnavailable refuses a record: recording is off on this
+	// server, or its disk is below the free-space floor or at its cap.
+	CodeRecordUnavailable = "record_unavailable"
 )
 
 // Message is the one envelope for every message in both directions. Which
@@ -163,6 +179,14 @@ type Message struct {
 	Live    *bool `json:"live,omitempty"`
 	Viewers *int  `json:"viewers,omitempty"`
 	WasLive bool  `json:"wasLive,omitempty"`
+
+	// record, recording: On says whether the room is (to be) recorded;
+	// recording also has the recording's ID, Since (unix ms) and By when
+	// on, Reason and Message when off
+	On     *bool  `json:"on,omitempty"`
+	Since  int64  `json:"since,omitempty"`
+	By     string `json:"by,omitempty"`
+	Reason string `json:"reason,omitempty"`
 
 	// error; RetryAfter, in seconds, says when a rate_limited refusal
 	// may be tried again
@@ -345,6 +369,10 @@ func Decode(data []byte) (Message, error) {
 		default:
 			return m, Errorf(CodeBadMessage, "The quality must be %q, %q, %q or %q.",
 				QualityAuto, QualityHigh, QualityMedium, QualityLow)
+		}
+	case TypeRecord:
+		if m.On == nil {
+			return m, Errorf(CodeBadMessage, "A record message needs on, true or false.")
 		}
 	case TypeLeave:
 	default:

@@ -122,11 +122,13 @@ type Client struct {
 	// invitations counts the host's invitations to the stage.
 	invitations int
 	// lists counts the participants messages.
-	lists    int
-	media    *publishedMedia
-	changed  chan struct{} // closed and replaced on every change
-	pendPub  []webrtc.ICECandidateInit
-	answered bool
+	lists int
+	// recordings are meetd's recording messages, in order.
+	recordings []signal.Message
+	media      *publishedMedia
+	changed    chan struct{} // closed and replaced on every change
+	pendPub    []webrtc.ICECandidateInit
+	answered   bool
 	// subRestarts counts meetd's offers that restarted ICE on the
 	// subscribe connection; pubRestarts the client's own restarts.
 	subRestarts, pubRestarts int
@@ -575,6 +577,11 @@ func (c *Client) handle(m signal.Message) error {
 		if c.media != nil && m.Track == CameraStream {
 			c.media.setActive(m.Active)
 		}
+		c.changedLocked()
+		c.mu.Unlock()
+	case signal.TypeRecording:
+		c.mu.Lock()
+		c.recordings = append(c.recordings, m)
 		c.changedLocked()
 		c.mu.Unlock()
 	case signal.TypeInvited:
