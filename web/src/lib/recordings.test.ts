@@ -158,6 +158,8 @@ describe('signing in', () => {
   it('asks for a login on 401 with meetd’s words, and sends it once given', async () => {
     const seen: (string | null)[] = [];
     const fetcher = async (_url: string, init?: RequestInit) => {
+      // No browser password box over the page's own form.
+      expect(init?.credentials).toBe('omit');
       const auth = new Headers(init?.headers).get('Authorization');
       seen.push(auth);
       if (!auth) return new Response('{"error":"The recordings need the admin password."}', { status: 401 });

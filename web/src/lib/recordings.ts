@@ -246,7 +246,14 @@ export class RecordingsApi {
   private async call(path: string, init: RequestInit = {}): Promise<Response> {
     let res: Response;
     try {
-      res = await this.fetcher(path, { ...init, headers: { ...this.headers(), ...init.headers }, cache: 'no-store' });
+      // credentials 'omit': meetd's 401 carries a basic-auth challenge, which
+      // would otherwise open the browser's own password box before our form.
+      res = await this.fetcher(path, {
+        ...init,
+        headers: { ...this.headers(), ...init.headers },
+        cache: 'no-store',
+        credentials: 'omit',
+      });
     } catch {
       throw new Error(t('recordings.unreachable'));
     }
