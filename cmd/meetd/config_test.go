@@ -155,3 +155,27 @@ func TestFastEgressSetting(t *testing.T) {
 		t.Errorf("MEETD_FAST_EGRESS=maybe: %v, want an error naming it", err)
 	}
 }
+
+// TestParseConfigRecord: sizes with units, the recordings directory under
+// the state directory, recording turned off from the environment, and bad
+// sizes refused in words.
+func TestParseConfigRecord(t *testing.T) {
+	cfg, err := ParseConfig([]string{"-record-max-bytes", "20G", "-state-dir", "/tmp/x"},
+		func(k string) string { return map[string]string{"MEETD_RECORD_MIN_FREE": "512MiB"}[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Record.Enabled || cfg.Record.MaxBytes != 20<<30 || cfg.Record.MinFree != 512<<20 || cfg.Record.Dir != "/tmp/x/recordings" {
+		t.Fatalf("record settings: %+v", cfg.Record)
+	}
+	cfg, err = ParseConfig(nil, func(k string) string { return map[string]string{"MEETD_RECORD": "false"}[k] }, io.Discard)
+	if err != nil || cfg.Record.Enabled || cfg.Record.MinFree != 1<<30 || cfg.Record.MaxBytes != 0 {
+		t.Fatalf("record off: %+v %v", cfg.Record, err)
+	}
+	for _, v := range []string{"lots", "-5G", "12X"} {
+		_, err := ParseConfig([]string{"-record-max-bytes", v}, func(string) string { return "" }, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "-record-max-bytes") || !strings.Contains(err.Error(), "such as") {
+			t.Errorf("-record-max-bytes %q: %v", v, err)
+		}
+	}
+}

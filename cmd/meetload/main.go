@@ -32,6 +32,8 @@ import (
 )
 
 type config struct {
+	// record has W2's host record the meeting (meetd needs -record-dir).
+	record       bool
 	meetd        string
 	meetdArgs    []string
 	url          string
@@ -93,6 +95,7 @@ func mainErr(args []string, out io.Writer) error {
 	fs.BoolVar(&cfg.limits, "limits", true, "measure the kernel's cost per datagram of sendto, sendmmsg and UDP GSO first")
 	views := fs.String("views", "small,medium,large", "w4: the sizes subscribers show the video at, in turn: small, medium or large")
 	fs.BoolVar(&cfg.quiet, "q", false, "no progress on stderr")
+	fs.BoolVar(&cfg.record, "record", false, "w2: the host records the meeting during the window (start meetd with -meetd-args \"-record-dir DIR -ffmpeg none\")")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

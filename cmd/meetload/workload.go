@@ -370,6 +370,14 @@ func (r *run) meeting(ctx context.Context) error {
 	if err := r.waitVideo(ctx, parts, r.wl.n-1); err != nil {
 		return err
 	}
+	if r.cfg.record {
+		if err := parts[0].c.SendRecord(true); err != nil {
+			return err
+		}
+		if _, err := parts[0].c.WaitRecording(ctx, true); err != nil {
+			return fmt.Errorf("recording did not start: %w (%v)", err, parts[0].c.Errors())
+		}
+	}
 	r.setups(parts)
 	if err := r.measure(parts, nil); err != nil {
 		return err

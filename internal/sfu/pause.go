@@ -52,6 +52,9 @@ func (t *Track) checkLayers(now time.Time, idle map[*layer]time.Time) {
 	var resumed []*layer
 	changed := false
 	ls := *t.layers.Load()
+	if len(ls) > 0 && len(t.sinkList()) > 0 {
+		needed[ls[len(ls)-1]] = true // a recording takes the largest
+	}
 	for _, l := range ls {
 		if needed[l] {
 			delete(idle, l)
