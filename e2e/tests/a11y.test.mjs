@@ -40,6 +40,7 @@ test(
       ['/meet', null, '/meet'],
       ['/meet/a11y-check', 'Preview', 'the pre-join page'],
       ['/diagnose', /^meetd works from here/, '/diagnose'],
+      ['/recordings', null, '/recordings'],
       ['/meet/bad%20name', /^Error:/, 'an error page'],
       ['/no/such/page', null, 'the page-not-found page'],
     ]) {

@@ -3,6 +3,8 @@ import { Diagnose } from './pages/Diagnose';
 import { MeetHome } from './pages/MeetHome';
 import { Meeting } from './pages/Meeting';
 import { NotFound } from './pages/NotFound';
+import { Recordings } from './pages/Recordings';
+import { Replay } from './pages/Replay';
 import { Streamer } from './pages/Streamer';
 import { Viewer } from './pages/Viewer';
 
@@ -24,6 +26,10 @@ export function App({ pathname }: { pathname: string }) {
       return <MeetHome />;
     case 'diagnose':
       return <Diagnose />;
+    case 'recordings':
+      return <Recordings />;
+    case 'replay':
+      return <Replay id={route.id} />;
     case 'bad-room':
       return <NotFound path={pathname} problem={route.problem} page={route.page} name={route.name} />;
     case 'not-found':

@@ -7,6 +7,7 @@ import './styles/controls.css';
 import './styles/call.css';
 import './styles/home.css';
 import './styles/panels.css';
+import './styles/recording.css';
 
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html has no #root element');

@@ -15,6 +15,7 @@ import { ControlBar } from './ControlBar';
 import { copyText } from './clipboard';
 import { Icon } from './icons';
 import { PeopleList } from './PeopleList';
+import { RecBadge } from './RecBadge';
 import { SettingsPanel } from './SettingsPanel';
 import { SidePanel } from './SidePanel';
 import { Toasts, type Toast } from './Toasts';
@@ -51,6 +52,7 @@ export function Call({
   devices,
   onDevice,
   onLeaveStage,
+  onRecord,
 }: {
   room: string;
   link: string;
@@ -75,6 +77,8 @@ export function Call({
   onDevice: (kind: 'audio' | 'video', deviceId: string) => void;
   /** Set for a guest who took an invitation to the stage. */
   onLeaveStage?: () => void;
+  /** Record / Stop recording (the host). */
+  onRecord: () => void;
 }) {
   const { t } = useTranslation();
   const narrow = useMediaQuery('(max-width: 600px)');
@@ -125,7 +129,8 @@ export function Call({
     <ViewsContext.Provider value={meeting.views}>
       <div className={`call ${panel ? 'has-panel' : ''}`}>
         <div className="call-main">
-          <section className="call-stage" aria-label={t('call.stage')}>
+          <section className={`call-stage ${state.recording ? 'has-rec' : ''}`} aria-label={t('call.stage')}>
+            {state.recording && <RecBadge recording={state.recording} className="call-rec" />}
             {!joined && !showBanner && (
               <div className="call-banner" role="status">
                 <span className="status-pill is-busy">{status}</span>
@@ -246,6 +251,8 @@ export function Call({
           onSettings={() => onPanel(panel === 'settings' ? null : 'settings')}
           onLeaveStage={onStage && joined ? onLeaveStage : undefined}
           onLeave={onLeave}
+          onRecord={amHost && joined ? onRecord : undefined}
+          recording={state.recording !== null}
         />
       </div>
     </ViewsContext.Provider>

@@ -114,6 +114,10 @@ export interface ControlBarProps {
   /** Back to the audience; only for a guest who took an invitation to the stage. */
   onLeaveStage?: () => void;
   onLeave: () => void;
+  /** Record / Stop recording; only for the host. */
+  onRecord?: () => void;
+  /** The room is being recorded. */
+  recording?: boolean;
 }
 
 /** The bar at the bottom of a call. */
@@ -138,6 +142,17 @@ export function ControlBar(p: ControlBarProps) {
           disabled={!p.canShare && !p.sharing}
           onClick={p.onShare}
         />
+        {p.onRecord && (
+          <button
+            type="button"
+            className={`ctl ctl-record ${p.recording ? 'is-recording' : ''}`}
+            title={p.recording ? t('recording.stopTip') : t('recording.recordTip')}
+            onClick={p.onRecord}
+          >
+            <Icon name={p.recording ? 'stop' : 'record'} />
+            <span className="visually-hidden">{p.recording ? t('recording.stop') : t('recording.record')}</span>
+          </button>
+        )}
         {p.onLeaveStage && (
           <button type="button" className="ctl" title={t('controls.leaveStageTip')} onClick={p.onLeaveStage}>
             <Icon name="personRemove" />

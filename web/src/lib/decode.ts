@@ -12,6 +12,7 @@ import type {
   MediaMessage,
   Participant,
   Quality,
+  RecordingMessage,
   Role,
   RoomKind,
   ServerMessage,
@@ -31,6 +32,7 @@ const clientTypes: Record<ClientMessage['type'], true> = {
   view: true,
   leave: true,
   restart: true,
+  record: true,
 };
 const serverTypes: Record<ServerMessage['type'], true> = {
   joined: true,
@@ -44,6 +46,7 @@ const serverTypes: Record<ServerMessage['type'], true> = {
   chat: true,
   speaker: true,
   layers: true,
+  recording: true,
   error: true,
 };
 
@@ -250,6 +253,18 @@ function candidateMessage(m: Fields): CandidateMessage {
   return out;
 }
 
+function recordingMessage(m: Fields): RecordingMessage {
+  const id = strOrEmpty(m, 'id');
+  if (bool(m, 'on')) {
+    const since = m.since;
+    if (typeof since !== 'number' || !Number.isFinite(since) || since < 0) {
+      throw new ProtocolError('"recording" message needs a time "since" (ms since 1970)');
+    }
+    return { type: 'recording', on: true, id, since, by: strOrEmpty(m, 'by') };
+  }
+  return { type: 'recording', on: false, id, reason: strOrEmpty(m, 'reason') || 'stopped', message: strOrEmpty(m, 'message') };
+}
+
 /**
  * Decodes one message from meetd (the text of a WebSocket frame) and checks
  * its shape. Throws ProtocolError, saying what is wrong, on anything else.
@@ -305,6 +320,8 @@ export function decodeServerMessage(text: string | unknown): ServerMessage {
       if (m.paused !== undefined) out.paused = strList(m, 'paused');
       return out;
     }
+    case 'recording':
+      return recordingMessage(m);
     case 'error':
       return { type: 'error', code: str(m, 'code'), message: str(m, 'message') };
     default:
@@ -352,6 +369,8 @@ export function decodeClientMessage(text: string | unknown): ClientMessage {
     }
     case 'leave':
       return { type: 'leave' };
+    case 'record':
+      return { type: 'record', on: bool(m, 'on') };
     case 'restart':
       if (target(m) !== 'subscribe') throw new ProtocolError('"restart" needs "target": "subscribe"');
       return { type: 'restart', target: 'subscribe' };

@@ -4,6 +4,7 @@ import type { AuthPrompt, Credentials } from './auth';
 import type { ChatEntry } from './chat';
 import type { PeopleChange, RemoteStream } from './participants';
 import type { Participant, Quality, Role, RoomKind } from './protocol';
+import type { RecordingEvent, RecordingState } from './recording';
 import type { SocketFactory } from './signaling';
 
 /** 'auth': the room needs a password (see `auth`); authenticate() joins again. */
@@ -42,6 +43,8 @@ export interface MeetingState {
   remote: ReadonlyMap<string, readonly RemoteStream[]>;
   chat: readonly ChatEntry[];
   media: MediaFlags;
+  /** The room is being recorded (everyone sees it); null when not. */
+  recording: RecordingState | null;
 }
 
 export type MeetingEvent =
@@ -52,6 +55,8 @@ export type MeetingEvent =
   | { type: 'invited' }
   /** The host sent us back to the audience; meetd stopped our publishing. */
   | { type: 'to-audience' }
+  /** A recording started or stopped, or meetd refused our record request. */
+  | { type: 'recording'; event: RecordingEvent }
   /** Something meetd refused, or that failed, while the call goes on. */
   | { type: 'error'; code: string; message: string };
 
@@ -105,5 +110,6 @@ export function initialState(opts: MeetingOptions): MeetingState {
     remote: new Map(),
     chat: [],
     media: { ...media, screen: '' },
+    recording: null,
   };
 }

@@ -12,6 +12,7 @@ import { ChatLog } from './chat';
 import { initialState, type MeetingEvent, type MeetingOptions, type MeetingState } from './meeting-types';
 import { Outgoing } from './outgoing';
 import { diffParticipants } from './participants';
+import { RecordingTracker } from './recording';
 import type { IceServer, Role, ServerMessage } from './protocol';
 import { Session } from './session';
 import type { SignalingClient } from './signaling';
@@ -38,6 +39,7 @@ export class Meeting extends Session {
   /** The host's invitation to the stage waits for an answer. */
   private invited = false;
   private readonly chatLog = new ChatLog();
+  private readonly recording = new RecordingTracker();
   /** publish() was called (or autoPublish); we publish whenever on stage. */
   private wantPublish: boolean;
   private state: MeetingState;
@@ -148,6 +150,13 @@ export class Meeting extends Session {
     return this.sig?.send({ type: 'chat', text: t }) ?? false;
   }
 
+  /** The host starts or stops recording the room; meetd answers with `recording` (or an error). */
+  record(on: boolean): boolean {
+    if (this.state.status !== 'joined') return false;
+    this.recording.requested();
+    return this.sig?.send({ type: 'record', on }) ?? false;
+  }
+
   /** The host moves someone to the stage or the audience. */
   setRole(id: string, role: Role): boolean {
     return this.sig?.send({ type: 'role', id, role }) ?? false;
@@ -205,8 +214,18 @@ export class Meeting extends Session {
         this.firstParticipants = true;
         this.invited = false;
         this.chatLog.rejoined();
+        this.recording.rejoined();
         this.reconnector.reset();
-        this.set({ status: 'joined', error: null, auth: null, unreachable: false, selfId: m.id, role: m.role, kind: m.kind });
+        this.set({
+          status: 'joined',
+          error: null,
+          auth: null,
+          unreachable: false,
+          selfId: m.id,
+          role: m.role,
+          kind: m.kind,
+          recording: null,
+        });
         this.sendMedia();
         // meetd knows nothing of this session's views yet.
         this.views.reset();
@@ -265,6 +284,12 @@ export class Meeting extends Session {
         else await this.subscriber?.candidate(m.candidate);
         return;
       }
+      case 'recording': {
+        const event = this.recording.update(m);
+        this.set({ recording: this.recording.current });
+        if (event) this.emit({ type: 'recording', event });
+        return;
+      }
       case 'error':
         this.serverError(m.code, m.message);
         return;
@@ -294,6 +319,11 @@ export class Meeting extends Session {
   }
 
   private serverError(code: string, message: string): void {
+    const refused = this.recording.refusal(code, message);
+    if (refused) {
+      this.emit({ type: 'recording', event: refused });
+      return;
+    }
     if (code === 'shutting_down') {
       // meetd is restarting: not a failure, come back with the usual backoff.
       this.drop();

@@ -31,6 +31,7 @@ export type ErrorCode =
   | 'bad_credentials'
   | 'server_full'
   | 'too_slow'
+  | 'record_unavailable'
   | 'internal';
 
 /** The error codes listed in docs/protocol.md. Unknown codes are still accepted. */
@@ -55,6 +56,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'bad_credentials',
   'server_full',
   'too_slow',
+  'record_unavailable',
   'internal',
 ];
 
@@ -121,6 +123,12 @@ export interface ViewMessage {
   width: number;
   height: number;
   quality?: Quality;
+}
+
+/** The host (a broadcast's live streamer) starts or stops recording the room. */
+export interface RecordMessage {
+  type: 'record';
+  on: boolean;
 }
 
 export interface LeaveMessage {
@@ -239,6 +247,18 @@ export interface LayersMessage {
   paused?: string[];
 }
 
+/** Why a recording stopped. */
+export type RecordingStopReason = 'stopped' | 'disk_full' | 'ended' | 'error';
+
+/**
+ * The room is being recorded (`on`), from `since` (ms since the epoch), started
+ * by `by`; or the recording stopped, with the reason and words for it. Sent to
+ * everyone in the room, audience too, and right after `joined` while recording.
+ */
+export type RecordingMessage =
+  | { type: 'recording'; on: true; id: string; since: number; by: string }
+  | { type: 'recording'; on: false; id: string; reason: RecordingStopReason | (string & {}); message: string };
+
 export interface ErrorMessage {
   type: 'error';
   code: ErrorCode | (string & {});
@@ -256,7 +276,8 @@ export type ClientMessage =
   | RoleRequestMessage
   | ViewMessage
   | LeaveMessage
-  | RestartMessage;
+  | RestartMessage
+  | RecordMessage;
 
 /** Messages meetd sends. */
 export type ServerMessage =
@@ -271,6 +292,7 @@ export type ServerMessage =
   | ChatMessage
   | SpeakerMessage
   | LayersMessage
+  | RecordingMessage
   | ErrorMessage;
 
 /** Every message of the protocol, in either direction. */

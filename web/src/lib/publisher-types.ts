@@ -4,6 +4,7 @@
 import type { AuthPrompt, Credentials } from './auth';
 import type { RemoteStream } from './participants';
 import type { Participant, Quality } from './protocol';
+import type { RecordingEvent, RecordingState } from './recording';
 import type { SocketFactory } from './signaling';
 
 /**
@@ -31,9 +32,17 @@ export interface PublisherRoom {
   speaker: string;
   /** Media received from guests on stage, by participant id. */
   remote: ReadonlyMap<string, readonly RemoteStream[]>;
+  /** The room is being recorded; null when not. */
+  recording: RecordingState | null;
 }
 
-export const EMPTY_ROOM: PublisherRoom = { selfId: null, participants: [], speaker: '', remote: new Map() };
+export const EMPTY_ROOM: PublisherRoom = {
+  selfId: null,
+  participants: [],
+  speaker: '',
+  remote: new Map(),
+  recording: null,
+};
 
 export interface PublisherOptions {
   room: string;
@@ -42,6 +51,8 @@ export interface PublisherOptions {
   /** The token or password to join with, kept in memory across reconnects. */
   credentials?: Credentials;
   onRoom?: (room: PublisherRoom) => void;
+  /** A recording started or stopped, or meetd refused our record request. */
+  onRecording?: (event: RecordingEvent) => void;
   signalingUrl: string;
   /** The server's host, for error messages. */
   host: string;

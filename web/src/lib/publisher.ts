@@ -19,6 +19,7 @@ import {
   type PublisherRoom,
   type PublisherState,
 } from './publisher-types';
+import { RecordingTracker } from './recording';
 import { Session } from './session';
 import { unreachableMessage, type SignalingClient } from './signaling';
 import type { SubscribeConnection } from './subscribe';
@@ -45,6 +46,7 @@ export class Publisher extends Session {
   private room: PublisherRoom = EMPTY_ROOM;
   private media = { audio: true, video: true };
   private connectTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly recording = new RecordingTracker();
 
   /** How big each guest's video is shown; tiles report to it, it tells meetd (`view`). */
   readonly views: ViewReporter;
@@ -94,6 +96,13 @@ export class Publisher extends Session {
   setMedia(audio: boolean, video: boolean): void {
     this.media = { audio, video };
     if (this.room.selfId) this.sig?.send({ type: 'media', audio, video, screen: '' });
+  }
+
+  /** Starts or stops recording the broadcast; meetd answers with `recording` (or an error). */
+  record(on: boolean): boolean {
+    if (this.room.selfId === null) return false;
+    this.recording.requested();
+    return this.sig?.send({ type: 'record', on }) ?? false;
   }
 
   /** Moves a participant to the stage (an invitation) or back to the audience. */
@@ -161,7 +170,8 @@ export class Publisher extends Session {
     switch (m.type) {
       case 'joined':
         this.iceServers = m.iceServers;
-        this.setRoom({ selfId: m.id });
+        this.recording.rejoined();
+        this.setRoom({ selfId: m.id, recording: null });
         this.sig?.send({ type: 'media', ...this.media, screen: '' });
         // meetd knows nothing of this session's views yet.
         this.views.reset();
@@ -195,6 +205,12 @@ export class Publisher extends Session {
       case 'state':
         this.set({ viewers: m.viewers });
         return;
+      case 'recording': {
+        const event = this.recording.update(m);
+        this.setRoom({ recording: this.recording.current });
+        if (event) this.opts.onRecording?.(event);
+        return;
+      }
       case 'error':
         this.serverError(m.code, m.message);
         return;
@@ -255,6 +271,11 @@ export class Publisher extends Session {
   }
 
   private serverError(code: string, raw: string): void {
+    const refused = this.recording.refusal(code, raw);
+    if (refused) {
+      this.opts.onRecording?.(refused);
+      return;
+    }
     const message = serverErrorText(code, raw);
     if (code === 'shutting_down') {
       // meetd is restarting: not a failure, come back with the usual backoff.

@@ -7,6 +7,8 @@
 //   /meet          meetings home: start a new meeting or join one by name
 //   /meet/NAME     the meeting NAME: pre-join screen, then the call
 //   /diagnose      the connection check
+//   /recordings    the recordings meetd keeps
+//   /recordings/ID the replay of one recording
 
 import { t } from '../i18n';
 export const DEFAULT_ROOM = 'default';
@@ -38,6 +40,8 @@ export type Route =
   | { kind: 'page'; page: Page; room: string }
   | { kind: 'meet-home' }
   | { kind: 'diagnose' }
+  | { kind: 'recordings' }
+  | { kind: 'replay'; id: string }
   | { kind: 'bad-room'; page: Page; name: string; problem: string }
   | { kind: 'not-found'; path: string };
 
@@ -59,6 +63,9 @@ export function parseRoute(pathname: string): Route {
   if (path === '/diagnose') {
     return { kind: 'diagnose' };
   }
+  if (path === '/recordings') {
+    return { kind: 'recordings' };
+  }
 
   const parts = path.split('/'); // ['', 'b', NAME], ['', 'b', NAME, 'viewer'] or ['', 'meet', NAME]
   if (parts[0] === '' && parts[1] === 'meet' && parts.length === 3) {
@@ -66,6 +73,9 @@ export function parseRoute(pathname: string): Route {
     const problem = roomNameProblem(name, 'meeting');
     if (problem !== null) return { kind: 'bad-room', page: 'meeting', name, problem };
     return { kind: 'page', page: 'meeting', room: name };
+  }
+  if (parts[0] === '' && parts[1] === 'recordings' && parts.length === 3 && parts[2] !== '') {
+    return { kind: 'replay', id: decodeSegment(parts[2]) };
   }
   if (parts[0] !== '' || parts[1] !== 'b') {
     return { kind: 'not-found', path: pathname };

@@ -4,6 +4,7 @@ import { Call, type Panel } from '../components/Call';
 import { InviteDialog } from '../components/InviteDialog';
 import { PasswordDialog } from '../components/PasswordDialog';
 import { PreJoin } from '../components/PreJoin';
+import { StopRecordingDialog } from '../components/StopRecordingDialog';
 import { useToasts } from '../components/Toasts';
 import { TopBar } from '../components/TopBar';
 import { trackOf, useLocalMedia, useMuting } from '../hooks/useLocalMedia';
@@ -13,6 +14,7 @@ import type { MeetingEvent } from '../lib/meeting';
 import { serverErrorText, t } from '../i18n';
 import { changeText, displayName } from '../lib/participants';
 import { loadName, saveName } from '../lib/prefs';
+import { recordingEventText } from '../lib/recording';
 import { meetingUrl } from '../lib/rooms';
 import { shortcutOf } from '../lib/shortcuts';
 
@@ -51,6 +53,8 @@ export function Meeting({ room }: { room: string }) {
   const [publishing, setPublishing] = useState(false);
   const [screen, setScreen] = useState<MediaStream | null>(null);
   const [problem, setProblem] = useState<{ title: string; text: string } | null>(null);
+  /** The host asked to stop recording: Stop or Keep recording. */
+  const [confirmStop, setConfirmStop] = useState(false);
   const { toasts, push } = useToasts();
   useTranslation(); // follow a change of language
   const credentials = useCredentials();
@@ -83,6 +87,9 @@ export function Meeting({ room }: { room: string }) {
           setScreen(null);
           media.close();
           push(t('meeting.movedToAudience'));
+          return;
+        case 'recording':
+          push(recordingEventText(e.event), e.event.type === 'refused' ? 'error' : 'info');
           return;
         case 'error':
           push(serverErrorText(e.code, e.message), 'error');
@@ -291,7 +298,17 @@ export function Meeting({ room }: { room: string }) {
         devices={media.devices}
         onDevice={(kind, id) => void media.switchDevice(kind, id)}
         onLeaveStage={role === 'audience' ? leaveStage : undefined}
+        onRecord={() => (state.recording ? setConfirmStop(true) : void meeting.record(true))}
       />
+      {confirmStop && state.recording && (
+        <StopRecordingDialog
+          onStop={() => {
+            setConfirmStop(false);
+            meeting.record(false);
+          }}
+          onCancel={() => setConfirmStop(false)}
+        />
+      )}
       {invited && <InviteDialog onAccept={() => void acceptStage()} onDecline={leaveStage} />}
       {state.status === 'auth' && state.auth && (
         <PasswordDialog

@@ -7,6 +7,9 @@ import { LiveBadge, useLiveSince } from '../components/LiveBadge';
 import { MediaNotices, Notice } from '../components/Notice';
 import { PasswordDialog } from '../components/PasswordDialog';
 import { PeopleList } from '../components/PeopleList';
+import { RecBadge } from '../components/RecBadge';
+import { StopRecordingDialog } from '../components/StopRecordingDialog';
+import { Toasts, useToasts } from '../components/Toasts';
 import { ShareLink } from '../components/ShareLink';
 import { TopBar } from '../components/TopBar';
 import { RemoteAudio, StreamVideo, VideoTile } from '../components/VideoTile';
@@ -16,6 +19,7 @@ import { useTitle } from '../hooks/useTitle';
 import { useQuality, ViewsContext } from '../hooks/useViews';
 import { buildTiles } from '../lib/participants';
 import { loadName, loadQuality } from '../lib/prefs';
+import { recordingEventText } from '../lib/recording';
 import { EMPTY_ROOM, Publisher, type PublisherRoom, type PublisherState } from '../lib/publisher';
 import { viewerUrl } from '../lib/rooms';
 import { signalingUrl, unreachableMessage } from '../lib/signaling';
@@ -35,6 +39,8 @@ export function Streamer({ room }: { room: string }) {
   const credentials = useCredentials();
   const mic = trackOf(stream, 'audio');
   const cam = trackOf(stream, 'video');
+  const { toasts, push } = useToasts();
+  const [confirmStop, setConfirmStop] = useState(false);
 
   const publisher = useMemo(
     () =>
@@ -47,9 +53,10 @@ export function Streamer({ room }: { room: string }) {
         credentials,
         onChange: setPub,
         onRoom: setRoomState,
+        onRecording: (e) => push(recordingEventText(e), e.type === 'refused' ? 'error' : 'info'),
         quality: loadQuality(),
       }),
-    [room, streamRef, credentials],
+    [room, streamRef, credentials, push],
   );
   useEffect(() => () => publisher.stop(), [publisher]);
   // The guests' videos: the remembered quality, nothing while the tab is hidden.
@@ -90,6 +97,7 @@ export function Streamer({ room }: { room: string }) {
     [roomState.remote],
   );
   const viewers = roomState.participants.filter((p) => p.role === 'audience').length;
+  const amHost = roomState.participants.some((p) => p.id === roomState.selfId && p.host);
   const statusClass =
     pub.status === 'live'
       ? 'is-live'
@@ -126,6 +134,7 @@ export function Streamer({ room }: { room: string }) {
             )}
             <div className="stage-badges">
               {liveSince !== null && <LiveBadge since={liveSince} />}
+              {roomState.recording && <RecBadge recording={roomState.recording} />}
               <p data-testid="status" role="status" className={`status-pill ${statusClass}`}>
                 <span className="status-text">{status}</span>
               </p>
@@ -181,6 +190,17 @@ export function Streamer({ room }: { room: string }) {
                 <span className="visually-hidden">{t(camOn ? 'controls.turnOff_camera' : 'controls.turnOn_camera')}</span>
               </button>
             )}
+            {pub.status === 'live' && amHost && (
+              <button
+                type="button"
+                className={`btn ${roomState.recording ? 'btn-danger' : 'btn-tonal'}`}
+                title={roomState.recording ? t('recording.stopTip') : t('recording.recordTip')}
+                onClick={() => (roomState.recording ? setConfirmStop(true) : void publisher.record(true))}
+              >
+                <Icon name={roomState.recording ? 'stop' : 'record'} />
+                {roomState.recording ? t('recording.stop') : t('recording.record')}
+              </button>
+            )}
             {started ? (
               <button type="button" className="btn btn-danger" onClick={() => publisher.stop()}>
                 <Icon name="stop" />
@@ -217,7 +237,7 @@ export function Streamer({ room }: { room: string }) {
                 <PeopleList
                   participants={roomState.participants}
                   selfId={roomState.selfId}
-                  amHost={roomState.participants.some((p) => p.id === roomState.selfId && p.host)}
+                  amHost={amHost}
                   sendBackWords="sendBack"
                   hiddenAudience={Math.max(viewers, pub.viewers ?? 0)}
                   onRole={(id, role) => publisher.setRole(id, role)}
@@ -253,6 +273,16 @@ export function Streamer({ room }: { room: string }) {
           onCancel={() => publisher.stop()}
         />
       )}
+      {confirmStop && roomState.recording && (
+        <StopRecordingDialog
+          onStop={() => {
+            setConfirmStop(false);
+            publisher.record(false);
+          }}
+          onCancel={() => setConfirmStop(false)}
+        />
+      )}
+      <Toasts toasts={toasts} />
     </div>
   );
 }

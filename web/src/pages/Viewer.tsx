@@ -7,6 +7,7 @@ import { InviteDialog } from '../components/InviteDialog';
 import { Notice } from '../components/Notice';
 import { PasswordDialog } from '../components/PasswordDialog';
 import { QualityPicker } from '../components/QualityPicker';
+import { RecBadge } from '../components/RecBadge';
 import { Toasts, useToasts } from '../components/Toasts';
 import { TopBar } from '../components/TopBar';
 import { RemoteAudio, VideoTile } from '../components/VideoTile';
@@ -16,6 +17,7 @@ import { useTitle } from '../hooks/useTitle';
 import { useQuality, useReportViewIn, ViewsContext } from '../hooks/useViews';
 import type { MeetingEvent } from '../lib/meeting';
 import { buildTiles, changeText, displayName } from '../lib/participants';
+import { recordingEventText } from '../lib/recording';
 import { serverErrorText } from '../i18n';
 import { loadName, saveName } from '../lib/prefs';
 import { viewerCountText, viewerPhase, viewerStatus } from '../lib/status';
@@ -56,7 +58,8 @@ export function Viewer({ room }: { room: string }) {
         setOnStage(false);
         media.close();
         push(t('viewer.movedBack'));
-      } else if (e.type === 'error') push(serverErrorText(e.code, e.message), 'error');
+      } else if (e.type === 'recording') push(recordingEventText(e.event));
+      else if (e.type === 'error') push(serverErrorText(e.code, e.message), 'error');
     },
     [push, media.close],
   );
@@ -228,6 +231,7 @@ export function Viewer({ room }: { room: string }) {
               )}
               <div className={isLive ? 'stage-badges' : 'stage-center'}>
                 {isLive && liveSince !== null && <LiveBadge since={liveSince} />}
+                {state?.recording && <RecBadge recording={state.recording} />}
                 <p
                   data-testid="status"
                   role="status"
