@@ -21,6 +21,7 @@ import (
 
 	"github.com/meetd/meetd/internal/access"
 	"github.com/meetd/meetd/internal/client"
+	"github.com/meetd/meetd/internal/cluster"
 	"github.com/meetd/meetd/internal/httpd"
 	"github.com/meetd/meetd/internal/metrics"
 	"github.com/meetd/meetd/internal/portmux"
@@ -85,6 +86,8 @@ type Main struct {
 	pprof *http.Server
 	// access is the rooms' policy, when there is one.
 	access *access.Policy
+	// cluster is this node in its cluster, nil for one node.
+	cluster *cluster.Node
 }
 
 // NewMain makes a Main for cfg.
@@ -129,6 +132,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	perAddr := newPerAddr(m.Config.PerAddr, m.log)
 	m.rooms.SetOpener(client.RoomOpener(perAddr.rooms))
 	met := metrics.New(m.rooms, m.api.Counters(), m.api.BatchStats, client.Stats{})
+	if len(m.Config.Cluster.NATS) > 0 {
+		if err := m.joinCluster(met); err != nil {
+			return err
+		}
+	}
 	env := &client.Env{API: m.api, Rooms: m.rooms, Log: m.log, Metrics: met}
 	if len(m.Config.ICEServers) > 0 {
 		env.ICEServers = []msg.ICEServer{{URLs: m.Config.ICEServers}}
@@ -314,6 +322,11 @@ func (m *Main) stop() {
 	}
 	if m.turn != nil {
 		_ = m.turn.Close()
+	}
+	if m.cluster != nil {
+		// Its node links use the media sockets.
+		m.cluster.Close()
+		m.cluster = nil
 	}
 	if m.api != nil {
 		m.api.Close()

@@ -120,7 +120,9 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		snap := r.Snapshot()
 		rooms[snap.Kind.String()]++
 		for _, p := range snap.Participants {
-			roles[p.Role.String()]++
+			if p.Node == "" { // those of other nodes are theirs to count
+				roles[p.Role.String()]++
+			}
 		}
 		for _, p := range snap.Tracks {
 			kind := "audio"

@@ -96,6 +96,9 @@ type Track interface {
 type Published struct {
 	Publisher string
 	Track     Track
+	// Node is the node of the cluster the publisher is on, empty for this
+	// one: the track came over a node link.
+	Node string
 }
 
 // Participant describes one member.
@@ -111,6 +114,8 @@ type Participant struct {
 	// numbers it, to tell a new invitation from the one before.
 	Invited    bool
 	Invitation uint64
+	// Node is the node of the cluster the member is on, empty for this one.
+	Node string
 }
 
 // ChatMessage is one message of the room's chat.
@@ -150,6 +155,7 @@ type entry struct {
 	screen       string
 	invited      bool
 	invitation   uint64
+	joined       time.Time
 }
 
 // Room is one broadcast or meeting.
@@ -185,6 +191,13 @@ type Room struct {
 
 	// audience spreads out the notifications of audience changes.
 	audience audienceNotice
+
+	// cluster, when the server is a node of one, shares the room with the
+	// other nodes (cluster.go); remote are the members on those nodes, by
+	// node, and relayed the tracks their node links brought, by publisher.
+	cluster Cluster
+	remote  map[string][]RemoteMember
+	relayed map[string][]Track
 }
 
 // changedLocked drops the snapshot of the room before a change. r.mu
@@ -208,7 +221,7 @@ func (r *Room) Kind() Kind { return r.kind }
 
 // mayJoinStageLocked checks whether a member may take the stage by itself.
 func (r *Room) mayJoinStageLocked() error {
-	stage := r.stageLocked()
+	stage := r.stageLocked() + r.remoteStageLocked()
 	if r.kind == Broadcast && stage > 0 {
 		return ErrAlreadyLive
 	}
@@ -240,7 +253,7 @@ func (r *Room) join(m Member, role Role, name string, maxParticipants int) error
 		r.viewers++
 		name = fmt.Sprintf("%s %d", UnnamedViewer, r.viewers)
 	}
-	r.members[m.ID()] = &entry{member: m, role: role, name: name}
+	r.members[m.ID()] = &entry{member: m, role: role, name: name, joined: time.Now()}
 	r.order = append(r.order, m.ID())
 	if r.host == "" && role == Stage {
 		r.host = m.ID()
@@ -320,7 +333,7 @@ func (r *Room) Accept(m Member) error {
 func (r *Room) Move(by Member, target string, role Role) error {
 	r.mu.Lock()
 	self := target == by.ID()
-	if r.host != by.ID() && (!self || role != Audience) {
+	if r.clusterHostLocked() != by.ID() && (!self || role != Audience) {
 		r.mu.Unlock()
 		return ErrNotHost
 	}
@@ -435,9 +448,23 @@ func (r *Room) Chat(m Member, text string) error {
 		r.mu.Unlock()
 		return ErrNotMember
 	}
+	msg := ChatMessage{From: m.ID(), Name: e.name, Text: text, Time: time.Now().UTC()}
+	if r.cluster != nil {
+		r.mu.Unlock()
+		return r.cluster.Chat(r, msg)
+	}
+	r.addChatLocked(msg)
+	r.mu.Unlock()
+	r.notify()
+	return nil
+}
+
+// addChatLocked keeps msg in the chat history, numbered. r.mu must be
+// held.
+func (r *Room) addChatLocked(msg ChatMessage) {
 	r.changedLocked()
 	r.chatSeq++
-	msg := ChatMessage{Seq: r.chatSeq, From: m.ID(), Name: e.name, Text: text, Time: time.Now().UTC()}
+	msg.Seq = r.chatSeq
 	r.chat = append(r.chat, msg)
 	r.chatBytes += r.budget.take(msg)
 	drop := 0
@@ -446,9 +473,6 @@ func (r *Room) Chat(m Member, text string) error {
 		drop++
 	}
 	r.chat = slices.Delete(r.chat, 0, drop)
-	r.mu.Unlock()
-	r.notify()
-	return nil
 }
 
 // ChatSince returns the kept messages after seq.
@@ -556,6 +580,9 @@ func (r *Room) snapshotLocked() Snapshot {
 			Invited: e.invited, Invitation: e.invitation,
 		})
 	}
+	if r.remote != nil || r.relayed != nil {
+		r.remoteSnapshotLocked(&s)
+	}
 	s.Live = len(s.Tracks) > 0
 	s.WasLive = r.wasLive
 	return s
@@ -579,8 +606,16 @@ func (r *Room) Size() int {
 	return len(r.members)
 }
 
-// notify tells every member that the room changed.
+// notify tells every member, and the cluster, that the room changed.
 func (r *Room) notify() {
+	if r.cluster != nil {
+		r.cluster.Changed(r)
+	}
+	r.notifyMembers()
+}
+
+// notifyMembers tells every member that the room changed.
+func (r *Room) notifyMembers() {
 	for _, m := range r.memberList() {
 		m.Notify()
 	}
