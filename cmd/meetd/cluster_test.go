@@ -1,0 +1,229 @@
+package main
+
+// Tests of a cluster of meetd nodes (docs/cluster.md): real nodes on
+// loopback, differing only in their -addr and media ports, joined through
+// an in-process NATS server with JetStream, and real pion clients.
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/meetd/meetd/internal/signal"
+	"github.com/meetd/meetd/internal/testclient"
+)
+
+// startNATS runs a NATS server with JetStream on a loopback port for the
+// test and returns its URL.
+func startNATS(t *testing.T) (*natsserver.Server, string) {
+	t.Helper()
+	s, err := natsserver.NewServer(&natsserver.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		cannotRun(t, "the in-process NATS server did not start")
+	}
+	t.Cleanup(s.Shutdown)
+	return s, s.ClientURL()
+}
+
+// runNode starts a meetd node of the cluster served by natsURL, with the
+// default node name (the host's name and its port).
+func runNode(t *testing.T, natsURL string) (*Main, string) {
+	t.Helper()
+	m := runMeetd(t, Config{Cluster: ClusterConfig{NATS: []string{natsURL}}})
+	return m, "ws://" + m.Addr() + "/ws"
+}
+
+// waitNodes waits until every node sees all of them.
+func waitNodes(t *testing.T, ctx context.Context, nodes ...*Main) {
+	t.Helper()
+	waitUntil(t, ctx, "the nodes to see each other", func() bool {
+		for _, m := range nodes {
+			if m.cluster.Stats().Nodes != len(nodes) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// A streamer on node A, viewers on node B: they play, with no packet
+// lost, and the streamer's tracks cross to B once for both.
+func TestClusterBroadcast(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, url := startNATS(t)
+	a, urlA := runNode(t, url)
+	b, urlB := runNode(t, url)
+	waitNodes(t, ctx, a, b)
+
+	streamer := goLive(t, ctx, urlA, "show", testclient.Options{Name: "Sam"})
+	defer streamer.Close()
+	viewers := joinAudience(t, ctx, urlB, "show", 2)
+
+	v := viewers[0]
+	if err := v.Wait(ctx, "the streamer in the list", func() bool {
+		p, ok := v.Participant(streamer.ID())
+		return ok && p.Role == signal.RoleStage && p.Host
+	}); err != nil {
+		t.Fatalf("%v: %+v", err, v.Participants())
+	}
+	if err := streamer.Wait(ctx, "2 viewers counted", func() bool {
+		st, ok := streamer.LastState()
+		return ok && st.Viewers != nil && *st.Viewers == 2
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if s := a.cluster.Stats(); s.LinksOut != 1 || s.TracksOut != 2 {
+		t.Errorf("node A sends %d links with %d tracks, want 1 link with 2 (audio and video) for 2 viewers", s.LinksOut, s.TracksOut)
+	}
+	if s := b.cluster.Stats(); s.LinksIn != 1 || s.TracksIn != 2 {
+		t.Errorf("node B receives %d links with %d tracks, want 1 with 2", s.LinksIn, s.TracksIn)
+	}
+	// A second streamer on B is refused: one per broadcast, cluster-wide.
+	second := dial(t, ctx, urlB, testclient.Options{})
+	defer second.Close()
+	if err := second.Join(ctx, "show", signal.RoleStage); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.WaitError(ctx, signal.CodeAlreadyLive); err != nil {
+		t.Fatal(err)
+	}
+	// The viewers' media goes on flowing, in order.
+	for i, v := range viewers {
+		n := v.Stats(webrtc.RTPCodecTypeVideo).Packets
+		if err := v.WaitMedia(ctx, 0, n+50); err != nil {
+			t.Fatal(err)
+		}
+		expectNoLoss(t, "viewer "+string(rune('1'+i)), v)
+	}
+	body := metricsOf(t, b)
+	for _, want := range []string{"meetd_cluster_nodes 2", `meetd_cluster_links{direction="in"} 1`,
+		`meetd_cluster_relayed_tracks{direction="in"} 2`, "meetd_cluster_nats_connected 1"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics of node B lacks %q", want)
+		}
+	}
+}
+
+// metricsOf reads a node's /metrics.
+func metricsOf(t *testing.T, m *Main) string {
+	t.Helper()
+	resp, err := http.Get("http://" + m.Addr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// A meeting with one participant on each node: each gets the other's
+// media and chat, and one who joins later gets the chat's history.
+func TestClusterMeeting(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, url := startNATS(t)
+	a, urlA := runNode(t, url)
+	b, urlB := runNode(t, url)
+	waitNodes(t, ctx, a, b)
+
+	ana := joinMeeting(t, ctx, urlA, "standup", testclient.Options{Name: "Ana"})
+	defer ana.Close()
+	ben := joinMeeting(t, ctx, urlB, "standup", testclient.Options{Name: "Ben"})
+	defer ben.Close()
+	waitAllMedia(t, ctx, []*testclient.Client{ana, ben}, []string{"Ana", "Ben"}, nil)
+
+	for _, c := range []*testclient.Client{ana, ben} {
+		if err := c.Wait(ctx, "both in the list, one host", func() bool {
+			ps := c.Participants()
+			hosts := 0
+			for _, p := range ps {
+				if p.Host {
+					hosts++
+				}
+			}
+			pa, okA := c.Participant(ana.ID())
+			_, okB := c.Participant(ben.ID())
+			return okA && okB && hosts == 1 && pa.Host && pa.Audio && pa.Video
+		}); err != nil {
+			t.Fatalf("%v: %+v", err, c.Participants())
+		}
+	}
+
+	if err := ana.SendChat("hello from A"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ben.SendChat("hello from B"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*testclient.Client{ana, ben} {
+		if err := c.Wait(ctx, "both chat messages", func() bool { return hasChat(c, "hello from A", "hello from B") }); err != nil {
+			t.Fatalf("%v: %+v", err, c.Chat())
+		}
+	}
+	late := enterMeeting(t, ctx, urlA, "standup", testclient.Options{Name: "Cy"})
+	defer late.Close()
+	if err := late.Wait(ctx, "the chat's history", func() bool { return hasChat(late, "hello from A", "hello from B") }); err != nil {
+		t.Fatalf("%v: %+v", err, late.Chat())
+	}
+}
+
+// hasChat says whether c received every text.
+func hasChat(c *testclient.Client, texts ...string) bool {
+	for _, text := range texts {
+		found := false
+		for _, m := range c.Chat() {
+			found = found || m.Text == text
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// A node that dies without a word: its participants leave the lists of
+// the others within 5 seconds, and its tracks their stages.
+func TestClusterNodeGone(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, url := startNATS(t)
+	a, urlA := runNode(t, url)
+	b, urlB := runNode(t, url)
+	waitNodes(t, ctx, a, b)
+
+	ana := joinMeeting(t, ctx, urlA, "standup", testclient.Options{Name: "Ana"})
+	defer ana.Close()
+	ben := joinMeeting(t, ctx, urlB, "standup", testclient.Options{Name: "Ben"})
+	defer ben.Close()
+	if err := ana.WaitFrom(ctx, ben.ID(), "video", 20); err != nil {
+		t.Fatal(err)
+	}
+
+	b.cluster.Kill()
+	gone, cancelGone := context.WithTimeout(ctx, 5*time.Second)
+	defer cancelGone()
+	if err := ana.Wait(gone, "Ben gone from Ana's list", func() bool {
+		_, ok := ana.Participant(ben.ID())
+		return !ok
+	}); err != nil {
+		t.Fatalf("%v: %+v", err, ana.Participants())
+	}
+	waitUntil(t, ctx, "node A to count one node", func() bool { return a.cluster.Stats().Nodes == 1 })
+}
