@@ -24,8 +24,16 @@ import (
 // test and returns its URL.
 func startNATS(t *testing.T) (*natsserver.Server, string) {
 	t.Helper()
+	s := startNATSAt(t, -1, t.TempDir())
+	return s, s.ClientURL()
+}
+
+// startNATSAt runs a NATS server with JetStream on port (-1: any), keeping
+// its streams in dir: a server started again there has them back.
+func startNATSAt(t *testing.T, port int, dir string) *natsserver.Server {
+	t.Helper()
 	s, err := natsserver.NewServer(&natsserver.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +43,7 @@ func startNATS(t *testing.T) (*natsserver.Server, string) {
 		cannotRun(t, "the in-process NATS server did not start")
 	}
 	t.Cleanup(s.Shutdown)
-	return s, s.ClientURL()
+	return s
 }
 
 // runNode starts a meetd node of the cluster served by natsURL, with the
@@ -226,4 +234,72 @@ func TestClusterNodeGone(t *testing.T) {
 		t.Fatalf("%v: %+v", err, ana.Participants())
 	}
 	waitUntil(t, ctx, "node A to count one node", func() bool { return a.cluster.Stats().Nodes == 1 })
+}
+
+// NATS away for 10 seconds: the media already flowing between the nodes
+// keeps flowing, nobody leaves a list, and what changed meanwhile (a
+// viewer who joined on the other node) is known everywhere once NATS is
+// back.
+func TestClusterNATSAway(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	port, dir := freePort(t), t.TempDir()
+	ns := startNATSAt(t, port, dir)
+	url := ns.ClientURL()
+	a, urlA := runNode(t, url)
+	b, urlB := runNode(t, url)
+	waitNodes(t, ctx, a, b)
+	streamer := goLive(t, ctx, urlA, "show", testclient.Options{Name: "Sam"})
+	defer streamer.Close()
+	v := joinAudience(t, ctx, urlB, "show", 1)[0]
+
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	waitUntil(t, ctx, "both nodes to lose NATS", func() bool {
+		return !a.cluster.Stats().Connected && !b.cluster.Stats().Connected
+	})
+	// Away for 10 s (the outage the cluster must ride out; a wait on the
+	// clock is the point here). Meanwhile a viewer joins on B.
+	away := time.Now()
+	before := v.Stats(webrtc.RTPCodecTypeVideo).Packets
+	late := dial(t, ctx, urlB, testclient.Options{})
+	defer late.Close()
+	join(t, ctx, late, "show", signal.RoleAudience)
+	waitMedia(t, ctx, "viewer who joined while NATS was away", late)
+	for time.Since(away) < 10*time.Second {
+		if _, ok := v.Participant(streamer.ID()); !ok {
+			t.Fatalf("the streamer left the viewer's list while NATS was away: %+v", v.Participants())
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	if got := v.Stats(webrtc.RTPCodecTypeVideo).Packets - before; got < 100 {
+		t.Errorf("the viewer on B got %d video packets in the 10 s NATS was away, want them flowing", got)
+	}
+	expectNoLoss(t, "viewer", v)
+
+	startNATSAt(t, port, dir)
+	waitUntil(t, ctx, "both nodes to reconnect", func() bool {
+		return a.cluster.Stats().Connected && b.cluster.Stats().Connected
+	})
+	back := time.Now()
+	defer func() { t.Logf("caught up %v after NATS came back", time.Since(back)) }()
+	if err := streamer.Wait(ctx, "the viewer who joined meanwhile counted on A", func() bool {
+		st, ok := streamer.LastState()
+		return ok && st.Viewers != nil && *st.Viewers == 2
+	}); err != nil {
+		st, _ := streamer.LastState()
+		t.Fatalf("%v: %+v", err, st)
+	}
+	if err := late.SendChat("back"); err != nil {
+		t.Fatal(err)
+	}
+	if err := streamer.Wait(ctx, "chat after NATS came back", func() bool { return hasChat(streamer, "back") }); err != nil {
+		t.Fatal(err)
+	}
+	waitNodes(t, ctx, a, b)
+	expectNoLoss(t, "viewer", v)
 }

@@ -40,6 +40,9 @@ const (
 	chatStream    = "MEETD_CHAT"
 	chatSubject   = "meetd.chat"
 	linkSubject   = "meetd.link"
+	// beatSubject.<node> carries the node's heartbeats; an empty one
+	// says it leaves.
+	beatSubject = "meetd.heartbeat"
 )
 
 // Config is how a node joins its cluster.
@@ -122,6 +125,9 @@ type roomState struct {
 	// applied are the nodes whose members r holds now.
 	applied map[string]bool
 	stop    context.CancelFunc
+	// rewatch and rechat make the room's watch and chat consumer start
+	// anew (NATS came back).
+	rewatch, rechat chan struct{}
 }
 
 // Name makes s a node name NATS can use in keys and subjects: letters,
@@ -184,8 +190,8 @@ func (n *Node) setup() error {
 		return err
 	}
 	if n.nodes, err = n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: nodesBucket, Description: "meetd nodes alive: each puts its key every second",
-		TTL: 10 * nodeTimeout, Storage: jetstream.MemoryStorage,
+		Bucket: nodesBucket, Description: "meetd nodes: each puts its key every second",
+		TTL: 10 * nodeTimeout, Storage: jetstream.FileStorage,
 	}); err != nil {
 		return fmt.Errorf("NATS bucket %s (is JetStream on? nats-server -js): %w", nodesBucket, err)
 	}
@@ -239,6 +245,8 @@ func (n *Node) Close() {
 			_ = n.members.Delete(ctx, k)
 		}
 		_ = n.nodes.Delete(ctx, n.name)
+		_ = n.nc.Publish(beatSubject+"."+n.name, nil)
+		_ = n.nc.Flush()
 	}
 	_ = n.sub.Unsubscribe()
 	n.nc.Close()
@@ -289,6 +297,11 @@ func (n *Node) heartbeat() {
 	defer t.Stop()
 	value, _ := json.Marshal(nodeInfo{MediaAddr: n.mediaAddr})
 	for {
+		// Not held for the connection's return: a late heartbeat says
+		// nothing.
+		if n.nc.IsConnected() {
+			_ = n.nc.Publish(beatSubject+"."+n.name, value)
+		}
 		ctx, cancel := context.WithTimeout(n.ctx, heartbeatEvery)
 		_, err := n.nodes.Put(ctx, n.name, value)
 		cancel()
@@ -314,55 +327,55 @@ func (n *Node) reconnected(c *nats.Conn) {
 	n.log.Info("NATS connection back", "url", c.ConnectedUrlRedacted())
 	n.mu.Lock()
 	n.since = time.Now()
-	for k := range n.rooms {
+	for k, rs := range n.rooms {
 		n.dirty[k] = true
+		for _, c := range []chan struct{}{rs.rewatch, rs.rechat} {
+			select {
+			case c <- struct{}{}:
+			default:
+			}
+		}
 	}
 	n.mu.Unlock()
 	n.wake()
 }
 
-// watchNodes follows the nodes bucket, and counts a node gone once it
-// has not been heard from for nodeTimeout.
+// watchNodes follows the heartbeats, and counts a node gone once it has
+// not been heard from for nodeTimeout. They come on a plain subject, not
+// from the nodes bucket: a subscription is back as soon as the connection
+// is, where a watch of the bucket (a JetStream consumer) may take seconds
+// to be made anew after NATS restarted, and every node would seem gone.
 func (n *Node) watchNodes() {
 	defer n.wg.Done()
+	beats := make(chan *nats.Msg, 256)
+	sub, err := n.nc.ChanSubscribe(beatSubject+".*", beats)
+	if err != nil {
+		n.log.Error("heartbeats", "err", err)
+		return
+	}
+	defer func() { _ = sub.Unsubscribe() }()
 	t := time.NewTicker(heartbeatEvery / 2)
 	defer t.Stop()
-	var updates <-chan jetstream.KeyValueEntry
 	for {
-		if updates == nil {
-			w, err := n.nodes.WatchAll(n.ctx)
-			if err != nil {
-				if n.ctx.Err() != nil {
-					return
-				}
-				n.log.Debug("watch nodes", "err", err)
-			} else {
-				updates = w.Updates()
-				defer func() { _ = w.Stop() }()
-			}
-		}
 		select {
 		case <-n.ctx.Done():
 			return
-		case e, ok := <-updates:
-			if !ok {
-				updates = nil
-				continue
-			}
-			if e == nil || e.Key() == n.name {
+		case m := <-beats:
+			node := m.Subject[len(beatSubject)+1:]
+			if node == n.name {
 				continue
 			}
 			n.mu.Lock()
-			_, known := n.alive[e.Key()]
-			if e.Operation() == jetstream.KeyValuePut {
-				n.alive[e.Key()] = time.Now()
+			_, known := n.alive[node]
+			if len(m.Data) > 0 {
+				n.alive[node] = time.Now()
 			} else {
-				delete(n.alive, e.Key())
+				delete(n.alive, node)
 			}
-			_, now := n.alive[e.Key()]
+			_, now := n.alive[node]
 			n.mu.Unlock()
 			if known != now {
-				n.log.Info("node", "peer", e.Key(), "alive", now)
+				n.log.Info("node", "peer", node, "alive", now)
 				n.nodesChanged()
 			}
 		case <-t.C:

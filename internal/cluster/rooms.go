@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -60,7 +61,8 @@ func keyOf(r *room.Room) roomKey { return roomKey{r.Kind(), r.Name()} }
 func (n *Node) Opened(r *room.Room) {
 	k := keyOf(r)
 	ctx, stop := context.WithCancel(n.ctx)
-	rs := &roomState{r: r, remote: map[string][]room.RemoteMember{}, applied: map[string]bool{}, stop: stop}
+	rs := &roomState{r: r, remote: map[string][]room.RemoteMember{}, applied: map[string]bool{}, stop: stop,
+		rewatch: make(chan struct{}, 1), rechat: make(chan struct{}, 1)}
 	n.mu.Lock()
 	if old := n.rooms[k]; old != nil {
 		old.stop()
@@ -70,7 +72,7 @@ func (n *Node) Opened(r *room.Room) {
 	n.mu.Unlock()
 	n.wg.Add(2)
 	go n.watchRoom(ctx, k, rs)
-	go n.followChat(ctx, k, r)
+	go n.followChat(ctx, k, rs)
 	n.relayTo(k, r)
 	n.wake()
 }
@@ -118,27 +120,44 @@ func (n *Node) Chat(r *room.Room, msg room.ChatMessage) error {
 	return n.nc.Publish(chatSubject+"."+keyOf(r).key(), data)
 }
 
-// followChat feeds r the room's chat: what the stream kept, then what
-// comes.
-func (n *Node) followChat(ctx context.Context, k roomKey, r *room.Room) {
+// followChat feeds the room the chat: what the stream kept, then what
+// comes. When NATS comes back it follows anew from the last message it
+// had, at once rather than when the consumer finds out by itself.
+func (n *Node) followChat(ctx context.Context, k roomKey, rs *roomState) {
 	defer n.wg.Done()
+	var last atomic.Uint64 // the stream sequence of the last message had
 	for ctx.Err() == nil {
-		cons, err := n.js.OrderedConsumer(ctx, chatStream, jetstream.OrderedConsumerConfig{
+		cfg := jetstream.OrderedConsumerConfig{
 			FilterSubjects: []string{chatSubject + "." + k.key()}, DeliverPolicy: jetstream.DeliverAllPolicy,
-		})
+		}
+		if seq := last.Load(); seq > 0 {
+			cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, seq+1
+		}
+		cons, err := n.js.OrderedConsumer(ctx, chatStream, cfg)
 		if err == nil {
 			var cc jetstream.ConsumeContext
 			cc, err = cons.Consume(func(m jetstream.Msg) {
+				if meta, err := m.Metadata(); err == nil {
+					if meta.Sequence.Stream <= last.Load() {
+						return // had already
+					}
+					last.Store(meta.Sequence.Stream)
+				}
 				var c chatMessage
 				if json.Unmarshal(m.Data(), &c) != nil {
 					return
 				}
-				r.AddChat(room.ChatMessage{From: c.From, Name: c.Name, Text: c.Text, Time: c.Time})
+				rs.r.AddChat(room.ChatMessage{From: c.From, Name: c.Name, Text: c.Text, Time: c.Time})
 			})
 			if err == nil {
-				<-ctx.Done()
-				cc.Stop()
-				return
+				select {
+				case <-ctx.Done():
+					cc.Stop()
+					return
+				case <-rs.rechat:
+					cc.Stop()
+					continue
+				}
 			}
 		}
 		n.log.Debug("follow chat", "room", k.key(), "err", err)
@@ -163,7 +182,19 @@ func (n *Node) watchRoom(ctx context.Context, k roomKey, rs *roomState) {
 				continue
 			}
 		}
-		for e := range w.Updates() {
+		updates := w.Updates()
+	watch:
+		for {
+			var e jetstream.KeyValueEntry
+			var ok bool
+			select {
+			case e, ok = <-updates:
+				if !ok {
+					break watch
+				}
+			case <-rs.rewatch:
+				break watch
+			}
 			if e == nil {
 				continue
 			}
