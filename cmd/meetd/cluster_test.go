@@ -303,3 +303,34 @@ func TestClusterNATSAway(t *testing.T) {
 	waitNodes(t, ctx, a, b)
 	expectNoLoss(t, "viewer", v)
 }
+
+// WHIP into node A, WHEP from node B: the player on B plays the
+// broadcast published on A.
+func TestClusterWHIPToWHEP(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, url := startNATS(t)
+	a, urlA := runNode(t, url)
+	b, urlB := runNode(t, url)
+	waitNodes(t, ctx, a, b)
+
+	pub, err := testclient.PublishWHIP(ctx, httpBase(urlA)+"/whip/obs", testclient.HTTPOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	watcher := dial(t, ctx, urlA, testclient.Options{})
+	defer watcher.Close()
+	join(t, ctx, watcher, "obs", signal.RoleAudience)
+	waitMedia(t, ctx, "viewer on A", watcher)
+	// Live: the player's first try plays, though nothing of the broadcast
+	// was on B before it came.
+	player, err := testclient.PlayWHEP(ctx, httpBase(urlB)+"/whep/obs", testclient.HTTPOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer player.Close()
+	waitUntil(t, ctx, "WHEP audio and video on B", func() bool {
+		return player.Packets(webrtc.RTPCodecTypeAudio) > 25 && player.Packets(webrtc.RTPCodecTypeVideo) > 25
+	})
+}

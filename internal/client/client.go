@@ -133,9 +133,12 @@ type Client struct {
 	lastSpeaker        *string
 	chatSeq            uint64
 	chatSynced         bool
-	chatLimit          *rate.Limiter
-	msgLimit           *rate.Limiter
-	dropped            floodMeter
+	// relayWaited is how long a WHEP player waited for a broadcast's
+	// tracks to come from another node (playback.go).
+	relayWaited time.Duration
+	chatLimit   *rate.Limiter
+	msgLimit    *rate.Limiter
+	dropped     floodMeter
 }
 
 // maxDropped is how many messages over the rate limit, within

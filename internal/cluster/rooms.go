@@ -196,6 +196,8 @@ func (n *Node) watchRoom(ctx context.Context, k roomKey, rs *roomState) {
 				break watch
 			}
 			if e == nil {
+				// The entries there were are in.
+				rs.r.MarkSynced()
 				continue
 			}
 			node := e.Key()[strings.LastIndexByte(e.Key(), '.')+1:]

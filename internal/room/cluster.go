@@ -106,6 +106,15 @@ func (r *Room) SetRelayed(publisher string, tracks []Track) {
 	r.notifyMembers()
 }
 
+// MarkSynced tells that the room has heard from the cluster what the
+// other nodes hold of it (their members, when it opened here).
+func (r *Room) MarkSynced() { r.synced.Store(true) }
+
+// Synced says whether the room knows what the other nodes hold of it: a
+// room of one node always does; one that just opened on a node of a
+// cluster does once the cluster has told it.
+func (r *Room) Synced() bool { return r.cluster == nil || r.synced.Load() }
+
 // AddChat adds a message the cluster delivered (from a member on any
 // node) to the room's chat.
 func (r *Room) AddChat(msg ChatMessage) {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -198,6 +199,7 @@ type Room struct {
 	cluster Cluster
 	remote  map[string][]RemoteMember
 	relayed map[string][]Track
+	synced  atomic.Bool
 }
 
 // changedLocked drops the snapshot of the room before a change. r.mu
