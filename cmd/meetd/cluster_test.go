@@ -117,6 +117,17 @@ func TestClusterBroadcast(t *testing.T) {
 		}
 		expectNoLoss(t, "viewer "+string(rune('1'+i)), v)
 	}
+	// A viewer who comes later on B asks for a keyframe: it crosses the
+	// link and reaches the streamer on A, and the viewer's video starts
+	// with one.
+	asked := streamer.KeyframeRequests()
+	late := joinAudience(t, ctx, urlB, "show", 1)[0]
+	waitUntil(t, ctx, "the late viewer's keyframe request to reach the streamer", func() bool {
+		return streamer.KeyframeRequests() > asked
+	})
+	if st := late.Stats(webrtc.RTPCodecTypeVideo); len(st.FirstIsKeyframe) == 0 || !st.FirstIsKeyframe[0] {
+		t.Errorf("the late viewer's video did not start with a keyframe: %+v", st)
+	}
 	body := metricsOf(t, b)
 	for _, want := range []string{"meetd_cluster_nodes 2", `meetd_cluster_links{direction="in"} 1`,
 		`meetd_cluster_relayed_tracks{direction="in"} 2`, "meetd_cluster_nats_connected 1"} {
