@@ -8,6 +8,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -343,5 +344,51 @@ func TestClusterWHIPToWHEP(t *testing.T) {
 	defer player.Close()
 	waitUntil(t, ctx, "WHEP audio and video on B", func() bool {
 		return player.Packets(webrtc.RTPCodecTypeAudio) > 25 && player.Packets(webrtc.RTPCodecTypeVideo) > 25
+	})
+}
+
+// Two streamers going live on two nodes at the same moment: one gets the
+// broadcast, the other already_live; once the first leaves, the stage is
+// free again.
+func TestClusterOneStreamer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, url := startNATS(t)
+	a, urlA := runNode(t, url)
+	b, urlB := runNode(t, url)
+	waitNodes(t, ctx, a, b)
+
+	streamers := []*testclient.Client{dial(t, ctx, urlA, testclient.Options{}), dial(t, ctx, urlB, testclient.Options{})}
+	defer streamers[0].Close()
+	defer streamers[1].Close()
+	done := make(chan error, 2)
+	for _, s := range streamers {
+		go func() { done <- s.Join(ctx, "show", signal.RoleStage) }()
+	}
+	for range streamers {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Join returns at joined or at an error.
+	var won, lost []*testclient.Client
+	for _, s := range streamers {
+		if s.ID() != "" && len(s.Errors()) == 0 {
+			won = append(won, s)
+		} else {
+			lost = append(lost, s)
+		}
+	}
+	if len(won) != 1 {
+		t.Fatalf("%d streamers got the broadcast, want 1", len(won))
+	}
+	if errs := lost[0].Errors(); len(errs) == 0 || errs[0].Code != signal.CodeAlreadyLive {
+		t.Fatalf("the second streamer got %+v, want already_live", errs)
+	}
+	won[0].Close()
+	waitUntil(t, ctx, "the stage free again", func() bool {
+		c := dial(t, ctx, []string{urlA, urlB}[slices.Index(streamers, lost[0])], testclient.Options{})
+		defer c.Close()
+		return c.Join(ctx, "show", signal.RoleStage) == nil && c.ID() != "" && len(c.Errors()) == 0
 	})
 }

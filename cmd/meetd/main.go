@@ -138,6 +138,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}
 	env := &client.Env{API: m.api, Rooms: m.rooms, Log: m.log, Metrics: met}
+	if m.cluster != nil {
+		env.Stages = m.cluster
+	}
 	if len(m.Config.ICEServers) > 0 {
 		env.ICEServers = []msg.ICEServer{{URLs: m.Config.ICEServers}}
 	}

@@ -51,6 +51,12 @@ type Env struct {
 	// TURNRevoke, when set, is called once when a client goes away, so
 	// that its TURN credentials stop working and its relays close.
 	TURNRevoke func(participant string)
+
+	// Stages, when meetd is a node of a cluster, holds the one streamer
+	// of each broadcast cluster-wide.
+	Stages interface {
+		ClaimStage(name, participant string) error
+	}
 }
 
 // Conn is how a client exchanges messages: a WebSocket (*signal.Conn), or

@@ -68,6 +68,7 @@ type Node struct {
 	js        jetstream.JetStream
 	nodes     jetstream.KeyValue
 	members   jetstream.KeyValue
+	stages    jetstream.KeyValue
 	ctx       context.Context
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -89,6 +90,8 @@ type Node struct {
 	dirty map[roomKey]bool
 	out   map[string]*outLink
 	in    map[string]*inLink
+	// claims are the broadcasts' stages this node holds (stage.go).
+	claims map[string]claim
 
 	stats Stats
 }
@@ -153,7 +156,7 @@ func Start(cfg Config) (*Node, error) {
 		name: cfg.Name, mediaAddr: cfg.MediaAddr, api: cfg.API, log: cfg.Log.With("node", cfg.Name),
 		ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1),
 		alive: map[string]time.Time{}, since: time.Now(), rooms: map[roomKey]*roomState{}, dirty: map[roomKey]bool{},
-		out: map[string]*outLink{}, in: map[string]*inLink{},
+		out: map[string]*outLink{}, in: map[string]*inLink{}, claims: map[string]claim{},
 	}
 	var err error
 	n.nc, err = nats.Connect(strings.Join(cfg.URLs, ","),
@@ -201,6 +204,12 @@ func (n *Node) setup() error {
 	}); err != nil {
 		return fmt.Errorf("NATS bucket %s: %w", membersBucket, err)
 	}
+	if n.stages, err = n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: stagesBucket, Description: "meetd broadcasts: who holds each one's stage",
+		Storage: jetstream.FileStorage,
+	}); err != nil {
+		return fmt.Errorf("NATS bucket %s: %w", stagesBucket, err)
+	}
 	if _, err = n.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: chatStream, Description: "meetd chat: the last messages of each room",
 		Subjects: []string{chatSubject + ".>"}, MaxMsgsPerSubject: room.ChatHistory,
@@ -228,10 +237,17 @@ func (n *Node) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	n.mu.Lock()
-	keys := make([]string, 0, len(n.rooms))
+	keys := make([]string, 0, len(n.rooms)+len(n.dirty))
 	for k := range n.rooms {
 		keys = append(keys, k.key()+"."+n.name)
 	}
+	for k := range n.dirty {
+		if n.rooms[k] == nil { // closed: not written since
+			keys = append(keys, k.key()+"."+n.name)
+		}
+	}
+	claims := n.claims
+	n.claims = map[string]claim{}
 	for _, l := range n.out {
 		l.close()
 	}
@@ -243,6 +259,9 @@ func (n *Node) Close() {
 	if n.nc.IsConnected() {
 		for _, k := range keys {
 			_ = n.members.Delete(ctx, k)
+		}
+		for name, c := range claims {
+			_ = n.stages.Delete(ctx, "b."+name, jetstream.LastRevision(c.revision))
 		}
 		_ = n.nodes.Delete(ctx, n.name)
 		_ = n.nc.Publish(beatSubject+"."+n.name, nil)

@@ -307,6 +307,7 @@ func (n *Node) run() {
 		case <-t.C:
 		}
 		n.writeRooms()
+		n.releaseStages()
 		n.keepLinks()
 	}
 }
