@@ -392,3 +392,41 @@ func TestClusterOneStreamer(t *testing.T) {
 		return c.Join(ctx, "show", signal.RoleStage) == nil && c.ID() != "" && len(c.Errors()) == 0
 	})
 }
+
+// The host on node A invites a viewer on node B to the stage: the guest
+// accepts and publishes, the host receives them, and the host sends them
+// back to the audience.
+func TestClusterInvitation(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, url := startNATS(t)
+	a, urlA := runNode(t, url)
+	b, urlB := runNode(t, url)
+	waitNodes(t, ctx, a, b)
+
+	host := goLive(t, ctx, urlA, "talk", testclient.Options{Name: "Host"})
+	defer host.Close()
+	guest := joinAudience(t, ctx, urlB, "talk", 1)[0]
+	if err := host.Wait(ctx, "the guest in the host's list", func() bool {
+		_, ok := host.Participant(guest.ID())
+		return ok
+	}); err != nil {
+		t.Fatal(err)
+	}
+	inviteToStage(t, ctx, host, guest)
+	if err := host.WaitFrom(ctx, guest.ID(), "video", 20); err != nil {
+		t.Fatalf("the host on A receiving the guest on B: %v", err)
+	}
+	if err := host.Move(guest.ID(), signal.RoleAudience); err != nil {
+		t.Fatal(err)
+	}
+	if err := guest.Wait(ctx, "back in the audience", func() bool {
+		r := guest.Roles()
+		return len(r) > 0 && r[len(r)-1] == signal.RoleAudience
+	}); err != nil {
+		t.Fatalf("%v: %v", err, guest.Roles())
+	}
+	if errs := host.Errors(); len(errs) > 0 {
+		t.Errorf("the host got errors: %+v", errs)
+	}
+}

@@ -75,7 +75,9 @@ type Node struct {
 	// kick wakes the loop that writes this node's members and keeps its
 	// node links (run); it never blocks.
 	kick chan struct{}
-	sub  *nats.Subscription
+	// sub and moves take node link offers and moves of this node's
+	// members (roles.go).
+	sub, moves *nats.Subscription
 
 	// mu protects everything below.
 	mu sync.Mutex
@@ -226,6 +228,9 @@ func (n *Node) setup() error {
 	if n.sub, err = n.nc.Subscribe(linkSubject+"."+n.name, n.handleLink); err != nil {
 		return err
 	}
+	if n.moves, err = n.nc.Subscribe(moveSubject+"."+n.name, n.handleMove); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -268,6 +273,7 @@ func (n *Node) Close() {
 		_ = n.nc.Flush()
 	}
 	_ = n.sub.Unsubscribe()
+	_ = n.moves.Unsubscribe()
 	n.nc.Close()
 }
 

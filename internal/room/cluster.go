@@ -21,6 +21,9 @@ type Cluster interface {
 	// Chat sends msg to the room on every node, this one included (which
 	// gets it back through AddChat).
 	Chat(r *Room, msg ChatMessage) error
+	// Move asks node, where target is a member of r, to move them, as
+	// Room.MoveBy does, for by (the host, or target themselves).
+	Move(r *Room, node, by, target string, role Role) error
 }
 
 // RemoteMember is a participant of the room on another node.
@@ -199,4 +202,17 @@ func (r *Room) remoteStageLocked() int {
 		}
 	}
 	return n
+}
+
+// remoteNodeLocked is the node the member id is on, empty when none
+// lists them. r.mu must be held.
+func (r *Room) remoteNodeLocked(id string) string {
+	for node, members := range r.remote {
+		for _, m := range members {
+			if m.ID == id {
+				return node
+			}
+		}
+	}
+	return ""
 }

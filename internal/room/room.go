@@ -332,16 +332,25 @@ func (r *Room) Accept(m Member) error {
 // sends a stage member back to the audience, withdrawing an invitation
 // too. Anyone may move themselves to the audience: declining an
 // invitation, or leaving the stage.
-func (r *Room) Move(by Member, target string, role Role) error {
+func (r *Room) Move(by Member, target string, role Role) error { return r.MoveBy(by.ID(), target, role) }
+
+// MoveBy is Move by the member whose id is by, who may be on another node
+// of the cluster: a host there moving a member here.
+func (r *Room) MoveBy(by, target string, role Role) error {
 	r.mu.Lock()
-	self := target == by.ID()
-	if r.clusterHostLocked() != by.ID() && (!self || role != Audience) {
+	self := target == by
+	if r.clusterHostLocked() != by && (!self || role != Audience) {
 		r.mu.Unlock()
 		return ErrNotHost
 	}
 	e, ok := r.members[target]
 	if !ok {
+		node := r.remoteNodeLocked(target)
 		r.mu.Unlock()
+		if node != "" && r.cluster != nil {
+			// On another node: that node moves them.
+			return r.cluster.Move(r, node, by, target, role)
+		}
 		return ErrNotMember
 	}
 	switch {
@@ -357,7 +366,7 @@ func (r *Room) Move(by Member, target string, role Role) error {
 		r.invitations++
 		e.invited, e.invitation = true, r.invitations
 		r.mu.Unlock()
-		r.log.Info("invited to the stage", "participant", target, "host", by.ID())
+		r.log.Info("invited to the stage", "participant", target, "host", by)
 		r.notify()
 		return nil
 	case e.role == Audience && !e.invited:
@@ -366,7 +375,7 @@ func (r *Room) Move(by Member, target string, role Role) error {
 	}
 	r.setRoleLocked(target, e, Audience)
 	r.mu.Unlock()
-	r.log.Info("moved to the audience", "participant", target, "by", by.ID())
+	r.log.Info("moved to the audience", "participant", target, "by", by)
 	r.notify()
 	return nil
 }
