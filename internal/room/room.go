@@ -332,7 +332,9 @@ func (r *Room) Accept(m Member) error {
 // sends a stage member back to the audience, withdrawing an invitation
 // too. Anyone may move themselves to the audience: declining an
 // invitation, or leaving the stage.
-func (r *Room) Move(by Member, target string, role Role) error { return r.MoveBy(by.ID(), target, role) }
+func (r *Room) Move(by Member, target string, role Role) error {
+	return r.MoveBy(by.ID(), target, role)
+}
 
 // MoveBy is Move by the member whose id is by, who may be on another node
 // of the cluster: a host there moving a member here.
