@@ -56,6 +56,16 @@ type Config struct {
 	AllowedHosts []string
 	// Record is where and how much meetd records (record.go).
 	Record RecordConfig
+	// Cluster joins other nodes through NATS (docs/cluster.md).
+	Cluster ClusterConfig
+}
+
+// ClusterConfig is how meetd joins a cluster of nodes; no NATS URLs, none.
+type ClusterConfig struct {
+	NATS []string
+	// Node names this node (default: the host's name and -addr's port);
+	// MediaAddr is the address other nodes reach its media on.
+	Node, MediaAddr string
 }
 
 // PerAddrLimits bound what one client address (an IPv6 /64) may hold and
@@ -247,6 +257,13 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"free space recording leaves on the disk of -record-dir: below it recording does not start, and stops (env MEETD_RECORD_MIN_FREE)")
 	fs.StringVar(&cfg.Record.FFmpeg, "ffmpeg", env("MEETD_FFMPEG", ""),
 		"ffmpeg program that makes a recording's combined file; default ffmpeg on PATH; none for per-track files only (env MEETD_FFMPEG)")
+	var natsURLs string
+	fs.StringVar(&natsURLs, "nats", env("MEETD_NATS", ""),
+		"NATS server URLs, comma-separated (nats://host:4222): join the cluster of meetd nodes they serve; none for one node (env MEETD_NATS)")
+	fs.StringVar(&cfg.Cluster.Node, "node-name", env("MEETD_NODE_NAME", ""),
+		"this node's name in the cluster, unique; default the host name and -addr's port (env MEETD_NODE_NAME)")
+	fs.StringVar(&cfg.Cluster.MediaAddr, "node-media-addr", env("MEETD_NODE_MEDIA_ADDR", ""),
+		"the IP address other nodes reach this node's media on; default every media address (env MEETD_NODE_MEDIA_ADDR)")
 	fs.StringVar(&level, "log-level", env("MEETD_LOG_LEVEL", "info"), "debug, info, warn or error (env MEETD_LOG_LEVEL)")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: meetd [flags]\n       meetd hash-password < password\n       meetd token -room NAME -role stage|audience [-kind meeting] [-name NAME] [-ttl 24h]\n\nmeetd serves a streamer page at /, a viewer page at /viewer, meetings at /meet and signaling at /ws.\n\nFlags:\n")
@@ -377,6 +394,12 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		cfg.Addr = ":8080"
 		if len(cfg.TLS.ACMEDomains) > 0 {
 			cfg.Addr = ":443"
+		}
+	}
+	cfg.Cluster.NATS = splitList(natsURLs)
+	if a := cfg.Cluster.MediaAddr; a != "" {
+		if _, err := netip.ParseAddr(a); err != nil {
+			return cfg, fmt.Errorf("-node-media-addr %q: want an IP address, such as 10.0.0.5", a)
 		}
 	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(level)); err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/meetd/meetd/internal/access"
 	"github.com/meetd/meetd/internal/client"
+	"github.com/meetd/meetd/internal/cluster"
 	"github.com/meetd/meetd/internal/httpd"
 	"github.com/meetd/meetd/internal/metrics"
 	"github.com/meetd/meetd/internal/portmux"
@@ -88,6 +89,8 @@ type Main struct {
 	access *access.Policy
 	// recorder records rooms; nil when recording is off.
 	recorder *record.Recorder
+	// cluster is this node in its cluster, nil for one node.
+	cluster *cluster.Node
 }
 
 // NewMain makes a Main for cfg.
@@ -132,7 +135,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	perAddr := newPerAddr(m.Config.PerAddr, m.log)
 	m.rooms.SetOpener(client.RoomOpener(perAddr.rooms))
 	met := metrics.New(m.rooms, m.api.Counters(), m.api.BatchStats, client.Stats{})
+	if len(m.Config.Cluster.NATS) > 0 {
+		if err := m.joinCluster(met); err != nil {
+			return err
+		}
+	}
 	env := &client.Env{API: m.api, Rooms: m.rooms, Log: m.log, Metrics: met}
+	if m.cluster != nil {
+		env.Stages = m.cluster
+	}
 	if len(m.Config.ICEServers) > 0 {
 		env.ICEServers = []msg.ICEServer{{URLs: m.Config.ICEServers}}
 	}
@@ -155,7 +166,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	if m.recorder != nil {
 		env.Recorder = m.recorder
-		met.Register(m.recorder)
+		if err := met.Register(m.recorder); err != nil {
+			return fmt.Errorf("recording metrics: %w", err)
+		}
 	}
 	if m.Config.TURN.Enabled {
 		if err := m.startTURN(env); err != nil {
@@ -327,6 +340,11 @@ func (m *Main) stop() {
 	}
 	if m.turn != nil {
 		_ = m.turn.Close()
+	}
+	if m.cluster != nil {
+		// Its node links use the media sockets.
+		m.cluster.Close()
+		m.cluster = nil
 	}
 	if m.api != nil {
 		m.api.Close()

@@ -53,6 +53,12 @@ type Env struct {
 	TURNRevoke func(participant string)
 	// Recorder records rooms; nil when recording is off.
 	Recorder Recorder
+
+	// Stages, when meetd is a node of a cluster, holds the one streamer
+	// of each broadcast cluster-wide.
+	Stages interface {
+		ClaimStage(name, participant string) error
+	}
 }
 
 // Conn is how a client exchanges messages: a WebSocket (*signal.Conn), or
@@ -138,9 +144,12 @@ type Client struct {
 	// lastRecording is the id of the recording the client was last told
 	// is on, empty for none.
 	lastRecording string
-	chatLimit     *rate.Limiter
-	msgLimit      *rate.Limiter
-	dropped       floodMeter
+	// relayWaited is how long a WHEP player waited for a broadcast's
+	// tracks to come from another node (playback.go).
+	relayWaited time.Duration
+	chatLimit   *rate.Limiter
+	msgLimit    *rate.Limiter
+	dropped     floodMeter
 }
 
 // maxDropped is how many messages over the rate limit, within

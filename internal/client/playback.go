@@ -2,9 +2,11 @@ package client
 
 import (
 	"errors"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/meetd/meetd/internal/room"
 	"github.com/meetd/meetd/internal/sfu"
 	"github.com/meetd/meetd/internal/signal"
 )
@@ -16,6 +18,29 @@ import (
 // senders. When the broadcast stops, the session ends.
 
 var errBroadcastEnded = errors.New("the broadcast ended")
+
+// A WHEP player on a node of a cluster where the broadcast is live on
+// another node waits up to relayWait, looking every relayPoll, for its
+// tracks to come over the node link.
+const (
+	relayWait = 3 * time.Second
+	relayPoll = 100 * time.Millisecond
+)
+
+// relayPending says whether a stage member on another node publishes a
+// kind of media (by what it said it sends) that has not come here yet: a
+// player cannot take a kind it was not answered with.
+func relayPending(snap room.Snapshot, want map[webrtc.RTPCodecType]*sfu.Track) bool {
+	for _, p := range snap.Participants {
+		if p.Node == "" || p.Role != room.Stage {
+			continue
+		}
+		if p.Audio && want[webrtc.RTPCodecTypeAudio] == nil || p.Video && want[webrtc.RTPCodecTypeVideo] == nil {
+			return true
+		}
+	}
+	return false
+}
 
 // playbackTracks picks the first audio and the first video track on stage.
 func playbackTracks(want []*sfu.Track) map[webrtc.RTPCodecType]*sfu.Track {
@@ -38,6 +63,14 @@ func (c *Client) handlePlaybackOffer(offerSDP string) {
 		return
 	}
 	want := playbackTracks(c.stageTracks())
+	if c.relayWaited < relayWait && (len(want) == 0 && !c.room.Synced() || relayPending(c.room.Snapshot(), want)) {
+		// Live on another node of the cluster, or the room just opened here
+		// and may be: the tracks come over the node link this player's
+		// arrival asked for.
+		c.relayWaited += relayPoll
+		time.AfterFunc(relayPoll, func() { c.post(func() { c.handlePlaybackOffer(offerSDP) }) })
+		return
+	}
 	if len(want) == 0 {
 		c.fail(signal.Errorf(signal.CodeWrongState, "The broadcast %q is not live.", c.room.Name()))
 		return

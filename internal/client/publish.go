@@ -78,6 +78,10 @@ func (c *Client) handleOffer(offerSDP string) {
 			c.refuseJoin(err, c.room.Name())
 			return
 		}
+		if err := c.claimStage(c.room.Kind(), c.room.Name(), room.Stage); err != nil {
+			c.fail(roomError(err, c.room.Name()))
+			return
+		}
 		if err := c.room.SetRole(c, room.Stage); err != nil {
 			c.fail(roomError(err, c.room.Name()))
 			return

@@ -73,6 +73,10 @@ func (c *Client) joinRoom(kind room.Kind, name string, role room.Role, m *signal
 	if grant.Name != "" {
 		displayName = grant.Name
 	}
+	if err := c.claimStage(kind, name, role); err != nil {
+		c.refuseJoin(err, name)
+		return false
+	}
 	r, err := c.env.Rooms.Join(kind, name, c, role, displayName, grant.MaxParticipants)
 	if err != nil {
 		c.refuseJoin(err, name)
@@ -341,9 +345,23 @@ func (c *Client) handleRole(m signal.Message) {
 		c.refuseJoin(err, c.room.Name())
 		return
 	}
+	if err := c.claimStage(c.room.Kind(), c.room.Name(), room.Stage); err != nil {
+		c.fail(roomError(err, c.room.Name()))
+		return
+	}
 	if err := c.room.SetRole(c, room.Stage); err != nil {
 		c.fail(roomError(err, c.room.Name()))
 	}
+}
+
+// claimStage takes a broadcast's stage in the whole cluster, for a client
+// that takes it by itself; nothing to do for one node, other roles and
+// meetings.
+func (c *Client) claimStage(kind room.Kind, name string, role room.Role) error {
+	if c.env.Stages == nil || kind != room.Broadcast || role != room.Stage {
+		return nil
+	}
+	return c.env.Stages.ClaimStage(name, c.id)
 }
 
 // admit checks credentials for a room and role: a join, or a member who

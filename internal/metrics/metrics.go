@@ -84,9 +84,6 @@ func New(rooms *room.Directory, media *sfu.Counters, batches func() sfu.BatchSta
 	return m
 }
 
-// Register adds c's metrics to /metrics.
-func (m *Metrics) Register(c prometheus.Collector) { m.reg.MustRegister(c) }
-
 // Handler serves the metrics in Prometheus' text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
@@ -123,7 +120,9 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		snap := r.Snapshot()
 		rooms[snap.Kind.String()]++
 		for _, p := range snap.Participants {
-			roles[p.Role.String()]++
+			if p.Node == "" { // those of other nodes are theirs to count
+				roles[p.Role.String()]++
+			}
 		}
 		for _, p := range snap.Tracks {
 			kind := "audio"

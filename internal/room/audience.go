@@ -47,6 +47,9 @@ type audienceNotice struct {
 // notifyAudience tells every member that the audience alone changed, now
 // or, within audienceEvery of the last time, once the interval ends.
 func (r *Room) notifyAudience() {
+	if r.cluster != nil {
+		r.cluster.Changed(r)
+	}
 	a := &r.audience
 	a.mu.Lock()
 	if a.due != nil || a.stopped {

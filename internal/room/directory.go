@@ -16,6 +16,8 @@ type Directory struct {
 
 	// opener, when set, is asked before a member opens a room.
 	opener Opener
+	// cluster, when set, shares the rooms with other nodes (cluster.go).
+	cluster Cluster
 
 	// mu protects rooms and opened. It is taken before a room's own lock,
 	// never after.
@@ -81,11 +83,15 @@ func (d *Directory) Join(kind Kind, name string, m Member, role Role, displayNam
 		}
 		r = newRoom(name, kind, d.log)
 		r.budget = d.chat
+		r.cluster = d.cluster
 		d.rooms[k] = r
 		if closed != nil {
 			d.opened[r] = closed
 		}
 		d.log.Info("room created", "room", name, "kind", kind.String())
+		if d.cluster != nil {
+			d.cluster.Opened(r)
+		}
 	}
 	if maxParticipants == 0 {
 		maxParticipants = d.limits.MaxParticipants
@@ -159,6 +165,9 @@ func (d *Directory) Close() {
 // closed closes r, taken out of the directory, and tells its opener; d.mu
 // is held.
 func (d *Directory) closed(r *Room) {
+	if d.cluster != nil {
+		d.cluster.Closed(r)
+	}
 	r.close()
 	if f := d.opened[r]; f != nil {
 		delete(d.opened, r)

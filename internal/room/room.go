@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -96,6 +97,9 @@ type Track interface {
 type Published struct {
 	Publisher string
 	Track     Track
+	// Node is the node of the cluster the publisher is on, empty for this
+	// one: the track came over a node link.
+	Node string
 }
 
 // Participant describes one member.
@@ -111,6 +115,8 @@ type Participant struct {
 	// numbers it, to tell a new invitation from the one before.
 	Invited    bool
 	Invitation uint64
+	// Node is the node of the cluster the member is on, empty for this one.
+	Node string
 }
 
 // ChatMessage is one message of the room's chat.
@@ -154,6 +160,7 @@ type entry struct {
 	screen       string
 	invited      bool
 	invitation   uint64
+	joined       time.Time
 }
 
 // Room is one broadcast or meeting.
@@ -195,6 +202,13 @@ type Room struct {
 	recording    *Recording
 	recordingEnd *RecordingEnd
 	watchers     []Watcher
+	// cluster, when the server is a node of one, shares the room with the
+	// other nodes (cluster.go); remote are the members on those nodes, by
+	// node, and relayed the tracks their node links brought, by publisher.
+	cluster Cluster
+	remote  map[string][]RemoteMember
+	relayed map[string][]Track
+	synced  atomic.Bool
 }
 
 // changedLocked drops the snapshot of the room before a change. r.mu
@@ -218,7 +232,7 @@ func (r *Room) Kind() Kind { return r.kind }
 
 // mayJoinStageLocked checks whether a member may take the stage by itself.
 func (r *Room) mayJoinStageLocked() error {
-	stage := r.stageLocked()
+	stage := r.stageLocked() + r.remoteStageLocked()
 	if r.kind == Broadcast && stage > 0 {
 		return ErrAlreadyLive
 	}
@@ -250,7 +264,7 @@ func (r *Room) join(m Member, role Role, name string, maxParticipants int) error
 		r.viewers++
 		name = fmt.Sprintf("%s %d", UnnamedViewer, r.viewers)
 	}
-	r.members[m.ID()] = &entry{member: m, role: role, name: name}
+	r.members[m.ID()] = &entry{member: m, role: role, name: name, joined: time.Now()}
 	r.order = append(r.order, m.ID())
 	if r.host == "" && role == Stage {
 		r.host = m.ID()
@@ -328,15 +342,26 @@ func (r *Room) Accept(m Member) error {
 // too. Anyone may move themselves to the audience: declining an
 // invitation, or leaving the stage.
 func (r *Room) Move(by Member, target string, role Role) error {
+	return r.MoveBy(by.ID(), target, role)
+}
+
+// MoveBy is Move by the member whose id is by, who may be on another node
+// of the cluster: a host there moving a member here.
+func (r *Room) MoveBy(by, target string, role Role) error {
 	r.mu.Lock()
-	self := target == by.ID()
-	if r.host != by.ID() && (!self || role != Audience) {
+	self := target == by
+	if r.clusterHostLocked() != by && (!self || role != Audience) {
 		r.mu.Unlock()
 		return ErrNotHost
 	}
 	e, ok := r.members[target]
 	if !ok {
+		node := r.remoteNodeLocked(target)
 		r.mu.Unlock()
+		if node != "" && r.cluster != nil {
+			// On another node: that node moves them.
+			return r.cluster.Move(r, node, by, target, role)
+		}
 		return ErrNotMember
 	}
 	switch {
@@ -352,7 +377,7 @@ func (r *Room) Move(by Member, target string, role Role) error {
 		r.invitations++
 		e.invited, e.invitation = true, r.invitations
 		r.mu.Unlock()
-		r.log.Info("invited to the stage", "participant", target, "host", by.ID())
+		r.log.Info("invited to the stage", "participant", target, "host", by)
 		r.notify()
 		return nil
 	case e.role == Audience && !e.invited:
@@ -361,7 +386,7 @@ func (r *Room) Move(by Member, target string, role Role) error {
 	}
 	r.setRoleLocked(target, e, Audience)
 	r.mu.Unlock()
-	r.log.Info("moved to the audience", "participant", target, "by", by.ID())
+	r.log.Info("moved to the audience", "participant", target, "by", by)
 	r.notify()
 	return nil
 }
@@ -445,9 +470,23 @@ func (r *Room) Chat(m Member, text string) error {
 		r.mu.Unlock()
 		return ErrNotMember
 	}
+	msg := ChatMessage{From: m.ID(), Name: e.name, Text: text, Time: time.Now().UTC()}
+	if r.cluster != nil {
+		r.mu.Unlock()
+		return r.cluster.Chat(r, msg)
+	}
+	r.addChatLocked(msg)
+	r.mu.Unlock()
+	r.notify()
+	return nil
+}
+
+// addChatLocked keeps msg in the chat history, numbered. r.mu must be
+// held.
+func (r *Room) addChatLocked(msg ChatMessage) {
 	r.changedLocked()
 	r.chatSeq++
-	msg := ChatMessage{Seq: r.chatSeq, From: m.ID(), Name: e.name, Text: text, Time: time.Now().UTC()}
+	msg.Seq = r.chatSeq
 	r.chat = append(r.chat, msg)
 	r.chatBytes += r.budget.take(msg)
 	drop := 0
@@ -456,9 +495,6 @@ func (r *Room) Chat(m Member, text string) error {
 		drop++
 	}
 	r.chat = slices.Delete(r.chat, 0, drop)
-	r.mu.Unlock()
-	r.notify()
-	return nil
 }
 
 // ChatSince returns the kept messages after seq.
@@ -566,6 +602,9 @@ func (r *Room) snapshotLocked() Snapshot {
 			Invited: e.invited, Invitation: e.invitation,
 		})
 	}
+	if r.remote != nil || r.relayed != nil {
+		r.remoteSnapshotLocked(&s)
+	}
 	s.Live = len(s.Tracks) > 0
 	s.WasLive = r.wasLive
 	s.Recording, s.RecordingEnd = r.recording, r.recordingEnd
@@ -590,8 +629,16 @@ func (r *Room) Size() int {
 	return len(r.members)
 }
 
-// notify tells every member that the room changed.
+// notify tells every member, and the cluster, that the room changed.
 func (r *Room) notify() {
+	if r.cluster != nil {
+		r.cluster.Changed(r)
+	}
+	r.notifyMembers()
+}
+
+// notifyMembers tells every member that the room changed.
+func (r *Room) notifyMembers() {
 	for _, m := range r.memberList() {
 		m.Notify()
 	}

@@ -1,0 +1,462 @@
+// Package cluster makes meetd nodes serve rooms together: what they must
+// agree on (which nodes are alive, who is in which room on which node, the
+// chat) lives in NATS with JetStream, and media crosses between nodes on
+// node links, peer connections from the node a track is published on to
+// each node with members in its room (docs/cluster.md).
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/meetd/meetd/internal/room"
+	"github.com/meetd/meetd/internal/sfu"
+)
+
+// Presence: every node puts its key in the nodes bucket every
+// heartbeatEvery; one not heard from for nodeTimeout is gone. Together
+// they bound how long a killed node's participants stay in lists.
+const (
+	heartbeatEvery = time.Second
+	nodeTimeout    = 3 * time.Second
+	// requestTimeout bounds one NATS request (a node link's offer).
+	requestTimeout = 5 * time.Second
+)
+
+// Names in NATS.
+const (
+	nodesBucket   = "meetd_nodes"
+	membersBucket = "meetd_members"
+	chatStream    = "MEETD_CHAT"
+	chatSubject   = "meetd.chat"
+	linkSubject   = "meetd.link"
+	// beatSubject.<node> carries the node's heartbeats; an empty one
+	// says it leaves.
+	beatSubject = "meetd.heartbeat"
+)
+
+// Config is how a node joins its cluster.
+type Config struct {
+	// URLs are the NATS servers.
+	URLs []string
+	// Name is the node's name, unique in the cluster.
+	Name string
+	// MediaAddr, when set, is the one IP address whose candidates node
+	// links offer.
+	MediaAddr string
+	API       *sfu.API
+	Log       *slog.Logger
+}
+
+// Node is this meetd in its cluster. It implements room.Cluster.
+type Node struct {
+	name      string
+	mediaAddr string
+	api       *sfu.API
+	log       *slog.Logger
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	nodes     jetstream.KeyValue
+	members   jetstream.KeyValue
+	stages    jetstream.KeyValue
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	// kick wakes the loop that writes this node's members and keeps its
+	// node links (run); it never blocks.
+	kick chan struct{}
+	// sub and moves take node link offers and moves of this node's
+	// members (roles.go).
+	sub, moves *nats.Subscription
+
+	// mu protects everything below.
+	mu sync.Mutex
+	// alive is when each other node was last heard from, by this node's
+	// clock.
+	alive map[string]time.Time
+	// since is when this node's NATS connection last came up: nobody is
+	// counted gone before it has had nodeTimeout to be heard again.
+	since time.Time
+	rooms map[roomKey]*roomState
+	// dirty are the rooms whose members this node must write.
+	dirty map[roomKey]bool
+	out   map[string]*outLink
+	in    map[string]*inLink
+	// claims are the broadcasts' stages this node holds (stage.go).
+	claims map[string]claim
+
+	stats Stats
+}
+
+// Stats are what /metrics tells of the cluster.
+type Stats struct {
+	// Nodes counts the live nodes, this one included.
+	Nodes int
+	// LinksOut and LinksIn count node links, TracksOut and TracksIn the
+	// tracks they carry, sent and received.
+	LinksOut, LinksIn, TracksOut, TracksIn int
+	// Connected is whether the NATS connection is up.
+	Connected bool
+}
+
+type roomKey struct {
+	kind room.Kind
+	name string
+}
+
+// key is the room's part of NATS names: "b.default", "m.standup".
+func (k roomKey) key() string {
+	if k.kind == room.Meeting {
+		return "m." + k.name
+	}
+	return "b." + k.name
+}
+
+// roomState is a room open on this node, as the cluster sees it.
+type roomState struct {
+	r *room.Room
+	// remote are the entries of the other nodes, alive or not.
+	remote map[string][]room.RemoteMember
+	// applied are the nodes whose members r holds now.
+	applied map[string]bool
+	stop    context.CancelFunc
+	// rewatch and rechat make the room's watch and chat consumer start
+	// anew (NATS came back).
+	rewatch, rechat chan struct{}
+}
+
+// Name makes s a node name NATS can use in keys and subjects: letters,
+// digits, '-' and '_'; anything else becomes '-'.
+func Name(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			b[i] = '-'
+		}
+	}
+	return string(b)
+}
+
+// Start connects to NATS, makes the buckets and streams the cluster uses
+// if they are not there, and starts the node's heartbeat.
+func Start(cfg Config) (*Node, error) {
+	if cfg.Name == "" || Name(cfg.Name) != cfg.Name {
+		return nil, fmt.Errorf("node name %q: use letters, digits, '-' and '_'", cfg.Name)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &Node{
+		name: cfg.Name, mediaAddr: cfg.MediaAddr, api: cfg.API, log: cfg.Log.With("node", cfg.Name),
+		ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1),
+		alive: map[string]time.Time{}, since: time.Now(), rooms: map[roomKey]*roomState{}, dirty: map[roomKey]bool{},
+		out: map[string]*outLink{}, in: map[string]*inLink{}, claims: map[string]claim{},
+	}
+	var err error
+	n.nc, err = nats.Connect(strings.Join(cfg.URLs, ","),
+		nats.Name("meetd "+cfg.Name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { n.log.Warn("NATS connection lost", "err", err) }),
+		nats.ReconnectHandler(func(c *nats.Conn) { n.reconnected(c) }),
+	)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("connect to NATS %s: %w", strings.Join(cfg.URLs, ","), err)
+	}
+	if err := n.setup(); err != nil {
+		n.nc.Close()
+		cancel()
+		return nil, err
+	}
+	n.wg.Add(3)
+	go n.heartbeat()
+	go n.watchNodes()
+	go n.run()
+	n.log.Info("joined the cluster", "nats", n.nc.ConnectedUrlRedacted())
+	return n, nil
+}
+
+// setup makes what the cluster keeps in NATS, and clears what this node
+// left there in an earlier run.
+func (n *Node) setup() error {
+	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+	defer cancel()
+	var err error
+	if n.js, err = jetstream.New(n.nc); err != nil {
+		return err
+	}
+	if n.nodes, err = n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: nodesBucket, Description: "meetd nodes: each puts its key every second",
+		TTL: 10 * nodeTimeout, Storage: jetstream.FileStorage,
+	}); err != nil {
+		return fmt.Errorf("NATS bucket %s (is JetStream on? nats-server -js): %w", nodesBucket, err)
+	}
+	if n.members, err = n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: membersBucket, Description: "meetd rooms: each node's members of each room",
+		Storage: jetstream.FileStorage,
+	}); err != nil {
+		return fmt.Errorf("NATS bucket %s: %w", membersBucket, err)
+	}
+	if n.stages, err = n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: stagesBucket, Description: "meetd broadcasts: who holds each one's stage",
+		Storage: jetstream.FileStorage,
+	}); err != nil {
+		return fmt.Errorf("NATS bucket %s: %w", stagesBucket, err)
+	}
+	if _, err = n.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: chatStream, Description: "meetd chat: the last messages of each room",
+		Subjects: []string{chatSubject + ".>"}, MaxMsgsPerSubject: room.ChatHistory,
+		MaxAge: 24 * time.Hour, Storage: jetstream.FileStorage,
+	}); err != nil {
+		return fmt.Errorf("NATS stream %s: %w", chatStream, err)
+	}
+	// Entries of this node's previous run.
+	if keys, err := n.members.ListKeysFiltered(ctx, "*.*."+n.name); err == nil {
+		for k := range keys.Keys() {
+			_ = n.members.Delete(ctx, k)
+		}
+	}
+	if n.sub, err = n.nc.Subscribe(linkSubject+"."+n.name, n.handleLink); err != nil {
+		return err
+	}
+	if n.moves, err = n.nc.Subscribe(moveSubject+"."+n.name, n.handleMove); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Close leaves the cluster: the node's key and entries go at once, so the
+// others need not wait for its heartbeat to time out.
+func (n *Node) Close() {
+	n.cancel()
+	n.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	n.mu.Lock()
+	keys := make([]string, 0, len(n.rooms)+len(n.dirty))
+	for k := range n.rooms {
+		keys = append(keys, k.key()+"."+n.name)
+	}
+	for k := range n.dirty {
+		if n.rooms[k] == nil { // closed: not written since
+			keys = append(keys, k.key()+"."+n.name)
+		}
+	}
+	claims := n.claims
+	n.claims = map[string]claim{}
+	for _, l := range n.out {
+		l.close()
+	}
+	for _, l := range n.in {
+		l.close()
+	}
+	n.out, n.in = map[string]*outLink{}, map[string]*inLink{}
+	n.mu.Unlock()
+	if n.nc.IsConnected() {
+		for _, k := range keys {
+			_ = n.members.Delete(ctx, k)
+		}
+		for name, c := range claims {
+			_ = n.stages.Delete(ctx, "b."+name, jetstream.LastRevision(c.revision))
+		}
+		_ = n.nodes.Delete(ctx, n.name)
+		_ = n.nc.Publish(beatSubject+"."+n.name, nil)
+		_ = n.nc.Flush()
+	}
+	_ = n.sub.Unsubscribe()
+	_ = n.moves.Unsubscribe()
+	n.nc.Close()
+}
+
+// Kill stops the node as a crash would, leaving its entries behind; for
+// tests of a node that dies.
+func (n *Node) Kill() {
+	n.cancel()
+	n.nc.Close()
+	n.wg.Wait()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, l := range n.out {
+		l.close()
+	}
+	for _, l := range n.in {
+		l.close()
+	}
+}
+
+// Stats are the cluster's figures now.
+func (n *Node) Stats() Stats {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	s := Stats{Nodes: 1 + len(n.alive), LinksOut: len(n.out), LinksIn: len(n.in), Connected: n.nc.IsConnected()}
+	for _, l := range n.out {
+		s.TracksOut += int(l.tracks.Load())
+	}
+	for _, l := range n.in {
+		s.TracksIn += int(l.tracks.Load())
+	}
+	return s
+}
+
+// wake asks run to do a pass soon.
+func (n *Node) wake() {
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+// heartbeat puts the node's key every heartbeatEvery.
+func (n *Node) heartbeat() {
+	defer n.wg.Done()
+	t := time.NewTicker(heartbeatEvery)
+	defer t.Stop()
+	value, _ := json.Marshal(nodeInfo{MediaAddr: n.mediaAddr})
+	for {
+		// Not held for the connection's return: a late heartbeat says
+		// nothing.
+		if n.nc.IsConnected() {
+			_ = n.nc.Publish(beatSubject+"."+n.name, value)
+		}
+		ctx, cancel := context.WithTimeout(n.ctx, heartbeatEvery)
+		_, err := n.nodes.Put(ctx, n.name, value)
+		cancel()
+		if err != nil && n.ctx.Err() == nil {
+			n.log.Debug("heartbeat", "err", err)
+		}
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+type nodeInfo struct {
+	MediaAddr string `json:"mediaAddr,omitempty"`
+}
+
+// reconnected follows the NATS connection coming back: liveness counts
+// from now, and this node's entries are written again (another node may
+// have taken it for gone and removed them meanwhile).
+func (n *Node) reconnected(c *nats.Conn) {
+	n.log.Info("NATS connection back", "url", c.ConnectedUrlRedacted())
+	n.mu.Lock()
+	n.since = time.Now()
+	for k, rs := range n.rooms {
+		n.dirty[k] = true
+		for _, c := range []chan struct{}{rs.rewatch, rs.rechat} {
+			select {
+			case c <- struct{}{}:
+			default:
+			}
+		}
+	}
+	n.mu.Unlock()
+	n.wake()
+}
+
+// watchNodes follows the heartbeats, and counts a node gone once it has
+// not been heard from for nodeTimeout. They come on a plain subject, not
+// from the nodes bucket: a subscription is back as soon as the connection
+// is, where a watch of the bucket (a JetStream consumer) may take seconds
+// to be made anew after NATS restarted, and every node would seem gone.
+func (n *Node) watchNodes() {
+	defer n.wg.Done()
+	beats := make(chan *nats.Msg, 256)
+	sub, err := n.nc.ChanSubscribe(beatSubject+".*", beats)
+	if err != nil {
+		n.log.Error("heartbeats", "err", err)
+		return
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	t := time.NewTicker(heartbeatEvery / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case m := <-beats:
+			node := m.Subject[len(beatSubject)+1:]
+			if node == n.name {
+				continue
+			}
+			n.mu.Lock()
+			_, known := n.alive[node]
+			if len(m.Data) > 0 {
+				n.alive[node] = time.Now()
+			} else {
+				delete(n.alive, node)
+			}
+			_, now := n.alive[node]
+			n.mu.Unlock()
+			if known != now {
+				n.log.Info("node", "peer", node, "alive", now)
+				n.nodesChanged()
+			}
+		case <-t.C:
+			n.expire()
+		}
+	}
+}
+
+// expire drops the nodes not heard from for nodeTimeout, unless this
+// node's own connection was away meanwhile (then it cannot tell).
+func (n *Node) expire() {
+	now := time.Now()
+	n.mu.Lock()
+	if !n.nc.IsConnected() {
+		n.since = now
+	}
+	var gone []string
+	if now.Sub(n.since) >= nodeTimeout {
+		for node, seen := range n.alive {
+			if now.Sub(seen) >= nodeTimeout {
+				delete(n.alive, node)
+				gone = append(gone, node)
+			}
+		}
+	}
+	n.mu.Unlock()
+	if len(gone) > 0 {
+		n.log.Warn("nodes gone: no heartbeat", "peers", gone, "after", nodeTimeout)
+		n.nodesChanged()
+	}
+}
+
+// nodesChanged applies a change of the live nodes to every room.
+func (n *Node) nodesChanged() {
+	n.mu.Lock()
+	rooms := make([]*roomState, 0, len(n.rooms))
+	for _, rs := range n.rooms {
+		rooms = append(rooms, rs)
+	}
+	n.mu.Unlock()
+	for _, rs := range rooms {
+		n.apply(rs)
+	}
+	n.wake()
+}
+
+// isAlive says whether node is live; n.mu must be held.
+func (n *Node) isAliveLocked(node string) bool {
+	_, ok := n.alive[node]
+	return ok
+}
+
+var errClosed = errors.New("the node left the cluster")
+
+// connected is the NATS connection's state, for tests.
+func (n *Node) connected() bool { return n.nc.IsConnected() }
+
+// counter is an atomic count shared by links.
+type counter = atomic.Int64
