@@ -204,3 +204,19 @@ func TestParseConfigRecord(t *testing.T) {
 		}
 	}
 }
+
+func TestParseClusterSettings(t *testing.T) {
+	env := map[string]string{"MEETD_NATS": "nats://a:4222, nats://b:4222", "MEETD_NODE_NAME": "edge-1"}
+	cfg, err := ParseConfig([]string{"-node-media-addr", "10.0.0.5"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"nats://a:4222", "nats://b:4222"}; !slices.Equal(cfg.Cluster.NATS, want) ||
+		cfg.Cluster.Node != "edge-1" || cfg.Cluster.MediaAddr != "10.0.0.5" {
+		t.Errorf("cluster settings %+v", cfg.Cluster)
+	}
+	if _, err := ParseConfig([]string{"-node-media-addr", "media.example.com"}, func(string) string { return "" }, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "-node-media-addr") {
+		t.Errorf("a host name as -node-media-addr: %v", err)
+	}
+}
