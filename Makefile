@@ -8,7 +8,7 @@ WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.ht
 	web/tsconfig.json web/tsconfig.node.json web/package.json
 GO_SOURCES  := $(shell find cmd internal web -name '*.go' -not -path '*/node_modules/*' 2>/dev/null) go.mod go.sum
 
-.PHONY: all run build web test test-go test-web test-e2e lint chromium net-tools clean bench FORCE
+.PHONY: all run build web test test-go test-web test-e2e lint chromium net-tools clean bench bench-cores FORCE
 
 all: build
 
@@ -97,3 +97,17 @@ bench: $(BIN) bin/meetload
 	else \
 		bin/meetload -meetd $(BIN) -server-cpu -1 $(BENCH_FLAGS); \
 	fi
+
+# One broadcast's fan-out on one core and then on two: W1 with 1,000 and
+# 2,000 light viewers (pion for the handshake only, then counted at the
+# socket), meetd on every core while they join and on core 0, then cores
+# 0 and 1, in the window; the tool shares the machine and reports its own
+# CPU. At real-time priority (chrt), as root, so that other work on the
+# machine cannot cut in; see docs/performance.md. Several minutes.
+CORES_FLAGS ?= -workloads w1light:1000,w1light:2000 -duration 10s -warmup 3s -limits=false
+
+bench-cores: $(BIN) bin/meetload
+	@chrt=""; if [ "$$(id -u)" = 0 ] && command -v chrt >/dev/null; then chrt="chrt -f 10"; fi; \
+	for cpus in 0 0,1; do \
+		$$chrt bin/meetload -meetd $(BIN) -server-cpu -1 -server-cpus $$cpus $(CORES_FLAGS); \
+	done
