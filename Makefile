@@ -8,7 +8,7 @@ WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.ht
 	web/tsconfig.json web/tsconfig.node.json web/package.json
 GO_SOURCES  := $(shell find cmd internal web -name '*.go' -not -path '*/node_modules/*' 2>/dev/null) go.mod go.sum
 
-.PHONY: all run build web test test-go test-web test-e2e lint chromium firefox net-tools ffmpeg clean bench netbench FORCE
+.PHONY: all run build web test test-go test-web test-e2e lint chromium firefox net-tools ffmpeg clean bench bench-cores netbench FORCE
 
 all: build
 
@@ -117,3 +117,19 @@ bin/netshape: $(GO_SOURCES)
 NETBENCH_FLAGS ?=
 netbench: $(BIN) bin/netshape chromium e2e/node_modules/.package-lock.json
 	cd e2e && node netbench.mjs $(NETBENCH_FLAGS)
+
+# One broadcast's fan-out on one core and then on two: W1 with 1,000 and
+# 2,000 light viewers (pion for the handshake only, then counted at the
+# socket), meetd on every core while they join and on core 0, then cores
+# 0 and 1, in the window; the tool shares the machine and reports its own
+# CPU. At the highest nice priority, as root, so that other work on the
+# machine cuts in less; not at real-time priority, under which meetd and
+# the tool on the same two cores once spun for minutes without progress
+# (docs/performance.md). Several minutes.
+CORES_FLAGS ?= -workloads w1light:1000,w1light:2000 -duration 10s -warmup 3s -limits=false
+
+bench-cores: $(BIN) bin/meetload
+	@prio=""; if [ "$$(id -u)" = 0 ]; then prio="nice -n -20"; fi; \
+	for cpus in 0 0,1; do \
+		$$prio bin/meetload -meetd $(BIN) -server-cpu -1 -server-cpus $$cpus $(CORES_FLAGS); \
+	done
