@@ -270,7 +270,7 @@ func buildFilter(files []TrackFile, d float64) filterGraph {
 		switch f.Kind {
 		case "microphone":
 			ms := int64(math.Round(f.Offset * 1000))
-			g = append(g, fmt.Sprintf("[%d:a]aresample=48000:async=1,adelay=%d:all=1[a%d]", i, ms, i))
+			g = append(g, fmt.Sprintf("[%d:a]aresample=48000:async=1:min_hard_comp=0.01:first_pts=0,adelay=%d:all=1[a%d]", i, ms, i))
 			audio = append(audio, fmt.Sprintf("[a%d]", i))
 		case "camera", "screen":
 			r := scr

@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/at-wat/ebml-go/mkvcore"
+	"github.com/at-wat/ebml-go"
+	"github.com/at-wat/ebml-go/webm"
 	"github.com/pion/rtp"
 )
 
@@ -23,20 +24,19 @@ func blocks(t *testing.T, path string) (ts []int64, keys []bool) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	rs, err := mkvcore.NewSimpleBlockReader(f)
-	if err != nil || len(rs) != 1 {
-		t.Fatalf("%d tracks: %v", len(rs), err)
+	var doc struct {
+		Header  webm.EBMLHeader `ebml:"EBML"`
+		Segment webm.Segment    `ebml:"Segment"`
 	}
-	for {
-		_, key, at, err := rs[0].Read()
-		if errors.Is(err, io.EOF) {
-			return ts, keys
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts, keys = append(ts, at), append(keys, key)
+	if err := ebml.Unmarshal(f, &doc); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatal(err)
 	}
+	for _, c := range doc.Segment.Cluster {
+		for _, b := range c.SimpleBlock {
+			ts, keys = append(ts, int64(c.Timecode)+int64(b.Timecode)), append(keys, b.Keyframe)
+		}
+	}
+	return ts, keys
 }
 
 func newTestWriter(t *testing.T, mime string, keyframes *atomic.Int32) (*trackWriter, string, *Stats) {
