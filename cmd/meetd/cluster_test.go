@@ -68,15 +68,23 @@ func waitNodes(t *testing.T, ctx context.Context, nodes ...*Main) {
 	})
 }
 
+// twoNodes starts a NATS server and two nodes of its cluster, and waits
+// until they see each other.
+func twoNodes(t *testing.T, ctx context.Context) (a *Main, urlA string, b *Main, urlB string) {
+	t.Helper()
+	_, url := startNATS(t)
+	a, urlA = runNode(t, url)
+	b, urlB = runNode(t, url)
+	waitNodes(t, ctx, a, b)
+	return a, urlA, b, urlB
+}
+
 // A streamer on node A, viewers on node B: they play, with no packet
 // lost, and the streamer's tracks cross to B once for both.
 func TestClusterBroadcast(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	_, url := startNATS(t)
-	a, urlA := runNode(t, url)
-	b, urlB := runNode(t, url)
-	waitNodes(t, ctx, a, b)
+	a, urlA, b, urlB := twoNodes(t, ctx)
 
 	streamer := goLive(t, ctx, urlA, "show", testclient.Options{Name: "Sam"})
 	defer streamer.Close()
@@ -158,10 +166,7 @@ func metricsOf(t *testing.T, m *Main) string {
 func TestClusterMeeting(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	_, url := startNATS(t)
-	a, urlA := runNode(t, url)
-	b, urlB := runNode(t, url)
-	waitNodes(t, ctx, a, b)
+	_, urlA, _, urlB := twoNodes(t, ctx)
 
 	ana := joinMeeting(t, ctx, urlA, "standup", testclient.Options{Name: "Ana"})
 	defer ana.Close()
@@ -223,10 +228,7 @@ func hasChat(c *testclient.Client, texts ...string) bool {
 func TestClusterNodeGone(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	_, url := startNATS(t)
-	a, urlA := runNode(t, url)
-	b, urlB := runNode(t, url)
-	waitNodes(t, ctx, a, b)
+	a, urlA, b, urlB := twoNodes(t, ctx)
 
 	ana := joinMeeting(t, ctx, urlA, "standup", testclient.Options{Name: "Ana"})
 	defer ana.Close()
@@ -321,10 +323,7 @@ func TestClusterNATSAway(t *testing.T) {
 func TestClusterWHIPToWHEP(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	_, url := startNATS(t)
-	a, urlA := runNode(t, url)
-	b, urlB := runNode(t, url)
-	waitNodes(t, ctx, a, b)
+	_, urlA, _, urlB := twoNodes(t, ctx)
 
 	pub, err := testclient.PublishWHIP(ctx, httpBase(urlA)+"/whip/obs", testclient.HTTPOptions{})
 	if err != nil {
@@ -353,10 +352,7 @@ func TestClusterWHIPToWHEP(t *testing.T) {
 func TestClusterOneStreamer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	_, url := startNATS(t)
-	a, urlA := runNode(t, url)
-	b, urlB := runNode(t, url)
-	waitNodes(t, ctx, a, b)
+	_, urlA, _, urlB := twoNodes(t, ctx)
 
 	streamers := []*testclient.Client{dial(t, ctx, urlA, testclient.Options{}), dial(t, ctx, urlB, testclient.Options{})}
 	defer streamers[0].Close()
@@ -399,10 +395,7 @@ func TestClusterOneStreamer(t *testing.T) {
 func TestClusterInvitation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	_, url := startNATS(t)
-	a, urlA := runNode(t, url)
-	b, urlB := runNode(t, url)
-	waitNodes(t, ctx, a, b)
+	_, urlA, _, urlB := twoNodes(t, ctx)
 
 	host := goLive(t, ctx, urlA, "talk", testclient.Options{Name: "Host"})
 	defer host.Close()
