@@ -128,56 +128,39 @@ func TestParsePerAddressLimits(t *testing.T) {
 	}
 }
 
-// TestFastEgressSetting: the fast egress is on unless -fast-egress=false
-// or MEETD_FAST_EGRESS says so; the flag wins, and a value that is not
-// true or false is refused, in words.
-func TestFastEgressSetting(t *testing.T) {
-	for _, c := range []struct {
-		args []string
-		env  string
-		want bool
+// TestOnByDefaultSettings: -fast-egress and -abs-send-time are on unless
+// the flag or its environment variable says false (off, 0); the flag wins,
+// and a value that is not true or false is refused, in words.
+func TestOnByDefaultSettings(t *testing.T) {
+	for _, set := range []struct {
+		flag, env string
+		get       func(Config) bool
 	}{
-		{nil, "", true},
-		{nil, "false", false},
-		{nil, "off", false},
-		{nil, "0", false},
-		{nil, "true", true},
-		{[]string{"-fast-egress=false"}, "", false},
-		{[]string{"-fast-egress"}, "false", true},
+		{"fast-egress", "MEETD_FAST_EGRESS", func(c Config) bool { return c.SFU.FastEgress }},
+		{"abs-send-time", "MEETD_ABS_SEND_TIME", func(c Config) bool { return c.SFU.AbsSendTime }},
 	} {
-		cfg, err := ParseConfig(c.args, func(k string) string { return map[string]string{"MEETD_FAST_EGRESS": c.env}[k] }, io.Discard)
-		if err != nil || cfg.SFU.FastEgress != c.want {
-			t.Errorf("%v with MEETD_FAST_EGRESS=%q: fast egress %v (%v), want %v", c.args, c.env, cfg.SFU.FastEgress, err, c.want)
+		for _, c := range []struct {
+			args []string
+			env  string
+			want bool
+		}{
+			{nil, "", true},
+			{nil, "false", false},
+			{nil, "off", false},
+			{nil, "0", false},
+			{nil, "true", true},
+			{[]string{"-" + set.flag + "=false"}, "", false},
+			{[]string{"-" + set.flag}, "false", true},
+		} {
+			cfg, err := ParseConfig(c.args, func(k string) string { return map[string]string{set.env: c.env}[k] }, io.Discard)
+			if err != nil || set.get(cfg) != c.want {
+				t.Errorf("%v with %s=%q: %v (%v), want %v", c.args, set.env, c.env, set.get(cfg), err, c.want)
+			}
 		}
-	}
-	_, err := ParseConfig(nil, func(k string) string { return map[string]string{"MEETD_FAST_EGRESS": "maybe"}[k] }, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "MEETD_FAST_EGRESS") {
-		t.Errorf("MEETD_FAST_EGRESS=maybe: %v, want an error naming it", err)
-	}
-}
-
-// TestAbsSendTimeSetting: abs-send-time is stamped unless
-// -abs-send-time=false or MEETD_ABS_SEND_TIME says so; a value that is not
-// true or false is refused, in words.
-func TestAbsSendTimeSetting(t *testing.T) {
-	for _, c := range []struct {
-		args []string
-		env  string
-		want bool
-	}{
-		{nil, "", true},
-		{nil, "false", false},
-		{[]string{"-abs-send-time=false"}, "", false},
-		{[]string{"-abs-send-time"}, "false", true},
-	} {
-		cfg, err := ParseConfig(c.args, func(k string) string { return map[string]string{"MEETD_ABS_SEND_TIME": c.env}[k] }, io.Discard)
-		if err != nil || cfg.SFU.AbsSendTime != c.want {
-			t.Errorf("%v with MEETD_ABS_SEND_TIME=%q: abs-send-time %v (%v), want %v", c.args, c.env, cfg.SFU.AbsSendTime, err, c.want)
+		_, err := ParseConfig(nil, func(k string) string { return map[string]string{set.env: "maybe"}[k] }, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), set.env) {
+			t.Errorf("%s=maybe: %v, want an error naming it", set.env, err)
 		}
-	}
-	_, err := ParseConfig(nil, func(k string) string { return map[string]string{"MEETD_ABS_SEND_TIME": "maybe"}[k] }, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "MEETD_ABS_SEND_TIME") {
-		t.Errorf("MEETD_ABS_SEND_TIME=maybe: %v, want an error naming it", err)
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"crypto/cipher"
 	"encoding/binary"
 	"errors"
+
+	"github.com/meetd/meetd/internal/egress"
 )
 
 // srtpSealer encrypts RTP packets in place with AEAD_AES_128_GCM or
@@ -41,11 +43,11 @@ func newSRTPSealer(masterKey, masterSalt []byte, ssrc uint32) (*srtpSealer, erro
 	if (len(masterKey) != 16 && len(masterKey) != 32) || len(masterSalt) != 12 {
 		return nil, errSealSizes
 	}
-	key, err := deriveSRTPKey(0x00, masterKey, masterSalt, len(masterKey))
+	key, err := egress.DeriveSessionKey(0x00, masterKey, masterSalt, len(masterKey))
 	if err != nil {
 		return nil, err
 	}
-	salt, err := deriveSRTPKey(0x02, masterKey, masterSalt, len(masterSalt))
+	salt, err := egress.DeriveSessionKey(0x02, masterKey, masterSalt, len(masterSalt))
 	if err != nil {
 		return nil, err
 	}
@@ -60,25 +62,6 @@ func newSRTPSealer(masterKey, masterSalt []byte, ssrc uint32) (*srtpSealer, erro
 	s := &srtpSealer{aead: aead, ssrc: ssrc}
 	copy(s.salt[:], salt)
 	return s, nil
-}
-
-// deriveSRTPKey is RFC 3711's AES-CM key derivation for label: the master
-// salt with the label at byte 7 is a counter block, encrypted with the
-// master key.
-func deriveSRTPKey(label byte, masterKey, masterSalt []byte, n int) ([]byte, error) {
-	block, err := aes.NewCipher(masterKey)
-	if err != nil {
-		return nil, err
-	}
-	var in [aes.BlockSize]byte
-	copy(in[:], masterSalt)
-	in[7] ^= label
-	out := make([]byte, (n+aes.BlockSize-1)/aes.BlockSize*aes.BlockSize)
-	for i := 0; i*aes.BlockSize < n; i++ {
-		binary.BigEndian.PutUint16(in[aes.BlockSize-2:], uint16(i))
-		block.Encrypt(out[i*aes.BlockSize:], in[:])
-	}
-	return out[:n], nil
 }
 
 // seal encrypts in place the RTP packet buf[:n], whose header takes hn

@@ -23,11 +23,11 @@ func TestSealingIsCryptoCiphers(t *testing.T) {
 		key, salt := make([]byte, keyLen), make([]byte, 12)
 		_, _ = rand.Read(key)
 		_, _ = rand.Read(salt)
-		sessionKey, err := deriveSessionKey(labelSRTPEncryption, key, salt, keyLen)
+		sessionKey, err := DeriveSessionKey(labelSRTPEncryption, key, salt, keyLen)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sessionSalt, err := deriveSessionKey(labelSRTPSalt, key, salt, 12)
+		sessionSalt, err := DeriveSessionKey(labelSRTPSalt, key, salt, 12)
 		if err != nil {
 			t.Fatal(err)
 		}

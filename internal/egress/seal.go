@@ -59,11 +59,11 @@ func newRTPSealer(profile srtp.ProtectionProfile, masterKey, masterSalt []byte) 
 	if len(masterSalt) != 12 {
 		return nil, errSealerSalt
 	}
-	key, err := deriveSessionKey(labelSRTPEncryption, masterKey, masterSalt, len(masterKey))
+	key, err := DeriveSessionKey(labelSRTPEncryption, masterKey, masterSalt, len(masterKey))
 	if err != nil {
 		return nil, err
 	}
-	salt, err := deriveSessionKey(labelSRTPSalt, masterKey, masterSalt, len(masterSalt))
+	salt, err := DeriveSessionKey(labelSRTPSalt, masterKey, masterSalt, len(masterSalt))
 	if err != nil {
 		return nil, err
 	}
@@ -104,10 +104,10 @@ func cipherState(aead cipher.AEAD) (unsafe.Pointer, uintptr) {
 	return v.UnsafePointer(), n
 }
 
-// deriveSessionKey is RFC 3711's AES-CM key derivation (section 4.3.3)
+// DeriveSessionKey is RFC 3711's AES-CM key derivation (section 4.3.3)
 // with a key derivation rate of 0, as DTLS-SRTP uses it: the master salt
 // with label at byte 7 is a counter block, encrypted with the master key.
-func deriveSessionKey(label byte, masterKey, masterSalt []byte, n int) ([]byte, error) {
+func DeriveSessionKey(label byte, masterKey, masterSalt []byte, n int) ([]byte, error) {
 	block, err := aes.NewCipher(masterKey)
 	if err != nil {
 		return nil, err
