@@ -384,6 +384,10 @@ func (c *Client) logCandidateError(err error) {
 	if err == nil {
 		return
 	}
+	if errors.Is(err, errCandidateUnused) {
+		c.log.Debug("candidate left out", "err", err)
+		return
+	}
 	if errors.Is(err, errTooManyCandidates) {
 		c.fail(signal.Errorf(signal.CodeWrongState, "Too many candidates before an offer or answer."))
 		return

@@ -81,7 +81,7 @@ func (c *Client) handlePlaybackOffer(offerSDP string) {
 		return
 	}
 	s.playback = true
-	if err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offerSDP}); err != nil {
+	if err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: rtpCandidatesOnly(offerSDP)}); err != nil {
 		c.fail(signal.Errorf(signal.CodeBadSDP, "The offer was refused: %v.", err))
 		c.closeSubscriber()
 		return
@@ -110,7 +110,7 @@ func (c *Client) handlePlaybackOffer(offerSDP string) {
 		return
 	}
 	for _, cand := range s.pending {
-		c.logCandidateError(s.pc.AddICECandidate(cand))
+		c.logCandidateError(addRemoteCandidate(s.pc, cand))
 	}
 	s.pending = nil
 	c.conn.Send(signal.Message{Type: signal.TypeAnswer, SDP: answer})

@@ -111,7 +111,7 @@ func (c *Client) handleOffer(offerSDP string) {
 		c.log.Info("ICE restart", "pc", "publish", "reason", "asked by the client")
 		c.countRestart(signal.TargetPublish)
 	}
-	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offerSDP}); err != nil {
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: rtpCandidatesOnly(offerSDP)}); err != nil {
 		c.fail(signal.Errorf(signal.CodeBadSDP, "The offer was refused: %v.", err))
 		c.stopPublishing()
 		return
@@ -183,7 +183,7 @@ func (c *Client) newPublisher() error {
 				return
 			}
 			p.tracks = append(p.tracks, t)
-			log.Info("track received", "track", t.ID(), "codec", t.Codec().MimeType, "rid", remote.RID())
+			log.Info("track received", "track", t.ID(), "codec", t.Codec().MimeType, "rid", remote.RID(), "ssrc", uint32(remote.SSRC()))
 			if len(p.tracks) >= p.expected {
 				c.publish()
 			}
@@ -295,7 +295,7 @@ func (p *publisher) addCandidate(cand webrtc.ICECandidateInit) error {
 	if p.pc.RemoteDescription() == nil {
 		return holdCandidate(&p.pending, cand)
 	}
-	return p.pc.AddICECandidate(cand)
+	return addRemoteCandidate(p.pc, cand)
 }
 
 // gatherWait bounds how long an answer waits for meetd's candidates. meetd

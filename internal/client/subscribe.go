@@ -154,7 +154,7 @@ func (c *Client) handleAnswer(answerSDP string) {
 		c.fail(signal.Errorf(signal.CodeWrongState, "There is no offer waiting for an answer."))
 		return
 	}
-	if err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answerSDP}); err != nil {
+	if err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: rtpCandidatesOnly(answerSDP)}); err != nil {
 		c.fail(signal.Errorf(signal.CodeBadSDP, "The answer was refused: %v.", err))
 		c.closeSubscriber()
 		c.reconcile()
@@ -162,7 +162,7 @@ func (c *Client) handleAnswer(answerSDP string) {
 	}
 	s.negotiating = false
 	for _, cand := range s.pending {
-		c.logCandidateError(s.pc.AddICECandidate(cand))
+		c.logCandidateError(addRemoteCandidate(s.pc, cand))
 	}
 	s.pending = nil
 	if s.again {
@@ -245,7 +245,7 @@ func (s *subscriber) addCandidate(cand webrtc.ICECandidateInit) error {
 	if s.pc.RemoteDescription() == nil {
 		return holdCandidate(&s.pending, cand)
 	}
-	return s.pc.AddICECandidate(cand)
+	return addRemoteCandidate(s.pc, cand)
 }
 
 // maxViews bounds the views a client keeps: more than the streams a room
