@@ -109,7 +109,7 @@ export class User {
 
   /**
    * What each open peer connection sends and receives, per RTP stream:
-   * "out video f 1280x720 packets=… frames=… limit=…", "in audio packets=… energy=…".
+   * "out video f 1280x720 packets=… frames=… keyframes=… pli=… limit=…", "in audio packets=… energy=…".
    */
   async rtpSummary() {
     return this.page
@@ -121,11 +121,15 @@ export class User {
           (await pc.getStats()).forEach((s) => {
             if (s.type === 'outbound-rtp') {
               const size = s.frameWidth ? ` ${s.frameWidth}x${s.frameHeight}` : '';
-              const frames = s.kind === 'video' ? ` frames=${s.framesEncoded ?? 0}` : '';
+              const frames =
+                s.kind === 'video' ? ` frames=${s.framesEncoded ?? 0} keyframes=${s.keyFramesEncoded ?? '?'} pli=${s.pliCount ?? '?'}` : '';
               const limit = s.qualityLimitationReason ? ` limit=${s.qualityLimitationReason}` : '';
-              lines.push(`out ${s.kind}${s.rid ? ` ${s.rid}` : ''}${size} packets=${s.packetsSent}${frames}${limit}`);
+              lines.push(`out ${s.kind}${s.rid ? ` ${s.rid}` : ''}${size} ssrc=${s.ssrc} packets=${s.packetsSent}${frames}${limit}`);
             } else if (s.type === 'inbound-rtp') {
-              const more = s.kind === 'video' ? ` frames=${s.framesDecoded ?? 0}` : ` energy=${(s.totalAudioEnergy ?? 0).toFixed(3)}`;
+              const more =
+                s.kind === 'video'
+                  ? ` frames=${s.framesDecoded ?? 0} keyframes=${s.keyFramesDecoded ?? '?'} pli=${s.pliCount ?? '?'}`
+                  : ` energy=${(s.totalAudioEnergy ?? 0).toFixed(3)}`;
               lines.push(`in ${s.kind} packets=${s.packetsReceived}${more}`);
             }
           });

@@ -55,10 +55,20 @@ export class World {
       parts.push(await u.diagnostics().catch((e) => `--- ${u.label}: diagnostics failed: ${e.message}`));
     }
     for (const log of this.previousLogs) parts.push(`--- output of an earlier meetd:\n${log || '(nothing)'}`);
+    parts.push(await this.mediaMetrics().catch((e) => `--- meetd /metrics: ${e.message}`));
     parts.push(`--- meetd output (${this.server.origin}, exit ${JSON.stringify(this.server.exit)}):`);
     parts.push(this.server.log() || '(nothing)');
     parts.push('===== end of e2e failure report');
     return parts.join('\n');
+  }
+
+  /** meetd's media series from /metrics: where packets went, which layers subscribers get. */
+  async mediaMetrics() {
+    if (!this.server.running) return '--- meetd /metrics: meetd is not running';
+    const res = await fetch(this.server.url('/metrics'), { signal: AbortSignal.timeout(2000) });
+    const wanted = /^meetd_(rtp_|rtcp_|subscriber_video_layers|publish_connections|subscribe_connections|track_packets)/;
+    const lines = (await res.text()).split('\n').filter((l) => wanted.test(l) && !/ 0$/.test(l));
+    return `--- meetd /metrics (media series, non-zero):\n${lines.join('\n')}`;
   }
 
   async close() {

@@ -153,7 +153,7 @@ func (t *Track) AddLayer(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceive
 	t.layers.Store(&ls)
 	t.retargetLocked()
 	t.mu.Unlock()
-	t.log.Info("simulcast layer received", "rid", remote.RID())
+	t.log.Info("simulcast layer received", "rid", remote.RID(), "ssrc", l.ssrc)
 	go drainRTCP(receiver, remote.RID())
 	go t.readLayer(l)
 }
