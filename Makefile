@@ -76,9 +76,18 @@ lint: web/dist/index.html
 # at the shared socket, sent by meetd's egress), under the race detector,
 # and with pion's read and write paths for the packages whose behaviour
 # depends on them, so that both ways stay correct (docs/media-path.md).
+# The two run side by side: the servers they start mostly wait on the
+# network, and neither keeps a core busy on its own. The second one's
+# output follows the first's.
+PION_PATHS := MEETD_FAST_EGRESS=false MEETD_PION_READ_PATH=true
 test-go: web/dist/index.html net-tools ffmpeg
-	$(GO) test -race -count=1 -timeout 30m ./...
-	MEETD_FAST_EGRESS=false MEETD_PION_READ_PATH=true $(GO) test -race -count=1 -timeout 30m ./cmd/meetd ./internal/sfu
+	@out=$$(mktemp); \
+	$(PION_PATHS) $(GO) test -race -count=1 -timeout 30m ./cmd/meetd ./internal/sfu >$$out 2>&1 & pion=$$!; \
+	echo "$(GO) test -race -count=1 -timeout 30m ./..."; \
+	$(GO) test -race -count=1 -timeout 30m ./...; own=$$?; \
+	wait $$pion; other=$$?; \
+	echo "--- with pion's read and write paths ($(PION_PATHS)):"; cat $$out; rm -f $$out; \
+	[ $$own -eq 0 ] && [ $$other -eq 0 ]
 
 test-web: web/node_modules/.package-lock.json
 	cd web && $(NPM) test
