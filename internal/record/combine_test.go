@@ -133,8 +133,8 @@ func recordClip(t *testing.T, dir, who string, start time.Time, pkts []clipPacke
 	t.Helper()
 	stats := &Stats{}
 	log := slog.New(slog.DiscardHandler)
-	vw := newTrackWriter(codecFor("video/vp8"), filepath.Join(dir, who+"-cam.webm"), start, stats, nil, log)
-	aw := newTrackWriter(codecFor("audio/opus"), filepath.Join(dir, who+"-mic.webm"), start, stats, nil, log)
+	vw := newTrackWriter(codecFor("video/vp8"), filepath.Join(dir, who+"-cam.webm"), start, stats, nil, nil, log)
+	aw := newTrackWriter(codecFor("audio/opus"), filepath.Join(dir, who+"-mic.webm"), start, stats, nil, nil, log)
 	for _, p := range pkts {
 		if !keep(p) {
 			continue
@@ -259,17 +259,18 @@ func syncError(t *testing.T, ffmpeg, path, crop string, hz, want int) []float64 
 	return out
 }
 
-// TestCombineSyncAudioLoss: two publishers, the second 90 ms behind the
-// first (their beeps overlap in the mix), the first's microphone losing
-// packets on the way (one in seven, and a burst of half a second); in
-// the combined file each one's beeps fall within 80 ms of its flashes.
+// TestCombineSyncAudioLoss: two publishers, the second's files starting
+// 100 ms before the recording (by its sender's clock: its first packets
+// were on the way), the first's microphone losing packets on the way (one
+// in seven, and a burst of half a second); in the combined file each
+// one's beeps fall within 80 ms of its flashes.
 func TestCombineSyncAudioLoss(t *testing.T) {
 	ffmpeg := needFFmpeg(t)
 	dir := t.TempDir()
 	start := time.Now()
 	none := func(bool, int) time.Duration { return 0 }
 	ana := clipPackets(makeTestClip(t, ffmpeg, 1000), 4, start.Add(200*time.Millisecond), 1000, 5000, none)
-	ben := clipPackets(makeTestClip(t, ffmpeg, 2500), 4, start.Add(290*time.Millisecond), 7000, 9000, none)
+	ben := clipPackets(makeTestClip(t, ffmpeg, 2500), 4, start.Add(-100*time.Millisecond), 7000, 9000, none)
 	n := 0
 	files := recordClip(t, dir, "Ana", start, ana, func(p clipPacket) bool {
 		if !p.audio {

@@ -42,7 +42,7 @@ func blocks(t *testing.T, path string) (ts []int64, keys []bool) {
 func newTestWriter(t *testing.T, mime string, keyframes *atomic.Int32) (*trackWriter, string, *Stats) {
 	path := filepath.Join(t.TempDir(), "track"+codecFor(mime).ext)
 	stats := &Stats{}
-	w := newTrackWriter(codecFor(mime), path, time.Now(), stats, func() { keyframes.Add(1) }, slog.New(slog.DiscardHandler))
+	w := newTrackWriter(codecFor(mime), path, time.Now(), stats, func() { keyframes.Add(1) }, nil, slog.New(slog.DiscardHandler))
 	return w, path, stats
 }
 
