@@ -143,7 +143,7 @@ func recordClip(t *testing.T, dir, who string, start time.Time, pkts []clipPacke
 		if p.audio {
 			w = aw
 		}
-		w.queue <- queued{p.pkt, p.at}
+		w.queue <- queued{copyPacket(p.pkt), p.at}
 	}
 	vw.Close()
 	aw.Close()

@@ -14,7 +14,6 @@ import (
 	"github.com/at-wat/ebml-go/mkvcore"
 	"github.com/at-wat/ebml-go/webm"
 	"github.com/pion/rtp"
-	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
 	"github.com/meetd/meetd/internal/sfu"
 )
@@ -68,7 +67,7 @@ type trackWriter struct {
 	// The writer goroutine's own.
 	out     webm.BlockWriteCloser
 	file    *os.File
-	sb      *samplebuilder.SampleBuilder
+	sb      frameBuilder
 	ssrc    uint32
 	needKey bool
 	lastAsk time.Time
@@ -84,7 +83,7 @@ type trackWriter struct {
 
 // queued is a packet with the time it arrived.
 type queued struct {
-	pkt *rtp.Packet
+	pkt *packetBuf
 	at  time.Time
 }
 
@@ -106,13 +105,11 @@ func (w *trackWriter) WriteRTP(pkt *rtp.Packet) {
 	if w.closed.Load() {
 		return
 	}
-	p := &rtp.Packet{Header: rtp.Header{
-		Version: 2, Marker: pkt.Marker, PayloadType: pkt.PayloadType, SequenceNumber: pkt.SequenceNumber,
-		Timestamp: pkt.Timestamp, SSRC: pkt.SSRC,
-	}, Payload: append([]byte(nil), pkt.Payload...)}
+	p := copyPacket(pkt)
 	select {
 	case w.queue <- queued{p, time.Now()}:
 	default:
+		p.release()
 		w.stats.Dropped.Add(1)
 	}
 }
@@ -167,8 +164,9 @@ func (w *trackWriter) run() {
 }
 
 func (w *trackWriter) push(q queued) {
-	p := q.pkt
+	p := &q.pkt.pkt
 	if w.failed() {
+		q.pkt.release()
 		return
 	}
 	if w.sb == nil || p.SSRC != w.ssrc {
@@ -181,11 +179,11 @@ func (w *trackWriter) push(q queued) {
 			w.needKey = w.codec.video
 		}
 		w.ssrc = p.SSRC
-		w.sb = samplebuilder.New(w.codec.maxLate, w.codec.newDepacketizer(), w.codec.clockRate)
+		w.sb = newFrameBuilder(w.codec)
 		w.anchor, w.anchorExt, w.ext, w.lastTS = q.at, int64(p.Timestamp), int64(p.Timestamp), p.Timestamp
 	}
 	w.noteDelay(p, q.at)
-	w.sb.Push(p)
+	w.sb.Push(q.pkt)
 	w.pop()
 }
 

@@ -39,6 +39,17 @@ func blocks(t *testing.T, path string) (ts []int64, keys []bool) {
 	return ts, keys
 }
 
+// withBuilders runs test with meetd's jitter buffer and with pion's
+// samplebuilder, which it stands in for.
+func withBuilders(t *testing.T, test func(t *testing.T)) {
+	t.Run("frameJitter", test)
+	t.Run("samplebuilder", func(t *testing.T) {
+		pionSampleBuilder = true
+		defer func() { pionSampleBuilder = false }()
+		test(t)
+	})
+}
+
 func newTestWriter(t *testing.T, mime string, keyframes *atomic.Int32) (*trackWriter, string, *Stats) {
 	path := filepath.Join(t.TempDir(), "track"+codecFor(mime).ext)
 	stats := &Stats{}
@@ -48,7 +59,9 @@ func newTestWriter(t *testing.T, mime string, keyframes *atomic.Int32) (*trackWr
 
 // TestWriterTimestampWrap: Opus packets whose RTP timestamps wrap past
 // 2^32, some of them reordered, are written in order, 20 ms apart.
-func TestWriterTimestampWrap(t *testing.T) {
+func TestWriterTimestampWrap(t *testing.T) { withBuilders(t, testWriterTimestampWrap) }
+
+func testWriterTimestampWrap(t *testing.T) {
 	var kf atomic.Int32
 	w, path, _ := newTestWriter(t, "audio/opus", &kf)
 	const n = 100
@@ -92,7 +105,9 @@ func vp8(first, key bool) []byte {
 // TestWriterLossWaitsForKeyframe: video starts at a keyframe; a packet
 // lost for good makes the writer ask for a keyframe and skip the frames
 // until it comes, which would not decode.
-func TestWriterLossWaitsForKeyframe(t *testing.T) {
+func TestWriterLossWaitsForKeyframe(t *testing.T) { withBuilders(t, testWriterLossWaitsForKeyframe) }
+
+func testWriterLossWaitsForKeyframe(t *testing.T) {
 	var kf atomic.Int32
 	w, path, stats := newTestWriter(t, "video/vp8", &kf)
 	seq := uint16(0)
