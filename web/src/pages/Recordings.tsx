@@ -325,7 +325,7 @@ function RecordingItem({ rec, onDelete, files }: { rec: Recording; onDelete: () 
                 </DownloadLink>{' '}
                 {t('recordings.trackFacts', {
                   codec: tr.codec.toUpperCase(),
-                  at: formatDuration(tr.offset),
+                  at: formatDuration(Math.max(0, tr.offset)),
                   duration: formatDuration(tr.duration),
                   size: formatBytes(tr.size),
                 })}
