@@ -87,7 +87,11 @@ func (j *frameJitter) Push(p *packetBuf) {
 		return
 	}
 	// A packet further ahead than the ring holds: give up on what is
-	// missing up to it.
+	// missing up to it; one far ahead (a stream that started over) starts
+	// the ring afresh, in at most a ring's work.
+	if seq-j.next > 2*uint16(len(j.slots)) {
+		j.restart(seq)
+	}
 	for seq-j.next > j.mask {
 		j.step()
 	}
@@ -104,6 +108,20 @@ func (j *frameJitter) Push(p *packetBuf) {
 		}
 		j.step()
 	}
+}
+
+// restart takes what the ring holds, gives up on the frame being
+// joined, and starts the ring again at seq.
+func (j *frameJitter) restart(seq uint16) {
+	for j.next != j.highest+1 {
+		j.step()
+	}
+	if j.inFrame {
+		j.inFrame, j.data = false, nil
+		j.depacketize = j.newDepacketize()
+	}
+	j.dropped = max(j.dropped, 1)
+	j.next, j.highest = seq, seq
 }
 
 // step takes the packet at next, or gives it up as lost.

@@ -8,15 +8,16 @@ import (
 )
 
 // TestFrameJitter: Opus packets (a frame each) reordered, repeated, one
-// lost, then a jump far past the ring: the frames come out in order, each
-// once, the one after a loss saying so, and the flush gives the last.
+// lost, then a jump past the ring and one far past it: the frames come
+// out in order, each once, the one after a loss saying so, and the flush
+// gives the last.
 func TestFrameJitter(t *testing.T) {
 	j := newFrameJitter(50, codecFor("audio/opus").newDepacketizer)
 	push := func(seq uint16) {
 		j.Push(copyPacket(&rtp.Packet{Header: rtp.Header{SequenceNumber: seq, Timestamp: uint32(seq) * 960},
 			Payload: []byte{0xfc, byte(seq)}}))
 	}
-	for _, seq := range []uint16{65530, 65531, 65533, 65532, 65533, 65534, 0, 1, 3, 4, 200} {
+	for _, seq := range []uint16{65530, 65531, 65533, 65532, 65533, 65534, 0, 1, 3, 4, 200, 20000, 20001} {
 		push(seq)
 	}
 	j.Flush()
@@ -28,7 +29,7 @@ func TestFrameJitter(t *testing.T) {
 	for s := j.Pop(); s != nil; s = j.Pop() {
 		got = append(got, out{uint16(s.PacketTimestamp / 960), s.PrevDroppedPackets})
 	}
-	want := []out{{65530, 0}, {65531, 0}, {65532, 0}, {65533, 0}, {65534, 0}, {0, 1}, {1, 0}, {3, 1}, {4, 0}, {200, 195}}
+	want := []out{{65530, 0}, {65531, 0}, {65532, 0}, {65533, 0}, {65534, 0}, {0, 1}, {1, 0}, {3, 1}, {4, 0}, {200, 195}, {20000, 1}, {20001, 0}}
 	if len(got) != len(want) {
 		t.Fatalf("frames %v, want %v", got, want)
 	}
