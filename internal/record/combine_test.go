@@ -133,8 +133,8 @@ func recordClip(t *testing.T, dir, who string, start time.Time, pkts []clipPacke
 	t.Helper()
 	stats := &Stats{}
 	log := slog.New(slog.DiscardHandler)
-	vw := newTrackWriter(codecFor("video/vp8"), filepath.Join(dir, who+"-cam.webm"), start, stats, nil, nil, log)
-	aw := newTrackWriter(codecFor("audio/opus"), filepath.Join(dir, who+"-mic.webm"), start, stats, nil, nil, log)
+	vw := newTrackWriter(codecFor("video/vp8"), filepath.Join(dir, who+"-cam.webm"), start, stats, nil, nil, Ring, log)
+	aw := newTrackWriter(codecFor("audio/opus"), filepath.Join(dir, who+"-mic.webm"), start, stats, nil, nil, Ring, log)
 	for _, p := range pkts {
 		if !keep(p) {
 			continue

@@ -71,7 +71,7 @@ func TestWriterH264(t *testing.T) {
 		t.Fatalf("%d frames in the clip, want 60", len(frames))
 	}
 	var kf atomic.Int32
-	w, path, _ := newTestWriter(t, "video/h264", &kf)
+	w, path, _ := newTestWriter(t, SampleBuilder, "video/h264", &kf)
 	p := rtp.NewPacketizer(1200, 102, 5, &codecs.H264Payloader{}, rtp.NewRandomSequencer(), 90000)
 	for _, fr := range frames {
 		for _, pkt := range p.Packetize(fr, 3000) {

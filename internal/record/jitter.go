@@ -1,6 +1,7 @@
 package record
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/pion/rtp"
@@ -9,8 +10,7 @@ import (
 )
 
 // frameBuilder puts a stream's packets back in order and joins them into
-// frames. pion's samplebuilder is one; frameJitter, sized for the
-// codec, is the one meetd uses.
+// frames: pion's samplebuilder, or frameJitter, sized for the codec.
 type frameBuilder interface {
 	Push(*packetBuf)
 	// Pop is the next whole frame, nil for none yet; PrevDroppedPackets
@@ -21,16 +21,37 @@ type frameBuilder interface {
 	Flush()
 }
 
-// pionSampleBuilder makes writers use pion's samplebuilder, which keeps
-// two 65,536-entry arrays (1 MiB) per stream whatever its depth: the
-// tests run the writer with both.
-var pionSampleBuilder = false
+// JitterBuffer names the jitter buffer recordings put packets in order
+// with (Config.JitterBuffer).
+type JitterBuffer string
 
-func newFrameBuilder(c *codec) frameBuilder {
-	if pionSampleBuilder {
-		return pionBuilder{samplebuilder.New(c.maxLate, c.newDepacketizer(), c.clockRate)}
+const (
+	// SampleBuilder is pion's samplebuilder, the default. It keeps two
+	// 65,536-entry arrays (1 MiB) per stream whatever its depth.
+	SampleBuilder JitterBuffer = "samplebuilder"
+	// Ring is frameJitter: a ring twice as deep as the codec waits for a
+	// late packet (128 packets for Opus, 1,024 for video), with pooled
+	// packet copies; about 1.5 MiB less per recorded subscriber in a
+	// meeting (docs/performance.md, Recording).
+	Ring JitterBuffer = "ring"
+)
+
+// ParseJitterBuffer checks a -record-jitter-buffer value.
+func ParseJitterBuffer(s string) (JitterBuffer, error) {
+	switch j := JitterBuffer(s); j {
+	case SampleBuilder, Ring:
+		return j, nil
+	case "":
+		return SampleBuilder, nil
 	}
-	return newFrameJitter(c.maxLate, c.newDepacketizer)
+	return "", fmt.Errorf("%q is neither %q nor %q", s, SampleBuilder, Ring)
+}
+
+func newFrameBuilder(c *codec, jb JitterBuffer) frameBuilder {
+	if jb == Ring {
+		return newFrameJitter(c.maxLate, c.newDepacketizer)
+	}
+	return pionBuilder{samplebuilder.New(c.maxLate, c.newDepacketizer(), c.clockRate)}
 }
 
 // pionBuilder is pion's samplebuilder as a frameBuilder; the packets it

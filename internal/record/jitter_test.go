@@ -40,16 +40,16 @@ func TestFrameJitter(t *testing.T) {
 	}
 }
 
-// TestFrameBuilderSize: a recorded track's jitter buffer takes memory for
-// the depth it waits, not a megabyte (pion's samplebuilder keeps two
-// 65,536-entry arrays, whatever its depth, which the garbage collector
-// scans at every cycle).
+// TestFrameBuilderSize: the ring jitter buffer takes memory for the depth
+// it waits, not a megabyte (pion's samplebuilder keeps two 65,536-entry
+// arrays, whatever its depth, which the garbage collector scans at every
+// cycle).
 func TestFrameBuilderSize(t *testing.T) {
 	for _, mime := range []string{"audio/opus", "video/vp8"} {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		b := newFrameBuilder(codecFor(mime))
+		b := newFrameBuilder(codecFor(mime), Ring)
 		runtime.ReadMemStats(&after)
 		runtime.KeepAlive(b)
 		if n := after.TotalAlloc - before.TotalAlloc; n > 64<<10 {

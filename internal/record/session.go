@@ -211,7 +211,7 @@ func (s *Session) addTrack(t *sfu.Track, publisher string, p room.Participant) {
 	file := fmt.Sprintf("%s-%d%s", key, s.count[key], c.ext)
 	st := &sessionTrack{track: t, publisher: publisher,
 		entry: TrackFile{File: file, Participant: name, Kind: kind, Codec: c.Name}}
-	st.w = newTrackWriter(c, filepath.Join(s.dir, file), s.start, &s.rec.stats, t.RequestKeyframe, t.SenderClock, s.log.With("file", file))
+	st.w = newTrackWriter(c, filepath.Join(s.dir, file), s.start, &s.rec.stats, t.RequestKeyframe, t.SenderClock, s.rec.cfg.JitterBuffer, s.log.With("file", file))
 	s.writers[t] = st
 	s.files = append(s.files, st)
 	t.AddSink(st.w)

@@ -39,6 +39,8 @@ type trackWriter struct {
 	// senderClock is the publisher's last sender report of a stream, nil
 	// when there is none to ask.
 	senderClock func(ssrc uint32) (sfu.SenderClock, bool)
+	// jitter is the jitter buffer to use.
+	jitter JitterBuffer
 	// start is the recording's start, which offsets count from.
 	start time.Time
 	stats *Stats
@@ -88,10 +90,11 @@ type queued struct {
 }
 
 func newTrackWriter(c *codec, path string, start time.Time, stats *Stats, keyframe func(),
-	senderClock func(uint32) (sfu.SenderClock, bool), log *slog.Logger,
+	senderClock func(uint32) (sfu.SenderClock, bool), jitter JitterBuffer, log *slog.Logger,
 ) *trackWriter {
 	w := &trackWriter{
-		codec: c, path: path, start: start, stats: stats, keyframe: keyframe, senderClock: senderClock, log: log,
+		codec: c, path: path, start: start, stats: stats, keyframe: keyframe, senderClock: senderClock,
+		jitter: jitter, log: log,
 		queue: make(chan queued, queueLength), stop: make(chan struct{}), done: make(chan struct{}),
 		needKey: c.video,
 	}
@@ -179,7 +182,7 @@ func (w *trackWriter) push(q queued) {
 			w.needKey = w.codec.video
 		}
 		w.ssrc = p.SSRC
-		w.sb = newFrameBuilder(w.codec)
+		w.sb = newFrameBuilder(w.codec, w.jitter)
 		w.anchor, w.anchorExt, w.ext, w.lastTS = q.at, int64(p.Timestamp), int64(p.Timestamp), p.Timestamp
 	}
 	w.noteDelay(p, q.at)

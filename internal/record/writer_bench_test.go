@@ -14,17 +14,14 @@ import (
 // keyframe every 90 frames): the copy onto the queue, the jitter buffer,
 // the muxer and the writes, all of a packet's way to the file.
 func BenchmarkWriterVideo(b *testing.B) {
-	b.Run("frameJitter", benchmarkWriterVideo)
-	b.Run("samplebuilder", func(b *testing.B) {
-		pionSampleBuilder = true
-		defer func() { pionSampleBuilder = false }()
-		benchmarkWriterVideo(b)
-	})
+	for _, jb := range []JitterBuffer{SampleBuilder, Ring} {
+		b.Run(string(jb), func(b *testing.B) { benchmarkWriterVideo(b, jb) })
+	}
 }
 
-func benchmarkWriterVideo(b *testing.B) {
+func benchmarkWriterVideo(b *testing.B, jb JitterBuffer) {
 	w := newTrackWriter(codecFor("video/vp8"), filepath.Join(b.TempDir(), "cam.webm"), time.Now(), &Stats{}, nil, nil,
-		slog.New(slog.DiscardHandler))
+		jb, slog.New(slog.DiscardHandler))
 	payload := make([]byte, 1100)
 	pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SSRC: 5}}
 	b.ReportAllocs()
