@@ -16,6 +16,7 @@ import (
 
 	"github.com/meetd/meetd/internal/access"
 	"github.com/meetd/meetd/internal/httpd"
+	"github.com/meetd/meetd/internal/record"
 	"github.com/meetd/meetd/internal/room"
 	"github.com/meetd/meetd/internal/sfu"
 	"github.com/meetd/meetd/internal/turn"
@@ -245,7 +246,7 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"time an idle keep-alive HTTP connection stays open (env MEETD_HTTP_IDLE_TIMEOUT)")
 	fs.IntVar(&cfg.HTTP.MaxHeaderBytes, "http-max-header-bytes", envInt(env("MEETD_HTTP_MAX_HEADER_BYTES", ""), httpd.DefaultLimits.MaxHeaderBytes),
 		"largest HTTP request header, in bytes (env MEETD_HTTP_MAX_HEADER_BYTES)")
-	var recordMax, recordFree string
+	var recordMax, recordFree, recordJitter string
 	recordOn, recordOnErr := parseBool(getenv("MEETD_RECORD"), true)
 	fs.BoolVar(&cfg.Record.Enabled, "record", recordOn,
 		"let hosts record their rooms, and rooms-file rooms with \"record\": true be recorded whenever live (env MEETD_RECORD=false turns it off)")
@@ -255,6 +256,8 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"most the recordings may take together, such as 50G or 500M; past it recording stops and does not start; 0 for no cap (env MEETD_RECORD_MAX_BYTES)")
 	fs.StringVar(&recordFree, "record-min-free", env("MEETD_RECORD_MIN_FREE", "1G"),
 		"free space recording leaves on the disk of -record-dir: below it recording does not start, and stops (env MEETD_RECORD_MIN_FREE)")
+	fs.StringVar(&recordJitter, "record-jitter-buffer", env("MEETD_RECORD_JITTER_BUFFER", string(record.SampleBuilder)),
+		"jitter buffer of recorded tracks: samplebuilder (pion's) or ring (sized for the codec: about 1.5 MiB less per recorded track) (env MEETD_RECORD_JITTER_BUFFER)")
 	fs.StringVar(&cfg.Record.FFmpeg, "ffmpeg", env("MEETD_FFMPEG", ""),
 		"ffmpeg program that makes a recording's combined file; default ffmpeg on PATH; none for per-track files only (env MEETD_FFMPEG)")
 	var natsURLs string
@@ -368,6 +371,9 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if cfg.Record.MinFree, err = parseBytes(recordFree); err != nil {
 		return cfg, fmt.Errorf("-record-min-free %q: %w", recordFree, err)
+	}
+	if cfg.Record.JitterBuffer, err = record.ParseJitterBuffer(recordJitter); err != nil {
+		return cfg, fmt.Errorf("-record-jitter-buffer: %w", err)
 	}
 	if cfg.Record.Dir == "" {
 		cfg.Record.Dir = filepath.Join(cfg.TLS.StateDir, "recordings")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meetd/meetd/internal/httpd"
+	"github.com/meetd/meetd/internal/record"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -179,6 +180,17 @@ func TestParseConfigRecord(t *testing.T) {
 	cfg, err = ParseConfig(nil, func(k string) string { return map[string]string{"MEETD_RECORD": "false"}[k] }, io.Discard)
 	if err != nil || cfg.Record.Enabled || cfg.Record.MinFree != 1<<30 || cfg.Record.MaxBytes != 0 {
 		t.Fatalf("record off: %+v %v", cfg.Record, err)
+	}
+	if cfg.Record.JitterBuffer != record.SampleBuilder {
+		t.Errorf("default jitter buffer %q, want pion's samplebuilder", cfg.Record.JitterBuffer)
+	}
+	cfg, err = ParseConfig([]string{"-record-jitter-buffer", "ring"}, func(string) string { return "" }, io.Discard)
+	if err != nil || cfg.Record.JitterBuffer != record.Ring {
+		t.Errorf("-record-jitter-buffer ring: %q %v", cfg.Record.JitterBuffer, err)
+	}
+	if _, err := ParseConfig([]string{"-record-jitter-buffer", "big"}, func(string) string { return "" }, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "-record-jitter-buffer") {
+		t.Errorf("-record-jitter-buffer big: %v", err)
 	}
 	for _, v := range []string{"lots", "-5G", "12X"} {
 		_, err := ParseConfig([]string{"-record-max-bytes", v}, func(string) string { return "" }, io.Discard)

@@ -21,6 +21,8 @@ type RecordConfig struct {
 	// FFmpeg is the program that makes combined files: empty looks it up
 	// on PATH, "none" makes none.
 	FFmpeg string
+	// JitterBuffer is the track writers' jitter buffer.
+	JitterBuffer record.JitterBuffer
 }
 
 // parseBytes reads a size: bytes, or with a K, M, G or T suffix (powers
@@ -68,5 +70,6 @@ func (m *Main) startRecorder(policy *access.Policy) (*record.Recorder, error) {
 	if policy != nil {
 		auto = policy.Records
 	}
-	return record.New(record.Config{Dir: c.Dir, MaxBytes: c.MaxBytes, MinFree: c.MinFree, FFmpeg: ffmpeg, Auto: auto, Log: m.log})
+	return record.New(record.Config{Dir: c.Dir, MaxBytes: c.MaxBytes, MinFree: c.MinFree, FFmpeg: ffmpeg,
+		JitterBuffer: c.JitterBuffer, Auto: auto, Log: m.log})
 }

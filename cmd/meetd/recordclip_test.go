@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -52,7 +53,11 @@ func needFFmpeg(t *testing.T) (ffmpeg, ffprobe string) {
 
 // makeClip encodes the test clip with ffmpeg into a temporary directory
 // and reads its frames.
-func makeClip(t *testing.T, ffmpeg string) *clip {
+func makeClip(t *testing.T, ffmpeg string) *clip { return makeToneClip(t, ffmpeg, 1000) }
+
+// makeToneClip is the test clip with a beep of hz: participants with
+// beeps of their own can be told apart in a mix.
+func makeToneClip(t *testing.T, ffmpeg string, hz int) *clip {
 	t.Helper()
 	dir := t.TempDir()
 	flash := "between(t,1,1.099)"
@@ -66,7 +71,7 @@ func makeClip(t *testing.T, ffmpeg string) *clip {
 	run("-f", "lavfi", "-i", "color=c=gray:s=320x180:r=30:d=3,drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='"+flash+"'",
 		"-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k", "-g", "6", "-keyint_min", "6",
 		"-auto-alt-ref", "0", "-lag-in-frames", "0", filepath.Join(dir, "v.webm"))
-	run("-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000:duration=3",
+	run("-f", "lavfi", "-i", "sine=frequency="+strconv.Itoa(hz)+":sample_rate=48000:duration=3",
 		"-af", "volume=volume=0:enable='not(between(t,1,1.1))'", "-ac", "2",
 		"-c:a", "libopus", "-frame_duration", "20", "-b:a", "64k", filepath.Join(dir, "a.webm"))
 	c := &clip{video: readBlocks(t, filepath.Join(dir, "v.webm")), audio: readBlocks(t, filepath.Join(dir, "a.webm"))}

@@ -22,7 +22,13 @@ import (
 func TestRecordMeetingFiles(t *testing.T) {
 	ffmpeg, ffprobe := needFFmpeg(t)
 	checkLeaks(t)
-	cl := makeClip(t, ffmpeg)
+	// Each participant beeps a tone of its own, so that in the mix of the
+	// combined file one's beep cannot hide another's that overlaps it.
+	tones := map[string]int{"Ana": 600, "Ben": 1200, "Cy": 2400}
+	clips := map[string]*clip{}
+	for who, hz := range tones {
+		clips[who] = makeToneClip(t, ffmpeg, hz)
+	}
 	cfg := recordConfig(t, ffmpeg)
 	m := runMeetd(t, cfg)
 	url := "ws://" + m.Addr() + "/ws"
@@ -30,11 +36,11 @@ func TestRecordMeetingFiles(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 	defer cancel()
 
-	ana := clipClient(t, ctx, url, "standup", "Ana", cl)
+	ana := clipClient(t, ctx, url, "standup", "Ana", clips["Ana"])
 	defer ana.Close()
-	ben := clipClient(t, ctx, url, "standup", "Ben", cl)
+	ben := clipClient(t, ctx, url, "standup", "Ben", clips["Ben"])
 	defer func() { ben.Close() }()
-	cy := clipClient(t, ctx, url, "standup", "Cy", cl)
+	cy := clipClient(t, ctx, url, "standup", "Cy", clips["Cy"])
 	defer cy.Close()
 	waitAllMedia(t, ctx, []*testclient.Client{ana, ben, cy}, []string{"Ana", "Ben", "Cy"}, nil)
 
@@ -76,7 +82,7 @@ func TestRecordMeetingFiles(t *testing.T) {
 	ben.Close()
 	benLeft := at()
 	track("Ana", "camera", 1, benLeft+1)
-	ben = clipClient(t, ctx, url, "standup", "Ben", cl)
+	ben = clipClient(t, ctx, url, "standup", "Ben", clips["Ben"])
 	benBack := at()
 	track("Ben", "camera", 2, 1)
 	if err := cy.StopScreen(ctx); err != nil {
@@ -220,26 +226,31 @@ func TestRecordMeetingFiles(t *testing.T) {
 			t.Errorf("combined file: %s has mean luma %.0f (lit %v, want %v)", r.what, l, lit, r.lit)
 		}
 	}
-	bs := beeps(t, ffmpeg, combined)
-	fs := flashes(t, ffmpeg, combined, 3)
-	if len(fs) < 3 || len(bs) < 3 {
-		t.Errorf("combined file: %d flashes and %d beeps, want several", len(fs), len(bs))
-	}
-	// Per track (above) sound and pictures agree within 80 ms, and in the
-	// combined file of an unloaded run within 7-27 ms; but when packets
-	// were lost on the way (a loaded machine, -race), one participant's
-	// flashes have come out 87-120 ms from their beeps in the combined
-	// file, not yet explained (ffmpeg's mixing of audio with gaps is the
-	// suspect). Until it is, the combined file is held to 150 ms.
-	var off []string
-	for _, f := range fs {
-		d := nearest(f, bs)
-		off = append(off, fmt.Sprintf("%.0f", d*1000))
-		if d > 0.15 {
-			t.Errorf("combined file: the flash at %.3f s is %.0f ms from the nearest beep", f, d*1000)
+	// Each participant's flashes, in its camera's place (the column
+	// beside the screen share, in the order of their first camera files),
+	// and its own beeps.
+	slot := map[string]int{}
+	for _, tr := range rec.Tracks {
+		if _, ok := slot[tr.Participant]; !ok && tr.Kind == "camera" {
+			slot[tr.Participant] = len(slot)
 		}
 	}
-	t.Logf("combined file: flash to beep, ms: %s", strings.Join(off, " "))
+	for who, hz := range tones {
+		bs := beepsOf(t, ffmpeg, combined, hz)
+		fs := flashesIn(t, ffmpeg, combined, fmt.Sprintf("320:180:960:%d", 180*slot[who]), 20)
+		if len(fs) < 3 || len(bs) < 3 {
+			t.Errorf("combined file: %s has %d flashes and %d beeps, want several", who, len(fs), len(bs))
+		}
+		var off []string
+		for _, f := range fs {
+			d := nearest(f, bs)
+			off = append(off, fmt.Sprintf("%.0f", d*1000))
+			if d > 0.08 {
+				t.Errorf("combined file: %s's flash at %.3f s is %.0f ms from the nearest beep", who, f, d*1000)
+			}
+		}
+		t.Logf("combined file: %s's flash to beep, ms: %s", who, strings.Join(off, " "))
+	}
 
 	// Range requests and the download's name.
 	req, _ := http.NewRequest("GET", base+"/recordings/"+rec.ID+"/combined", nil)

@@ -90,7 +90,18 @@ func series(t *testing.T, ffmpeg, path, filterFlag, filter, key string) (times, 
 // are in the picture.
 func flashes(t *testing.T, ffmpeg, path string, rise float64) []float64 {
 	t.Helper()
-	times, y := series(t, ffmpeg, path, "-vf", "signalstats", "lavfi.signalstats.YAVG")
+	return flashesIn(t, ffmpeg, path, "", rise)
+}
+
+// flashesIn are the flashes in the region crop (ffmpeg's w:h:x:y) of the
+// picture, all of it when crop is empty.
+func flashesIn(t *testing.T, ffmpeg, path, crop string, rise float64) []float64 {
+	t.Helper()
+	filter := "signalstats"
+	if crop != "" {
+		filter = "crop=" + crop + "," + filter
+	}
+	times, y := series(t, ffmpeg, path, "-vf", filter, "lavfi.signalstats.YAVG")
 	var out []float64
 	for i := 1; i < len(y); i++ {
 		if y[i]-y[i-1] < rise {
@@ -109,7 +120,20 @@ func flashes(t *testing.T, ffmpeg, path string, rise float64) []float64 {
 // beeps are the times the sound rises from silence, in 10 ms windows.
 func beeps(t *testing.T, ffmpeg, path string) []float64 {
 	t.Helper()
-	times, rms := series(t, ffmpeg, path, "-af", "aresample=48000,asetnsamples=n=480,astats=metadata=1:reset=1",
+	return beepsOf(t, ffmpeg, path, 0)
+}
+
+// beepsOf are the beeps of a tone of hz (any when 0): two band-pass
+// filters keep the other tones of a mix out, so that one participant's
+// beep is not hidden in another's that overlaps it.
+func beepsOf(t *testing.T, ffmpeg, path string, hz int) []float64 {
+	t.Helper()
+	band := ""
+	if hz > 0 {
+		b := "bandpass=f=" + strconv.Itoa(hz) + ":width_type=h:w=200,"
+		band = b + b
+	}
+	times, rms := series(t, ffmpeg, path, "-af", "aresample=48000,"+band+"asetnsamples=n=480,astats=metadata=1:reset=1",
 		"lavfi.astats.Overall.RMS_level")
 	var out []float64
 	for i := 1; i < len(rms); i++ {

@@ -122,13 +122,22 @@ func nalUnits(b []byte) [][]byte {
 	return units
 }
 
+// h264Keyframe finds an IDR picture in a frame, and the picture size in
+// its SPS (0×0 without one).
 func h264Keyframe(f []byte) (bool, int, int) {
+	key, width, height := false, 0, 0
 	for _, u := range nalUnits(f) {
-		if len(u) > 0 && u[0]&0x1f == 5 {
-			return true, 0, 0
+		switch {
+		case len(u) == 0:
+		case u[0]&0x1f == 5:
+			key = true
+		case u[0]&0x1f == 7:
+			if w, h, ok := spsSize(u); ok {
+				width, height = w, h
+			}
 		}
 	}
-	return false, 0, 0
+	return key, width, height
 }
 
 // avcc turns an Annex B frame into Matroska's length-prefixed NAL units,

@@ -269,16 +269,27 @@ func buildFilter(files []TrackFile, d float64) filterGraph {
 		end := strconv.FormatFloat(f.Offset+f.Duration+0.1, 'f', 3, 64)
 		switch f.Kind {
 		case "microphone":
-			ms := int64(math.Round(f.Offset * 1000))
-			g = append(g, fmt.Sprintf("[%d:a]aresample=48000:async=1:min_hard_comp=0.01:first_pts=0,adelay=%d:all=1[a%d]", i, ms, i))
+			// A file placed before the start (by its sender's clock: its
+			// first packets were on the way when the recording started)
+			// loses what falls before it.
+			place := fmt.Sprintf("adelay=%d:all=1", int64(math.Round(f.Offset*1000)))
+			if f.Offset < 0 {
+				place = fmt.Sprintf("atrim=start=%.3f,asetpts=PTS-STARTPTS", -f.Offset)
+			}
+			g = append(g, fmt.Sprintf("[%d:a]aresample=48000:async=1:min_hard_comp=0.01:first_pts=0,%s[a%d]", i, place, i))
 			audio = append(audio, fmt.Sprintf("[a%d]", i))
 		case "camera", "screen":
 			r := scr
 			if f.Kind == "camera" {
 				r = cams[slot[f.Participant]]
 			}
-			g = append(g, fmt.Sprintf("[%d:v]setpts=PTS-STARTPTS+%s/TB,scale=%d:%d:force_original_aspect_ratio=decrease,pad=%d:%d:(ow-iw)/2:(oh-ih)/2[v%d]",
-				i, off, r.w, r.h, r.w, r.h, i))
+			place := "setpts=PTS-STARTPTS+" + off + "/TB"
+			if f.Offset < 0 {
+				place = fmt.Sprintf("trim=start=%.3f,setpts=PTS-STARTPTS", -f.Offset)
+				off = "0"
+			}
+			g = append(g, fmt.Sprintf("[%d:v]%s,scale=%d:%d:force_original_aspect_ratio=decrease,pad=%d:%d:(ow-iw)/2:(oh-ih)/2[v%d]",
+				i, place, r.w, r.h, r.w, r.h, i))
 			g = append(g, fmt.Sprintf("[%s][v%d]overlay=%d:%d:eof_action=pass:enable='between(t,%s,%s)'[o%d]", last, i, r.x, r.y, off, end, i))
 			last = fmt.Sprintf("o%d", i)
 		}

@@ -52,7 +52,7 @@ type Combined struct {
 
 // Register adds the recordings API to mux.
 func (r *Recorder) Register(mux *http.ServeMux, auth Auth) {
-	h := &handler{r: r, auth: auth}
+	h := &handler{r: r, auth: auth, passes: newPassKeys()}
 	mux.HandleFunc("GET /api/recordings", h.list)
 	mux.HandleFunc("GET /api/recordings/{id}", h.get)
 	mux.HandleFunc("DELETE /api/recordings/{id}", h.delete)
@@ -61,8 +61,9 @@ func (r *Recorder) Register(mux *http.ServeMux, auth Auth) {
 }
 
 type handler struct {
-	r    *Recorder
-	auth Auth
+	r      *Recorder
+	auth   Auth
+	passes *passKeys
 }
 
 // credential is the room credential a request gives: the X-Meetd-Room,
@@ -95,6 +96,11 @@ func (h *handler) access(w http.ResponseWriter, req *http.Request) (access, bool
 		return access{all: true}, true
 	}
 	room, password, token := credential(req)
+	if room != "" {
+		if kinds := h.passes.check(req, room, time.Now()); kinds != nil {
+			return access{room: room, kinds: kinds}, true
+		}
+	}
 	if room != "" && h.auth.Room != nil && (password != "" || token != "") {
 		var a access
 		var last error
@@ -107,13 +113,16 @@ func (h *handler) access(w http.ResponseWriter, req *http.Request) (access, bool
 		}
 		if len(a.kinds) > 0 {
 			a.room = room
+			h.passes.issue(w, req, room, a.kinds, time.Now())
 			return a, true
 		}
 		h.r.log.Info("refused: recordings with a wrong room credential", "room", room, "remote", req.RemoteAddr, "err", last)
 		writeError(w, http.StatusUnauthorized, fmt.Sprintf("That password or token does not open the stage of %q, so not its recordings either.", room))
 		return a, false
 	}
-	w.Header().Set("WWW-Authenticate", `Basic realm="meetd admin"`)
+	// Not Basic: a browser would open its own login box over the web
+	// app's sign-in. curl -u sends Basic credentials without a challenge.
+	w.Header().Set("WWW-Authenticate", `Meetd realm="meetd recordings"`)
 	h.r.log.Info("refused: recordings without a credential", "remote", req.RemoteAddr)
 	writeError(w, http.StatusUnauthorized, "Recordings are for the operator (on the server's machine, or with the admin password, user admin) "+
 		"and for a room's stage: give the room and its stage password or token (X-Meetd-Room and X-Meetd-Password or X-Meetd-Token, or ?room=&password=).")

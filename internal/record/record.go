@@ -34,6 +34,9 @@ type Config struct {
 	// MinFree is the free space on Dir's disk below which recording does
 	// not start, and stops.
 	MinFree int64
+	// JitterBuffer is the jitter buffer of the track writers; "" is
+	// SampleBuilder.
+	JitterBuffer JitterBuffer
 	// FFmpeg is the ffmpeg program that makes combined files; empty for
 	// none: per-track files only.
 	FFmpeg string

@@ -211,7 +211,7 @@ func (s *Session) addTrack(t *sfu.Track, publisher string, p room.Participant) {
 	file := fmt.Sprintf("%s-%d%s", key, s.count[key], c.ext)
 	st := &sessionTrack{track: t, publisher: publisher,
 		entry: TrackFile{File: file, Participant: name, Kind: kind, Codec: c.Name}}
-	st.w = newTrackWriter(c, filepath.Join(s.dir, file), s.start, &s.rec.stats, t.RequestKeyframe, s.log.With("file", file))
+	st.w = newTrackWriter(c, filepath.Join(s.dir, file), s.start, &s.rec.stats, t.RequestKeyframe, t.SenderClock, s.rec.cfg.JitterBuffer, s.log.With("file", file))
 	s.writers[t] = st
 	s.files = append(s.files, st)
 	t.AddSink(st.w)
@@ -286,11 +286,28 @@ func (s *Session) finish() {
 }
 
 func (s *Session) writeManifest() error {
+	// A file is placed on the timeline by when its first frame was taken,
+	// by its publisher's clock, once sender reports tell it, so that a
+	// microphone whose packets come later than the camera's still lines
+	// up with it. The publisher's clock is read on meetd's by the least
+	// delay seen on any of its streams. Before any report, a file starts
+	// when its first packet came.
+	delay := map[string]time.Duration{}
+	for _, st := range s.files {
+		if _, d, ok := st.w.sender(); ok {
+			if old, seen := delay[st.publisher]; !seen || d < old {
+				delay[st.publisher] = d
+			}
+		}
+	}
 	s.manifest.Files = s.manifest.Files[:0]
 	for _, st := range s.files {
 		first, duration, size, _ := st.w.info()
 		if first.IsZero() {
 			continue // nothing written yet: no file
+		}
+		if sent, _, ok := st.w.sender(); ok {
+			first = sent.Add(delay[st.publisher])
 		}
 		e := st.entry
 		e.Offset, e.Duration, e.Size = seconds(first.Sub(s.start)), duration, size

@@ -14,7 +14,8 @@ import (
 	"github.com/at-wat/ebml-go/mkvcore"
 	"github.com/at-wat/ebml-go/webm"
 	"github.com/pion/rtp"
-	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
+
+	"github.com/meetd/meetd/internal/sfu"
 )
 
 // queueLength bounds the packets waiting for a track's writer: about two
@@ -35,6 +36,11 @@ type trackWriter struct {
 	log   *slog.Logger
 	// keyframe asks the publisher for a keyframe.
 	keyframe func()
+	// senderClock is the publisher's last sender report of a stream, nil
+	// when there is none to ask.
+	senderClock func(ssrc uint32) (sfu.SenderClock, bool)
+	// jitter is the jitter buffer to use.
+	jitter JitterBuffer
 	// start is the recording's start, which offsets count from.
 	start time.Time
 	stats *Stats
@@ -52,11 +58,18 @@ type trackWriter struct {
 	duration float64
 	size     int64
 	err      error
+	// The first frame's stream and RTP timestamp; and the least delay
+	// seen from the publisher's clock (by its sender reports) to a
+	// packet's arrival, hasDelay false before any.
+	firstSSRC uint32
+	firstTS   uint32
+	minDelay  time.Duration
+	hasDelay  bool
 
 	// The writer goroutine's own.
 	out     webm.BlockWriteCloser
 	file    *os.File
-	sb      *samplebuilder.SampleBuilder
+	sb      frameBuilder
 	ssrc    uint32
 	needKey bool
 	lastAsk time.Time
@@ -72,13 +85,16 @@ type trackWriter struct {
 
 // queued is a packet with the time it arrived.
 type queued struct {
-	pkt *rtp.Packet
+	pkt *packetBuf
 	at  time.Time
 }
 
-func newTrackWriter(c *codec, path string, start time.Time, stats *Stats, keyframe func(), log *slog.Logger) *trackWriter {
+func newTrackWriter(c *codec, path string, start time.Time, stats *Stats, keyframe func(),
+	senderClock func(uint32) (sfu.SenderClock, bool), jitter JitterBuffer, log *slog.Logger,
+) *trackWriter {
 	w := &trackWriter{
-		codec: c, path: path, start: start, stats: stats, keyframe: keyframe, log: log,
+		codec: c, path: path, start: start, stats: stats, keyframe: keyframe, senderClock: senderClock,
+		jitter: jitter, log: log,
 		queue: make(chan queued, queueLength), stop: make(chan struct{}), done: make(chan struct{}),
 		needKey: c.video,
 	}
@@ -92,13 +108,11 @@ func (w *trackWriter) WriteRTP(pkt *rtp.Packet) {
 	if w.closed.Load() {
 		return
 	}
-	p := &rtp.Packet{Header: rtp.Header{
-		Version: 2, Marker: pkt.Marker, PayloadType: pkt.PayloadType, SequenceNumber: pkt.SequenceNumber,
-		Timestamp: pkt.Timestamp, SSRC: pkt.SSRC,
-	}, Payload: append([]byte(nil), pkt.Payload...)}
+	p := copyPacket(pkt)
 	select {
 	case w.queue <- queued{p, time.Now()}:
 	default:
+		p.release()
 		w.stats.Dropped.Add(1)
 	}
 }
@@ -153,8 +167,9 @@ func (w *trackWriter) run() {
 }
 
 func (w *trackWriter) push(q queued) {
-	p := q.pkt
+	p := &q.pkt.pkt
 	if w.failed() {
+		q.pkt.release()
 		return
 	}
 	if w.sb == nil || p.SSRC != w.ssrc {
@@ -167,11 +182,53 @@ func (w *trackWriter) push(q queued) {
 			w.needKey = w.codec.video
 		}
 		w.ssrc = p.SSRC
-		w.sb = samplebuilder.New(w.codec.maxLate, w.codec.newDepacketizer(), w.codec.clockRate)
+		w.sb = newFrameBuilder(w.codec, w.jitter)
 		w.anchor, w.anchorExt, w.ext, w.lastTS = q.at, int64(p.Timestamp), int64(p.Timestamp), p.Timestamp
 	}
-	w.sb.Push(p)
+	w.noteDelay(p, q.at)
+	w.sb.Push(q.pkt)
 	w.pop()
+}
+
+// noteDelay notes how long after the publisher's clock said it was sent
+// the packet p arrived at at, once sender reports tell it.
+func (w *trackWriter) noteDelay(p *rtp.Packet, at time.Time) {
+	if w.senderClock == nil {
+		return
+	}
+	c, ok := w.senderClock(p.SSRC)
+	if !ok {
+		return
+	}
+	d := at.Sub(w.sentAt(c, p.Timestamp))
+	w.mu.Lock()
+	if !w.hasDelay || d < w.minDelay {
+		w.minDelay, w.hasDelay = d, true
+	}
+	w.mu.Unlock()
+}
+
+// sentAt is when the sample of RTP timestamp ts was taken, by the
+// publisher's clock that sender report c gives.
+func (w *trackWriter) sentAt(c sfu.SenderClock, ts uint32) time.Time {
+	return c.NTP.Add(time.Duration(int64(int32(ts-c.RTP)) * int64(time.Second) / int64(w.codec.clockRate)))
+}
+
+// sender is when the file's first frame was taken by the publisher's
+// clock, and the least delay seen from that clock to meetd's; false until
+// sender reports tell both.
+func (w *trackWriter) sender() (first time.Time, delay time.Duration, ok bool) {
+	w.mu.Lock()
+	ssrc, ts, delay, ok := w.firstSSRC, w.firstTS, w.minDelay, w.hasDelay && !w.first.IsZero()
+	w.mu.Unlock()
+	if !ok || w.senderClock == nil {
+		return time.Time{}, 0, false
+	}
+	c, ok := w.senderClock(ssrc)
+	if !ok {
+		return time.Time{}, 0, false
+	}
+	return w.sentAt(c, ts), delay, true
 }
 
 // frameTime is when the frame of unwrapped timestamp ext was sent, by its
@@ -275,7 +332,7 @@ func (w *trackWriter) open(width, height int, private []byte, first time.Time) e
 	}
 	w.out, w.file = ws[0], f
 	w.mu.Lock()
-	w.first = first
+	w.first, w.firstSSRC, w.firstTS = first, w.ssrc, w.lastTS
 	w.mu.Unlock()
 	return nil
 }

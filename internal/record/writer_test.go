@@ -39,18 +39,28 @@ func blocks(t *testing.T, path string) (ts []int64, keys []bool) {
 	return ts, keys
 }
 
-func newTestWriter(t *testing.T, mime string, keyframes *atomic.Int32) (*trackWriter, string, *Stats) {
+// withBuilders runs test with meetd's jitter buffer and with pion's
+// samplebuilder, which it stands in for.
+func withBuilders(t *testing.T, test func(t *testing.T, jb JitterBuffer)) {
+	for _, jb := range []JitterBuffer{SampleBuilder, Ring} {
+		t.Run(string(jb), func(t *testing.T) { test(t, jb) })
+	}
+}
+
+func newTestWriter(t *testing.T, jb JitterBuffer, mime string, keyframes *atomic.Int32) (*trackWriter, string, *Stats) {
 	path := filepath.Join(t.TempDir(), "track"+codecFor(mime).ext)
 	stats := &Stats{}
-	w := newTrackWriter(codecFor(mime), path, time.Now(), stats, func() { keyframes.Add(1) }, slog.New(slog.DiscardHandler))
+	w := newTrackWriter(codecFor(mime), path, time.Now(), stats, func() { keyframes.Add(1) }, nil, jb, slog.New(slog.DiscardHandler))
 	return w, path, stats
 }
 
 // TestWriterTimestampWrap: Opus packets whose RTP timestamps wrap past
 // 2^32, some of them reordered, are written in order, 20 ms apart.
-func TestWriterTimestampWrap(t *testing.T) {
+func TestWriterTimestampWrap(t *testing.T) { withBuilders(t, testWriterTimestampWrap) }
+
+func testWriterTimestampWrap(t *testing.T, jb JitterBuffer) {
 	var kf atomic.Int32
-	w, path, _ := newTestWriter(t, "audio/opus", &kf)
+	w, path, _ := newTestWriter(t, jb, "audio/opus", &kf)
 	const n = 100
 	start := uint32(1<<32 - 960*30)
 	order := make([]int, n)
@@ -92,9 +102,11 @@ func vp8(first, key bool) []byte {
 // TestWriterLossWaitsForKeyframe: video starts at a keyframe; a packet
 // lost for good makes the writer ask for a keyframe and skip the frames
 // until it comes, which would not decode.
-func TestWriterLossWaitsForKeyframe(t *testing.T) {
+func TestWriterLossWaitsForKeyframe(t *testing.T) { withBuilders(t, testWriterLossWaitsForKeyframe) }
+
+func testWriterLossWaitsForKeyframe(t *testing.T, jb JitterBuffer) {
 	var kf atomic.Int32
-	w, path, stats := newTestWriter(t, "video/vp8", &kf)
+	w, path, stats := newTestWriter(t, jb, "video/vp8", &kf)
 	seq := uint16(0)
 	send := func(frame int, key, lose bool) {
 		for p := range 2 {

@@ -60,6 +60,10 @@ type layer struct {
 	clockMu sync.Mutex
 	clockTS uint32
 	clockAt int64
+
+	// senderClock is the publisher's last sender report of the layer,
+	// nil before one (senderclock.go).
+	senderClock atomic.Pointer[SenderClock]
 }
 
 // packetOverhead is added to each packet's size in bitrates: the RTP
@@ -154,7 +158,7 @@ func (t *Track) AddLayer(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceive
 	t.retargetLocked()
 	t.mu.Unlock()
 	t.log.Info("simulcast layer received", "rid", remote.RID(), "ssrc", l.ssrc)
-	go drainRTCP(receiver, remote.RID())
+	go readRTCP(receiver, l)
 	go t.readLayer(l)
 }
 

@@ -126,7 +126,7 @@ func (a *API) NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, re
 			}
 		}
 	}
-	go drainRTCP(receiver, remote.RID())
+	go readRTCP(receiver, t.first)
 	return t
 }
 
@@ -308,22 +308,5 @@ func (t *Track) Subscribers() int { return len(*t.downs.Load()) }
 func (t *Track) RequestKeyframe() {
 	for _, l := range *t.layers.Load() {
 		t.requestKeyframe(l)
-	}
-}
-
-// drainRTCP reads a receiver's incoming RTCP, of the simulcast layer rid
-// or of its only track, so that its interceptors see it.
-func drainRTCP(r *webrtc.RTPReceiver, rid string) {
-	buf := make([]byte, 1500)
-	for {
-		var err error
-		if rid != "" {
-			_, _, err = r.ReadSimulcast(buf, rid)
-		} else {
-			_, _, err = r.Read(buf)
-		}
-		if err != nil {
-			return
-		}
 	}
 }

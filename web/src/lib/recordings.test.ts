@@ -66,6 +66,13 @@ describe('parsing meetd’s answers', () => {
     expect(l.ffmpeg).toBe(true);
   });
 
+  it('keeps a file placed a little before the start', () => {
+    const l = parseRecordingList({
+      recordings: [{ id: 'x', tracks: [{ file: 'a.webm', kind: 'microphone', offset: -0.12, duration: 5 }] }],
+    });
+    expect(l.recordings[0]!.tracks[0]).toMatchObject({ offset: -0.12, duration: 5 });
+  });
+
   it('fills in what is left out, and refuses what is not a recording', () => {
     const l = parseRecordingList({ recordings: [{ id: 'x' }] });
     expect(l.recordings[0]).toMatchObject({ room: '', participants: [], tracks: [], state: 'done', end: null });

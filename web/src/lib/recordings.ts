@@ -94,7 +94,9 @@ function parseTrack(v: unknown, i: number): RecordedTrack {
     participant: str(f.participant),
     kind: str(f.kind),
     codec: str(f.codec),
-    offset: Math.max(0, num(f.offset)),
+    // Below 0 for a file placed by its sender's clock whose first packets
+    // were on the way when the recording started.
+    offset: num(f.offset),
     duration: Math.max(0, num(f.duration)),
     size: num(f.size),
   };

@@ -1,6 +1,7 @@
 import { useTranslation } from 'react-i18next';
-import { useCallback, useEffect, useId, useMemo, useRef, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useId, useMemo, useState, type FormEvent } from 'react';
 import { Icon } from '../components/icons';
+import { ConfirmDialog } from '../components/ConfirmDialog';
 import { Notice } from '../components/Notice';
 import { TopBar } from '../components/TopBar';
 import { useTitle } from '../hooks/useTitle';
@@ -324,7 +325,7 @@ function RecordingItem({ rec, onDelete, files }: { rec: Recording; onDelete: () 
                 </DownloadLink>{' '}
                 {t('recordings.trackFacts', {
                   codec: tr.codec.toUpperCase(),
-                  at: formatDuration(tr.offset),
+                  at: formatDuration(Math.max(0, tr.offset)),
                   duration: formatDuration(tr.duration),
                   size: formatBytes(tr.size),
                 })}
@@ -401,29 +402,14 @@ function LoginForm({ message, onLogin }: { message: string; onLogin: (login: Rec
 
 function DeleteDialog({ rec, onDelete, onCancel }: { rec: Recording; onDelete: () => void; onCancel: () => void }) {
   const { t } = useTranslation();
-  const keep = useRef<HTMLButtonElement>(null);
-  useEffect(() => keep.current?.focus(), []);
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === 'Escape') onCancel();
-    };
-    window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
-  }, [onCancel]);
   return (
-    <div className="dialog-backdrop">
-      <div className="dialog rec-dialog" role="alertdialog" aria-modal="true" aria-labelledby="del-title" aria-describedby="del-text">
-        <h2 id="del-title">{t('recordings.deleteTitle')}</h2>
-        <p id="del-text">{t('recordings.deleteText', { room: rec.room, when: formatWhen(rec.start) })}</p>
-        <div className="dialog-actions">
-          <button type="button" ref={keep} className="btn btn-tonal" onClick={onCancel}>
-            {t('common.cancel')}
-          </button>
-          <button type="button" className="btn btn-danger" onClick={onDelete}>
-            {t('recordings.delete')}
-          </button>
-        </div>
-      </div>
-    </div>
+    <ConfirmDialog
+      title={t('recordings.deleteTitle')}
+      text={t('recordings.deleteText', { room: rec.room, when: formatWhen(rec.start) })}
+      cancelLabel={t('common.cancel')}
+      confirmLabel={t('recordings.delete')}
+      onConfirm={onDelete}
+      onCancel={onCancel}
+    />
   );
 }
