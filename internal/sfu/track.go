@@ -120,6 +120,7 @@ func (a *API) NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, re
 		slices.SortStableFunc(t.rids, func(a, b string) int { return ridRank(a) - ridRank(b) })
 	}
 	if t.kind == webrtc.RTPCodecTypeAudio {
+		t.ingress.reportViewersLoss(t.first.ssrc, t)
 		for _, e := range receiver.GetParameters().HeaderExtensions {
 			if e.URI == AudioLevelURI {
 				t.audioLevelID = uint8(e.ID)
@@ -159,6 +160,7 @@ func (t *Track) Packets() uint64 {
 // The simulcast layers of one track share a receiver and end with it.
 func (t *Track) Run() {
 	defer close(t.done)
+	defer t.ingress.forgetViewersLoss(t.first.ssrc, t)
 	if t.simulcast && t.onLayers != nil {
 		go t.watchLayers()
 	}
