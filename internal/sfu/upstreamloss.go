@@ -24,8 +24,9 @@ import (
 
 // viewerLossAge is how long a subscriber's report of loss counts: a
 // viewer who stopped reporting (or left) no longer sets the publisher's
-// FEC.
-const viewerLossAge = 5 * time.Second
+// FEC. Browsers report audio every 5 s or so (2.5 to 7.5 s, randomised),
+// so it spans two of their reports.
+const viewerLossAge = 15 * time.Second
 
 // viewersLoss is the largest fraction lost (of 256) in t's subscribers'
 // last receiver reports of less than viewerLossAge before now (unix
