@@ -312,6 +312,7 @@ func (c *Client) answer(pc *webrtc.PeerConnection) (string, error) {
 	if c.mode != WebSocket {
 		gathered = webrtc.GatheringCompletePromise(pc)
 	}
+	sfu.PreferRED(pc)
 	answer, err := pc.CreateAnswer(nil)
 	if err == nil {
 		err = pc.SetLocalDescription(answer)

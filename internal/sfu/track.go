@@ -70,6 +70,10 @@ type Track struct {
 	// smallest first, whether or not their layers have arrived.
 	rids []string
 
+	// redPT is the payload type of the publisher's RED packets (red.go),
+	// 0 when it sends plain Opus; codec is then the Opus inside.
+	redPT uint8
+
 	// audioLevelID is the negotiated id of the audio level header
 	// extension, 0 when there is none.
 	audioLevelID uint8
@@ -102,6 +106,9 @@ func (a *API) NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, re
 		log:       log.With("track", remote.ID(), "kind", remote.Kind().String(), "codec", codec.MimeType),
 		done:      make(chan struct{}),
 		ingress:   a.ingressOf(pc),
+	}
+	if isRED(codec) {
+		t.redPT, t.codec = uint8(codec.PayloadType), redPrimaryCodec(codec)
 	}
 	t.keyframeEvery = a.keyframeEvery
 	t.shardMin = a.shardMin
@@ -215,6 +222,14 @@ func (t *Track) forward(l *layer, raw []byte, pkt *rtp.Packet, seal *sealBuf) {
 		t.noteAudioLevel(pkt)
 	}
 	info := packetInfo{now: time.Now().UnixNano(), size: len(pkt.Payload), seal: seal}
+	if t.redPT != 0 && pkt.PayloadType == t.redPT {
+		var ok bool
+		if info.redOff, info.redInner, ok = redPrimary(pkt.Payload); !ok {
+			l.tally.counted.dropped[DropMalformed]++
+			return
+		}
+		info.red = true
+	}
 	l.noteBytes(info.size, info.now)
 	l.noteClock(pkt.Timestamp, info.now)
 	if l.cache != nil {
@@ -239,6 +254,10 @@ func (t *Track) forward(l *layer, raw []byte, pkt *rtp.Packet, seal *sealBuf) {
 		t.batch.End()
 	}
 	l.tally.count(t.counters, kindIndex(t.kind), &info)
+	if info.red {
+		// Recordings take Opus: the primary frame.
+		pkt.Payload, pkt.PayloadType = pkt.Payload[info.redOff:], uint8(t.codec.PayloadType)
+	}
 	t.toSinks(l, pkt)
 }
 
