@@ -183,7 +183,7 @@ func (c *Client) newPublisher() error {
 				return
 			}
 			p.tracks = append(p.tracks, t)
-			log.Info("track received", "track", t.ID(), "codec", t.Codec().MimeType, "rid", remote.RID())
+			log.Info("track received", "track", t.ID(), "codec", t.Codec().MimeType, "rid", remote.RID(), "red", t.RED())
 			if len(p.tracks) >= p.expected {
 				c.publish()
 			}

@@ -27,6 +27,10 @@ var redCodec = webrtc.RTPCodecParameters{
 	PayloadType:        63,
 }
 
+// RED reports whether the publisher sends the track as RED (its Codec is
+// then the Opus inside).
+func (t *Track) RED() bool { return t.redPT != 0 }
+
 func isRED(c webrtc.RTPCodecParameters) bool { return strings.EqualFold(c.MimeType, MimeTypeRED) }
 
 // PreferRED puts RED first among the audio codecs of pc's answer, where the
