@@ -74,7 +74,7 @@ func TestSimulcastPausesUnwatchedLayers(t *testing.T) {
 	if err := viewer.SendView(stream, 640, 360, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := pub.WaitLayers(ctx, "h"); err != nil {
+	if err := pub.WaitLayers(ctx, "q", "h"); err != nil {
 		t.Fatal(err)
 	}
 	waitLayer(t, ctx, rec, 'h', 30)

@@ -14,7 +14,7 @@ import { CHROMIUM, CHROMIUM_ARGS, newUser } from './browser.mjs';
 import { goLive } from './broadcast.mjs';
 import { ShapedLink } from './netem.mjs';
 import { startServer } from './server.mjs';
-import { layersText, outboundVideo } from './stats.mjs';
+import { connectionStats, layersText, outboundVideo } from './stats.mjs';
 import { sleep, waitUntil } from './wait.mjs';
 
 /** The link before and around a profile: 10 ms each way, no bottleneck. */
@@ -335,9 +335,21 @@ export async function runProfile(mode, name, { log = () => {}, meetdArgs = [] } 
         throw new Error('the viewer page did not give its samples within 15 s');
       }),
     ]);
+    // The audio's fraction lost the streamer's browser was last told
+    // (remote-inbound-rtp): through meetd, the worst of its viewers'.
+    const senderAudioLost = await Promise.race([
+      connectionStats(sender).then((all) =>
+        all
+          .flatMap((m) => [...m.values()])
+          .filter((s) => s.type === 'remote-inbound-rtp' && s.kind === 'audio')
+          .map((s) => s.fractionLost ?? null),
+      ),
+      sleep(5000).then(() => []),
+    ]).catch(() => []);
     link.shape(CLEAR);
     return {
       load: os.loadavg()[0],
+      senderAudioLost,
       mode,
       profile: name,
       start,

@@ -183,7 +183,8 @@ func (c *Client) newPublisher() error {
 				return
 			}
 			p.tracks = append(p.tracks, t)
-			log.Info("track received", "track", t.ID(), "codec", t.Codec().MimeType, "rid", remote.RID(), "ssrc", uint32(remote.SSRC()))
+			log.Info("track received", "track", t.ID(), "codec", t.Codec().MimeType, "rid", remote.RID(),
+				"ssrc", uint32(remote.SSRC()), "red", t.RED())
 			if len(p.tracks) >= p.expected {
 				c.publish()
 			}
@@ -312,6 +313,7 @@ func (c *Client) answer(pc *webrtc.PeerConnection) (string, error) {
 	if c.mode != WebSocket {
 		gathered = webrtc.GatheringCompletePromise(pc)
 	}
+	sfu.PreferRED(pc)
 	answer, err := pc.CreateAnswer(nil)
 	if err == nil {
 		err = pc.SetLocalDescription(answer)

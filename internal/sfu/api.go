@@ -138,6 +138,9 @@ var (
 			},
 			PayloadType: 111,
 		}},
+		// Opus frames with redundancy (red.go), after Opus: offered to
+		// subscribers, and preferred in answers to publishers that offer it.
+		{webrtc.RTPCodecTypeAudio, redCodec},
 		{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{
 			RTPCodecCapability: webrtc.RTPCodecCapability{
 				MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFeedback,

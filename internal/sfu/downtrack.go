@@ -3,6 +3,7 @@ package sfu
 import (
 	"errors"
 	"math/bits"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -152,6 +153,12 @@ type packetInfo struct {
 	// queue is the fan-out shard's own batch of datagrams (shard.go); nil
 	// without shards: the shared sockets' batch takes them.
 	queue *udpbatch.Queue
+	// red is set for a RED packet (red.go): its primary block starts at
+	// redOff, and all its blocks have payload type redInner (0: not all
+	// the same).
+	red      bool
+	redInner uint8
+	redOff   int
 	// How many down tracks sent the packet, dropped it while waiting for
 	// a keyframe, or failed to write it.
 	sent, waiting, failed int32
@@ -171,6 +178,13 @@ func (w wire) pt() uint8    { return uint8(w >> 32) }
 func (w wire) withAbsSendTime(id uint8) wire { return w | wire(id&0xf)<<44 }
 
 func (w wire) absSendTime() uint8 { return uint8(w>>44) & 0xf }
+
+// withRED is w with the payload type of RED the subscriber negotiated,
+// for a track the publisher sends as RED.
+func (w wire) withRED(pt uint8) wire { return w | wire(pt)<<48 }
+
+// red is the payload type of RED, 0 when the subscriber takes plain Opus.
+func (w wire) red() uint8 { return uint8(w >> 48) }
 
 type binding struct {
 	w webrtc.TrackLocalWriter
@@ -282,6 +296,12 @@ func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.track.kind }
 // for the publisher's codec.
 func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
 	want := d.track.codec
+	var redPT uint8
+	if d.track.redPT != 0 {
+		if i := slices.IndexFunc(ctx.CodecParameters(), isRED); i >= 0 {
+			redPT = uint8(ctx.CodecParameters()[i].PayloadType)
+		}
+	}
 	for _, c := range ctx.CodecParameters() {
 		if !strings.EqualFold(c.MimeType, want.MimeType) {
 			continue
@@ -295,6 +315,9 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 			if e.URI == sdp.ABSSendTimeURI && e.ID > 0 && e.ID < 15 {
 				w = w.withAbsSendTime(uint8(e.ID))
 			}
+		}
+		if redPT != 0 {
+			w = w.withRED(redPT)
 		}
 		d.wire.Store(uint64(w))
 		d.current.Store(nil)
@@ -322,6 +345,15 @@ func (d *DownTrack) writeRTP(l *layer, h *rtp.Header, payload []byte, info *pack
 		d.hdr = *h
 		d.hdr.SSRC = b.ssrc()
 		d.hdr.PayloadType = b.pt()
+		if info.red {
+			// As it came to a subscriber of RED whose Opus has the
+			// blocks' payload type; the primary frame to the others.
+			if rpt := b.red(); rpt != 0 && info.redInner == b.pt() {
+				d.hdr.PayloadType = rpt
+			} else if payload = payload[info.redOff:]; len(payload) == 0 {
+				return
+			}
+		}
 		if n, err := d.put(&d.hdr, payload, info.seal, info.queue); err == nil && n > 0 {
 			d.packets.Add(1)
 			d.octets.Add(uint64(len(payload)))

@@ -43,6 +43,9 @@ type Ingress struct {
 	// streams are the connection's received streams, by SSRC: a
 	// copy-on-write map the socket's reader loads once per packet.
 	streams atomic.Pointer[map[uint32]*ingressStream]
+	// audio are the audio tracks whose receiver reports carry their
+	// subscribers' loss, by SSRC (upstreamloss.go); copy-on-write.
+	audio atomic.Pointer[map[uint32]*Track]
 
 	// socket is the path at the shared sockets; nil with
 	// Config.PionReadPath or when pion's internals are out of reach.
@@ -130,6 +133,7 @@ func (f ingressFactory) NewInterceptor(id string) (interceptor.Interceptor, erro
 	}
 	in := &Ingress{chain: chain, log: f.a.log}
 	in.streams.Store(&map[uint32]*ingressStream{})
+	in.audio.Store(&map[uint32]*Track{})
 	f.a.built = in
 	return in, nil
 }
@@ -165,7 +169,7 @@ func (in *Ingress) BindRTCPReader(r interceptor.RTCPReader) interceptor.RTCPRead
 
 // BindRTCPWriter implements interceptor.Interceptor.
 func (in *Ingress) BindRTCPWriter(w interceptor.RTCPWriter) interceptor.RTCPWriter {
-	return in.chain.BindRTCPWriter(w)
+	return in.chain.BindRTCPWriter(viewersLossWriter{in: in, next: w})
 }
 
 // BindLocalStream implements interceptor.Interceptor.

@@ -6,7 +6,7 @@ import (
 )
 
 // A simulcast layer that no down track forwards or waits for during
-// pauseAfter is paused: the publisher is told to stop sending it, which
+// pauseAfter is paused (but the smallest, while anyone watches): the publisher is told to stop sending it, which
 // saves its uplink. It resumes as soon as a down track needs it again,
 // within pauseCheck.
 const (
@@ -70,6 +70,14 @@ func (t *Track) checkLayers(now time.Time, w *layerWatch) {
 	var resumed []*layer
 	changed := false
 	ls := *t.layers.Load()
+	if len(ls) > 0 && len(needed) > 0 {
+		// While anyone watches, the smallest layer keeps coming: a viewer
+		// whose estimate falls switches to it at its next keyframe, which
+		// a running layer sends within a keyframe request's round trip; a
+		// paused one would first have to be resumed by the publisher.
+		// It costs the publisher little uplink.
+		needed[ls[0]] = true
+	}
 	if len(ls) > 0 && len(t.sinkList()) > 0 {
 		needed[ls[len(ls)-1]] = true // a recording takes the largest
 	}

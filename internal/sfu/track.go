@@ -70,6 +70,10 @@ type Track struct {
 	// smallest first, whether or not their layers have arrived.
 	rids []string
 
+	// redPT is the payload type of the publisher's RED packets (red.go),
+	// 0 when it sends plain Opus; codec is then the Opus inside.
+	redPT uint8
+
 	// audioLevelID is the negotiated id of the audio level header
 	// extension, 0 when there is none.
 	audioLevelID uint8
@@ -103,6 +107,9 @@ func (a *API) NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, re
 		done:      make(chan struct{}),
 		ingress:   a.ingressOf(pc),
 	}
+	if isRED(codec) {
+		t.redPT, t.codec = uint8(codec.PayloadType), redPrimaryCodec(codec)
+	}
 	t.keyframeEvery = a.keyframeEvery
 	t.shardMin = a.shardMin
 	t.first = t.newLayer(remote)
@@ -120,6 +127,7 @@ func (a *API) NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, re
 		slices.SortStableFunc(t.rids, func(a, b string) int { return ridRank(a) - ridRank(b) })
 	}
 	if t.kind == webrtc.RTPCodecTypeAudio {
+		t.ingress.reportViewersLoss(t.first.ssrc, t)
 		for _, e := range receiver.GetParameters().HeaderExtensions {
 			if e.URI == AudioLevelURI {
 				t.audioLevelID = uint8(e.ID)
@@ -159,6 +167,7 @@ func (t *Track) Packets() uint64 {
 // The simulcast layers of one track share a receiver and end with it.
 func (t *Track) Run() {
 	defer close(t.done)
+	defer t.ingress.forgetViewersLoss(t.first.ssrc, t)
 	if t.simulcast && t.onLayers != nil {
 		go t.watchLayers()
 	}
@@ -213,6 +222,14 @@ func (t *Track) forward(l *layer, raw []byte, pkt *rtp.Packet, seal *sealBuf) {
 		t.noteAudioLevel(pkt)
 	}
 	info := packetInfo{now: time.Now().UnixNano(), size: len(pkt.Payload), seal: seal}
+	if t.redPT != 0 && pkt.PayloadType == t.redPT {
+		var ok bool
+		if info.redOff, info.redInner, ok = redPrimary(pkt.Payload); !ok {
+			l.tally.counted.dropped[DropMalformed]++
+			return
+		}
+		info.red = true
+	}
 	l.noteBytes(info.size, info.now)
 	l.noteClock(pkt.Timestamp, info.now)
 	if l.cache != nil {
@@ -237,6 +254,10 @@ func (t *Track) forward(l *layer, raw []byte, pkt *rtp.Packet, seal *sealBuf) {
 		t.batch.End()
 	}
 	l.tally.count(t.counters, kindIndex(t.kind), &info)
+	if info.red {
+		// Recordings take Opus: the primary frame.
+		pkt.Payload, pkt.PayloadType = pkt.Payload[info.redOff:], uint8(t.codec.PayloadType)
+	}
 	t.toSinks(l, pkt)
 }
 
