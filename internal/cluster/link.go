@@ -484,6 +484,18 @@ func (n *Node) newInLink(node, session string) (*inLink, error) {
 	return l, nil
 }
 
+// dropLinksFrom closes the link from node, gone: its tracks leave their
+// stages now rather than when its connection times out.
+func (n *Node) dropLinksFrom(node string) {
+	n.mu.Lock()
+	l := n.in[node]
+	n.mu.Unlock()
+	if l != nil {
+		l.close()
+		n.dropInLink(l)
+	}
+}
+
 // dropInLink forgets a link whose connection ended; its tracks leave
 // their stages.
 func (n *Node) dropInLink(l *inLink) {
