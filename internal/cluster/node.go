@@ -96,6 +96,9 @@ type Node struct {
 	in    map[string]*inLink
 	// claims are the broadcasts' stages this node holds (stage.go).
 	claims map[string]claim
+	// traffic is what links carried to and from each node, kept past
+	// the links (metrics.go).
+	traffic map[string]*traffic
 
 	stats Stats
 }
@@ -109,6 +112,9 @@ type Stats struct {
 	LinksOut, LinksIn, TracksOut, TracksIn int
 	// Connected is whether the NATS connection is up.
 	Connected bool
+	// Sent and Received are the bytes links carried, by the node at the
+	// other end, since this node started.
+	Sent, Received map[string]uint64
 }
 
 type roomKey struct {
@@ -161,6 +167,7 @@ func Start(cfg Config) (*Node, error) {
 		ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1),
 		alive: map[string]time.Time{}, since: time.Now(), rooms: map[roomKey]*roomState{}, dirty: map[roomKey]bool{},
 		out: map[string]*outLink{}, in: map[string]*inLink{}, claims: map[string]claim{},
+		traffic: map[string]*traffic{},
 	}
 	var err error
 	n.nc, err = nats.Connect(strings.Join(cfg.URLs, ","),
@@ -315,16 +322,25 @@ func (n *Node) Kill() {
 	}
 }
 
+// Name is the node's name in the cluster.
+func (n *Node) Name() string { return n.name }
+
 // Stats are the cluster's figures now.
 func (n *Node) Stats() Stats {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	s := Stats{Nodes: 1 + len(n.alive), LinksOut: len(n.out), LinksIn: len(n.in), Connected: n.nc.IsConnected()}
+	s.Sent, s.Received = map[string]uint64{}, map[string]uint64{}
+	for node, t := range n.traffic {
+		s.Sent[node], s.Received[node] = t.sent.Load(), t.received.Load()
+	}
 	for _, l := range n.out {
 		s.TracksOut += int(l.tracks.Load())
+		s.Sent[l.node] += l.bytes()
 	}
 	for _, l := range n.in {
 		s.TracksIn += int(l.tracks.Load())
+		s.Received[l.node] += l.bytes()
 	}
 	return s
 }
