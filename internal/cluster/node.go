@@ -248,7 +248,8 @@ func (n *Node) setup() error {
 // stop, and its key, its members' entries and its stage claims go, and the
 // others hear it leave, so a client reconnecting to another node finds its
 // old self gone and its broadcast's stage free, with no heartbeat timeout.
-// Its node links stay until Close: media goes on until the clients go.
+// Its node links are closed in Close; the others close theirs with it as
+// soon as they hear it leave.
 func (n *Node) Leave() { n.leave.Do(n.leaveCluster) }
 
 func (n *Node) leaveCluster() {
