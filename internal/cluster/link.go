@@ -107,12 +107,14 @@ func newSession() string {
 }
 
 func (n *Node) newOutLink(node string) (*outLink, error) {
-	pc, err := n.api.NewSubscribeConnection()
+	// On a socket of its own: the link the other node offers to this one
+	// is on the shared socket, between the same two addresses
+	// (NewOwnSocketSubscribeConnection).
+	log := n.log.With("link_to", node)
+	pc, eg, err := n.api.NewOwnSocketSubscribeConnection(log)
 	if err != nil {
 		return nil, err
 	}
-	log := n.log.With("link_to", node)
-	eg := n.api.NewEgress(pc, log)
 	n.mu.Lock()
 	sent := n.trafficLocked(node)
 	n.mu.Unlock()
