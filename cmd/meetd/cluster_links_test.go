@@ -9,6 +9,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/meetd/meetd/internal/cluster"
+	"github.com/meetd/meetd/internal/sfu"
 	"github.com/meetd/meetd/internal/testclient"
 )
 
@@ -85,4 +86,31 @@ func addrPort(t *testing.T, s string) netip.AddrPort {
 		t.Fatalf("address %q: %v", s, err)
 	}
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// TestClusterPionReadPath: nodes that read publishers' media through pion
+// (-pion-read-path) carry a meeting both ways. pion's UDP mux routes every
+// packet by its source address alone, so this needs the links between two
+// nodes to be on different addresses of each.
+func TestClusterPionReadPath(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, url := startNATS(t)
+	var nodes []*Main
+	var urls []string
+	for range 2 {
+		m := runMeetd(t, Config{Cluster: ClusterConfig{NATS: []string{url}}, SFU: sfu.Config{PionReadPath: true}})
+		nodes, urls = append(nodes, m), append(urls, "ws://"+m.Addr()+"/ws")
+	}
+	waitNodes(t, ctx, nodes...)
+	ana := joinMeeting(t, ctx, urls[0], "standup", testclient.Options{Name: "Ana"})
+	defer ana.Close()
+	ben := joinMeeting(t, ctx, urls[1], "standup", testclient.Options{Name: "Ben"})
+	defer ben.Close()
+	waitAllMedia(t, ctx, []*testclient.Client{ana, ben}, []string{"Ana", "Ben"}, nil)
+	for _, m := range nodes {
+		if n := m.api.Counters().Snapshot().ReadPaths[sfu.ReadPion]; n != 2 {
+			t.Errorf("publish connections read through pion: %d, want 2 (the participant's and the link's)", n)
+		}
+	}
 }

@@ -55,9 +55,6 @@ func helperNATS() error {
 // nodes' veth addresses (-node-media-addr), so the viewers of nodes 2 and
 // 3 play what crossed the hub.
 func TestClusterThreeNodesInNamespaces(t *testing.T) {
-	if pionReads() {
-		t.Skip("a node of a cluster refuses -pion-read-path (TestClusterRefusesPionReadPath)")
-	}
 	n := needNetns(t)
 	hub := n.add("hub")
 	n.in(hub, "sysctl", "-qw", "net.ipv4.ip_forward=1")

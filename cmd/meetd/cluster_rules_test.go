@@ -20,9 +20,6 @@ import (
 func TestClusterMaxParticipants(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if pionReads() {
-		t.Skip("a node of a cluster refuses -pion-read-path (TestClusterRefusesPionReadPath)")
-	}
 	rooms := roomsFile(t, `{"rooms":[{"kind":"meeting","name":"board","stagePassword":"{hash}","maxParticipants":2}]}`)
 	_, url := startNATS(t)
 	var urls []string

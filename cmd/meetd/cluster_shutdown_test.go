@@ -22,13 +22,10 @@ import (
 // closes it if the test did not.
 func runNodeToStop(t *testing.T, natsURL string) (*Main, string, func() error) {
 	t.Helper()
-	if pionReads() {
-		t.Skip("a node of a cluster refuses -pion-read-path (TestClusterRefusesPionReadPath)")
-	}
 	m := NewMain(Config{
 		Addr: "127.0.0.1:0", Cluster: ClusterConfig{NATS: []string{natsURL}}, TLS: TLSConfig{StateDir: testStateDir},
 	}, testLog())
-	m.Config.SFU.FastEgress = fastEgress
+	m.Config.SFU.FastEgress, m.Config.SFU.PionReadPath = fastEgress, pionReads()
 	m.Config.SFU.Loopback, m.Config.SFU.Interfaces = true, []string{"lo"}
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)

@@ -397,9 +397,6 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		}
 	}
 	cfg.Cluster.NATS = splitList(natsURLs)
-	if err := cfg.Cluster.check(cfg.SFU.PionReadPath); err != nil {
-		return cfg, err
-	}
 	if a := cfg.Cluster.MediaAddr; a != "" {
 		if _, err := netip.ParseAddr(a); err != nil {
 			return cfg, fmt.Errorf("-node-media-addr %q: want an IP address, such as 10.0.0.5", a)
