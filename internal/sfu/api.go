@@ -44,7 +44,8 @@ type Config struct {
 	// address, on a port the kernel picks.
 	UDPPort int
 	// UDPPortMin and UDPPortMax, when not zero, bound the UDP ports of
-	// sockets each connection opens for its own media.
+	// sockets each connection opens for its own media: every connection
+	// without UDPPort, those of NewOwnSocketSubscribeConnection with.
 	UDPPortMin, UDPPortMax uint16
 	// TCPPort, when not zero, is the port of ICE-TCP: clients that cannot
 	// send UDP reach the SFU over TCP there.
