@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"net"
 	"os"
 	"strconv"
@@ -10,28 +9,9 @@ import (
 	"github.com/meetd/meetd/internal/metrics"
 )
 
-// errClusterPionReads refuses a node that reads publishers' media through
-// pion. Two nodes that share rooms both ways hold two connections between
-// the same two media addresses; pion's UDP mux tells connections apart by
-// the remote address alone, so their media would go to the wrong one.
-// meetd's own read path at the shared socket routes each packet by its
-// SSRC and keys, and keeps them apart.
-var errClusterPionReads = errors.New("-nats cannot be used with -pion-read-path: node links need meetd's own read path (docs/cluster.md)")
-
-// check refuses settings a node of a cluster cannot work with.
-func (c ClusterConfig) check(pionReads bool) error {
-	if len(c.NATS) > 0 && pionReads {
-		return errClusterPionReads
-	}
-	return nil
-}
-
 // joinCluster makes meetd a node of the cluster its NATS servers serve
 // (docs/cluster.md): its rooms are shared with the other nodes.
 func (m *Main) joinCluster(met *metrics.Metrics) error {
-	if err := m.Config.Cluster.check(m.Config.SFU.PionReadPath); err != nil {
-		return err
-	}
 	name := m.Config.Cluster.Node
 	if name == "" {
 		name = defaultNodeName(m.ln.Addr())

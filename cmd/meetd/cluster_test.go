@@ -17,7 +17,6 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
-	"github.com/meetd/meetd/internal/sfu"
 	"github.com/meetd/meetd/internal/signal"
 	"github.com/meetd/meetd/internal/testclient"
 )
@@ -49,14 +48,9 @@ func startNATSAt(t *testing.T, port int, dir string) *natsserver.Server {
 }
 
 // runNode starts a meetd node of the cluster served by natsURL, with the
-// default node name (the host's name and its port). A node refuses
-// pion's read path (errClusterPionReads, TestClusterRefusesPionReadPath),
-// so the cluster's tests do not run in the pass with MEETD_PION_READ_PATH.
+// default node name (the host's name and its port).
 func runNode(t *testing.T, natsURL string) (*Main, string) {
 	t.Helper()
-	if pionReads() {
-		t.Skip("a node of a cluster refuses -pion-read-path (TestClusterRefusesPionReadPath)")
-	}
 	m := runMeetd(t, Config{Cluster: ClusterConfig{NATS: []string{natsURL}}})
 	return m, "ws://" + m.Addr() + "/ws"
 }
@@ -427,22 +421,5 @@ func TestClusterInvitation(t *testing.T) {
 	}
 	if errs := host.Errors(); len(errs) > 0 {
 		t.Errorf("the host got errors: %+v", errs)
-	}
-}
-
-// TestClusterRefusesPionReadPath: with pion's read path, media of two
-// links between the same two nodes would be mixed up (errClusterPionReads),
-// so meetd refuses the two settings together, from flags and in Run.
-func TestClusterRefusesPionReadPath(t *testing.T) {
-	_, err := ParseConfig([]string{"-nats", "nats://127.0.0.1:4222", "-pion-read-path"}, func(string) string { return "" }, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "-pion-read-path") {
-		t.Errorf("-nats with -pion-read-path: %v, want a refusal naming it", err)
-	}
-	_, url := startNATS(t)
-	m := NewMain(Config{Addr: "127.0.0.1:0", Cluster: ClusterConfig{NATS: []string{url}},
-		SFU: sfu.Config{Loopback: true, Interfaces: []string{"lo"}, PionReadPath: true}, TLS: TLSConfig{StateDir: testStateDir}}, testLog())
-	if err := m.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "-pion-read-path") {
-		m.Close()
-		t.Errorf("Run with -nats and pion's read path: %v, want a refusal", err)
 	}
 }

@@ -153,7 +153,7 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	fs.StringVar(&udpPort, "udp-port", env("MEETD_UDP_PORT", ""),
 		"one UDP port for all media, e.g. 3479; wins over -udp-ports; empty: one the kernel picks (env MEETD_UDP_PORT)")
 	fs.StringVar(&ports, "udp-ports", env("MEETD_UDP_PORTS", ""),
-		"UDP port range for media, MIN-MAX, one port per connection instead of one shared (env MEETD_UDP_PORTS)")
+		"UDP port range for media, MIN-MAX, one port per connection instead of one shared; with -udp-port, the ports of the node links a cluster node offers on (env MEETD_UDP_PORTS)")
 	fs.StringVar(&tcpPort, "tcp-port", env("MEETD_TCP_PORT", ""),
 		"TCP port for media (ICE-TCP), for clients whose network blocks UDP; empty means none (env MEETD_TCP_PORT)")
 	fs.BoolVar(&cfg.SFU.PionReadPath, "pion-read-path", envBool("MEETD_PION_READ_PATH"),
@@ -403,9 +403,6 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		}
 	}
 	cfg.Cluster.NATS = splitList(natsURLs)
-	if err := cfg.Cluster.check(cfg.SFU.PionReadPath); err != nil {
-		return cfg, err
-	}
 	if a := cfg.Cluster.MediaAddr; a != "" {
 		if _, err := netip.ParseAddr(a); err != nil {
 			return cfg, fmt.Errorf("-node-media-addr %q: want an IP address, such as 10.0.0.5", a)

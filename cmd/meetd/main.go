@@ -305,6 +305,11 @@ func (m *Main) Close() error {
 	for _, srv := range servers {
 		go func() { drained <- srv.Shutdown(ctx) }()
 	}
+	if m.cluster != nil {
+		// Out of the cluster before the clients are told: they reconnect
+		// to another node, which must find this one gone (docs/cluster.md).
+		m.cluster.Leave()
+	}
 	m.httpd.Close()
 	var err error
 	for range servers {

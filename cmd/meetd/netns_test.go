@@ -66,6 +66,8 @@ func runHelper() bool {
 		err = helperPublisher(testclient.Options{Simulcast: true})
 	case "recorder":
 		err = helperRecorder()
+	case "nats":
+		err = helperNATS()
 	default:
 		err = fmt.Errorf("unknown helper role %q", role)
 	}

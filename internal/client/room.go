@@ -30,9 +30,12 @@ func roleOf(role string) room.Role {
 // roomError turns a room's refusal into words for the client.
 func roomError(err error, name string) *signal.Error {
 	var over *limit.Error
+	var full *room.FullError
 	switch {
 	case errors.As(err, &over):
 		return &signal.Error{Code: signal.CodeRateLimited, Message: over.Error(), RetryAfter: over.Seconds()}
+	case errors.As(err, &full):
+		return signal.Errorf(signal.CodeRoomFull, "%q is full: it has its %d participants.", name, full.Max)
 	case errors.Is(err, room.ErrAlreadyLive):
 		return signal.Errorf(signal.CodeAlreadyLive, "The broadcast %q is already live from another streamer.", name)
 	case errors.Is(err, room.ErrRoomFull):

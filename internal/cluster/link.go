@@ -84,9 +84,11 @@ type outLink struct {
 	pc      *webrtc.PeerConnection
 	egress  *sfu.Egress
 	reports *sfu.Reporter
-	// downs are the tracks it carries, with their stream ids; owned by
-	// the run loop.
+	// downs are the tracks it carries, with their stream ids; changed by
+	// the run loop only, under mu, which bytes takes to read them.
+	mu     sync.Mutex
 	downs  map[*sfu.Track]*linkSender
+	sent   *traffic
 	failed atomic.Bool
 	tracks counter
 	// offered is set once an answer was taken.
@@ -105,14 +107,19 @@ func newSession() string {
 }
 
 func (n *Node) newOutLink(node string) (*outLink, error) {
-	pc, err := n.api.NewSubscribeConnection()
+	// On a socket of its own: the link the other node offers to this one
+	// is on the shared socket, between the same two addresses
+	// (NewOwnSocketSubscribeConnection).
+	log := n.log.With("link_to", node)
+	pc, eg, err := n.api.NewOwnSocketSubscribeConnection(log)
 	if err != nil {
 		return nil, err
 	}
-	log := n.log.With("link_to", node)
-	eg := n.api.NewEgress(pc, log)
+	n.mu.Lock()
+	sent := n.trafficLocked(node)
+	n.mu.Unlock()
 	l := &outLink{node: node, session: newSession(), pc: pc, egress: eg,
-		reports: n.api.NewReporter(eg, pc.WriteRTCP), downs: map[*sfu.Track]*linkSender{}}
+		reports: n.api.NewReporter(eg, pc.WriteRTCP), downs: map[*sfu.Track]*linkSender{}, sent: sent}
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		log.Info("node link", "state", s.String())
 		if s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed {
@@ -124,10 +131,14 @@ func (n *Node) newOutLink(node string) (*outLink, error) {
 }
 
 func (l *outLink) close() {
+	l.mu.Lock()
 	for t, s := range l.downs {
 		t.Unsubscribe(s.sender.Down())
 		l.reports.Remove(s.sender.Down())
+		l.sent.sent.Add(s.sender.Down().Bytes())
 	}
+	clear(l.downs)
+	l.mu.Unlock()
 	l.reports.Close()
 	_ = l.pc.Close()
 }
@@ -142,11 +153,14 @@ func (l *outLink) set(want map[*sfu.Track]string) (bool, error) {
 		}
 		t.Unsubscribe(s.sender.Down())
 		l.reports.Remove(s.sender.Down())
+		l.mu.Lock()
+		l.sent.sent.Add(s.sender.Down().Bytes())
+		delete(l.downs, t)
+		l.mu.Unlock()
+		changed = true
 		if err := l.pc.RemoveTrack(s.sender.RTPSender()); err != nil {
 			return true, err
 		}
-		delete(l.downs, t)
-		changed = true
 	}
 	for t, st := range want {
 		if _, ok := l.downs[t]; ok {
@@ -161,11 +175,24 @@ func (l *outLink) set(want map[*sfu.Track]string) (bool, error) {
 			l.reports.Remove(d)
 			return true, err
 		}
+		l.mu.Lock()
 		l.downs[t] = &linkSender{sfu.NewSender(sender, d), st}
+		l.mu.Unlock()
 		changed = true
 	}
 	l.tracks.Store(int64(len(l.downs)))
 	return changed, nil
+}
+
+// bytes is what the link's tracks sent so far.
+func (l *outLink) bytes() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var n uint64
+	for _, s := range l.downs {
+		n += s.sender.Down().Bytes()
+	}
+	return n
 }
 
 // negotiate offers the link's tracks to the edge and takes its answer.
@@ -341,9 +368,10 @@ type inLink struct {
 	session string
 	pc      *webrtc.PeerConnection
 	// mu protects tracks' map; negotiation holds it too, one at a time.
-	mu     sync.Mutex
-	byID   map[string]*relayed
-	tracks counter
+	mu       sync.Mutex
+	byID     map[string]*relayed
+	tracks   counter
+	received *traffic
 }
 
 // relayed is a track a link brought.
@@ -355,6 +383,24 @@ type relayed struct {
 }
 
 func (l *inLink) close() { _ = l.pc.Close() }
+
+// bytes is what the link's tracks received so far.
+func (l *inLink) bytes() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var n uint64
+	for _, r := range l.byID {
+		n += r.t.Bytes()
+	}
+	return n
+}
+
+// forget takes r off the link, its bytes into the node's count; l.mu
+// must be held.
+func (l *inLink) forgetLocked(id string, r *relayed) {
+	l.received.received.Add(r.t.Bytes())
+	delete(l.byID, id)
+}
 
 // byPublisher lists the link's tracks of room k by publisher.
 func (l *inLink) byPublisher(k roomKey) map[string][]room.Track {
@@ -431,7 +477,7 @@ func (n *Node) answerLink(o linkOffer) (string, error) {
 	for id, r := range l.byID {
 		if !slices.Contains(o.Streams, r.stream) {
 			gone = append(gone, r)
-			delete(l.byID, id)
+			l.forgetLocked(id, r)
 		}
 	}
 	l.tracks.Store(int64(len(l.byID)))
@@ -444,7 +490,8 @@ func (n *Node) newInLink(node, session string) (*inLink, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &inLink{node: node, session: session, pc: pc, byID: map[string]*relayed{}}
+	// n.mu is held (answerLink).
+	l := &inLink{node: node, session: session, pc: pc, byID: map[string]*relayed{}, received: n.trafficLocked(node)}
 	log := n.log.With("link_from", node)
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		log.Info("node link", "state", s.String())
@@ -474,7 +521,7 @@ func (n *Node) newInLink(node, session string) (*inLink, error) {
 			<-t.Done()
 			l.mu.Lock()
 			if l.byID[id] == r {
-				delete(l.byID, id)
+				l.forgetLocked(id, r)
 			}
 			l.tracks.Store(int64(len(l.byID)))
 			l.mu.Unlock()
@@ -482,6 +529,18 @@ func (n *Node) newInLink(node, session string) (*inLink, error) {
 		}()
 	})
 	return l, nil
+}
+
+// dropLinksFrom closes the link from node, gone: its tracks leave their
+// stages now rather than when its connection times out.
+func (n *Node) dropLinksFrom(node string) {
+	n.mu.Lock()
+	l := n.in[node]
+	n.mu.Unlock()
+	if l != nil {
+		l.close()
+		n.dropInLink(l)
+	}
 }
 
 // dropInLink forgets a link whose connection ended; its tracks leave
@@ -494,7 +553,9 @@ func (n *Node) dropInLink(l *inLink) {
 	n.mu.Unlock()
 	l.mu.Lock()
 	gone := slices.Collect(maps.Values(l.byID))
-	clear(l.byID)
+	for id, r := range l.byID {
+		l.forgetLocked(id, r)
+	}
 	l.tracks.Store(0)
 	l.mu.Unlock()
 	n.unrelay(gone)

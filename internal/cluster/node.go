@@ -78,6 +78,8 @@ type Node struct {
 	// sub and moves take node link offers and moves of this node's
 	// members (roles.go).
 	sub, moves *nats.Subscription
+	// leave makes Leave happen once.
+	leave sync.Once
 
 	// mu protects everything below.
 	mu sync.Mutex
@@ -94,6 +96,9 @@ type Node struct {
 	in    map[string]*inLink
 	// claims are the broadcasts' stages this node holds (stage.go).
 	claims map[string]claim
+	// traffic is what links carried to and from each node, kept past
+	// the links (metrics.go).
+	traffic map[string]*traffic
 
 	stats Stats
 }
@@ -107,6 +112,9 @@ type Stats struct {
 	LinksOut, LinksIn, TracksOut, TracksIn int
 	// Connected is whether the NATS connection is up.
 	Connected bool
+	// Sent and Received are the bytes links carried, by the node at the
+	// other end, since this node started.
+	Sent, Received map[string]uint64
 }
 
 type roomKey struct {
@@ -159,6 +167,7 @@ func Start(cfg Config) (*Node, error) {
 		ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1),
 		alive: map[string]time.Time{}, since: time.Now(), rooms: map[roomKey]*roomState{}, dirty: map[roomKey]bool{},
 		out: map[string]*outLink{}, in: map[string]*inLink{}, claims: map[string]claim{},
+		traffic: map[string]*traffic{},
 	}
 	var err error
 	n.nc, err = nats.Connect(strings.Join(cfg.URLs, ","),
@@ -234,10 +243,19 @@ func (n *Node) setup() error {
 	return nil
 }
 
-// Close leaves the cluster: the node's key and entries go at once, so the
-// others need not wait for its heartbeat to time out.
-func (n *Node) Close() {
-	n.cancel()
+// Leave takes the node out of the cluster at once, before its clients are
+// told to reconnect elsewhere (a clean shutdown): its heartbeat and passes
+// stop, and its key, its members' entries and its stage claims go, and the
+// others hear it leave, so a client reconnecting to another node finds its
+// old self gone and its broadcast's stage free, with no heartbeat timeout.
+// Its node links are closed in Close; the others close theirs with it as
+// soon as they hear it leave.
+func (n *Node) Leave() { n.leave.Do(n.leaveCluster) }
+
+func (n *Node) leaveCluster() {
+	n.mu.Lock()
+	n.cancel() // under n.mu: no room opens (Opened) past it
+	n.mu.Unlock()
 	n.wg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -253,6 +271,27 @@ func (n *Node) Close() {
 	}
 	claims := n.claims
 	n.claims = map[string]claim{}
+	n.mu.Unlock()
+	if !n.nc.IsConnected() {
+		return
+	}
+	// The leave first: the others drop this node's members at once.
+	_ = n.nc.Publish(beatSubject+"."+n.name, nil)
+	for _, k := range keys {
+		_ = n.members.Delete(ctx, k)
+	}
+	for name, c := range claims {
+		_ = n.stages.Delete(ctx, "b."+name, jetstream.LastRevision(c.revision))
+	}
+	_ = n.nodes.Delete(ctx, n.name)
+	_ = n.nc.FlushWithContext(ctx)
+}
+
+// Close leaves the cluster (Leave, if not done yet) and closes the node's
+// links and its NATS connection.
+func (n *Node) Close() {
+	n.Leave()
+	n.mu.Lock()
 	for _, l := range n.out {
 		l.close()
 	}
@@ -261,17 +300,6 @@ func (n *Node) Close() {
 	}
 	n.out, n.in = map[string]*outLink{}, map[string]*inLink{}
 	n.mu.Unlock()
-	if n.nc.IsConnected() {
-		for _, k := range keys {
-			_ = n.members.Delete(ctx, k)
-		}
-		for name, c := range claims {
-			_ = n.stages.Delete(ctx, "b."+name, jetstream.LastRevision(c.revision))
-		}
-		_ = n.nodes.Delete(ctx, n.name)
-		_ = n.nc.Publish(beatSubject+"."+n.name, nil)
-		_ = n.nc.Flush()
-	}
 	_ = n.sub.Unsubscribe()
 	_ = n.moves.Unsubscribe()
 	n.nc.Close()
@@ -280,7 +308,9 @@ func (n *Node) Close() {
 // Kill stops the node as a crash would, leaving its entries behind; for
 // tests of a node that dies.
 func (n *Node) Kill() {
+	n.mu.Lock()
 	n.cancel()
+	n.mu.Unlock()
 	n.nc.Close()
 	n.wg.Wait()
 	n.mu.Lock()
@@ -293,16 +323,25 @@ func (n *Node) Kill() {
 	}
 }
 
+// Name is the node's name in the cluster.
+func (n *Node) Name() string { return n.name }
+
 // Stats are the cluster's figures now.
 func (n *Node) Stats() Stats {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	s := Stats{Nodes: 1 + len(n.alive), LinksOut: len(n.out), LinksIn: len(n.in), Connected: n.nc.IsConnected()}
+	s.Sent, s.Received = map[string]uint64{}, map[string]uint64{}
+	for node, t := range n.traffic {
+		s.Sent[node], s.Received[node] = t.sent.Load(), t.received.Load()
+	}
 	for _, l := range n.out {
 		s.TracksOut += int(l.tracks.Load())
+		s.Sent[l.node] += l.bytes()
 	}
 	for _, l := range n.in {
 		s.TracksIn += int(l.tracks.Load())
+		s.Received[l.node] += l.bytes()
 	}
 	return s
 }
@@ -401,6 +440,9 @@ func (n *Node) watchNodes() {
 			n.mu.Unlock()
 			if known != now {
 				n.log.Info("node", "peer", node, "alive", now)
+				if !now {
+					n.dropLinksFrom(node)
+				}
 				n.nodesChanged()
 			}
 		case <-t.C:
@@ -429,6 +471,9 @@ func (n *Node) expire() {
 	n.mu.Unlock()
 	if len(gone) > 0 {
 		n.log.Warn("nodes gone: no heartbeat", "peers", gone, "after", nodeTimeout)
+		for _, node := range gone {
+			n.dropLinksFrom(node)
+		}
 		n.nodesChanged()
 	}
 }

@@ -64,13 +64,20 @@ func (n *Node) Opened(r *room.Room) {
 	rs := &roomState{r: r, remote: map[string][]room.RemoteMember{}, applied: map[string]bool{}, stop: stop,
 		rewatch: make(chan struct{}, 1), rechat: make(chan struct{}, 1)}
 	n.mu.Lock()
+	if n.ctx.Err() != nil {
+		// The node left the cluster (Leave): the room is this node's alone.
+		n.mu.Unlock()
+		stop()
+		return
+	}
 	if old := n.rooms[k]; old != nil {
 		old.stop()
 	}
 	n.rooms[k] = rs
 	n.dirty[k] = true
-	n.mu.Unlock()
+	// Under n.mu, so that it comes before Leave's wait or not at all.
 	n.wg.Add(2)
+	n.mu.Unlock()
 	go n.watchRoom(ctx, k, rs)
 	go n.followChat(ctx, k, rs)
 	n.relayTo(k, r)

@@ -27,6 +27,9 @@ type stageClaim struct {
 // releaseStages). Without NATS the node's own rule decides, as for one
 // node.
 func (n *Node) ClaimStage(name, participant string) error {
+	if n.ctx.Err() != nil {
+		return nil // the node left the cluster (Leave): its own rule decides
+	}
 	key := "b." + name
 	value := mustJSON(stageClaim{Node: n.name, Participant: participant})
 	ctx, cancel := context.WithTimeout(n.ctx, requestTimeout)

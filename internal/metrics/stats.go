@@ -51,6 +51,9 @@ type ParticipantStats struct {
 	// per second, 0 while there is none; Receiving what it carries.
 	Estimate  uint64          `json:"estimate,omitempty"`
 	Receiving []sfu.DownStats `json:"receiving,omitempty"`
+	// Node is the node of the cluster the participant is on, empty for
+	// this one (whose connections are described above).
+	Node string `json:"node,omitempty"`
 }
 
 // Stats lists the rooms and their participants.
@@ -74,7 +77,7 @@ func (m *Metrics) Stats() []RoomStats {
 		for _, p := range snap.Participants {
 			ci := conns[p.ID]
 			rs.Participants = append(rs.Participants, ParticipantStats{
-				ID: p.ID, Name: p.Name, Role: p.Role.String(), Host: p.Host, Audio: p.Audio, Video: p.Video,
+				ID: p.ID, Name: p.Name, Role: p.Role.String(), Host: p.Host, Audio: p.Audio, Video: p.Video, Node: p.Node,
 				Remote: ci.Remote, Publish: ci.Publish, Subscribe: ci.Subscribe,
 				Publishing: published[p.ID], Estimate: ci.Estimate, Receiving: ci.Receiving,
 			})
@@ -153,7 +156,7 @@ tr.media div{margin-left:0} code{word-break:break-all}}
 <h2>{{.Kind}} <code>{{.Name}}</code> — {{if .Live}}live{{else}}not live{{end}}, {{len .Participants}} in the room, {{.Viewers}} watching, {{.Tracks}} tracks</h2>
 <table><tr><th>participant</th><th>role</th><th>mic / camera</th><th>from</th><th>publish path</th><th>subscribe path</th></tr>
 {{range .Participants}}<tr><td>{{if .Name}}{{.Name}}{{else}}<span class="muted">(no name)</span>{{end}} <code>{{.ID}}</code>{{if .Host}} · host{{end}}</td>
-<td data-label="role">{{.Role}}</td><td data-label="mic / camera">{{if .Audio}}on{{else}}off{{end}} / {{if .Video}}on{{else}}off{{end}}</td><td data-label="from"><code>{{.Remote}}</code></td>
+<td data-label="role">{{.Role}}</td><td data-label="mic / camera">{{if .Audio}}on{{else}}off{{end}} / {{if .Video}}on{{else}}off{{end}}</td><td data-label="from">{{if .Node}}node <code>{{.Node}}</code>{{else}}<code>{{.Remote}}</code>{{end}}</td>
 <td data-label="publish"><code>{{.Publish}}</code></td><td data-label="subscribe"><code>{{.Subscribe}}</code></td></tr>
 {{if or .Publishing .Receiving}}<tr class="media"><td colspan="6">
 {{range .Publishing}}<div>sends <code title="{{.ID}}">{{short .ID}}</code> {{.Codec}} to {{.Subscribers}}{{range .Layers}} · {{if .RID}}{{.RID}} {{end}}{{if .Width}}{{.Width}}×{{.Height}} {{end}}{{kbps .Bitrate}}{{if .Paused}} paused{{end}}{{end}}</div>{{end}}

@@ -190,6 +190,16 @@ func (r *Room) clusterHostLocked() string {
 	}).id
 }
 
+// remoteCountLocked counts the other nodes' members, those of the live
+// nodes' entries in NATS. r.mu must be held.
+func (r *Room) remoteCountLocked() int {
+	n := 0
+	for _, members := range r.remote {
+		n += len(members)
+	}
+	return n
+}
+
 // remoteStageLocked counts the other nodes' members on stage. r.mu must
 // be held.
 func (r *Room) remoteStageLocked() int {

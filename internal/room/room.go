@@ -72,6 +72,13 @@ var (
 	ErrNotInvited = errors.New("only the host can invite you to the stage")
 )
 
+// FullError refuses a join to a room that has as many participants as it
+// may have (maxParticipants); it is an ErrRoomFull.
+type FullError struct{ Max int }
+
+func (e *FullError) Error() string        { return fmt.Sprintf("the room has its %d participants", e.Max) }
+func (e *FullError) Is(target error) bool { return target == ErrRoomFull }
+
 // Member is a participant as a room sees it.
 type Member interface {
 	// ID is unique among all participants.
@@ -249,9 +256,11 @@ func (r *Room) join(m Member, role Role, name string, maxParticipants int) error
 		r.mu.Unlock()
 		return errors.New("already a member of this room")
 	}
-	if maxParticipants > 0 && len(r.members) >= maxParticipants {
+	// On a node of a cluster the room's members on the other nodes count
+	// too (remoteCountLocked; none on one node).
+	if maxParticipants > 0 && len(r.members)+r.remoteCountLocked() >= maxParticipants {
 		r.mu.Unlock()
-		return ErrRoomFull
+		return &FullError{Max: maxParticipants}
 	}
 	if role == Stage {
 		if err := r.mayJoinStageLocked(); err != nil {

@@ -44,7 +44,8 @@ type Config struct {
 	// address, on a port the kernel picks.
 	UDPPort int
 	// UDPPortMin and UDPPortMax, when not zero, bound the UDP ports of
-	// sockets each connection opens for its own media.
+	// sockets each connection opens for its own media: every connection
+	// without UDPPort, those of NewOwnSocketSubscribeConnection with.
 	UDPPortMin, UDPPortMax uint16
 	// TCPPort, when not zero, is the port of ICE-TCP: clients that cannot
 	// send UDP reach the SFU over TCP there.
@@ -87,6 +88,10 @@ type API struct {
 	// interceptors of received streams; subscribe those meetd sends on,
 	// with none.
 	publish, subscribe *webrtc.API
+	// ownSocket makes subscribe connections that open UDP sockets of
+	// their own, off the shared ones (NewOwnSocketSubscribeConnection);
+	// it is subscribe when there are no shared UDP sockets.
+	ownSocket *webrtc.API
 	// closers are the shared sockets (UDP and TCP muxes) the API owns.
 	closers  []io.Closer
 	counters Counters
@@ -354,6 +359,22 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 		webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
 		webrtc.WithSettingEngine(s),
 	)
+	a.ownSocket = a.subscribe
+	if len(a.sockets.Conns) > 0 {
+		// As the shared setting engine, without the UDP mux: pion
+		// listens on each address, in the port range when one is given.
+		own := s
+		own.SetICEUDPMux(nil)
+		if err := own.SetEphemeralUDPPortRange(cfg.UDPPortMin, cfg.UDPPortMax); err != nil {
+			a.Close()
+			return nil, fmt.Errorf("udp port range: %w", err)
+		}
+		a.ownSocket = webrtc.NewAPI(
+			webrtc.WithMediaEngine(m),
+			webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
+			webrtc.WithSettingEngine(own),
+		)
+	}
 	if a.fastEgress && !egress.Available() {
 		a.fastEgress = false
 		log.Warn("this pion version hides the SRTP keys: media is sent through pion's write path")
@@ -528,4 +549,32 @@ func (a *API) NewSubscribeConnection() (*webrtc.PeerConnection, error) {
 		return nil, err
 	}
 	return a.subscribe.NewPeerConnection(cfg)
+}
+
+// NewOwnSocketSubscribeConnection creates a subscribe connection, as
+// NewSubscribeConnection does, whose media goes through UDP sockets of its
+// own (on a port of Config.UDPPortMin to UDPPortMax, or one the kernel
+// picks) instead of the shared ones, and its Egress, which then sends
+// through the connection's ICE transport.
+//
+// The shared sockets' mux hands each packet to the one connection that
+// registered its source address last: a second connection with the same
+// remote address takes the first one's checks and DTLS over. A node of a
+// cluster both offers a link to another node and answers one from it,
+// both between the two nodes' media addresses; the link it offers on is
+// made here, so that each remote address has at most one connection on
+// the shared sockets (docs/cluster.md).
+func (a *API) NewOwnSocketSubscribeConnection(log *slog.Logger) (*webrtc.PeerConnection, *Egress, error) {
+	cfg, err := a.config()
+	if err != nil {
+		return nil, nil, err
+	}
+	pc, err := a.ownSocket.NewPeerConnection(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	// No shared sockets: the egress must never take a pair of this
+	// connection's for one of theirs (egress.routeFor matches by port
+	// when the address is a public one).
+	return pc, a.newEgress(pc, nil, log), nil
 }

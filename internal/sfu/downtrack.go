@@ -196,6 +196,12 @@ func (d *DownTrack) Track() *Track { return d.track }
 // Packets is how many packets were sent to the subscriber.
 func (d *DownTrack) Packets() uint64 { return d.packets.Load() }
 
+// Bytes is about how many bytes were sent to the subscriber, payloads and
+// packet overheads (packetOverhead), retransmissions included.
+func (d *DownTrack) Bytes() uint64 {
+	return d.octets.Load() + (d.packets.Load()+d.retransmits.Load())*packetOverhead
+}
+
 // Retransmits is how many packets were sent again after a NACK.
 func (d *DownTrack) Retransmits() uint64 { return d.retransmits.Load() }
 

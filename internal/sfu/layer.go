@@ -44,7 +44,10 @@ type layer struct {
 	// rate it had.
 	bitrate atomic.Uint64
 	// The read loop's byte count and the start of its current window.
-	bytes     uint64
+	bytes uint64
+	// counted is bytes as of the last window, for readers off the read
+	// loop (Track.Bytes): stored once a second, not per packet.
+	counted   atomic.Uint64
 	rateAt    int64
 	rateBytes uint64
 	// paused is set while the publisher is told not to send the layer.
@@ -64,6 +67,16 @@ type layer struct {
 	// senderClock is the publisher's last sender report of the layer,
 	// nil before one (senderclock.go).
 	senderClock atomic.Pointer[SenderClock]
+}
+
+// Bytes is about how many bytes the track received, packet overheads
+// (packetOverhead) included, as of up to a second ago.
+func (t *Track) Bytes() uint64 {
+	var n uint64
+	for _, l := range *t.layers.Load() {
+		n += l.counted.Load()
+	}
+	return n
 }
 
 // packetOverhead is added to each packet's size in bitrates: the RTP
@@ -92,6 +105,7 @@ func (l *layer) noteBytes(n int, now int64) {
 	}
 	// A longer gap (a pause) starts a new window without a sample.
 	l.rateAt, l.rateBytes = now, l.bytes
+	l.counted.Store(l.bytes)
 }
 
 // ridRank orders the RIDs browsers and SFUs commonly give simulcast

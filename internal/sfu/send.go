@@ -75,10 +75,16 @@ type sealBuf [maxPacketSize + egress.MaxOverhead]byte
 
 // NewEgress makes the Egress of pc, a subscribe connection just created.
 func (a *API) NewEgress(pc *webrtc.PeerConnection, log *slog.Logger) *Egress {
+	return a.newEgress(pc, a.sockets, log)
+}
+
+// newEgress makes the Egress of pc, which may send on sockets (nil for
+// none).
+func (a *API) newEgress(pc *webrtc.PeerConnection, sockets *udpbatch.Sockets, log *slog.Logger) *Egress {
 	e := &Egress{counters: &a.counters, log: log}
 	e.queue.limits = a.queueLimits
 	if a.fastEgress {
-		if fast := egress.New(pc, e.fastConfig(a.sockets)); fast != nil {
+		if fast := egress.New(pc, e.fastConfig(sockets)); fast != nil {
 			e.fast = fast
 		}
 	}

@@ -1,0 +1,62 @@
+package cluster
+
+import (
+	"net"
+	"strconv"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// LinkPath is where one node link's media goes now.
+type LinkPath struct {
+	// Node is the node at the other end; Out is whether this node offers
+	// and sends on the link (its outLink).
+	Node string
+	Out  bool
+	// State is the peer connection's state.
+	State webrtc.PeerConnectionState
+	// Local and Remote are the selected candidate pair's addresses
+	// ("ip:port"), empty until ICE selected one.
+	Local, Remote string
+	// Reported is, for an out link, whether a receiver report from the
+	// other node gave one of its tracks a round trip: the other node
+	// then got this one's sender reports.
+	Reported bool
+}
+
+// LinkPaths are where this node's links' media goes now, for the
+// operator and tests.
+func (n *Node) LinkPaths() []LinkPath {
+	type conn struct {
+		path LinkPath
+		pc   *webrtc.PeerConnection
+		out  *outLink
+	}
+	n.mu.Lock()
+	var conns []conn
+	for node, l := range n.out {
+		conns = append(conns, conn{LinkPath{Node: node, Out: true}, l.pc, l})
+	}
+	for node, l := range n.in {
+		conns = append(conns, conn{LinkPath{Node: node}, l.pc, nil})
+	}
+	n.mu.Unlock()
+	paths := make([]LinkPath, 0, len(conns))
+	for _, c := range conns {
+		p := c.path
+		p.State = c.pc.ConnectionState()
+		if pair, err := c.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair(); err == nil && pair != nil {
+			p.Local = net.JoinHostPort(pair.Local.Address, strconv.Itoa(int(pair.Local.Port)))
+			p.Remote = net.JoinHostPort(pair.Remote.Address, strconv.Itoa(int(pair.Remote.Port)))
+		}
+		if c.out != nil {
+			c.out.mu.Lock()
+			for _, s := range c.out.downs {
+				p.Reported = p.Reported || s.sender.Down().Stats().RTT != nil
+			}
+			c.out.mu.Unlock()
+		}
+		paths = append(paths, p)
+	}
+	return paths
+}
