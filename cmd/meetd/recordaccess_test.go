@@ -249,3 +249,61 @@ func TestRecordCapStops(t *testing.T) {
 func basic(user, password string) string {
 	return base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
 }
+
+// TestRecordAutoRoomWHIP: a WHIP publisher (OBS, say) that goes live in a
+// rooms-file room with "record": true is recorded with nobody to press
+// Record: its audience is told, and when the stream ends the recording
+// stops with it and lists a file for each of its tracks, with media in it.
+func TestRecordAutoRoomWHIP(t *testing.T) {
+	checkLeaks(t)
+	cfg := recordConfig(t, "")
+	cfg.RoomsFile = roomsFile(t, `{"rooms":[{"name":"obs","record":true}]}`)
+	m := runMeetd(t, cfg)
+	url := "ws://" + m.Addr() + "/ws"
+	base := "http://" + m.Addr()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	viewer := dial(t, ctx, url, testclient.Options{})
+	defer viewer.Close()
+	join(t, ctx, viewer, "obs", signal.RoleAudience)
+	pub, err := testclient.PublishWHIP(ctx, base+"/whip/obs", testclient.HTTPOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	on, err := viewer.WaitRecording(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if on.By != "" {
+		t.Errorf("recording by %q, want nobody (the rooms file)", on.By)
+	}
+	waitMedia(t, ctx, "viewer", viewer)
+	if status, err := pub.Delete(ctx); err != nil || status != http.StatusOK {
+		t.Fatalf("DELETE of the WHIP session: %d %v", status, err)
+	}
+	off, err := viewer.WaitRecording(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.ID != on.ID || off.Reason != signal.RecordingEnded {
+		t.Errorf("stop %+v, want %s ended", off, on.ID)
+	}
+	var rec *apiRecording
+	for _, r := range listRecordings(t, base, nil).Recordings {
+		if r.ID == on.ID {
+			rec = &r
+		}
+	}
+	if rec == nil {
+		t.Fatalf("recording %s is not listed", on.ID)
+	}
+	kinds := map[string]int64{}
+	for _, tr := range rec.Tracks {
+		kinds[tr.Kind] += tr.Size
+	}
+	if kinds["camera"] == 0 || kinds["microphone"] == 0 {
+		t.Errorf("files of the WHIP stream by kind, bytes: %v; want a camera and a microphone with media", kinds)
+	}
+}
