@@ -8,7 +8,7 @@ WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.ht
 	web/tsconfig.json web/tsconfig.node.json web/package.json
 GO_SOURCES  := $(shell find cmd internal web -name '*.go' -not -path '*/node_modules/*' 2>/dev/null) go.mod go.sum
 
-.PHONY: all run build web test test-go test-web test-e2e lint chromium firefox net-tools ffmpeg clean bench bench-cores netbench FORCE
+.PHONY: all run build web test test-go test-web test-e2e lint chromium firefox net-tools ffmpeg nats clean bench bench-cores netbench FORCE
 
 all: build
 
@@ -65,6 +65,10 @@ net-tools:
 ffmpeg:
 	./scripts/ensure-ffmpeg.sh
 
+# The cluster browser test needs nats-server; as root this installs it.
+nats:
+	./scripts/ensure-nats.sh
+
 test: lint test-go test-web test-e2e
 
 lint: web/dist/index.html
@@ -92,7 +96,7 @@ test-go: web/dist/index.html net-tools ffmpeg
 test-web: web/node_modules/.package-lock.json
 	cd web && $(NPM) test
 
-test-e2e: $(BIN) $(WHIPSEND) bin/netshape chromium firefox net-tools e2e/node_modules/.package-lock.json
+test-e2e: $(BIN) $(WHIPSEND) bin/netshape chromium firefox net-tools nats e2e/node_modules/.package-lock.json
 	cd e2e && $(NPM) test
 
 clean:
