@@ -55,17 +55,24 @@ export class World {
       parts.push(await u.diagnostics().catch((e) => `--- ${u.label}: diagnostics failed: ${e.message}`));
     }
     for (const log of this.previousLogs) parts.push(`--- output of an earlier meetd:\n${log || '(nothing)'}`);
-    parts.push(await this.mediaMetrics().catch((e) => `--- meetd /metrics: ${e.message}`));
-    parts.push(`--- meetd output (${this.server.origin}, exit ${JSON.stringify(this.server.exit)}):`);
-    parts.push(this.server.log() || '(nothing)');
+    parts.push(...(await this.serverReport()));
     parts.push('===== end of e2e failure report');
     return parts.join('\n');
   }
 
+  /** The report's part about meetd: its media metrics and its output. A world of several servers reports each. */
+  async serverReport(server = this.server) {
+    return [
+      await this.mediaMetrics(server).catch((e) => `--- meetd /metrics: ${e.message}`),
+      `--- meetd output (${server.origin}, exit ${JSON.stringify(server.exit)}):`,
+      server.log() || '(nothing)',
+    ];
+  }
+
   /** meetd's media series from /metrics: where packets went, which layers subscribers get. */
-  async mediaMetrics() {
-    if (!this.server.running) return '--- meetd /metrics: meetd is not running';
-    const res = await fetch(this.server.url('/metrics'), { signal: AbortSignal.timeout(2000) });
+  async mediaMetrics(server = this.server) {
+    if (!server.running) return '--- meetd /metrics: meetd is not running';
+    const res = await fetch(server.url('/metrics'), { signal: AbortSignal.timeout(2000) });
     const wanted = /^meetd_(rtp_|rtcp_|subscriber_video_layers|publish_connections|subscribe_connections|track_packets)/;
     const lines = (await res.text()).split('\n').filter((l) => wanted.test(l) && !/ 0$/.test(l));
     return `--- meetd /metrics (media series, non-zero):\n${lines.join('\n')}`;
