@@ -114,4 +114,14 @@ export function e2e(body) {
   };
 }
 
+/** Runs one phase of a test, naming it in the error that ends it. */
+export async function step(what, body) {
+  try {
+    return await body();
+  } catch (err) {
+    err.message = `${what}: ${err.message}`;
+    throw err;
+  }
+}
+
 export { sleep } from './wait.mjs';

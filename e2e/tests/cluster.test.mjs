@@ -21,18 +21,10 @@ import { needs } from '../lib/ci.mjs';
 import { clusterE2E, natsProblem } from '../lib/cluster.mjs';
 import { expectFramesGrow, expectSound } from '../lib/media.mjs';
 import { waitUntil } from '../lib/wait.mjs';
+import { step } from '../lib/harness.mjs';
 
 const nats = needs('the cluster browser test', natsProblem());
 
-/** Names the phase of the test in the error that ends it. */
-async function step(what, body) {
-  try {
-    return await body();
-  } catch (err) {
-    err.message = `${what}: ${err.message}`;
-    throw err;
-  }
-}
 
 /** Waits until each node's metric series has the value wanted (a number, or a check of the value). */
 async function expectMetrics(w, series, wanted) {

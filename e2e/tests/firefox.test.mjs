@@ -11,22 +11,13 @@ import { test } from 'node:test';
 import { goLive, PREVIEW, unmute, VIDEO } from '../lib/broadcast.mjs';
 import { waitForStatus } from '../lib/checks.mjs';
 import { firefoxNeeded, firefoxUser } from '../lib/firefox.mjs';
-import { e2e, sleep } from '../lib/harness.mjs';
+import { e2e, sleep, step } from '../lib/harness.mjs';
 import { expectFramesGrow, expectSound } from '../lib/media.mjs';
 import { inboundVideo, layersText, outboundVideo } from '../lib/stats.mjs';
 import { waitUntil } from '../lib/wait.mjs';
 
 const firefox = firefoxNeeded();
 
-/** Names the phase of the test in the error that ends it. */
-async function step(what, body) {
-  try {
-    return await body();
-  } catch (err) {
-    err.message = `${what}: ${err.message}`;
-    throw err;
-  }
-}
 
 test(
   'a Firefox viewer of a Chromium streamer plays it and, unmuted, hears it',

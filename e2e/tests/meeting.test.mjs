@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { waitForStatus, waitForText } from '../lib/checks.mjs';
-import { e2e } from '../lib/harness.mjs';
+import { e2e, step } from '../lib/harness.mjs';
 import { expectFramesGrow, expectSilence, expectSound } from '../lib/media.mjs';
 import { waitUntil } from '../lib/wait.mjs';
 
@@ -60,15 +60,6 @@ function fakeScreenShare() {
 
 const until = (what, check, within) => waitUntil(what, check, { within });
 
-/** Names the phase of the test in the error that ends it. */
-async function step(what, body) {
-  try {
-    return await body();
-  } catch (err) {
-    err.message = `${what}: ${err.message}`;
-    throw err;
-  }
-}
 
 const tileOf = (name) => `figure[data-testid="tile"][aria-label="${name}"]`;
 const screenTileOf = (name) => `figure[data-testid="screen-tile"][aria-label="${name} (screen)"]`;

@@ -23,7 +23,7 @@ import { expectAccessible } from '../lib/axe.mjs';
 import { PREVIEW, VIDEO } from '../lib/broadcast.mjs';
 import { launchBrowser } from '../lib/browser.mjs';
 import { waitForStatus } from '../lib/checks.mjs';
-import { World } from '../lib/harness.mjs';
+import { World, step } from '../lib/harness.mjs';
 import { expectFramesGrow } from '../lib/media.mjs';
 import { startServer } from '../lib/server.mjs';
 import { waitUntil } from '../lib/wait.mjs';
@@ -32,15 +32,6 @@ const ADMIN_PASSWORD = 'e2e-admin-password';
 
 const until = (what, check, within) => waitUntil(what, check, { within });
 
-/** Names the phase of the test in the error that ends it. */
-async function step(what, body) {
-  try {
-    return await body();
-  } catch (err) {
-    err.message = `${what}: ${err.message}`;
-    throw err;
-  }
-}
 
 /** Like harness.mjs's e2e(), with a meetd that records into a directory of the test's own. */
 function recordingWorld(body) {
