@@ -186,17 +186,13 @@ func (c *clusterRun) do() error {
 	c.res.Cluster.OriginUsSmall = first.nodes[0].CPUUsPerPkt
 
 	c.cfg.logf("%s: %d more subscribers joining", c.wl, c.wl.n-clusterEdges)
-	var subs [clusterEdges][]*subscriber
-	for e := range clusterEdges {
-		// Edge e has n/2 subscribers, the first edge the odd one.
-		subs[e] = append(subs[e], small[e]...)
-	}
 	rest, err := c.joinRest(ctx, room)
 	if err != nil {
 		return err
 	}
+	var subs [clusterEdges][]*subscriber
 	for e := range clusterEdges {
-		subs[e] = append(subs[e], rest[e]...)
+		subs[e] = append(small[e], rest[e]...)
 	}
 	all, err := c.measure(subs, true)
 	if err != nil {
@@ -209,11 +205,10 @@ func (c *clusterRun) do() error {
 			return err
 		}
 		c.res.Cluster.Nodes[i].RSSMiB = round(float64(rss)/(1<<20), 1)
-		if i == 0 {
-			c.res.RSSMiB = c.res.Cluster.Nodes[0].RSSMiB
-		}
+		c.res.RSSMiB += c.res.Cluster.Nodes[i].RSSMiB
 		c.res.RSSPerSubMiB += float64(rss-base[i]) / (1 << 20) / float64(c.wl.n)
 	}
+	c.res.RSSMiB = round(c.res.RSSMiB, 1)
 	c.res.RSSPerSubMiB = round(c.res.RSSPerSubMiB, 3)
 	return all.err
 }
