@@ -102,12 +102,14 @@ test-e2e: $(BIN) $(WHIPSEND) bin/netshape chromium firefox net-tools nats e2e/no
 clean:
 	rm -rf bin web/dist e2e/artifacts
 
-# Load meetd on loopback (W1 broadcast at 50, 100 and 200 subscribers, W2
-# meetings of 6 and 10, W4 simulcast broadcast at 100 and 200) and print a
-# table: meetd's CPU per forwarded packet, the floor and their ratio, the
-# kernel's limits, and the build measured; see docs/performance.md. With
-# two cores or more, meetd runs on core 0 and the load tool on core 1.
-BENCH_FLAGS ?= -workloads w1:50,w1:100,w1:200,w2:6,w2:10,w4:100,w4:200 -duration 10s
+# Load meetd on loopback (W1 broadcast at 50, 100 and 200 subscribers, the
+# same 200 over a cluster of three nodes, W2 meetings of 6 and 10, W4
+# simulcast broadcast at 100 and 200) and print a table: meetd's CPU per
+# forwarded packet, the floor and their ratio, each cluster node's figures,
+# the kernel's limits, and the build measured; see docs/performance.md.
+# With two cores or more, meetd (every node) runs on core 0 and the load
+# tool on core 1.
+BENCH_FLAGS ?= -workloads w1:50,w1:100,w1:200,cluster:200,w2:6,w2:10,w4:100,w4:200 -duration 10s
 
 bin/meetload: $(GO_SOURCES)
 	$(GO) build -o bin/meetload ./cmd/meetload

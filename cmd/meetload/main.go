@@ -10,7 +10,7 @@
 // participants each publishing and receiving all others), w3 (churn: w1
 // while subscribers leave and join continuously) and w4 (simulcast: w1
 // with the camera in three layers, and subscribers showing it small,
-// medium and large).
+// medium and large); cluster is w1 over three meetd nodes (cluster.go).
 package main
 
 import (
@@ -82,7 +82,7 @@ func main() {
 func mainErr(args []string, out io.Writer) error {
 	cfg := &config{meetdLog: os.Stderr}
 	fs := flag.NewFlagSet("meetload", flag.ContinueOnError)
-	workloads := fs.String("workloads", "w1:100", "comma-separated runs, KIND:N, KIND one of w1 (broadcast), w2 (meeting), w3 (churn), w4 (simulcast), w1light (w1 with light viewers: pion only for the handshake, then counted at the socket)")
+	workloads := fs.String("workloads", "w1:100", "comma-separated runs, KIND:N, KIND one of w1 (broadcast), w2 (meeting), w3 (churn), w4 (simulcast), w1light (w1 with light viewers: pion only for the handshake, then counted at the socket), cluster (w1 on three nodes joined through NATS: the publisher on one, the subscribers split over the two others)")
 	fs.StringVar(&cfg.meetd, "meetd", "bin/meetd", "meetd binary to start for each run")
 	meetdArgs := fs.String("meetd-args", "", "extra space-separated flags for the meetd started, such as \"-udp-port 0\"")
 	fs.StringVar(&cfg.url, "url", "", "load this running meetd (ws://127.0.0.1:PORT/ws) instead of starting one; needs -pid. Start it with -ip-max-connections 0 -ip-max-rooms 0 -ip-rooms-per-minute 0 -ip-max-sessions 0: every client comes from one address")
@@ -145,8 +145,9 @@ func mainErr(args []string, out io.Writer) error {
 		if kind == "w1light" {
 			most = 20000
 		}
-		if !ok || err != nil || count < 1 || count > most || !slices.Contains([]string{"w1", "w2", "w3", "w4", "w1light"}, kind) {
-			return fmt.Errorf("workload %q: want w1:N, w2:N, w3:N or w4:N, N from 1 to 1000, or w1light:N, N up to 20000", s)
+		if !ok || err != nil || count < 1 || count > most || !slices.Contains([]string{"w1", "w2", "w3", "w4", "w1light", "cluster"}, kind) ||
+			kind == "cluster" && count < clusterEdges {
+			return fmt.Errorf("workload %q: want w1:N, w2:N, w3:N or w4:N, N from 1 to 1000, w1light:N, N up to 20000, or cluster:N, N from 2 to 1000", s)
 		}
 		wls = append(wls, workload{kind: kind, n: count, views: viewIdx})
 	}
@@ -262,6 +263,7 @@ func printTable(out io.Writer, rep report) {
 	for _, r := range failed {
 		fmt.Fprintf(out, "%s:%d did not run: %s\n", r.Workload, r.Subscribers, r.Error)
 	}
+	printClusters(out, results)
 	if l := rep.limits; l != nil {
 		printLimits(out, l)
 	}

@@ -132,6 +132,8 @@ type result struct {
 	// and the layer they received at the end of the window:
 	// "320x180:q" and so on.
 	Layers map[string]int `json:"layers,omitempty"`
+	// Cluster has the cluster workload's figures of each node.
+	Cluster *clusterResult `json:"cluster,omitempty"`
 	// MeetdBuild is the build of meetd the run measured.
 	MeetdBuild *buildStamp `json:"meetd_build,omitempty"`
 	Error      string      `json:"error,omitempty"`
@@ -210,6 +212,9 @@ func clientAPI(arr *arrivals) (*webrtc.API, error) {
 }
 
 func runWorkload(cfg *config, wl workload) result {
+	if wl.kind == "cluster" {
+		return runCluster(cfg, wl)
+	}
 	r := &run{cfg: cfg, wl: wl, res: result{Workload: wl.kind, Subscribers: wl.n}}
 	err := r.do()
 	if r.res.ForwardedPPS > 0 {
