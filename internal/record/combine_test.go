@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"os"
@@ -17,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/at-wat/ebml-go"
-	"github.com/at-wat/ebml-go/webm"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 )
@@ -68,23 +64,9 @@ func makeTestClip(t *testing.T, ffmpeg string, hz int) testClip {
 // fileFrames reads the frames of a WebM file's one track.
 func fileFrames(t *testing.T, path string) [][]byte {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var doc struct {
-		Header  webm.EBMLHeader `ebml:"EBML"`
-		Segment webm.Segment    `ebml:"Segment"`
-	}
-	if err := ebml.Unmarshal(f, &doc); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		t.Fatalf("%s: %v", path, err)
-	}
 	var frames [][]byte
-	for _, c := range doc.Segment.Cluster {
-		for _, b := range c.SimpleBlock {
-			frames = append(frames, b.Data...)
-		}
+	for _, b := range readBlocks(t, path) {
+		frames = append(frames, b.data...)
 	}
 	return frames
 }

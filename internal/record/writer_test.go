@@ -15,9 +15,16 @@ import (
 	"github.com/pion/rtp"
 )
 
-// blocks reads back a file's frames: their timestamps (ms) and whether
-// each is a keyframe.
-func blocks(t *testing.T, path string) (ts []int64, keys []bool) {
+// fileBlock is one frame of a WebM file as read back: its time on the
+// file's clock (ms), whether it is a keyframe, and its data.
+type fileBlock struct {
+	at   int64
+	key  bool
+	data [][]byte
+}
+
+// readBlocks reads back the frames of a WebM file's one track.
+func readBlocks(t *testing.T, path string) []fileBlock {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -29,12 +36,23 @@ func blocks(t *testing.T, path string) (ts []int64, keys []bool) {
 		Segment webm.Segment    `ebml:"Segment"`
 	}
 	if err := ebml.Unmarshal(f, &doc); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", path, err)
 	}
+	var out []fileBlock
 	for _, c := range doc.Segment.Cluster {
 		for _, b := range c.SimpleBlock {
-			ts, keys = append(ts, int64(c.Timecode)+int64(b.Timecode)), append(keys, b.Keyframe)
+			out = append(out, fileBlock{int64(c.Timecode) + int64(b.Timecode), b.Keyframe, b.Data})
 		}
+	}
+	return out
+}
+
+// blocks reads back a file's frames: their timestamps (ms) and whether
+// each is a keyframe.
+func blocks(t *testing.T, path string) (ts []int64, keys []bool) {
+	t.Helper()
+	for _, b := range readBlocks(t, path) {
+		ts, keys = append(ts, b.at), append(keys, b.key)
 	}
 	return ts, keys
 }

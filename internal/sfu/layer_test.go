@@ -85,31 +85,7 @@ func simulcastPublisher(t *testing.T, a *API) (*webrtc.PeerConnection, map[strin
 	arrived := make(chan received, len(layers))
 	server.OnTrack(func(remote *webrtc.TrackRemote, r *webrtc.RTPReceiver) { arrived <- received{remote, r} })
 
-	// Without trickling: each side's description carries its candidates.
-	offer, err := client.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(client)
-	if err := client.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	if err := server.SetRemoteDescription(*client.LocalDescription()); err != nil {
-		t.Fatal(err)
-	}
-	answer, err := server.CreateAnswer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered = webrtc.GatheringCompletePromise(server)
-	if err := server.SetLocalDescription(answer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	if err := client.SetRemoteDescription(*server.LocalDescription()); err != nil {
-		t.Fatal(err)
-	}
+	negotiate(t, client, server)
 
 	var midID, ridID uint8
 	for _, e := range tr.Sender().GetParameters().HeaderExtensions {
@@ -179,5 +155,35 @@ func TestLayerAnnouncedAgainIsIgnored(t *testing.T) {
 	}
 	if got := tr.Layers(); !slices.Equal(got, simulcastRIDs) {
 		t.Errorf("layers after each was announced again: %v, want %v", got, simulcastRIDs)
+	}
+}
+
+// negotiate has client offer to server, without trickling: each side's
+// description carries its candidates.
+func negotiate(t *testing.T, client, server *webrtc.PeerConnection) {
+	t.Helper()
+	offer, err := client.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(client)
+	if err := client.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	if err := server.SetRemoteDescription(*client.LocalDescription()); err != nil {
+		t.Fatal(err)
+	}
+	answer, err := server.CreateAnswer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered = webrtc.GatheringCompletePromise(server)
+	if err := server.SetLocalDescription(answer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	if err := client.SetRemoteDescription(*server.LocalDescription()); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -62,30 +62,7 @@ func audioPublisher(t *testing.T, a *API) (*webrtc.PeerConnection, *webrtc.Track
 	arrived := make(chan received, 1)
 	server.OnTrack(func(remote *webrtc.TrackRemote, r *webrtc.RTPReceiver) { arrived <- received{remote, r} })
 
-	offer, err := client.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(client)
-	if err := client.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	if err := server.SetRemoteDescription(*client.LocalDescription()); err != nil {
-		t.Fatal(err)
-	}
-	answer, err := server.CreateAnswer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered = webrtc.GatheringCompletePromise(server)
-	if err := server.SetLocalDescription(answer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	if err := client.SetRemoteDescription(*server.LocalDescription()); err != nil {
-		t.Fatal(err)
-	}
+	negotiate(t, client, server)
 	go func() {
 		defer close(sent)
 		tick := time.NewTicker(20 * time.Millisecond)
