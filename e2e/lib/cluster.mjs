@@ -10,7 +10,7 @@ import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { launchBrowser } from './browser.mjs';
-import { World } from './harness.mjs';
+import { runWorld, World } from './harness.mjs';
 import { freePort, startServer } from './server.mjs';
 import { sleep, waitUntil } from './wait.mjs';
 
@@ -229,15 +229,6 @@ export function clusterE2E(names, body) {
       throw err;
     }
     const world = new ClusterWorld(cluster, browser);
-    try {
-      await world.waitForNodes();
-      await body(world, t);
-    } catch (err) {
-      const report = await world.report(err).catch((e) => `(could not collect diagnostics: ${e.message})`);
-      console.error(report);
-      throw err;
-    } finally {
-      await world.close();
-    }
+    await runWorld(world, body, t, () => world.waitForNodes());
   };
 }

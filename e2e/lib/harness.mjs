@@ -101,17 +101,25 @@ export function e2e(body) {
       await server.stop();
       throw err;
     }
-    const world = new World(server, browser);
-    try {
-      await body(world, t);
-    } catch (err) {
-      const report = await world.report(err).catch((e) => `(could not collect diagnostics: ${e.message})`);
-      console.error(report);
-      throw err;
-    } finally {
-      await world.close();
-    }
+    await runWorld(new World(server, browser), body, t);
   };
+}
+
+/**
+ * Runs a test body in world: prints the world's report if anything throws
+ * (before first, then body), and always closes the world.
+ */
+export async function runWorld(world, body, t, before = async () => {}) {
+  try {
+    await before();
+    await body(world, t);
+  } catch (err) {
+    const report = await world.report(err).catch((e) => `(could not collect diagnostics: ${e.message})`);
+    console.error(report);
+    throw err;
+  } finally {
+    await world.close();
+  }
 }
 
 /** Runs one phase of a test, naming it in the error that ends it. */

@@ -23,7 +23,7 @@ import { expectAccessible } from '../lib/axe.mjs';
 import { PREVIEW, VIDEO } from '../lib/broadcast.mjs';
 import { launchBrowser } from '../lib/browser.mjs';
 import { waitForStatus } from '../lib/checks.mjs';
-import { World, step } from '../lib/harness.mjs';
+import { runWorld, step, World } from '../lib/harness.mjs';
 import { expectFramesGrow } from '../lib/media.mjs';
 import { startServer } from '../lib/server.mjs';
 import { waitUntil } from '../lib/wait.mjs';
@@ -61,12 +61,8 @@ function recordingWorld(body) {
       return u;
     };
     try {
-      await body(world, t, dir);
-    } catch (err) {
-      console.error(await world.report(err).catch((e) => `(could not collect diagnostics: ${e.message})`));
-      throw err;
+      await runWorld(world, (w) => body(w, t, dir), t);
     } finally {
-      await world.close();
       rmSync(dir, { recursive: true, force: true });
     }
   };
