@@ -146,7 +146,11 @@ func (c *Client) Publish(ctx context.Context) error {
 	c.mu.Lock()
 	c.media = m
 	c.mu.Unlock()
-	m.wg.Add(2)
+	m.wg.Add(3)
+	// The audio sender's RTCP is read too, as a browser reads all it
+	// gets: transport-wide feedback names the SSRC of the last packet it
+	// covers, often the audio's, and pion hands it only to that sender.
+	go m.readRTCP(at.Sender())
 	if layers == nil {
 		go m.readRTCP(vt.Sender())
 	} else {
