@@ -111,7 +111,7 @@ func (a *API) newTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, re
 		pc:        pc,
 		counters:  &a.counters,
 		batch:     a.sockets,
-		log:       log.With("track", remote.ID(), "kind", remote.Kind().String(), "codec", codec.MimeType),
+		log:       log.With("track", id, "kind", remote.Kind().String(), "codec", codec.MimeType),
 		done:      make(chan struct{}),
 		ingress:   a.ingressOf(pc),
 	}
