@@ -50,14 +50,16 @@ type linkAnswer struct {
 const gatherWait = 2 * time.Second
 
 // linkTrack is a down track as a node link sends it: its stream id says
-// which room and publisher it belongs to (see stream).
+// which room and publisher it belongs to (see stream); a layer of a
+// simulcast track has the layer's RID after a '#' in its id (layers.go).
 type linkTrack struct {
 	*sfu.DownTrack
 	stream string
+	rid    string
 }
 
 func (t linkTrack) StreamID() string { return t.stream }
-func (t linkTrack) ID() string       { return t.Kind().String() + "." + t.stream }
+func (t linkTrack) ID() string       { return layerID(t.Kind().String()+"."+t.stream, t.rid) }
 
 // stream is a track's stream id on node links: "b.room.<publisher>_<stream>".
 func stream(k roomKey, t *sfu.Track) string { return k.key() + "." + t.StreamID() }
@@ -84,15 +86,23 @@ type outLink struct {
 	pc      *webrtc.PeerConnection
 	egress  *sfu.Egress
 	reports *sfu.Reporter
-	// downs are the tracks it carries, with their stream ids; changed by
-	// the run loop only, under mu, which bytes takes to read them.
+	// downs are the tracks it carries (each layer of a simulcast track
+	// apart), with their stream ids; changed by the run loop only, under
+	// mu, which bytes and the edge's layer wishes take to read them.
 	mu     sync.Mutex
-	downs  map[*sfu.Track]*linkSender
+	downs  map[sendKey]*linkSender
 	sent   *traffic
 	failed atomic.Bool
 	tracks counter
 	// offered is set once an answer was taken.
 	offered bool
+}
+
+// sendKey names a track on a link: a track, or one layer of a simulcast
+// track.
+type sendKey struct {
+	t   *sfu.Track
+	rid string
 }
 
 type linkSender struct {
@@ -119,7 +129,7 @@ func (n *Node) newOutLink(node string) (*outLink, error) {
 	sent := n.trafficLocked(node)
 	n.mu.Unlock()
 	l := &outLink{node: node, session: newSession(), pc: pc, egress: eg,
-		reports: n.api.NewReporter(eg, pc.WriteRTCP), downs: map[*sfu.Track]*linkSender{}, sent: sent}
+		reports: n.api.NewReporter(eg, pc.WriteRTCP), downs: map[sendKey]*linkSender{}, sent: sent}
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		log.Info("node link", "state", s.String())
 		if s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed {
@@ -132,8 +142,8 @@ func (n *Node) newOutLink(node string) (*outLink, error) {
 
 func (l *outLink) close() {
 	l.mu.Lock()
-	for t, s := range l.downs {
-		t.Unsubscribe(s.sender.Down())
+	for k, s := range l.downs {
+		k.t.Unsubscribe(s.sender.Down())
 		l.reports.Remove(s.sender.Down())
 		l.sent.sent.Add(s.sender.Down().Bytes())
 	}
@@ -143,40 +153,46 @@ func (l *outLink) close() {
 	_ = l.pc.Close()
 }
 
-// set makes the link carry want (track: stream id); it reports whether
-// that changed anything.
-func (l *outLink) set(want map[*sfu.Track]string) (bool, error) {
+// set makes the link carry want (track: stream id), a simulcast track
+// as one link track per layer; it reports whether that changed anything.
+func (l *outLink) set(tracks map[*sfu.Track]string) (bool, error) {
+	want := linkTracks(tracks)
 	changed := false
-	for t, s := range l.downs {
-		if _, ok := want[t]; ok {
+	for k, s := range l.downs {
+		if _, ok := want[k]; ok {
 			continue
 		}
-		t.Unsubscribe(s.sender.Down())
+		k.t.Unsubscribe(s.sender.Down())
 		l.reports.Remove(s.sender.Down())
 		l.mu.Lock()
 		l.sent.sent.Add(s.sender.Down().Bytes())
-		delete(l.downs, t)
+		delete(l.downs, k)
 		l.mu.Unlock()
 		changed = true
 		if err := l.pc.RemoveTrack(s.sender.RTPSender()); err != nil {
 			return true, err
 		}
 	}
-	for t, st := range want {
-		if _, ok := l.downs[t]; ok {
+	for k, st := range want {
+		if _, ok := l.downs[k]; ok {
 			continue
 		}
-		d := t.Subscribe()
+		var d *sfu.DownTrack
+		if k.rid == "" {
+			d = k.t.Subscribe()
+		} else {
+			d = k.t.SubscribeLayer(k.rid)
+		}
 		d.SetEgress(l.egress)
 		l.reports.Add(d)
-		sender, err := l.pc.AddTrack(linkTrack{d, st})
+		sender, err := l.pc.AddTrack(linkTrack{d, st, k.rid})
 		if err != nil {
-			t.Unsubscribe(d)
+			k.t.Unsubscribe(d)
 			l.reports.Remove(d)
 			return true, err
 		}
 		l.mu.Lock()
-		l.downs[t] = &linkSender{sfu.NewSender(sender, d), st}
+		l.downs[k] = &linkSender{sfu.NewSender(sender, d), st}
 		l.mu.Unlock()
 		changed = true
 	}
@@ -214,6 +230,7 @@ func (n *Node) negotiate(l *outLink) error {
 		streams = append(streams, s.stream)
 	}
 	slices.Sort(streams)
+	streams = slices.Compact(streams) // a simulcast track's layers share one
 	req, _ := json.Marshal(linkOffer{From: n.name, Session: l.session,
 		SDP: n.onlyMediaAddr(l.pc.LocalDescription().SDP), Streams: streams})
 	ctx, cancel := context.WithTimeout(n.ctx, requestTimeout)
@@ -367,9 +384,17 @@ type inLink struct {
 	node    string
 	session string
 	pc      *webrtc.PeerConnection
-	// mu protects tracks' map; negotiation holds it too, one at a time.
-	mu       sync.Mutex
-	byID     map[string]*relayed
+	// mu protects the maps; negotiation holds it too, one at a time.
+	mu   sync.Mutex
+	byID map[string]*relayed
+	// layered are the simulcast tracks among byID by stream id, which
+	// their other layers join (layers.go).
+	layered map[string]*relayed
+	// wishMu protects wishes, what this node last told the origin it
+	// wants of the layers of each of them: apart from mu, which a
+	// negotiation holds for a while.
+	wishMu   sync.Mutex
+	wishes   map[string]layerWish
 	tracks   counter
 	received *traffic
 }
@@ -400,6 +425,12 @@ func (l *inLink) bytes() uint64 {
 func (l *inLink) forgetLocked(id string, r *relayed) {
 	l.received.received.Add(r.t.Bytes())
 	delete(l.byID, id)
+	if l.layered[r.stream] == r {
+		delete(l.layered, r.stream)
+		l.wishMu.Lock()
+		delete(l.wishes, r.stream)
+		l.wishMu.Unlock()
+	}
 }
 
 // byPublisher lists the link's tracks of room k by publisher.
@@ -480,7 +511,7 @@ func (n *Node) answerLink(o linkOffer) (string, error) {
 			l.forgetLocked(id, r)
 		}
 	}
-	l.tracks.Store(int64(len(l.byID)))
+	l.countLocked()
 	go n.unrelay(gone)
 	return n.onlyMediaAddr(l.pc.LocalDescription().SDP), nil
 }
@@ -491,7 +522,8 @@ func (n *Node) newInLink(node, session string) (*inLink, error) {
 		return nil, err
 	}
 	// n.mu is held (answerLink).
-	l := &inLink{node: node, session: session, pc: pc, byID: map[string]*relayed{}, received: n.trafficLocked(node)}
+	l := &inLink{node: node, session: session, pc: pc, byID: map[string]*relayed{}, received: n.trafficLocked(node),
+		layered: map[string]*relayed{}, wishes: map[string]layerWish{}}
 	log := n.log.With("link_from", node)
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		log.Info("node link", "state", s.String())
@@ -507,14 +539,13 @@ func (n *Node) newInLink(node, session string) (*inLink, error) {
 			log.Warn("node link track with a stream id not of a link", "stream", remote.StreamID())
 			return
 		}
-		t := n.api.NewTrack(pc, remote, receiver, streamID, log)
+		r := n.relayedTrack(l, remote, receiver, k, publisher, streamID, log)
+		if r == nil {
+			return // one more layer of a simulcast track
+		}
+		t := r.t
 		go t.Run()
-		r := &relayed{k: k, publisher: publisher, stream: remote.StreamID(), t: t}
 		id := remote.ID()
-		l.mu.Lock()
-		l.byID[id] = r
-		l.tracks.Store(int64(len(l.byID)))
-		l.mu.Unlock()
 		log.Info("relayed track", "room", k.key(), "publisher", publisher, "kind", remote.Kind().String())
 		n.relayChanged(k, publisher)
 		go func() {
@@ -523,7 +554,7 @@ func (n *Node) newInLink(node, session string) (*inLink, error) {
 			if l.byID[id] == r {
 				l.forgetLocked(id, r)
 			}
-			l.tracks.Store(int64(len(l.byID)))
+			l.countLocked()
 			l.mu.Unlock()
 			n.relayChanged(k, publisher)
 		}()

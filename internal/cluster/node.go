@@ -75,9 +75,9 @@ type Node struct {
 	// kick wakes the loop that writes this node's members and keeps its
 	// node links (run); it never blocks.
 	kick chan struct{}
-	// sub and moves take node link offers and moves of this node's
-	// members (roles.go).
-	sub, moves *nats.Subscription
+	// sub, moves and layers take node link offers, moves of this node's
+	// members (roles.go) and edges' wishes of layers (layers.go).
+	sub, moves, layers *nats.Subscription
 	// leave makes Leave happen once.
 	leave sync.Once
 
@@ -240,6 +240,9 @@ func (n *Node) setup() error {
 	if n.moves, err = n.nc.Subscribe(moveSubject+"."+n.name, n.handleMove); err != nil {
 		return err
 	}
+	if n.layers, err = n.nc.Subscribe(layersSubject+"."+n.name, n.handleLayers); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -302,6 +305,7 @@ func (n *Node) Close() {
 	n.mu.Unlock()
 	_ = n.sub.Unsubscribe()
 	_ = n.moves.Unsubscribe()
+	_ = n.layers.Unsubscribe()
 	n.nc.Close()
 }
 
@@ -401,6 +405,7 @@ func (n *Node) reconnected(c *nats.Conn) {
 		}
 	}
 	n.mu.Unlock()
+	go n.resendWishes()
 	n.wake()
 }
 

@@ -46,6 +46,10 @@ type DownTrack struct {
 	// maxLayer is the index of the largest layer the subscriber's bandwidth
 	// estimate allows, noCap when it allows any; track.mu guards it.
 	maxLayer int
+	// pin, for a down track that forwards one layer only (a node link's,
+	// linklayer.go), says which and whether it is wanted; nil for others.
+	// track.mu guards it.
+	pin *layerPin
 	// est is the subscriber's bandwidth estimator, nil for none. It is set
 	// before the down track is bound and never changes.
 	est *bwe.Estimator

@@ -158,7 +158,12 @@ func (t *Track) Simulcast() bool { return t.simulcast }
 // anew when a stream that repeats its RID (a publisher's retransmissions
 // marked with the RID rather than the repaired RID) arrives.
 func (t *Track) AddLayer(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
-	l := t.newLayer(remote)
+	t.addLayer(remote, receiver, remote.RID())
+}
+
+// addLayer is AddLayer of a layer whose RID is rid.
+func (t *Track) addLayer(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver, rid string) {
+	l := t.newLayer(remote, rid)
 	t.mu.Lock()
 	if slices.ContainsFunc(*t.layers.Load(), func(o *layer) bool { return o.rid == l.rid }) {
 		t.mu.Unlock()
@@ -171,13 +176,13 @@ func (t *Track) AddLayer(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceive
 	t.layers.Store(&ls)
 	t.retargetLocked()
 	t.mu.Unlock()
-	t.log.Info("simulcast layer received", "rid", remote.RID(), "ssrc", l.ssrc)
+	t.log.Info("simulcast layer received", "rid", rid, "ssrc", l.ssrc)
 	go readRTCP(receiver, l)
 	go t.readLayer(l)
 }
 
-func (t *Track) newLayer(remote *webrtc.TrackRemote) *layer {
-	l := &layer{rid: remote.RID(), rank: ridRank(remote.RID()), remote: remote, ssrc: uint32(remote.SSRC())}
+func (t *Track) newLayer(remote *webrtc.TrackRemote, rid string) *layer {
+	l := &layer{rid: rid, rank: ridRank(rid), remote: remote, ssrc: uint32(remote.SSRC())}
 	if t.kind == webrtc.RTPCodecTypeVideo {
 		l.cache = &packetCache{}
 	}
@@ -225,6 +230,9 @@ const noCap = bwe.NoCap
 // or the largest its bandwidth estimate allows when that is smaller.
 // t.mu must be held.
 func (t *Track) targetFor(d *DownTrack) *layer {
+	if d.pin != nil {
+		return t.pinnedLayer(d.pin)
+	}
 	l := t.layerFor(d.view)
 	if l == nil || d.maxLayer == noCap {
 		return l

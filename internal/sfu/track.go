@@ -91,19 +91,27 @@ type Track struct {
 func (a *API) NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver,
 	streamID string, log *slog.Logger,
 ) *Track {
+	return a.newTrack(pc, remote, receiver, remote.ID(), streamID, remote.RID(), log)
+}
+
+// newTrack is NewTrack of a track named id whose first layer is rid ("":
+// not simulcast).
+func (a *API) newTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver,
+	id, streamID, rid string, log *slog.Logger,
+) *Track {
 	codec := remote.Codec()
 	t := &Track{
-		id:        remote.Kind().String() + "-" + remote.ID(),
+		id:        remote.Kind().String() + "-" + id,
 		streamID:  streamID,
 		kind:      remote.Kind(),
 		codec:     codec,
 		keyframe:  keyframeDetector(codec.MimeType),
-		simulcast: remote.RID() != "",
+		simulcast: rid != "",
 		vp8:       strings.EqualFold(codec.MimeType, webrtc.MimeTypeVP8),
 		pc:        pc,
 		counters:  &a.counters,
 		batch:     a.sockets,
-		log:       log.With("track", remote.ID(), "kind", remote.Kind().String(), "codec", codec.MimeType),
+		log:       log.With("track", id, "kind", remote.Kind().String(), "codec", codec.MimeType),
 		done:      make(chan struct{}),
 		ingress:   a.ingressOf(pc),
 	}
@@ -112,7 +120,7 @@ func (a *API) NewTrack(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote, re
 	}
 	t.keyframeEvery = a.keyframeEvery
 	t.shardMin = a.shardMin
-	t.first = t.newLayer(remote)
+	t.first = t.newLayer(remote, rid)
 	t.layers.Store(&[]*layer{t.first})
 	t.downs.Store(&[]*DownTrack{})
 	t.level.Store(silence)
@@ -293,8 +301,12 @@ func (t *Track) TakeAudioLevel() uint8 {
 // Subscribe makes a down track for one subscriber. It forwards nothing until
 // a peer connection binds it; video starts at the next keyframe, of the
 // largest layer until the subscriber tells the size it shows the video at.
-func (t *Track) Subscribe() *DownTrack {
-	d := &DownTrack{track: t, maxLayer: noCap, report: &reportFigures{}, buf: new([maxPacketSize]byte)}
+func (t *Track) Subscribe() *DownTrack { return t.subscribe(nil) }
+
+// subscribe is Subscribe of a down track pinned to a layer (pin non-nil,
+// see SubscribeLayer) or not.
+func (t *Track) subscribe(pin *layerPin) *DownTrack {
+	d := &DownTrack{track: t, maxLayer: noCap, report: &reportFigures{}, buf: new([maxPacketSize]byte), pin: pin}
 	d.report.rtt.Store(-1)
 	t.mu.Lock()
 	defer t.mu.Unlock()
