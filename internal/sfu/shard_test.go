@@ -170,31 +170,137 @@ func TestStalledShardStallsNoOne(t *testing.T) {
 		waitFor(t, fmt.Sprintf("subscriber %d gets the last packet", i), func() bool { return got(w, last) })
 	}
 	for i, w := range ws {
-		seqs, keys := origins(&w.recorder)
-		out := w.packets()
-		for j := 1; j < len(out); j++ {
-			if out[j].SequenceNumber != out[j-1].SequenceNumber+1 {
-				t.Errorf("subscriber %d: sequence number %d after %d", i, out[j].SequenceNumber, out[j-1].SequenceNumber)
-				break
-			}
-		}
-		gaps := 0
-		for j := 1; j < len(seqs); j++ {
-			switch {
-			case seqs[j] == seqs[j-1]+1:
-			case int16(seqs[j]-seqs[j-1]) <= 0:
-				t.Errorf("subscriber %d: the publisher's packet %d after %d", i, seqs[j], seqs[j-1])
-			default:
-				gaps++
-				if !keys[j] {
-					t.Errorf("subscriber %d: starts again at packet %d after %d, not a keyframe", i, seqs[j], seqs[j-1])
-				}
-			}
-		}
-		if mate := slices.Contains(stalled, (*tr.downs.Load())[i]); !mate && gaps > 0 {
+		mate := slices.Contains(stalled, (*tr.downs.Load())[i])
+		gaps := checkStream(t, fmt.Sprintf("subscriber %d", i), w)
+		if !mate && gaps > 0 {
 			t.Errorf("subscriber %d, of a shard that ran, lost packets (%d gaps)", i, gaps)
 		} else if mate && gaps != 1 {
 			t.Errorf("subscriber %d, of the stalled shard, has %d gaps, want 1", i, gaps)
+		}
+	}
+}
+
+// checkStream fails unless what w got is one stream in order: outgoing
+// sequence numbers one after another, the publisher's packets in order,
+// and, after any packets missing, again from a keyframe. It returns how
+// many times packets were missing.
+func checkStream(t *testing.T, what string, w *stallable) (gaps int) {
+	t.Helper()
+	seqs, keys := origins(&w.recorder)
+	out := w.packets()
+	for j := 1; j < len(out); j++ {
+		if out[j].SequenceNumber != out[j-1].SequenceNumber+1 {
+			t.Errorf("%s: sequence number %d after %d", what, out[j].SequenceNumber, out[j-1].SequenceNumber)
+			break
+		}
+	}
+	for j := 1; j < len(seqs); j++ {
+		switch {
+		case seqs[j] == seqs[j-1]+1:
+		case int16(seqs[j]-seqs[j-1]) <= 0:
+			t.Errorf("%s: the publisher's packet %d after %d", what, seqs[j], seqs[j-1])
+			return gaps
+		default:
+			gaps++
+			if !keys[j] {
+				t.Errorf("%s: starts again at packet %d after %d, not a keyframe", what, seqs[j], seqs[j-1])
+			}
+		}
+	}
+	return gaps
+}
+
+// TestSubscribersStayWithTheirShard: subscribers join and leave while
+// one of four shards is stalled with packets queued. The stalled shard's
+// subscribers stay with it (on a shard that runs they would get newer
+// packets before the older ones it holds, and two goroutines would write
+// their state), those who join start at a keyframe, the one who leaves
+// costs the others nothing, and everyone's packets stay in order.
+func TestSubscribersStayWithTheirShard(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(4, runtime.GOMAXPROCS(0))))
+	tr := newTestTrack()
+	tr.shardMin = 2
+	l := (*tr.layers.Load())[0]
+	writers := map[*DownTrack]*stallable{}
+	add := func() {
+		w := newStallable()
+		writers[subscribe(tr, uint32(100+len(writers)), 96, w)] = w
+	}
+	for range 8 {
+		add()
+	}
+	defer func() {
+		l.forwarding.Lock()
+		l.stopShards()
+		l.forwarding.Unlock()
+	}()
+	var pkt rtp.Packet
+	seq := uint16(60000) // the publisher's sequence numbers wrap meanwhile
+	next := func(key bool) {
+		forwardWithin(t, tr, shardTestPacket(t, seq, key), &pkt)
+		seq++
+	}
+	got := func(w *stallable, s uint16) bool {
+		seqs, _ := origins(&w.recorder)
+		return slices.Contains(seqs, s)
+	}
+	for i := range 10 {
+		next(i == 0)
+	}
+	for d, w := range writers {
+		waitFor(t, fmt.Sprintf("subscriber %d's first packets", wire(d.wire.Load()).ssrc()), func() bool { return got(w, seq-1) })
+	}
+	l.forwarding.Lock()
+	stalled := l.shards.workers[0].part
+	l.forwarding.Unlock()
+	gate := make(chan struct{})
+	var release sync.Once
+	defer release.Do(func() { close(gate) })
+	stuck := writers[stalled[0]]
+	stuck.gate.Store(&gate)
+	var running []*DownTrack
+	for _, d := range *tr.downs.Load() {
+		if !slices.Contains(stalled, d) {
+			running = append(running, d)
+		}
+	}
+	next(false)
+	<-stuck.blocked
+
+	var left *DownTrack
+	for i := range shardQueueLen + 20 {
+		switch i {
+		case 5, 15, 25, 35:
+			add()
+		case 10:
+			left, running = running[0], running[1:]
+			tr.Unsubscribe(left)
+		}
+		next(i%10 == 9)
+		for _, d := range running {
+			waitFor(t, fmt.Sprintf("subscriber %d of a shard that runs gets packet %d", wire(d.wire.Load()).ssrc(), seq-1),
+				func() bool { return got(writers[d], seq-1) })
+		}
+	}
+
+	stuck.gate.Store(nil)
+	release.Do(func() { close(gate) })
+	l.forwarding.Lock()
+	s := l.shards
+	l.forwarding.Unlock()
+	waitFor(t, "the stalled shard sends what it holds", func() bool { return s.pending.Load() == 0 })
+	next(true)
+	for range 5 {
+		next(false)
+	}
+	last := seq - 1
+	for _, d := range *tr.downs.Load() {
+		waitFor(t, fmt.Sprintf("subscriber %d gets the last packet", wire(d.wire.Load()).ssrc()), func() bool { return got(writers[d], last) })
+	}
+	for d, w := range writers {
+		what := fmt.Sprintf("subscriber %d", wire(d.wire.Load()).ssrc())
+		if gaps := checkStream(t, what, w); gaps > 0 && slices.Contains(running, d) {
+			t.Errorf("%s, of a shard that ran, lost packets (%d gaps)", what, gaps)
 		}
 	}
 }
