@@ -7,6 +7,7 @@ import (
 
 	"github.com/pion/rtp"
 
+	"github.com/meetd/meetd/internal/egress"
 	"github.com/meetd/meetd/internal/udpbatch"
 )
 
@@ -68,6 +69,9 @@ type shardSet struct {
 	// counters and kind are where the workers add what they sent.
 	counters *Counters
 	kind     int
+	// warned is when a shard falling behind was last logged (unix
+	// nanoseconds).
+	warned int64
 }
 
 // shardWorker is one shard goroutine and what the read loop keeps about
@@ -105,7 +109,8 @@ type shardPacket struct {
 	csrc [15]uint32
 	info packetInfo
 	n    int
-	buf  [maxPacketSize]byte
+	// buf is as large as a packet read at the socket can be (inSlot).
+	buf [maxPacketSize + egress.MaxOverhead]byte
 }
 
 // shardsFor is how many parts a fan-out to n subscribers is split into:
@@ -161,6 +166,7 @@ func (t *Track) fanOutShards(l *layer, downs *[]*DownTrack, h *rtp.Header, paylo
 			w.missed = true
 			l.tally.counted.dropped[DropShard] += uint64(len(w.part))
 			s.release(p)
+			s.behind(t, l, info.now)
 		}
 	}
 	return true
@@ -223,6 +229,18 @@ func (s *shardSet) share(k int, downs *[]*DownTrack) bool {
 	}
 	s.home, s.spare = home, s.home
 	return true
+}
+
+// behind says that a shard of l fell behind, at most once a second: its
+// subscribers lose packets, and the server needs more cores or a larger
+// -fanout-shard.
+func (s *shardSet) behind(t *Track, l *layer, now int64) {
+	if now-s.warned < int64(time.Second) {
+		return
+	}
+	s.warned = now
+	t.log.Warn("a shard of a large fan-out falls behind: its subscribers' packets are dropped",
+		"rid", l.rid, "dropped", l.tally.counted.dropped[DropShard], "shards", len(s.workers))
 }
 
 // smallest is the index of the least of sizes.
