@@ -447,14 +447,19 @@ func (e *Conn) WriteRTP(h *rtp.Header, payload []byte, video bool, buf []byte, q
 		return 0, true, errPacketTooLarge
 	}
 	copy(buf[hn:], payload)
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	// Only the sealing holds mu: the send does not, so that the fan-outs
+	// of a connection's other tracks (other goroutines, walking the
+	// subscribers in the same order) do not queue behind a batch's
+	// sendmmsg. A stream's packets have one writer (its fan-out's
+	// goroutine; retransmissions aside), so they keep their order.
 	var out []byte
+	e.mu.Lock()
 	if p.seal != nil {
 		out, err = p.seal.seal(buf, hn, len(payload), h.SSRC, h.SequenceNumber)
 	} else {
 		out, err = p.ctx.EncryptRTP(buf[:0], buf[:hn+len(payload)], &e.hdr)
 	}
+	e.mu.Unlock()
 	if err != nil {
 		return 0, true, err
 	}

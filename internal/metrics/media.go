@@ -27,7 +27,8 @@ func newMediaDescs() mediaDescs {
 			"RTP payload bytes sent to subscribers, by kind.", kind, nil),
 		dropped: prometheus.NewDesc("meetd_rtp_dropped_packets_total",
 			"Packets the forwarder did not send a subscriber, by reason: keyframe (the subscriber waits for one to start at), "+
-				"write (the subscriber's connection was not ready or failed), malformed (a publisher's packet that did not parse).",
+				"write (the subscriber's connection was not ready or failed), malformed (a publisher's packet that did not parse), "+
+				"shard (the shard of a large audience's fan-out the subscriber is with was too far behind).",
 			[]string{"reason"}, nil),
 		nacked: prometheus.NewDesc("meetd_rtp_nacked_packets_total",
 			"Packets subscribers reported lost in NACKs.", nil, nil),

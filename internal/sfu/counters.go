@@ -63,11 +63,14 @@ const (
 	DropWrite
 	// DropMalformed: the publisher's packet could not be parsed.
 	DropMalformed
+	// DropShard: the shard of a large fan-out the subscriber is with
+	// was too far behind (shard.go).
+	DropShard
 	numDropReasons
 )
 
 func (r DropReason) String() string {
-	return [...]string{"keyframe", "write", "malformed"}[r]
+	return [...]string{"keyframe", "write", "malformed", "shard"}[r]
 }
 
 // SendPath is how a subscribe connection's packets go (see Egress).
@@ -275,6 +278,14 @@ func (lt *layerTally) count(c *Counters, kind int, info *packetInfo) {
 	n := &lt.counted
 	n.received.Packets++
 	n.received.Bytes += uint64(info.size)
+	lt.countSent(c, kind, info)
+}
+
+// countSent adds what one packet's fan-out (or a shard's part of it) sent
+// and dropped to the layer's counts, and them to c once per
+// tallyInterval.
+func (lt *layerTally) countSent(c *Counters, kind int, info *packetInfo) {
+	n := &lt.counted
 	n.forwarded.Packets += uint64(info.sent)
 	n.forwarded.Bytes += uint64(info.sent) * uint64(info.size)
 	n.dropped[DropKeyframe] += uint64(info.waiting)

@@ -253,12 +253,10 @@ func (t *Track) forward(l *layer, raw []byte, pkt *rtp.Packet, seal *sealBuf) {
 	// One header for every subscriber: each down track sets its own SSRC
 	// and payload type on a copy.
 	fwd := forwardHeader(&pkt.Header)
-	downs := *t.downs.Load()
-	if k := shardsFor(len(downs), t.shardMin); k > 1 {
-		t.fanOutShards(k, downs, l, &fwd, pkt.Payload, &info)
-	} else {
+	downs := t.downs.Load()
+	if t.shardMin == 0 || !t.fanOutShards(l, downs, &fwd, pkt.Payload, &info) {
 		t.batch.Begin()
-		fanOut(downs, l, &fwd, pkt.Payload, &info)
+		fanOut(*downs, l, &fwd, pkt.Payload, &info)
 		t.batch.End()
 	}
 	l.tally.count(t.counters, kindIndex(t.kind), &info)

@@ -85,6 +85,9 @@ type Conn struct {
 	// fromEgress counts the datagrams meetd's egress wrote (Send), and
 	// pionRTP the RTP and RTCP datagrams pion wrote; mu guards both.
 	fromEgress, pionRTP uint64
+	// fromQueues counts the datagrams meetd's egress wrote through
+	// Queues, which do not take mu.
+	fromQueues atomic.Uint64
 	// pionMedia counts RTP and RTCP pion wrote to a listener's address
 	// (see notePion); warnedPion is set once that was logged.
 	pionMedia  atomic.Uint64
@@ -329,7 +332,7 @@ func (s *Sockets) Stats() Stats {
 		st.Batches += c.batches.Load()
 		st.PionMedia += c.pionMedia.Load()
 		c.mu.Lock()
-		st.FromEgress += c.fromEgress
+		st.FromEgress += c.fromEgress + c.fromQueues.Load()
 		st.PionRTP += c.pionRTP
 		c.mu.Unlock()
 	}

@@ -10,7 +10,9 @@ import (
 // it all. A shard of a large fan-out (internal/sfu) queues what it writes
 // in a Queue of its own instead, and sends it with sendmmsg calls of its
 // own on the same sockets, in parallel with the other shards: the kernel
-// takes datagrams of one UDP socket from several threads at once.
+// takes datagrams of one UDP socket from several threads at once, and a
+// Queue's calls take neither the Conn's lock nor the socket's write lock
+// (batchSys.writeShared).
 //
 // A Queue is not safe for concurrent use. A datagram waits in it at most
 // until Flush, which its owner calls at the end of each fan-out.
@@ -97,8 +99,6 @@ func (cq *connQueue) flush() {
 		c.noteFailed(lost, err)
 		c.mu.Unlock()
 	}
-	c.mu.Lock()
-	c.fromEgress += total
-	c.mu.Unlock()
+	c.fromQueues.Add(total)
 	cq.n = 0
 }

@@ -30,6 +30,8 @@ type batchSys struct {
 	errno      syscall.Errno
 	full, wait bool
 	call       func(fd uintptr) bool
+	// control is call as RawConn.Control takes it (see writeShared).
+	control func(fd uintptr)
 	// poll makes a full buffer be waited for by retrying, not with a
 	// write deadline: a Queue's sys shares its socket with other
 	// goroutines, whose sends a deadline would cut short too.
@@ -46,6 +48,7 @@ func (s *batchSys) init(c *net.UDPConn) {
 	s.c = c
 	s.raw, _ = c.SyscallConn()
 	s.call = s.sendmmsg
+	s.control = func(fd uintptr) { s.sendmmsg(fd) }
 	for i := range s.hdrs {
 		h := &s.hdrs[i].hdr
 		h.Iov = &s.iovs[i]
@@ -95,21 +98,11 @@ func (s *batchSys) send(queue []slot) (int, error) {
 // costs a timer: a send that fits (nearly all) pays nothing for it.
 func (s *batchSys) write() error {
 	s.full, s.wait = false, false
+	if s.poll {
+		return s.writeShared()
+	}
 	if err := s.raw.Write(s.call); err != nil || !s.full {
 		return err
-	}
-	if s.poll {
-		for deadline := time.Now().Add(maxFullWait); s.full; {
-			if time.Now().After(deadline) {
-				return os.ErrDeadlineExceeded
-			}
-			time.Sleep(fullRetry)
-			s.full = false
-			if err := s.raw.Write(s.call); err != nil {
-				return err
-			}
-		}
-		return nil
 	}
 	s.wait = true
 	if err := s.c.SetWriteDeadline(time.Now().Add(maxFullWait)); err != nil {
@@ -118,6 +111,28 @@ func (s *batchSys) write() error {
 	err := s.raw.Write(s.call)
 	_ = s.c.SetWriteDeadline(time.Time{})
 	return err
+}
+
+// writeShared makes a Queue's call, retrying while the buffer is full,
+// up to maxFullWait. It goes through RawConn.Control, which holds a
+// reference to the socket (it is not closed under the call) but not its
+// write lock: the shards of a fan-out send on one socket at once, as the
+// kernel's UDP send path allows, where Write would make them take turns,
+// every hand-over of the lock a goroutine switch.
+func (s *batchSys) writeShared() error {
+	var deadline time.Time
+	for {
+		if err := s.raw.Control(s.control); err != nil || !s.full {
+			return err
+		}
+		if deadline.IsZero() {
+			deadline = time.Now().Add(maxFullWait)
+		} else if time.Now().After(deadline) {
+			return os.ErrDeadlineExceeded
+		}
+		time.Sleep(fullRetry)
+		s.full = false
+	}
 }
 
 // sendmmsg is the raw connection's write callback: false asks it to wait
