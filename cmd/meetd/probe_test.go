@@ -70,7 +70,7 @@ func probeSetup(t *testing.T, ctx context.Context) (*Main, *lossReporter, *recei
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &received{}
+	rec := &received{padding: true}
 	viewer := dial(t, ctx, url, testclient.Options{API: api, OnTrack: rec.onTrack})
 	t.Cleanup(viewer.Close)
 	join(t, ctx, viewer, "cams", signal.RoleAudience)

@@ -95,14 +95,17 @@ type Estimator struct {
 	// probes bounds probing (probe.go), nil for none; probe is the probe
 	// running, nil while none is. heldSince is when a video was first
 	// found capped below the layer its view wants, 0 while none is;
-	// probeHold is how long after that the next probe starts. proven is
-	// set by a probe that passed, until the caps rise. lastProbe and
-	// probeCount are for the stats view.
+	// probeHold is how long after that the next probe starts; probeFails
+	// counts the probes failed since one passed. proven is the flow and
+	// layer a probe that passed showed the link takes, until its cap
+	// rises. lastProbe and probeCount are for
+	// the stats view.
 	probes     *Probes
 	probe      *probeRun
 	heldSince  int64
 	probeHold  int64
-	proven     bool
+	probeFails int
+	proven     *proof
 	lastProbe  string
 	probeCount uint64
 	// rates is allocate's space for the flows' layer rates.
@@ -337,6 +340,7 @@ func (e *Estimator) allocate(now int64) {
 	if down {
 		if e.upAt != 0 && now-e.upAt < probeWindow {
 			e.hold = min(2*e.hold, maxUpHold) // the last step up did not fit
+			e.probeHold = min(2*e.probeHold, maxProbeHold)
 		}
 		e.upAt = 0
 	} else if e.upAt != 0 && now-e.upAt >= probeWindow {
@@ -346,21 +350,27 @@ func (e *Estimator) allocate(now int64) {
 		return
 	}
 	if len(ups) == 0 {
-		e.upSince, e.proven = 0, false
+		e.upSince, e.proven = 0, nil
 		return
 	}
 	if e.upSince == 0 {
 		e.upSince = now
 	}
-	if now-e.upSince < e.hold && !e.proven {
+	if now-e.upSince < e.hold && e.proven == nil {
 		return
 	}
 	for _, w := range ups {
 		// One layer up at a time: the estimate grows without proof that
 		// the link takes more, so each step is a trial; after a probe
-		// that passed, as far as the rate probed allows.
+		// that passed, the probed flow up to the layer probed.
 		c := w.alloc
-		if w.f.applied != NoCap && !e.proven {
+		switch {
+		case e.proven != nil:
+			if w.d != e.proven.d {
+				continue
+			}
+			c = min(c, e.proven.layer)
+		case w.f.applied != NoCap:
 			c = min(c, w.f.applied+1)
 		}
 		if c >= w.desired {
@@ -370,7 +380,7 @@ func (e *Estimator) allocate(now int64) {
 		w.f.applied = c
 		w.d.CapLayer(c)
 	}
-	e.upSince, e.upAt, e.proven = 0, now, false
+	e.upSince, e.upAt, e.proven = 0, now, nil
 }
 
 // probeFirst probes before a step up when a video is capped below the
@@ -378,7 +388,7 @@ func (e *Estimator) allocate(now int64) {
 // one waits, so that allocate does not step up without one, and false
 // when no probe can be made (the caps then rise as without probing).
 func (e *Estimator) probeFirst(now int64, video []want, down bool) bool {
-	if e.proven {
+	if e.proven != nil {
 		return false // a probe passed: the caps rise now
 	}
 	var held *want

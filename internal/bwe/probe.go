@@ -17,9 +17,11 @@ import (
 // browser sends anyway: a receiver report that shows loss, or a REMB that
 // falls (with abs-send-time it measures queueing delay), fails it at once;
 // a clean report at least probeMin after the start passes it. A probe that
-// passes sets the estimate to the rate probed and raises the cap at once;
-// one that fails stops the padding and doubles the wait before the next,
-// up to maxProbeHold.
+// passes sets the estimate to the rate probed and raises the cap at once,
+// up to the layer probed; one that fails stops the padding and doubles the
+// wait before the next, up to maxProbeHold, and the next probes for one
+// layer less (down to the next one up), since a link that cannot take the
+// layer the view wants may take one between.
 
 // Padder is a Flow that can send padding to probe its subscriber's link.
 type Padder interface {
@@ -43,8 +45,13 @@ const (
 	// maxProbeHold bounds the wait before the next probe after failed
 	// ones: short enough that a link that improved is found within
 	// about ten seconds, long enough that one that did not is seldom
-	// disturbed.
-	maxProbeHold = int64(8 * time.Second)
+	// disturbed (a failed probe overloads it for a fraction of a second:
+	// a REMB falls within about 200 ms).
+	maxProbeHold = int64(6 * time.Second)
+	// passHold is the wait after a probe that passed for a layer below
+	// the one the view wants, before the next: the next may run while
+	// the switch to the layer probed waits for its keyframe.
+	passHold = int64(500 * time.Millisecond)
 	// A probe passes only if at least padShare of the padding it asked
 	// for was sent (the video kept coming).
 	padShare = 0.5
@@ -125,8 +132,16 @@ type probeRun struct {
 	start, until int64
 	slot         int
 	// rate is what the subscriber receives during it, media and
-	// padding; padRate the padding.
+	// padding, what layer (of the flow) needs; padRate the padding.
 	rate, padRate float64
+	layer         int
+}
+
+// proof is what a probe that passed showed: that the link takes layer of
+// flow d.
+type proof struct {
+	d     Flow
+	layer int
 }
 
 // ProbeStats tells the stats view about a subscriber's probing.
@@ -178,12 +193,15 @@ func (e *Estimator) startProbe(now int64, w *want) bool {
 	if cur <= 0 {
 		return false // not sending: padding would prove nothing
 	}
-	// The largest layer whose padding fits the cap.
+	// The largest layer whose padding fits the cap, and after failed
+	// probes one layer lower for each, down to the next one up: a link
+	// that cannot take the layer the view wants may take one between.
 	var rate, padRate float64
-	for k := w.desired; k > w.f.applied; k-- {
+	layer := -1
+	for k := max(w.f.applied+1, w.desired-e.probeFails); k > w.f.applied; k-- {
 		r := (total - cur + float64(w.layers[k])) / headroom
 		if p := r - total; p <= e.probes.maxRate {
-			rate, padRate = r, p
+			rate, padRate, layer = r, p, k
 			break
 		}
 	}
@@ -199,7 +217,7 @@ func (e *Estimator) startProbe(now int64, w *want) bool {
 		e.probes.release(slot, until)
 		return false
 	}
-	e.probe = &probeRun{d: w.d, pad: pad, start: now, until: until, slot: slot, rate: rate, padRate: padRate}
+	e.probe = &probeRun{d: w.d, pad: pad, start: now, until: until, slot: slot, rate: rate, padRate: padRate, layer: layer}
 	e.probeCount++
 	e.probes.started.Add(1)
 	e.log.Info("probe started", "track", w.d.ID(), "rate", int(rate), "padding", int(padRate), "estimate", int(e.estimate(now)))
@@ -243,8 +261,8 @@ func (e *Estimator) endProbe(now int64, passed bool, why string) {
 		e.lastProbe = ProbePassed
 		e.loss = max(e.loss, p.rate)
 		e.grown, e.rembAt = now, 0
-		e.proven = true
-		e.probeHold = upHold
+		e.proven = &proof{d: p.d, layer: p.layer}
+		e.probeHold, e.probeFails = passHold, 0
 		e.log.Info("probe passed", "track", p.d.ID(), "rate", int(p.rate), "took", time.Duration(now-p.start).String())
 		return
 	}
@@ -252,6 +270,12 @@ func (e *Estimator) endProbe(now int64, passed bool, why string) {
 	e.lossySince = 0 // the probe's own loss: no sign the media alone is too much
 	e.lastProbe = ProbeFailed
 	e.probeHold = min(2*e.probeHold, maxProbeHold)
+	e.probeFails++
+	if e.loss > p.rate {
+		// It grew without loss while the caps held; the link took less
+		// than this.
+		e.loss = p.rate
+	}
 	e.log.Info("probe failed", "track", p.d.ID(), "rate", int(p.rate), "why", why,
 		"took", time.Duration(now-p.start).String(), "next", time.Duration(e.probeHold).String())
 }

@@ -75,12 +75,18 @@ func (s *probeSetup) toQ() {
 // how many.
 func (s *probeSetup) untilProbe() int {
 	s.t.Helper()
+	return s.untilProbeFrom("q")
+}
+
+// untilProbeFrom is untilProbe for a camera on layer from.
+func (s *probeSetup) untilProbeFrom(from string) int {
+	s.t.Helper()
 	for i := 1; i <= 30; i++ {
 		s.second(0)
 		if s.cam.rate > 0 {
 			return i
 		}
-		if got := s.layer(); got != "q" {
+		if got := s.layer(); got != from {
 			s.t.Fatalf("stepped up to %s without a probe", got)
 		}
 	}
@@ -141,8 +147,11 @@ func TestProbeThatFailsKeepsTheLayerAndBacksOff(t *testing.T) {
 		}
 	}
 	t.Logf("probes after %v clean seconds", waits)
-	if !(waits[1] > waits[0] && waits[2] > waits[1]) {
-		t.Errorf("waits %v: want each longer than the last", waits)
+	if !(waits[1] > waits[0] && waits[2] >= waits[1]) {
+		t.Errorf("waits %v: want longer after a failure", waits)
+	}
+	if w := int64(waits[2]) * int64(time.Second); w > maxProbeHold+int64(time.Second) {
+		t.Errorf("waits %v: want at most %v", waits, time.Duration(maxProbeHold))
 	}
 	if c := s.e.probes.Counts(); c != (ProbeCounts{Started: 3, Failed: 3}) {
 		t.Errorf("counts %+v", c)
@@ -199,5 +208,28 @@ func TestProbesBoundedNodeWide(t *testing.T) {
 	}
 	if NewProbes(0, 1e6) != nil {
 		t.Error("NewProbes(0) probes")
+	}
+}
+
+// A link that does not take the layer the view wants may take the one
+// between: after a failed probe the next probes for that.
+func TestProbeAfterAFailureTriesTheLayerBetween(t *testing.T) {
+	s := newProbeSetup(t)
+	s.toQ()
+	s.untilProbe()
+	toF := s.cam.rate
+	s.second(0.3)
+	s.untilProbe()
+	if got, want := s.cam.rate+250e3+50e3, (500e3+50e3)/headroom; got < want*0.99 || got > want*1.01 {
+		t.Fatalf("second probe %.0f bit/s in all (the first padded %.0f), want %.0f: for h", got, toF, want)
+	}
+	s.second(0)
+	if got := s.layer(); got != "h" {
+		t.Fatalf("after the probe for h passed: layer %s, want h", got)
+	}
+	// From there the next probe is for f again.
+	s.untilProbeFrom("h")
+	if got, want := s.cam.rate+500e3+50e3, (1000e3+50e3)/headroom; got < want*0.99 {
+		t.Errorf("third probe %.0f bit/s in all, want %.0f: for f", got, want)
 	}
 }
