@@ -202,7 +202,7 @@ func (e *Estimator) REMB(bitrate float32, now int64) {
 	case e.lost >= clear && (falling || e.rembAt != 0):
 		e.rembRate, e.rembAt = b, now
 	}
-	e.judgeProbe(now, falling, false)
+	e.judgeProbe(now, cond(falling, "the REMB fell"), false)
 	e.allocate(now)
 }
 
@@ -217,7 +217,7 @@ func (e *Estimator) Report(d Flow, fractionLost uint8, now int64) {
 	}
 	f.at, f.rate, f.lost = now, d.SendingRate(), float64(fractionLost)/256
 	e.update(now)
-	e.judgeProbe(now, f.lost >= clear, e.probe != nil && e.probe.d == d)
+	e.judgeProbe(now, cond(f.lost >= clear, "a report showed loss"), e.probe != nil && e.probe.d == d)
 	e.allocate(now)
 }
 
@@ -340,7 +340,7 @@ func (e *Estimator) allocate(now int64) {
 	if down {
 		if e.upAt != 0 && now-e.upAt < probeWindow {
 			e.hold = min(2*e.hold, maxUpHold) // the last step up did not fit
-			e.probeHold = min(2*e.probeHold, maxProbeHold)
+			e.probeHold = min(max(2*e.probeHold, upHold), maxProbeHold)
 		}
 		e.upAt = 0
 	} else if e.upAt != 0 && now-e.upAt >= probeWindow {

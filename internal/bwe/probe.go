@@ -52,6 +52,8 @@ const (
 	// the one the view wants, before the next: the next may run while
 	// the switch to the layer probed waits for its keyframe.
 	passHold = int64(500 * time.Millisecond)
+	// maxProbeLayers bounds the layers of a flow a probe considers.
+	maxProbeLayers = 8
 	// A probe passes only if at least padShare of the padding it asked
 	// for was sent (the video kept coming).
 	padShare = 0.5
@@ -196,10 +198,25 @@ func (e *Estimator) startProbe(now int64, w *want) bool {
 	// The largest layer whose padding fits the cap, and after failed
 	// probes one layer lower for each, down to the next one up: a link
 	// that cannot take the layer the view wants may take one between.
+	// What each layer needs: its bitrate, but at least twice the one
+	// below's. A layer nobody forwards is paused at the publisher, and
+	// its bitrate is as it was measured last, often as it started: a
+	// probe for that little passed on links that could not take the
+	// layer.
+	var need [maxProbeLayers]float64
+	if len(w.layers) > len(need) {
+		return false
+	}
+	for i, l := range w.layers {
+		need[i] = float64(l)
+		if i > 0 {
+			need[i] = max(need[i], 2*need[i-1])
+		}
+	}
 	var rate, padRate float64
 	layer := -1
 	for k := max(w.f.applied+1, w.desired-e.probeFails); k > w.f.applied; k-- {
-		r := (total - cur + float64(w.layers[k])) / headroom
+		r := (total - cur + need[k]) / headroom
 		if p := r - total; p <= e.probes.maxRate {
 			rate, padRate, layer = r, p, k
 			break
@@ -225,16 +242,16 @@ func (e *Estimator) startProbe(now int64, w *want) bool {
 }
 
 // judgeProbe ends the running probe, if any, when what came at now
-// decides it: lossy says a report showed loss or a REMB fell, reported
-// that a report came.
-func (e *Estimator) judgeProbe(now int64, lossy, reported bool) {
+// decides it: bad says what showed the link full ("" for nothing),
+// reported that a report of the probed flow came.
+func (e *Estimator) judgeProbe(now int64, bad string, reported bool) {
 	p := e.probe
 	if p == nil {
 		return
 	}
 	switch {
-	case lossy:
-		e.endProbe(now, false, "loss or a falling REMB")
+	case bad != "":
+		e.endProbe(now, false, bad)
 	case reported && now-p.start >= probeMin:
 		want := padShare * p.padRate / 8 * float64(now-p.start) / float64(time.Second)
 		if float64(p.pad.Padded()) < want {
@@ -269,7 +286,7 @@ func (e *Estimator) endProbe(now int64, passed bool, why string) {
 	e.probes.failed.Add(1)
 	e.lossySince = 0 // the probe's own loss: no sign the media alone is too much
 	e.lastProbe = ProbeFailed
-	e.probeHold = min(2*e.probeHold, maxProbeHold)
+	e.probeHold = min(max(2*e.probeHold, upHold), maxProbeHold)
 	e.probeFails++
 	if e.loss > p.rate {
 		// It grew without loss while the caps held; the link took less
@@ -278,4 +295,12 @@ func (e *Estimator) endProbe(now int64, passed bool, why string) {
 	}
 	e.log.Info("probe failed", "track", p.d.ID(), "rate", int(p.rate), "why", why,
 		"took", time.Duration(now-p.start).String(), "next", time.Duration(e.probeHold).String())
+}
+
+// cond is s when c holds, "" otherwise.
+func cond(c bool, s string) string {
+	if c {
+		return s
+	}
+	return ""
 }

@@ -233,3 +233,22 @@ func TestProbeAfterAFailureTriesTheLayerBetween(t *testing.T) {
 		t.Errorf("third probe %.0f bit/s in all, want %.0f: for f", got, want)
 	}
 }
+
+// A paused layer's bitrate is as it was last measured, often as it
+// started: a probe asks for at least twice the layer below.
+func TestProbeForAtLeastTwiceTheLayerBelow(t *testing.T) {
+	s := newProbeSetup(t)
+	s.cam.rates[1] = 300e3 // h, paused as it started
+	s.second(0)
+	s.second(0.8)
+	s.second(0.8)
+	if got := s.layer(); got != "q" {
+		t.Fatalf("after heavy loss: layer %s, want q", got)
+	}
+	s.untilProbe()
+	s.second(0.3) // f does not fit: next, h
+	s.untilProbe()
+	if got, want := s.cam.rate+250e3+50e3, (2*250e3+50e3)/headroom; got < want*0.99 {
+		t.Errorf("probe for h %.0f bit/s in all, want %.0f", got, want)
+	}
+}
