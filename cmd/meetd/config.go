@@ -176,6 +176,10 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"least time between two keyframe requests to a publisher, per layer, however many viewers join or ask: a viewer who joins waits up to this long for video, and each keyframe is forwarded to every viewer (env MEETD_KEYFRAME_INTERVAL)")
 	fs.IntVar(&cfg.SFU.FanOutShard, "fanout-shard", envInt(env("MEETD_FANOUT_SHARD", ""), sfu.DefaultFanOutShard),
 		"fewest viewers of one track a core is given: a track with twice as many or more has its sending split over up to GOMAXPROCS cores; 0 keeps each track's sending on one core (env MEETD_FANOUT_SHARD)")
+	fs.IntVar(&cfg.SFU.Probes, "probes", envInt(env("MEETD_PROBES", ""), sfu.DefaultProbes),
+		"viewers whose link meetd may probe at once, with padding, before stepping their video up a simulcast layer; 0 for none: layers then step up on the loss-based estimate alone (env MEETD_PROBES)")
+	fs.IntVar(&cfg.SFU.ProbeRate, "probe-rate", envInt(env("MEETD_PROBE_RATE", ""), sfu.DefaultProbeRate),
+		"most padding, in bits per second, a probe sends one viewer (for at most 2.5 s) (env MEETD_PROBE_RATE)")
 	fs.BoolVar(&cfg.TURN.Enabled, "turn", envBool("MEETD_TURN"),
 		"run the embedded TURN server: UDP and TCP on -turn-port, and TLS on the HTTPS port (env MEETD_TURN=true)")
 	fs.StringVar(&turnPort, "turn-port", env("MEETD_TURN_PORT", "3478"), "TURN port, UDP and TCP (env MEETD_TURN_PORT)")
@@ -336,8 +340,15 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	switch {
 	case cfg.SFU.FanOutShard < 0:
 		return cfg, fmt.Errorf("-fanout-shard %d: want 0 (no split) or more", cfg.SFU.FanOutShard)
+	case cfg.SFU.Probes < 0:
+		return cfg, fmt.Errorf("-probes %d: want 0 (no probing) or more", cfg.SFU.Probes)
+	case cfg.SFU.ProbeRate <= 0:
+		return cfg, fmt.Errorf("-probe-rate %d: want bits per second, more than 0", cfg.SFU.ProbeRate)
 	case cfg.SFU.FanOutShard == 0:
 		cfg.SFU.FanOutShard = -1 // sfu.Config's zero is its default
+	}
+	if cfg.SFU.Probes == 0 {
+		cfg.SFU.Probes = -1 // sfu.Config's zero is its default
 	}
 	if cfg.TURN.Port, err = parsePort("-turn-port", turnPort); err != nil {
 		return cfg, err

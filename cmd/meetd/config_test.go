@@ -11,6 +11,7 @@ import (
 
 	"github.com/meetd/meetd/internal/httpd"
 	"github.com/meetd/meetd/internal/record"
+	"github.com/meetd/meetd/internal/sfu"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -213,5 +214,29 @@ func TestParseClusterSettings(t *testing.T) {
 	if _, err := ParseConfig([]string{"-node-media-addr", "media.example.com"}, func(string) string { return "" }, io.Discard); err == nil ||
 		!strings.Contains(err.Error(), "-node-media-addr") {
 		t.Errorf("a host name as -node-media-addr: %v", err)
+	}
+}
+
+// TestParseProbeSettings: -probes 0 turns probing off (sfu.Config's zero
+// being its default), the environment sets both, bad values are refused.
+func TestParseProbeSettings(t *testing.T) {
+	parse := func(args []string, env map[string]string) (Config, error) {
+		return ParseConfig(args, func(k string) string { return env[k] }, io.Discard)
+	}
+	cfg, err := parse(nil, nil)
+	if err != nil || cfg.SFU.Probes != sfu.DefaultProbes || cfg.SFU.ProbeRate != sfu.DefaultProbeRate {
+		t.Errorf("defaults: %d, %d (%v)", cfg.SFU.Probes, cfg.SFU.ProbeRate, err)
+	}
+	if cfg, err = parse([]string{"-probes", "0"}, nil); err != nil || cfg.SFU.Probes >= 0 {
+		t.Errorf("-probes 0: %d (%v), want negative: none", cfg.SFU.Probes, err)
+	}
+	if cfg, err = parse(nil, map[string]string{"MEETD_PROBES": "4", "MEETD_PROBE_RATE": "1000000"}); err != nil ||
+		cfg.SFU.Probes != 4 || cfg.SFU.ProbeRate != 1e6 {
+		t.Errorf("from the environment: %d, %d (%v)", cfg.SFU.Probes, cfg.SFU.ProbeRate, err)
+	}
+	for _, args := range [][]string{{"-probes", "-1"}, {"-probe-rate", "0"}} {
+		if _, err := parse(args, nil); err == nil || !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("%v: %v, want an error naming it", args, err)
+		}
 	}
 }

@@ -21,6 +21,9 @@ type received struct {
 	mu    sync.Mutex
 	video []rtp.Packet
 	audio int
+	// padding keeps padding-only packets (a probe's), which are
+	// otherwise left out as a browser leaves them out of the video.
+	padding bool
 }
 
 func (r *received) onTrack(remote *webrtc.TrackRemote) {
@@ -28,6 +31,9 @@ func (r *received) onTrack(remote *webrtc.TrackRemote) {
 		p, _, err := remote.ReadRTP()
 		if err != nil {
 			return
+		}
+		if len(p.Payload) == 0 && !r.padding {
+			continue
 		}
 		r.mu.Lock()
 		if remote.Kind() == webrtc.RTPCodecTypeAudio {

@@ -66,7 +66,9 @@ const NoCap = -1
 // has allowed more for upHold; a step up that is followed by a step
 // down within probeWindow doubles upHold, up to maxUpHold, so that a
 // subscriber on a link that cannot take the next layer does not try it
-// every few seconds.
+// every few seconds. With probing (SetProbes, probe.go) a video held below
+// the layer its view wants steps up only after a probe of the link passed,
+// and then at once, as far as the rate probed allows.
 type Estimator struct {
 	// mu guards everything below. Lock order: Estimator.mu before the
 	// locks a Flow's methods take.
@@ -90,6 +92,22 @@ type Estimator struct {
 	upSince, upAt int64
 	hold          int64
 	log           *slog.Logger
+	// probes bounds probing (probe.go), nil for none; probe is the probe
+	// running, nil while none is. heldSince is when a video was first
+	// found capped below the layer its view wants, 0 while none is;
+	// probeHold is how long after that the next probe starts; probeFails
+	// counts the probes failed since one passed. proven is the flow and
+	// layer a probe that passed showed the link takes, until its cap
+	// rises. lastProbe and probeCount are for
+	// the stats view.
+	probes     *Probes
+	probe      *probeRun
+	heldSince  int64
+	probeHold  int64
+	probeFails int
+	proven     *proof
+	lastProbe  string
+	probeCount uint64
 	// rates is allocate's space for the flows' layer rates.
 	rates []uint64
 }
@@ -131,7 +149,7 @@ const (
 
 // NewEstimator makes the estimator of one subscribe connection.
 func NewEstimator(log *slog.Logger) *Estimator {
-	return &Estimator{flows: map[Flow]*flow{}, hold: upHold, log: log}
+	return &Estimator{flows: map[Flow]*flow{}, hold: upHold, probeHold: upHold, log: log}
 }
 
 // Add shares the estimate with f from now on.
@@ -145,6 +163,9 @@ func (e *Estimator) Add(f Flow) {
 func (e *Estimator) Remove(f Flow) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.probe != nil && e.probe.d == f {
+		e.endProbe(time.Now().UnixNano(), false, "flow removed")
+	}
 	delete(e.flows, f)
 }
 
@@ -181,6 +202,7 @@ func (e *Estimator) REMB(bitrate float32, now int64) {
 	case e.lost >= clear && (falling || e.rembAt != 0):
 		e.rembRate, e.rembAt = b, now
 	}
+	e.judgeProbe(now, cond(falling, "the REMB fell"), false)
 	e.allocate(now)
 }
 
@@ -195,6 +217,7 @@ func (e *Estimator) Report(d Flow, fractionLost uint8, now int64) {
 	}
 	f.at, f.rate, f.lost = now, d.SendingRate(), float64(fractionLost)/256
 	e.update(now)
+	e.judgeProbe(now, cond(f.lost >= clear, "a report showed loss"), e.probe != nil && e.probe.d == d)
 	e.allocate(now)
 }
 
@@ -317,26 +340,37 @@ func (e *Estimator) allocate(now int64) {
 	if down {
 		if e.upAt != 0 && now-e.upAt < probeWindow {
 			e.hold = min(2*e.hold, maxUpHold) // the last step up did not fit
+			e.probeHold = min(max(2*e.probeHold, upHold), maxProbeHold)
 		}
 		e.upAt = 0
 	} else if e.upAt != 0 && now-e.upAt >= probeWindow {
 		e.hold, e.upAt = upHold, 0 // it did
 	}
+	if e.probes != nil && e.probeFirst(now, video, down) {
+		return
+	}
 	if len(ups) == 0 {
-		e.upSince = 0
+		e.upSince, e.proven = 0, nil
 		return
 	}
 	if e.upSince == 0 {
 		e.upSince = now
 	}
-	if now-e.upSince < e.hold {
+	if now-e.upSince < e.hold && e.proven == nil {
 		return
 	}
 	for _, w := range ups {
 		// One layer up at a time: the estimate grows without proof that
-		// the link takes more, so each step is a trial.
+		// the link takes more, so each step is a trial; after a probe
+		// that passed, the probed flow up to the layer probed.
 		c := w.alloc
-		if w.f.applied != NoCap {
+		switch {
+		case e.proven != nil:
+			if w.d != e.proven.d {
+				continue
+			}
+			c = min(c, e.proven.layer)
+		case w.f.applied != NoCap:
 			c = min(c, w.f.applied+1)
 		}
 		if c >= w.desired {
@@ -346,7 +380,38 @@ func (e *Estimator) allocate(now int64) {
 		w.f.applied = c
 		w.d.CapLayer(c)
 	}
-	e.upSince, e.upAt = 0, now
+	e.upSince, e.upAt, e.proven = 0, now, nil
+}
+
+// probeFirst probes before a step up when a video is capped below the
+// layer its view wants: it reports true while a probe runs or the next
+// one waits, so that allocate does not step up without one, and false
+// when no probe can be made (the caps then rise as without probing).
+func (e *Estimator) probeFirst(now int64, video []want, down bool) bool {
+	if e.proven != nil {
+		return false // a probe passed: the caps rise now
+	}
+	var held *want
+	for i := range video {
+		w := &video[i]
+		if w.desired >= 0 && w.f.applied != NoCap && w.f.applied < w.desired && w.d.SendingRate() > 0 {
+			held = w
+			break
+		}
+	}
+	switch {
+	case held == nil:
+		e.heldSince = 0
+		return e.probe != nil
+	case e.probe != nil:
+		return true
+	case down || e.heldSince == 0:
+		e.heldSince = now
+		return true
+	case now-e.heldSince < e.probeHold || e.lost >= clear || e.lossySince != 0:
+		return true
+	}
+	return e.startProbe(now, held)
 }
 
 // capBelow reports whether cap a allows less than cap b.

@@ -73,6 +73,9 @@ func (c *Client) Connection() metrics.ConnInfo {
 	}
 	if r := c.recv.Load(); r != nil {
 		info.Estimate = r.est.Estimate()
+		if p := r.est.Probe(); p.Started > 0 {
+			info.Probe = &p
+		}
 		for _, d := range r.downs {
 			info.Receiving = append(info.Receiving, d.Stats())
 		}

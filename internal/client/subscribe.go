@@ -183,6 +183,7 @@ func (c *Client) newSubscriber() (*subscriber, error) {
 	egress := c.env.API.NewEgress(pc, log)
 	s := &subscriber{pc: pc, downs: map[*sfu.Track]*sfu.Sender{}, est: bwe.NewEstimator(log),
 		egress: egress, reports: c.env.API.NewReporter(egress, pc.WriteRTCP)}
+	s.est.SetProbes(c.env.API.Probes())
 	c.sub = s
 	egress.OnStall(func() { c.post(func() { c.stalled(s) }) })
 	c.forwardCandidates(pc, signal.TargetSubscribe, func() bool { return c.sub == s })

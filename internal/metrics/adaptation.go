@@ -10,8 +10,8 @@ import (
 // bandwidth estimates. Per subscriber they are in /admin/stats; here they
 // are counted, so that the series stay few however many watch.
 type adaptation struct {
-	m                *Metrics
-	layers, estimate *prometheus.Desc
+	m                        *Metrics
+	layers, estimate, probes *prometheus.Desc
 }
 
 // estimateBuckets are the edges of the estimate histogram, in bits per
@@ -26,12 +26,16 @@ func newAdaptation(m *Metrics) *adaptation {
 				"a layer below its target is being switched to or waits for a keyframe.", []string{"layer", "target"}, nil),
 		estimate: prometheus.NewDesc("meetd_subscriber_estimate_bits",
 			"Subscribe connections' estimated bandwidth, in bits per second, of those that have an estimate (from loss or the browser's REMB).", nil, nil),
+		probes: prometheus.NewDesc("meetd_subscriber_probes_total",
+			"Probes of subscribers' links with padding before a step up to a larger layer, by result: started, passed (the layer went up), failed (loss or a falling REMB; the layer stayed).",
+			[]string{"result"}, nil),
 	}
 }
 
 func (a *adaptation) Describe(ch chan<- *prometheus.Desc) {
 	ch <- a.layers
 	ch <- a.estimate
+	ch <- a.probes
 }
 
 func (a *adaptation) Collect(ch chan<- prometheus.Metric) {
@@ -67,4 +71,8 @@ func (a *adaptation) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(a.layers, prometheus.GaugeValue, n, p.layer, p.target)
 	}
 	ch <- prometheus.MustNewConstHistogram(a.estimate, count, sum, buckets)
+	p := a.m.counters.Probes()
+	ch <- prometheus.MustNewConstMetric(a.probes, prometheus.CounterValue, float64(p.Started), "started")
+	ch <- prometheus.MustNewConstMetric(a.probes, prometheus.CounterValue, float64(p.Passed), "passed")
+	ch <- prometheus.MustNewConstMetric(a.probes, prometheus.CounterValue, float64(p.Failed), "failed")
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sort"
 
+	"github.com/meetd/meetd/internal/bwe"
 	"github.com/meetd/meetd/internal/sfu"
 )
 
@@ -22,6 +23,9 @@ type ConnInfo struct {
 	// per second (0: none yet); Receiving what it carries.
 	Estimate  uint64          `json:"estimate,omitempty"`
 	Receiving []sfu.DownStats `json:"receiving,omitempty"`
+	// Probe is how its link was probed before a step up, nil before
+	// the first probe.
+	Probe *bwe.ProbeStats `json:"probe,omitempty"`
 }
 
 // RoomStats is one room in the operator's stats view.
@@ -51,6 +55,7 @@ type ParticipantStats struct {
 	// per second, 0 while there is none; Receiving what it carries.
 	Estimate  uint64          `json:"estimate,omitempty"`
 	Receiving []sfu.DownStats `json:"receiving,omitempty"`
+	Probe     *bwe.ProbeStats `json:"probe,omitempty"`
 	// Node is the node of the cluster the participant is on, empty for
 	// this one (whose connections are described above).
 	Node string `json:"node,omitempty"`
@@ -79,7 +84,7 @@ func (m *Metrics) Stats() []RoomStats {
 			rs.Participants = append(rs.Participants, ParticipantStats{
 				ID: p.ID, Name: p.Name, Role: p.Role.String(), Host: p.Host, Audio: p.Audio, Video: p.Video, Node: p.Node,
 				Remote: ci.Remote, Publish: ci.Publish, Subscribe: ci.Subscribe,
-				Publishing: published[p.ID], Estimate: ci.Estimate, Receiving: ci.Receiving,
+				Publishing: published[p.ID], Estimate: ci.Estimate, Receiving: ci.Receiving, Probe: ci.Probe,
 			})
 		}
 		out = append(out, rs)

@@ -26,6 +26,7 @@ import (
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/meetd/meetd/internal/bwe"
 	"github.com/meetd/meetd/internal/egress"
 	"github.com/meetd/meetd/internal/udpbatch"
 )
@@ -80,7 +81,22 @@ type Config struct {
 	// fan-out split over up to GOMAXPROCS goroutines (shard.go). 0 takes
 	// DefaultFanOutShard; negative never splits a fan-out.
 	FanOutShard int
+	// Probes is how many subscribers' links may be probed at once
+	// (internal/bwe, probe.go) before their video steps up a layer; 0
+	// takes DefaultProbes, negative probes none. ProbeRate is the most
+	// padding, bits per second, a probe sends one subscriber; 0 takes
+	// DefaultProbeRate.
+	Probes    int
+	ProbeRate int
 }
+
+// Probing defaults: a probe to the largest layer of a 720p camera from its
+// smallest needs about 2.5 Mbit/s of padding; sixteen at once are at most
+// 48 Mbit/s more for a few seconds.
+const (
+	DefaultProbes    = 16
+	DefaultProbeRate = 3_000_000
+)
 
 // API creates peer connections that share one media setup and sockets.
 type API struct {
@@ -122,6 +138,9 @@ type API struct {
 	keyframeEvery int64
 	// shardMin is Config.FanOutShard with its default; 0 for never.
 	shardMin int
+	// probes bounds the probing of subscribers' links (Config.Probes),
+	// nil for none.
+	probes *bwe.Probes
 }
 
 // Codecs meetd negotiates. Browsers all speak VP8, H.264 and Opus; keeping
@@ -239,6 +258,8 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 	a := &API{sockets: &udpbatch.Sockets{}, fastEgress: cfg.FastEgress, pionReads: cfg.PionReadPath,
 		queueLimits: cfg.Queue.orDefaults(), keyframeEvery: int64(cfg.KeyframeInterval), received: ir, log: log}
 	a.reports.batch = a.sockets
+	a.probes = newProbes(cfg)
+	a.counters.probes = a.probes
 	switch a.shardMin = cfg.FanOutShard; {
 	case a.shardMin == 0:
 		a.shardMin = DefaultFanOutShard

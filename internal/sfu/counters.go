@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"github.com/meetd/meetd/internal/bwe"
 )
 
 // Counters add up what the media path of a whole server did, for the
@@ -25,6 +27,8 @@ type Counters struct {
 
 	// rtt and lost are the subscribers' receiver reports, by kindIndex.
 	rtt, lost [2]histogram
+	// probes counts the probes of subscribers' links (nil: none run).
+	probes *bwe.Probes
 	// sendPaths counts subscribe connections by how they send now
 	// (SendNone not counted).
 	sendPaths [numSendPaths]atomic.Int64

@@ -64,6 +64,9 @@ type DownTrack struct {
 	// resync is set when the Egress dropped packets of the video: it
 	// restarts at the next keyframe.
 	resync atomic.Bool
+	// probing is set while the subscriber's estimator has d pad
+	// (padding.go): the one check the media path makes for it.
+	probing atomic.Bool
 
 	lastKeyframeRequest atomic.Int64 // unix nanoseconds
 	packets             atomic.Uint64
@@ -108,6 +111,9 @@ type reportFigures struct {
 	// 256; at is when the report came, unix nanoseconds (0: none yet).
 	rtt, at atomic.Int64
 	lost    atomic.Uint32
+	// pad is the padding of the last probe (padding.go), kept here with
+	// what else is read seldom.
+	pad atomic.Pointer[padding]
 }
 
 // View is how a subscriber shows a video: the size of its tile in pixels
@@ -142,6 +148,12 @@ type switchPoint struct {
 	layer *layer
 	off   offsets
 	from  uint16
+	// prev is how the same layer was rewritten before padding took
+	// padFrom up to from-1 (padding.go); nil from a layer switch. depth
+	// counts the points behind.
+	prev    *switchPoint
+	padFrom uint16
+	depth   int
 }
 
 // packetInfo is what the read loop learns once about a packet for every
@@ -399,7 +411,9 @@ func (d *DownTrack) writeRTP(l *layer, h *rtp.Header, payload []byte, info *pack
 			// Keep the old layer going until the new one's keyframe.
 			d.requestKeyframe(tgt)
 		}
-		d.send(b, h, payload, info)
+		if d.send(b, h, payload, info) && h.Marker && d.probing.Load() {
+			d.sendPadding(b, info)
+		}
 	case l == tgt:
 		if !info.keyframe {
 			if cur == nil {
@@ -476,9 +490,9 @@ const (
 // sent. buf is scratch space of maxPacketSize bytes, seal space to
 // encrypt in. It runs on its Sender's RTCP reader only.
 func (d *DownTrack) resend(nack *rtcp.TransportLayerNack, buf []byte, seal *sealBuf) {
-	sp := d.sent.Load()
+	last := d.sent.Load()
 	b := wire(d.wire.Load())
-	if sp == nil || sp.layer.cache == nil || b == 0 || d.current.Load() != sp.layer {
+	if last == nil || last.layer.cache == nil || b == 0 || d.current.Load() != last.layer {
 		return
 	}
 	now := time.Now().UnixNano()
@@ -494,8 +508,9 @@ func (d *DownTrack) resend(nack *rtcp.TransportLayerNack, buf []byte, seal *seal
 			if d.resent >= maxResends {
 				return
 			}
-			if int16(seq-sp.from) < 0 {
-				continue // sent from an earlier layer
+			sp := last.find(seq)
+			if sp == nil {
+				continue // sent from an earlier layer, or padding
 			}
 			n := sp.layer.cache.get(seq-sp.off.seq, buf, now)
 			if n == 0 || pkt.Unmarshal(buf[:n]) != nil {
