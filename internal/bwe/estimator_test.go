@@ -305,6 +305,25 @@ func TestEstimatorKeepsAConfirmedREMB(t *testing.T) {
 	}
 }
 
+// On a jittery path (150 ms ± 30) a round trip as long as those seen
+// before confirms nothing: the trial is released.
+func TestEstimatorTrialAllowsForAJitteryRoundTrip(t *testing.T) {
+	s := newBWESetup(t)
+	for i, ms := range []int{150, 121, 179, 140, 165} {
+		s.e.RTT(time.Duration(ms)*time.Millisecond, s.now+int64(i))
+	}
+	s.second(0)
+	s.e.REMB(1200e3, s.now)
+	s.e.REMB(300e3, s.now)
+	s.e.RTT(180*time.Millisecond, s.now+1)
+	s.second(0)
+	s.e.RTT(178*time.Millisecond, s.now+1)
+	s.second(0)
+	if got := s.layer(); got != "f" {
+		t.Fatalf("jitter alone in the round trip during a trial: layer %s, want f", got)
+	}
+}
+
 func TestEstimatorLeavesTheViewAlone(t *testing.T) {
 	s := newBWESetup(t)
 	s.second(0)

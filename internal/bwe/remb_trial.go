@@ -12,8 +12,8 @@ import "time"
 // bottleneck's queue and overflow it. But a busy machine's browser also
 // lowers its REMB for scheduling jitter alone, on a clear link. So the
 // trial bound is kept only if a report during the trial shows loss (the
-// queue did overflow) or a round trip grown by rttRise over the lowest
-// one seen lately (the queue filled); otherwise the caps it lowered are
+// queue did overflow) or a round trip grown over the lowest seen lately,
+// by more than the round trips' spread then (the queue is filling); otherwise the caps it lowered are
 // put back as they were when it began, and for rembDistrust (doubling
 // after each trial in vain, up to maxRembDistrust) a REMB without loss
 // bounds nothing again, as before. A second low REMB confirms nothing:
@@ -30,9 +30,13 @@ type rembTrial struct {
 	// distrustUntil is when a REMB may begin a trial again; distrust is
 	// how long the next failed trial keeps it from doing so.
 	distrustUntil, distrust int64
-	// minRTT is the lowest round trip reported since minRTTAt (0: none).
-	minRTT, minRTTAt int64
+	// rtts are the lowest and highest round trips reported in the window
+	// begun at rttAt and in the one before it (0: none).
+	rtts  [2]rttRange
+	rttAt int64
 }
+
+type rttRange struct{ lo, hi int64 }
 
 type savedCap struct {
 	d   Flow
@@ -50,10 +54,11 @@ const (
 	rembTrialFor    = int64(2 * time.Second)
 	rembDistrust    = int64(10 * time.Second)
 	maxRembDistrust = int64(2 * time.Minute)
-	// A round trip rttRise longer than the lowest seen in the last
-	// minRTTFor says a queue is filling.
-	rttRise   = int64(100 * time.Millisecond)
-	minRTTFor = int64(10 * time.Second)
+	// A round trip longer than the lowest seen in the last rttWindow to
+	// two by rttRise, and by twice the spread of those (a jittery path, a
+	// busy machine), says a queue is filling.
+	rttRise   = int64(25 * time.Millisecond)
+	rttWindow = int64(5 * time.Second)
 )
 
 // onTrial reports whether a REMB trial runs at now.
@@ -100,22 +105,31 @@ func (e *Estimator) trialReport(p float64, now int64) {
 	}
 }
 
-// trialRTT notes a round trip reported at now: one that grew by rttRise
-// over the lowest seen lately confirms a trial.
+// trialRTT notes a round trip reported at now: during a trial, one that
+// grew over the lowest seen lately by rttRise and by twice their spread
+// confirms it; outside trials, it counts in the round trips seen.
 func (e *Estimator) trialRTT(rtt time.Duration, now int64) {
 	t := &e.trial
 	r := int64(rtt)
 	if e.onTrial(now) {
-		e.log.Debug("REMB trial: round trip", "rtt", rtt, "min", time.Duration(t.minRTT))
-	}
-	if t.minRTT == 0 || r <= t.minRTT || now-t.minRTTAt > minRTTFor {
-		if !e.onTrial(now) {
-			t.minRTT, t.minRTTAt = r, now
+		lo, hi := t.rtts[0].lo, t.rtts[0].hi
+		if w := t.rtts[1]; w.lo != 0 {
+			lo, hi = min(lo, w.lo), max(hi, w.hi)
 		}
+		e.log.Debug("REMB trial: round trip", "rtt", rtt, "min", time.Duration(lo), "max", time.Duration(hi))
+		if lo != 0 && r-lo >= max(rttRise, 2*(hi-lo)) {
+			e.endTrial(true, now)
+		}
+		return
 	}
-	if e.onTrial(now) && t.minRTT != 0 && r-t.minRTT >= rttRise {
-		e.endTrial(true, now)
+	if now-t.rttAt >= rttWindow {
+		t.rtts[1], t.rtts[0], t.rttAt = t.rtts[0], rttRange{}, now
 	}
+	w := &t.rtts[0]
+	if w.lo == 0 || r < w.lo {
+		w.lo = max(r, 1)
+	}
+	w.hi = max(w.hi, r)
 }
 
 // expireTrial ends a trial that nothing confirmed in time.
