@@ -324,6 +324,27 @@ func TestEstimatorTrialAllowsForAJitteryRoundTrip(t *testing.T) {
 	}
 }
 
+// A queue that began to fill before the REMB fell (a step up onto a link
+// that cannot take it) lengthened the round trips just before the trial:
+// that does not raise what confirms it.
+func TestEstimatorTrialConfirmedByARoundTripThatRoseBefore(t *testing.T) {
+	s := newBWESetup(t)
+	for range 6 {
+		s.e.RTT(22*time.Millisecond, s.now)
+		s.second(0)
+	}
+	s.e.RTT(73*time.Millisecond, s.now)
+	s.e.REMB(1200e3, s.now)
+	s.e.REMB(400e3, s.now)
+	s.e.RTT(85*time.Millisecond, s.now+1)
+	for range 3 {
+		s.second(0)
+		if got := s.layer(); got != "q" {
+			t.Fatalf("after a trial confirmed by a round trip: layer %s, want q (estimate %d)", got, s.e.Estimate())
+		}
+	}
+}
+
 func TestEstimatorLeavesTheViewAlone(t *testing.T) {
 	s := newBWESetup(t)
 	s.second(0)

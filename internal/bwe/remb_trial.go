@@ -54,9 +54,9 @@ const (
 	rembTrialFor    = int64(2 * time.Second)
 	rembDistrust    = int64(10 * time.Second)
 	maxRembDistrust = int64(2 * time.Minute)
-	// A round trip longer than the lowest seen in the last rttWindow to
-	// two by rttRise, and by twice the spread of those (a jittery path, a
-	// busy machine), says a queue is filling.
+	// A round trip longer than the lowest seen in the last two windows of
+	// rttWindow by rttRise, and by twice the spread within a window (a
+	// jittery path, a busy machine), says a queue is filling.
 	rttRise   = int64(25 * time.Millisecond)
 	rttWindow = int64(5 * time.Second)
 )
@@ -107,17 +107,19 @@ func (e *Estimator) trialReport(p float64, now int64) {
 
 // trialRTT notes a round trip reported at now: during a trial, one that
 // grew over the lowest seen lately by rttRise and by twice their spread
-// confirms it; outside trials, it counts in the round trips seen.
+// in a window confirms it; outside trials, it counts in the round trips seen.
 func (e *Estimator) trialRTT(rtt time.Duration, now int64) {
 	t := &e.trial
 	r := int64(rtt)
 	if e.onTrial(now) {
-		lo, hi := t.rtts[0].lo, t.rtts[0].hi
+		// The spread is the smaller of the two windows': a queue that
+		// began to fill just before the REMB fell widens only the last.
+		lo, spread := t.rtts[0].lo, t.rtts[0].hi-t.rtts[0].lo
 		if w := t.rtts[1]; w.lo != 0 {
-			lo, hi = min(lo, w.lo), max(hi, w.hi)
+			lo, spread = min(lo, w.lo), min(spread, w.hi-w.lo)
 		}
-		e.log.Debug("REMB trial: round trip", "rtt", rtt, "min", time.Duration(lo), "max", time.Duration(hi))
-		if lo != 0 && r-lo >= max(rttRise, 2*(hi-lo)) {
+		e.log.Debug("REMB trial: round trip", "rtt", rtt, "min", time.Duration(lo), "spread", time.Duration(spread))
+		if lo != 0 && r-lo >= max(rttRise, 2*spread) {
 			e.endTrial(true, now)
 		}
 		return
