@@ -91,7 +91,9 @@ type Estimator struct {
 	// are not; upAt is when they were last raised.
 	upSince, upAt int64
 	hold          int64
-	log           *slog.Logger
+	// trial is a REMB acted on before loss confirms it (remb_trial.go).
+	trial rembTrial
+	log   *slog.Logger
 	// probes bounds probing (probe.go), nil for none; probe is the probe
 	// running, nil while none is. heldSince is when a video was first
 	// found capped below the layer its view wants, 0 while none is;
@@ -196,11 +198,17 @@ func (e *Estimator) REMB(bitrate float32, now int64) {
 	b := float64(bitrate)
 	falling := e.rembLast > 0 && b < rembFall*e.rembLast
 	e.rembLast = b
+	e.log.Debug("REMB", "remb", int(b), "sending", int(sending))
+	e.expireTrial(now)
 	switch {
+	case e.onTrial(now):
+		e.trialREMB(b, now)
 	case b >= rembFull*sending:
 		e.rembAt = 0 // the link takes what meetd sends
 	case e.lost >= clear && (falling || e.rembAt != 0):
 		e.rembRate, e.rembAt = b, now
+	default:
+		e.beginTrial(b, sending, falling, now) // remb_trial.go
 	}
 	e.judgeProbe(now, cond(falling, "the REMB fell"), false)
 	e.allocate(now)
@@ -236,7 +244,11 @@ func (e *Estimator) update(now int64) {
 	p := lost / rate
 	e.log.Debug("bandwidth report", "rate", int(rate), "lost", p, "estimate", int(e.loss))
 	e.lost = p
-	if p < clear {
+	e.expireTrial(now)
+	if e.onTrial(now) {
+		e.trialReport(p, now)
+	}
+	if p < clear && !e.onTrial(now) {
 		e.rembAt = 0
 	}
 	if p <= congested {

@@ -224,16 +224,124 @@ func TestEstimatorClimbsPastAREMBThatFollowsWhatItGets(t *testing.T) {
 	})
 }
 
-// A busy browser's REMB falls for jitter alone; without loss it bounds
-// nothing.
-func TestEstimatorIgnoresAREMBFallWithoutLoss(t *testing.T) {
+// A busy browser's REMB falls for jitter alone: without loss it bounds
+// the estimate only on trial, and then not for a while.
+func TestEstimatorReleasesAREMBFallWithoutLoss(t *testing.T) {
 	s := newBWESetup(t)
 	s.second(0)
 	s.e.REMB(1200e3, s.now)
 	s.e.REMB(100e3, s.now)
+	if got := s.layer(); got != "q" {
+		t.Fatalf("REMB 100 kbit/s: layer %s, want q at once, on trial", got)
+	}
+	s.second(0)
+	s.second(0) // the trial's 2 s are over, and nothing confirmed it
+	if got := s.layer(); got != "f" {
+		t.Fatalf("REMB 100 kbit/s without loss, 2 s on: layer %s, want f", got)
+	}
+	// Distrusted now: another fall without loss moves nothing...
+	for range 9 {
+		s.e.REMB(1200e3, s.now)
+		s.e.REMB(100e3, s.now)
+		s.second(0)
+		if got := s.layer(); got != "f" {
+			t.Fatalf("REMB fall while distrusted: layer %s, want f", got)
+		}
+	}
+	// ...until the distrust is over; the next trial in vain doubles it.
+	s.second(0)
+	s.e.REMB(1200e3, s.now)
+	s.e.REMB(100e3, s.now)
+	if got := s.layer(); got != "q" {
+		t.Fatalf("REMB fall 10 s after a trial: layer %s, want q", got)
+	}
+	s.second(0)
+	s.second(0)
+	for range 15 {
+		s.e.REMB(1200e3, s.now)
+		s.e.REMB(100e3, s.now)
+		s.second(0)
+		if got := s.layer(); got != "f" {
+			t.Fatalf("REMB fall after a second trial in vain: layer %s, want f", got)
+		}
+	}
+}
+
+// A REMB far below what meetd sends caps the layer at once, before any
+// report shows loss.
+func TestEstimatorStepsDownAtOnceOnAFarLowerREMB(t *testing.T) {
+	s := newBWESetup(t)
+	s.second(0)
+	s.e.REMB(1200e3, s.now)
+	s.e.REMB(800e3, s.now) // 76% of the 1050 kbit/s meetd sends
+	if got := s.layer(); got != "h" {
+		t.Fatalf("REMB 800 kbit/s without loss: layer %s, want h at once", got)
+	}
+}
+
+// A trial confirmed by loss or by a longer round trip holds: the REMB
+// becomes the estimate, which then grows as after loss.
+func TestEstimatorKeepsAConfirmedREMB(t *testing.T) {
+	for _, by := range []string{"loss", "rtt"} {
+		t.Run(by, func(t *testing.T) {
+			s := newBWESetup(t)
+			s.e.RTT(20*time.Millisecond, s.now)
+			s.second(0)
+			s.e.REMB(1200e3, s.now)
+			s.e.REMB(300e3, s.now)
+			if by == "loss" {
+				s.second(0.03)
+			} else {
+				s.e.RTT(200*time.Millisecond, s.now+1)
+				s.second(0)
+			}
+			for i := range 4 {
+				s.second(0)
+				if got := s.layer(); got != "q" {
+					t.Fatalf("%d s after a trial confirmed by %s: layer %s, want q (estimate %d)", i+2, by, got, s.e.Estimate())
+				}
+			}
+		})
+	}
+}
+
+// On a jittery path (150 ms ± 30) a round trip as long as those seen
+// before confirms nothing: the trial is released.
+func TestEstimatorTrialAllowsForAJitteryRoundTrip(t *testing.T) {
+	s := newBWESetup(t)
+	for i, ms := range []int{150, 121, 179, 140, 165} {
+		s.e.RTT(time.Duration(ms)*time.Millisecond, s.now+int64(i))
+	}
+	s.second(0)
+	s.e.REMB(1200e3, s.now)
+	s.e.REMB(300e3, s.now)
+	s.e.RTT(180*time.Millisecond, s.now+1)
+	s.second(0)
+	s.e.RTT(178*time.Millisecond, s.now+1)
 	s.second(0)
 	if got := s.layer(); got != "f" {
-		t.Fatalf("REMB 100 kbit/s without loss: layer %s, want f", got)
+		t.Fatalf("jitter alone in the round trip during a trial: layer %s, want f", got)
+	}
+}
+
+// A queue that began to fill before the REMB fell (a step up onto a link
+// that cannot take it) lengthened the round trips just before the trial:
+// that does not raise what confirms it.
+func TestEstimatorTrialConfirmedByARoundTripThatRoseBefore(t *testing.T) {
+	s := newBWESetup(t)
+	for range 6 {
+		s.e.RTT(22*time.Millisecond, s.now)
+		s.second(0)
+	}
+	s.e.RTT(73*time.Millisecond, s.now)
+	s.e.REMB(1200e3, s.now)
+	s.e.REMB(400e3, s.now)
+	s.e.RTT(85*time.Millisecond, s.now+1)
+	for range 3 {
+		s.second(0)
+		if got := s.layer(); got != "q" {
+			t.Fatalf("after a trial confirmed by a round trip: layer %s, want q (estimate %d)", got, s.e.Estimate())
+		}
 	}
 }
 

@@ -707,6 +707,9 @@ func (d *DownTrack) noteReportsAt(reports []rtcp.ReceptionReport, now int64) {
 		}
 		d.noteReception(r, now)
 		if d.est != nil {
+			if rtt, ok := reportRTT(r.LastSenderReport, r.Delay, now); ok {
+				d.est.RTT(rtt, now)
+			}
 			d.est.Report(d, r.FractionLost, now)
 		}
 	}

@@ -1,0 +1,185 @@
+package bwe
+
+import "time"
+
+// A REMB that falls far below what meetd sends is acted on at once, on
+// trial, without waiting for the receiver reports to show loss.
+//
+// With abs-send-time, Chrome's REMB falls within a few hundred
+// milliseconds of a link's queue starting to fill, while the reports that
+// show the loss come about a second apart and loss counts only once two
+// of them show it: waiting for them lets the full layer fill the
+// bottleneck's queue and overflow it. But a busy machine's browser also
+// lowers its REMB for scheduling jitter alone, on a clear link. So the
+// trial bound is kept only if a report during the trial shows loss (the
+// queue did overflow) or a round trip grown over the lowest seen lately,
+// by more than the round trips' spread then (the queue is filling); otherwise the caps it lowered are
+// put back as they were when it began, and for rembDistrust (doubling
+// after each trial in vain, up to maxRembDistrust) a REMB without loss
+// bounds nothing again, as before. A second low REMB confirms nothing:
+// the browser's estimate cannot rise above about 1.5 times what it
+// receives, so once the layer is lowered it stays low whether the link
+// was full or not.
+type rembTrial struct {
+	// until is when the trial ends, 0 while none runs; from is what meetd
+	// sent when it began.
+	until int64
+	from  float64
+	// saved are the caps the trial found, put back if it fails.
+	saved []savedCap
+	// distrustUntil is when a REMB may begin a trial again; distrust is
+	// how long the next failed trial keeps it from doing so.
+	distrustUntil, distrust int64
+	// rtts are the lowest and highest round trips reported in the window
+	// begun at rttAt and in the one before it (0: none).
+	rtts  [2]rttRange
+	rttAt int64
+}
+
+type rttRange struct{ lo, hi int64 }
+
+type savedCap struct {
+	d   Flow
+	f   *flow
+	cap int
+}
+
+// Settings of the REMB trial.
+const (
+	// A REMB that fell, to under rembTrialBelow of what meetd sends,
+	// begins a trial.
+	rembTrialBelow = 0.85
+	// rembTrialFor is how long a trial waits for a report to confirm it:
+	// reports come about once a second.
+	rembTrialFor    = int64(2 * time.Second)
+	rembDistrust    = int64(10 * time.Second)
+	maxRembDistrust = int64(2 * time.Minute)
+	// A round trip longer than the lowest seen in the last two windows of
+	// rttWindow by rttRise, and by twice the spread within a window (a
+	// jittery path, a busy machine), says a queue is filling.
+	rttRise   = int64(25 * time.Millisecond)
+	rttWindow = int64(5 * time.Second)
+)
+
+// onTrial reports whether a REMB trial runs at now.
+func (e *Estimator) onTrial(now int64) bool {
+	return e.trial.until != 0 && now < e.trial.until
+}
+
+// beginTrial begins a trial of the REMB b, which fell to under what meetd
+// sends, if nothing else bounds the estimate and REMB is not distrusted;
+// it reports whether it did.
+func (e *Estimator) beginTrial(b, sending float64, falling bool, now int64) bool {
+	t := &e.trial
+	if !falling || b >= rembTrialBelow*sending || e.rembAt != 0 || t.until != 0 || now < t.distrustUntil {
+		return false
+	}
+	t.until, t.from = now+rembTrialFor, sending
+	t.saved = t.saved[:0]
+	for d, f := range e.flows {
+		t.saved = append(t.saved, savedCap{d, f, f.applied})
+	}
+	e.rembRate, e.rembAt = b, now
+	e.log.Info("REMB trusted on trial", "remb", int(b), "sending", int(sending))
+	return true
+}
+
+// trialREMB notes a REMB b during a trial: a lower one bounds the
+// estimate in its place; one back near what meetd sent when the trial
+// began ends it.
+func (e *Estimator) trialREMB(b float64, now int64) {
+	switch {
+	case b >= rembFull*e.trial.from:
+		e.endTrial(false, now)
+	case b < e.rembRate:
+		e.rembRate, e.rembAt = b, now
+	default:
+		e.rembAt = now // still low: the bound stays fresh
+	}
+}
+
+// trialReport notes a report's loss p during a trial: loss confirms it.
+func (e *Estimator) trialReport(p float64, now int64) {
+	if p >= clear {
+		e.endTrial(true, now)
+	}
+}
+
+// trialRTT notes a round trip reported at now: during a trial, one that
+// grew over the lowest seen lately by rttRise and by twice their spread
+// in a window confirms it; outside trials, it counts in the round trips seen.
+func (e *Estimator) trialRTT(rtt time.Duration, now int64) {
+	t := &e.trial
+	r := int64(rtt)
+	if e.onTrial(now) {
+		// The spread is the smaller of the two windows': a queue that
+		// began to fill just before the REMB fell widens only the last.
+		lo, spread := t.rtts[0].lo, t.rtts[0].hi-t.rtts[0].lo
+		if w := t.rtts[1]; w.lo != 0 {
+			lo, spread = min(lo, w.lo), min(spread, w.hi-w.lo)
+		}
+		e.log.Debug("REMB trial: round trip", "rtt", rtt, "min", time.Duration(lo), "spread", time.Duration(spread))
+		if lo != 0 && r-lo >= max(rttRise, 2*spread) {
+			e.endTrial(true, now)
+		}
+		return
+	}
+	if now-t.rttAt >= rttWindow {
+		t.rtts[1], t.rtts[0], t.rttAt = t.rtts[0], rttRange{}, now
+	}
+	w := &t.rtts[0]
+	if w.lo == 0 || r < w.lo {
+		w.lo = max(r, 1)
+	}
+	w.hi = max(w.hi, r)
+}
+
+// expireTrial ends a trial that nothing confirmed in time.
+func (e *Estimator) expireTrial(now int64) {
+	if e.trial.until != 0 && now >= e.trial.until {
+		e.endTrial(false, now)
+	}
+}
+
+// endTrial ends the trial. Confirmed, the REMB it began with becomes the
+// loss-based estimate, which then grows as after loss. Not confirmed, the
+// bound goes, the caps it lowered are put back, and REMB without loss is
+// distrusted for a while.
+func (e *Estimator) endTrial(confirmed bool, now int64) {
+	t := &e.trial
+	if t.until == 0 {
+		return
+	}
+	t.until = 0
+	if confirmed {
+		if e.loss == 0 || e.rembRate < e.loss {
+			e.loss, e.grown = e.rembRate, now
+		}
+		t.distrust = 0
+		e.log.Info("REMB trial confirmed", "estimate", int(e.loss))
+		return
+	}
+	e.rembAt = 0
+	if t.distrust == 0 {
+		t.distrust = rembDistrust
+	} else {
+		t.distrust = min(2*t.distrust, maxRembDistrust)
+	}
+	t.distrustUntil = now + t.distrust
+	for _, s := range t.saved {
+		if e.flows[s.d] == s.f && capBelow(s.f.applied, s.cap) {
+			s.f.applied = s.cap
+			s.d.CapLayer(s.cap)
+		}
+	}
+	t.saved = t.saved[:0]
+	e.log.Info("REMB trial released", "distrust", time.Duration(t.distrust))
+}
+
+// RTT notes a round trip a receiver report gave at now (unix
+// nanoseconds).
+func (e *Estimator) RTT(rtt time.Duration, now int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.trialRTT(rtt, now)
+}
