@@ -54,9 +54,10 @@ profileTest('step-down', '5 Mbit/s → 600 kbit/s: the queue drains, the picture
 
 // meetd probes a viewer's link with padding before stepping its video up
 // (internal/bwe/probe.go): back on the full layer 5–7 s after the step on
-// a quiet machine, where the build before took 10–16 s (docs/performance.md,
-// probing). A bound any looser would not tell the two apart.
-const STEP_UP_S = 8;
+// a quiet machine, where the build before took 9–16 s (docs/performance.md,
+// probing). 10 s is what a viewer is promised; the build before passed it
+// in two runs of six.
+const STEP_UP_S = 10;
 
 profileTest('step-up', `600 kbit/s → 5 Mbit/s: the picture plays on, back on the full layer within ${STEP_UP_S} s`, (f) => {
   assert.ok(f.adaptS !== null && f.adaptS <= STEP_UP_S,
