@@ -329,11 +329,15 @@ func TestEstimatorTrialAllowsForAJitteryRoundTrip(t *testing.T) {
 // that does not raise what confirms it.
 func TestEstimatorTrialConfirmedByARoundTripThatRoseBefore(t *testing.T) {
 	s := newBWESetup(t)
-	for range 6 {
-		s.e.RTT(22*time.Millisecond, s.now)
+	for range 6 { // five reports a second, as Chrome sends with REMB
+		for k := range 5 {
+			s.e.RTT(22*time.Millisecond, s.now+int64(k)*int64(200*time.Millisecond))
+		}
 		s.second(0)
 	}
-	s.e.RTT(73*time.Millisecond, s.now)
+	for k := range 3 {
+		s.e.RTT(73*time.Millisecond, s.now+int64(k))
+	}
 	s.e.REMB(1200e3, s.now)
 	s.e.REMB(400e3, s.now)
 	s.e.RTT(85*time.Millisecond, s.now+1)
@@ -342,6 +346,29 @@ func TestEstimatorTrialConfirmedByARoundTripThatRoseBefore(t *testing.T) {
 		if got := s.layer(); got != "q" {
 			t.Fatalf("after a trial confirmed by a round trip: layer %s, want q (estimate %d)", got, s.e.Estimate())
 		}
+	}
+}
+
+// A path whose round trip grew a few seconds ago (a route that changed,
+// a link that got slower) and stays long: the window since has few round
+// trips, and they confirm nothing.
+func TestEstimatorTrialAllowsForARoundTripThatGrewBefore(t *testing.T) {
+	s := newBWESetup(t)
+	for range 6 {
+		s.e.RTT(20*time.Millisecond, s.now)
+		s.second(0)
+	}
+	for _, ms := range []int{86, 150, 170} {
+		s.e.RTT(time.Duration(ms)*time.Millisecond, s.now)
+		s.second(0)
+	}
+	s.e.REMB(1200e3, s.now)
+	s.e.REMB(600e3, s.now)
+	s.e.RTT(165*time.Millisecond, s.now+1)
+	s.second(0)
+	s.second(0)
+	if got := s.layer(); got != "f" {
+		t.Fatalf("a round trip as long as those since it grew: layer %s, want f", got)
 	}
 }
 

@@ -36,7 +36,9 @@ type rembTrial struct {
 	rttAt int64
 }
 
-type rttRange struct{ lo, hi int64 }
+// rttRange is what a window of round trips held: the lowest, the
+// highest, and how many.
+type rttRange struct{ lo, hi, n int64 }
 
 type savedCap struct {
 	d   Flow
@@ -57,8 +59,9 @@ const (
 	// A round trip longer than the lowest seen in the last two windows of
 	// rttWindow by rttRise, and by twice the spread within a window (a
 	// jittery path, a busy machine), says a queue is filling.
-	rttRise   = int64(25 * time.Millisecond)
-	rttWindow = int64(5 * time.Second)
+	rttRise    = int64(25 * time.Millisecond)
+	rttWindow  = int64(5 * time.Second)
+	rttSamples = 5
 )
 
 // onTrial reports whether a REMB trial runs at now.
@@ -114,9 +117,18 @@ func (e *Estimator) trialRTT(rtt time.Duration, now int64) {
 	if e.onTrial(now) {
 		// The spread is the smaller of the two windows': a queue that
 		// began to fill just before the REMB fell widens only the last.
-		lo, spread := t.rtts[0].lo, t.rtts[0].hi-t.rtts[0].lo
-		if w := t.rtts[1]; w.lo != 0 {
-			lo, spread = min(lo, w.lo), min(spread, w.hi-w.lo)
+		// A window of a few round trips says little of it: without two
+		// windows of rttSamples, it is taken across both.
+		a, b := t.rtts[0], t.rtts[1]
+		lo, spread := a.lo, a.hi-a.lo
+		if b.lo != 0 {
+			lo = min(a.lo, b.lo)
+			switch {
+			case a.n >= rttSamples && b.n >= rttSamples:
+				spread = min(spread, b.hi-b.lo)
+			default:
+				spread = max(a.hi, b.hi) - lo
+			}
 		}
 		e.log.Debug("REMB trial: round trip", "rtt", rtt, "min", time.Duration(lo), "spread", time.Duration(spread))
 		if lo != 0 && r-lo >= max(rttRise, 2*spread) {
@@ -132,6 +144,7 @@ func (e *Estimator) trialRTT(rtt time.Duration, now int64) {
 		w.lo = max(r, 1)
 	}
 	w.hi = max(w.hi, r)
+	w.n++
 }
 
 // expireTrial ends a trial that nothing confirmed in time.
