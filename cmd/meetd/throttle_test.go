@@ -134,9 +134,12 @@ func layerRun(pkts []arrival, m byte, n int, from int64) int64 {
 
 // missing counts the sequence numbers never received between the first
 // and the last packet that arrived in [from, to).
-func missing(pkts []arrival, from, to int64) int {
-	seen := map[uint16]bool{}
-	var first, last uint16
+func missing(pkts []arrival, from, to int64) int { return missingOutside(pkts, from, to, nil) }
+
+// arrivedIn is the sequence numbers of the packets that arrived in
+// [from, to), with the lowest and the highest of them.
+func arrivedIn(pkts []arrival, from, to int64) (seen map[uint16]bool, first, last uint16) {
+	seen = map[uint16]bool{}
 	for _, p := range pkts {
 		if p.At < from || p.At >= to {
 			continue
@@ -149,10 +152,7 @@ func missing(pkts []arrival, from, to int64) int {
 		}
 		seen[p.Seq] = true
 	}
-	if len(seen) == 0 {
-		return 0
-	}
-	return int(last-first) + 1 - len(seen)
+	return seen, first, last
 }
 
 // probeSettle is how long after a probe's last padding packet its
@@ -183,38 +183,11 @@ func missingOutside(pkts []arrival, from, to int64, windows [][2]int64) int {
 	type span struct{ lo, hi uint16 }
 	var probed []span
 	for _, w := range windows {
-		var sp span
-		found := false
-		for _, p := range pkts {
-			if p.At < w[0] || p.At >= w[1] {
-				continue
-			}
-			if !found || int16(p.Seq-sp.lo) < 0 {
-				sp.lo = p.Seq
-			}
-			if !found || int16(p.Seq-sp.hi) > 0 {
-				sp.hi = p.Seq
-			}
-			found = true
-		}
-		if found {
-			probed = append(probed, sp)
+		if in, lo, hi := arrivedIn(pkts, w[0], w[1]); len(in) > 0 {
+			probed = append(probed, span{lo, hi})
 		}
 	}
-	seen := map[uint16]bool{}
-	var first, last uint16
-	for _, p := range pkts {
-		if p.At < from || p.At >= to {
-			continue
-		}
-		if len(seen) == 0 || int16(p.Seq-first) < 0 {
-			first = p.Seq
-		}
-		if len(seen) == 0 || int16(p.Seq-last) > 0 {
-			last = p.Seq
-		}
-		seen[p.Seq] = true
-	}
+	seen, first, last := arrivedIn(pkts, from, to)
 	n := 0
 	for q := first; len(seen) > 0 && int16(q-last) <= 0; q++ {
 		if seen[q] {

@@ -97,26 +97,14 @@ func TestStalledShardStallsNoOne(t *testing.T) {
 		ws[i] = newStallable()
 		subscribe(tr, uint32(100+i), 96, ws[i])
 	}
-	defer func() {
-		l.forwarding.Lock()
-		l.stopShards()
-		l.forwarding.Unlock()
-	}()
-	var pkt rtp.Packet
 	seq := uint16(1000)
-	next := func(key bool) {
-		forwardWithin(t, tr, shardTestPacket(t, seq, key), &pkt)
-		seq++
-	}
-	got := func(w *stallable, s uint16) bool {
-		seqs, _ := origins(&w.recorder)
-		return slices.Contains(seqs, s)
-	}
+	next, stop := feedShards(t, tr, &seq)
+	defer stop()
 	for i := range 10 {
 		next(i == 0)
 	}
 	for i, w := range ws {
-		waitFor(t, fmt.Sprintf("subscriber %d's first packets", i), func() bool { return got(w, seq-1) })
+		waitFor(t, fmt.Sprintf("subscriber %d's first packets", i), func() bool { return gotPacket(w, seq-1) })
 	}
 	l.forwarding.Lock()
 	if l.shards == nil || len(l.shards.workers) != 4 {
@@ -143,7 +131,7 @@ func TestStalledShardStallsNoOne(t *testing.T) {
 	for range shardQueueLen + 20 {
 		next(false)
 		for i, w := range others {
-			waitFor(t, fmt.Sprintf("subscriber %d of a shard that runs gets packet %d", i, seq-1), func() bool { return got(w, seq-1) })
+			waitFor(t, fmt.Sprintf("subscriber %d of a shard that runs gets packet %d", i, seq-1), func() bool { return gotPacket(w, seq-1) })
 		}
 	}
 	l.forwarding.Lock()
@@ -167,7 +155,7 @@ func TestStalledShardStallsNoOne(t *testing.T) {
 	}
 	last := seq - 1
 	for i, w := range ws {
-		waitFor(t, fmt.Sprintf("subscriber %d gets the last packet", i), func() bool { return got(w, last) })
+		waitFor(t, fmt.Sprintf("subscriber %d gets the last packet", i), func() bool { return gotPacket(w, last) })
 	}
 	for i, w := range ws {
 		mate := slices.Contains(stalled, (*tr.downs.Load())[i])
@@ -229,26 +217,14 @@ func TestSubscribersStayWithTheirShard(t *testing.T) {
 	for range 8 {
 		add()
 	}
-	defer func() {
-		l.forwarding.Lock()
-		l.stopShards()
-		l.forwarding.Unlock()
-	}()
-	var pkt rtp.Packet
 	seq := uint16(60000) // the publisher's sequence numbers wrap meanwhile
-	next := func(key bool) {
-		forwardWithin(t, tr, shardTestPacket(t, seq, key), &pkt)
-		seq++
-	}
-	got := func(w *stallable, s uint16) bool {
-		seqs, _ := origins(&w.recorder)
-		return slices.Contains(seqs, s)
-	}
+	next, stop := feedShards(t, tr, &seq)
+	defer stop()
 	for i := range 10 {
 		next(i == 0)
 	}
 	for d, w := range writers {
-		waitFor(t, fmt.Sprintf("subscriber %d's first packets", wire(d.wire.Load()).ssrc()), func() bool { return got(w, seq-1) })
+		waitFor(t, fmt.Sprintf("subscriber %d's first packets", wire(d.wire.Load()).ssrc()), func() bool { return gotPacket(w, seq-1) })
 	}
 	l.forwarding.Lock()
 	stalled := l.shards.workers[0].part
@@ -279,7 +255,7 @@ func TestSubscribersStayWithTheirShard(t *testing.T) {
 		next(i%10 == 9)
 		for _, d := range running {
 			waitFor(t, fmt.Sprintf("subscriber %d of a shard that runs gets packet %d", wire(d.wire.Load()).ssrc(), seq-1),
-				func() bool { return got(writers[d], seq-1) })
+				func() bool { return gotPacket(writers[d], seq-1) })
 		}
 	}
 
@@ -295,7 +271,7 @@ func TestSubscribersStayWithTheirShard(t *testing.T) {
 	}
 	last := seq - 1
 	for _, d := range *tr.downs.Load() {
-		waitFor(t, fmt.Sprintf("subscriber %d gets the last packet", wire(d.wire.Load()).ssrc()), func() bool { return got(writers[d], last) })
+		waitFor(t, fmt.Sprintf("subscriber %d gets the last packet", wire(d.wire.Load()).ssrc()), func() bool { return gotPacket(writers[d], last) })
 	}
 	for d, w := range writers {
 		what := fmt.Sprintf("subscriber %d", wire(d.wire.Load()).ssrc())
@@ -303,4 +279,28 @@ func TestSubscribersStayWithTheirShard(t *testing.T) {
 			t.Errorf("%s, of a shard that ran, lost packets (%d gaps)", what, gaps)
 		}
 	}
+}
+
+// feedShards returns next, which forwards a packet of tr's first layer
+// numbered *seq (a keyframe if key) as the track's read loop would, and
+// moves *seq on; and stop, which stops the layer's shards.
+func feedShards(t *testing.T, tr *Track, seq *uint16) (next func(key bool), stop func()) {
+	l := (*tr.layers.Load())[0]
+	var pkt rtp.Packet
+	next = func(key bool) {
+		forwardWithin(t, tr, shardTestPacket(t, *seq, key), &pkt)
+		*seq++
+	}
+	stop = func() {
+		l.forwarding.Lock()
+		l.stopShards()
+		l.forwarding.Unlock()
+	}
+	return next, stop
+}
+
+// gotPacket reports whether w received the packet the publisher numbered s.
+func gotPacket(w *stallable, s uint16) bool {
+	seqs, _ := origins(&w.recorder)
+	return slices.Contains(seqs, s)
 }
