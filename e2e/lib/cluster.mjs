@@ -129,7 +129,11 @@ export async function startCluster(names) {
   if (failed) {
     await Promise.allSettled(nodes.map((n) => n.stop()));
     await nats.stop();
-    throw failed.reason;
+    // What NATS said goes with the failure: a node that lost its NATS
+    // connection at start says only EOF.
+    const err = failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
+    err.message += `\nnats-server's output:\n${nats.log()}`;
+    throw err;
   }
   nodes.forEach((node, i) => (node.name = names[i]));
   return { nats, nodes };
