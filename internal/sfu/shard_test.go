@@ -25,6 +25,27 @@ type stallable struct {
 
 func newStallable() *stallable { return &stallable{blocked: make(chan struct{})} }
 
+// stall makes w's next write block until resume is called; resume may be
+// called more than once.
+func (w *stallable) stall() (resume func()) {
+	gate := make(chan struct{})
+	var once sync.Once
+	w.gate.Store(&gate)
+	return func() {
+		w.gate.Store(nil)
+		once.Do(func() { close(gate) })
+	}
+}
+
+// waitDrained waits until l's shards have sent all they were handed.
+func waitDrained(t *testing.T, l *layer) {
+	t.Helper()
+	l.forwarding.Lock()
+	s := l.shards
+	l.forwarding.Unlock()
+	waitFor(t, "the stalled shard sends what it holds", func() bool { return s.pending.Load() == 0 })
+}
+
 func (s *stallable) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 	if g := s.gate.Load(); g != nil {
 		s.once.Do(func() { close(s.blocked) })
@@ -113,11 +134,9 @@ func TestStalledShardStallsNoOne(t *testing.T) {
 	}
 	stalled := l.shards.workers[0].part
 	l.forwarding.Unlock()
-	gate := make(chan struct{})
-	var release sync.Once
-	defer release.Do(func() { close(gate) })
 	stuck := ws[slices.Index(*tr.downs.Load(), stalled[0])]
-	stuck.gate.Store(&gate)
+	resume := stuck.stall()
+	defer resume()
 	var others []*stallable
 	for i, d := range *tr.downs.Load() {
 		if !slices.Contains(stalled, d) {
@@ -142,12 +161,8 @@ func TestStalledShardStallsNoOne(t *testing.T) {
 	}
 
 	// The stalled shard runs again: its subscribers start at a keyframe.
-	stuck.gate.Store(nil)
-	release.Do(func() { close(gate) })
-	l.forwarding.Lock()
-	s := l.shards
-	l.forwarding.Unlock()
-	waitFor(t, "the stalled shard sends what it holds", func() bool { return s.pending.Load() == 0 })
+	resume()
+	waitDrained(t, l)
 	next(false)
 	next(true)
 	for range 5 {
@@ -229,11 +244,9 @@ func TestSubscribersStayWithTheirShard(t *testing.T) {
 	l.forwarding.Lock()
 	stalled := l.shards.workers[0].part
 	l.forwarding.Unlock()
-	gate := make(chan struct{})
-	var release sync.Once
-	defer release.Do(func() { close(gate) })
 	stuck := writers[stalled[0]]
-	stuck.gate.Store(&gate)
+	resume := stuck.stall()
+	defer resume()
 	var running []*DownTrack
 	for _, d := range *tr.downs.Load() {
 		if !slices.Contains(stalled, d) {
@@ -259,12 +272,8 @@ func TestSubscribersStayWithTheirShard(t *testing.T) {
 		}
 	}
 
-	stuck.gate.Store(nil)
-	release.Do(func() { close(gate) })
-	l.forwarding.Lock()
-	s := l.shards
-	l.forwarding.Unlock()
-	waitFor(t, "the stalled shard sends what it holds", func() bool { return s.pending.Load() == 0 })
+	resume()
+	waitDrained(t, l)
 	next(true)
 	for range 5 {
 		next(false)
