@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/meetd/meetd/internal/signal"
 	"github.com/meetd/meetd/internal/testclient"
@@ -13,11 +17,17 @@ import (
 // different sizes: each gets its own layer through the node link; the
 // full layer, which nobody wants, stops crossing and the publisher is
 // told to pause it; a viewer on B who asks for it again gets it back,
-// with the publisher told to send it.
+// with the publisher told to send it. The origin pauses the layer as
+// soon as the edge's wish arrives, not after a pause delay of its own on
+// top of the edge's.
 func TestClusterSimulcastLayersPerEdge(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	a, urlA, b, urlB := twoNodes(t, ctx)
+	_, natsURL := startNATS(t)
+	a, urlA := runNode(t, natsURL)
+	b, urlB := runNode(t, natsURL)
+	waitNodes(t, ctx, a, b)
+	fReleased := edgeReleases(t, natsURL, "f")
 
 	pub := publishSimulcast(t, ctx, urlA)
 	defer pub.Close()
@@ -38,6 +48,7 @@ func TestClusterSimulcastLayersPerEdge(t *testing.T) {
 			return n > 0
 		})
 	}
+	viewsSent := time.Now()
 	if err := small.SendView(stream, 320, 180, signal.QualityAuto); err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +68,20 @@ func TestClusterSimulcastLayersPerEdge(t *testing.T) {
 	// it, and then the origin tells the publisher to pause it.
 	if err := pub.WaitLayers(ctx, "q", "h"); err != nil {
 		t.Fatal(err)
+	}
+	told := time.Now()
+	select {
+	case released := <-fReleased:
+		// The edge waited the pause rule's 3 s before its wish; the origin
+		// used to wait 3 s more from it (6 s in all, where one node takes
+		// 3 s). The bound is that 3 s, the origin's own timer, not a speed.
+		t.Logf("f paused at the publisher %v after the views changed, %v after the edge's wish",
+			told.Sub(viewsSent).Round(time.Millisecond), told.Sub(released).Round(time.Millisecond))
+		if d := told.Sub(released); d >= originPauseAfter {
+			t.Errorf("the publisher was told to pause f %v after the edge released it: the origin waited its own %v again", d, originPauseAfter)
+		}
+	case <-ctx.Done():
+		t.Fatal("the publisher was told to pause f, but no edge's wish released it")
 	}
 	f := edgeCamera.LayerPackets()["f"]
 	n, _ := recSmall.count()
@@ -106,4 +131,37 @@ func TestClusterSimulcastLayersPerEdge(t *testing.T) {
 func vp8Keyframe(p []byte) bool {
 	const descriptor = 5 // X, I with a 15-bit picture id, L
 	return len(p) > descriptor && p[0]&0x10 != 0 && p[descriptor]&0x01 == 0
+}
+
+// originPauseAfter is how long a node waits before it pauses a layer none
+// of its own down tracks needs (sfu's pause rule).
+const originPauseAfter = 3 * time.Second
+
+// edgeReleases listens on NATS for edges' wishes of layers, as an origin
+// does, and returns a channel that gets the time of the first wish that
+// pauses rid.
+func edgeReleases(t *testing.T, natsURL, rid string) <-chan time.Time {
+	t.Helper()
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	released := make(chan time.Time, 1)
+	if _, err := nc.Subscribe("meetd.layers.>", func(m *nats.Msg) {
+		at := time.Now()
+		var w struct{ Paused []string }
+		if json.Unmarshal(m.Data, &w) == nil && slices.Contains(w.Paused, rid) {
+			select {
+			case released <- at:
+			default:
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return released
 }

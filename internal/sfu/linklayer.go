@@ -3,6 +3,7 @@ package sfu
 import (
 	"log/slog"
 	"slices"
+	"sync/atomic"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -20,8 +21,9 @@ type layerPin struct {
 	rid string
 	// wanted is false while the subscriber (the edge) has no use for
 	// the layer: the down track forwards nothing and does not count as
-	// needing it, so that the publisher may be told to pause it.
-	wanted bool
+	// needing it, so that the publisher may be told to pause it. Written
+	// under the track's mu; read without it by the pause rule.
+	wanted atomic.Bool
 }
 
 // NewLayerTrack wraps remote, one layer (rid) of a simulcast track that
@@ -56,7 +58,9 @@ func (t *Track) RIDs() []string {
 // its keyframes, whatever its subscriber's view; it is wanted until
 // SetWanted says otherwise.
 func (t *Track) SubscribeLayer(rid string) *DownTrack {
-	return t.subscribe(&layerPin{rid: rid, wanted: true})
+	pin := &layerPin{rid: rid}
+	pin.wanted.Store(true)
+	return t.subscribe(pin)
 }
 
 // SetWanted says whether the subscriber of a down track of SubscribeLayer
@@ -65,17 +69,17 @@ func (d *DownTrack) SetWanted(wanted bool) {
 	t := d.track
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if d.pin == nil || d.pin.wanted == wanted {
+	if d.pin == nil || d.pin.wanted.Load() == wanted {
 		return
 	}
-	d.pin.wanted = wanted
+	d.pin.wanted.Store(wanted)
 	d.retargetLocked()
 }
 
 // pinnedLayer is the layer a pinned down track forwards: nil while it is
 // not wanted or has not arrived. t.mu must be held.
 func (t *Track) pinnedLayer(p *layerPin) *layer {
-	if !p.wanted {
+	if !p.wanted.Load() {
 		return nil
 	}
 	for _, l := range *t.layers.Load() {

@@ -8,7 +8,10 @@ import (
 // A simulcast layer that no down track forwards or waits for during
 // pauseAfter is paused (but the smallest, while anyone watches): the publisher is told to stop sending it, which
 // saves its uplink. It resumes as soon as a down track needs it again,
-// within pauseCheck.
+// within pauseCheck. A layer a node link's edge released (linklayer.go)
+// has already been idle there for pauseAfter, by the edge's own rule: it
+// is paused as soon as this node's own viewers have left it for
+// pauseAfter, not pauseAfter after the edge's word.
 const (
 	pauseAfter = 3 * time.Second
 	pauseCheck = 250 * time.Millisecond
@@ -54,22 +57,44 @@ func (t *Track) watchLayers() {
 // layerWatch is what watchLayers remembers between checks.
 type layerWatch struct {
 	idle map[*layer]time.Time // since when a layer is not needed
-	told time.Time            // when the publisher was last told
+	// quiet is since when a layer is needed by nothing but node links
+	// (pinned down tracks): since this node's own viewers left it.
+	quiet map[*layer]time.Time
+	told  time.Time // when the publisher was last told
 }
 
 // checkLayers pauses the layers not needed since pauseAfter and resumes
 // the needed ones that are paused, telling the publisher of a change.
 func (t *Track) checkLayers(now time.Time, w *layerWatch) {
 	idle := w.idle
-	needed := map[*layer]bool{}
+	if w.quiet == nil {
+		w.quiet = map[*layer]time.Time{}
+	}
+	ls := *t.layers.Load()
+	// needed: by any down track; local: by this node's own viewers and
+	// rules, not node links; released: by a node link whose edge no
+	// longer wants it.
+	needed, local, released := map[*layer]bool{}, map[*layer]bool{}, map[*layer]bool{}
 	for _, d := range *t.downs.Load() {
-		needed[d.target.Load()] = true
-		needed[d.current.Load()] = true
+		if d.pin != nil && !d.pin.wanted.Load() {
+			if i := slices.IndexFunc(ls, func(l *layer) bool { return l.rid == d.pin.rid }); i >= 0 {
+				released[ls[i]] = true
+			}
+		}
+		for _, l := range []*layer{d.target.Load(), d.current.Load()} {
+			needed[l] = true
+			if d.pin == nil {
+				local[l] = true
+			}
+		}
 	}
 	delete(needed, nil)
+	delete(local, nil)
 	var resumed []*layer
 	changed := false
-	ls := *t.layers.Load()
+	// The smallest layer is this node's need only while its own viewers
+	// watch: edges keep theirs by the same rule.
+	watchedHere := len(local) > 0
 	if len(ls) > 0 && len(needed) > 0 {
 		// While anyone watches, the smallest layer keeps coming: a viewer
 		// whose estimate falls switches to it at its next keyframe, which
@@ -77,11 +102,18 @@ func (t *Track) checkLayers(now time.Time, w *layerWatch) {
 		// paused one would first have to be resumed by the publisher.
 		// It costs the publisher little uplink.
 		needed[ls[0]] = true
+		local[ls[0]] = watchedHere
 	}
 	if len(ls) > 0 && len(t.sinkList()) > 0 {
 		needed[ls[len(ls)-1]] = true // a recording takes the largest
+		local[ls[len(ls)-1]] = true
 	}
 	for _, l := range ls {
+		if local[l] {
+			delete(w.quiet, l)
+		} else if _, ok := w.quiet[l]; !ok {
+			w.quiet[l] = now
+		}
 		if needed[l] {
 			delete(idle, l)
 			if l.paused.Swap(false) {
@@ -92,10 +124,12 @@ func (t *Track) checkLayers(now time.Time, w *layerWatch) {
 		}
 		since, ok := idle[l]
 		if !ok {
-			idle[l] = now
-			continue
+			idle[l], since = now, now
 		}
-		if now.Sub(since) >= pauseAfter && !l.paused.Swap(true) {
+		// An edge's release comes after its own pauseAfter: waiting as
+		// long again here would double the wait (docs/cluster.md).
+		edgeWaited := released[l] && now.Sub(w.quiet[l]) >= pauseAfter
+		if (now.Sub(since) >= pauseAfter || edgeWaited) && !l.paused.Swap(true) {
 			changed = true
 		}
 	}
