@@ -18,7 +18,7 @@ func (m *Main) joinCluster(met *metrics.Metrics) error {
 	}
 	node, err := cluster.Start(cluster.Config{
 		URLs: m.Config.Cluster.NATS, Name: cluster.Name(name), MediaAddr: m.Config.Cluster.MediaAddr,
-		API: m.api, Log: m.log.With("part", "cluster"),
+		StartTimeout: m.Config.Cluster.StartTimeout, API: m.api, Log: m.log.With("part", "cluster"),
 	})
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/meetd/meetd/internal/access"
+	"github.com/meetd/meetd/internal/cluster"
 	"github.com/meetd/meetd/internal/httpd"
 	"github.com/meetd/meetd/internal/record"
 	"github.com/meetd/meetd/internal/room"
@@ -67,6 +68,9 @@ type ClusterConfig struct {
 	// Node names this node (default: the host's name and -addr's port);
 	// MediaAddr is the address other nodes reach its media on.
 	Node, MediaAddr string
+	// StartTimeout is how long a starting node waits for NATS; zero,
+	// cluster.DefaultStartTimeout.
+	StartTimeout time.Duration
 }
 
 // PerAddrLimits bound what one client address (an IPv6 /64) may hold and
@@ -271,6 +275,8 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"this node's name in the cluster, unique; default the host name and -addr's port (env MEETD_NODE_NAME)")
 	fs.StringVar(&cfg.Cluster.MediaAddr, "node-media-addr", env("MEETD_NODE_MEDIA_ADDR", ""),
 		"the IP address other nodes reach this node's media on; default every media address (env MEETD_NODE_MEDIA_ADDR)")
+	natsStart := fs.String("nats-start-timeout", env("MEETD_NATS_START_TIMEOUT", cluster.DefaultStartTimeout.String()),
+		"how long a starting node waits for NATS to be reachable and ready, trying again, before it gives up (env MEETD_NATS_START_TIMEOUT)")
 	fs.StringVar(&level, "log-level", env("MEETD_LOG_LEVEL", "info"), "debug, info, warn or error (env MEETD_LOG_LEVEL)")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: meetd [flags]\n       meetd hash-password < password\n       meetd token -room NAME -role stage|audience [-kind meeting] [-name NAME] [-ttl 24h]\n\nmeetd serves a streamer page at /, a viewer page at /viewer, meetings at /meet and signaling at /ws.\n\nFlags:\n")
@@ -369,6 +375,7 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		{"-http-read-timeout", httpRead, &cfg.HTTP.ReadTimeout},
 		{"-http-write-timeout", httpWrite, &cfg.HTTP.WriteTimeout},
 		{"-http-idle-timeout", httpIdle, &cfg.HTTP.IdleTimeout},
+		{"-nats-start-timeout", *natsStart, &cfg.Cluster.StartTimeout},
 	} {
 		if *d.to, err = time.ParseDuration(d.value); err != nil || *d.to <= 0 {
 			return cfg, fmt.Errorf("%s %q: want a duration above zero, such as 30s", d.flag, d.value)

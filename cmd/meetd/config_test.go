@@ -202,14 +202,22 @@ func TestParseConfigRecord(t *testing.T) {
 }
 
 func TestParseClusterSettings(t *testing.T) {
-	env := map[string]string{"MEETD_NATS": "nats://a:4222, nats://b:4222", "MEETD_NODE_NAME": "edge-1"}
+	env := map[string]string{"MEETD_NATS": "nats://a:4222, nats://b:4222", "MEETD_NODE_NAME": "edge-1",
+		"MEETD_NATS_START_TIMEOUT": "2m"}
 	cfg, err := ParseConfig([]string{"-node-media-addr", "10.0.0.5"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"nats://a:4222", "nats://b:4222"}; !slices.Equal(cfg.Cluster.NATS, want) ||
-		cfg.Cluster.Node != "edge-1" || cfg.Cluster.MediaAddr != "10.0.0.5" {
+		cfg.Cluster.Node != "edge-1" || cfg.Cluster.MediaAddr != "10.0.0.5" || cfg.Cluster.StartTimeout != 2*time.Minute {
 		t.Errorf("cluster settings %+v", cfg.Cluster)
+	}
+	if cfg, err := ParseConfig(nil, func(string) string { return "" }, io.Discard); err != nil || cfg.Cluster.StartTimeout != 30*time.Second {
+		t.Errorf("default -nats-start-timeout %v (%v), want 30s", cfg.Cluster.StartTimeout, err)
+	}
+	if _, err := ParseConfig([]string{"-nats-start-timeout", "0"}, func(string) string { return "" }, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "-nats-start-timeout") {
+		t.Errorf("-nats-start-timeout 0: %v", err)
 	}
 	if _, err := ParseConfig([]string{"-node-media-addr", "media.example.com"}, func(string) string { return "" }, io.Discard); err == nil ||
 		!strings.Contains(err.Error(), "-node-media-addr") {

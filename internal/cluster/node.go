@@ -31,6 +31,10 @@ const (
 	nodeTimeout    = 3 * time.Second
 	// requestTimeout bounds one NATS request (a node link's offer).
 	requestTimeout = 5 * time.Second
+	// DefaultStartTimeout is how long a starting node waits for NATS
+	// (Config.StartTimeout); startRetry is the pause between tries.
+	DefaultStartTimeout = 30 * time.Second
+	startRetry          = time.Second
 )
 
 // Names in NATS.
@@ -54,8 +58,13 @@ type Config struct {
 	// MediaAddr, when set, is the one IP address whose candidates node
 	// links offer.
 	MediaAddr string
-	API       *sfu.API
-	Log       *slog.Logger
+	// StartTimeout bounds how long Start waits for NATS to be reachable
+	// and ready (JetStream answering): services may start in any order,
+	// and a NATS just started may drop its first connections. Zero is
+	// DefaultStartTimeout.
+	StartTimeout time.Duration
+	API          *sfu.API
+	Log          *slog.Logger
 }
 
 // Node is this meetd in its cluster. It implements room.Cluster.
@@ -99,6 +108,9 @@ type Node struct {
 	// traffic is what links carried to and from each node, kept past
 	// the links (metrics.go).
 	traffic map[string]*traffic
+	// connErr is why the last try to connect to NATS failed, for the
+	// start-up's log.
+	connErr error
 
 	stats Stats
 }
@@ -156,7 +168,8 @@ func Name(s string) string {
 }
 
 // Start connects to NATS, makes the buckets and streams the cluster uses
-// if they are not there, and starts the node's heartbeat.
+// if they are not there, and starts the node's heartbeat. While NATS is
+// not reachable or not ready it tries again, for cfg.StartTimeout.
 func Start(cfg Config) (*Node, error) {
 	if cfg.Name == "" || Name(cfg.Name) != cfg.Name {
 		return nil, fmt.Errorf("node name %q: use letters, digits, '-' and '_'", cfg.Name)
@@ -169,23 +182,39 @@ func Start(cfg Config) (*Node, error) {
 		out: map[string]*outLink{}, in: map[string]*inLink{}, claims: map[string]claim{},
 		traffic: map[string]*traffic{},
 	}
+	urls := strings.Join(cfg.URLs, ",")
 	var err error
-	n.nc, err = nats.Connect(strings.Join(cfg.URLs, ","),
+	n.nc, err = nats.Connect(urls,
 		nats.Name("meetd "+cfg.Name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond),
+		// A server not listening yet is tried again like a lost one;
+		// setup bounds the wait.
+		nats.RetryOnFailedConnect(true),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { n.log.Warn("NATS connection lost", "err", err) }),
 		nats.ReconnectHandler(func(c *nats.Conn) { n.reconnected(c) }),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
+			n.mu.Lock()
+			n.connErr = err
+			n.mu.Unlock()
+		}),
 	)
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("connect to NATS %s: %w", strings.Join(cfg.URLs, ","), err)
+		return nil, fmt.Errorf("connect to NATS %s: %w", urls, err)
 	}
-	if err := n.setup(); err != nil {
+	timeout := cfg.StartTimeout
+	if timeout <= 0 {
+		timeout = DefaultStartTimeout
+	}
+	if err := n.setupWithin(timeout); err != nil {
 		n.nc.Close()
 		cancel()
-		return nil, err
+		return nil, fmt.Errorf("NATS %s not ready after %v (-nats-start-timeout): %w", urls, timeout, err)
 	}
+	n.mu.Lock()
+	n.since = time.Now()
+	n.mu.Unlock()
 	n.wg.Add(3)
 	go n.heartbeat()
 	go n.watchNodes()
@@ -194,15 +223,68 @@ func Start(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// setup makes what the cluster keeps in NATS, and clears what this node
-// left there in an earlier run.
-func (n *Node) setup() error {
-	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
-	defer cancel()
-	var err error
-	if n.js, err = jetstream.New(n.nc); err != nil {
+// errNotConnected is why a start-up try was not made.
+var errNotConnected = errors.New("not connected")
+
+// setupWithin makes what the cluster keeps in NATS (setup), trying again
+// while NATS is not reachable or does not answer, for up to timeout: a
+// node started beside a NATS that is starting too, or away for a moment,
+// joins once it is there rather than exit.
+func (n *Node) setupWithin(timeout time.Duration) error {
+	js, err := jetstream.New(n.nc)
+	if err != nil {
 		return err
 	}
+	n.js = js
+	deadline := time.Now().Add(timeout)
+	for try := 1; ; try++ {
+		if n.nc.IsConnected() {
+			ctx, cancel := context.WithTimeout(n.ctx, min(max(time.Until(deadline), startRetry), requestTimeout))
+			err = n.setup(ctx)
+			cancel()
+			if err == nil {
+				break
+			}
+		} else {
+			n.mu.Lock()
+			err = n.connErr
+			n.mu.Unlock()
+			if err == nil {
+				err = n.nc.LastError()
+			}
+			if err == nil {
+				err = errNotConnected
+			} else {
+				err = fmt.Errorf("%w: %w", errNotConnected, err)
+			}
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return err
+		}
+		n.log.Warn("NATS not ready at start: trying again", "try", try, "err", err, "left", left.Round(time.Second))
+		select {
+		case <-time.After(min(startRetry, left)):
+		case <-n.ctx.Done():
+			return n.ctx.Err()
+		}
+	}
+	if n.sub, err = n.nc.Subscribe(linkSubject+"."+n.name, n.handleLink); err != nil {
+		return err
+	}
+	if n.moves, err = n.nc.Subscribe(moveSubject+"."+n.name, n.handleMove); err != nil {
+		return err
+	}
+	if n.layers, err = n.nc.Subscribe(layersSubject+"."+n.name, n.handleLayers); err != nil {
+		return err
+	}
+	return nil
+}
+
+// setup makes what the cluster keeps in NATS, and clears what this node
+// left there in an earlier run. Each step may be done again.
+func (n *Node) setup(ctx context.Context) error {
+	var err error
 	if n.nodes, err = n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: nodesBucket, Description: "meetd nodes: each puts its key every second",
 		TTL: 10 * nodeTimeout, Storage: jetstream.FileStorage,
@@ -229,19 +311,14 @@ func (n *Node) setup() error {
 		return fmt.Errorf("NATS stream %s: %w", chatStream, err)
 	}
 	// Entries of this node's previous run.
-	if keys, err := n.members.ListKeysFiltered(ctx, "*.*."+n.name); err == nil {
-		for k := range keys.Keys() {
-			_ = n.members.Delete(ctx, k)
+	keys, err := n.members.ListKeysFiltered(ctx, "*.*."+n.name)
+	if err != nil {
+		return fmt.Errorf("NATS bucket %s, this node's old entries: %w", membersBucket, err)
+	}
+	for k := range keys.Keys() {
+		if err := n.members.Delete(ctx, k); err != nil {
+			return fmt.Errorf("NATS bucket %s, this node's old entry %s: %w", membersBucket, k, err)
 		}
-	}
-	if n.sub, err = n.nc.Subscribe(linkSubject+"."+n.name, n.handleLink); err != nil {
-		return err
-	}
-	if n.moves, err = n.nc.Subscribe(moveSubject+"."+n.name, n.handleMove); err != nil {
-		return err
-	}
-	if n.layers, err = n.nc.Subscribe(layersSubject+"."+n.name, n.handleLayers); err != nil {
-		return err
 	}
 	return nil
 }
