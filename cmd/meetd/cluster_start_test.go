@@ -99,7 +99,8 @@ func TestClusterNodeGivesUpWithoutNATS(t *testing.T) {
 	}
 }
 
-// inNodesBucket checks that node has its key in the nodes bucket.
+// inNodesBucket waits until node has its key in the nodes bucket (its
+// heartbeat puts it once it has joined).
 func inNodesBucket(t *testing.T, ctx context.Context, natsURL, node string) {
 	t.Helper()
 	nc, err := nats.Connect(natsURL)
@@ -115,9 +116,10 @@ func inNodesBucket(t *testing.T, ctx context.Context, natsURL, node string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kv.Get(ctx, node); err != nil {
-		t.Errorf("node %s in meetd_nodes: %v", node, err)
-	}
+	waitUntil(t, ctx, "node "+node+" in meetd_nodes", func() bool {
+		_, err := kv.Get(ctx, node)
+		return err == nil
+	})
 }
 
 // A node whose NATS answers but has no JetStream yet (a server started
