@@ -93,6 +93,8 @@ type Estimator struct {
 	hold          int64
 	// trial is a REMB acted on before loss confirms it (remb_trial.go).
 	trial rembTrial
+	// nacks are the subscriber's recent reports of lost packets (nack.go).
+	nacks nackLog
 	log   *slog.Logger
 	// probes bounds probing (probe.go), nil for none; probe is the probe
 	// running, nil while none is. heldSince is when a video was first

@@ -662,8 +662,12 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet, scratch []byte, seal *sealBuf
 			d.track.requestKeyframe(l)
 		case *rtcp.TransportLayerNack:
 			c.rtcpIn[RTCPNACK].Add(1)
-			c.nacked.Add(nacked(p))
+			n := nacked(p)
+			c.nacked.Add(n)
 			d.resend(p, scratch, seal)
+			if d.est != nil {
+				d.est.NACK(int(n), time.Now().UnixNano())
+			}
 		case *rtcp.ReceiverReport:
 			d.noteReports(p.Reports)
 		case *rtcp.SenderReport:
