@@ -156,8 +156,8 @@ func (e *Estimator) expireTrial(now int64) {
 
 // endTrial ends the trial. Confirmed, the REMB it began with becomes the
 // loss-based estimate, which then grows as after loss. Not confirmed, the
-// bound goes, the caps it lowered are put back, and REMB without loss is
-// distrusted for a while.
+// bound goes, REMB without loss is distrusted for a while, and the caps it
+// lowered rise again after a probe passes, or at once without probing.
 func (e *Estimator) endTrial(confirmed bool, now int64) {
 	t := &e.trial
 	if t.until == 0 {
@@ -179,6 +179,15 @@ func (e *Estimator) endTrial(confirmed bool, now int64) {
 		t.distrust = min(2*t.distrust, maxRembDistrust)
 	}
 	t.distrustUntil = now + t.distrust
+	if e.probes != nil {
+		// The caps stay down until a probe shows the link takes more:
+		// a step down that came in time to keep the bottleneck's queue
+		// from overflowing leaves no loss to confirm it, and putting
+		// the larger layer straight back overflowed it.
+		t.saved = t.saved[:0]
+		e.log.Info("REMB trial released", "distrust", time.Duration(t.distrust), "then", "a probe")
+		return
+	}
 	for _, s := range t.saved {
 		if e.flows[s.d] == s.f && capBelow(s.f.applied, s.cap) {
 			s.f.applied = s.cap
