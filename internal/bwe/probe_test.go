@@ -173,6 +173,34 @@ func TestProbeFailsOnAFallingREMB(t *testing.T) {
 	}
 }
 
+// TestProbeFailsOnAGrowingRoundTrip: a round trip grown well past those
+// seen before the probe fails it at once, before any report shows loss.
+func TestProbeFailsOnAGrowingRoundTrip(t *testing.T) {
+	s := newProbeSetup(t)
+	rtt := func(ms int) { s.e.RTT(time.Duration(ms)*time.Millisecond, s.now) }
+	for i := range 60 { // 12 s of round trips, five a second, 40-44 ms
+		s.now += int64(200 * time.Millisecond)
+		rtt(40 + i%5)
+	}
+	s.toQ()
+	s.untilProbe()
+	rtt(52) // within the rise allowed: goes on
+	if s.cam.rate == 0 {
+		t.Fatal("a round trip 12 ms over the lowest stopped the probe")
+	}
+	rtt(140)
+	if s.cam.rate != 0 || s.cam.stop != 1 {
+		t.Fatal("still padding after the round trip grew by 100 ms")
+	}
+	if st := s.e.Probe(); st.Last != ProbeFailed {
+		t.Errorf("stats after the round trip grew: %+v, want the last probe failed", st)
+	}
+	s.second(0)
+	if got := s.layer(); got != "q" {
+		t.Fatalf("after a failed probe: layer %s, want q", got)
+	}
+}
+
 func TestProbeNotWithoutAStepToMake(t *testing.T) {
 	s := newProbeSetup(t)
 	for range 10 {

@@ -108,31 +108,22 @@ func (e *Estimator) trialReport(p float64, now int64) {
 	}
 }
 
-// trialRTT notes a round trip reported at now: during a trial, one that
+// trialRTT notes a round trip reported at now. During a trial, one that
 // grew over the lowest seen lately by rttRise and by twice their spread
-// in a window confirms it; outside trials, it counts in the round trips seen.
+// in a window confirms it; during a probe, the same fails the probe: the
+// padding fills a queue, and the round trip says so within a few hundred
+// milliseconds, where a report with loss comes a second later, the queue
+// full. Round trips seen in neither count in those seen lately.
 func (e *Estimator) trialRTT(rtt time.Duration, now int64) {
 	t := &e.trial
 	r := int64(rtt)
-	if e.onTrial(now) {
-		// The spread is the smaller of the two windows': a queue that
-		// began to fill just before the REMB fell widens only the last.
-		// A window of a few round trips says little of it: without two
-		// windows of rttSamples, it is taken across both.
-		a, b := t.rtts[0], t.rtts[1]
-		lo, spread := a.lo, a.hi-a.lo
-		if b.lo != 0 {
-			lo = min(a.lo, b.lo)
-			switch {
-			case a.n >= rttSamples && b.n >= rttSamples:
-				spread = min(spread, b.hi-b.lo)
-			default:
-				spread = max(a.hi, b.hi) - lo
+	trial := e.onTrial(now)
+	if trial || e.probe != nil {
+		if e.rttGrew(r) {
+			if trial {
+				e.endTrial(true, now)
 			}
-		}
-		e.log.Debug("REMB trial: round trip", "rtt", rtt, "min", time.Duration(lo), "spread", time.Duration(spread))
-		if lo != 0 && r-lo >= max(rttRise, 2*spread) {
-			e.endTrial(true, now)
+			e.judgeProbe(now, "the round trip grew", false)
 		}
 		return
 	}
@@ -145,6 +136,28 @@ func (e *Estimator) trialRTT(rtt time.Duration, now int64) {
 	}
 	w.hi = max(w.hi, r)
 	w.n++
+}
+
+// rttGrew reports whether round trip r (nanoseconds) grew over the lowest
+// of the last two windows by rttRise and by twice the round trips'
+// spread. The spread is the smaller of the two windows': a queue that
+// began to fill just before the REMB fell widens only the last. A window
+// of a few round trips says little of it: without two windows of
+// rttSamples, it is taken across both.
+func (e *Estimator) rttGrew(r int64) bool {
+	a, b := e.trial.rtts[0], e.trial.rtts[1]
+	lo, spread := a.lo, a.hi-a.lo
+	if b.lo != 0 {
+		lo = min(a.lo, b.lo)
+		switch {
+		case a.n >= rttSamples && b.n >= rttSamples:
+			spread = min(spread, b.hi-b.lo)
+		default:
+			spread = max(a.hi, b.hi) - lo
+		}
+	}
+	e.log.Debug("round trip", "rtt", time.Duration(r), "min", time.Duration(lo), "spread", time.Duration(spread))
+	return lo != 0 && r-lo >= max(rttRise, 2*spread)
 }
 
 // expireTrial ends a trial that nothing confirmed in time.
