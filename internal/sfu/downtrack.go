@@ -67,6 +67,8 @@ type DownTrack struct {
 	// probing is set while the subscriber's estimator has d pad
 	// (padding.go): the one check the media path makes for it.
 	probing atomic.Bool
+	// reporter sends d's sender reports (nil: none does).
+	reporter atomic.Pointer[Reporter]
 
 	lastKeyframeRequest atomic.Int64 // unix nanoseconds
 	packets             atomic.Uint64
