@@ -193,10 +193,23 @@ func (e *Estimator) endTrial(confirmed bool, now int64) {
 	}
 	t.distrustUntil = now + t.distrust
 	if e.probes != nil {
-		// The caps stay down until a probe shows the link takes more:
-		// a step down that came in time to keep the bottleneck's queue
-		// from overflowing leaves no loss to confirm it, and putting
-		// the larger layer straight back overflowed it.
+		// The caps go back to one layer below what they were, and the
+		// rest after a probe shows the link takes more: a step down that
+		// came in time to keep the bottleneck's queue from overflowing
+		// leaves no loss to confirm it, and putting the larger layer
+		// straight back overflowed it; but a REMB that fell further
+		// during the trial is no more trusted than the first.
+		for _, s := range t.saved {
+			c := s.cap
+			if c == NoCap {
+				_, c, _ = s.d.LayerRates(e.rates[:0])
+			}
+			c = max(c-1, 0)
+			if e.flows[s.d] == s.f && capBelow(s.f.applied, c) {
+				s.f.applied = c
+				s.d.CapLayer(c)
+			}
+		}
 		t.saved = t.saved[:0]
 		e.log.Info("REMB trial released", "distrust", time.Duration(t.distrust), "then", "a probe")
 		return

@@ -2,9 +2,9 @@ package bwe
 
 import "testing"
 
-// A REMB trial that nothing confirmed keeps the layer down until a probe
-// shows the link takes more: the step down may have come in time to keep
-// the bottleneck from losing anything.
+// A REMB trial that nothing confirmed puts the layer back one below where
+// it was, and the rest after a probe shows the link takes more: the step
+// down may have come in time to keep the bottleneck from losing anything.
 func TestReleasedTrialStepsUpAfterAProbe(t *testing.T) {
 	s := newProbeSetup(t)
 	s.second(0)
@@ -15,10 +15,10 @@ func TestReleasedTrialStepsUpAfterAProbe(t *testing.T) {
 	}
 	s.second(0)
 	s.second(0) // the trial's 2 s are over, and nothing confirmed it
-	if got := s.layer(); got != "q" {
-		t.Fatalf("trial released: layer %s, want q until a probe passes", got)
+	if got := s.layer(); got != "h" {
+		t.Fatalf("trial released: layer %s, want h (one below f) until a probe passes", got)
 	}
-	s.untilProbe()
+	s.untilProbeFrom("h")
 	s.second(0)
 	if got := s.layer(); got != "f" {
 		t.Fatalf("after the probe: layer %s, want f (last probe %q)", got, s.e.Probe().Last)
