@@ -112,6 +112,8 @@ type Estimator struct {
 	proven     *proof
 	lastProbe  string
 	probeCount uint64
+	// probeFailedAt is when a probe last failed (0: none has).
+	probeFailedAt int64
 	// rates is allocate's space for the flows' layer rates.
 	rates []uint64
 }

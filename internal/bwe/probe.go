@@ -43,11 +43,15 @@ const (
 	// probeMax bounds a probe: without a verdict by then it failed.
 	probeMax = int64(2500 * time.Millisecond)
 	// maxProbeHold bounds the wait before the next probe after failed
-	// ones: short enough that a link that improved is found within
-	// about ten seconds, long enough that one that did not is seldom
+	// ones: short enough that a link that improved is found within a
+	// few seconds, long enough that one that did not is seldom
 	// disturbed (a failed probe overloads it for a fraction of a second:
-	// a REMB falls within about 200 ms).
-	maxProbeHold = int64(6 * time.Second)
+	// the round trip grows or a REMB falls within about 200 ms).
+	maxProbeHold = int64(4 * time.Second)
+	// probeAfterglow is how long after a failed probe a falling REMB is
+	// put down to the probe's padding, not to the link: it begins no
+	// trial (remb_trial.go).
+	probeAfterglow = int64(time.Second)
 	// passHold is the wait after a probe that passed for a layer below
 	// the one the view wants, before the next: the next may run while
 	// the switch to the layer probed waits for its keyframe.
@@ -286,6 +290,7 @@ func (e *Estimator) endProbe(now int64, passed bool, why string) {
 	e.probes.failed.Add(1)
 	e.lossySince = 0 // the probe's own loss: no sign the media alone is too much
 	e.lastProbe = ProbeFailed
+	e.probeFailedAt = now
 	e.probeHold = min(max(2*e.probeHold, upHold), maxProbeHold)
 	e.probeFails++
 	if e.loss > p.rate {

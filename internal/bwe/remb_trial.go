@@ -77,6 +77,11 @@ func (e *Estimator) beginTrial(b, sending float64, falling bool, now int64) bool
 	if !falling || b >= rembTrialBelow*sending || e.rembAt != 0 || t.until != 0 || now < t.distrustUntil {
 		return false
 	}
+	if e.probe != nil || (e.probeFailedAt != 0 && now-e.probeFailedAt < probeAfterglow) {
+		// The probe's padding made it fall: the probe failed on it, and
+		// the layer was never raised.
+		return false
+	}
 	t.until, t.from = now+rembTrialFor, sending
 	t.saved = t.saved[:0]
 	for d, f := range e.flows {

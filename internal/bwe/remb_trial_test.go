@@ -24,3 +24,25 @@ func TestReleasedTrialStepsUpAfterAProbe(t *testing.T) {
 		t.Fatalf("after the probe: layer %s, want f (last probe %q)", got, s.e.Probe().Last)
 	}
 }
+
+// A REMB that falls just after a probe failed fell for the probe's
+// padding: it begins no trial, and the layer stays where it was.
+func TestREMBFallAfterAFailedProbeBeginsNoTrial(t *testing.T) {
+	s := newProbeSetup(t)
+	s.second(0)
+	s.e.REMB(1200e3, s.now)
+	s.e.REMB(800e3, s.now)
+	s.second(0.05) // loss confirms the trial
+	if got := s.layer(); got != "h" {
+		t.Fatalf("REMB 800 kbit/s with loss: layer %s, want h", got)
+	}
+	s.untilProbeFrom("h")
+	s.e.REMB(600e3, s.now+ms(200))
+	if s.cam.rate != 0 {
+		t.Fatal("still padding after the REMB fell")
+	}
+	s.e.REMB(300e3, s.now+ms(400))
+	if got := s.layer(); got != "h" {
+		t.Fatalf("REMB fell further 200 ms after the failed probe: layer %s, want h", got)
+	}
+}
