@@ -14,10 +14,14 @@ import (
 // control does: the video's down track sends padding-only packets on top
 // of its media, so that the subscriber receives about what the higher
 // layer needs, for at most probeMax. The verdict comes from what the
-// browser sends anyway: a receiver report that shows loss, or a REMB that
-// falls (with abs-send-time it measures queueing delay), fails it at once;
-// a clean report at least probeMin after the start passes it. A probe that
-// passes sets the estimate to the rate probed and raises the cap at once,
+// browser sends anyway, and fails the probe at once: a round trip grown
+// past the spread seen before (while it pads, the down track's sender
+// reports come every 100 ms, so the round trips in the receiver reports
+// Chromium sends with each REMB show the queue the padding fills within
+// about 200 ms), a REMB that falls (with abs-send-time it measures
+// queueing delay), NACKs beyond the rate of before (nack.go), or a receiver
+// report that shows loss; a clean report at least probeMin after the start
+// passes it. A probe that passes sets the estimate to the rate probed and raises the cap at once,
 // up to the layer probed; one that fails stops the padding and doubles the
 // wait before the next, up to maxProbeHold, and the next probes for one
 // layer less (down to the next one up), since a link that cannot take the
