@@ -280,3 +280,36 @@ func TestProbeForAtLeastTwiceTheLayerBelow(t *testing.T) {
 		t.Errorf("probe for h %.0f bit/s in all, want %.0f", got, want)
 	}
 }
+
+// The round trips of the queue a failed probe filled, as it drains, do not
+// count in those the next probes are judged by: with probes every few
+// seconds, every window of round trips would hold a drain.
+func TestProbeJudgedWithoutTheLastProbesQueue(t *testing.T) {
+	s := newProbeSetup(t)
+	rtt := func(ms int) { s.e.RTT(time.Duration(ms)*time.Millisecond, s.now) }
+	for i := range 60 { // 12 s of round trips, five a second, 40-44 ms
+		s.now += int64(200 * time.Millisecond)
+		rtt(40 + i%5)
+	}
+	s.toQ()
+	for probe := 1; probe <= 4; probe++ {
+		for i := 0; s.cam.rate == 0; i++ {
+			if i > 150 {
+				t.Fatalf("no probe %d in 30 s", probe)
+			}
+			s.now += int64(200 * time.Millisecond)
+			rtt(40 + i%5)
+			s.e.Report(s.cam, 0, s.now)
+			s.e.Report(s.mic, 0, s.now)
+		}
+		rtt(140)
+		if s.cam.rate != 0 {
+			t.Fatalf("probe %d still pads after the round trip grew by 100 ms", probe)
+		}
+		// The queue drains over 2 s: round trips from 400 ms down to 40.
+		for i := range 10 {
+			s.now += int64(200 * time.Millisecond)
+			rtt(400 - 36*i)
+		}
+	}
+}

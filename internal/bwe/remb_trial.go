@@ -62,6 +62,9 @@ const (
 	rttRise    = int64(25 * time.Millisecond)
 	rttWindow  = int64(5 * time.Second)
 	rttSamples = 5
+	// rttAfterProbe is how long after a failed probe round trips are
+	// left out of those seen lately.
+	rttAfterProbe = int64(3 * time.Second)
 )
 
 // onTrial reports whether a REMB trial runs at now.
@@ -132,6 +135,12 @@ func (e *Estimator) trialRTT(rtt time.Duration, now int64) {
 		}
 		return
 	}
+	if e.probeFailedAt != 0 && now-e.probeFailedAt < rttAfterProbe {
+		// The queue a failed probe filled is draining: its round trips
+		// say nothing of the path, and would widen the spread the next
+		// probe's round trips are judged by.
+		return
+	}
 	if now-t.rttAt >= rttWindow {
 		t.rtts[1], t.rtts[0], t.rttAt = t.rtts[0], rttRange{}, now
 	}
@@ -198,18 +207,19 @@ func (e *Estimator) endTrial(confirmed bool, now int64) {
 	}
 	t.distrustUntil = now + t.distrust
 	if e.probes != nil {
-		// The caps go back to one layer below what they were, and the
-		// rest after a probe shows the link takes more: a step down that
-		// came in time to keep the bottleneck's queue from overflowing
-		// leaves no loss to confirm it, and putting the larger layer
-		// straight back overflowed it; but a REMB that fell further
-		// during the trial is no more trusted than the first.
+		// The caps go back as they were, but never to the layer the view
+		// wants: that one waits for a probe to show the link takes it. A
+		// step down that came in time to keep the bottleneck's queue
+		// from overflowing leaves no loss to confirm it, and putting the
+		// larger layer straight back overflowed it; but a REMB that fell
+		// further during the trial is no more trusted than the first.
 		for _, s := range t.saved {
-			c := s.cap
-			if c == NoCap {
-				_, c, _ = s.d.LayerRates(e.rates[:0])
+			_, want, _ := s.d.LayerRates(e.rates[:0])
+			c := want - 1
+			if s.cap != NoCap {
+				c = min(c, s.cap)
 			}
-			c = max(c-1, 0)
+			c = max(c, 0)
 			if e.flows[s.d] == s.f && capBelow(s.f.applied, c) {
 				s.f.applied = c
 				s.d.CapLayer(c)
