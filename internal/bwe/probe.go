@@ -52,6 +52,12 @@ const (
 	// disturbed (a failed probe overloads it for a fraction of a second:
 	// the round trip grows or a REMB falls within about 200 ms).
 	maxProbeHold = int64(4 * time.Second)
+	// A probe that failed within quickFail of its start (on the round
+	// trip or the REMB, the queue it filled far from full) is followed by
+	// the next after quickProbeHold; one that failed later, most often on
+	// loss, by a wait that doubles up to maxProbeHold.
+	quickFail      = int64(600 * time.Millisecond)
+	quickProbeHold = int64(2 * time.Second)
 	// probeAfterglow is how long after a failed probe a falling REMB is
 	// put down to the probe's padding, not to the link: it begins no
 	// trial (remb_trial.go).
@@ -295,7 +301,13 @@ func (e *Estimator) endProbe(now int64, passed bool, why string) {
 	e.lossySince = 0 // the probe's own loss: no sign the media alone is too much
 	e.lastProbe = ProbeFailed
 	e.probeFailedAt = now
-	e.probeHold = min(max(2*e.probeHold, upHold), maxProbeHold)
+	if now-p.start < quickFail {
+		// Failed on the round trip or the REMB before the bottleneck's
+		// queue overflowed: it cost little, so the next comes soon.
+		e.probeHold = quickProbeHold
+	} else {
+		e.probeHold = min(max(2*e.probeHold, upHold), maxProbeHold)
+	}
 	e.probeFails++
 	if e.loss > p.rate {
 		// It grew without loss while the caps held; the link took less

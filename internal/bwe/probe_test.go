@@ -313,3 +313,29 @@ func TestProbeJudgedWithoutTheLastProbesQueue(t *testing.T) {
 		}
 	}
 }
+
+// A probe that failed quickly, on the round trip, before the queue it
+// filled overflowed, is followed by the next sooner than one that failed
+// on loss a second in.
+func TestProbeThatFailedQuicklyIsRetriedSooner(t *testing.T) {
+	s := newProbeSetup(t)
+	rtt := func(ms int) { s.e.RTT(time.Duration(ms)*time.Millisecond, s.now) }
+	for i := range 60 {
+		s.now += int64(200 * time.Millisecond)
+		rtt(40 + i%5)
+	}
+	s.toQ()
+	s.untilProbe()
+	s.now += int64(200 * time.Millisecond)
+	rtt(140)
+	if s.cam.rate != 0 {
+		t.Fatal("still padding after the round trip grew by 100 ms")
+	}
+	quick := s.untilProbe()
+	s.second(0.3) // fails on loss, a second in
+	slow := s.untilProbe()
+	t.Logf("next probe %d s after a quick failure, %d s after one on loss", quick, slow)
+	if quick > 2 || slow <= quick {
+		t.Errorf("next probe after %d s (quick failure), %d s (loss): want at most 2 and then longer", quick, slow)
+	}
+}
