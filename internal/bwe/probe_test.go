@@ -339,3 +339,25 @@ func TestProbeThatFailedQuicklyIsRetriedSooner(t *testing.T) {
 		t.Errorf("next probe after %d s (quick failure), %d s (loss): want at most 2 and then longer", quick, slow)
 	}
 }
+
+// On a path whose round trips spread widely (a link nearly filled by the
+// video, its queue standing at 0-100 ms), a probe fails once its round
+// trip has risen 100 ms, before the queue it fills overflows.
+func TestProbeFailsOnARiseOfAWideSpreadPath(t *testing.T) {
+	s := newProbeSetup(t)
+	rtt := func(ms int) { s.e.RTT(time.Duration(ms)*time.Millisecond, s.now) }
+	for i := range 60 { // 12 s of round trips, 40-120 ms
+		s.now += int64(200 * time.Millisecond)
+		rtt(40 + (i*37)%81)
+	}
+	s.toQ()
+	s.untilProbe()
+	rtt(130)
+	if s.cam.rate == 0 {
+		t.Fatal("a round trip 90 ms over the lowest stopped the probe")
+	}
+	rtt(145)
+	if s.cam.rate != 0 {
+		t.Fatal("still padding after the round trip rose 105 ms")
+	}
+}

@@ -65,6 +65,8 @@ const (
 	// rttAfterProbe is how long after a failed probe round trips are
 	// left out of those seen lately.
 	rttAfterProbe = int64(3 * time.Second)
+	// probeRTTRise bounds the rise in round trip that fails a probe.
+	probeRTTRise = int64(100 * time.Millisecond)
 )
 
 // onTrial reports whether a REMB trial runs at now.
@@ -127,10 +129,10 @@ func (e *Estimator) trialRTT(rtt time.Duration, now int64) {
 	r := int64(rtt)
 	trial := e.onTrial(now)
 	if trial || e.probe != nil {
-		if e.rttGrew(r) {
-			if trial {
-				e.endTrial(true, now)
-			}
+		if trial && e.rttGrew(r, false) {
+			e.endTrial(true, now)
+		}
+		if e.probe != nil && e.rttGrew(r, true) {
 			e.judgeProbe(now, "the round trip grew", false)
 		}
 		return
@@ -158,7 +160,13 @@ func (e *Estimator) trialRTT(rtt time.Duration, now int64) {
 // began to fill just before the REMB fell widens only the last. A window
 // of a few round trips says little of it: without two windows of
 // rttSamples, it is taken across both.
-func (e *Estimator) rttGrew(r int64) bool {
+//
+// For a probe the rise asked for is at most probeRTTRise: a probe that
+// fails for a jittery path only waits for the next, where a trial
+// confirmed for one would keep the viewer small, and the queue a probe
+// fills on a link whose own media nearly fills it (a standing queue of
+// 0-100 ms) overflowed before its round trips rose past twice that spread.
+func (e *Estimator) rttGrew(r int64, probe bool) bool {
 	a, b := e.trial.rtts[0], e.trial.rtts[1]
 	lo, spread := a.lo, a.hi-a.lo
 	if b.lo != 0 {
@@ -171,7 +179,11 @@ func (e *Estimator) rttGrew(r int64) bool {
 		}
 	}
 	e.log.Debug("round trip", "rtt", time.Duration(r), "min", time.Duration(lo), "spread", time.Duration(spread))
-	return lo != 0 && r-lo >= max(rttRise, 2*spread)
+	rise := max(rttRise, 2*spread)
+	if probe {
+		rise = min(rise, probeRTTRise)
+	}
+	return lo != 0 && r-lo >= rise
 }
 
 // expireTrial ends a trial that nothing confirmed in time.
