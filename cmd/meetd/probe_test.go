@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,6 +29,9 @@ import (
 type lossReporter struct {
 	interceptor.NoOp
 	lost atomic.Uint32
+	// reports are the sender reports received.
+	mu      sync.Mutex
+	reports []senderReportAt
 }
 
 func (l *lossReporter) NewInterceptor(string) (interceptor.Interceptor, error) { return l, nil }
@@ -47,6 +51,45 @@ func (l *lossReporter) BindRTCPWriter(w interceptor.RTCPWriter) interceptor.RTCP
 }
 
 func (l *lossReporter) set(fraction float64) { l.lost.Store(uint32(fraction * 255)) }
+
+// BindRTCPReader counts the sender reports the client receives.
+func (l *lossReporter) BindRTCPReader(r interceptor.RTCPReader) interceptor.RTCPReader {
+	return interceptor.RTCPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		n, a, err := r.Read(b, a)
+		if err == nil {
+			if pkts, perr := rtcp.Unmarshal(b[:n]); perr == nil {
+				for _, p := range pkts {
+					if sr, ok := p.(*rtcp.SenderReport); ok {
+						l.mu.Lock()
+						l.reports = append(l.reports, senderReportAt{sr.SSRC, time.Now()})
+						l.mu.Unlock()
+					}
+				}
+			}
+		}
+		return n, a, err
+	})
+}
+
+// senderReportAt is a sender report of ssrc that arrived at at.
+type senderReportAt struct {
+	ssrc uint32
+	at   time.Time
+}
+
+// senderReports counts the sender reports of ssrc that arrived from
+// from to to.
+func (l *lossReporter) senderReports(ssrc uint32, from, to time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, r := range l.reports {
+		if r.ssrc == ssrc && !r.at.Before(from) && !r.at.After(to) {
+			n++
+		}
+	}
+	return n
+}
 
 // isPadding tells a padding-only packet.
 func isPadding(p rtp.Packet) bool { return p.Padding && len(p.Payload) == 0 }
@@ -118,7 +161,9 @@ func TestProbeThenStepUp(t *testing.T) {
 	clean, _ := rec.count()
 	lr.set(0)
 	first := untilPadding(t, ctx, rec, clean)
+	padFrom := time.Now()
 	full := waitLayer(t, ctx, rec, 'f', 30)
+	padTo := time.Now()
 
 	// One stream: the padding's sequence numbers follow the media's and
 	// the media's follow the padding's, with none missing or repeated.
@@ -144,6 +189,12 @@ func TestProbeThenStepUp(t *testing.T) {
 	}
 	if isPadding(pkts[0]) {
 		t.Error("the probe started inside padding")
+	}
+	// While it pads, the viewer gets a sender report of the video about
+	// every 100 ms, not once a second: the round trips of its receiver
+	// reports show a filling queue in time.
+	if n := lr.senderReports(pkts[0].SSRC, padFrom, padTo); n < 4 {
+		t.Errorf("%d sender reports of the video in the %v of the probe, want one about every 100 ms", n, padTo.Sub(padFrom).Round(time.Millisecond))
 	}
 	c := m.api.Counters().Probes()
 	t.Logf("%d padding packets; probes %+v", pads, c)

@@ -411,12 +411,25 @@ export function summarize(run) {
   const stall = Math.round(last.gapMax ?? 0);
   const full = vs.filter((s) => s.v.width >= FULL_WIDTH).length / vs.length;
 
-  // Time to adapt, from the step: for a step up, until the full layer
-  // holds for 2 s; otherwise until the bottleneck's queue stays under
-  // 100 ms for 2 s (0 when it never rose).
+  // Time to adapt, from the step: for a step up, until the picture is
+  // back, the same for both paths: the full layer decoded and the video's
+  // bitrate at 90% of what it settles at (its median over the last 10 s),
+  // holding for 2 s. A direct call never leaves the full size (its
+  // encoder lowers the bitrate instead), so the bitrate is what it must
+  // regain; meetd's viewer must regain the layer, whose bitrate the
+  // streamer's encoder sets. Otherwise until the bottleneck's queue stays
+  // under 100 ms for 2 s (0 when it never rose).
   let adapt = null;
+  let fullAgain = null;
+  const rates = videoRates(vs);
   if (run.profile === 'step-up') {
-    adapt = settle(vs.filter((s) => s.t >= stepAt), (s) => s.v.width >= FULL_WIDTH, stepAt);
+    const settled = pct(
+      rates.filter((r) => r.t >= last.t - 10000).map((r) => r.kbps),
+      50,
+    );
+    const back = (s) => s.v.width >= FULL_WIDTH && (rates.find((r) => r.t === s.t)?.kbps ?? 0) >= 0.9 * settled;
+    adapt = settle(vs.filter((s) => s.t >= stepAt), back, stepAt);
+    fullAgain = settle(vs.filter((s) => s.t >= stepAt), (s) => s.v.width >= FULL_WIDTH, stepAt);
   } else if (run.profile === 'step-down' || run.profile === 'bufferbloat') {
     adapt = settle(run.link.filter((s) => s.t >= stepAt), (s) => s.down.queueMs < 100, stepAt);
   }
@@ -444,6 +457,8 @@ export function summarize(run) {
     dropped: d((s) => s.v.dropped),
     fullPct: Math.round(full * 100),
     adaptS: adapt === null ? null : Math.round(adapt * 10) / 10,
+    // Step up: from the step until the full layer holds for 2 s.
+    fullAgainS: fullAgain === null ? null : Math.round(fullAgain * 10) / 10,
     queueP95: pct(queue, 95),
     queueMax: queue.length ? Math.max(...queue) : null,
     rttP50: pct(rtts, 50),
@@ -457,6 +472,18 @@ export function summarize(run) {
     widths: widthTimeline(vs, rel),
     layers: layerTimeline(run.server, rel),
   };
+}
+
+/** The video's bitrate received over the second before each sample, kbit/s. */
+function videoRates(vs) {
+  const out = [];
+  let j = 0;
+  for (const s of vs) {
+    while (j < vs.length && vs[j].t < s.t - 1000) j++;
+    const a = vs[j];
+    if (a && s.t - a.t >= 750) out.push({ t: s.t, kbps: ((s.v.bytes - a.v.bytes) * 8) / (s.t - a.t) });
+  }
+  return out;
 }
 
 /** Seconds from `from` until ok() holds for 2 s of samples (null: never). */
@@ -499,11 +526,11 @@ function layerTimeline(samples, rel) {
 export function table(rows) {
   const f = (x, digits = 0) => (x === null || x === undefined || Number.isNaN(x) ? '–' : x.toFixed(digits));
   const head =
-    '| profile | path | freeze ms (n) | longest stall ms | fps | full layer % | adapt s | queue p95 / max ms | RTT p50 ms | jitter buffer ms | audio concealed % | kbit/s | lost | meetd estimate kbit/s | load |';
-  const sep = '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |';
+    '| profile | path | freeze ms (n) | longest stall ms | fps | full layer % | adapt s | full layer again s | queue p95 / max ms | RTT p50 ms | jitter buffer ms | audio concealed % | kbit/s | lost | meetd estimate kbit/s | load |';
+  const sep = '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |';
   const lines = rows.map(
     (r) =>
-      `| ${r.profile} | ${r.mode} | ${r.freezeMs} (${r.freezes}) | ${r.stallMs} | ${f(r.fps)} | ${r.fullPct} | ${f(r.adaptS, 1)} | ${f(r.queueP95)} / ${f(r.queueMax)} | ${f(r.rttP50)} | ${f(r.jbMs)} | ${f(r.concealPct, 2)} | ${f(r.kbps)} | ${r.lost} | ${f(r.estimateKbps)} | ${f(r.load, 1)} |`,
+      `| ${r.profile} | ${r.mode} | ${r.freezeMs} (${r.freezes}) | ${r.stallMs} | ${f(r.fps)} | ${r.fullPct} | ${f(r.adaptS, 1)} | ${f(r.fullAgainS, 1)} | ${f(r.queueP95)} / ${f(r.queueMax)} | ${f(r.rttP50)} | ${f(r.jbMs)} | ${f(r.concealPct, 2)} | ${f(r.kbps)} | ${r.lost} | ${f(r.estimateKbps)} | ${f(r.load, 1)} |`,
   );
   return [head, sep, ...lines].join('\n');
 }

@@ -93,6 +93,8 @@ type Estimator struct {
 	hold          int64
 	// trial is a REMB acted on before loss confirms it (remb_trial.go).
 	trial rembTrial
+	// nacks are the subscriber's recent reports of lost packets (nack.go).
+	nacks nackLog
 	log   *slog.Logger
 	// probes bounds probing (probe.go), nil for none; probe is the probe
 	// running, nil while none is. heldSince is when a video was first
@@ -110,6 +112,8 @@ type Estimator struct {
 	proven     *proof
 	lastProbe  string
 	probeCount uint64
+	// probeFailedAt is when a probe last failed (0: none has).
+	probeFailedAt int64
 	// rates is allocate's space for the flows' layer rates.
 	rates []uint64
 }

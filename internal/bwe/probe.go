@@ -14,10 +14,14 @@ import (
 // control does: the video's down track sends padding-only packets on top
 // of its media, so that the subscriber receives about what the higher
 // layer needs, for at most probeMax. The verdict comes from what the
-// browser sends anyway: a receiver report that shows loss, or a REMB that
-// falls (with abs-send-time it measures queueing delay), fails it at once;
-// a clean report at least probeMin after the start passes it. A probe that
-// passes sets the estimate to the rate probed and raises the cap at once,
+// browser sends anyway, and fails the probe at once: a round trip grown
+// past the spread seen before (while it pads, the down track's sender
+// reports come every 100 ms, so the round trips in the receiver reports
+// Chromium sends with each REMB show the queue the padding fills within
+// about 200 ms), a REMB that falls (with abs-send-time it measures
+// queueing delay), NACKs beyond the rate of before (nack.go), or a receiver
+// report that shows loss; a clean report at least probeMin after the start
+// passes it. A probe that passes sets the estimate to the rate probed and raises the cap at once,
 // up to the layer probed; one that fails stops the padding and doubles the
 // wait before the next, up to maxProbeHold, and the next probes for one
 // layer less (down to the next one up), since a link that cannot take the
@@ -43,11 +47,21 @@ const (
 	// probeMax bounds a probe: without a verdict by then it failed.
 	probeMax = int64(2500 * time.Millisecond)
 	// maxProbeHold bounds the wait before the next probe after failed
-	// ones: short enough that a link that improved is found within
-	// about ten seconds, long enough that one that did not is seldom
+	// ones: short enough that a link that improved is found within a
+	// few seconds, long enough that one that did not is seldom
 	// disturbed (a failed probe overloads it for a fraction of a second:
-	// a REMB falls within about 200 ms).
-	maxProbeHold = int64(6 * time.Second)
+	// the round trip grows or a REMB falls within about 200 ms).
+	maxProbeHold = int64(4 * time.Second)
+	// A probe that failed within quickFail of its start (on the round
+	// trip or the REMB, the queue it filled far from full) is followed by
+	// the next after quickProbeHold; one that failed later, most often on
+	// loss, by a wait that doubles up to maxProbeHold.
+	quickFail      = int64(600 * time.Millisecond)
+	quickProbeHold = int64(2 * time.Second)
+	// probeAfterglow is how long after a failed probe a falling REMB is
+	// put down to the probe's padding, not to the link: it begins no
+	// trial (remb_trial.go).
+	probeAfterglow = int64(time.Second)
 	// passHold is the wait after a probe that passed for a layer below
 	// the one the view wants, before the next: the next may run while
 	// the switch to the layer probed waits for its keyframe.
@@ -286,7 +300,14 @@ func (e *Estimator) endProbe(now int64, passed bool, why string) {
 	e.probes.failed.Add(1)
 	e.lossySince = 0 // the probe's own loss: no sign the media alone is too much
 	e.lastProbe = ProbeFailed
-	e.probeHold = min(max(2*e.probeHold, upHold), maxProbeHold)
+	e.probeFailedAt = now
+	if now-p.start < quickFail {
+		// Failed on the round trip or the REMB before the bottleneck's
+		// queue overflowed: it cost little, so the next comes soon.
+		e.probeHold = quickProbeHold
+	} else {
+		e.probeHold = min(max(2*e.probeHold, upHold), maxProbeHold)
+	}
 	e.probeFails++
 	if e.loss > p.rate {
 		// It grew without loss while the caps held; the link took less

@@ -173,6 +173,34 @@ func TestProbeFailsOnAFallingREMB(t *testing.T) {
 	}
 }
 
+// TestProbeFailsOnAGrowingRoundTrip: a round trip grown well past those
+// seen before the probe fails it at once, before any report shows loss.
+func TestProbeFailsOnAGrowingRoundTrip(t *testing.T) {
+	s := newProbeSetup(t)
+	rtt := func(ms int) { s.e.RTT(time.Duration(ms)*time.Millisecond, s.now) }
+	for i := range 60 { // 12 s of round trips, five a second, 40-44 ms
+		s.now += int64(200 * time.Millisecond)
+		rtt(40 + i%5)
+	}
+	s.toQ()
+	s.untilProbe()
+	rtt(52) // within the rise allowed: goes on
+	if s.cam.rate == 0 {
+		t.Fatal("a round trip 12 ms over the lowest stopped the probe")
+	}
+	rtt(140)
+	if s.cam.rate != 0 || s.cam.stop != 1 {
+		t.Fatal("still padding after the round trip grew by 100 ms")
+	}
+	if st := s.e.Probe(); st.Last != ProbeFailed {
+		t.Errorf("stats after the round trip grew: %+v, want the last probe failed", st)
+	}
+	s.second(0)
+	if got := s.layer(); got != "q" {
+		t.Fatalf("after a failed probe: layer %s, want q", got)
+	}
+}
+
 func TestProbeNotWithoutAStepToMake(t *testing.T) {
 	s := newProbeSetup(t)
 	for range 10 {
@@ -250,5 +278,86 @@ func TestProbeForAtLeastTwiceTheLayerBelow(t *testing.T) {
 	s.untilProbe()
 	if got, want := s.cam.rate+250e3+50e3, (2*250e3+50e3)/headroom; got < want*0.99 {
 		t.Errorf("probe for h %.0f bit/s in all, want %.0f", got, want)
+	}
+}
+
+// The round trips of the queue a failed probe filled, as it drains, do not
+// count in those the next probes are judged by: with probes every few
+// seconds, every window of round trips would hold a drain.
+func TestProbeJudgedWithoutTheLastProbesQueue(t *testing.T) {
+	s := newProbeSetup(t)
+	rtt := func(ms int) { s.e.RTT(time.Duration(ms)*time.Millisecond, s.now) }
+	for i := range 60 { // 12 s of round trips, five a second, 40-44 ms
+		s.now += int64(200 * time.Millisecond)
+		rtt(40 + i%5)
+	}
+	s.toQ()
+	for probe := 1; probe <= 4; probe++ {
+		for i := 0; s.cam.rate == 0; i++ {
+			if i > 150 {
+				t.Fatalf("no probe %d in 30 s", probe)
+			}
+			s.now += int64(200 * time.Millisecond)
+			rtt(40 + i%5)
+			s.e.Report(s.cam, 0, s.now)
+			s.e.Report(s.mic, 0, s.now)
+		}
+		rtt(140)
+		if s.cam.rate != 0 {
+			t.Fatalf("probe %d still pads after the round trip grew by 100 ms", probe)
+		}
+		// The queue drains over 2 s: round trips from 400 ms down to 40.
+		for i := range 10 {
+			s.now += int64(200 * time.Millisecond)
+			rtt(400 - 36*i)
+		}
+	}
+}
+
+// A probe that failed quickly, on the round trip, before the queue it
+// filled overflowed, is followed by the next sooner than one that failed
+// on loss a second in.
+func TestProbeThatFailedQuicklyIsRetriedSooner(t *testing.T) {
+	s := newProbeSetup(t)
+	rtt := func(ms int) { s.e.RTT(time.Duration(ms)*time.Millisecond, s.now) }
+	for i := range 60 {
+		s.now += int64(200 * time.Millisecond)
+		rtt(40 + i%5)
+	}
+	s.toQ()
+	s.untilProbe()
+	s.now += int64(200 * time.Millisecond)
+	rtt(140)
+	if s.cam.rate != 0 {
+		t.Fatal("still padding after the round trip grew by 100 ms")
+	}
+	quick := s.untilProbe()
+	s.second(0.3) // fails on loss, a second in
+	slow := s.untilProbe()
+	t.Logf("next probe %d s after a quick failure, %d s after one on loss", quick, slow)
+	if quick > 2 || slow <= quick {
+		t.Errorf("next probe after %d s (quick failure), %d s (loss): want at most 2 and then longer", quick, slow)
+	}
+}
+
+// On a path whose round trips spread widely (a link nearly filled by the
+// video, its queue standing at 0-100 ms), a probe fails once its round
+// trip has risen 100 ms, before the queue it fills overflows.
+func TestProbeFailsOnARiseOfAWideSpreadPath(t *testing.T) {
+	s := newProbeSetup(t)
+	rtt := func(ms int) { s.e.RTT(time.Duration(ms)*time.Millisecond, s.now) }
+	for i := range 60 { // 12 s of round trips, 40-120 ms
+		s.now += int64(200 * time.Millisecond)
+		rtt(40 + (i*37)%81)
+	}
+	s.toQ()
+	s.untilProbe()
+	rtt(130)
+	if s.cam.rate == 0 {
+		t.Fatal("a round trip 90 ms over the lowest stopped the probe")
+	}
+	rtt(145)
+	if s.cam.rate != 0 {
+		t.Fatal("still padding after the round trip rose 105 ms")
 	}
 }

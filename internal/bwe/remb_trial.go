@@ -62,6 +62,11 @@ const (
 	rttRise    = int64(25 * time.Millisecond)
 	rttWindow  = int64(5 * time.Second)
 	rttSamples = 5
+	// rttAfterProbe is how long after a failed probe round trips are
+	// left out of those seen lately.
+	rttAfterProbe = int64(3 * time.Second)
+	// probeRTTRise bounds the rise in round trip that fails a probe.
+	probeRTTRise = int64(100 * time.Millisecond)
 )
 
 // onTrial reports whether a REMB trial runs at now.
@@ -75,6 +80,11 @@ func (e *Estimator) onTrial(now int64) bool {
 func (e *Estimator) beginTrial(b, sending float64, falling bool, now int64) bool {
 	t := &e.trial
 	if !falling || b >= rembTrialBelow*sending || e.rembAt != 0 || t.until != 0 || now < t.distrustUntil {
+		return false
+	}
+	if e.probe != nil || (e.probeFailedAt != 0 && now-e.probeFailedAt < probeAfterglow) {
+		// The probe's padding made it fall: the probe failed on it, and
+		// the layer was never raised.
 		return false
 	}
 	t.until, t.from = now+rembTrialFor, sending
@@ -108,32 +118,29 @@ func (e *Estimator) trialReport(p float64, now int64) {
 	}
 }
 
-// trialRTT notes a round trip reported at now: during a trial, one that
+// trialRTT notes a round trip reported at now. During a trial, one that
 // grew over the lowest seen lately by rttRise and by twice their spread
-// in a window confirms it; outside trials, it counts in the round trips seen.
+// in a window confirms it; during a probe, the same fails the probe: the
+// padding fills a queue, and the round trip says so within a few hundred
+// milliseconds, where a report with loss comes a second later, the queue
+// full. Round trips seen in neither count in those seen lately.
 func (e *Estimator) trialRTT(rtt time.Duration, now int64) {
 	t := &e.trial
 	r := int64(rtt)
-	if e.onTrial(now) {
-		// The spread is the smaller of the two windows': a queue that
-		// began to fill just before the REMB fell widens only the last.
-		// A window of a few round trips says little of it: without two
-		// windows of rttSamples, it is taken across both.
-		a, b := t.rtts[0], t.rtts[1]
-		lo, spread := a.lo, a.hi-a.lo
-		if b.lo != 0 {
-			lo = min(a.lo, b.lo)
-			switch {
-			case a.n >= rttSamples && b.n >= rttSamples:
-				spread = min(spread, b.hi-b.lo)
-			default:
-				spread = max(a.hi, b.hi) - lo
-			}
-		}
-		e.log.Debug("REMB trial: round trip", "rtt", rtt, "min", time.Duration(lo), "spread", time.Duration(spread))
-		if lo != 0 && r-lo >= max(rttRise, 2*spread) {
+	trial := e.onTrial(now)
+	if trial || e.probe != nil {
+		if trial && e.rttGrew(r, false) {
 			e.endTrial(true, now)
 		}
+		if e.probe != nil && e.rttGrew(r, true) {
+			e.judgeProbe(now, "the round trip grew", false)
+		}
+		return
+	}
+	if e.probeFailedAt != 0 && now-e.probeFailedAt < rttAfterProbe {
+		// The queue a failed probe filled is draining: its round trips
+		// say nothing of the path, and would widen the spread the next
+		// probe's round trips are judged by.
 		return
 	}
 	if now-t.rttAt >= rttWindow {
@@ -147,6 +154,38 @@ func (e *Estimator) trialRTT(rtt time.Duration, now int64) {
 	w.n++
 }
 
+// rttGrew reports whether round trip r (nanoseconds) grew over the lowest
+// of the last two windows by rttRise and by twice the round trips'
+// spread. The spread is the smaller of the two windows': a queue that
+// began to fill just before the REMB fell widens only the last. A window
+// of a few round trips says little of it: without two windows of
+// rttSamples, it is taken across both.
+//
+// For a probe the rise asked for is at most probeRTTRise: a probe that
+// fails for a jittery path only waits for the next, where a trial
+// confirmed for one would keep the viewer small, and the queue a probe
+// fills on a link whose own media nearly fills it (a standing queue of
+// 0-100 ms) overflowed before its round trips rose past twice that spread.
+func (e *Estimator) rttGrew(r int64, probe bool) bool {
+	a, b := e.trial.rtts[0], e.trial.rtts[1]
+	lo, spread := a.lo, a.hi-a.lo
+	if b.lo != 0 {
+		lo = min(a.lo, b.lo)
+		switch {
+		case a.n >= rttSamples && b.n >= rttSamples:
+			spread = min(spread, b.hi-b.lo)
+		default:
+			spread = max(a.hi, b.hi) - lo
+		}
+	}
+	e.log.Debug("round trip", "rtt", time.Duration(r), "min", time.Duration(lo), "spread", time.Duration(spread))
+	rise := max(rttRise, 2*spread)
+	if probe {
+		rise = min(rise, probeRTTRise)
+	}
+	return lo != 0 && r-lo >= rise
+}
+
 // expireTrial ends a trial that nothing confirmed in time.
 func (e *Estimator) expireTrial(now int64) {
 	if e.trial.until != 0 && now >= e.trial.until {
@@ -156,8 +195,8 @@ func (e *Estimator) expireTrial(now int64) {
 
 // endTrial ends the trial. Confirmed, the REMB it began with becomes the
 // loss-based estimate, which then grows as after loss. Not confirmed, the
-// bound goes, the caps it lowered are put back, and REMB without loss is
-// distrusted for a while.
+// bound goes, REMB without loss is distrusted for a while, and the caps it
+// lowered rise again after a probe passes, or at once without probing.
 func (e *Estimator) endTrial(confirmed bool, now int64) {
 	t := &e.trial
 	if t.until == 0 {
@@ -179,6 +218,29 @@ func (e *Estimator) endTrial(confirmed bool, now int64) {
 		t.distrust = min(2*t.distrust, maxRembDistrust)
 	}
 	t.distrustUntil = now + t.distrust
+	if e.probes != nil {
+		// The caps go back as they were, but never to the layer the view
+		// wants: that one waits for a probe to show the link takes it. A
+		// step down that came in time to keep the bottleneck's queue
+		// from overflowing leaves no loss to confirm it, and putting the
+		// larger layer straight back overflowed it; but a REMB that fell
+		// further during the trial is no more trusted than the first.
+		for _, s := range t.saved {
+			_, want, _ := s.d.LayerRates(e.rates[:0])
+			c := want - 1
+			if s.cap != NoCap {
+				c = min(c, s.cap)
+			}
+			c = max(c, 0)
+			if e.flows[s.d] == s.f && capBelow(s.f.applied, c) {
+				s.f.applied = c
+				s.d.CapLayer(c)
+			}
+		}
+		t.saved = t.saved[:0]
+		e.log.Info("REMB trial released", "distrust", time.Duration(t.distrust), "then", "a probe")
+		return
+	}
 	for _, s := range t.saved {
 		if e.flows[s.d] == s.f && capBelow(s.f.applied, s.cap) {
 			s.f.applied = s.cap

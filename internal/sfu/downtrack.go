@@ -67,6 +67,8 @@ type DownTrack struct {
 	// probing is set while the subscriber's estimator has d pad
 	// (padding.go): the one check the media path makes for it.
 	probing atomic.Bool
+	// reporter sends d's sender reports (nil: none does).
+	reporter atomic.Pointer[Reporter]
 
 	lastKeyframeRequest atomic.Int64 // unix nanoseconds
 	packets             atomic.Uint64
@@ -662,8 +664,12 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet, scratch []byte, seal *sealBuf
 			d.track.requestKeyframe(l)
 		case *rtcp.TransportLayerNack:
 			c.rtcpIn[RTCPNACK].Add(1)
-			c.nacked.Add(nacked(p))
+			n := nacked(p)
+			c.nacked.Add(n)
 			d.resend(p, scratch, seal)
+			if d.est != nil {
+				d.est.NACK(int(n), time.Now().UnixNano())
+			}
 		case *rtcp.ReceiverReport:
 			d.noteReports(p.Reports)
 		case *rtcp.SenderReport:

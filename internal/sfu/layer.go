@@ -50,6 +50,8 @@ type layer struct {
 	counted   atomic.Uint64
 	rateAt    int64
 	rateBytes uint64
+	// rates are the last windows' rates, whose median bitrate is.
+	rates rateWindows
 	// paused is set while the publisher is told not to send the layer.
 	paused atomic.Bool
 	// tally is what the read loop received and forwarded.
@@ -98,14 +100,30 @@ func (l *layer) noteBytes(n int, now int64) {
 	}
 	if elapsed < 3*rateWindow && l.rateAt != 0 {
 		r := (l.bytes - l.rateBytes) * 8 * uint64(time.Second) / uint64(elapsed)
-		if old := l.bitrate.Load(); old != 0 {
-			r = (r + old) / 2
-		}
-		l.bitrate.Store(r)
+		l.bitrate.Store(l.rates.add(r))
 	}
 	// A longer gap (a pause) starts a new window without a sample.
 	l.rateAt, l.rateBytes = now, l.bytes
 	l.counted.Store(l.bytes)
+}
+
+// rateWindows keeps the rates of a layer's last few windows. A layer's
+// bitrate is their median: a keyframe (a 720p one is tens of kilobytes)
+// doubles the rate of the window it falls in, and a probe sized on such a
+// window asked a link for twice what the layer needs.
+type rateWindows struct {
+	r [5]uint64
+	n int
+}
+
+// add notes a window's rate and returns the median of those kept.
+func (w *rateWindows) add(r uint64) uint64 {
+	copy(w.r[1:], w.r[:len(w.r)-1])
+	w.r[0] = r
+	w.n = min(w.n+1, len(w.r))
+	s := w.r
+	slices.Sort(s[:w.n])
+	return s[(w.n-1)/2]
 }
 
 // ridRank orders the RIDs browsers and SFUs commonly give simulcast

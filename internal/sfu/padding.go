@@ -65,6 +65,9 @@ func (d *DownTrack) Pad(bps float64, until int64) bool {
 	p := &padding{rate: bps / 8, until: until, last: time.Now().UnixNano()}
 	d.report.pad.Store(p)
 	d.probing.Store(true)
+	if r := d.reporter.Load(); r != nil {
+		r.clock.probing.add(d, r) // probereport.go
+	}
 	return true
 }
 

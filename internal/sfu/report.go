@@ -47,6 +47,7 @@ func (r *Reporter) Add(d *DownTrack) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.downs[d] = struct{}{}
+	d.reporter.Store(r)
 }
 
 // Remove stops reporting d.
@@ -54,6 +55,7 @@ func (r *Reporter) Remove(d *DownTrack) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.downs, d)
+	d.reporter.CompareAndSwap(r, nil)
 }
 
 // Close stops the reports. One the clock is making as Close is called
@@ -71,6 +73,12 @@ func (r *Reporter) send(now time.Time, sb *sealBuf) {
 		}
 	}
 	r.mu.Unlock()
+	r.sendPackets(pkts, sb)
+}
+
+// sendPackets sends reports pkts through the connection's egress, or
+// through pion when the egress cannot.
+func (r *Reporter) sendPackets(pkts []rtcp.Packet, sb *sealBuf) {
 	if len(pkts) == 0 {
 		return
 	}
@@ -97,6 +105,8 @@ type reportClock struct {
 	// and closing that connection must not wait for it.
 	mu        sync.Mutex
 	reporters map[*Reporter]struct{}
+	// probing are the down tracks reported quicker while they pad.
+	probing probeReports
 	// stop stops the goroutine, nil while none runs; done closes when it
 	// has.
 	stop, done chan struct{}
@@ -132,12 +142,18 @@ func (c *reportClock) run(stop, done chan struct{}) {
 	defer close(done)
 	tick := time.NewTicker(reportInterval)
 	defer tick.Stop()
+	quick := time.NewTicker(probeReportInterval)
+	defer quick.Stop()
 	sb := new(sealBuf)
 	var rs []*Reporter
 	for {
 		select {
 		case <-stop:
 			return
+		case now := <-quick.C:
+			c.batch.Begin()
+			c.probing.send(now, sb)
+			c.batch.End()
 		case now := <-tick.C:
 			rs = rs[:0]
 			c.mu.Lock()
