@@ -35,11 +35,7 @@ func TestClusterOneLinkPerPair(t *testing.T) {
 	defer cancel()
 	a, urlA, b, urlB := twoNodes(t, ctx)
 
-	ana := joinMeeting(t, ctx, urlA, "standup", testclient.Options{Name: "Ana"})
-	defer ana.Close()
-	ben := joinMeeting(t, ctx, urlB, "standup", testclient.Options{Name: "Ben"})
-	defer ben.Close()
-	waitAllMedia(t, ctx, []*testclient.Client{ana, ben}, []string{"Ana", "Ben"}, nil)
+	ana, ben := meetingOnTwoNodes(t, ctx, urlA, urlB)
 
 	for _, m := range []*Main{a, b} {
 		waitUntil(t, ctx, m.cluster.Name()+"'s link carrying audio and video each way", func() bool {
@@ -122,11 +118,7 @@ func TestClusterLinkMadeAnew(t *testing.T) {
 	defer cancel()
 	a, urlA, b, urlB := namedNodes(t, ctx, "node-1", "node-2")
 
-	ana := joinMeeting(t, ctx, urlA, "standup", testclient.Options{Name: "Ana"})
-	defer ana.Close()
-	ben := joinMeeting(t, ctx, urlB, "standup", testclient.Options{Name: "Ben"})
-	defer ben.Close()
-	waitAllMedia(t, ctx, []*testclient.Client{ana, ben}, []string{"Ana", "Ben"}, nil)
+	ana, ben := meetingOnTwoNodes(t, ctx, urlA, urlB)
 
 	for i, m := range []*Main{a, b} {
 		before := []int{ben.From(ana.ID(), "video"), ana.From(ben.ID(), "video")}

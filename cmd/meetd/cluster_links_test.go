@@ -25,11 +25,7 @@ func TestClusterLinksOneConnectionPerAddress(t *testing.T) {
 	defer cancel()
 	a, urlA, b, urlB := twoNodes(t, ctx)
 
-	ana := joinMeeting(t, ctx, urlA, "standup", testclient.Options{Name: "Ana"})
-	defer ana.Close()
-	ben := joinMeeting(t, ctx, urlB, "standup", testclient.Options{Name: "Ben"})
-	defer ben.Close()
-	waitAllMedia(t, ctx, []*testclient.Client{ana, ben}, []string{"Ana", "Ben"}, nil)
+	meetingOnTwoNodes(t, ctx, urlA, urlB)
 
 	for _, node := range []struct {
 		name string

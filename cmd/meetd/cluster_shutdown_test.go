@@ -63,11 +63,7 @@ func TestClusterShutdownHandsOver(t *testing.T) {
 	sam := goLive(t, ctx, urlA, "show", testclient.Options{Name: "Sam"})
 	defer sam.Close()
 	viewer := joinAudience(t, ctx, urlB, "show", 1)[0]
-	ana := joinMeeting(t, ctx, urlA, "standup", testclient.Options{Name: "Ana"})
-	defer ana.Close()
-	ben := joinMeeting(t, ctx, urlB, "standup", testclient.Options{Name: "Ben"})
-	defer ben.Close()
-	waitAllMedia(t, ctx, []*testclient.Client{ana, ben}, []string{"Ana", "Ben"}, nil)
+	ana, ben := meetingOnTwoNodes(t, ctx, urlA, urlB)
 	if err := viewer.WaitFrom(ctx, sam.ID(), "video", 20); err != nil {
 		t.Fatal(err)
 	}

@@ -161,6 +161,19 @@ func metricsOf(t *testing.T, m *Main) string {
 	return string(b)
 }
 
+// meetingOnTwoNodes has Ana join meeting "standup" on the node at urlA
+// and Ben on the one at urlB, and waits until each gets the other's audio
+// and video; both leave when the test ends.
+func meetingOnTwoNodes(t *testing.T, ctx context.Context, urlA, urlB string) (ana, ben *testclient.Client) {
+	t.Helper()
+	ana = joinMeeting(t, ctx, urlA, "standup", testclient.Options{Name: "Ana"})
+	t.Cleanup(ana.Close)
+	ben = joinMeeting(t, ctx, urlB, "standup", testclient.Options{Name: "Ben"})
+	t.Cleanup(ben.Close)
+	waitAllMedia(t, ctx, []*testclient.Client{ana, ben}, []string{"Ana", "Ben"}, nil)
+	return ana, ben
+}
+
 // A meeting with one participant on each node: each gets the other's
 // media and chat, and one who joins later gets the chat's history.
 func TestClusterMeeting(t *testing.T) {
@@ -168,11 +181,7 @@ func TestClusterMeeting(t *testing.T) {
 	defer cancel()
 	_, urlA, _, urlB := twoNodes(t, ctx)
 
-	ana := joinMeeting(t, ctx, urlA, "standup", testclient.Options{Name: "Ana"})
-	defer ana.Close()
-	ben := joinMeeting(t, ctx, urlB, "standup", testclient.Options{Name: "Ben"})
-	defer ben.Close()
-	waitAllMedia(t, ctx, []*testclient.Client{ana, ben}, []string{"Ana", "Ben"}, nil)
+	ana, ben := meetingOnTwoNodes(t, ctx, urlA, urlB)
 
 	for _, c := range []*testclient.Client{ana, ben} {
 		if err := c.Wait(ctx, "both in the list, one host", func() bool {

@@ -94,6 +94,17 @@ func (s *probeSetup) untilProbeFrom(from string) int {
 	return 0
 }
 
+// rtt has the subscriber report a round trip of ms milliseconds now.
+func (s *probeSetup) rtt(ms int) { s.e.RTT(time.Duration(ms)*time.Millisecond, s.now) }
+
+// steadyRTT has 12 s pass with round trips of 40-44 ms, five a second.
+func (s *probeSetup) steadyRTT() {
+	for i := range 60 {
+		s.now += int64(200 * time.Millisecond)
+		s.rtt(40 + i%5)
+	}
+}
+
 func TestProbeStartsBeforeAStepUpAndPassing(t *testing.T) {
 	s := newProbeSetup(t)
 	s.toQ()
@@ -177,11 +188,8 @@ func TestProbeFailsOnAFallingREMB(t *testing.T) {
 // seen before the probe fails it at once, before any report shows loss.
 func TestProbeFailsOnAGrowingRoundTrip(t *testing.T) {
 	s := newProbeSetup(t)
-	rtt := func(ms int) { s.e.RTT(time.Duration(ms)*time.Millisecond, s.now) }
-	for i := range 60 { // 12 s of round trips, five a second, 40-44 ms
-		s.now += int64(200 * time.Millisecond)
-		rtt(40 + i%5)
-	}
+	rtt := s.rtt
+	s.steadyRTT()
 	s.toQ()
 	s.untilProbe()
 	rtt(52) // within the rise allowed: goes on
@@ -286,11 +294,8 @@ func TestProbeForAtLeastTwiceTheLayerBelow(t *testing.T) {
 // seconds, every window of round trips would hold a drain.
 func TestProbeJudgedWithoutTheLastProbesQueue(t *testing.T) {
 	s := newProbeSetup(t)
-	rtt := func(ms int) { s.e.RTT(time.Duration(ms)*time.Millisecond, s.now) }
-	for i := range 60 { // 12 s of round trips, five a second, 40-44 ms
-		s.now += int64(200 * time.Millisecond)
-		rtt(40 + i%5)
-	}
+	rtt := s.rtt
+	s.steadyRTT()
 	s.toQ()
 	for probe := 1; probe <= 4; probe++ {
 		for i := 0; s.cam.rate == 0; i++ {
@@ -319,11 +324,8 @@ func TestProbeJudgedWithoutTheLastProbesQueue(t *testing.T) {
 // on loss a second in.
 func TestProbeThatFailedQuicklyIsRetriedSooner(t *testing.T) {
 	s := newProbeSetup(t)
-	rtt := func(ms int) { s.e.RTT(time.Duration(ms)*time.Millisecond, s.now) }
-	for i := range 60 {
-		s.now += int64(200 * time.Millisecond)
-		rtt(40 + i%5)
-	}
+	rtt := s.rtt
+	s.steadyRTT()
 	s.toQ()
 	s.untilProbe()
 	s.now += int64(200 * time.Millisecond)
@@ -345,7 +347,7 @@ func TestProbeThatFailedQuicklyIsRetriedSooner(t *testing.T) {
 // trip has risen 100 ms, before the queue it fills overflows.
 func TestProbeFailsOnARiseOfAWideSpreadPath(t *testing.T) {
 	s := newProbeSetup(t)
-	rtt := func(ms int) { s.e.RTT(time.Duration(ms)*time.Millisecond, s.now) }
+	rtt := s.rtt
 	for i := range 60 { // 12 s of round trips, 40-120 ms
 		s.now += int64(200 * time.Millisecond)
 		rtt(40 + (i*37)%81)

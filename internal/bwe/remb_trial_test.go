@@ -30,13 +30,7 @@ func TestReleasedTrialStepsUpAfterAProbe(t *testing.T) {
 // padding: it begins no trial, and the layer stays where it was.
 func TestREMBFallAfterAFailedProbeBeginsNoTrial(t *testing.T) {
 	s := newProbeSetup(t)
-	s.second(0)
-	s.e.REMB(1200e3, s.now)
-	s.e.REMB(800e3, s.now)
-	s.second(0.05) // loss confirms the trial
-	if got := s.layer(); got != "h" {
-		t.Fatalf("REMB 800 kbit/s with loss: layer %s, want h", got)
-	}
+	s.toHOnATrial()
 	s.untilProbeFrom("h")
 	s.e.REMB(600e3, s.now+ms(200))
 	if s.cam.rate != 0 {
@@ -53,13 +47,7 @@ func TestREMBFallAfterAFailedProbeBeginsNoTrial(t *testing.T) {
 // says nothing.
 func TestReleasedTrialPutsBackTheLayerAConfirmedOneLeft(t *testing.T) {
 	s := newProbeSetup(t)
-	s.second(0)
-	s.e.REMB(1200e3, s.now)
-	s.e.REMB(800e3, s.now)
-	s.second(0.05) // loss confirms the trial
-	if got := s.layer(); got != "h" {
-		t.Fatalf("REMB 800 kbit/s with loss: layer %s, want h", got)
-	}
+	s.toHOnATrial()
 	s.second(0)
 	if s.cam.rate != 0 {
 		t.Fatal("a probe began: the test wants none yet")
@@ -72,5 +60,18 @@ func TestReleasedTrialPutsBackTheLayerAConfirmedOneLeft(t *testing.T) {
 	s.second(0)
 	if got := s.layer(); got != "h" {
 		t.Fatalf("second trial released: layer %s, want h", got)
+	}
+}
+
+// toHOnATrial has a REMB of 800 kbit/s, confirmed by loss, put the camera
+// on its middle layer.
+func (s *probeSetup) toHOnATrial() {
+	s.t.Helper()
+	s.second(0)
+	s.e.REMB(1200e3, s.now)
+	s.e.REMB(800e3, s.now)
+	s.second(0.05) // loss confirms the trial
+	if got := s.layer(); got != "h" {
+		s.t.Fatalf("REMB 800 kbit/s with loss: layer %s, want h", got)
 	}
 }
