@@ -140,10 +140,7 @@ func (n *Node) publishWish(origin string, w layerWish) {
 // simulcast tracks: a wish published while NATS was away is lost.
 func (n *Node) resendWishes() {
 	n.mu.Lock()
-	links := make([]*inLink, 0, len(n.links))
-	for _, l := range n.links {
-		links = append(links, l.in)
-	}
+	links := slices.Collect(maps.Values(n.in))
 	n.mu.Unlock()
 	for _, l := range links {
 		l.wishMu.Lock()
@@ -164,10 +161,7 @@ func (n *Node) handleLayers(msg *nats.Msg) {
 		return
 	}
 	n.mu.Lock()
-	var l *outLink
-	if nl := n.links[w.From]; nl != nil {
-		l = nl.out
-	}
+	l := n.out[w.From]
 	n.mu.Unlock()
 	if l == nil || l.session != w.Session {
 		return // an older link's

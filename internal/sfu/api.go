@@ -106,9 +106,8 @@ type API struct {
 	publish, subscribe *webrtc.API
 	// ownSocket makes subscribe connections that open UDP sockets of
 	// their own, off the shared ones (NewOwnSocketSubscribeConnection);
-	// it is subscribe when there are no shared UDP sockets. ownPublish is
-	// publish on sockets of its own, for node links (NewLinkConnection).
-	ownSocket, ownPublish *webrtc.API
+	// it is subscribe when there are no shared UDP sockets.
+	ownSocket *webrtc.API
 	// closers are the shared sockets (UDP and TCP muxes) the API owns.
 	closers  []io.Closer
 	counters Counters
@@ -381,7 +380,7 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 		webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
 		webrtc.WithSettingEngine(s),
 	)
-	a.ownSocket, a.ownPublish = a.subscribe, a.publish
+	a.ownSocket = a.subscribe
 	if len(a.sockets.Conns) > 0 {
 		// As the shared setting engine, without the UDP mux: pion
 		// listens on each address, in the port range when one is given.
@@ -394,11 +393,6 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 		a.ownSocket = webrtc.NewAPI(
 			webrtc.WithMediaEngine(m),
 			webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
-			webrtc.WithSettingEngine(own),
-		)
-		a.ownPublish = webrtc.NewAPI(
-			webrtc.WithMediaEngine(m),
-			webrtc.WithInterceptorRegistry(publishInterceptors),
 			webrtc.WithSettingEngine(own),
 		)
 	}
@@ -541,12 +535,6 @@ var pcConfig = webrtc.Configuration{
 
 // NewPublishConnection creates a peer connection a publisher sends media on.
 func (a *API) NewPublishConnection() (*webrtc.PeerConnection, error) {
-	return a.newPublishConnection(a.publish, true)
-}
-
-// newPublishConnection makes a publish connection with api; atSocket
-// lets its Ingress read at the shared sockets.
-func (a *API) newPublishConnection(api *webrtc.API, atSocket bool) (*webrtc.PeerConnection, error) {
 	cfg, err := a.config()
 	if err != nil {
 		return nil, err
@@ -554,16 +542,14 @@ func (a *API) newPublishConnection(api *webrtc.API, atSocket bool) (*webrtc.Peer
 	a.building.Lock()
 	defer a.building.Unlock()
 	a.built = nil
-	pc, err := api.NewPeerConnection(cfg)
+	pc, err := a.publish.NewPeerConnection(cfg)
 	in := a.built
 	a.built = nil
 	if err != nil {
 		return nil, err
 	}
 	if in != nil {
-		if atSocket {
-			in.socket = a.newSocketIngress(pc, in)
-		}
+		in.socket = a.newSocketIngress(pc, in)
 		if in.socket == nil {
 			// Counted as pion's until it closes; a socket path counts
 			// itself as it moves.
