@@ -140,7 +140,10 @@ func (n *Node) publishWish(origin string, w layerWish) {
 // simulcast tracks: a wish published while NATS was away is lost.
 func (n *Node) resendWishes() {
 	n.mu.Lock()
-	links := slices.Collect(maps.Values(n.in))
+	links := make([]*inLink, 0, len(n.links))
+	for _, l := range n.links {
+		links = append(links, l.in)
+	}
 	n.mu.Unlock()
 	for _, l := range links {
 		l.wishMu.Lock()
@@ -161,7 +164,10 @@ func (n *Node) handleLayers(msg *nats.Msg) {
 		return
 	}
 	n.mu.Lock()
-	l := n.out[w.From]
+	var l *outLink
+	if nl := n.links[w.From]; nl != nil {
+		l = nl.out
+	}
 	n.mu.Unlock()
 	if l == nil || l.session != w.Session {
 		return // an older link's

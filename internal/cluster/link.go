@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -21,23 +20,37 @@ import (
 	"github.com/meetd/meetd/internal/sfu"
 )
 
-// A node link carries tracks from the node they are published on (the
-// origin) to another node with members in their rooms (the edge). The
-// origin offers, over NATS request/reply, with all its candidates; the
-// edge answers the same way. On the origin the link is a subscribe
-// connection, one down track per track; on the edge a publish connection,
-// whose tracks the edge's members subscribe to as to any publisher's.
+// A node link is the one peer connection between two nodes that share
+// rooms; it carries the tracks each has members on the other for, of all
+// rooms, both ways (docs/cluster.md, Media: node links). The node whose
+// name sorts lower offers, always, over NATS request/reply with all its
+// candidates, so offers never collide: it offers its own tracks, and a
+// recvonly m-section for each track the other node asked room for. The
+// other node answers, attaching its tracks to those m-sections (pion's
+// AddTrack reuses an offered transceiver of the kind with no sender);
+// when what it sends changes it asks the offerer to offer again (an ask
+// on the same subject), with how many m-sections its tracks still lack.
 
-// linkOffer is what the origin sends on linkSubject.<edge>.
+// linkOffer is what goes on linkSubject.<node>: an offer, or an ask.
 type linkOffer struct {
 	From string `json:"from"`
-	// Session names the origin's connection: a new one replaces the
-	// edge's old one.
+	// Session names the offerer's connection: a new one replaces the
+	// answerer's old one. In an ask, the session the asker has ("" for
+	// none).
 	Session string `json:"session"`
-	SDP     string `json:"sdp"`
-	// Streams are the stream ids the link carries now; the edge drops the
-	// tracks of others.
+	SDP     string `json:"sdp,omitempty"`
+	// Streams are the stream ids the sender (of the offer or ask) sends
+	// now; the other node drops the tracks of others.
 	Streams []string `json:"streams"`
+	// Ask asks the offerer to offer again: the asker's tracks changed.
+	// Audio and Video are how many more m-sections of each kind its
+	// tracks need on the link of Session; AllAudio and AllVideo how many
+	// they take in all, for a link made anew.
+	Ask      bool `json:"ask,omitempty"`
+	Audio    int  `json:"audio,omitempty"`
+	Video    int  `json:"video,omitempty"`
+	AllAudio int  `json:"allAudio,omitempty"`
+	AllVideo int  `json:"allVideo,omitempty"`
 }
 
 type linkAnswer struct {
@@ -45,69 +58,46 @@ type linkAnswer struct {
 	Error string `json:"error,omitempty"`
 }
 
+// linkAsk is what the offerer keeps of a node's last ask.
+type linkAsk struct {
+	streams                          []string
+	session                          string
+	audio, video, allAudio, allVideo int
+	// again is set by an ask that needs an offer, until a pass made it.
+	again bool
+}
+
+// askedState is what an answering node last asked, and when.
+type askedState struct {
+	streams []string
+	session string
+	at      time.Time
+}
+
 // gatherWait bounds the wait for a link's candidates (host candidates
 // only: milliseconds).
 const gatherWait = 2 * time.Second
 
-// linkTrack is a down track as a node link sends it: its stream id says
-// which room and publisher it belongs to (see stream); a layer of a
-// simulcast track has the layer's RID after a '#' in its id (layers.go).
-type linkTrack struct {
-	*sfu.DownTrack
-	stream string
-	rid    string
-}
+// askAgain is how long a node that answers waits for the offer it asked
+// for before it asks again.
+const askAgain = 2 * time.Second
 
-func (t linkTrack) StreamID() string { return t.stream }
-func (t linkTrack) ID() string       { return layerID(t.Kind().String()+"."+t.stream, t.rid) }
-
-// stream is a track's stream id on node links: "b.room.<publisher>_<stream>".
-func stream(k roomKey, t *sfu.Track) string { return k.key() + "." + t.StreamID() }
-
-// parseStream splits a stream id of a node link.
-func parseStream(s string) (k roomKey, publisher, streamID string, ok bool) {
-	kind, rest, ok1 := strings.Cut(s, ".")
-	name, streamID, ok2 := strings.Cut(rest, ".")
-	publisher, _, ok3 := strings.Cut(streamID, "_")
-	if !ok1 || !ok2 || !ok3 || (kind != "b" && kind != "m") || name == "" {
-		return roomKey{}, "", "", false
-	}
-	k = roomKey{room.Broadcast, name}
-	if kind == "m" {
-		k.kind = room.Meeting
-	}
-	return k, publisher, streamID, true
-}
-
-// outLink is the origin's side of a link to one edge.
-type outLink struct {
+// nodeLink is the link with one other node.
+type nodeLink struct {
 	node    string
 	session string
-	pc      *webrtc.PeerConnection
-	egress  *sfu.Egress
-	reports *sfu.Reporter
-	// downs are the tracks it carries (each layer of a simulcast track
-	// apart), with their stream ids; changed by the run loop only, under
-	// mu, which bytes and the edge's layer wishes take to read them.
-	mu     sync.Mutex
-	downs  map[sendKey]*linkSender
-	sent   *traffic
+	// offers is whether this node offers on it (its name sorts lower).
+	offers bool
+	pc     *webrtc.PeerConnection
 	failed atomic.Bool
-	tracks counter
-	// offered is set once an answer was taken.
-	offered bool
-}
-
-// sendKey names a track on a link: a track, or one layer of a simulcast
-// track.
-type sendKey struct {
-	t   *sfu.Track
-	rid string
-}
-
-type linkSender struct {
-	sender *sfu.Sender
-	stream string
+	// nego runs one change of the connection's transceivers at a time:
+	// a pass of keepLinks, an offer, an answer.
+	nego sync.Mutex
+	// answered is when an offer on it was last answered (unix
+	// nanoseconds), 0 before.
+	answered atomic.Int64
+	out      *outLink
+	in       *inLink
 }
 
 func newSession() string {
@@ -116,170 +106,69 @@ func newSession() string {
 	return hex.EncodeToString(b)
 }
 
-func (n *Node) newOutLink(node string) (*outLink, error) {
-	// On a socket of its own: the link the other node offers to this one
-	// is on the shared socket, between the same two addresses
-	// (NewOwnSocketSubscribeConnection).
-	log := n.log.With("link_to", node)
-	pc, eg, err := n.api.NewOwnSocketSubscribeConnection(log)
+// newLink makes the connection of a link with node. The offering node's
+// is on UDP sockets of its own, the answering node's on the shared ones
+// (sfu.API.NewLinkConnection).
+func (n *Node) newLink(node, session string, offers bool) (*nodeLink, error) {
+	log := n.log.With("link", node)
+	pc, eg, err := n.api.NewLinkConnection(offers, log)
 	if err != nil {
 		return nil, err
 	}
 	n.mu.Lock()
-	sent := n.trafficLocked(node)
+	tr := n.trafficLocked(node)
 	n.mu.Unlock()
-	l := &outLink{node: node, session: newSession(), pc: pc, egress: eg,
-		reports: n.api.NewReporter(eg, pc.WriteRTCP), downs: map[sendKey]*linkSender{}, sent: sent}
+	l := &nodeLink{node: node, session: session, offers: offers, pc: pc}
+	l.out = &outLink{node: node, session: session, pc: pc, egress: eg,
+		reports: n.api.NewReporter(eg, pc.WriteRTCP), downs: map[sendKey]*linkSender{}, sent: tr}
+	l.in = &inLink{node: node, session: session, pc: pc, byID: map[string]*relayed{}, received: tr,
+		layered: map[string]*relayed{}, wishes: map[string]layerWish{}}
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		log.Info("node link", "state", s.String())
+		log.Info("node link", "state", s.String(), "offers", offers)
 		if s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed {
 			l.failed.Store(true)
-			n.wake()
+			// Not on this goroutine: pion may call this from Close.
+			go n.dropLink(l)
 		}
 	})
+	pc.OnTrack(n.onTrack(l.in, log))
 	return l, nil
 }
 
-func (l *outLink) close() {
-	l.mu.Lock()
-	for k, s := range l.downs {
-		k.t.Unsubscribe(s.sender.Down())
-		l.reports.Remove(s.sender.Down())
-		l.sent.sent.Add(s.sender.Down().Bytes())
-	}
-	clear(l.downs)
-	l.mu.Unlock()
-	l.reports.Close()
+// close stops the link's sending and closes its connection.
+func (l *nodeLink) close() {
+	l.out.release()
 	_ = l.pc.Close()
 }
 
-// set makes the link carry want (track: stream id), a simulcast track
-// as one link track per layer; it reports whether that changed anything.
-func (l *outLink) set(tracks map[*sfu.Track]string) (bool, error) {
-	want := linkTracks(tracks)
-	changed := false
-	for k, s := range l.downs {
-		if _, ok := want[k]; ok {
-			continue
-		}
-		k.t.Unsubscribe(s.sender.Down())
-		l.reports.Remove(s.sender.Down())
-		l.mu.Lock()
-		l.sent.sent.Add(s.sender.Down().Bytes())
-		delete(l.downs, k)
-		l.mu.Unlock()
-		changed = true
-		if err := l.pc.RemoveTrack(s.sender.RTPSender()); err != nil {
-			return true, err
-		}
+// dropLink forgets a link that ended or is no longer wanted: it closes,
+// its tracks leave their stages, and a new one is made if one is needed.
+func (n *Node) dropLink(l *nodeLink) {
+	n.mu.Lock()
+	if n.links[l.node] == l {
+		delete(n.links, l.node)
 	}
-	for k, st := range want {
-		if _, ok := l.downs[k]; ok {
-			continue
-		}
-		var d *sfu.DownTrack
-		if k.rid == "" {
-			d = k.t.Subscribe()
-		} else {
-			d = k.t.SubscribeLayer(k.rid)
-		}
-		d.SetEgress(l.egress)
-		l.reports.Add(d)
-		sender, err := l.pc.AddTrack(linkTrack{d, st, k.rid})
-		if err != nil {
-			k.t.Unsubscribe(d)
-			l.reports.Remove(d)
-			return true, err
-		}
-		l.mu.Lock()
-		l.downs[k] = &linkSender{sfu.NewSender(sender, d), st}
-		l.mu.Unlock()
-		changed = true
-	}
-	l.tracks.Store(int64(len(l.downs)))
-	return changed, nil
+	n.mu.Unlock()
+	l.close()
+	n.unrelay(l.in.forgetAll())
+	n.wake()
 }
 
-// bytes is what the link's tracks sent so far.
-func (l *outLink) bytes() uint64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var n uint64
-	for _, s := range l.downs {
-		n += s.sender.Down().Bytes()
+// dropLinksFrom closes the link with node, gone: its tracks leave their
+// stages now rather than when its connection times out.
+func (n *Node) dropLinksFrom(node string) {
+	n.mu.Lock()
+	l := n.links[node]
+	delete(n.asks, node)
+	delete(n.asked, node)
+	n.mu.Unlock()
+	if l != nil {
+		n.dropLink(l)
 	}
-	return n
 }
 
-// negotiate offers the link's tracks to the edge and takes its answer.
-func (n *Node) negotiate(l *outLink) error {
-	offer, err := l.pc.CreateOffer(nil)
-	if err != nil {
-		return err
-	}
-	gathered := webrtc.GatheringCompletePromise(l.pc)
-	if err := l.pc.SetLocalDescription(offer); err != nil {
-		return err
-	}
-	select {
-	case <-gathered:
-	case <-time.After(gatherWait):
-	}
-	streams := make([]string, 0, len(l.downs))
-	for _, s := range l.downs {
-		streams = append(streams, s.stream)
-	}
-	slices.Sort(streams)
-	streams = slices.Compact(streams) // a simulcast track's layers share one
-	req, _ := json.Marshal(linkOffer{From: n.name, Session: l.session,
-		SDP: n.onlyMediaAddr(l.pc.LocalDescription().SDP), Streams: streams})
-	ctx, cancel := context.WithTimeout(n.ctx, requestTimeout)
-	defer cancel()
-	reply, err := n.nc.RequestWithContext(ctx, linkSubject+"."+l.node, req)
-	if err != nil {
-		return fmt.Errorf("offer to %s: %w", l.node, err)
-	}
-	var ans linkAnswer
-	if err := json.Unmarshal(reply.Data, &ans); err != nil {
-		return fmt.Errorf("answer of %s: %w", l.node, err)
-	}
-	if ans.Error != "" {
-		return fmt.Errorf("%s refused the link: %s", l.node, ans.Error)
-	}
-	if err := l.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: ans.SDP}); err != nil {
-		return err
-	}
-	l.offered = true
-	return nil
-}
-
-// onlyMediaAddr keeps, when the node has a media address for other nodes,
-// only the candidates on it.
-func (n *Node) onlyMediaAddr(sdp string) string {
-	if n.mediaAddr == "" {
-		return sdp
-	}
-	lines := strings.SplitAfter(sdp, "\n")
-	kept := lines[:0]
-	for _, line := range lines {
-		if strings.HasPrefix(line, "a=candidate:") {
-			f := strings.Fields(line)
-			if len(f) > 4 && !sameIP(f[4], n.mediaAddr) {
-				continue
-			}
-		}
-		kept = append(kept, line)
-	}
-	return strings.Join(kept, "")
-}
-
-func sameIP(a, b string) bool {
-	x, y := net.ParseIP(a), net.ParseIP(b)
-	return x != nil && y != nil && x.Equal(y)
-}
-
-// relayTo is what this node's links should carry now: for each live
-// node, the tracks published here in the rooms it has members in.
+// wanted is what this node's links should send now: for each live node,
+// the tracks published here in the rooms it has members in.
 func (n *Node) wanted() map[string]map[*sfu.Track]string {
 	n.mu.Lock()
 	type open struct {
@@ -319,147 +208,284 @@ func (n *Node) wanted() map[string]map[*sfu.Track]string {
 }
 
 // keepLinks brings the node links in line with what they should carry:
-// links made, renegotiated, closed, and made anew after they failed.
+// links made, renegotiated (or asked to be), closed, and made anew after
+// they failed.
 func (n *Node) keepLinks() {
 	want := n.wanted()
 	n.mu.Lock()
-	links := maps.Clone(n.out)
-	n.mu.Unlock()
-	for node, l := range links {
-		if _, ok := want[node]; !ok || l.failed.Load() {
-			n.log.Info("node link closed", "link_to", node, "failed", l.failed.Load())
-			l.close()
-			n.mu.Lock()
-			delete(n.out, node)
-			n.mu.Unlock()
-			delete(links, node)
-		}
+	nodes := map[string]bool{}
+	for node := range want {
+		nodes[node] = true
 	}
-	for node, tracks := range want {
+	for node := range n.links {
+		nodes[node] = true
+	}
+	for node := range n.asks {
+		nodes[node] = true
+	}
+	for node := range n.asked {
+		nodes[node] = true
+	}
+	n.mu.Unlock()
+	for node := range nodes {
 		if n.ctx.Err() != nil {
 			return
 		}
-		l := links[node]
-		if l == nil {
-			var err error
-			if l, err = n.newOutLink(node); err != nil {
-				n.log.Warn("node link", "link_to", node, "err", err)
-				continue
-			}
-			n.mu.Lock()
-			n.out[node] = l
-			n.mu.Unlock()
-			n.log.Info("node link opened", "link_to", node)
-		}
-		changed, err := l.set(tracks)
-		if err == nil && (changed || !l.offered) {
-			err = n.negotiate(l)
-		}
-		if err != nil {
-			// Made anew at the next pass.
-			n.log.Warn("node link", "link_to", node, "err", err)
-			l.failed.Store(true)
+		if n.name < node {
+			n.keepOffered(node, want[node])
+		} else {
+			n.keepAnswered(node, want[node])
 		}
 	}
 }
 
-// relayTo gives r, a room opening here, the tracks links brought for it
-// before it opened.
-func (n *Node) relayTo(k roomKey, r *room.Room) {
+// keepOffered keeps the link this node offers to node: it sends tracks
+// and takes what node asked to send.
+func (n *Node) keepOffered(node string, tracks map[*sfu.Track]string) {
 	n.mu.Lock()
-	var sets []func()
-	for _, l := range n.in {
-		for pub, ts := range l.byPublisher(k) {
-			sets = append(sets, func() { r.SetRelayed(pub, ts) })
+	ask := n.asks[node]
+	if ask.again {
+		a := ask
+		a.again = false
+		n.asks[node] = a
+	}
+	l := n.links[node]
+	n.mu.Unlock()
+	if l != nil && (l.failed.Load() || len(tracks) == 0 && len(ask.streams) == 0) {
+		n.log.Info("node link closed", "link", node, "failed", l.failed.Load())
+		n.dropLink(l)
+		l = nil
+	}
+	if len(tracks) == 0 && len(ask.streams) == 0 {
+		return
+	}
+	made := false
+	if l == nil {
+		var err error
+		if l, err = n.newLink(node, newSession(), true); err != nil {
+			n.log.Warn("node link", "link", node, "err", err)
+			return
 		}
+		n.mu.Lock()
+		n.links[node] = l
+		n.mu.Unlock()
+		n.log.Info("node link opened", "link", node)
+		made = true
+	}
+	l.nego.Lock()
+	defer l.nego.Unlock()
+	// This node's tracks first: AddTrack would take a recvonly
+	// transceiver added below for the other node's, not yet negotiated.
+	changed, err := l.out.set(tracks)
+	if err == nil {
+		audio, video := 0, 0
+		switch {
+		case made:
+			audio, video = ask.allAudio, ask.allVideo
+		case ask.again && ask.session == l.session:
+			audio, video = ask.audio, ask.video
+			changed = true
+		}
+		err = l.addRecv(audio, video)
+		changed = changed || audio+video > 0
+	}
+	if err == nil && (changed || l.answered.Load() == 0) {
+		err = n.negotiate(l)
+	}
+	if err != nil {
+		// Made anew at the next pass.
+		n.log.Warn("node link", "link", node, "err", err)
+		l.failed.Store(true)
+	}
+}
+
+// addRecv adds m-sections in which the other node will send tracks.
+func (l *nodeLink) addRecv(audio, video int) error {
+	for kind, k := range map[webrtc.RTPCodecType]int{webrtc.RTPCodecTypeAudio: audio, webrtc.RTPCodecTypeVideo: video} {
+		for range k {
+			if _, err := l.pc.AddTransceiverFromKind(kind,
+				webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// negotiate offers the link's tracks to the other node and takes its
+// answer; l.nego is held.
+func (n *Node) negotiate(l *nodeLink) error {
+	offer, err := l.pc.CreateOffer(nil)
+	if err != nil {
+		return err
+	}
+	gathered := webrtc.GatheringCompletePromise(l.pc)
+	if err := l.pc.SetLocalDescription(offer); err != nil {
+		return err
+	}
+	select {
+	case <-gathered:
+	case <-time.After(gatherWait):
+	}
+	req, _ := json.Marshal(linkOffer{From: n.name, Session: l.session,
+		SDP: n.onlyMediaAddr(l.pc.LocalDescription().SDP), Streams: l.out.streams()})
+	ctx, cancel := context.WithTimeout(n.ctx, requestTimeout)
+	defer cancel()
+	reply, err := n.nc.RequestWithContext(ctx, linkSubject+"."+l.node, req)
+	if err != nil {
+		return fmt.Errorf("offer to %s: %w", l.node, err)
+	}
+	var ans linkAnswer
+	if err := json.Unmarshal(reply.Data, &ans); err != nil {
+		return fmt.Errorf("answer of %s: %w", l.node, err)
+	}
+	if ans.Error != "" {
+		return fmt.Errorf("%s refused the link: %s", l.node, ans.Error)
+	}
+	if err := l.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: ans.SDP}); err != nil {
+		return err
+	}
+	l.answered.Store(time.Now().UnixNano())
+	return nil
+}
+
+// keepAnswered keeps the link node offers to this node: it attaches the
+// tracks to send, and asks node to offer again when they changed, when
+// some lack an m-section, or when there is no link and there are tracks
+// to send.
+func (n *Node) keepAnswered(node string, tracks map[*sfu.Track]string) {
+	n.mu.Lock()
+	l := n.links[node]
+	last := n.asked[node]
+	n.mu.Unlock()
+	ask := linkOffer{From: n.name, Ask: true}
+	for k, st := range linkTracks(tracks) {
+		if k.t.Kind() == webrtc.RTPCodecTypeAudio {
+			ask.AllAudio++
+		} else {
+			ask.AllVideo++
+		}
+		ask.Streams = append(ask.Streams, st)
+	}
+	slices.Sort(ask.Streams)
+	ask.Streams = slices.Compact(ask.Streams)
+	if l != nil && l.failed.Load() {
+		l = nil
+	}
+	if l != nil {
+		l.nego.Lock()
+		_, err := l.out.set(tracks)
+		ask.Audio, ask.Video = l.unplaced()
+		l.nego.Unlock()
+		if err != nil {
+			n.log.Warn("node link", "link", node, "err", err)
+			n.dropLink(l)
+			l = nil
+		}
+	}
+	if l != nil {
+		ask.Session = l.session
+	} else {
+		ask.Audio, ask.Video = ask.AllAudio, ask.AllVideo
+	}
+	pending := ask.Audio+ask.Video > 0
+	if slices.Equal(last.streams, ask.Streams) && last.session == ask.Session &&
+		(!pending || time.Since(last.at) < askAgain) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, requestTimeout)
+	defer cancel()
+	reply, err := n.nc.RequestWithContext(ctx, linkSubject+"."+node, mustJSON(ask))
+	if err == nil {
+		var ans linkAnswer
+		if err = json.Unmarshal(reply.Data, &ans); err == nil && ans.Error != "" {
+			err = fmt.Errorf("%s refused: %s", node, ans.Error)
+		}
+	}
+	if err != nil {
+		n.log.Warn("node link: ask for an offer", "link", node, "err", err)
+		return
+	}
+	n.mu.Lock()
+	n.asked[node] = askedState{streams: ask.Streams, session: ask.Session, at: time.Now()}
+	if len(ask.Streams) == 0 && ask.Session == "" {
+		delete(n.asked, node)
 	}
 	n.mu.Unlock()
-	for _, f := range sets {
-		f()
-	}
 }
 
-// inLink is the edge's side of a link from one origin.
-type inLink struct {
-	node    string
-	session string
-	pc      *webrtc.PeerConnection
-	// mu protects the maps; negotiation holds it too, one at a time.
-	mu   sync.Mutex
-	byID map[string]*relayed
-	// layered are the simulcast tracks among byID by stream id, which
-	// their other layers join (layers.go).
-	layered map[string]*relayed
-	// wishMu protects wishes, what this node last told the origin it
-	// wants of the layers of each of them: apart from mu, which a
-	// negotiation holds for a while.
-	wishMu   sync.Mutex
-	wishes   map[string]layerWish
-	tracks   counter
-	received *traffic
-}
-
-// relayed is a track a link brought.
-type relayed struct {
-	k         roomKey
-	publisher string
-	stream    string
-	t         *sfu.Track
-}
-
-func (l *inLink) close() { _ = l.pc.Close() }
-
-// bytes is what the link's tracks received so far.
-func (l *inLink) bytes() uint64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var n uint64
-	for _, r := range l.byID {
-		n += r.t.Bytes()
-	}
-	return n
-}
-
-// forget takes r off the link, its bytes into the node's count; l.mu
-// must be held.
-func (l *inLink) forgetLocked(id string, r *relayed) {
-	l.received.received.Add(r.t.Bytes())
-	delete(l.byID, id)
-	if l.layered[r.stream] == r {
-		delete(l.layered, r.stream)
-		l.wishMu.Lock()
-		delete(l.wishes, r.stream)
-		l.wishMu.Unlock()
-	}
-}
-
-// byPublisher lists the link's tracks of room k by publisher.
-func (l *inLink) byPublisher(k roomKey) map[string][]room.Track {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	m := map[string][]room.Track{}
-	for _, r := range l.byID {
-		if r.k == k {
-			m[r.publisher] = append(m[r.publisher], r.t)
+// unplaced counts the link's senders that no negotiated m-section
+// carries yet, by kind; l.nego is held.
+func (l *nodeLink) unplaced() (audio, video int) {
+	for _, t := range l.pc.GetTransceivers() {
+		if t.Sender() == nil || t.Mid() != "" {
+			continue
+		}
+		if t.Kind() == webrtc.RTPCodecTypeAudio {
+			audio++
+		} else {
+			video++
 		}
 	}
-	return m
+	return audio, video
 }
 
-// handleLink answers an origin's offer.
+// handleLink answers an offer, or takes an ask.
 func (n *Node) handleLink(msg *nats.Msg) {
 	var o linkOffer
 	if err := json.Unmarshal(msg.Data, &o); err != nil || o.From == "" || o.From == n.name {
 		_ = msg.Respond(mustJSON(linkAnswer{Error: "bad offer"}))
 		return
 	}
+	if o.Ask {
+		if err := n.takeAsk(o); err != nil {
+			n.log.Warn("node link ask refused", "link", o.From, "err", err)
+			_ = msg.Respond(mustJSON(linkAnswer{Error: err.Error()}))
+			return
+		}
+		_ = msg.Respond(mustJSON(linkAnswer{}))
+		return
+	}
 	sdp, err := n.answerLink(o)
 	if err != nil {
-		n.log.Warn("node link offer refused", "link_from", o.From, "err", err)
+		n.log.Warn("node link offer refused", "link", o.From, "err", err)
 		_ = msg.Respond(mustJSON(linkAnswer{Error: err.Error()}))
 		return
 	}
 	_ = msg.Respond(mustJSON(linkAnswer{SDP: sdp}))
+}
+
+var (
+	errNotOfferer  = fmt.Errorf("the node whose name sorts lower offers")
+	errNotAnswerer = fmt.Errorf("the node whose name sorts higher asks")
+)
+
+// takeAsk records what a node that this one offers to asked; the next
+// pass offers.
+func (n *Node) takeAsk(o linkOffer) error {
+	if n.ctx.Err() != nil {
+		return errClosed
+	}
+	if o.From < n.name {
+		return errNotAnswerer
+	}
+	n.mu.Lock()
+	prev := n.asks[o.From]
+	n.asks[o.From] = linkAsk{streams: o.Streams, session: o.Session, audio: o.Audio, video: o.Video,
+		allAudio: o.AllAudio, allVideo: o.AllVideo,
+		again: prev.again || o.Audio+o.Video > 0 || !slices.Equal(prev.streams, o.Streams)}
+	l := n.links[o.From]
+	n.mu.Unlock()
+	if l != nil {
+		if at := l.answered.Load(); o.Session == "" && at != 0 && time.Since(time.Unix(0, at)) > askAgain {
+			// The other node has lost the link this one still has.
+			l.failed.Store(true)
+		} else {
+			go n.unrelay(l.in.keepOnly(o.Streams))
+		}
+	}
+	n.wake()
+	return nil
 }
 
 func mustJSON(v any) []byte {
@@ -467,28 +493,41 @@ func mustJSON(v any) []byte {
 	return b
 }
 
+// answerLink answers an offer: on the link of its session (a new session
+// replaces the link), with this node's tracks attached.
 func (n *Node) answerLink(o linkOffer) (string, error) {
 	if n.ctx.Err() != nil {
 		return "", errClosed
 	}
+	if o.From > n.name {
+		return "", errNotOfferer
+	}
+	// Offers come one at a time (one subscription), and only they make
+	// links here: no other link with o.From is made meanwhile.
 	n.mu.Lock()
-	l := n.in[o.From]
+	l := n.links[o.From]
+	n.mu.Unlock()
 	if l != nil && l.session != o.Session {
-		l.close()
+		n.dropLink(l)
 		l = nil
 	}
 	if l == nil {
 		var err error
-		if l, err = n.newInLink(o.From, o.Session); err != nil {
-			n.mu.Unlock()
+		if l, err = n.newLink(o.From, o.Session, false); err != nil {
 			return "", err
 		}
-		n.in[o.From] = l
+		n.mu.Lock()
+		n.links[o.From] = l
+		n.mu.Unlock()
 	}
-	n.mu.Unlock()
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.nego.Lock()
+	defer l.nego.Unlock()
 	if err := l.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.SDP}); err != nil {
+		return "", err
+	}
+	// This node's tracks take the m-sections offered for them; those
+	// that find none wait for the next offer (keepAnswered asks).
+	if _, err := l.out.set(n.wanted()[o.From]); err != nil {
 		return "", err
 	}
 	answer, err := l.pc.CreateAnswer(nil)
@@ -503,112 +542,34 @@ func (n *Node) answerLink(o linkOffer) (string, error) {
 	case <-gathered:
 	case <-time.After(gatherWait):
 	}
-	// Tracks the origin no longer sends leave their stages.
-	var gone []*relayed
-	for id, r := range l.byID {
-		if !slices.Contains(o.Streams, r.stream) {
-			gone = append(gone, r)
-			l.forgetLocked(id, r)
-		}
-	}
-	l.countLocked()
-	go n.unrelay(gone)
+	l.answered.Store(time.Now().UnixNano())
+	// Tracks the other node no longer sends leave their stages.
+	go n.unrelay(l.in.keepOnly(o.Streams))
+	n.wake()
 	return n.onlyMediaAddr(l.pc.LocalDescription().SDP), nil
 }
 
-func (n *Node) newInLink(node, session string) (*inLink, error) {
-	pc, err := n.api.NewPublishConnection()
-	if err != nil {
-		return nil, err
+// onlyMediaAddr keeps, when the node has a media address for other nodes,
+// only the candidates on it.
+func (n *Node) onlyMediaAddr(sdp string) string {
+	if n.mediaAddr == "" {
+		return sdp
 	}
-	// n.mu is held (answerLink).
-	l := &inLink{node: node, session: session, pc: pc, byID: map[string]*relayed{}, received: n.trafficLocked(node),
-		layered: map[string]*relayed{}, wishes: map[string]layerWish{}}
-	log := n.log.With("link_from", node)
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		log.Info("node link", "state", s.String())
-		if s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed {
-			// Not on this goroutine: pion may call this from Close, with
-			// n.mu held.
-			go n.dropInLink(l)
-		}
-	})
-	pc.OnTrack(func(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
-		k, publisher, streamID, ok := parseStream(remote.StreamID())
-		if !ok {
-			log.Warn("node link track with a stream id not of a link", "stream", remote.StreamID())
-			return
-		}
-		r := n.relayedTrack(l, remote, receiver, k, publisher, streamID, log)
-		if r == nil {
-			return // one more layer of a simulcast track
-		}
-		t := r.t
-		go t.Run()
-		id := remote.ID()
-		log.Info("relayed track", "room", k.key(), "publisher", publisher, "kind", remote.Kind().String())
-		n.relayChanged(k, publisher)
-		go func() {
-			<-t.Done()
-			l.mu.Lock()
-			if l.byID[id] == r {
-				l.forgetLocked(id, r)
+	lines := strings.SplitAfter(sdp, "\n")
+	kept := lines[:0]
+	for _, line := range lines {
+		if strings.HasPrefix(line, "a=candidate:") {
+			f := strings.Fields(line)
+			if len(f) > 4 && !sameIP(f[4], n.mediaAddr) {
+				continue
 			}
-			l.countLocked()
-			l.mu.Unlock()
-			n.relayChanged(k, publisher)
-		}()
-	})
-	return l, nil
+		}
+		kept = append(kept, line)
+	}
+	return strings.Join(kept, "")
 }
 
-// dropLinksFrom closes the link from node, gone: its tracks leave their
-// stages now rather than when its connection times out.
-func (n *Node) dropLinksFrom(node string) {
-	n.mu.Lock()
-	l := n.in[node]
-	n.mu.Unlock()
-	if l != nil {
-		l.close()
-		n.dropInLink(l)
-	}
-}
-
-// dropInLink forgets a link whose connection ended; its tracks leave
-// their stages.
-func (n *Node) dropInLink(l *inLink) {
-	n.mu.Lock()
-	if n.in[l.node] == l {
-		delete(n.in, l.node)
-	}
-	n.mu.Unlock()
-	l.mu.Lock()
-	gone := slices.Collect(maps.Values(l.byID))
-	for id, r := range l.byID {
-		l.forgetLocked(id, r)
-	}
-	l.tracks.Store(0)
-	l.mu.Unlock()
-	n.unrelay(gone)
-}
-
-func (n *Node) unrelay(gone []*relayed) {
-	for _, r := range gone {
-		n.relayChanged(r.k, r.publisher)
-	}
-}
-
-// relayChanged gives the room the tracks of publisher that the links
-// carry now.
-func (n *Node) relayChanged(k roomKey, publisher string) {
-	n.mu.Lock()
-	rs := n.rooms[k]
-	var tracks []room.Track
-	for _, l := range n.in {
-		tracks = append(tracks, l.byPublisher(k)[publisher]...)
-	}
-	n.mu.Unlock()
-	if rs != nil {
-		rs.r.SetRelayed(publisher, tracks)
-	}
+func sameIP(a, b string) bool {
+	x, y := net.ParseIP(a), net.ParseIP(b)
+	return x != nil && y != nil && x.Equal(y)
 }

@@ -24,16 +24,19 @@ func (n *Node) trafficLocked(node string) *traffic {
 
 // Collector reads the node's cluster figures for /metrics.
 type Collector struct {
-	n                                      *Node
-	nodes, links, tracks, connected, bytes *prometheus.Desc
+	n                                             *Node
+	nodes, links, conns, tracks, connected, bytes *prometheus.Desc
 }
 
 // Collector makes the node's metrics.
 func (n *Node) Collector() *Collector {
 	return &Collector{
-		n:         n,
-		nodes:     prometheus.NewDesc("meetd_cluster_nodes", "Nodes of the cluster this node sees alive, itself included.", nil, nil),
-		links:     prometheus.NewDesc("meetd_cluster_links", "Node links, by direction: out (sending this node's tracks) or in.", []string{"direction"}, nil),
+		n:     n,
+		nodes: prometheus.NewDesc("meetd_cluster_nodes", "Nodes of the cluster this node sees alive, itself included.", nil, nil),
+		links: prometheus.NewDesc("meetd_cluster_links",
+			"Node links carrying tracks, by direction: out (this node's tracks) or in (the other node's); a link carrying both counts in both.",
+			[]string{"direction"}, nil),
+		conns:     prometheus.NewDesc("meetd_cluster_link_connections", "Peer connections with other nodes: one per node at most, whichever way its tracks go.", nil, nil),
 		tracks:    prometheus.NewDesc("meetd_cluster_relayed_tracks", "Tracks on node links, by direction.", []string{"direction"}, nil),
 		connected: prometheus.NewDesc("meetd_cluster_nats_connected", "1 while the NATS connection is up.", nil, nil),
 		bytes: prometheus.NewDesc("meetd_cluster_link_bytes_total",
@@ -47,6 +50,7 @@ func (n *Node) Collector() *Collector {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.nodes
 	ch <- c.links
+	ch <- c.conns
 	ch <- c.tracks
 	ch <- c.connected
 	ch <- c.bytes
@@ -62,6 +66,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.nodes, prometheus.GaugeValue, float64(s.Nodes))
 	ch <- prometheus.MustNewConstMetric(c.links, prometheus.GaugeValue, float64(s.LinksOut), "out")
 	ch <- prometheus.MustNewConstMetric(c.links, prometheus.GaugeValue, float64(s.LinksIn), "in")
+	ch <- prometheus.MustNewConstMetric(c.conns, prometheus.GaugeValue, float64(s.Links))
 	ch <- prometheus.MustNewConstMetric(c.tracks, prometheus.GaugeValue, float64(s.TracksOut), "out")
 	ch <- prometheus.MustNewConstMetric(c.tracks, prometheus.GaugeValue, float64(s.TracksIn), "in")
 	ch <- prometheus.MustNewConstMetric(c.connected, prometheus.GaugeValue, connected)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/pion/webrtc/v4"
 
 	"github.com/meetd/meetd/internal/room"
 	"github.com/meetd/meetd/internal/sfu"
@@ -101,8 +102,12 @@ type Node struct {
 	rooms map[roomKey]*roomState
 	// dirty are the rooms whose members this node must write.
 	dirty map[roomKey]bool
-	out   map[string]*outLink
-	in    map[string]*inLink
+	// links are the node links, one per other node (link.go); asks
+	// are what each node this one offers to last asked of it, and asked
+	// what this node last asked of each node that offers to it.
+	links map[string]*nodeLink
+	asks  map[string]linkAsk
+	asked map[string]askedState
 	// claims are the broadcasts' stages this node holds (stage.go).
 	claims map[string]claim
 	// traffic is what links carried to and from each node, kept past
@@ -119,9 +124,11 @@ type Node struct {
 type Stats struct {
 	// Nodes counts the live nodes, this one included.
 	Nodes int
-	// LinksOut and LinksIn count node links, TracksOut and TracksIn the
-	// tracks they carry, sent and received.
-	LinksOut, LinksIn, TracksOut, TracksIn int
+	// Links counts node links (peer connections, one per other node at
+	// most); LinksOut those that carry tracks of this node's, LinksIn
+	// those that bring tracks of the other node's (a link can do both);
+	// TracksOut and TracksIn the tracks they carry, sent and received.
+	Links, LinksOut, LinksIn, TracksOut, TracksIn int
 	// Connected is whether the NATS connection is up.
 	Connected bool
 	// Sent and Received are the bytes links carried, by the node at the
@@ -179,7 +186,7 @@ func Start(cfg Config) (*Node, error) {
 		name: cfg.Name, mediaAddr: cfg.MediaAddr, api: cfg.API, log: cfg.Log.With("node", cfg.Name),
 		ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1),
 		alive: map[string]time.Time{}, since: time.Now(), rooms: map[roomKey]*roomState{}, dirty: map[roomKey]bool{},
-		out: map[string]*outLink{}, in: map[string]*inLink{}, claims: map[string]claim{},
+		links: map[string]*nodeLink{}, asks: map[string]linkAsk{}, asked: map[string]askedState{}, claims: map[string]claim{},
 		traffic: map[string]*traffic{},
 	}
 	urls := strings.Join(cfg.URLs, ",")
@@ -372,14 +379,12 @@ func (n *Node) leaveCluster() {
 func (n *Node) Close() {
 	n.Leave()
 	n.mu.Lock()
-	for _, l := range n.out {
-		l.close()
-	}
-	for _, l := range n.in {
-		l.close()
-	}
-	n.out, n.in = map[string]*outLink{}, map[string]*inLink{}
+	links := n.links
+	n.links = map[string]*nodeLink{}
 	n.mu.Unlock()
+	for _, l := range links {
+		l.close()
+	}
 	_ = n.sub.Unsubscribe()
 	_ = n.moves.Unsubscribe()
 	_ = n.layers.Unsubscribe()
@@ -395,11 +400,10 @@ func (n *Node) Kill() {
 	n.nc.Close()
 	n.wg.Wait()
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	for _, l := range n.out {
-		l.close()
-	}
-	for _, l := range n.in {
+	links := n.links
+	n.links = map[string]*nodeLink{}
+	n.mu.Unlock()
+	for _, l := range links {
 		l.close()
 	}
 }
@@ -411,18 +415,23 @@ func (n *Node) Name() string { return n.name }
 func (n *Node) Stats() Stats {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	s := Stats{Nodes: 1 + len(n.alive), LinksOut: len(n.out), LinksIn: len(n.in), Connected: n.nc.IsConnected()}
+	s := Stats{Nodes: 1 + len(n.alive), Connected: n.nc.IsConnected()}
 	s.Sent, s.Received = map[string]uint64{}, map[string]uint64{}
 	for node, t := range n.traffic {
 		s.Sent[node], s.Received[node] = t.sent.Load(), t.received.Load()
 	}
-	for _, l := range n.out {
-		s.TracksOut += int(l.tracks.Load())
-		s.Sent[l.node] += l.bytes()
-	}
-	for _, l := range n.in {
-		s.TracksIn += int(l.tracks.Load())
-		s.Received[l.node] += l.bytes()
+	s.Links = len(n.links)
+	for _, l := range n.links {
+		if l.out.tracks.Load() > 0 {
+			s.LinksOut++
+		}
+		if l.in.tracks.Load() > 0 {
+			s.LinksIn++
+		}
+		s.TracksOut += int(l.out.tracks.Load())
+		s.Sent[l.node] += l.out.bytes()
+		s.TracksIn += int(l.in.tracks.Load())
+		s.Received[l.node] += l.in.bytes()
 	}
 	return s
 }
@@ -587,3 +596,17 @@ func (n *Node) connected() bool { return n.nc.IsConnected() }
 
 // counter is an atomic count shared by links.
 type counter = atomic.Int64
+
+// BreakLinks closes the peer connections of the node's links, as a
+// network that fails would end them; for tests of links made anew.
+func (n *Node) BreakLinks() {
+	n.mu.Lock()
+	var pcs []*webrtc.PeerConnection
+	for _, l := range n.links {
+		pcs = append(pcs, l.pc)
+	}
+	n.mu.Unlock()
+	for _, pc := range pcs {
+		_ = pc.Close()
+	}
+}

@@ -10,7 +10,7 @@ import (
 // LinkPath is where one node link's media goes now.
 type LinkPath struct {
 	// Node is the node at the other end; Out is whether this node offers
-	// and sends on the link (its outLink).
+	// the link (its name sorts lower).
 	Node string
 	Out  bool
 	// State is the peer connection's state.
@@ -18,9 +18,9 @@ type LinkPath struct {
 	// Local and Remote are the selected candidate pair's addresses
 	// ("ip:port"), empty until ICE selected one.
 	Local, Remote string
-	// Reported is, for an out link, whether a receiver report from the
-	// other node gave one of its tracks a round trip: the other node
-	// then got this one's sender reports.
+	// Reported is whether a receiver report from the other node gave
+	// one of the tracks this node sends on the link a round trip: the
+	// other node then got this one's sender reports.
 	Reported bool
 }
 
@@ -34,11 +34,8 @@ func (n *Node) LinkPaths() []LinkPath {
 	}
 	n.mu.Lock()
 	var conns []conn
-	for node, l := range n.out {
-		conns = append(conns, conn{LinkPath{Node: node, Out: true}, l.pc, l})
-	}
-	for node, l := range n.in {
-		conns = append(conns, conn{LinkPath{Node: node}, l.pc, nil})
+	for node, l := range n.links {
+		conns = append(conns, conn{LinkPath{Node: node, Out: l.offers}, l.pc, l.out})
 	}
 	n.mu.Unlock()
 	paths := make([]LinkPath, 0, len(conns))
@@ -49,13 +46,11 @@ func (n *Node) LinkPaths() []LinkPath {
 			p.Local = net.JoinHostPort(pair.Local.Address, strconv.Itoa(int(pair.Local.Port)))
 			p.Remote = net.JoinHostPort(pair.Remote.Address, strconv.Itoa(int(pair.Remote.Port)))
 		}
-		if c.out != nil {
-			c.out.mu.Lock()
-			for _, s := range c.out.downs {
-				p.Reported = p.Reported || s.sender.Down().Stats().RTT != nil
-			}
-			c.out.mu.Unlock()
+		c.out.mu.Lock()
+		for _, s := range c.out.downs {
+			p.Reported = p.Reported || s.sender.Down().Stats().RTT != nil
 		}
+		c.out.mu.Unlock()
 		paths = append(paths, p)
 	}
 	return paths

@@ -106,8 +106,9 @@ type API struct {
 	publish, subscribe *webrtc.API
 	// ownSocket makes subscribe connections that open UDP sockets of
 	// their own, off the shared ones (NewOwnSocketSubscribeConnection);
-	// it is subscribe when there are no shared UDP sockets.
-	ownSocket *webrtc.API
+	// it is subscribe when there are no shared UDP sockets. ownPublish is
+	// publish on sockets of its own, for node links (NewLinkConnection).
+	ownSocket, ownPublish *webrtc.API
 	// closers are the shared sockets (UDP and TCP muxes) the API owns.
 	closers  []io.Closer
 	counters Counters
@@ -380,7 +381,7 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 		webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
 		webrtc.WithSettingEngine(s),
 	)
-	a.ownSocket = a.subscribe
+	a.ownSocket, a.ownPublish = a.subscribe, a.publish
 	if len(a.sockets.Conns) > 0 {
 		// As the shared setting engine, without the UDP mux: pion
 		// listens on each address, in the port range when one is given.
@@ -393,6 +394,11 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 		a.ownSocket = webrtc.NewAPI(
 			webrtc.WithMediaEngine(m),
 			webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
+			webrtc.WithSettingEngine(own),
+		)
+		a.ownPublish = webrtc.NewAPI(
+			webrtc.WithMediaEngine(m),
+			webrtc.WithInterceptorRegistry(publishInterceptors),
 			webrtc.WithSettingEngine(own),
 		)
 	}
@@ -535,6 +541,12 @@ var pcConfig = webrtc.Configuration{
 
 // NewPublishConnection creates a peer connection a publisher sends media on.
 func (a *API) NewPublishConnection() (*webrtc.PeerConnection, error) {
+	return a.newPublishConnection(a.publish, true)
+}
+
+// newPublishConnection makes a publish connection with api; atSocket
+// lets its Ingress read at the shared sockets.
+func (a *API) newPublishConnection(api *webrtc.API, atSocket bool) (*webrtc.PeerConnection, error) {
 	cfg, err := a.config()
 	if err != nil {
 		return nil, err
@@ -542,14 +554,16 @@ func (a *API) NewPublishConnection() (*webrtc.PeerConnection, error) {
 	a.building.Lock()
 	defer a.building.Unlock()
 	a.built = nil
-	pc, err := a.publish.NewPeerConnection(cfg)
+	pc, err := api.NewPeerConnection(cfg)
 	in := a.built
 	a.built = nil
 	if err != nil {
 		return nil, err
 	}
 	if in != nil {
-		in.socket = a.newSocketIngress(pc, in)
+		if atSocket {
+			in.socket = a.newSocketIngress(pc, in)
+		}
 		if in.socket == nil {
 			// Counted as pion's until it closes; a socket path counts
 			// itself as it moves.
