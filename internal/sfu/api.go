@@ -106,9 +106,11 @@ type API struct {
 	publish, subscribe *webrtc.API
 	// ownSocket makes subscribe connections that open UDP sockets of
 	// their own, off the shared ones (NewOwnSocketSubscribeConnection);
-	// it is subscribe when there are no shared UDP sockets. ownPublish is
-	// publish on sockets of its own, for node links (NewLinkConnection).
-	ownSocket, ownPublish *webrtc.API
+	// it is subscribe when there are no shared UDP sockets. link makes
+	// node links (NewLinkConnection): publish's interceptors, on a media
+	// engine without the simulcast header extensions; ownLink is link on
+	// sockets of its own.
+	ownSocket, link, ownLink *webrtc.API
 	// closers are the shared sockets (UDP and TCP muxes) the API owns.
 	closers  []io.Closer
 	counters Counters
@@ -216,8 +218,9 @@ const iceMaxBindingRequests = uint16((ICEDisconnectedTimeout + ICEFailedTimeout)
 // AudioLevelURI is the RTP header extension carrying a packet's audio level (RFC 6464).
 const AudioLevelURI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 
-// NewAPI builds the pion API for cfg. log tells of media sockets' errors.
-func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
+// mediaEngine registers meetd's codecs and header extensions; simulcast
+// adds those that tell a simulcast publisher's layers apart.
+func mediaEngine(cfg Config, simulcast bool) (*webrtc.MediaEngine, error) {
 	m := &webrtc.MediaEngine{}
 	for _, c := range codecs {
 		if err := m.RegisterCodec(c.params, c.kind); err != nil {
@@ -231,10 +234,12 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 	// Simulcast publishers tag each layer's packets with its RID (and the
 	// MID), which is how pion tells the layers apart. Receive only: meetd
 	// sends each subscriber one layer as a plain stream.
-	for _, uri := range []string{sdp.SDESMidURI, sdp.SDESRTPStreamIDURI, sdp.SDESRepairRTPStreamIDURI} {
-		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: uri},
-			webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverDirectionRecvonly); err != nil {
-			return nil, fmt.Errorf("register simulcast header extension: %w", err)
+	if simulcast {
+		for _, uri := range []string{sdp.SDESMidURI, sdp.SDESRTPStreamIDURI, sdp.SDESRepairRTPStreamIDURI} {
+			if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: uri},
+				webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverDirectionRecvonly); err != nil {
+				return nil, fmt.Errorf("register simulcast header extension: %w", err)
+			}
 		}
 	}
 	if cfg.AbsSendTime {
@@ -243,6 +248,31 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 			webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverDirectionSendonly); err != nil {
 			return nil, fmt.Errorf("register abs-send-time: %w", err)
 		}
+	}
+	return m, nil
+}
+
+// NewAPI builds the pion API for cfg. log tells of media sockets' errors.
+func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
+	m, err := mediaEngine(cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	// A node link carries no simulcast stream (each layer crosses as a
+	// track of its own, its SSRC in the SDP), so it negotiates neither
+	// the MID nor the RIDs. Without them pion leaves the packets of an
+	// SSRC its remote description does not name yet to wait for the
+	// description that does: the answering node sends a new track as soon
+	// as it has answered, before the offering node has taken the answer.
+	// With the MID negotiated, pion would read up to ten of those packets
+	// looking for one, alongside the track's own reader once the answer
+	// came, and the track would lose every other packet as it starts.
+	lm, err := mediaEngine(cfg, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := webrtc.ConfigureTWCCSender(lm, &interceptor.Registry{}); err != nil {
+		return nil, fmt.Errorf("register interceptors: %w", err)
 	}
 	ir, err := interceptors(m)
 	if err != nil {
@@ -381,7 +411,12 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 		webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
 		webrtc.WithSettingEngine(s),
 	)
-	a.ownSocket, a.ownPublish = a.subscribe, a.publish
+	a.link = webrtc.NewAPI(
+		webrtc.WithMediaEngine(lm),
+		webrtc.WithInterceptorRegistry(publishInterceptors),
+		webrtc.WithSettingEngine(linkSettings(s, log)),
+	)
+	a.ownSocket, a.ownLink = a.subscribe, a.link
 	if len(a.sockets.Conns) > 0 {
 		// As the shared setting engine, without the UDP mux: pion
 		// listens on each address, in the port range when one is given.
@@ -396,10 +431,10 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 			webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
 			webrtc.WithSettingEngine(own),
 		)
-		a.ownPublish = webrtc.NewAPI(
-			webrtc.WithMediaEngine(m),
+		a.ownLink = webrtc.NewAPI(
+			webrtc.WithMediaEngine(lm),
 			webrtc.WithInterceptorRegistry(publishInterceptors),
-			webrtc.WithSettingEngine(own),
+			webrtc.WithSettingEngine(linkSettings(own, log)),
 		)
 	}
 	if a.fastEgress && !egress.Available() {

@@ -1,8 +1,11 @@
 package sfu
 
 import (
+	"fmt"
 	"log/slog"
+	"strings"
 
+	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -38,13 +41,51 @@ import (
 // it has not closed yet and the new one registered for the same remote
 // address (pion's mux gives a packet to the one registered last).
 func (a *API) NewLinkConnection(ownSocket bool, log *slog.Logger) (*webrtc.PeerConnection, *Egress, error) {
-	api := a.publish
+	api := a.link
 	if ownSocket {
-		api = a.ownPublish
+		api = a.ownLink
 	}
 	pc, err := a.newPublishConnection(api, false)
 	if err != nil {
 		return nil, nil, err
 	}
 	return pc, a.newEgress(pc, nil, log), nil
+}
+
+// linkSettings are s with pion's logging for node links (linkLogs).
+func linkSettings(s webrtc.SettingEngine, log *slog.Logger) webrtc.SettingEngine {
+	s.LoggerFactory = linkLogs{logging.NewDefaultLoggerFactory(), log}
+	return s
+}
+
+// linkLogs is pion's default logging but for one error: on a node link,
+// the answering node sends a new track as soon as it has answered, and
+// pion logs that the track's first packets came before the answer, and
+// that OnTrack "will not be fired". It is fired once the answer is
+// taken, with those packets kept (NewAPI), so meetd logs it at debug.
+type linkLogs struct {
+	logging.LoggerFactory
+	log *slog.Logger
+}
+
+func (f linkLogs) NewLogger(scope string) logging.LeveledLogger {
+	l := f.LoggerFactory.NewLogger(scope)
+	if scope != "pc" {
+		return l
+	}
+	return earlyMediaLog{l, f.log}
+}
+
+type earlyMediaLog struct {
+	logging.LeveledLogger
+	log *slog.Logger
+}
+
+func (l earlyMediaLog) Errorf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if strings.Contains(msg, "early media without SDP answer") {
+		l.log.Debug("node link: a new track's first packets wait for the answer", "pion", msg)
+		return
+	}
+	l.LeveledLogger.Error(msg)
 }
