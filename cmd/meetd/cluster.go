@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net"
 	"os"
 	"strconv"
@@ -11,12 +12,13 @@ import (
 
 // joinCluster makes meetd a node of the cluster its NATS servers serve
 // (docs/cluster.md): its rooms are shared with the other nodes.
-func (m *Main) joinCluster(met *metrics.Metrics) error {
+// Waiting for NATS ends when ctx is done.
+func (m *Main) joinCluster(ctx context.Context, met *metrics.Metrics) error {
 	name := m.Config.Cluster.Node
 	if name == "" {
 		name = defaultNodeName(m.ln.Addr())
 	}
-	node, err := cluster.Start(cluster.Config{
+	node, err := cluster.Start(ctx, cluster.Config{
 		URLs: m.Config.Cluster.NATS, Name: cluster.Name(name), MediaAddr: m.Config.Cluster.MediaAddr,
 		StartTimeout: m.Config.Cluster.StartTimeout, API: m.api, Log: m.log.With("part", "cluster"),
 	})

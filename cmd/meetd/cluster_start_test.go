@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -96,6 +97,38 @@ func TestClusterNodeGivesUpWithoutNATS(t *testing.T) {
 	if msg := err.Error(); !strings.Contains(msg, "not ready after 2s") || !strings.Contains(msg, "-nats-start-timeout") ||
 		!strings.Contains(msg, "refused") {
 		t.Errorf("the node without NATS says %q; want it to name the timeout, its flag and the last error", msg)
+	}
+}
+
+// A node waiting for NATS at start stops waiting when it is told to stop
+// (SIGTERM cancels Run's context), rather than at -nats-start-timeout.
+func TestClusterNodeStopsWaitingWhenStopped(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	natsURL := "nats://" + ln.Addr().String()
+	ln.Close() // refused from now on
+	cfg := Config{Addr: "127.0.0.1:0", Cluster: ClusterConfig{NATS: []string{natsURL}, StartTimeout: time.Minute}}
+	cfg.SFU.Loopback, cfg.SFU.Interfaces = true, []string{"lo"}
+	cfg.TLS.StateDir = testStateDir
+	m := NewMain(cfg, testLog())
+	ctx, stop := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- m.Run(ctx) }()
+	time.Sleep(1500 * time.Millisecond) // a try or two
+	stop()
+	select {
+	case err := <-ran:
+		if err == nil {
+			m.Close()
+			t.Fatal("the node started without NATS")
+		}
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "stopped while waiting for NATS") {
+			t.Errorf("the node stopped while waiting says %q; want it to say so", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the node told to stop still waits for NATS")
 	}
 }
 

@@ -58,6 +58,9 @@ func main() {
 	m := NewMain(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})))
 	if err := m.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "meetd:", err)
+		if ctx.Err() != nil {
+			return // told to stop while starting
+		}
 		os.Exit(1)
 	}
 	<-ctx.Done()
@@ -136,7 +139,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.rooms.SetOpener(client.RoomOpener(perAddr.rooms))
 	met := metrics.New(m.rooms, m.api.Counters(), m.api.BatchStats, client.Stats{})
 	if len(m.Config.Cluster.NATS) > 0 {
-		if err := m.joinCluster(met); err != nil {
+		if err := m.joinCluster(ctx, met); err != nil {
 			return err
 		}
 	}

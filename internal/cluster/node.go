@@ -176,15 +176,16 @@ func Name(s string) string {
 
 // Start connects to NATS, makes the buckets and streams the cluster uses
 // if they are not there, and starts the node's heartbeat. While NATS is
-// not reachable or not ready it tries again, for cfg.StartTimeout.
-func Start(cfg Config) (*Node, error) {
+// not reachable or not ready it tries again, for cfg.StartTimeout, or
+// until ctx is done (meetd told to stop while it waits).
+func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.Name == "" || Name(cfg.Name) != cfg.Name {
 		return nil, fmt.Errorf("node name %q: use letters, digits, '-' and '_'", cfg.Name)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	life, cancel := context.WithCancel(context.Background())
 	n := &Node{
 		name: cfg.Name, mediaAddr: cfg.MediaAddr, api: cfg.API, log: cfg.Log.With("node", cfg.Name),
-		ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1),
+		ctx: life, cancel: cancel, kick: make(chan struct{}, 1),
 		alive: map[string]time.Time{}, since: time.Now(), rooms: map[roomKey]*roomState{}, dirty: map[roomKey]bool{},
 		links: map[string]*nodeLink{}, asks: map[string]linkAsk{}, asked: map[string]askedState{}, claims: map[string]claim{},
 		traffic: map[string]*traffic{},
@@ -214,9 +215,12 @@ func Start(cfg Config) (*Node, error) {
 	if timeout <= 0 {
 		timeout = DefaultStartTimeout
 	}
-	if err := n.setupWithin(timeout); err != nil {
+	if err := n.setupWithin(ctx, timeout); err != nil {
 		n.nc.Close()
 		cancel()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("stopped while waiting for NATS %s: %w", urls, err)
+		}
 		return nil, fmt.Errorf("NATS %s not ready after %v (-nats-start-timeout): %w", urls, timeout, err)
 	}
 	n.mu.Lock()
@@ -236,8 +240,8 @@ var errNotConnected = errors.New("not connected")
 // setupWithin makes what the cluster keeps in NATS (setup), trying again
 // while NATS is not reachable or does not answer, for up to timeout: a
 // node started beside a NATS that is starting too, or away for a moment,
-// joins once it is there rather than exit.
-func (n *Node) setupWithin(timeout time.Duration) error {
+// joins once it is there rather than exit. It gives up when ctx is done.
+func (n *Node) setupWithin(ctx context.Context, timeout time.Duration) error {
 	js, err := jetstream.New(n.nc)
 	if err != nil {
 		return err
@@ -246,8 +250,8 @@ func (n *Node) setupWithin(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for try := 1; ; try++ {
 		if n.nc.IsConnected() {
-			ctx, cancel := context.WithTimeout(n.ctx, min(max(time.Until(deadline), startRetry), requestTimeout))
-			err = n.setup(ctx)
+			try, cancel := context.WithTimeout(ctx, min(max(time.Until(deadline), startRetry), requestTimeout))
+			err = n.setup(try)
 			cancel()
 			if err == nil {
 				break
@@ -272,8 +276,8 @@ func (n *Node) setupWithin(timeout time.Duration) error {
 		n.log.Warn("NATS not ready at start: trying again", "try", try, "err", err, "left", left.Round(time.Second))
 		select {
 		case <-time.After(min(startRetry, left)):
-		case <-n.ctx.Done():
-			return n.ctx.Err()
+		case <-ctx.Done():
+			return fmt.Errorf("%w (the last try: %w)", ctx.Err(), err)
 		}
 	}
 	if n.sub, err = n.nc.Subscribe(linkSubject+"."+n.name, n.handleLink); err != nil {
