@@ -121,15 +121,20 @@ func (r *Recorder) Start(rm *room.Room, by string) error {
 	go func() {
 		defer r.wg.Done()
 		s.run()
-		r.mu.Lock()
-		if r.sessions[rm] == s {
-			delete(r.sessions, rm)
-		}
-		r.mu.Unlock()
+		r.forget(s)
 		r.stats.Stopped.Add(1)
 		r.combiner.queue(s.id)
 	}()
 	return nil
+}
+
+// forget takes s, which has stopped, out of the sessions recording.
+func (r *Recorder) forget(s *Session) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sessions[s.room] == s {
+		delete(r.sessions, s.room)
+	}
 }
 
 // Stop implements client.Recorder.

@@ -281,6 +281,9 @@ func (s *Session) finish() {
 	if err := s.writeManifest(); err != nil {
 		s.log.Error("manifest not written", "err", err)
 	}
+	// Done before the room is told: whoever hears that it stopped and
+	// lists the recordings then finds it done.
+	s.rec.forget(s)
 	s.room.EndRecording(room.RecordingEnd{ID: s.id, Reason: s.reason, Message: s.message})
 	s.log.Info("recording stopped", "reason", s.reason, "files", len(s.manifest.Files))
 }
