@@ -269,6 +269,14 @@ func (c *Client) Close() {
 	}
 	_ = c.ws.Close(websocket.StatusNormalClosure, "")
 	<-c.done
+	// An offer handled while the above closed made a new subscribe
+	// connection; nothing handles one now.
+	c.mu.Lock()
+	late := c.sub
+	c.mu.Unlock()
+	if late != nil && late != sub {
+		_ = late.Close()
+	}
 }
 
 func (c *Client) send(m signal.Message) error {
