@@ -50,6 +50,7 @@ for (const name of profiles) {
       if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ rows, runs }, null, 1));
       log(`  widths: ${row.widths}`);
       if (row.layers) log(`  meetd layer: ${row.layers}`);
+      if (row.freezesAt) log(`  freezes: ${row.freezesAt}`);
       if (run.senderAudioLost?.length) log(`  the streamer's audio, fraction lost it was told: ${run.senderAudioLost.join(' ')}`);
     } catch (err) {
       log(`  failed: ${err.stack}`);

@@ -110,6 +110,8 @@ function startSampling() {
             packets: r.packetsReceived ?? 0,
             lost: r.packetsLost ?? 0,
             nacks: r.nackCount ?? 0,
+            plis: r.pliCount ?? 0,
+            keyframes: r.keyFramesDecoded ?? 0,
             decoded: r.framesDecoded ?? 0,
             dropped: r.framesDropped ?? 0,
             width: r.frameWidth ?? 0,
@@ -471,7 +473,29 @@ export function summarize(run) {
     estimateKbps: est.length ? Math.round(pct(est, 50) / 1000) : null,
     widths: widthTimeline(vs, rel),
     layers: layerTimeline(run.server, rel),
+    freezesAt: freezeTimeline(vs, rel),
   };
+}
+
+/**
+ * "31.2s 214ms (2 PLI, 1 keyframe, 3 lost)": each freeze the viewer counted,
+ * when (the sample it showed in), how long, and what the viewer asked for
+ * and got in the second before it.
+ */
+function freezeTimeline(vs, rel) {
+  const out = [];
+  for (let i = 1; i < vs.length; i++) {
+    const s = vs[i];
+    const p = vs[i - 1];
+    if (s.v.freezes <= p.v.freezes) continue;
+    const a = vs.find((x) => x.t >= s.t - 1000) ?? p;
+    const ms = Math.round((s.v.freezeS - p.v.freezeS) * 1000);
+    out.push(
+      `${rel(s.t).toFixed(1)}s ${ms}ms (${s.v.plis - a.v.plis} PLI, ${s.v.keyframes - a.v.keyframes} keyframe, ` +
+        `${s.v.lost - a.v.lost} lost, ${s.v.nacks - a.v.nacks} NACK, width ${s.v.width})`,
+    );
+  }
+  return out.join('; ');
 }
 
 /** The video's bitrate received over the second before each sample, kbit/s. */
