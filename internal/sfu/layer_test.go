@@ -162,28 +162,7 @@ func TestLayerAnnouncedAgainIsIgnored(t *testing.T) {
 // description carries its candidates.
 func negotiate(t *testing.T, client, server *webrtc.PeerConnection) {
 	t.Helper()
-	offer, err := client.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(client)
-	if err := client.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	if err := server.SetRemoteDescription(*client.LocalDescription()); err != nil {
-		t.Fatal(err)
-	}
-	answer, err := server.CreateAnswer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered = webrtc.GatheringCompletePromise(server)
-	if err := server.SetLocalDescription(answer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	if err := client.SetRemoteDescription(*server.LocalDescription()); err != nil {
+	if err := client.SetRemoteDescription(offerAndAnswer(t, client, server, nil)); err != nil {
 		t.Fatal(err)
 	}
 }
