@@ -52,10 +52,11 @@ const (
 	// disturbed (a failed probe overloads it for a fraction of a second:
 	// the round trip grows or a REMB falls within about 200 ms).
 	maxProbeHold = int64(4 * time.Second)
-	// A probe that failed within quickFail of its start (on the round
-	// trip or the REMB, the queue it filled far from full) is followed by
-	// the next after quickProbeHold; one that failed later, most often on
-	// loss, by a wait that doubles up to maxProbeHold.
+	// A first probe that failed within quickFail of its start (on the
+	// round trip or the REMB, the queue it filled far from full) is
+	// followed by the next after quickProbeHold; one that failed later,
+	// most often on loss, or after other failures, by a wait that doubles
+	// up to maxProbeHold.
 	quickFail      = int64(600 * time.Millisecond)
 	quickProbeHold = int64(2 * time.Second)
 	// probeAfterglow is how long after a failed probe a falling REMB is
@@ -301,9 +302,12 @@ func (e *Estimator) endProbe(now int64, passed bool, why string) {
 	e.lossySince = 0 // the probe's own loss: no sign the media alone is too much
 	e.lastProbe = ProbeFailed
 	e.probeFailedAt = now
-	if now-p.start < quickFail {
+	if now-p.start < quickFail && e.probeFails == 0 {
 		// Failed on the round trip or the REMB before the bottleneck's
-		// queue overflowed: it cost little, so the next comes soon.
+		// queue overflowed: it cost little, so the next comes soon. Not
+		// after failures before it: each probe adds to a queue that a
+		// layer nearly filling the link drains slowly, and one every
+		// two seconds would keep it from ever draining.
 		e.probeHold = quickProbeHold
 	} else {
 		e.probeHold = min(max(2*e.probeHold, upHold), maxProbeHold)

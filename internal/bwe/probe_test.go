@@ -342,6 +342,30 @@ func TestProbeThatFailedQuicklyIsRetriedSooner(t *testing.T) {
 	}
 }
 
+// Probes that keep failing quickly (a link the layer below nearly fills)
+// back off as others do: the second waits longer than the first, so that
+// the queue each leaves behind drains between them.
+func TestProbesThatKeepFailingQuicklyBackOff(t *testing.T) {
+	s := newProbeSetup(t)
+	rtt := s.rtt
+	s.steadyRTT()
+	s.toQ()
+	var holds []int
+	s.untilProbe()
+	for range 3 {
+		s.now += int64(200 * time.Millisecond)
+		rtt(140)
+		if s.cam.rate != 0 {
+			t.Fatal("still padding after the round trip grew by 100 ms")
+		}
+		holds = append(holds, s.untilProbe())
+	}
+	t.Logf("next probe after %v s", holds)
+	if holds[0] > 2 || holds[1] <= holds[0] || holds[2] < holds[1] || holds[2] > 4 {
+		t.Errorf("next probe after %v s of quick failures: want at most 2, then longer, up to 4", holds)
+	}
+}
+
 // On a path whose round trips spread widely (a link nearly filled by the
 // video, its queue standing at 0-100 ms), a probe fails once its round
 // trip has risen 100 ms, before the queue it fills overflows.
